@@ -1,0 +1,503 @@
+//! The validated, typed settings that actors receive. Library users may build these directly
+//! (every part has a `Default`) without the `config` crate or any file.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::messages::{Name, Severity};
+
+/// Serializes a duration the way the file writes it (`"10s"`, `"5m"`).
+pub(crate) fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(*d).to_string())
+}
+
+/// Everything exwatch needs to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// `[monitor]`
+    pub monitor: MonitorSettings,
+    /// `[http]`
+    pub http: HttpSettings,
+    /// `[store]`
+    pub store: StoreSettings,
+    /// `[defaults]`
+    pub defaults: EndpointDefaults,
+    /// `[breaker]`
+    pub breaker: BreakerSettings,
+    /// `[exchanges.<name>]`, sorted by name.
+    pub exchanges: Vec<ExchangeSettings>,
+    /// `[detect]`
+    pub detect: DetectSettings,
+    /// `[router]`
+    pub router: RouterSettings,
+    /// `[channels.<name>]`, sorted by name.
+    pub channels: Vec<ChannelSettings>,
+    /// `[supervision]`
+    pub supervision: SupervisionSettings,
+    /// `[shutdown]`
+    pub shutdown: ShutdownSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            monitor: MonitorSettings::default(),
+            http: HttpSettings::default(),
+            store: StoreSettings::default(),
+            defaults: EndpointDefaults::default(),
+            breaker: BreakerSettings::default(),
+            exchanges: Vec::new(),
+            detect: DetectSettings::default(),
+            router: RouterSettings::default(),
+            channels: Vec::new(),
+            supervision: SupervisionSettings::default(),
+            shutdown: ShutdownSettings::default(),
+        }
+    }
+}
+
+/// `[monitor]`
+#[derive(Debug, Clone, Serialize)]
+pub struct MonitorSettings {
+    /// Label on every measurement and alert.
+    pub region: Name,
+}
+
+impl Default for MonitorSettings {
+    fn default() -> Self {
+        Self {
+            region: Name::from("local"),
+        }
+    }
+}
+
+/// `[http]`: the HTTP API and `/metrics` listener.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpSettings {
+    /// Address to bind; loopback by default.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9898)),
+        }
+    }
+}
+
+/// `[store]`: the event store.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreSettings {
+    /// SQLite file, or `:memory:` to keep nothing.
+    pub path: String,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            path: "exwatch.db".into(),
+        }
+    }
+}
+
+/// `[defaults]`: per-endpoint defaults.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointDefaults {
+    /// Time between two probes of one endpoint.
+    #[serde(serialize_with = "ser_duration")]
+    pub interval: Duration,
+    /// Time a probe may take, body included.
+    #[serde(serialize_with = "ser_duration")]
+    pub timeout: Duration,
+    /// The most bytes read from one answer; a larger answer is a `bad_body`.
+    pub max_body_bytes: usize,
+    /// Connections one exchange may hold open at once.
+    pub max_connections: usize,
+}
+
+impl Default for EndpointDefaults {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(10),
+            max_body_bytes: 256 * 1024,
+            max_connections: 8,
+        }
+    }
+}
+
+/// `[breaker]`: the per-exchange circuit breaker.
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakerSettings {
+    /// Consecutive failures that open the breaker.
+    pub failure_threshold: u32,
+    /// How long an open breaker rejects probes before it admits trials.
+    #[serde(serialize_with = "ser_duration")]
+    pub recovery_timeout: Duration,
+    /// Trial probes admitted when half-open; that many successes close it.
+    pub half_open_max_calls: u32,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 5,
+            recovery_timeout: Duration::from_secs(30),
+            half_open_max_calls: 3,
+        }
+    }
+}
+
+/// How an endpoint's answer is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckProfile {
+    /// Any 2xx is healthy.
+    Http,
+    /// Binance: 2xx with a JSON body; errors as `{"code":-1xxx,"msg":…}` with 4xx/5xx.
+    Binance,
+    /// Bybit v5: JSON envelope with `retCode == 0`.
+    Bybit,
+    /// OKX v5: JSON envelope with `code == "0"`.
+    Okx,
+}
+
+impl CheckProfile {
+    /// Parses a profile name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "http" => Self::Http,
+            "binance" => Self::Binance,
+            "bybit" => Self::Bybit,
+            "okx" => Self::Okx,
+            _ => return None,
+        })
+    }
+}
+
+/// What an endpoint's answer means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointKind {
+    /// Only latency and outcome.
+    Health,
+    /// Server time → clock skew.
+    Time,
+    /// Last price of a symbol.
+    Ticker,
+    /// Announced maintenance.
+    Status,
+}
+
+impl EndpointKind {
+    /// Parses a kind name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "health" => Self::Health,
+            "time" => Self::Time,
+            "ticker" => Self::Ticker,
+            "status" => Self::Status,
+            _ => return None,
+        })
+    }
+}
+
+/// `[exchanges.<name>]`
+#[derive(Debug, Clone, Serialize)]
+pub struct ExchangeSettings {
+    /// Lowercase `[a-z0-9_-]+`.
+    pub name: Name,
+    /// Connections this exchange may hold open at once.
+    pub max_connections: usize,
+    /// Endpoints, sorted by name.
+    pub endpoints: Vec<EndpointSettings>,
+}
+
+/// `[exchanges.<exchange>.endpoints.<name>]`
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointSettings {
+    /// Lowercase `[a-z0-9_-]+`.
+    pub name: Name,
+    /// Absolute http(s) URL.
+    pub url: String,
+    /// Answer profile.
+    pub check: CheckProfile,
+    /// What the answer means.
+    pub kind: EndpointKind,
+    /// Venue-neutral symbol for tickers (`BTC/USDT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    /// Time between probes.
+    #[serde(serialize_with = "ser_duration")]
+    pub interval: Duration,
+    /// Time a probe may take.
+    #[serde(serialize_with = "ser_duration")]
+    pub timeout: Duration,
+    /// The most bytes read from one answer.
+    pub max_body_bytes: usize,
+}
+
+/// `[detect]`
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DetectSettings {
+    /// `[detect.latency]`
+    pub latency: LatencySettings,
+    /// `[detect.errors]`
+    pub errors: ErrorSettings,
+    /// `[detect.price]`
+    pub price: PriceSettings,
+    /// `[detect.clock]`
+    pub clock: ClockSettings,
+}
+
+/// `[detect.latency]`: z-score, IQR and rolling-mean detectors over sliding windows.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencySettings {
+    /// Samples in the baseline window.
+    pub window: usize,
+    /// z-score at which a sample is a (slight) anomaly.
+    pub z_threshold: f64,
+    /// IQR fence multiplier (`q3 + k·IQR`).
+    pub iqr_multiplier: f64,
+    /// Samples in the recent window compared against the baseline.
+    pub rolling_window: usize,
+    /// Standard deviations the recent mean may rise above the baseline.
+    pub rolling_k: f64,
+    /// Samples needed before any judgement.
+    pub min_samples: usize,
+    /// Smallest rise over the baseline, in ms, that can count as anomalous: jitter of a few
+    /// milliseconds is never worth an alert however small the variance.
+    pub min_increase_ms: f64,
+    /// Consecutive normal samples before a firing series is resolved (hysteresis).
+    pub resolve_after: usize,
+}
+
+impl Default for LatencySettings {
+    fn default() -> Self {
+        Self {
+            window: 60,
+            z_threshold: 3.0,
+            iqr_multiplier: 1.5,
+            rolling_window: 15,
+            rolling_k: 2.0,
+            min_samples: 10,
+            min_increase_ms: 10.0,
+            resolve_after: 3,
+        }
+    }
+}
+
+/// `[detect.errors]`: error rate and consecutive failures.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorSettings {
+    /// Error rate over the window at which the series fires.
+    pub rate_threshold: f64,
+    /// Consecutive failed probes at which the series fires.
+    pub consecutive_failures: u32,
+    /// Outcomes in the window.
+    pub window: usize,
+    /// Outcomes needed before the error rate is judged.
+    pub min_samples: usize,
+    /// Consecutive successes after which a firing series is resolved and its window cleared.
+    pub recovery_successes: u32,
+}
+
+impl Default for ErrorSettings {
+    fn default() -> Self {
+        Self {
+            rate_threshold: 0.05,
+            consecutive_failures: 3,
+            window: 100,
+            min_samples: 10,
+            recovery_successes: 10,
+        }
+    }
+}
+
+/// `[detect.price]`: cross-exchange price deviation.
+#[derive(Debug, Clone, Serialize)]
+pub struct PriceSettings {
+    /// Deviation from the median in basis points that warns.
+    pub warn_bps: f64,
+    /// Deviation that is critical.
+    pub critical_bps: f64,
+    /// A price older than this is left out of the comparison.
+    #[serde(serialize_with = "ser_duration")]
+    pub stale_after: Duration,
+}
+
+impl Default for PriceSettings {
+    fn default() -> Self {
+        Self {
+            warn_bps: 50.0,
+            critical_bps: 200.0,
+            stale_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[detect.clock]`: clock skew thresholds.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockSettings {
+    /// |skew| in ms that warns.
+    pub warn_ms: f64,
+    /// |skew| in ms that is critical.
+    pub critical_ms: f64,
+}
+
+impl Default for ClockSettings {
+    fn default() -> Self {
+        Self {
+            warn_ms: 500.0,
+            critical_ms: 2000.0,
+        }
+    }
+}
+
+/// `[router]`
+#[derive(Debug, Clone, Serialize)]
+pub struct RouterSettings {
+    /// Within this window a series' firing alert is sent once (a rise in severity at once).
+    #[serde(serialize_with = "ser_duration")]
+    pub dedup_window: Duration,
+}
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        Self {
+            dedup_window: Duration::from_secs(300),
+        }
+    }
+}
+
+/// `[supervision]`: restart intensity.
+#[derive(Debug, Clone, Serialize)]
+pub struct SupervisionSettings {
+    /// Restarts of one actor within `within` that count as a crash loop.
+    pub max_restarts: u32,
+    /// The window of the restart budget.
+    #[serde(serialize_with = "ser_duration")]
+    pub within: Duration,
+}
+
+impl Default for SupervisionSettings {
+    fn default() -> Self {
+        Self {
+            max_restarts: 5,
+            within: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `[shutdown]`
+#[derive(Debug, Clone, Serialize)]
+pub struct ShutdownSettings {
+    /// How long queued alerts may take to be delivered at shutdown.
+    #[serde(serialize_with = "ser_duration")]
+    pub grace: Duration,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A secret read from the environment. It never prints: `Debug`, `Display` and `Serialize`
+/// all show `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that puts it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+/// Retry policy of a channel's deliveries.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetrySettings {
+    /// Attempts per alert, the first included.
+    pub max_attempts: u32,
+    /// Back-off ceiling before the first retry; doubles each retry (full jitter).
+    #[serde(serialize_with = "ser_duration")]
+    pub initial_backoff: Duration,
+    /// Largest back-off between two attempts.
+    #[serde(serialize_with = "ser_duration")]
+    pub max_backoff: Duration,
+    /// Time one attempt may take.
+    #[serde(serialize_with = "ser_duration")]
+    pub timeout: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[channels.<name>]`
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelSettings {
+    /// Lowercase `[a-z0-9_-]+`.
+    pub name: Name,
+    /// Alerts below this severity are not sent here.
+    pub min_severity: Severity,
+    /// Delivery retries.
+    pub retry: RetrySettings,
+    /// What the channel is and what it needs.
+    pub kind: ChannelKind,
+}
+
+/// The channel types and their platform settings.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// Writes alerts to the log (tracing).
+    Log,
+    /// POSTs the JSON payload to a URL.
+    Webhook {
+        /// Where to POST.
+        url: String,
+        /// Name of the environment variable that holds the signing secret.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        secret_env: Option<String>,
+        /// The signing secret, read from `secret_env`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        secret: Option<Secret>,
+    },
+}

@@ -1,0 +1,4 @@
+//! Detection: the DetectorActor and the pure models it runs.
+pub mod errors;
+pub mod finding;
+pub mod latency;

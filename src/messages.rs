@@ -1,0 +1,528 @@
+//! The messages that flow through the topology, and the small value types they carry.
+//!
+//! Everything here is cheap to clone: names are `Arc<str>` (a clone is a reference-count bump,
+//! never a fresh `String`), numbers are plain `f64`, and every message is timestamped at its
+//! source with [`Timestamp`] so that downstream actors work on event time, never the wall clock.
+//!
+//! | message | from → to |
+//! |---|---|
+//! | [`Measurement`] | probe or engine → detector |
+//! | [`Anomaly`] | detector → router (and any subscriber) |
+//! | [`Resolved`] | detector → router |
+//! | [`Alert`] | router → channels |
+//! | [`Triage`] | LLM triage → router |
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix::Message;
+use serde::{Serialize, Serializer};
+
+/// A shared, immutable name (exchange, endpoint, channel, detector).
+pub type Name = Arc<str>;
+
+/// Milliseconds since the Unix epoch: the event time every message carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The current wall-clock time. Only sources (probes, the embedding engine) call this.
+    pub fn now() -> Self {
+        Self::from_system_time(SystemTime::now())
+    }
+
+    /// Converts a [`SystemTime`]; times before the epoch become negative.
+    pub fn from_system_time(t: SystemTime) -> Self {
+        match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => Self(d.as_millis() as i64),
+            Err(e) => Self(-(e.duration().as_millis() as i64)),
+        }
+    }
+
+    /// Milliseconds since the epoch.
+    pub fn as_millis(self) -> i64 {
+        self.0
+    }
+
+    /// This time plus `d`.
+    pub fn plus(self, d: Duration) -> Self {
+        Self(self.0.saturating_add(d.as_millis() as i64))
+    }
+
+    /// The time from `earlier` to `self`, zero when `earlier` is later.
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
+    }
+
+    /// RFC 3339 in UTC with second precision, as in the webhook payload (`2026-11-21T10:00:03Z`).
+    pub fn to_rfc3339(self) -> String {
+        let t = if self.0 >= 0 {
+            UNIX_EPOCH + Duration::from_millis(self.0 as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_millis(self.0.unsigned_abs())
+        };
+        humantime::format_rfc3339_seconds(t).to_string()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+/// What a series measures. The names (see [`Metric::as_str`]) are a public contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    /// Round-trip time of a successful probe, in milliseconds.
+    LatencyMs,
+    /// Probe outcomes: error rate, consecutive failures, status-class upticks.
+    Errors,
+    /// The exchange's circuit breaker (value: 0 closed, 1 half-open, 2 open); endpoint `*`.
+    Availability,
+    /// Last traded price from a ticker endpoint.
+    Price,
+    /// Deviation of one exchange's price from the others' median, in basis points.
+    PriceDeviationBps,
+    /// Exchange server time minus local time (corrected by half the round trip), in ms.
+    ClockSkewMs,
+    /// Restarts of one of exwatch's own actors (exchange `exwatch`).
+    ActorRestarts,
+}
+
+impl Metric {
+    /// The metric's name as it appears in series, alerts and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::LatencyMs => "latency_ms",
+            Metric::Errors => "errors",
+            Metric::Availability => "availability",
+            Metric::Price => "price",
+            Metric::PriceDeviationBps => "price_deviation_bps",
+            Metric::ClockSkewMs => "clock_skew_ms",
+            Metric::ActorRestarts => "actor_restarts",
+        }
+    }
+
+    /// Parses a metric name.
+    pub fn parse(s: &str) -> Option<Metric> {
+        Some(match s {
+            "latency_ms" => Metric::LatencyMs,
+            "errors" => Metric::Errors,
+            "availability" => Metric::Availability,
+            "price" => Metric::Price,
+            "price_deviation_bps" => Metric::PriceDeviationBps,
+            "clock_skew_ms" => Metric::ClockSkewMs,
+            "actor_restarts" => Metric::ActorRestarts,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Metric {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One time series: (exchange, endpoint, metric). The unit of detection and of deduplication.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey {
+    /// Exchange name (`binance`), or `exwatch` for exwatch's own health.
+    pub exchange: Name,
+    /// Endpoint name (`ping`), or `*` for exchange-wide series such as availability.
+    pub endpoint: Name,
+    /// What is measured.
+    pub metric: Metric,
+}
+
+impl SeriesKey {
+    /// Builds a key from anything that converts into names.
+    pub fn new(exchange: impl Into<Name>, endpoint: impl Into<Name>, metric: Metric) -> Self {
+        Self {
+            exchange: exchange.into(),
+            endpoint: endpoint.into(),
+            metric,
+        }
+    }
+}
+
+impl fmt::Display for SeriesKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.exchange, self.endpoint, self.metric)
+    }
+}
+
+/// How one probe ended. The names (see [`Outcome::as_str`]) are the `outcome` label of
+/// `exwatch_probes_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// A 2xx answer that passed the endpoint's answer profile.
+    Ok,
+    /// A 4xx answer other than a rate limit.
+    Http4xx,
+    /// A 5xx answer.
+    Http5xx,
+    /// No complete answer within the endpoint's timeout.
+    Timeout,
+    /// The connection could not be made or was reset.
+    Connect,
+    /// An answer that failed the profile: not JSON, wrong envelope, an error code, too large.
+    BadBody,
+    /// The exchange said "too many requests" (429, 418, Bybit 403/10006, OKX 50011).
+    RateLimited,
+    /// The circuit breaker was open and the probe was not sent.
+    BreakerOpen,
+}
+
+impl Outcome {
+    /// Every outcome, in label order.
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Ok,
+        Outcome::Http4xx,
+        Outcome::Http5xx,
+        Outcome::Timeout,
+        Outcome::Connect,
+        Outcome::BadBody,
+        Outcome::RateLimited,
+        Outcome::BreakerOpen,
+    ];
+
+    /// The outcome's label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Http4xx => "http_4xx",
+            Outcome::Http5xx => "http_5xx",
+            Outcome::Timeout => "timeout",
+            Outcome::Connect => "connect",
+            Outcome::BadBody => "bad_body",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::BreakerOpen => "breaker_open",
+        }
+    }
+
+    /// Position in [`Outcome::ALL`], for per-outcome counters kept in arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// True for [`Outcome::Ok`].
+    pub fn is_ok(self) -> bool {
+        self == Outcome::Ok
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How bad an anomaly is: `info < warning < critical`. Confidence-based models call these
+/// slight, moderate and severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Slight: worth a look.
+    Info,
+    /// Moderate: degrading.
+    Warning,
+    /// Severe: act now.
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Parses `info`, `warning` or `critical`.
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state of an exchange's circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CircuitState {
+    /// Probes flow.
+    Closed,
+    /// A few trial probes are admitted.
+    HalfOpen,
+    /// Probes are rejected until the recovery timeout.
+    Open,
+}
+
+impl CircuitState {
+    /// The gauge value of `exwatch_breaker_state`: 0 closed, 1 half-open, 2 open.
+    pub fn as_value(self) -> f64 {
+        match self {
+            CircuitState::Closed => 0.0,
+            CircuitState::HalfOpen => 1.0,
+            CircuitState::Open => 2.0,
+        }
+    }
+
+    /// The inverse of [`CircuitState::as_value`]; anything else is `None`.
+    pub fn from_value(v: f64) -> Option<Self> {
+        match v as i64 {
+            0 => Some(CircuitState::Closed),
+            1 => Some(CircuitState::HalfOpen),
+            2 => Some(CircuitState::Open),
+            _ => None,
+        }
+    }
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CircuitState::Closed => "closed",
+            CircuitState::HalfOpen => "half_open",
+            CircuitState::Open => "open",
+        }
+    }
+}
+
+/// One observation of one series, timestamped at its source.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Measurement {
+    /// The series observed.
+    pub series: SeriesKey,
+    /// The value (latency in ms, 0/1 for outcomes, breaker state, price, skew in ms …).
+    pub value: f64,
+    /// How the probe that produced it ended.
+    pub outcome: Outcome,
+    /// The HTTP status, 0 when there was none.
+    pub status: u16,
+    /// When it was observed (event time).
+    pub at: Timestamp,
+}
+
+impl Measurement {
+    /// A successful observation of `value`.
+    pub fn ok(series: SeriesKey, value: f64, at: Timestamp) -> Self {
+        Self {
+            series,
+            value,
+            outcome: Outcome::Ok,
+            status: 200,
+            at,
+        }
+    }
+}
+
+/// A snapshot of a series' recent statistics, attached to anomalies and alerts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// Median latency of the window, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<f64>,
+    /// 90th percentile latency of the window, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p90_ms: Option<f64>,
+    /// 99th percentile latency of the window, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
+    /// Share of failed probes in the error window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<f64>,
+    /// The exchange's breaker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub circuit: Option<CircuitState>,
+}
+
+impl Stats {
+    /// Fills the fields `self` lacks from `other`.
+    pub fn merge_missing(&mut self, other: &Stats) {
+        self.p50_ms = self.p50_ms.or(other.p50_ms);
+        self.p90_ms = self.p90_ms.or(other.p90_ms);
+        self.p99_ms = self.p99_ms.or(other.p99_ms);
+        self.error_rate = self.error_rate.or(other.error_rate);
+        self.circuit = self.circuit.or(other.circuit);
+    }
+}
+
+/// A detector's judgement that a series is anomalous now. Detectors send one for every
+/// anomalous sample while the condition lasts; the Router deduplicates.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Anomaly {
+    /// The series.
+    pub series: SeriesKey,
+    /// What fired: `zscore`, `iqr`, `rolling_mean`, `error_rate`, `consecutive_failures`,
+    /// `circuit_open`, `clock_skew`, `restart_budget`, `rule:<name>` …
+    pub detector: Name,
+    /// How bad.
+    pub severity: Severity,
+    /// The observed value.
+    pub value: f64,
+    /// The expected value or the threshold that was crossed.
+    pub threshold: f64,
+    /// The model's confidence that this is anomalous, 0..=1.
+    pub confidence: f64,
+    /// A one-line human explanation.
+    pub message: String,
+    /// When the condition began (event time).
+    pub started_at: Timestamp,
+    /// The sample that produced this judgement (event time).
+    pub at: Timestamp,
+    /// The series' statistics at that moment.
+    pub stats: Stats,
+}
+
+/// A detector's judgement that a previously anomalous series is healthy again.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Resolved {
+    /// The series.
+    pub series: SeriesKey,
+    /// The sample that showed recovery (event time).
+    pub at: Timestamp,
+    /// The series' statistics at that moment.
+    pub stats: Stats,
+}
+
+/// What an [`Alert`] announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertKind {
+    /// A series went bad, got worse, or is still bad after the dedup window.
+    Firing,
+    /// A series that fired is healthy again.
+    Resolved,
+    /// A root-cause hypothesis for an earlier alert (from LLM triage).
+    Triage,
+}
+
+impl AlertKind {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Firing => "firing",
+            AlertKind::Resolved => "resolved",
+            AlertKind::Triage => "triage",
+        }
+    }
+}
+
+/// An alert for the channels. Serializes to the webhook payload of the design (a public
+/// contract: fields may be added, never renamed).
+#[derive(Debug, Clone, Message, Serialize)]
+#[rtype(result = "()")]
+pub struct Alert {
+    /// Unique id (a ULID), stable across retries of the same alert.
+    pub id: Name,
+    /// Firing, resolved or triage.
+    pub kind: AlertKind,
+    /// The severity (for `resolved`, the highest severity the episode reached).
+    pub severity: Severity,
+    /// Exchange of the series.
+    pub exchange: Name,
+    /// Endpoint of the series.
+    pub endpoint: Name,
+    /// Metric of the series.
+    pub metric: Metric,
+    /// What fired.
+    pub detector: Name,
+    /// A short headline (`binance ping latency spike`).
+    pub title: String,
+    /// The explanation.
+    pub message: String,
+    /// The observed value.
+    pub value: f64,
+    /// The expected value or threshold.
+    pub threshold: f64,
+    /// The monitor's region label.
+    pub region: Name,
+    /// When the episode began.
+    pub started_at: Timestamp,
+    /// When this alert's judgement was made.
+    pub at: Timestamp,
+    /// Statistics at that moment.
+    pub stats: Stats,
+    /// For `triage` alerts: the id of the alert it follows up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<Name>,
+}
+
+impl Alert {
+    /// The series this alert is about.
+    pub fn series(&self) -> SeriesKey {
+        SeriesKey {
+            exchange: self.exchange.clone(),
+            endpoint: self.endpoint.clone(),
+            metric: self.metric,
+        }
+    }
+}
+
+/// A root-cause hypothesis for an alert, sent back to the Router as a follow-up.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Triage {
+    /// The alert it answers.
+    pub alert_id: Name,
+    /// The hypothesis.
+    pub text: String,
+}
+
+/// Fault injection: the receiving actor panics inside its handler. For supervision drills and
+/// the tests that prove restarts are real; it is never sent by exwatch itself.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+/// Creates a fresh, unique, time-ordered id (a ULID).
+pub fn new_id() -> Name {
+    Name::from(ulid::Ulid::new().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_formats_as_rfc3339_utc() {
+        assert_eq!(
+            Timestamp(1_795_000_003_000).to_rfc3339(),
+            "2026-11-18T08:26:43Z"
+        );
+    }
+
+    #[test]
+    fn severities_are_ordered() {
+        assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Critical);
+    }
+}

@@ -1,0 +1,1 @@
+//! The per-exchange circuit breaker. (stub: being written)

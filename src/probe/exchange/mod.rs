@@ -1,0 +1,1 @@
+//! Answer profiles. (stub: being written)

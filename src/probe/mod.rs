@@ -1,0 +1,3 @@
+//! Probing. (being written)
+pub mod breaker;
+pub mod exchange;
