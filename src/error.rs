@@ -38,3 +38,22 @@ pub enum Error {
     #[error("cannot start exwatch: {0}")]
     Start(String),
 }
+
+/// Why one delivery attempt of an alert failed.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum DeliveryError {
+    /// Worth trying again later (network error, timeout, 5xx, 429 …).
+    #[error("{reason}")]
+    Retryable {
+        /// What happened, for the log; never contains a secret.
+        reason: String,
+        /// How long the platform asked us to wait, if it said.
+        retry_after: Option<std::time::Duration>,
+    },
+    /// The platform refused the alert for good (a 4xx other than 408/429); retrying is futile.
+    #[error("{reason}")]
+    Rejected {
+        /// The platform's reason; never contains a secret.
+        reason: String,
+    },
+}

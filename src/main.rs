@@ -1,1 +1,150 @@
-fn main() {}
+//! The `exwatch` command: a thin shell over the library.
+//!
+//! - `exwatch run [--config FILE]` runs the monitor (on the embedded default config when no
+//!   file is given) until SIGINT or SIGTERM, then stops gracefully and exits 0.
+//! - `exwatch check-config FILE` prints the resolved settings, secrets redacted, or lists
+//!   every problem and exits 2.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use exwatch::ConfigError;
+use exwatch::config::Settings;
+
+/// Watches crypto-exchange APIs and alerts a trading desk when one degrades.
+#[derive(Debug, Parser)]
+#[command(name = "exwatch", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the monitor (the default command).
+    Run {
+        /// Configuration file (TOML). Without it, the embedded default monitors the public
+        /// endpoints of Binance, Bybit and OKX and logs alerts.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a configuration file and print the resolved settings (secrets redacted).
+    CheckConfig {
+        /// Configuration file (TOML).
+        file: PathBuf,
+    },
+}
+
+/// Exit status for a configuration that cannot be used.
+const EXIT_BAD_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run { config: None }) {
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Run { config } => {
+            init_tracing();
+            let settings = match load(config.as_deref()) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            match run(settings) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("exwatch: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn load(path: Option<&std::path::Path>) -> Result<Settings, ExitCode> {
+    exwatch::config::load(path).map_err(|e| {
+        report(&e);
+        ExitCode::from(EXIT_BAD_CONFIG)
+    })
+}
+
+fn report(e: &ConfigError) {
+    match e {
+        ConfigError::Invalid(problems) => {
+            eprintln!(
+                "exwatch: the configuration has {} problem(s):",
+                problems.len()
+            );
+            for p in problems {
+                eprintln!("  {p}");
+            }
+        }
+        other => eprintln!("exwatch: {other}"),
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match load(Some(file)) {
+        Err(code) => code,
+        Ok(settings) => match toml::to_string(&settings) {
+            Ok(text) => {
+                println!(
+                    "# {}: valid; resolved settings (secrets redacted)",
+                    file.display()
+                );
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("exwatch: cannot print the settings: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run(settings: Settings) -> anyhow::Result<()> {
+    let system = actix::System::new();
+    system.block_on(async move {
+        let monitor = exwatch::Monitor::start(settings);
+        wait_for_signal()
+            .await
+            .context("waiting for a shutdown signal")?;
+        tracing::info!("Shutdown requested; stopping probes and delivering queued alerts.");
+        monitor.stop().await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use actix_rt::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = actix_rt::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        actix_rt::signal::ctrl_c().await
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    // Panics that escape the actors' guards still reach the log, not just stderr.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!(panic = %info, "Panic.");
+        default_hook(info);
+    }));
+}

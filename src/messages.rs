@@ -504,6 +504,12 @@ pub struct Triage {
 #[rtype(result = "()")]
 pub struct Crash;
 
+/// Answers once every message queued before it has been handled: a barrier used to drain the
+/// pipeline at shutdown and in tests.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Ping;
+
 /// Creates a fresh, unique, time-ordered id (a ULID).
 pub fn new_id() -> Name {
     Name::from(ulid::Ulid::new().to_string())

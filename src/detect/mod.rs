@@ -1,4 +1,20 @@
-//! Detection: the DetectorActor and the pure models it runs.
+//! Detection: turns measurements into anomalies.
+//!
+//! One [`DetectorActor`] per series (exchange, endpoint, metric) holds that series' windows
+//! and baseline ([`SeriesDetector`]) and sends [`Anomaly`](crate::messages::Anomaly) for every
+//! anomalous sample and one [`Resolved`](crate::messages::Resolved) when the series recovers.
+//! The models are plain code: `latency` (z-score, IQR, rolling mean; the most severe finding
+//! wins), `errors` (error rate, consecutive failures), availability and clock skew in
+//! `series`. [`DetectorSet`] finds or starts the actor of a series.
+
+pub mod actor;
 pub mod errors;
 pub mod finding;
 pub mod latency;
+pub mod series;
+pub mod set;
+
+pub use actor::{DetectorActor, DetectorOutputs};
+pub use finding::Finding;
+pub use series::{Event, SeriesDetector};
+pub use set::DetectorSet;

@@ -1,3 +1,9 @@
-//! Probing. (being written)
+//! Probing: one [`ProbeActor`] per exchange, the circuit [`breaker`], the fixed-rate
+//! [`schedule`] and the answer profiles of each venue in [`exchange`].
+
+pub mod actor;
 pub mod breaker;
 pub mod exchange;
+pub mod schedule;
+
+pub use actor::{ProbeActor, StopProbing};

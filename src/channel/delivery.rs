@@ -1,0 +1,298 @@
+//! The ChannelActor: the one delivery mechanism every channel shares.
+//!
+//! It owns a FIFO queue of alerts for one channel and delivers them one at a time, in order
+//! (so a series' resolved never overtakes its firing). A failed attempt that is worth
+//! retrying waits an exponentially growing, fully jittered back-off — or the platform's
+//! `Retry-After` when it said one — and tries again, up to `max_attempts`; a rejection is
+//! logged once and dropped. Timers: one back-off timer at a time. A restart (after a panic in
+//! the channel's code) keeps the queue and resumes it: nothing accepted is lost.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, ResponseActFuture,
+    Supervised, WrapFuture,
+};
+use tokio::sync::oneshot;
+
+use crate::channel::Channel;
+use crate::config::{RetrySettings, SupervisionSettings};
+use crate::error::DeliveryError;
+use crate::messages::{Alert, Anomaly, Crash, Name, Ping};
+use crate::metrics::{Counter, Gauge, Metrics};
+use crate::supervision::{RestartTracker, guard, guard_future};
+
+/// The most alerts one channel holds; past this the oldest is dropped (and counted failed)
+/// so that a channel dead for days cannot exhaust memory.
+pub const MAX_QUEUE: usize = 10_000;
+
+/// The longest `Retry-After` honoured; a platform asking for more is retried after this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Waits until the channel's queue is empty or `deadline` passes; answers true when empty.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "bool")]
+pub struct Flush {
+    /// The longest wait.
+    pub deadline: Duration,
+}
+
+/// The back-off before retry number `attempt` (1 for the first retry): a uniformly random
+/// duration up to `min(max, initial · 2^(attempt−1))` ("full jitter"), but never less than the
+/// platform's `retry_after`.
+pub fn backoff_delay(
+    attempt: u32,
+    retry: &RetrySettings,
+    retry_after: Option<Duration>,
+    rng: &mut fastrand::Rng,
+) -> Duration {
+    let exp = 2u32.saturating_pow(attempt.saturating_sub(1));
+    let ceiling = retry
+        .initial_backoff
+        .saturating_mul(exp)
+        .min(retry.max_backoff);
+    let jittered = ceiling.mul_f64(rng.f64());
+    match retry_after {
+        Some(asked) => asked.min(MAX_RETRY_AFTER).max(jittered),
+        None => jittered,
+    }
+}
+
+struct Pending {
+    alert: Alert,
+    attempts: u32,
+}
+
+/// Delivers one channel's alerts with retries. See the module docs.
+pub struct ChannelActor<C: Channel> {
+    name: Name,
+    channel: C,
+    retry: RetrySettings,
+    queue: VecDeque<Pending>,
+    /// An attempt is in flight or a back-off timer is pending.
+    busy: bool,
+    waiters: Vec<oneshot::Sender<()>>,
+    rng: fastrand::Rng,
+    ok: Counter,
+    retried: Counter,
+    failed: Counter,
+    pending: Gauge,
+    restarts: RestartTracker,
+}
+
+impl<C: Channel> ChannelActor<C> {
+    /// An actor delivering through `channel`.
+    pub fn new(
+        name: Name,
+        channel: C,
+        retry: RetrySettings,
+        supervision: &SupervisionSettings,
+        metrics: &Metrics,
+        escalate: Option<Recipient<Anomaly>>,
+    ) -> Self {
+        let outcome = |o: &str| {
+            metrics.counter(
+                "exwatch_deliveries_total",
+                &[("channel", &name), ("outcome", o)],
+            )
+        };
+        Self {
+            ok: outcome("ok"),
+            retried: outcome("retry"),
+            failed: outcome("failed"),
+            pending: metrics.gauge("exwatch_deliveries_pending", &[("channel", &name)]),
+            restarts: RestartTracker::new(
+                Name::from(format!("channel:{name}")),
+                supervision,
+                metrics,
+                escalate,
+            ),
+            name,
+            channel,
+            retry,
+            queue: VecDeque::new(),
+            busy: false,
+            waiters: Vec::new(),
+            rng: fastrand::Rng::new(),
+        }
+    }
+
+    fn enqueue(&mut self, alert: Alert, ctx: &mut Context<Self>) {
+        if self.queue.len() >= MAX_QUEUE {
+            if let Some(dropped) = self.queue.pop_front() {
+                self.failed.inc();
+                tracing::error!(channel = %self.name, alert = %dropped.alert.id, "Channel queue full; oldest alert dropped.");
+            }
+        }
+        self.queue.push_back(Pending { alert, attempts: 0 });
+        self.pending.set(self.queue.len() as f64);
+        self.kick(ctx);
+    }
+
+    /// Starts the next attempt unless one is under way.
+    fn kick(&mut self, ctx: &mut Context<Self>) {
+        if self.busy {
+            return;
+        }
+        let Some(front) = self.queue.front_mut() else {
+            for w in self.waiters.drain(..) {
+                let _ = w.send(());
+            }
+            return;
+        };
+        self.busy = true;
+        // Counted before the attempt, so an alert whose delivery panics every time still
+        // runs out of attempts across restarts.
+        front.attempts += 1;
+        let attempt = self.channel.deliver(&front.alert);
+        let timeout = self.retry.timeout;
+        let bounded = async move {
+            match actix_rt::time::timeout(timeout, attempt).await {
+                Ok(result) => result,
+                Err(_) => Err(DeliveryError::Retryable {
+                    reason: format!("no answer within {}", humantime::format_duration(timeout)),
+                    retry_after: None,
+                }),
+            }
+        };
+        ctx.spawn(guard_future(
+            "channel",
+            bounded,
+            |result, act: &mut Self, ctx| act.on_result(result, ctx),
+        ));
+    }
+
+    fn on_result(&mut self, result: Result<(), DeliveryError>, ctx: &mut Context<Self>) {
+        self.busy = false;
+        let Some(front) = self.queue.front() else {
+            return;
+        };
+        let (id, attempts) = (front.alert.id.clone(), front.attempts);
+        match result {
+            Ok(()) => {
+                self.ok.inc();
+                tracing::debug!(channel = %self.name, alert = %id, attempts, "Alert delivered.");
+                self.finish_front();
+            }
+            Err(DeliveryError::Rejected { reason }) => {
+                self.failed.inc();
+                tracing::error!(channel = %self.name, alert = %id, %reason, "Alert rejected by the platform; not retried.");
+                self.finish_front();
+            }
+            Err(DeliveryError::Retryable {
+                reason,
+                retry_after,
+            }) => {
+                if attempts >= self.retry.max_attempts {
+                    self.failed.inc();
+                    tracing::error!(channel = %self.name, alert = %id, attempts, %reason, "Alert undeliverable; giving up.");
+                    self.finish_front();
+                } else {
+                    self.retried.inc();
+                    let delay = backoff_delay(attempts, &self.retry, retry_after, &mut self.rng);
+                    tracing::warn!(channel = %self.name, alert = %id, attempts, %reason, retry_in = ?delay, "Delivery failed; will retry.");
+                    self.busy = true;
+                    ctx.run_later(delay, |act, ctx| {
+                        act.busy = false;
+                        guard(act, ctx, "channel", |act, ctx| act.kick(ctx));
+                    });
+                    return;
+                }
+            }
+        }
+        self.kick(ctx);
+    }
+
+    fn finish_front(&mut self) {
+        self.queue.pop_front();
+        self.pending.set(self.queue.len() as f64);
+    }
+}
+
+impl<C: Channel> Actor for ChannelActor<C> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1024);
+        // After a restart the queue is still here: resume it.
+        self.kick(ctx);
+    }
+}
+
+impl<C: Channel> Supervised for ChannelActor<C> {
+    /// The in-flight attempt and back-off timer died with the old context; the queue (and
+    /// every alert in it) survives, and `started` resumes delivery.
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.record(actix::clock::Instant::now());
+        self.busy = false;
+    }
+}
+
+impl<C: Channel> Handler<Alert> for ChannelActor<C> {
+    type Result = ();
+
+    fn handle(&mut self, alert: Alert, ctx: &mut Context<Self>) {
+        guard(self, ctx, "channel", |act, ctx| act.enqueue(alert, ctx));
+    }
+}
+
+impl<C: Channel> Handler<Flush> for ChannelActor<C> {
+    type Result = ResponseActFuture<Self, bool>;
+
+    fn handle(&mut self, flush: Flush, _: &mut Context<Self>) -> Self::Result {
+        if self.queue.is_empty() {
+            return Box::pin(actix::fut::ready(true));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.push(tx);
+        let wait = async move { actix_rt::time::timeout(flush.deadline, rx).await.is_ok() };
+        Box::pin(wait.into_actor(self).map(|done, act, _| {
+            if !done {
+                tracing::warn!(channel = %act.name, pending = act.queue.len(), "Shutdown grace ran out with alerts undelivered.");
+            }
+            done
+        }))
+    }
+}
+
+impl<C: Channel> Handler<Crash> for ChannelActor<C> {
+    type Result = ();
+
+    fn handle(&mut self, _: Crash, ctx: &mut Context<Self>) {
+        guard(self, ctx, "channel", |_, _| {
+            panic!("fault injected by a Crash message")
+        });
+    }
+}
+
+impl<C: Channel> Handler<Ping> for ChannelActor<C> {
+    type Result = ();
+
+    fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let retry = RetrySettings {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            ..RetrySettings::default()
+        };
+        let mut rng = fastrand::Rng::with_seed(1);
+        for attempt in 1..20 {
+            let d = backoff_delay(attempt, &retry, None, &mut rng);
+            let ceiling = Duration::from_millis(100 * 2u64.pow(attempt.min(10) - 1))
+                .min(Duration::from_secs(1));
+            assert!(d <= ceiling, "attempt {attempt}: {d:?} > {ceiling:?}");
+        }
+        let d = backoff_delay(1, &retry, Some(Duration::from_secs(7)), &mut rng);
+        assert_eq!(d, Duration::from_secs(7));
+        let d = backoff_delay(1, &retry, Some(Duration::from_secs(99_999)), &mut rng);
+        assert_eq!(d, MAX_RETRY_AFTER);
+    }
+}

@@ -1,0 +1,31 @@
+//! Channels: where alerts go.
+//!
+//! A channel is one file implementing [`Channel`]: it formats an [`Alert`] for its platform
+//! and makes one delivery attempt. Everything else — the queue, ordering, retries with
+//! exponential back-off and full jitter, `Retry-After`, bounded attempts, metrics, flushing at
+//! shutdown, surviving its own panics — is the generic [`ChannelActor`] in `delivery.rs`.
+//! Each channel runs in its own actor, so a slow or dead one delays no other and never the
+//! Router.
+
+pub mod delivery;
+pub mod log;
+pub mod webhook;
+
+use futures_util::future::LocalBoxFuture;
+
+pub use crate::error::DeliveryError;
+use crate::messages::Alert;
+pub use delivery::{ChannelActor, Flush, backoff_delay};
+pub use log::LogChannel;
+pub use webhook::WebhookChannel;
+
+/// One platform's delivery of alerts.
+pub trait Channel: Unpin + 'static {
+    /// The platform's name for logs (`webhook`, `log`, `discord` …).
+    fn kind(&self) -> &'static str;
+
+    /// Makes one attempt to deliver `alert`. The returned future runs on the channel's
+    /// arbiter; the [`ChannelActor`] bounds it with the channel's timeout and retries
+    /// [`DeliveryError::Retryable`] failures.
+    fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>>;
+}

@@ -1,0 +1,164 @@
+//! HTTP client plumbing shared by probes and channels: building an awc client, reading a
+//! bounded body under one deadline, and classifying what went wrong.
+//!
+//! `awc::Client` is `!Send` (it holds `Rc`s), so every actor builds its own inside the
+//! arbiter it runs on, never moving it between threads.
+
+use std::time::{Duration, SystemTime};
+
+use awc::error::{ConnectError, PayloadError, SendRequestError};
+use awc::http::header::{HeaderMap, HttpDate, RETRY_AFTER};
+use bytes::Bytes;
+
+/// The `User-Agent` exwatch sends.
+pub const USER_AGENT: &str = concat!("exwatch/", env!("CARGO_PKG_VERSION"));
+
+/// A client with at most `max_connections` open connections. Per-request timeouts are set by
+/// the caller ([`fetch`] applies one deadline to the whole exchange, body included).
+pub fn build_client(max_connections: usize, connect_timeout: Duration) -> awc::Client {
+    let connector = awc::Connector::new()
+        .limit(max_connections.max(1))
+        .timeout(connect_timeout);
+    awc::Client::builder()
+        .connector(connector)
+        .add_default_header(("User-Agent", USER_AGENT))
+        // The caller's deadline governs; this only stops awc's own 5 s default from cutting in.
+        .timeout(Duration::from_secs(3600))
+        .finish()
+}
+
+/// Why an HTTP exchange produced no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// No complete answer before the deadline.
+    #[error("timed out")]
+    Timeout,
+    /// The connection failed, was refused or was reset.
+    #[error("connection failed: {0}")]
+    Connect(String),
+    /// The body was larger than allowed.
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
+    /// The request itself could not be built (bad URL).
+    #[error("bad request: {0}")]
+    Request(String),
+}
+
+/// What came back: status, headers of interest, and the bounded body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// The `Retry-After` header, when present and parseable.
+    pub retry_after: Option<Duration>,
+    /// The body, at most the limit given to [`fetch`].
+    pub body: Bytes,
+}
+
+/// Sends `req` with `body`, reads at most `max_body` bytes of the answer, all within
+/// `deadline`. Never panics on hostile answers: stalls, resets and floods are errors.
+pub async fn fetch(
+    req: awc::ClientRequest,
+    body: Option<Bytes>,
+    max_body: usize,
+    deadline: Duration,
+) -> Result<Reply, TransportError> {
+    let exchange = async {
+        let sent = match body {
+            Some(b) => req.send_body(b).await,
+            None => req.send().await,
+        };
+        let mut resp = sent.map_err(|e| classify_send_error(&e))?;
+        let status = resp.status().as_u16();
+        let retry_after = retry_after(resp.headers(), SystemTime::now());
+        let body = resp
+            .body()
+            .limit(max_body)
+            .await
+            .map_err(|e| classify_payload_error(&e, max_body))?;
+        Ok(Reply {
+            status,
+            retry_after,
+            body,
+        })
+    };
+    match actix_rt::time::timeout(deadline, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(TransportError::Timeout),
+    }
+}
+
+/// Classifies an awc send error.
+pub fn classify_send_error(e: &SendRequestError) -> TransportError {
+    match e {
+        SendRequestError::Timeout => TransportError::Timeout,
+        SendRequestError::Connect(ConnectError::Timeout) => TransportError::Timeout,
+        SendRequestError::Url(u) => TransportError::Request(u.to_string()),
+        other => TransportError::Connect(other.to_string()),
+    }
+}
+
+fn classify_payload_error(e: &PayloadError, limit: usize) -> TransportError {
+    match e {
+        PayloadError::Overflow => TransportError::TooLarge(limit),
+        other => TransportError::Connect(other.to_string()),
+    }
+}
+
+/// Parses `Retry-After` (delta-seconds, possibly fractional, or an HTTP-date) relative to `now`.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)));
+    }
+    let date: HttpDate = value.parse().ok()?;
+    let at: SystemTime = date.into();
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The `Retry-After` of a header map.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, now))
+}
+
+/// At most `max` characters of `text`, on a character boundary, with `…` when cut. For
+/// quoting remote text (error bodies, envelope messages) into logs and alerts.
+pub fn bounded_text(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_parses_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn bounded_text_cuts_on_char_boundaries() {
+        assert_eq!(bounded_text("héllo", 2), "hé…");
+        assert_eq!(bounded_text("hi", 5), "hi");
+    }
+}

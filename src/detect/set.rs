@@ -1,0 +1,94 @@
+//! The set of running detectors: finds (or starts) the DetectorActor of a series.
+//!
+//! Probes and the embedding engine both send measurements through it. It is shared across
+//! arbiters' threads, hence the `parking_lot::Mutex` around the map: a lookup is a short
+//! critical section with no await inside, cheaper and simpler than a message round trip.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::{Addr, ArbiterHandle, Supervisor};
+use parking_lot::Mutex;
+
+use crate::config::{DetectSettings, SupervisionSettings};
+use crate::detect::actor::{DetectorActor, DetectorOutputs};
+use crate::messages::{Measurement, SeriesKey};
+use crate::metrics::Metrics;
+
+/// The most series one monitor tracks; more is almost surely a bug in the sender (a series
+/// key built from a changing value) and would grow without bound.
+pub const MAX_SERIES: usize = 10_000;
+
+struct Inner {
+    arbiter: ArbiterHandle,
+    settings: Arc<DetectSettings>,
+    supervision: SupervisionSettings,
+    outputs: DetectorOutputs,
+    metrics: Arc<Metrics>,
+    detectors: Mutex<HashMap<SeriesKey, Addr<DetectorActor>>>,
+}
+
+/// A cheap-to-clone handle on the running detectors.
+#[derive(Clone)]
+pub struct DetectorSet {
+    inner: Arc<Inner>,
+}
+
+impl DetectorSet {
+    /// Detectors that will run on `arbiter` and report to `outputs`.
+    pub fn new(
+        arbiter: ArbiterHandle,
+        settings: DetectSettings,
+        supervision: SupervisionSettings,
+        outputs: DetectorOutputs,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                arbiter,
+                settings: Arc::new(settings),
+                supervision,
+                outputs,
+                metrics,
+                detectors: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The detector of `series`, started on first use. `None` past [`MAX_SERIES`].
+    pub fn get(&self, series: &SeriesKey) -> Option<Addr<DetectorActor>> {
+        let inner = &self.inner;
+        let mut map = inner.detectors.lock();
+        if let Some(addr) = map.get(series) {
+            return Some(addr.clone());
+        }
+        if map.len() >= MAX_SERIES {
+            tracing::warn!(series = %series, "Too many series; measurement dropped.");
+            return None;
+        }
+        let (key, settings, supervision, outputs, metrics) = (
+            series.clone(),
+            inner.settings.clone(),
+            inner.supervision.clone(),
+            inner.outputs.clone(),
+            inner.metrics.clone(),
+        );
+        let addr = Supervisor::start_in_arbiter(&inner.arbiter, move |_| {
+            DetectorActor::new(key, settings, &supervision, outputs, &metrics)
+        });
+        map.insert(series.clone(), addr.clone());
+        Some(addr)
+    }
+
+    /// Sends a measurement to its series' detector.
+    pub fn send(&self, m: Measurement) {
+        if let Some(addr) = self.get(&m.series) {
+            addr.do_send(m);
+        }
+    }
+
+    /// Every running detector.
+    pub fn all(&self) -> Vec<Addr<DetectorActor>> {
+        self.inner.detectors.lock().values().cloned().collect()
+    }
+}

@@ -1,0 +1,325 @@
+//! exwatch's own metrics, rendered in the Prometheus text format.
+//!
+//! Handles ([`Counter`], [`Gauge`], [`Histogram`]) are registered once, when an actor starts,
+//! and are plain atomics afterwards: the hot path never takes a lock or allocates. The
+//! registry itself sits behind a `parking_lot::Mutex` because it is touched only at
+//! registration and at scrape time, from several arbiters' threads.
+//!
+//! The metric names are a public contract (see the design's Metrics table).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+/// A monotonically increasing count.
+#[derive(Debug, Clone, Default)]
+pub struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The current count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Debug, Clone, Default)]
+pub struct Gauge(Arc<AtomicU64>);
+
+impl Gauge {
+    /// Sets the value.
+    pub fn set(&self, v: f64) {
+        self.0.store(v.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Adds `d` (may be negative).
+    pub fn add(&self, d: f64) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + d).to_bits())
+            });
+    }
+
+    /// The current value.
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// Upper bounds (seconds) of the probe-duration histogram buckets.
+pub const DURATION_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+#[derive(Debug, Default)]
+struct HistogramInner {
+    buckets: [AtomicU64; DURATION_BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+/// A distribution of durations, in seconds.
+#[derive(Debug, Clone, Default)]
+pub struct Histogram(Arc<HistogramInner>);
+
+impl Histogram {
+    /// Records one observation of `seconds`.
+    pub fn observe(&self, seconds: f64) {
+        for (i, le) in DURATION_BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                self.0.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.0.count.fetch_add(1, Ordering::Relaxed);
+        self.0
+            .sum_micros
+            .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.0.count.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug)]
+enum Handle {
+    Counter(Counter),
+    Gauge(Gauge),
+    Histogram(Histogram),
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+/// The registry of all of one monitor's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    families: Mutex<BTreeMap<&'static str, BTreeMap<Labels, Handle>>>,
+}
+
+fn help(name: &str) -> (&'static str, &'static str) {
+    match name {
+        "exwatch_probes_total" => ("counter", "Probes by outcome."),
+        "exwatch_probes_scheduled_total" => ("counter", "Probe slots whose time has come."),
+        "exwatch_probes_late_total" => (
+            "counter",
+            "Probes started more than 100 ms after their slot (missed slots included).",
+        ),
+        "exwatch_probe_duration_seconds" => ("histogram", "Latency of exchange probes."),
+        "exwatch_breaker_state" => ("gauge", "Circuit breaker: 0 closed, 1 half-open, 2 open."),
+        "exwatch_detector_updates_total" => ("counter", "Measurements judged by detectors."),
+        "exwatch_anomalies_total" => ("counter", "Anomalies reported by detectors."),
+        "exwatch_alerts_total" => ("counter", "Alerts routed to channels."),
+        "exwatch_deliveries_total" => ("counter", "Delivery attempts by outcome."),
+        "exwatch_deliveries_pending" => ("gauge", "Alerts waiting for delivery."),
+        "exwatch_actor_restarts_total" => ("counter", "Restarts of exwatch's own actors."),
+        _ => ("untyped", "exwatch metric."),
+    }
+}
+
+impl Metrics {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn register(
+        &self,
+        name: &'static str,
+        labels: &[(&'static str, &str)],
+        make: impl FnOnce() -> Handle,
+        pick: impl Fn(&Handle) -> Option<Handle>,
+    ) -> Handle {
+        let key: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        let mut families = self.families.lock();
+        let family = families.entry(name).or_default();
+        if let Some(existing) = family.get(&key).and_then(&pick) {
+            return existing;
+        }
+        let handle = make();
+        let copy = pick(&handle).expect("a new handle has the requested type");
+        family.insert(key, handle);
+        copy
+    }
+
+    /// The counter `name{labels}`, registered on first use.
+    pub fn counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {
+        match self.register(
+            name,
+            labels,
+            || Handle::Counter(Counter::default()),
+            |h| match h {
+                Handle::Counter(c) => Some(Handle::Counter(c.clone())),
+                _ => None,
+            },
+        ) {
+            Handle::Counter(c) => c,
+            _ => Counter::default(),
+        }
+    }
+
+    /// The gauge `name{labels}`, registered on first use.
+    pub fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
+        match self.register(
+            name,
+            labels,
+            || Handle::Gauge(Gauge::default()),
+            |h| match h {
+                Handle::Gauge(g) => Some(Handle::Gauge(g.clone())),
+                _ => None,
+            },
+        ) {
+            Handle::Gauge(g) => g,
+            _ => Gauge::default(),
+        }
+    }
+
+    /// The histogram `name{labels}`, registered on first use.
+    pub fn histogram(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Histogram {
+        match self.register(
+            name,
+            labels,
+            || Handle::Histogram(Histogram::default()),
+            |h| match h {
+                Handle::Histogram(x) => Some(Handle::Histogram(x.clone())),
+                _ => None,
+            },
+        ) {
+            Handle::Histogram(h) => h,
+            _ => Histogram::default(),
+        }
+    }
+
+    /// The value of a counter or gauge, if registered (for tests and the CLI).
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let families = self.families.lock();
+        let family = families.get(name)?;
+        family.iter().find_map(|(key, handle)| {
+            let same = key.len() == labels.len()
+                && key
+                    .iter()
+                    .zip(labels)
+                    .all(|((k, v), (k2, v2))| k == k2 && v == v2);
+            if !same {
+                return None;
+            }
+            match handle {
+                Handle::Counter(c) => Some(c.get() as f64),
+                Handle::Gauge(g) => Some(g.get()),
+                Handle::Histogram(h) => Some(h.count() as f64),
+            }
+        })
+    }
+
+    /// The whole registry in the Prometheus text format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let families = self.families.lock();
+        let mut out = String::new();
+        for (name, family) in families.iter() {
+            let (kind, text) = help(name);
+            let _ = writeln!(out, "# HELP {name} {text}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (labels, handle) in family {
+                let base = render_labels(labels, None);
+                match handle {
+                    Handle::Counter(c) => {
+                        let _ = writeln!(out, "{name}{base} {}", c.get());
+                    }
+                    Handle::Gauge(g) => {
+                        let _ = writeln!(out, "{name}{base} {}", g.get());
+                    }
+                    Handle::Histogram(h) => {
+                        for (i, le) in DURATION_BUCKETS.iter().enumerate() {
+                            let l = render_labels(labels, Some(&le.to_string()));
+                            let n = h.0.buckets[i].load(Ordering::Relaxed);
+                            let _ = writeln!(out, "{name}_bucket{l} {n}");
+                        }
+                        let l = render_labels(labels, Some("+Inf"));
+                        let _ = writeln!(out, "{name}_bucket{l} {}", h.count());
+                        let sum = h.0.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+                        let _ = writeln!(out, "{name}_sum{base} {sum}");
+                        let _ = writeln!(out, "{name}_count{base} {}", h.count());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn render_labels(labels: &Labels, le: Option<&str>) -> String {
+    if labels.is_empty() && le.is_none() {
+        return String::new();
+    }
+    let mut parts: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    if let Some(le) = le {
+        parts.push(format!("le=\"{le}\""));
+    }
+    format!("{{{}}}", parts.join(","))
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_render_counters_gauges_and_histograms() {
+        let m = Metrics::new();
+        let c = m.counter(
+            "exwatch_probes_total",
+            &[("exchange", "okx"), ("outcome", "ok")],
+        );
+        c.inc();
+        m.counter(
+            "exwatch_probes_total",
+            &[("exchange", "okx"), ("outcome", "ok")],
+        )
+        .inc();
+        m.gauge("exwatch_breaker_state", &[("exchange", "okx")])
+            .set(2.0);
+        m.histogram("exwatch_probe_duration_seconds", &[("exchange", "okx")])
+            .observe(0.2);
+        let text = m.render();
+        assert!(text.contains("exwatch_probes_total{exchange=\"okx\",outcome=\"ok\"} 2\n"));
+        assert!(text.contains("exwatch_breaker_state{exchange=\"okx\"} 2\n"));
+        assert!(
+            text.contains(
+                "exwatch_probe_duration_seconds_bucket{exchange=\"okx\",le=\"0.25\"} 1\n"
+            )
+        );
+        assert!(
+            text.contains("exwatch_probe_duration_seconds_bucket{exchange=\"okx\",le=\"0.1\"} 0\n")
+        );
+        assert!(text.contains("# TYPE exwatch_probe_duration_seconds histogram\n"));
+        assert_eq!(
+            m.value(
+                "exwatch_probes_total",
+                &[("exchange", "okx"), ("outcome", "ok")]
+            ),
+            Some(2.0)
+        );
+    }
+}

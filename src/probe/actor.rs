@@ -1,0 +1,358 @@
+//! The ProbeActor: one per exchange.
+//!
+//! It owns the exchange's circuit breaker, one fixed-rate schedule per endpoint, its
+//! rate-limit back-off and its awc client (built on the probe arbiter, never moved). On each
+//! slot it GETs the endpoint — unless the exchange asked us to back off, or the breaker
+//! rejects the probe — judges the answer with the endpoint's profile and sends
+//! [`Measurement`]s: errors (every outcome), latency (successful probes), clock skew (time
+//! endpoints), price (tickers), and availability (each breaker transition). It never decides
+//! what is anomalous. Timers: one `run_later` per endpoint, re-armed from the schedule so it
+//! never drifts. A restart re-arms the schedules from now and keeps the breaker and back-off
+//! (they describe the exchange, not the actor).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::clock::Instant;
+use actix::{Actor, AsyncContext, Context, Handler, Message, Recipient, Supervised};
+
+use crate::client::{TransportError, build_client, fetch};
+use crate::config::{
+    BreakerSettings, EndpointKind, EndpointSettings, ExchangeSettings, SupervisionSettings,
+};
+use crate::detect::DetectorSet;
+use crate::messages::{
+    Anomaly, Crash, Measurement, Metric, Name, Outcome, Ping, SeriesKey, Timestamp,
+};
+use crate::metrics::{Counter, Gauge, Histogram, Metrics};
+use crate::probe::breaker::{Admission, CircuitBreaker, Transition};
+use crate::probe::exchange::{Answer, Verdict, judge};
+use crate::probe::schedule::FixedRate;
+use crate::supervision::{RestartTracker, guard, guard_future};
+
+/// Back-off after a rate-limit answer that did not say how long to wait.
+pub const DEFAULT_RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Stops all probing (at shutdown). The actor stays alive but idle.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct StopProbing;
+
+/// Per-endpoint state: its settings, schedule, series keys and metric handles.
+struct Endpoint {
+    settings: EndpointSettings,
+    schedule: FixedRate,
+    errors: SeriesKey,
+    latency: SeriesKey,
+    extra: Option<SeriesKey>,
+    outcomes: [Counter; 8],
+    scheduled: Counter,
+    late: Counter,
+    duration: Histogram,
+}
+
+/// What one probe brought back.
+struct ProbeResult {
+    started_wall: Timestamp,
+    elapsed: Duration,
+    answer: Result<crate::client::Reply, TransportError>,
+}
+
+/// Probes one exchange. See the module docs.
+pub struct ProbeActor {
+    exchange: Name,
+    settings: ExchangeSettings,
+    client: awc::Client,
+    breaker: CircuitBreaker,
+    backoff_until: Option<Instant>,
+    endpoints: Vec<Endpoint>,
+    availability: SeriesKey,
+    breaker_gauge: Gauge,
+    detectors: DetectorSet,
+    stopped: bool,
+    restarts: RestartTracker,
+}
+
+impl ProbeActor {
+    /// A probe of `settings`' exchange. Call inside the arbiter it will run on (it builds
+    /// its HTTP client there).
+    pub fn new(
+        settings: ExchangeSettings,
+        breaker: &BreakerSettings,
+        supervision: &SupervisionSettings,
+        detectors: DetectorSet,
+        metrics: &Arc<Metrics>,
+        escalate: Option<Recipient<Anomaly>>,
+    ) -> Self {
+        let exchange = settings.name.clone();
+        let now = Instant::now();
+        let endpoints = settings
+            .endpoints
+            .iter()
+            .map(|e| {
+                let labels = [("exchange", &*exchange), ("endpoint", &*e.name)];
+                let extra_metric = match e.kind {
+                    EndpointKind::Time => Some(Metric::ClockSkewMs),
+                    EndpointKind::Ticker => Some(Metric::Price),
+                    EndpointKind::Health | EndpointKind::Status => None,
+                };
+                Endpoint {
+                    schedule: FixedRate::new(now, e.interval),
+                    errors: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::Errors),
+                    latency: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::LatencyMs),
+                    extra: extra_metric
+                        .map(|m| SeriesKey::new(exchange.clone(), e.name.clone(), m)),
+                    outcomes: Outcome::ALL.map(|o| {
+                        metrics.counter(
+                            "exwatch_probes_total",
+                            &[labels[0], labels[1], ("outcome", o.as_str())],
+                        )
+                    }),
+                    scheduled: metrics.counter("exwatch_probes_scheduled_total", &labels),
+                    late: metrics.counter("exwatch_probes_late_total", &labels),
+                    duration: metrics.histogram("exwatch_probe_duration_seconds", &labels),
+                    settings: e.clone(),
+                }
+            })
+            .collect();
+        let max_timeout = settings
+            .endpoints
+            .iter()
+            .map(|e| e.timeout)
+            .max()
+            .unwrap_or(Duration::from_secs(10));
+        let breaker_gauge = metrics.gauge("exwatch_breaker_state", &[("exchange", &exchange)]);
+        breaker_gauge.set(0.0);
+        Self {
+            client: build_client(settings.max_connections, max_timeout),
+            breaker: CircuitBreaker::new(breaker),
+            backoff_until: None,
+            endpoints,
+            availability: SeriesKey::new(exchange.clone(), "*", Metric::Availability),
+            breaker_gauge,
+            detectors,
+            stopped: false,
+            restarts: RestartTracker::new(
+                Name::from(format!("probe:{exchange}")),
+                supervision,
+                metrics,
+                escalate,
+            ),
+            exchange,
+            settings,
+        }
+    }
+
+    /// Arms endpoint `i`'s next slot.
+    fn arm(&mut self, i: usize, ctx: &mut Context<Self>) {
+        let next = self.endpoints[i].schedule.next_slot();
+        let wait = next.saturating_duration_since(Instant::now());
+        ctx.run_later(wait, move |act, ctx| {
+            guard(act, ctx, "probe", |act, ctx| act.on_slot(i, ctx));
+        });
+    }
+
+    fn on_slot(&mut self, i: usize, ctx: &mut Context<Self>) {
+        if self.stopped {
+            return;
+        }
+        let now = Instant::now();
+        let ep = &mut self.endpoints[i];
+        let fired = ep.schedule.fire(now);
+        ep.scheduled.add(1 + fired.missed);
+        // Slots that passed while we could not run are counted as late, never silently lost.
+        let late = fired.missed + u64::from(fired.is_late());
+        ep.late.add(late);
+        if late > 0 {
+            tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, lateness = ?fired.lateness, missed = fired.missed, "Probe late.");
+        }
+        self.arm(i, ctx);
+
+        if let Some(until) = self.backoff_until {
+            if now < until {
+                return; // The exchange asked us to wait; do not hammer it.
+            }
+            self.backoff_until = None;
+        }
+        let (admission, transition) = self.breaker.try_acquire(now);
+        if let Some(t) = transition {
+            self.on_transition(t);
+        }
+        if let Admission::Rejected = admission {
+            let ep = &self.endpoints[i];
+            ep.outcomes[Outcome::BreakerOpen.index()].inc();
+            self.detectors.send(Measurement {
+                series: ep.errors.clone(),
+                value: 1.0,
+                outcome: Outcome::BreakerOpen,
+                status: 0,
+                at: Timestamp::now(),
+            });
+            return;
+        }
+        self.probe(i, ctx);
+    }
+
+    fn probe(&mut self, i: usize, ctx: &mut Context<Self>) {
+        let ep = &self.endpoints[i].settings;
+        let req = self.client.get(&ep.url);
+        let (max_body, deadline) = (ep.max_body_bytes, ep.timeout);
+        let started_wall = Timestamp::now();
+        let fut = async move {
+            let start = Instant::now();
+            let answer = fetch(req, None, max_body, deadline).await;
+            ProbeResult {
+                started_wall,
+                elapsed: start.elapsed(),
+                answer,
+            }
+        };
+        ctx.spawn(guard_future(
+            "probe",
+            fut,
+            move |result, act: &mut Self, _| act.on_result(i, result),
+        ));
+    }
+
+    fn on_result(&mut self, i: usize, result: ProbeResult) {
+        if self.stopped {
+            return;
+        }
+        let now = Instant::now();
+        let ep = &self.endpoints[i];
+        let verdict = match &result.answer {
+            Ok(reply) => judge(
+                ep.settings.check,
+                ep.settings.kind,
+                &Answer {
+                    status: reply.status,
+                    retry_after: reply.retry_after,
+                    body: &reply.body,
+                },
+            ),
+            Err(e) => Verdict {
+                outcome: match e {
+                    TransportError::Timeout => Outcome::Timeout,
+                    TransportError::TooLarge(_) => Outcome::BadBody,
+                    TransportError::Connect(_) | TransportError::Request(_) => Outcome::Connect,
+                },
+                server_time_ms: None,
+                price: None,
+                retry_after: None,
+                detail: Some(e.to_string()),
+            },
+        };
+        let status = result.answer.as_ref().map(|r| r.status).unwrap_or(0);
+        let latency_ms = result.elapsed.as_secs_f64() * 1e3;
+        let at = result.started_wall;
+        ep.outcomes[verdict.outcome.index()].inc();
+        ep.duration.observe(result.elapsed.as_secs_f64());
+        if !verdict.outcome.is_ok() {
+            tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, outcome = %verdict.outcome, status, detail = verdict.detail.as_deref().unwrap_or(""), "Probe failed.");
+        }
+
+        self.detectors.send(Measurement {
+            series: ep.errors.clone(),
+            value: if verdict.outcome.is_ok() { 0.0 } else { 1.0 },
+            outcome: verdict.outcome,
+            status,
+            at,
+        });
+        if verdict.outcome.is_ok() {
+            self.detectors
+                .send(Measurement::ok(ep.latency.clone(), latency_ms, at));
+            if let (Some(series), Some(server_ms)) = (&ep.extra, verdict.server_time_ms) {
+                // Local time at the middle of the round trip, against the server's clock.
+                let local_mid = at.as_millis() as f64 + latency_ms / 2.0;
+                self.detectors.send(Measurement::ok(
+                    series.clone(),
+                    server_ms as f64 - local_mid,
+                    at,
+                ));
+            }
+            if let (Some(series), Some(price)) = (&ep.extra, verdict.price) {
+                self.detectors
+                    .send(Measurement::ok(series.clone(), price, at));
+            }
+        }
+
+        let transition = match verdict.outcome {
+            Outcome::Ok => self.breaker.on_success(now),
+            Outcome::RateLimited => {
+                self.breaker.on_neutral();
+                let wait = verdict.retry_after.unwrap_or(DEFAULT_RATE_LIMIT_BACKOFF);
+                tracing::warn!(exchange = %self.exchange, wait = ?wait, "Rate limited; backing off.");
+                self.backoff_until = Some(now + wait);
+                None
+            }
+            _ => self.breaker.on_failure(now),
+        };
+        if let Some(t) = transition {
+            self.on_transition(t);
+        }
+    }
+
+    fn on_transition(&mut self, t: Transition) {
+        tracing::warn!(exchange = %self.exchange, from = t.from.as_str(), to = t.to.as_str(), "Circuit breaker changed state.");
+        self.breaker_gauge.set(t.to.as_value());
+        self.detectors.send(Measurement::ok(
+            self.availability.clone(),
+            t.to.as_value(),
+            Timestamp::now(),
+        ));
+    }
+}
+
+impl Actor for ProbeActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        for i in 0..self.endpoints.len() {
+            self.arm(i, ctx);
+        }
+    }
+}
+
+impl Supervised for ProbeActor {
+    /// Timers died with the old context: restart every schedule from now. The breaker and
+    /// the rate-limit back-off are kept.
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.record(Instant::now());
+        let now = Instant::now();
+        for ep in &mut self.endpoints {
+            ep.schedule = FixedRate::new(now, ep.settings.interval);
+        }
+    }
+}
+
+impl Handler<StopProbing> for ProbeActor {
+    type Result = ();
+
+    fn handle(&mut self, _: StopProbing, _: &mut Context<Self>) {
+        self.stopped = true;
+        tracing::info!(exchange = %self.exchange, "Probing stopped.");
+    }
+}
+
+impl Handler<Crash> for ProbeActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Crash, ctx: &mut Context<Self>) {
+        guard(self, ctx, "probe", |_, _| {
+            panic!("fault injected by a Crash message")
+        });
+    }
+}
+
+impl Handler<Ping> for ProbeActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
+}
+
+impl ProbeActor {
+    /// The exchange's settings.
+    pub fn settings(&self) -> &ExchangeSettings {
+        &self.settings
+    }
+}

@@ -1,0 +1,8 @@
+//! Routing: deduplicate anomalies by series, escalate, resolve, and fan alerts out to the
+//! channels. [`RouterActor`] is the actor; [`Dedup`] is its pure memory.
+
+pub mod dedup;
+pub mod router;
+
+pub use dedup::{Dedup, Verdict};
+pub use router::{AddRoute, Route, RouterActor, Subscribe, headline};

@@ -1,0 +1,326 @@
+//! The RouterActor: one per monitor. Accepts [`Anomaly`], [`Resolved`] and [`Triage`] from
+//! detectors and triage; deduplicates by series ([`Dedup`]); builds [`Alert`]s and fans them
+//! out to the channels whose `min_severity` they meet, through `Recipient<Alert>` (a slow
+//! channel queues in its own actor and never slows the Router). It also forwards every raw
+//! anomaly to subscribers (an embedding trading engine). No timers. A restart keeps the dedup
+//! table and the routes: they are the Router's whole memory, and losing them would repeat or
+//! lose alerts.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use actix::{Actor, AsyncContext, Context, Handler, Message, Recipient, Supervised};
+
+use crate::config::SupervisionSettings;
+use crate::messages::{
+    Alert, AlertKind, Anomaly, Crash, Name, Ping, Resolved, Severity, Stats, Triage, new_id,
+};
+use crate::metrics::{Counter, Metrics};
+use crate::route::dedup::{Dedup, Episode, Verdict};
+use crate::supervision::{RestartTracker, guard};
+
+/// How many recent alerts the Router remembers, to attach triage follow-ups to them.
+const RECENT_ALERTS: usize = 1024;
+
+/// One channel as the Router sees it.
+#[derive(Clone)]
+pub struct Route {
+    /// The channel's name (the `channel` label of the metrics).
+    pub name: Name,
+    /// Alerts below this severity are not sent to it.
+    pub min_severity: Severity,
+    /// Whether triage follow-ups go to it (human channels: yes; the triage channel: no).
+    pub wants_triage: bool,
+    /// Its actor.
+    pub recipient: Recipient<Alert>,
+}
+
+/// Adds a channel to the Router.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AddRoute(pub Route);
+
+/// Subscribes a recipient to every anomaly the detectors report (before deduplication).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe(pub Recipient<Anomaly>);
+
+struct RouteState {
+    route: Route,
+    firing: Counter,
+    resolved: Counter,
+    triage: Counter,
+}
+
+/// Dedup, escalation and fan-out.
+pub struct RouterActor {
+    region: Name,
+    dedup: Dedup,
+    routes: Vec<RouteState>,
+    subscribers: Vec<Recipient<Anomaly>>,
+    /// Latest known statistics per (exchange, endpoint), merged into alerts.
+    board: HashMap<(Name, Name), Stats>,
+    recent: VecDeque<Alert>,
+    metrics: std::sync::Arc<Metrics>,
+    restarts: RestartTracker,
+}
+
+impl RouterActor {
+    /// A Router for the monitor of `region`.
+    pub fn new(
+        region: Name,
+        dedup_window: Duration,
+        supervision: &SupervisionSettings,
+        metrics: std::sync::Arc<Metrics>,
+    ) -> Self {
+        Self {
+            region,
+            dedup: Dedup::new(dedup_window),
+            routes: Vec::new(),
+            subscribers: Vec::new(),
+            board: HashMap::new(),
+            recent: VecDeque::with_capacity(RECENT_ALERTS),
+            restarts: RestartTracker::new(Name::from("router"), supervision, &metrics, None),
+            metrics,
+        }
+    }
+
+    fn note_stats(&mut self, exchange: &Name, endpoint: &Name, stats: &Stats) -> Stats {
+        let entry = self
+            .board
+            .entry((exchange.clone(), endpoint.clone()))
+            .or_default();
+        let mut fresh = *stats;
+        fresh.merge_missing(entry);
+        *entry = fresh;
+        let mut merged = fresh;
+        if let Some(exchange_wide) = self.board.get(&(exchange.clone(), Name::from("*"))) {
+            merged.merge_missing(exchange_wide);
+        }
+        merged
+    }
+
+    fn on_anomaly(&mut self, a: Anomaly) {
+        self.subscribers.retain(|s| s.connected());
+        for s in &self.subscribers {
+            s.do_send(a.clone());
+        }
+        let stats = self.note_stats(&a.series.exchange, &a.series.endpoint, &a.stats);
+        let verdict = self.dedup.on_anomaly(&a);
+        if verdict == Verdict::Suppressed {
+            return;
+        }
+        let title = format!(
+            "{} {} {}",
+            a.series.exchange,
+            a.series.endpoint,
+            headline(&a.detector)
+        );
+        let title = if verdict == Verdict::Reminder {
+            format!("{title} (still firing)")
+        } else {
+            title
+        };
+        let alert = Alert {
+            id: new_id(),
+            kind: AlertKind::Firing,
+            severity: a.severity,
+            exchange: a.series.exchange.clone(),
+            endpoint: a.series.endpoint.clone(),
+            metric: a.series.metric,
+            detector: a.detector.clone(),
+            title,
+            message: a.message.clone(),
+            value: a.value,
+            threshold: a.threshold,
+            region: self.region.clone(),
+            started_at: a.started_at,
+            at: a.at,
+            stats,
+            in_reply_to: None,
+        };
+        self.fan_out(alert, a.severity);
+    }
+
+    fn on_resolved(&mut self, r: Resolved) {
+        let stats = self.note_stats(&r.series.exchange, &r.series.endpoint, &r.stats);
+        let Some(Episode {
+            started_at,
+            max_sent,
+            last,
+            ..
+        }) = self.dedup.on_resolved(&r)
+        else {
+            return;
+        };
+        let lasted = humantime::format_duration(r.at.since(started_at));
+        let alert = Alert {
+            id: new_id(),
+            kind: AlertKind::Resolved,
+            severity: max_sent,
+            exchange: r.series.exchange.clone(),
+            endpoint: r.series.endpoint.clone(),
+            metric: r.series.metric,
+            detector: last.detector.clone(),
+            title: format!(
+                "{} {} {} resolved",
+                r.series.exchange,
+                r.series.endpoint,
+                headline(&last.detector)
+            ),
+            message: format!("recovered after {lasted}; last finding: {}", last.message),
+            value: last.value,
+            threshold: last.threshold,
+            region: self.region.clone(),
+            started_at,
+            at: r.at,
+            stats,
+            in_reply_to: None,
+        };
+        // Resolved goes to every channel that heard about the episode.
+        self.fan_out(alert, max_sent);
+    }
+
+    fn on_triage(&mut self, t: Triage) {
+        let Some(original) = self.recent.iter().find(|a| a.id == t.alert_id) else {
+            tracing::warn!(alert = %t.alert_id, "Triage for an unknown alert; dropped.");
+            return;
+        };
+        let alert = Alert {
+            id: new_id(),
+            kind: AlertKind::Triage,
+            title: format!("{} (triage)", original.title),
+            message: t.text,
+            in_reply_to: Some(original.id.clone()),
+            ..original.clone()
+        };
+        let severity = alert.severity;
+        for r in &self.routes {
+            if r.route.wants_triage && severity >= r.route.min_severity {
+                r.triage.inc();
+                r.route.recipient.do_send(alert.clone());
+            }
+        }
+    }
+
+    fn fan_out(&mut self, alert: Alert, severity: Severity) {
+        for r in &self.routes {
+            if severity < r.route.min_severity {
+                continue;
+            }
+            match alert.kind {
+                AlertKind::Firing => r.firing.inc(),
+                AlertKind::Resolved => r.resolved.inc(),
+                AlertKind::Triage => r.triage.inc(),
+            }
+            // do_send: the channel's handler only queues the alert, so its mailbox drains
+            // as fast as the Router fills it; the durable queue lives in the channel.
+            r.route.recipient.do_send(alert.clone());
+        }
+        if self.recent.len() == RECENT_ALERTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(alert);
+    }
+}
+
+/// A short headline for what a detector found.
+pub fn headline(detector: &str) -> &str {
+    match detector {
+        "zscore" | "iqr" => "latency spike",
+        "rolling_mean" => "latency degradation",
+        "error_rate" => "error rate high",
+        "consecutive_failures" => "failing",
+        "circuit_open" => "down (circuit open)",
+        "clock_skew" => "clock skew",
+        "price_deviation" => "price deviation",
+        "restart_budget" => "crash loop",
+        other => other,
+    }
+}
+
+impl Actor for RouterActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // The Router reports its own crash loops to itself: its address survives restarts.
+        self.restarts
+            .set_escalation(ctx.address().recipient::<Anomaly>());
+        ctx.set_mailbox_capacity(1024);
+    }
+}
+
+impl Supervised for RouterActor {
+    /// Nothing is rebuilt: the dedup table and routes are kept (see the module docs).
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.record(actix::clock::Instant::now());
+    }
+}
+
+impl Handler<Anomaly> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, a: Anomaly, ctx: &mut Context<Self>) {
+        guard(self, ctx, "router", |act, _| act.on_anomaly(a));
+    }
+}
+
+impl Handler<Resolved> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, r: Resolved, ctx: &mut Context<Self>) {
+        guard(self, ctx, "router", |act, _| act.on_resolved(r));
+    }
+}
+
+impl Handler<Triage> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, t: Triage, ctx: &mut Context<Self>) {
+        guard(self, ctx, "router", |act, _| act.on_triage(t));
+    }
+}
+
+impl Handler<AddRoute> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, AddRoute(route): AddRoute, _: &mut Context<Self>) {
+        let counter = |kind: AlertKind| {
+            self.metrics.counter(
+                "exwatch_alerts_total",
+                &[("channel", &route.name), ("kind", kind.as_str())],
+            )
+        };
+        let state = RouteState {
+            firing: counter(AlertKind::Firing),
+            resolved: counter(AlertKind::Resolved),
+            triage: counter(AlertKind::Triage),
+            route,
+        };
+        self.routes.push(state);
+    }
+}
+
+impl Handler<Subscribe> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, Subscribe(r): Subscribe, _: &mut Context<Self>) {
+        self.subscribers.push(r);
+    }
+}
+
+impl Handler<Crash> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Crash, ctx: &mut Context<Self>) {
+        guard(self, ctx, "router", |_, _| {
+            panic!("fault injected by a Crash message")
+        });
+    }
+}
+
+impl Handler<Ping> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
+}

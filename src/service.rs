@@ -1,0 +1,352 @@
+//! The topology: the one place that knows the whole graph and wires it.
+//!
+//! [`Monitor::start`] (or [`MonitorBuilder`]) starts, inside the current actix `System`:
+//! channels first (on a `channels` arbiter, so a slow platform never delays detection), then
+//! the Router and the detectors (on a `pipeline` arbiter), then one ProbeActor per exchange
+//! (on a `probes` arbiter) — each stage given the recipients of the next. Every actor runs
+//! under `actix::Supervisor` with panic guards (see [`crate::supervision`]). The returned
+//! [`MonitorHandle`] injects measurements, subscribes anomaly recipients, and stops the whole
+//! thing gracefully.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Addr, Arbiter, ArbiterHandle, Recipient, Supervisor};
+
+use crate::channel::{Channel, ChannelActor, Flush, LogChannel, WebhookChannel};
+use crate::client::build_client;
+use crate::config::{ChannelKind, RetrySettings, Settings, SupervisionSettings};
+use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
+use crate::messages::{Alert, Anomaly, Crash, Measurement, Name, Ping, SeriesKey, Severity};
+use crate::metrics::Metrics;
+use crate::probe::{ProbeActor, StopProbing};
+use crate::route::{AddRoute, Route, RouterActor, Subscribe};
+
+/// The addresses of one running channel.
+#[derive(Clone)]
+pub struct ChannelHandle {
+    /// The channel's name.
+    pub name: Name,
+    /// Waits for its queue to drain.
+    pub flush: Recipient<Flush>,
+    /// Fault injection.
+    pub crash: Recipient<Crash>,
+}
+
+type ChannelFactory = Box<
+    dyn FnOnce(
+            &ArbiterHandle,
+            &Arc<Metrics>,
+            &SupervisionSettings,
+            Recipient<Anomaly>,
+        ) -> (Recipient<Alert>, ChannelHandle)
+        + Send,
+>;
+
+struct ExtraChannel {
+    name: Name,
+    min_severity: Severity,
+    start: ChannelFactory,
+}
+
+/// Starts a monitor with extra channels or subscribers beyond what the settings describe.
+pub struct MonitorBuilder {
+    settings: Settings,
+    extra: Vec<ExtraChannel>,
+    recipients: Vec<(Name, Severity, Recipient<Alert>)>,
+    subscribers: Vec<Recipient<Anomaly>>,
+}
+
+/// Entry point of the library.
+pub struct Monitor;
+
+impl Monitor {
+    /// Starts the topology of `settings` inside the running actix System.
+    pub fn start(settings: Settings) -> MonitorHandle {
+        MonitorBuilder::new(settings).start()
+    }
+
+    /// A builder, for embedding: extra channels, alert recipients, anomaly subscribers.
+    pub fn builder(settings: Settings) -> MonitorBuilder {
+        MonitorBuilder::new(settings)
+    }
+}
+
+fn start_channel<C: Channel>(
+    name: Name,
+    retry: RetrySettings,
+    arbiter: &ArbiterHandle,
+    metrics: &Arc<Metrics>,
+    supervision: &SupervisionSettings,
+    escalate: Recipient<Anomaly>,
+    make: impl FnOnce() -> C + Send + 'static,
+) -> (Recipient<Alert>, ChannelHandle) {
+    let (m, s, n) = (metrics.clone(), supervision.clone(), name.clone());
+    let addr = Supervisor::start_in_arbiter(arbiter, move |_| {
+        ChannelActor::new(n, make(), retry, &s, &m, Some(escalate))
+    });
+    (
+        addr.clone().recipient(),
+        ChannelHandle {
+            name,
+            flush: addr.clone().recipient(),
+            crash: addr.recipient(),
+        },
+    )
+}
+
+impl MonitorBuilder {
+    /// A builder for `settings`.
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            extra: Vec::new(),
+            recipients: Vec::new(),
+            subscribers: Vec::new(),
+        }
+    }
+
+    /// Adds a channel implemented outside exwatch. `make` runs on the channel arbiter.
+    pub fn channel<C: Channel>(
+        mut self,
+        name: &str,
+        min_severity: Severity,
+        retry: RetrySettings,
+        make: impl FnOnce() -> C + Send + 'static,
+    ) -> Self {
+        let n = Name::from(name);
+        self.extra.push(ExtraChannel {
+            name: n.clone(),
+            min_severity,
+            start: Box::new(move |arbiter, metrics, supervision, escalate| {
+                start_channel(n, retry, arbiter, metrics, supervision, escalate, make)
+            }),
+        });
+        self
+    }
+
+    /// Sends every alert at or above `min_severity` to `recipient` as well (an engine's own
+    /// actor, or a test's collector). No retries: the recipient is in-process.
+    pub fn alert_recipient(
+        mut self,
+        name: &str,
+        min_severity: Severity,
+        recipient: Recipient<Alert>,
+    ) -> Self {
+        self.recipients
+            .push((Name::from(name), min_severity, recipient));
+        self
+    }
+
+    /// Sends every anomaly (before deduplication) to `recipient`.
+    pub fn subscribe(mut self, recipient: Recipient<Anomaly>) -> Self {
+        self.subscribers.push(recipient);
+        self
+    }
+
+    /// Starts everything inside the running actix System.
+    pub fn start(self) -> MonitorHandle {
+        let Settings {
+            monitor,
+            breaker,
+            exchanges,
+            detect,
+            router,
+            channels,
+            supervision,
+            shutdown,
+            ..
+        } = self.settings;
+        let metrics = Arc::new(Metrics::new());
+        let channel_arbiter = Arbiter::new();
+        let pipeline_arbiter = Arbiter::new();
+        let probe_arbiter = Arbiter::new();
+
+        let router_addr = {
+            let (m, s, region, window) = (
+                metrics.clone(),
+                supervision.clone(),
+                monitor.region.clone(),
+                router.dedup_window,
+            );
+            Supervisor::start_in_arbiter(&pipeline_arbiter.handle(), move |_| {
+                RouterActor::new(region, window, &s, m)
+            })
+        };
+        let escalate: Recipient<Anomaly> = router_addr.clone().recipient();
+
+        let mut channel_handles = Vec::new();
+        let add_route = |name: Name, min_severity: Severity, recipient: Recipient<Alert>| {
+            router_addr.do_send(AddRoute(Route {
+                name,
+                min_severity,
+                wants_triage: true,
+                recipient,
+            }));
+        };
+        let arbiter = channel_arbiter.handle();
+        for ch in channels {
+            let (recipient, handle) = match ch.kind {
+                ChannelKind::Log => {
+                    let n = ch.name.clone();
+                    start_channel(
+                        ch.name.clone(),
+                        ch.retry,
+                        &arbiter,
+                        &metrics,
+                        &supervision,
+                        escalate.clone(),
+                        move || LogChannel::new(n),
+                    )
+                }
+                ChannelKind::Webhook { url, .. } => {
+                    let timeout = ch.retry.timeout;
+                    start_channel(
+                        ch.name.clone(),
+                        ch.retry,
+                        &arbiter,
+                        &metrics,
+                        &supervision,
+                        escalate.clone(),
+                        move || WebhookChannel::new(build_client(4, timeout), url),
+                    )
+                }
+            };
+            add_route(ch.name, ch.min_severity, recipient);
+            channel_handles.push(handle);
+        }
+        for extra in self.extra {
+            let (recipient, handle) =
+                (extra.start)(&arbiter, &metrics, &supervision, escalate.clone());
+            add_route(extra.name, extra.min_severity, recipient);
+            channel_handles.push(handle);
+        }
+        for (name, min_severity, recipient) in self.recipients {
+            add_route(name, min_severity, recipient);
+        }
+        for s in self.subscribers {
+            router_addr.do_send(Subscribe(s));
+        }
+
+        let detectors = DetectorSet::new(
+            pipeline_arbiter.handle(),
+            detect,
+            supervision.clone(),
+            DetectorOutputs {
+                anomalies: router_addr.clone().recipient(),
+                resolved: router_addr.clone().recipient(),
+            },
+            metrics.clone(),
+        );
+
+        let probes = exchanges
+            .into_iter()
+            .map(|ex| {
+                let (d, m, b, s, e) = (
+                    detectors.clone(),
+                    metrics.clone(),
+                    breaker.clone(),
+                    supervision.clone(),
+                    escalate.clone(),
+                );
+                Supervisor::start_in_arbiter(&probe_arbiter.handle(), move |_| {
+                    ProbeActor::new(ex, &b, &s, d, &m, Some(e))
+                })
+            })
+            .collect();
+
+        tracing::info!(region = %monitor.region, "exwatch started.");
+        MonitorHandle {
+            detectors,
+            router: router_addr,
+            probes,
+            channels: channel_handles,
+            arbiters: vec![probe_arbiter, pipeline_arbiter, channel_arbiter],
+            metrics,
+            grace: shutdown.grace,
+        }
+    }
+}
+
+/// A running monitor.
+pub struct MonitorHandle {
+    detectors: DetectorSet,
+    router: Addr<RouterActor>,
+    probes: Vec<Addr<ProbeActor>>,
+    channels: Vec<ChannelHandle>,
+    arbiters: Vec<Arbiter>,
+    metrics: Arc<Metrics>,
+    grace: Duration,
+}
+
+impl MonitorHandle {
+    /// Feeds a measurement into its series' detector (started on first use). This is how an
+    /// embedding trading engine reports what it sees (order round trips, fills, its own
+    /// latency), and how tests drive the pipeline.
+    pub fn inject(&self, m: Measurement) {
+        self.detectors.send(m);
+    }
+
+    /// Sends every anomaly (before deduplication) to `recipient` from now on.
+    pub fn subscribe(&self, recipient: Recipient<Anomaly>) {
+        self.router.do_send(Subscribe(recipient));
+    }
+
+    /// The monitor's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The Router (for fault injection and advanced embedding).
+    pub fn router(&self) -> &Addr<RouterActor> {
+        &self.router
+    }
+
+    /// The detector of `series`, started on first use.
+    pub fn detector(&self, series: &SeriesKey) -> Option<Addr<DetectorActor>> {
+        self.detectors.get(series)
+    }
+
+    /// The probes, one per exchange.
+    pub fn probes(&self) -> &[Addr<ProbeActor>] {
+        &self.probes
+    }
+
+    /// The channel named `name`.
+    pub fn channel(&self, name: &str) -> Option<&ChannelHandle> {
+        self.channels.iter().find(|c| &*c.name == name)
+    }
+
+    /// Waits until every measurement injected so far has been judged and every resulting
+    /// alert has reached the channels' queues.
+    pub async fn drain(&self) {
+        for d in self.detectors.all() {
+            let _ = d.send(Ping).await;
+        }
+        let _ = self.router.send(Ping).await;
+    }
+
+    /// Stops gracefully: probes stop, the pipeline drains, channels deliver what they hold
+    /// (bounded by `[shutdown] grace`), then the monitor's arbiters stop. Returns true when
+    /// every queued alert was delivered.
+    pub async fn stop(self) -> bool {
+        for p in &self.probes {
+            let _ = p.send(StopProbing).await;
+        }
+        self.drain().await;
+        let flushes = self.channels.iter().map(|c| {
+            c.flush.send(Flush {
+                deadline: self.grace,
+            })
+        });
+        let all_done = futures_util::future::join_all(flushes)
+            .await
+            .into_iter()
+            .all(|r| r.unwrap_or(false));
+        for a in &self.arbiters {
+            a.stop();
+        }
+        tracing::info!(delivered_all = all_done, "exwatch stopped.");
+        all_done
+    }
+}

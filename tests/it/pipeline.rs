@@ -1,0 +1,356 @@
+//! The pipeline by message injection: measurements in, alerts out.
+
+use std::time::Duration;
+
+use exwatch::channel::{Channel, DeliveryError};
+use exwatch::config::{RetrySettings, Settings};
+use exwatch::messages::{
+    Alert, AlertKind, Anomaly, Crash, Measurement, Metric, Outcome, SeriesKey, Severity, Timestamp,
+};
+use exwatch::{Monitor, MonitorHandle};
+use futures_util::future::LocalBoxFuture;
+
+use crate::collect::Collected;
+
+const T0: i64 = 1_795_000_000_000;
+
+fn settings() -> Settings {
+    Settings::default()
+}
+
+fn start(settings: Settings) -> (MonitorHandle, Collected<Alert>) {
+    let alerts = Collected::<Alert>::start();
+    let monitor = Monitor::builder(settings)
+        .alert_recipient("test", Severity::Info, alerts.recipient())
+        .start();
+    (monitor, alerts)
+}
+
+fn latency(ms: f64, i: i64) -> Measurement {
+    Measurement::ok(
+        SeriesKey::new("binance", "ping", Metric::LatencyMs),
+        ms,
+        Timestamp(T0 + i * 1000),
+    )
+}
+
+fn outcome(o: Outcome, status: u16, i: i64) -> Measurement {
+    Measurement {
+        series: SeriesKey::new("okx", "time", Metric::Errors),
+        value: if o.is_ok() { 0.0 } else { 1.0 },
+        outcome: o,
+        status,
+        at: Timestamp(T0 + i * 1000),
+    }
+}
+
+/// Jittery but normal latencies around 50 ms.
+fn normal(i: i64) -> f64 {
+    50.0 + ((i * 7919) % 11) as f64 - 5.0
+}
+
+#[actix::test]
+async fn pipeline_spike_fires_one_critical_latency_alert() {
+    let (monitor, mut alerts) = start(settings());
+    for i in 0..40 {
+        monitor.inject(latency(normal(i), i));
+    }
+    monitor.inject(latency(5234.5, 40));
+    let alert = alerts.next(5).await;
+    assert_eq!(alert.kind, AlertKind::Firing);
+    assert_eq!(alert.severity, Severity::Critical);
+    assert_eq!(alert.metric, Metric::LatencyMs);
+    assert_eq!((&*alert.exchange, &*alert.endpoint), ("binance", "ping"));
+    assert!(
+        ["zscore", "iqr"].contains(&&*alert.detector),
+        "{}",
+        alert.detector
+    );
+    assert_eq!(alert.title, "binance ping latency spike");
+    assert_eq!(alert.value, 5234.5);
+    assert_eq!(alert.at, Timestamp(T0 + 40_000));
+    assert!(
+        alert
+            .stats
+            .p50_ms
+            .is_some_and(|p| (40.0..60.0).contains(&p))
+    );
+    monitor.drain().await;
+    assert!(
+        alerts.drain().await.is_empty(),
+        "a single spike is one alert"
+    );
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn pipeline_jitter_alone_never_alerts() {
+    let (monitor, mut alerts) = start(settings());
+    for i in 0..300 {
+        monitor.inject(latency(normal(i), i));
+    }
+    monitor.drain().await;
+    assert!(alerts.drain().await.is_empty());
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn pipeline_storm_is_deduplicated_escalated_and_resolved_once() {
+    let (monitor, mut alerts) = start(settings());
+    let mut i = 0;
+    for _ in 0..30 {
+        monitor.inject(outcome(Outcome::Ok, 200, i));
+        i += 1;
+    }
+    // A 503 storm: 60 failures in a row.
+    for _ in 0..60 {
+        monitor.inject(outcome(Outcome::Http5xx, 503, i));
+        i += 1;
+    }
+    monitor.drain().await;
+    let storm = alerts.drain().await;
+    assert!(
+        !storm.is_empty() && storm.len() <= 3,
+        "a storm is one alert plus escalations, got {}: {:?}",
+        storm.len(),
+        storm
+            .iter()
+            .map(|a| (&a.detector, a.severity))
+            .collect::<Vec<_>>()
+    );
+    assert!(storm.iter().all(|a| a.kind == AlertKind::Firing));
+    assert!(
+        storm.windows(2).all(|w| w[0].severity < w[1].severity),
+        "each further alert is an escalation"
+    );
+    let last = storm.last().expect("alerts");
+    assert_eq!(last.severity, Severity::Critical);
+    assert!(last.message.contains("http_5xx"), "{}", last.message);
+    assert!(last.stats.error_rate.is_some_and(|r| r > 0.5));
+
+    // Recovery.
+    for _ in 0..30 {
+        monitor.inject(outcome(Outcome::Ok, 200, i));
+        i += 1;
+    }
+    monitor.drain().await;
+    let after = alerts.drain().await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].kind, AlertKind::Resolved);
+    assert_eq!(after[0].severity, Severity::Critical);
+    assert_eq!(after[0].started_at, storm[0].started_at);
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn pipeline_reminds_after_the_dedup_window() {
+    let mut s = settings();
+    s.router.dedup_window = Duration::from_secs(60);
+    let (monitor, mut alerts) = start(s);
+    let series = SeriesKey::new("bybit", "time", Metric::ClockSkewMs);
+    for i in 0..200 {
+        monitor.inject(Measurement::ok(
+            series.clone(),
+            900.0,
+            Timestamp(T0 + i * 1000),
+        ));
+    }
+    monitor.drain().await;
+    let got = alerts.drain().await;
+    // 200 s of a steady warning with a 60 s window: the first alert and reminders at 60, 120, 180 s.
+    assert_eq!(
+        got.len(),
+        4,
+        "{:?}",
+        got.iter().map(|a| &a.title).collect::<Vec<_>>()
+    );
+    assert!(got.iter().all(|a| a.severity == Severity::Warning));
+    assert!(got[1].title.ends_with("(still firing)"));
+    assert_eq!(got[1].at, Timestamp(T0 + 60_000));
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn pipeline_routes_by_min_severity() {
+    let info = Collected::<Alert>::start();
+    let critical = Collected::<Alert>::start();
+    let monitor = Monitor::builder(settings())
+        .alert_recipient("all", Severity::Info, info.recipient())
+        .alert_recipient("pager", Severity::Critical, critical.recipient())
+        .start();
+    let (mut info, mut critical) = (info, critical);
+    let series = SeriesKey::new("bybit", "time", Metric::ClockSkewMs);
+    monitor.inject(Measurement::ok(series.clone(), 900.0, Timestamp(T0)));
+    for i in 1..4 {
+        monitor.inject(Measurement::ok(
+            series.clone(),
+            1.0,
+            Timestamp(T0 + i * 1000),
+        ));
+    }
+    monitor.drain().await;
+    assert_eq!(info.drain().await.len(), 2, "warning firing + resolved");
+    assert!(
+        critical.drain().await.is_empty(),
+        "pager only wants critical"
+    );
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn pipeline_subscribers_see_raw_anomalies() {
+    let (monitor, _alerts) = start(settings());
+    let mut anomalies = Collected::<Anomaly>::start();
+    monitor.subscribe(anomalies.recipient());
+    let series = SeriesKey::new("bybit", "time", Metric::ClockSkewMs);
+    for i in 0..5 {
+        monitor.inject(Measurement::ok(series.clone(), 2500.0, Timestamp(T0 + i)));
+    }
+    monitor.drain().await;
+    let got = anomalies.drain().await;
+    assert_eq!(got.len(), 5, "every anomalous sample, before dedup");
+    assert!(
+        got.iter()
+            .all(|a| a.severity == Severity::Critical && &*a.detector == "clock_skew")
+    );
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn pipeline_detector_restarts_after_a_panic() {
+    let (monitor, mut alerts) = start(settings());
+    let series = SeriesKey::new("binance", "ping", Metric::LatencyMs);
+    for i in 0..40 {
+        monitor.inject(latency(normal(i), i));
+    }
+    let detector = monitor.detector(&series).expect("detector");
+    detector.do_send(Crash);
+    monitor.drain().await;
+    assert!(
+        detector.connected(),
+        "the same address answers after the restart"
+    );
+    assert_eq!(
+        monitor
+            .metrics()
+            .value("exwatch_actor_restarts_total", &[("actor", "detector")]),
+        Some(1.0)
+    );
+    // The rebuilt detector learns a fresh baseline and still catches a spike.
+    for i in 40..80 {
+        monitor.inject(latency(normal(i), i));
+    }
+    monitor.inject(latency(4000.0, 80));
+    let alert = alerts.next(5).await;
+    assert_eq!(alert.severity, Severity::Critical);
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn pipeline_router_restarts_after_a_panic_and_keeps_its_dedup_table() {
+    let (monitor, mut alerts) = start(settings());
+    let series = SeriesKey::new("bybit", "time", Metric::ClockSkewMs);
+    monitor.inject(Measurement::ok(series.clone(), 900.0, Timestamp(T0)));
+    assert_eq!(alerts.next(5).await.kind, AlertKind::Firing);
+    monitor.router().do_send(Crash);
+    monitor.inject(Measurement::ok(series.clone(), 900.0, Timestamp(T0 + 1000)));
+    for i in 2..5 {
+        monitor.inject(Measurement::ok(
+            series.clone(),
+            1.0,
+            Timestamp(T0 + i * 1000),
+        ));
+    }
+    monitor.drain().await;
+    let got = alerts.drain().await;
+    assert_eq!(
+        got.len(),
+        1,
+        "deduplicated across the restart, then resolved: {got:?}"
+    );
+    assert_eq!(got[0].kind, AlertKind::Resolved);
+    assert_eq!(
+        monitor
+            .metrics()
+            .value("exwatch_actor_restarts_total", &[("actor", "router")]),
+        Some(1.0)
+    );
+    monitor.stop().await;
+}
+
+/// A channel whose first delivery panics.
+struct Flaky {
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    delivered: tokio::sync::mpsc::UnboundedSender<Alert>,
+}
+
+impl Channel for Flaky {
+    fn kind(&self) -> &'static str {
+        "flaky"
+    }
+
+    fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == 0 {
+            panic!("first delivery blows up");
+        }
+        let _ = self.delivered.send(alert.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[actix::test]
+async fn pipeline_channel_restarts_after_a_panic_and_delivers_the_alert() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (tx, mut delivered) = tokio::sync::mpsc::unbounded_channel();
+    let c = calls.clone();
+    let retry = RetrySettings {
+        initial_backoff: Duration::from_millis(10),
+        ..RetrySettings::default()
+    };
+    let monitor = Monitor::builder(settings())
+        .channel("flaky", Severity::Info, retry, move || Flaky {
+            calls: c,
+            delivered: tx,
+        })
+        .start();
+    let series = SeriesKey::new("bybit", "time", Metric::ClockSkewMs);
+    monitor.inject(Measurement::ok(series, 2500.0, Timestamp(T0)));
+    let alert = tokio::time::timeout(Duration::from_secs(5), delivered.recv())
+        .await
+        .expect("delivered after the restart")
+        .expect("open");
+    assert_eq!(alert.severity, Severity::Critical);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(
+        monitor.metrics().value(
+            "exwatch_actor_restarts_total",
+            &[("actor", "channel:flaky")]
+        ),
+        Some(1.0)
+    );
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn pipeline_crash_loop_is_escalated_as_an_exwatch_anomaly() {
+    let mut s = settings();
+    s.supervision.max_restarts = 2;
+    let (monitor, mut alerts) = start(s);
+    let series = SeriesKey::new("binance", "ping", Metric::LatencyMs);
+    let detector = monitor.detector(&series).expect("detector");
+    for _ in 0..3 {
+        detector.do_send(Crash);
+    }
+    let alert = alerts.next(5).await;
+    assert_eq!(&*alert.exchange, "exwatch");
+    assert_eq!(alert.metric, Metric::ActorRestarts);
+    assert_eq!(&*alert.detector, "restart_budget");
+    assert_eq!(alert.severity, Severity::Critical);
+    assert!(
+        alert.endpoint.contains("binance/ping/latency_ms"),
+        "{}",
+        alert.endpoint
+    );
+    monitor.stop().await;
+}
