@@ -194,6 +194,14 @@ mod tests {
     }
 
     #[test]
+    fn config_load_without_file_uses_embedded_default() {
+        let _guard = env_lock();
+        let s = load(None).expect("the embedded default validates");
+        let names: Vec<&str> = s.exchanges.iter().map(|x| &*x.name).collect();
+        assert_eq!(names, ["binance", "bybit", "okx"]);
+    }
+
+    #[test]
     fn config_missing_file_is_a_source_error_with_its_path() {
         let _guard = env_lock();
         let err = load(Some(Path::new("/nonexistent/exwatch-config.toml"))).unwrap_err();

@@ -383,7 +383,6 @@ impl<'a> Table<'a> {
             let suggestion = self
                 .asked
                 .iter()
-                .filter(|known| !map.contains_key(*known))
                 .map(|known| (distance(key, known), known))
                 .filter(|(d, known)| *d <= 2.max(known.len() / 4))
                 .min();

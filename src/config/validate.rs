@@ -950,7 +950,7 @@ min_severity = "warning"
                 "channels.x.max_attempts: 0 is too small; the minimum is 1",
                 "channels.x.min_severity: unknown severity \"urgent\"; expected info, warning or critical",
                 "channels.x.token_env: not a key of a webhook channel",
-                "channels.x.urll: unknown key",
+                "channels.x.urll: unknown key; did you mean `url`?",
                 "channels.y.type: unknown channel type \"telegram\"; expected one of log, webhook, discord, line, sms, alertmanager, llm_triage",
                 "channels.z.type: missing; expected a channel type (log, webhook, discord, line, sms, alertmanager, llm_triage)",
             ]
