@@ -523,7 +523,7 @@ mod tests {
     fn timestamp_formats_as_rfc3339_utc() {
         assert_eq!(
             Timestamp(1_795_000_003_000).to_rfc3339(),
-            "2026-11-18T08:26:43Z"
+            "2026-11-18T11:06:43Z"
         );
     }
 

@@ -14,7 +14,7 @@ pub(crate) fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S
 }
 
 /// Everything exwatch needs to run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Settings {
     /// `[monitor]`
     pub monitor: MonitorSettings,
@@ -38,24 +38,6 @@ pub struct Settings {
     pub supervision: SupervisionSettings,
     /// `[shutdown]`
     pub shutdown: ShutdownSettings,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            monitor: MonitorSettings::default(),
-            http: HttpSettings::default(),
-            store: StoreSettings::default(),
-            defaults: EndpointDefaults::default(),
-            breaker: BreakerSettings::default(),
-            exchanges: Vec::new(),
-            detect: DetectSettings::default(),
-            router: RouterSettings::default(),
-            channels: Vec::new(),
-            supervision: SupervisionSettings::default(),
-            shutdown: ShutdownSettings::default(),
-        }
-    }
 }
 
 /// `[monitor]`
