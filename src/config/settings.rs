@@ -9,6 +9,33 @@ use serde::{Serialize, Serializer};
 use crate::messages::{Name, Severity};
 
 /// Serializes a duration the way the file writes it (`"10s"`, `"5m"`).
+/// Serializes a list of named settings as a table keyed by name, the way the file writes it.
+fn ser_named<T: Serialize + Named, S: Serializer>(items: &[T], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(items.len()))?;
+    for item in items {
+        map.serialize_entry(item.name(), item)?;
+    }
+    map.end()
+}
+
+/// Settings that appear in the file as a table keyed by their name.
+trait Named {
+    fn name(&self) -> &str;
+}
+
+macro_rules! named {
+    ($($t:ty),*) => {$(
+        impl Named for $t {
+            fn name(&self) -> &str {
+                &self.name
+            }
+        }
+    )*};
+}
+
+named!(ExchangeSettings, EndpointSettings, ChannelSettings);
+
 pub(crate) fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&humantime::format_duration(*d).to_string())
 }
@@ -27,12 +54,14 @@ pub struct Settings {
     /// `[breaker]`
     pub breaker: BreakerSettings,
     /// `[exchanges.<name>]`, sorted by name.
+    #[serde(serialize_with = "ser_named")]
     pub exchanges: Vec<ExchangeSettings>,
     /// `[detect]`
     pub detect: DetectSettings,
     /// `[router]`
     pub router: RouterSettings,
     /// `[channels.<name>]`, sorted by name.
+    #[serde(serialize_with = "ser_named")]
     pub channels: Vec<ChannelSettings>,
     /// `[supervision]`
     pub supervision: SupervisionSettings,
@@ -191,10 +220,12 @@ impl EndpointKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct ExchangeSettings {
     /// Lowercase `[a-z0-9_-]+`.
+    #[serde(skip_serializing)]
     pub name: Name,
     /// Connections this exchange may hold open at once.
     pub max_connections: usize,
     /// Endpoints, sorted by name.
+    #[serde(serialize_with = "ser_named")]
     pub endpoints: Vec<EndpointSettings>,
 }
 
@@ -202,6 +233,7 @@ pub struct ExchangeSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointSettings {
     /// Lowercase `[a-z0-9_-]+`.
+    #[serde(skip_serializing)]
     pub name: Name,
     /// Absolute http(s) URL.
     pub url: String,
@@ -456,12 +488,15 @@ impl Default for RetrySettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelSettings {
     /// Lowercase `[a-z0-9_-]+`.
+    #[serde(skip_serializing)]
     pub name: Name,
     /// Alerts below this severity are not sent here.
     pub min_severity: Severity,
     /// Delivery retries.
+    #[serde(flatten)]
     pub retry: RetrySettings,
     /// What the channel is and what it needs.
+    #[serde(flatten)]
     pub kind: ChannelKind,
 }
 
