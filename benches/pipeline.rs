@@ -24,7 +24,11 @@ impl Handler<Alert> for Forward {
     }
 }
 
-fn start() -> (actix::SystemRunner, MonitorHandle, mpsc::UnboundedReceiver<Alert>) {
+fn start() -> (
+    actix::SystemRunner,
+    MonitorHandle,
+    mpsc::UnboundedReceiver<Alert>,
+) {
     let runner = actix::System::new();
     let (tx, rx) = mpsc::unbounded_channel();
     let monitor = runner.block_on(async move {

@@ -326,7 +326,7 @@ impl Default for ErrorSettings {
             consecutive_failures: 3,
             window: 100,
             min_samples: 10,
-            recovery_successes: 10,
+            recovery_successes: 5,
         }
     }
 }

@@ -108,9 +108,7 @@ impl SeriesDetector {
                 finding
             }
             Model::Availability { state } => {
-                let Some(new) = CircuitState::from_value(m.value) else {
-                    return None;
-                };
+                let new = CircuitState::from_value(m.value)?;
                 *state = new;
                 return match new {
                     CircuitState::Open => self.fire(

@@ -2,18 +2,22 @@
 //! detectors and triage; deduplicates by series ([`Dedup`]); builds [`Alert`]s and fans them
 //! out to the channels whose `min_severity` they meet, through `Recipient<Alert>` (a slow
 //! channel queues in its own actor and never slows the Router). It also forwards every raw
-//! anomaly to subscribers (an embedding trading engine). No timers. A restart keeps the dedup
+//! anomaly to subscribers (an embedding trading engine).
+//!
+//! Inhibition: while an exchange's circuit breaker is open (its `availability` series is
+//! firing), anomalies of its other series are symptoms of the same outage and are not
+//! alerted; if they persist after the breaker closes, they alert then. No timers. A restart keeps the dedup
 //! table and the routes: they are the Router's whole memory, and losing them would repeat or
 //! lose alerts.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use actix::{Actor, AsyncContext, Context, Handler, Message, Recipient, Supervised};
 
 use crate::config::SupervisionSettings;
 use crate::messages::{
-    Alert, AlertKind, Anomaly, Crash, Name, Ping, Resolved, Severity, Stats, Triage, new_id,
+    Alert, AlertKind, Anomaly, Crash, Metric, Name, Ping, Resolved, Severity, Stats, Triage, new_id,
 };
 use crate::metrics::{Counter, Metrics};
 use crate::route::dedup::{Dedup, Episode, Verdict};
@@ -61,6 +65,8 @@ pub struct RouterActor {
     /// Latest known statistics per (exchange, endpoint), merged into alerts.
     board: HashMap<(Name, Name), Stats>,
     recent: VecDeque<Alert>,
+    /// Exchanges whose circuit is open: their other series are inhibited.
+    down: HashSet<Name>,
     metrics: std::sync::Arc<Metrics>,
     restarts: RestartTracker,
 }
@@ -80,6 +86,7 @@ impl RouterActor {
             subscribers: Vec::new(),
             board: HashMap::new(),
             recent: VecDeque::with_capacity(RECENT_ALERTS),
+            down: HashSet::new(),
             restarts: RestartTracker::new(Name::from("router"), supervision, &metrics, None),
             metrics,
         }
@@ -106,6 +113,11 @@ impl RouterActor {
             s.do_send(a.clone());
         }
         let stats = self.note_stats(&a.series.exchange, &a.series.endpoint, &a.stats);
+        if a.series.metric == Metric::Availability {
+            self.down.insert(a.series.exchange.clone());
+        } else if self.down.contains(&a.series.exchange) {
+            return; // Inhibited: the exchange is down, and that alert says it all.
+        }
         let verdict = self.dedup.on_anomaly(&a);
         if verdict == Verdict::Suppressed {
             return;
@@ -144,6 +156,9 @@ impl RouterActor {
 
     fn on_resolved(&mut self, r: Resolved) {
         let stats = self.note_stats(&r.series.exchange, &r.series.endpoint, &r.stats);
+        if r.series.metric == Metric::Availability {
+            self.down.remove(&r.series.exchange);
+        }
         let Some(Episode {
             started_at,
             max_sent,

@@ -354,3 +354,29 @@ async fn pipeline_crash_loop_is_escalated_as_an_exwatch_anomaly() {
     );
     monitor.stop().await;
 }
+
+#[actix::test]
+async fn pipeline_open_circuit_inhibits_the_exchanges_other_alerts() {
+    let (monitor, mut alerts) = start(settings());
+    let availability = SeriesKey::new("okx", "*", Metric::Availability);
+    monitor.inject(Measurement::ok(availability.clone(), 2.0, Timestamp(T0)));
+    for i in 1..40 {
+        monitor.inject(outcome(Outcome::Http5xx, 503, i));
+    }
+    monitor.drain().await;
+    let down = alerts.drain().await;
+    assert_eq!(
+        down.len(),
+        1,
+        "{:?}",
+        down.iter().map(|a| &a.title).collect::<Vec<_>>()
+    );
+    assert_eq!(down[0].title, "okx * down (circuit open)");
+    assert_eq!(down[0].severity, Severity::Critical);
+    monitor.inject(Measurement::ok(availability, 0.0, Timestamp(T0 + 41_000)));
+    monitor.drain().await;
+    let up = alerts.drain().await;
+    assert_eq!(up.len(), 1);
+    assert_eq!(up[0].kind, AlertKind::Resolved);
+    monitor.stop().await;
+}
