@@ -17,7 +17,8 @@ use actix::{Actor, AsyncContext, Context, Handler, Message, Recipient, Supervise
 
 use crate::config::SupervisionSettings;
 use crate::messages::{
-    Alert, AlertKind, Anomaly, Crash, Metric, Name, Ping, Resolved, Severity, Stats, Triage, new_id,
+    Alert, AlertKind, Anomaly, Crash, Metric, Name, Ping, Resolved, SeriesKey, Severity, Stats,
+    Triage, new_id,
 };
 use crate::metrics::{Counter, Metrics};
 use crate::route::dedup::{Dedup, Episode, Verdict};
@@ -122,12 +123,7 @@ impl RouterActor {
         if verdict == Verdict::Suppressed {
             return;
         }
-        let title = format!(
-            "{} {} {}",
-            a.series.exchange,
-            a.series.endpoint,
-            headline(&a.detector)
-        );
+        let title = title(&a.series, &a.detector);
         let title = if verdict == Verdict::Reminder {
             format!("{title} (still firing)")
         } else {
@@ -177,12 +173,7 @@ impl RouterActor {
             endpoint: r.series.endpoint.clone(),
             metric: r.series.metric,
             detector: last.detector.clone(),
-            title: format!(
-                "{} {} {} resolved",
-                r.series.exchange,
-                r.series.endpoint,
-                headline(&last.detector)
-            ),
+            title: format!("{} resolved", title(&r.series, &last.detector)),
             message: format!("recovered after {lasted}; last finding: {}", last.message),
             value: last.value,
             threshold: last.threshold,
@@ -236,6 +227,16 @@ impl RouterActor {
             self.recent.pop_front();
         }
         self.recent.push_back(alert);
+    }
+}
+
+/// An alert's title: `binance ping latency spike`, or `okx down (circuit open)` for an
+/// exchange-wide series.
+fn title(series: &SeriesKey, detector: &str) -> String {
+    if &*series.endpoint == "*" {
+        format!("{} {}", series.exchange, headline(detector))
+    } else {
+        format!("{} {} {}", series.exchange, series.endpoint, headline(detector))
     }
 }
 

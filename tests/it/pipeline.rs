@@ -371,7 +371,7 @@ async fn pipeline_open_circuit_inhibits_the_exchanges_other_alerts() {
         "{:?}",
         down.iter().map(|a| &a.title).collect::<Vec<_>>()
     );
-    assert_eq!(down[0].title, "okx * down (circuit open)");
+    assert_eq!(down[0].title, "okx down (circuit open)");
     assert_eq!(down[0].severity, Severity::Critical);
     monitor.inject(Measurement::ok(availability, 0.0, Timestamp(T0 + 41_000)));
     monitor.drain().await;
