@@ -1,3 +1,4 @@
 //! Probing. (being written)
 pub mod breaker;
 pub mod exchange;
+pub mod schedule;
