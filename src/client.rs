@@ -13,9 +13,24 @@ use bytes::Bytes;
 /// The `User-Agent` exwatch sends.
 pub const USER_AGENT: &str = concat!("exwatch/", env!("CARGO_PKG_VERSION"));
 
+/// Makes sure rustls has a process-level crypto provider. awc builds its TLS configuration
+/// with rustls' process default as soon as a connector is created, and rustls 0.23 panics when
+/// none is installed; exwatch installs ring's. If the embedding program installed one already,
+/// that one stays.
+pub fn install_crypto_provider() {
+    #[cfg(feature = "tls-rustls")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+    }
+}
+
 /// A client with at most `max_connections` open connections. Per-request timeouts are set by
 /// the caller ([`fetch`] applies one deadline to the whole exchange, body included).
 pub fn build_client(max_connections: usize, connect_timeout: Duration) -> awc::Client {
+    install_crypto_provider();
     let connector = awc::Connector::new()
         .limit(max_connections.max(1))
         .timeout(connect_timeout);
@@ -108,6 +123,12 @@ fn classify_payload_error(e: &PayloadError, limit: usize) -> TransportError {
 /// Parses `Retry-After` (delta-seconds, possibly fractional, or an HTTP-date) relative to `now`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Absurdly long numbers saturate instead of failing.
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
+    }
     if let Ok(secs) = value.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)));
     }
@@ -160,5 +181,49 @@ mod tests {
     fn bounded_text_cuts_on_char_boundaries() {
         assert_eq!(bounded_text("héllo", 2), "hé…");
         assert_eq!(bounded_text("hi", 5), "hi");
+    }
+
+    #[test]
+    fn retry_after_delta_seconds() {
+        let now = SystemTime::now();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_360); // 07:26:00
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(120))
+        );
+        // In the past: wait no longer.
+        let later = now + Duration::from_secs(3600);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", later),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn retry_after_garbage() {
+        let now = SystemTime::now();
+        for v in [
+            "",
+            " ",
+            "-5",
+            "soon",
+            "Wed, 99 Oct 2015 07:28:00 GMT",
+            "12s",
+        ] {
+            assert_eq!(parse_retry_after(v, now), None, "{v:?}");
+        }
     }
 }

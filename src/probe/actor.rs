@@ -190,10 +190,12 @@ impl ProbeActor {
             });
             return;
         }
-        self.probe(i, ctx);
+        let ticket = self.breaker.generation();
+        self.probe(i, ticket, ctx);
     }
 
-    fn probe(&mut self, i: usize, ctx: &mut Context<Self>) {
+    /// Sends the probe; `ticket` is the breaker generation that admitted it.
+    fn probe(&mut self, i: usize, ticket: u64, ctx: &mut Context<Self>) {
         let ep = &self.endpoints[i].settings;
         let req = self.client.get(&ep.url);
         let (max_body, deadline) = (ep.max_body_bytes, ep.timeout);
@@ -210,11 +212,11 @@ impl ProbeActor {
         ctx.spawn(guard_future(
             "probe",
             fut,
-            move |result, act: &mut Self, _| act.on_result(i, result),
+            move |result, act: &mut Self, _| act.on_result(i, ticket, result),
         ));
     }
 
-    fn on_result(&mut self, i: usize, result: ProbeResult) {
+    fn on_result(&mut self, i: usize, ticket: u64, result: ProbeResult) {
         if self.stopped {
             return;
         }
@@ -230,17 +232,14 @@ impl ProbeActor {
                     body: &reply.body,
                 },
             ),
-            Err(e) => Verdict {
-                outcome: match e {
+            Err(e) => Verdict::fail(
+                match e {
                     TransportError::Timeout => Outcome::Timeout,
                     TransportError::TooLarge(_) => Outcome::BadBody,
                     TransportError::Connect(_) | TransportError::Request(_) => Outcome::Connect,
                 },
-                server_time_ms: None,
-                price: None,
-                retry_after: None,
-                detail: Some(e.to_string()),
-            },
+                e.to_string(),
+            ),
         };
         let status = result.answer.as_ref().map(|r| r.status).unwrap_or(0);
         let latency_ms = result.elapsed.as_secs_f64() * 1e3;
@@ -276,13 +275,21 @@ impl ProbeActor {
             }
         }
 
+        if verdict.maintenance {
+            tracing::info!(exchange = %self.exchange, endpoint = %ep.settings.name, detail = verdict.detail.as_deref().unwrap_or(""), "Exchange announces maintenance in progress.");
+        }
+        // A result admitted under an earlier breaker state says nothing about the current one.
+        let current = ticket == self.breaker.generation();
+        if verdict.outcome == Outcome::RateLimited {
+            let wait = verdict.retry_after.unwrap_or(DEFAULT_RATE_LIMIT_BACKOFF);
+            tracing::warn!(exchange = %self.exchange, wait = ?wait, "Rate limited; backing off.");
+            self.backoff_until = Some(now + wait);
+        }
         let transition = match verdict.outcome {
+            _ if !current => None,
             Outcome::Ok => self.breaker.on_success(now),
             Outcome::RateLimited => {
                 self.breaker.on_neutral();
-                let wait = verdict.retry_after.unwrap_or(DEFAULT_RATE_LIMIT_BACKOFF);
-                tracing::warn!(exchange = %self.exchange, wait = ?wait, "Rate limited; backing off.");
-                self.backoff_until = Some(now + wait);
                 None
             }
             _ => self.breaker.on_failure(now),

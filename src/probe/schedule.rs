@@ -1,40 +1,224 @@
-//! TEMPORARY stub (replaced on merge).
-#![allow(missing_docs)]
-use actix::clock::Instant;
+//! A fixed-rate schedule that does not drift.
+//!
+//! Slot `k` is `start + k·interval`, computed by multiplication, never by adding `interval` to
+//! the time a probe actually started: a probe that starts late does not push every later slot
+//! back. When the caller falls behind (a blocked arbiter, a suspended laptop), [`FixedRate::fire`]
+//! takes the earliest due slot, *counts* the further slots that have also passed (they are
+//! skipped, not bunched up, and the caller records them as late) and moves on to the first slot
+//! after "now".
+
 use std::time::Duration;
+
+use actix::clock::Instant;
+
+/// A probe that starts more than this after its slot is late (`exwatch_probes_late_total`).
+pub const LATE_AFTER: Duration = Duration::from_millis(100);
+
+/// What [`FixedRate::fire`] took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fired {
+    /// The slot being served.
+    pub slot: Instant,
+    /// How long after its slot it is served (zero when served early).
+    pub lateness: Duration,
+    /// Further slots that had already passed and were skipped (each one is late).
+    pub missed: u64,
+}
+
+impl Fired {
+    /// True when the slot is served more than [`LATE_AFTER`] after its time.
+    pub fn is_late(&self) -> bool {
+        self.lateness > LATE_AFTER
+    }
+}
+
+/// Slots `start + k·interval`, `k = 0, 1, 2, …`.
+#[derive(Debug, Clone)]
 pub struct FixedRate {
     start: Instant,
     interval: Duration,
-    k: u32,
+    next: u64,
 }
-pub struct Fired {
-    pub slot: Instant,
-    pub lateness: Duration,
-    pub missed: u64,
-}
-impl Fired {
-    pub fn is_late(&self) -> bool {
-        self.lateness > Duration::from_millis(100)
-    }
-}
+
 impl FixedRate {
+    /// A schedule whose first slot is `start`. A zero interval is treated as one nanosecond.
     pub fn new(start: Instant, interval: Duration) -> Self {
         Self {
             start,
-            interval,
-            k: 1,
+            interval: interval.max(Duration::from_nanos(1)),
+            next: 0,
         }
     }
-    pub fn next_slot(&self) -> Instant {
-        self.start + self.interval * self.k
+
+    /// The interval between slots.
+    pub fn interval(&self) -> Duration {
+        self.interval
     }
+
+    /// The next slot not yet taken: when the caller's timer should go off.
+    pub fn next_slot(&self) -> Instant {
+        self.slot_at(self.next)
+    }
+
+    /// Takes the earliest slot not yet taken (normally due: call this when the timer for
+    /// [`FixedRate::next_slot`] goes off; called early it takes that slot anyway, with zero
+    /// lateness), counts the further slots that are also due by `now` as `missed`, and advances
+    /// to the first slot after `now`.
     pub fn fire(&mut self, now: Instant) -> Fired {
-        let slot = self.next_slot();
-        self.k += 1;
+        let k = self.next;
+        let slot = self.slot_at(k);
+        let lateness = now.saturating_duration_since(slot);
+        // Index of the last slot at or before `now`.
+        let last_due = (now.saturating_duration_since(self.start).as_nanos()
+            / self.interval.as_nanos())
+        .min(u64::MAX as u128 - 1) as u64;
+        let missed = last_due.saturating_sub(k);
+        self.next = last_due.max(k) + 1;
         Fired {
             slot,
-            lateness: now.saturating_duration_since(slot),
-            missed: 0,
+            lateness,
+            missed,
         }
+    }
+
+    /// `start + k·interval`, saturating far in the future.
+    fn slot_at(&self, k: u64) -> Instant {
+        let nanos = self.interval.as_nanos().saturating_mul(k as u128);
+        let offset = Duration::new(
+            (nanos / 1_000_000_000).min(u64::MAX as u128) as u64,
+            (nanos % 1_000_000_000) as u32,
+        );
+        self.start
+            .checked_add(offset)
+            .unwrap_or_else(|| self.start + Duration::from_secs(86_400 * 365 * 100))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn first_slot_is_start() {
+        let t0 = Instant::now();
+        let s = FixedRate::new(t0, 10 * MS);
+        assert_eq!(s.next_slot(), t0);
+    }
+
+    #[test]
+    fn on_time_fires_advance_one_slot() {
+        let t0 = Instant::now();
+        let mut s = FixedRate::new(t0, 10 * MS);
+        for k in 0..5u32 {
+            let f = s.fire(t0 + 10 * MS * k);
+            assert_eq!(
+                f,
+                Fired {
+                    slot: t0 + 10 * MS * k,
+                    lateness: Duration::ZERO,
+                    missed: 0
+                }
+            );
+            assert!(!f.is_late());
+            assert_eq!(s.next_slot(), t0 + 10 * MS * (k + 1));
+        }
+    }
+
+    #[test]
+    fn lateness_is_measured_from_the_slot_and_does_not_shift_later_slots() {
+        let t0 = Instant::now();
+        let mut s = FixedRate::new(t0, Duration::from_secs(1));
+        let f = s.fire(t0 + 300 * MS);
+        assert_eq!(f.slot, t0);
+        assert_eq!(f.lateness, 300 * MS);
+        assert_eq!(f.missed, 0);
+        assert!(f.is_late());
+        assert_eq!(s.next_slot(), t0 + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn late_threshold_is_strictly_more_than_100ms() {
+        let t0 = Instant::now();
+        let mut s = FixedRate::new(t0, Duration::from_secs(1));
+        assert!(!s.fire(t0 + LATE_AFTER).is_late());
+        assert!(
+            s.fire(t0 + Duration::from_secs(1) + LATE_AFTER + MS)
+                .is_late()
+        );
+    }
+
+    #[test]
+    fn passed_slots_are_skipped_but_counted() {
+        let t0 = Instant::now();
+        let mut s = FixedRate::new(t0, 10 * MS);
+        // Slots 0..=4 have passed (0, 10, 20, 30, 40 ms); 45 ms is now.
+        let f = s.fire(t0 + 45 * MS);
+        assert_eq!(f.slot, t0);
+        assert_eq!(f.lateness, 45 * MS);
+        assert_eq!(f.missed, 4);
+        assert_eq!(s.next_slot(), t0 + 50 * MS);
+    }
+
+    #[test]
+    fn a_slot_exactly_at_now_is_due() {
+        let t0 = Instant::now();
+        let mut s = FixedRate::new(t0, 10 * MS);
+        let f = s.fire(t0 + 20 * MS);
+        assert_eq!(f.missed, 2);
+        assert_eq!(s.next_slot(), t0 + 30 * MS);
+    }
+
+    #[test]
+    fn early_fire_takes_the_slot_with_zero_lateness() {
+        let t0 = Instant::now() + Duration::from_secs(5);
+        let mut s = FixedRate::new(t0, 10 * MS);
+        let f = s.fire(t0 - MS);
+        assert_eq!(f.slot, t0);
+        assert_eq!(f.lateness, Duration::ZERO);
+        assert_eq!(f.missed, 0);
+        assert_eq!(s.next_slot(), t0 + 10 * MS);
+    }
+
+    #[test]
+    fn zero_interval_does_not_divide_by_zero() {
+        let t0 = Instant::now();
+        let mut s = FixedRate::new(t0, Duration::ZERO);
+        let f = s.fire(t0 + Duration::from_nanos(10));
+        assert_eq!(f.missed, 10);
+        assert_eq!(s.next_slot(), t0 + Duration::from_nanos(11));
+    }
+
+    #[test]
+    fn no_drift_over_10_000_slots() {
+        let t0 = Instant::now();
+        // An interval that is not a whole number of anything, and jittery late fires.
+        let interval = Duration::from_nanos(333_333_333);
+        let mut s = FixedRate::new(t0, interval);
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..10_000u64 {
+            let slot = s.next_slot();
+            let late = Duration::from_micros(rng.u64(0..50_000));
+            let f = s.fire(slot + late);
+            assert_eq!(f.slot, slot);
+            assert_eq!(f.missed, 0);
+            assert_eq!(f.lateness, late);
+        }
+        // Slot 10 000 is exactly start + 10 000 · interval, to the nanosecond.
+        assert_eq!(s.next_slot(), t0 + Duration::from_nanos(3_333_333_330_000));
+        assert_eq!(s.next_slot() - t0, interval * 10_000);
+    }
+
+    #[test]
+    fn missed_slots_over_a_long_stall_are_all_counted() {
+        let t0 = Instant::now();
+        let mut s = FixedRate::new(t0, Duration::from_secs(10));
+        s.fire(t0);
+        // Asleep for an hour: slots 1..=360 have passed; slot 1 is served, 359 are skipped.
+        let f = s.fire(t0 + Duration::from_secs(3600));
+        assert_eq!(f.slot, t0 + Duration::from_secs(10));
+        assert_eq!(f.missed, 359);
+        assert_eq!(s.next_slot(), t0 + Duration::from_secs(3610));
     }
 }

@@ -236,7 +236,12 @@ fn title(series: &SeriesKey, detector: &str) -> String {
     if &*series.endpoint == "*" {
         format!("{} {}", series.exchange, headline(detector))
     } else {
-        format!("{} {} {}", series.exchange, series.endpoint, headline(detector))
+        format!(
+            "{} {} {}",
+            series.exchange,
+            series.endpoint,
+            headline(detector)
+        )
     }
 }
 

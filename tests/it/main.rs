@@ -1,4 +1,9 @@
-//! exwatch's integration tests: one binary (see Cargo.toml `[[test]] name = "it"`).
+//! exwatch's integration tests: one binary (Cargo.toml `[[test]] name = "it"`). Loopback fakes
+//! of the exchanges and the webhook receiver live in `tests/support`.
+
+#[path = "../support/mod.rs"]
+mod support;
 
 mod collect;
+mod fakes;
 mod pipeline;
