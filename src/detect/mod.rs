@@ -2,3 +2,5 @@
 pub mod errors;
 pub mod finding;
 pub mod latency;
+pub mod quantile;
+pub mod window;
