@@ -1,1 +1,87 @@
-fn main() {}
+//! Throughput of the pure detector models: `LatencyModel::update` at the default window of 60
+//! with jittery latencies, and `ErrorModel::update` with a realistic mix of outcomes. The inputs
+//! are generated once, outside the measured loop, and cycled through.
+//!
+//! Target: at least 5 million latency updates per second on one core (≤ 200 ns per update).
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use exwatch::config::{ErrorSettings, LatencySettings};
+use exwatch::detect::errors::ErrorModel;
+use exwatch::detect::latency::LatencyModel;
+use exwatch::messages::Outcome;
+
+/// Inputs per benchmark; a power of two so cycling is a mask.
+const INPUTS: usize = 4096;
+
+/// Latencies around 40 ms with multiplicative jitter, a slow level change and rare spikes.
+fn latencies() -> Vec<f64> {
+    let mut rng = fastrand::Rng::with_seed(7);
+    (0..INPUTS)
+        .map(|i| {
+            let level = if (i / 1024) % 2 == 0 { 40.0 } else { 65.0 };
+            let jitter = 0.85 + 0.3 * rng.f64();
+            let spike = if rng.u32(0..200) == 0 { 8.0 } else { 1.0 };
+            level * jitter * spike
+        })
+        .collect()
+}
+
+/// Mostly successes, with bursts of failures of several kinds.
+fn outcomes() -> Vec<(Outcome, u16)> {
+    let mut rng = fastrand::Rng::with_seed(7);
+    (0..INPUTS)
+        .map(|i| {
+            let burst = (i / 512) % 4 == 3;
+            match rng.u32(0..100) {
+                n if n < 2 || (burst && n < 30) => (Outcome::Http5xx, 503),
+                n if n < 3 || (burst && n < 40) => (Outcome::Timeout, 0),
+                4 => (Outcome::RateLimited, 429),
+                _ => (Outcome::Ok, 200),
+            }
+        })
+        .collect()
+}
+
+fn bench_latency(c: &mut Criterion) {
+    let inputs = latencies();
+    let mut model = LatencyModel::new(&LatencySettings::default());
+    // Fill the window first: the steady state is what runs in production.
+    for &v in &inputs[..60] {
+        model.update(v);
+    }
+    let mut group = c.benchmark_group("latency_model");
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    group.bench_function("update_window_60", |b| {
+        b.iter(|| {
+            let v = inputs[i & (INPUTS - 1)];
+            i = i.wrapping_add(1);
+            black_box(model.update(black_box(v)))
+        })
+    });
+    group.finish();
+}
+
+fn bench_errors(c: &mut Criterion) {
+    let inputs = outcomes();
+    let mut model = ErrorModel::new(&ErrorSettings::default());
+    for &(o, s) in &inputs[..100] {
+        model.update(o, s);
+    }
+    let mut group = c.benchmark_group("error_model");
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    group.bench_function("update_window_100", |b| {
+        b.iter(|| {
+            let (o, s) = inputs[i & (INPUTS - 1)];
+            i = i.wrapping_add(1);
+            black_box(model.update(black_box(o), black_box(s)))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_latency, bench_errors);
+criterion_main!(benches);

@@ -1,43 +1,405 @@
-//! The latency model: z-score, IQR and rolling-mean detectors over one sliding window.
-//! (stub: being written)
+//! The latency model: the z-score, IQR and rolling-mean detectors over one sliding window of
+//! the last `window` latencies of a series. It owns the window and the aggregates the detectors
+//! read (running moments of the whole window and of its recent part, a quantile sketch); the
+//! detectors themselves are pure functions in [`zscore`], [`iqr`] and [`rolling`].
+//!
+//! Every update is O(log B) (B = 1 438 quantile buckets) and allocates nothing; the running sums
+//! are rebuilt from the window once every `window` samples, an amortised O(1), so that rounding
+//! cannot drift.
 
 use crate::config::LatencySettings;
 use crate::detect::finding::Finding;
+use crate::detect::quantile::{self, QuantileSketch};
+use crate::detect::window::{Moments, Ring};
+use crate::detect::{iqr, rolling, zscore};
 use crate::messages::Stats;
+
+/// One latency in the window, with its quantile bucket so that evicting it costs no logarithm.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sample {
+    value: f64,
+    bucket: u16,
+}
 
 /// Latency detectors over a sliding window of the last `window` samples.
 #[derive(Debug)]
 pub struct LatencyModel {
-    _settings: LatencySettings,
+    settings: LatencySettings,
+    /// Judgements wait for this many samples in the window (at least 1).
+    min_samples: usize,
+    window: Ring<Sample>,
+    quantiles: QuantileSketch,
+    /// Moments of the whole window.
+    all: Moments,
+    /// Moments of the newest `recent_len` samples of the window: with the sample being judged,
+    /// they make the rolling window; the rest of the window is the rolling baseline.
+    recent: Moments,
+    recent_len: usize,
+    /// Pushes since the running sums were last rebuilt from the window.
+    since_rebuild: usize,
 }
 
 impl LatencyModel {
     /// Allocates the windows once; updates never allocate.
     pub fn new(settings: &LatencySettings) -> Self {
         Self {
-            _settings: settings.clone(),
+            settings: settings.clone(),
+            min_samples: settings.min_samples.max(1),
+            window: Ring::new(settings.window, Sample::default()),
+            quantiles: QuantileSketch::new(),
+            all: Moments::default(),
+            recent: Moments::default(),
+            recent_len: settings.rolling_window.max(1) - 1,
+            since_rebuild: 0,
         }
     }
 
     /// Judges `value_ms` against the window as it was before, then adds it to the window.
     /// Returns the most severe finding of the three detectors, if any fired.
+    ///
+    /// NaN is ignored (neither judged nor added); other values are clamped into
+    /// 0 ..= [`quantile::MAX_MS`].
     pub fn update(&mut self, value_ms: f64) -> Option<Finding> {
-        let _ = value_ms;
-        None
+        let [z, i, r] = self.update_each(value_ms);
+        Finding::most_severe(Finding::most_severe(z, i), r)
+    }
+
+    /// Like [`LatencyModel::update`], but returns each detector's finding: `[zscore, iqr,
+    /// rolling_mean]`.
+    pub fn update_each(&mut self, value_ms: f64) -> [Option<Finding>; 3] {
+        if value_ms.is_nan() {
+            return [None; 3];
+        }
+        let value = quantile::clamp_ms(value_ms);
+        let findings = self.judge(value);
+        self.push(value);
+        findings
     }
 
     /// p50/p90/p99 of the window.
     pub fn stats(&self) -> Stats {
-        Stats::default()
+        Stats {
+            p50_ms: self.quantiles.quantile(0.50),
+            p90_ms: self.quantiles.quantile(0.90),
+            p99_ms: self.quantiles.quantile(0.99),
+            ..Stats::default()
+        }
+    }
+
+    /// The `q`-quantile (0..=1) of the window, within 0.5 % (see [`quantile`]); `None` when
+    /// empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        self.quantiles.quantile(q)
+    }
+
+    /// Mean of the window; `None` when empty.
+    pub fn mean(&self) -> Option<f64> {
+        self.all.mean()
     }
 
     /// Samples currently in the window.
     pub fn len(&self) -> usize {
-        0
+        self.window.len()
     }
 
     /// True when the window is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The three detectors' judgements of `value` against the window as it is.
+    fn judge(&self, value: f64) -> [Option<Finding>; 3] {
+        let s = &self.settings;
+        let mut findings = [None; 3];
+        if self.window.len() < self.min_samples {
+            return findings;
+        }
+        if let (Some(mean), Some(std)) = (self.all.mean(), self.all.std()) {
+            findings[0] = zscore::judge(value, mean, std, s.z_threshold, s.min_increase_ms);
+        }
+        if let Some(q3) = self.quantiles.quantile(0.75) {
+            // Most samples are not above q3 by the minimum increase, and then the IQR detector
+            // cannot fire: skip the two other quantile queries for them.
+            if value - q3 >= s.min_increase_ms.max(0.0) {
+                if let (Some(q1), Some(median)) =
+                    (self.quantiles.quantile(0.25), self.quantiles.quantile(0.50))
+                {
+                    findings[1] =
+                        iqr::judge(value, q1, median, q3, s.iqr_multiplier, s.min_increase_ms);
+                }
+            }
+        }
+        let base = self.all.minus(&self.recent);
+        if base.count() >= self.min_samples {
+            let mut recent = self.recent;
+            recent.add(value);
+            if let (Some(recent_mean), Some(base_mean), Some(base_std)) =
+                (recent.mean(), base.mean(), base.std())
+            {
+                findings[2] = rolling::judge(
+                    recent_mean,
+                    base_mean,
+                    base_std,
+                    s.rolling_k,
+                    s.min_increase_ms,
+                );
+            }
+        }
+        findings
+    }
+
+    /// Adds `value` (already clamped) to the window and every aggregate, evicting the oldest.
+    fn push(&mut self, value: f64) {
+        if self.window.is_empty() {
+            // Sums relative to the first value keep their precision from the start.
+            self.all = Moments::with_shift(value);
+            self.recent = Moments::with_shift(value);
+        }
+        let bucket = quantile::bucket_of(value);
+        let evicted = self.window.push(Sample { value, bucket });
+        self.quantiles.insert_bucket(bucket);
+        self.all.add(value);
+        if let Some(old) = evicted {
+            self.quantiles.remove_bucket(old.bucket);
+            self.all.remove(old.value);
+        }
+
+        self.recent.add(value);
+        if let Some(aged) = self.window.newest(self.recent_len) {
+            // The sample that just aged out of the recent part joins the baseline.
+            self.recent.remove(aged.value);
+        } else if let Some(old) = evicted {
+            // The recent part spans the whole window, so the evicted sample was in it.
+            self.recent.remove(old.value);
+        }
+
+        self.since_rebuild += 1;
+        if self.since_rebuild >= self.window.capacity() {
+            self.rebuild_moments();
+        }
+    }
+
+    /// Recomputes the running sums exactly from the window, relative to its current mean.
+    fn rebuild_moments(&mut self) {
+        let shift = self.all.mean().unwrap_or(0.0);
+        let older = self.window.len().saturating_sub(self.recent_len);
+        self.all.rebuild(shift, self.window.iter().map(|s| s.value));
+        self.recent
+            .rebuild(shift, self.window.iter().skip(older).map(|s| s.value));
+        self.since_rebuild = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::Severity;
+
+    fn settings() -> LatencySettings {
+        LatencySettings::default()
+    }
+
+    /// Population mean and std of `values`.
+    fn mean_std(values: &[f64]) -> (f64, f64) {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        (mean, var.sqrt())
+    }
+
+    /// Nearest-rank quantile, the sketch's definition, over the exact values.
+    fn exact_quantile(values: &[f64], q: f64) -> f64 {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        sorted[rank - 1]
+    }
+
+    #[test]
+    fn latency_no_finding_before_min_samples() {
+        let mut model = LatencyModel::new(&settings());
+        for _ in 0..9 {
+            assert_eq!(model.update(50.0), None);
+        }
+        // nine samples in the window: even a huge spike is not judged yet
+        assert_eq!(model.update(5_000.0), None);
+        assert_eq!(model.len(), 10);
+        assert!(model.update(50_000.0).is_some());
+    }
+
+    #[test]
+    fn latency_spike_after_noisy_baseline_fires_zscore_critical() {
+        let mut model = LatencyModel::new(&settings());
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..200 {
+            let value = 100.0 + (rng.f64() - 0.5) * 20.0;
+            assert_eq!(model.update(value), None, "baseline fired at {value}");
+        }
+        let [z, _, _] = model.update_each(250.0);
+        let z = z.expect("zscore fires on the spike");
+        assert_eq!(z.detector, "zscore");
+        assert_eq!(z.severity, Severity::Critical);
+        assert!(z.confidence >= 0.75);
+        assert!(
+            z.threshold > 110.0 && z.threshold < 250.0,
+            "{}",
+            z.threshold
+        );
+        assert_eq!(
+            model.update(300.0).map(|f| f.severity),
+            Some(Severity::Critical)
+        );
+    }
+
+    #[test]
+    fn latency_small_jitter_never_fires() {
+        let mut model = LatencyModel::new(&settings());
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..60 {
+            model.update(50.0);
+        }
+        // a constant window has std and IQR 0; rises of up to 8 ms stay below min_increase_ms
+        for _ in 0..2_000 {
+            let value = 50.0 + (rng.f64() - 0.5) * 8.0;
+            assert_eq!(model.update(value), None, "fired at {value}");
+        }
+    }
+
+    #[test]
+    fn latency_lower_latency_never_fires() {
+        let mut model = LatencyModel::new(&settings());
+        for i in 0..100 {
+            model.update(500.0 + (i % 5) as f64);
+        }
+        assert_eq!(model.update(1.0), None);
+        assert_eq!(model.update(0.0), None);
+    }
+
+    #[test]
+    fn latency_iqr_fires_on_outlier_in_degenerate_window() {
+        let mut model = LatencyModel::new(&settings());
+        for _ in 0..60 {
+            model.update(80.0);
+        }
+        let [_, i, _] = model.update_each(120.0);
+        let i = i.expect("iqr fires");
+        assert_eq!(i.detector, "iqr");
+        assert_eq!(i.severity, Severity::Critical);
+        // IQR 0 is floored to 1 ms: the fence is about q3 + 1.5 ms
+        assert!((i.threshold - 81.5).abs() < 1.0, "{}", i.threshold);
+    }
+
+    #[test]
+    fn latency_rolling_mean_catches_ramp_zscore_misses() {
+        // A baseline of 100 ± 5 ms (alternating, std 5), then a climb of 1 ms per sample. Each
+        // sample stays within three of the window's (growing) standard deviations, so z-score
+        // never fires; the mean of the last 15 samples leaves the older samples behind.
+        let mut model = LatencyModel::new(&settings());
+        let noise = |i: usize| if i % 2 == 0 { -5.0 } else { 5.0 };
+        for i in 0..120 {
+            assert_eq!(model.update(100.0 + noise(i)), None);
+        }
+        let mut rolling_fired_at = None;
+        for step in 1..=80 {
+            let value = 100.0 + noise(120 + step) + step as f64;
+            let [z, _, r] = model.update_each(value);
+            assert_eq!(z, None, "zscore fired at step {step}");
+            if let (None, Some(r)) = (rolling_fired_at, r) {
+                assert_eq!(r.detector, "rolling_mean");
+                assert!(r.value > r.threshold);
+                rolling_fired_at = Some(step);
+            }
+        }
+        let step = rolling_fired_at.expect("rolling_mean fires on the ramp");
+        assert!(step <= 30, "rolling_mean fired late, at step {step}");
+    }
+
+    #[test]
+    fn latency_window_matches_naive_recomputation() {
+        let s = LatencySettings {
+            window: 50,
+            rolling_window: 12,
+            ..settings()
+        };
+        let mut model = LatencyModel::new(&s);
+        let mut naive: Vec<f64> = Vec::new();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for step in 0..5_000 {
+            // jittery latencies with level changes and the odd spike
+            let level = [20.0, 80.0, 400.0][(step / 700) % 3];
+            let spike = if rng.u32(0..50) == 0 { 10.0 } else { 1.0 };
+            let value = level * spike * (0.8 + 0.4 * rng.f64());
+            model.update(value);
+            naive.push(value);
+            if naive.len() > s.window {
+                naive.remove(0);
+            }
+
+            let (mean, std) = mean_std(&naive);
+            assert!(
+                (model.mean().unwrap() - mean).abs() <= 1e-9 * mean,
+                "step {step}"
+            );
+            assert!(
+                (model.all.std().unwrap() - std).abs() <= 1e-6 * mean,
+                "step {step}"
+            );
+            for q in [0.25, 0.5, 0.75, 0.9, 0.99] {
+                let exact = exact_quantile(&naive, q);
+                let got = model.quantile(q).unwrap();
+                assert!((got - exact).abs() <= 0.015 * exact, "step {step} q{q}");
+            }
+            // the recent part is exactly the newest rolling_window − 1 samples
+            let split = naive.len().saturating_sub(s.rolling_window - 1);
+            let recent = mean_std(&naive[split..]).0;
+            assert_eq!(model.recent.count(), naive.len() - split);
+            assert!((model.recent.mean().unwrap() - recent).abs() <= 1e-9 * mean);
+        }
+    }
+
+    #[test]
+    fn latency_rolling_window_larger_than_window_never_panics() {
+        let s = LatencySettings {
+            window: 5,
+            rolling_window: 20,
+            ..settings()
+        };
+        let mut model = LatencyModel::new(&s);
+        for i in 0..100 {
+            model.update(10.0 + i as f64);
+        }
+        assert_eq!(model.recent.count(), 5);
+        assert_eq!(model.len(), 5);
+    }
+
+    #[test]
+    fn latency_bad_input_does_not_panic() {
+        let mut model = LatencyModel::new(&settings());
+        assert_eq!(model.update(f64::NAN), None);
+        assert!(model.is_empty());
+        model.update(-3.0);
+        model.update(f64::INFINITY);
+        model.update(f64::NEG_INFINITY);
+        assert_eq!(model.len(), 3);
+        let stats = model.stats();
+        assert!(stats.p50_ms.unwrap() < 0.01);
+        assert!(stats.p99_ms.unwrap() >= quantile::MAX_MS * 0.99);
+        assert!(model.mean().unwrap().is_finite());
+    }
+
+    #[test]
+    fn latency_stats_report_percentiles() {
+        let mut model = LatencyModel::new(&settings());
+        assert_eq!(model.stats(), Stats::default());
+        for v in 1..=60 {
+            model.update(v as f64 * 10.0);
+        }
+        let stats = model.stats();
+        // nearest rank over 10, 20, …, 600: p50 = 300, p90 = 540, p99 = 600
+        assert!((stats.p50_ms.unwrap() - 300.0).abs() <= 3.0);
+        assert!((stats.p90_ms.unwrap() - 540.0).abs() <= 5.4);
+        assert!((stats.p99_ms.unwrap() - 600.0).abs() <= 6.0);
+        assert_eq!(stats.error_rate, None);
+        assert_eq!(stats.circuit, None);
     }
 }

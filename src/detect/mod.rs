@@ -10,9 +10,14 @@
 pub mod actor;
 pub mod errors;
 pub mod finding;
+pub mod iqr;
 pub mod latency;
+pub mod quantile;
+pub mod rolling;
 pub mod series;
 pub mod set;
+pub mod window;
+pub mod zscore;
 
 pub use actor::{DetectorActor, DetectorOutputs};
 pub use finding::Finding;
