@@ -126,7 +126,7 @@ async fn pipeline_storm_is_deduplicated_escalated_and_resolved_once() {
     let last = storm.last().expect("alerts");
     assert_eq!(last.severity, Severity::Critical);
     assert!(last.message.contains("http_5xx"), "{}", last.message);
-    assert!(last.stats.error_rate.is_some_and(|r| r > 0.5));
+    assert!(last.stats.error_rate.is_some_and(|r| r > 0.1));
 
     // Recovery.
     for _ in 0..30 {
