@@ -5,7 +5,7 @@ use crate::config::DetectSettings;
 use crate::detect::errors::ErrorModel;
 use crate::detect::finding::Finding;
 use crate::detect::latency::LatencyModel;
-use crate::messages::{CircuitState, Measurement, Metric, Severity, Stats, Timestamp};
+use crate::messages::{CircuitState, Measurement, Metric, Outcome, Severity, Stats, Timestamp};
 
 /// What a series' detection concluded from one measurement.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,6 +98,10 @@ impl SeriesDetector {
                 model.update(m.value)
             }
             Model::Errors(model) => {
+                if m.outcome == Outcome::BreakerOpen {
+                    // A probe that was not sent observes nothing: neither failure nor recovery.
+                    return None;
+                }
                 let finding = model.update(m.outcome, m.status);
                 if finding.is_some() && model.consecutive_successes() >= self.recovery_successes {
                     // A long run of successes ends the episode even while old failures keep
@@ -240,7 +244,7 @@ fn clock_finding(skew_ms: f64, warn_ms: f64, critical_ms: f64) -> Option<Finding
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{Outcome, SeriesKey};
+    use crate::messages::SeriesKey;
 
     fn m(metric: Metric, value: f64, at: i64) -> Measurement {
         Measurement::ok(SeriesKey::new("x", "e", metric), value, Timestamp(at))
@@ -288,6 +292,23 @@ mod tests {
             d.observe(&m(Metric::ClockSkewMs, 3.0, 10)),
             Some(Event::Resolved)
         );
+    }
+
+    #[test]
+    fn errors_stay_firing_while_the_breaker_rejects_probes() {
+        let mut d = SeriesDetector::new(Metric::Errors, &DetectSettings::default());
+        let mut fail = m(Metric::Errors, 1.0, 1);
+        fail.outcome = Outcome::Http5xx;
+        for _ in 0..3 {
+            d.observe(&fail);
+        }
+        assert!(d.is_firing());
+        let mut rejected = fail.clone();
+        rejected.outcome = Outcome::BreakerOpen;
+        for _ in 0..10 {
+            assert_eq!(d.observe(&rejected), None);
+        }
+        assert!(d.is_firing(), "rejected probes are not a recovery");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Episode {
     pub max_sent: Severity,
     /// The latest anomaly seen (sent or not), to describe the episode when it resolves.
     pub last: Anomaly,
+    /// What fired in the last alert sent, to title the resolved alert the same way.
+    pub sent_detector: crate::messages::Name,
 }
 
 /// The Router's dedup table.
@@ -62,6 +64,7 @@ impl Dedup {
                         sent_severity: a.severity,
                         max_sent: a.severity,
                         last: a.clone(),
+                        sent_detector: a.detector.clone(),
                     },
                 );
                 Verdict::New
@@ -78,6 +81,7 @@ impl Dedup {
                 ep.last_sent_at = a.at;
                 ep.sent_severity = a.severity;
                 ep.max_sent = ep.max_sent.max(a.severity);
+                ep.sent_detector = a.detector.clone();
                 verdict
             }
         }

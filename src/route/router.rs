@@ -159,6 +159,7 @@ impl RouterActor {
             started_at,
             max_sent,
             last,
+            sent_detector,
             ..
         }) = self.dedup.on_resolved(&r)
         else {
@@ -172,8 +173,8 @@ impl RouterActor {
             exchange: r.series.exchange.clone(),
             endpoint: r.series.endpoint.clone(),
             metric: r.series.metric,
-            detector: last.detector.clone(),
-            title: format!("{} resolved", title(&r.series, &last.detector)),
+            title: format!("{} resolved", title(&r.series, &sent_detector)),
+            detector: sent_detector,
             message: format!("recovered after {lasted}; last finding: {}", last.message),
             value: last.value,
             threshold: last.threshold,

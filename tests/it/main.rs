@@ -5,5 +5,6 @@
 mod support;
 
 mod collect;
+mod e2e;
 mod fakes;
 mod pipeline;
