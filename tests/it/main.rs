@@ -8,3 +8,4 @@ mod collect;
 mod e2e;
 mod fakes;
 mod pipeline;
+mod supervision;
