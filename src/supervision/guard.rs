@@ -34,12 +34,7 @@ where
     match catch_unwind(AssertUnwindSafe(|| f(actor, ctx))) {
         Ok(r) => Some(r),
         Err(payload) => {
-            tracing::error!(
-                actor = name,
-                panic = panic_text(&*payload),
-                "Actor panicked; restarting."
-            );
-            ctx.stop();
+            stop_after_panic(ctx, name, &*payload);
             None
         }
     }
@@ -63,14 +58,17 @@ where
             Ok(value) => {
                 guard(act, ctx, name, |act, ctx| then(value, act, ctx));
             }
-            Err(payload) => {
-                tracing::error!(
-                    actor = name,
-                    panic = panic_text(&*payload),
-                    "Actor panicked; restarting."
-                );
-                ctx.stop();
-            }
+            Err(payload) => stop_after_panic(ctx, name, &*payload),
         },
     )
+}
+
+/// Logs a caught panic and stops the actor, which its `Supervisor` then restarts.
+fn stop_after_panic<C: ActorContext>(ctx: &mut C, name: &str, payload: &(dyn Any + Send)) {
+    tracing::error!(
+        actor = name,
+        panic = panic_text(payload),
+        "Actor panicked; restarting."
+    );
+    ctx.stop();
 }
