@@ -14,7 +14,7 @@
 //!
 //! The tracker counts restarts in `exwatch_actor_restarts_total` and keeps a [`RestartBudget`]:
 //! more than `max_restarts` within `within` is a crash loop, escalated as a critical
-//! [`Anomaly`](crate::messages::Anomaly) about exwatch itself (series
+//! [`Anomaly`] about exwatch itself (series
 //! `exwatch/<actor>/actor_restarts`), so the desk hears that its monitor is sick.
 
 mod budget;
