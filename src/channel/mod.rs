@@ -9,6 +9,7 @@
 
 pub mod delivery;
 pub mod log;
+pub mod signature;
 pub mod webhook;
 
 use futures_util::future::LocalBoxFuture;
