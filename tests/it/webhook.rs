@@ -556,3 +556,30 @@ async fn webhook_shutdown_gives_up_after_the_grace() {
         assert!(sink.received().is_empty());
     }
 }
+
+#[actix::test]
+async fn webhook_shutdown_does_not_count_dropped_alerts_as_delivered() {
+    // An alert given up (max attempts) or rejected (400) within the grace: the queue empties,
+    // but nothing was delivered, and `stop` must not claim otherwise. The first attempt stalls
+    // until the 500 ms timeout, so the alert is surely still queued when `stop` begins.
+    for modes in [
+        vec![
+            SinkMode::Stall,
+            SinkMode::Status(503),
+            SinkMode::Status(503),
+        ],
+        vec![SinkMode::Stall, SinkMode::Status(400)],
+    ] {
+        let sink = FakeSink::start();
+        sink.queue_modes(modes.clone());
+        let (monitor, metrics) = start(&sink, 3);
+        fire(&monitor, "bybit", 0);
+        let delivered = monitor.stop().await;
+        assert_eq!(sink.attempts().len(), modes.len(), "{modes:?}");
+        assert_eq!(deliveries(&metrics, "hook", "failed"), 1.0, "{modes:?}");
+        assert!(
+            !delivered,
+            "{modes:?}: stop claims the dropped alert was delivered"
+        );
+    }
+}
