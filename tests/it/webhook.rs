@@ -583,3 +583,46 @@ async fn webhook_shutdown_does_not_count_dropped_alerts_as_delivered() {
         );
     }
 }
+
+/// A receiver that accepts every POST with a 200 whose body is larger than the channel reads
+/// (some receivers answer with an HTML page); `hits` counts the requests.
+fn verbose_receiver() -> (
+    crate::support::ServerThread,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use actix_web::{HttpResponse, web};
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    let server = crate::support::ServerThread::spawn("verbose", move |cfg| {
+        let h = h.clone();
+        cfg.default_service(web::to(move || {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { HttpResponse::Ok().body(vec![b'x'; 256 * 1024]) }
+        }));
+    });
+    (server, hits)
+}
+
+#[actix::test]
+async fn webhook_2xx_with_a_large_answer_is_delivered_once() {
+    let (server, hits) = verbose_receiver();
+    let monitor = Monitor::start(settings(
+        vec![webhook(
+            "hook",
+            Severity::Info,
+            format!("{}/alerts", server.base_url()),
+            retry(3),
+        )],
+        Duration::from_secs(3),
+    ));
+    let metrics = monitor.metrics().clone();
+    fire(&monitor, "bybit", 0);
+    assert!(monitor.stop().await);
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a 200 is a delivery, whatever its body: no duplicate"
+    );
+    assert_eq!(deliveries(&metrics, "hook", "ok"), 1.0);
+    assert_eq!(deliveries(&metrics, "hook", "retry"), 0.0);
+}
