@@ -36,6 +36,10 @@ pub fn build_client(max_connections: usize, connect_timeout: Duration) -> awc::C
         .timeout(connect_timeout);
     awc::Client::builder()
         .connector(connector)
+        // A redirect is reported, never followed: awc would turn a redirected POST into a
+        // body-less GET (an alert "delivered" nowhere), and a probe must see what the
+        // configured URL answers, not what some other URL does.
+        .disable_redirects()
         .add_default_header(("User-Agent", USER_AGENT))
         // The caller's deadline governs; this only stops awc's own 5 s default from cutting in.
         .timeout(Duration::from_secs(3600))

@@ -30,7 +30,9 @@ pub const MAX_QUEUE: usize = 10_000;
 /// The longest `Retry-After` honoured; a platform asking for more is retried after this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
-/// Waits until the channel's queue is empty or `deadline` passes; answers true when empty.
+/// Waits until the channel's queue is empty or `deadline` passes; answers true when it emptied
+/// with every alert delivered — false when the deadline passed or an alert was dropped
+/// (rejected, given up, pushed out of a full queue) meanwhile.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "bool")]
 pub struct Flush {
@@ -72,7 +74,10 @@ pub struct ChannelActor<C: Channel> {
     queue: VecDeque<Pending>,
     /// An attempt is in flight or a back-off timer is pending.
     busy: bool,
-    waiters: Vec<oneshot::Sender<()>>,
+    /// Alerts dropped undelivered since the actor was created (survives restarts).
+    dropped: u64,
+    /// Flush waiters, each with `dropped` as it was when it began waiting.
+    waiters: Vec<(oneshot::Sender<bool>, u64)>,
     rng: fastrand::Rng,
     ok: Counter,
     retried: Counter,
@@ -113,6 +118,7 @@ impl<C: Channel> ChannelActor<C> {
             retry,
             queue: VecDeque::new(),
             busy: false,
+            dropped: 0,
             waiters: Vec::new(),
             rng: fastrand::Rng::new(),
         }
@@ -122,6 +128,7 @@ impl<C: Channel> ChannelActor<C> {
         if self.queue.len() >= MAX_QUEUE {
             if let Some(dropped) = self.queue.pop_front() {
                 self.failed.inc();
+                self.dropped += 1;
                 tracing::error!(channel = %self.name, alert = %dropped.alert.id, "Channel queue full; oldest alert dropped.");
             }
         }
@@ -136,8 +143,9 @@ impl<C: Channel> ChannelActor<C> {
             return;
         }
         let Some(front) = self.queue.front_mut() else {
-            for w in self.waiters.drain(..) {
-                let _ = w.send(());
+            // An empty queue is not "all delivered" if an alert was dropped on the way.
+            for (w, dropped_before) in self.waiters.drain(..) {
+                let _ = w.send(self.dropped == dropped_before);
             }
             return;
         };
@@ -177,6 +185,7 @@ impl<C: Channel> ChannelActor<C> {
             }
             Err(DeliveryError::Rejected { reason }) => {
                 self.failed.inc();
+                self.dropped += 1;
                 tracing::error!(channel = %self.name, alert = %id, %reason, "Alert rejected by the platform; not retried.");
                 self.finish_front();
             }
@@ -186,6 +195,7 @@ impl<C: Channel> ChannelActor<C> {
             }) => {
                 if attempts >= self.retry.max_attempts {
                     self.failed.inc();
+                    self.dropped += 1;
                     tracing::error!(channel = %self.name, alert = %id, attempts, %reason, "Alert undeliverable; giving up.");
                     self.finish_front();
                 } else {
@@ -245,11 +255,16 @@ impl<C: Channel> Handler<Flush> for ChannelActor<C> {
             return Box::pin(actix::fut::ready(true));
         }
         let (tx, rx) = oneshot::channel();
-        self.waiters.push(tx);
-        let wait = async move { actix_rt::time::timeout(flush.deadline, rx).await.is_ok() };
+        self.waiters.push((tx, self.dropped));
+        let wait = async move {
+            matches!(
+                actix_rt::time::timeout(flush.deadline, rx).await,
+                Ok(Ok(true))
+            )
+        };
         Box::pin(wait.into_actor(self).map(|done, act, _| {
             if !done {
-                tracing::warn!(channel = %act.name, pending = act.queue.len(), "Shutdown grace ran out with alerts undelivered.");
+                tracing::warn!(channel = %act.name, pending = act.queue.len(), "Shutdown grace ran out or alerts were dropped: not all delivered.");
             }
             done
         }))

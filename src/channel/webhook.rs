@@ -1,15 +1,16 @@
 //! The `webhook` channel: POSTs each alert as the design's JSON payload
 //! (`Content-Type: application/json`) to a URL. 2xx is delivered; 408, 425, 429 and 5xx are
 //! retried (honouring `Retry-After`); 410 and other 4xx are rejections. The answer body is
-//! read bounded, only to quote the platform's reason.
+//! read bounded, only to quote the platform's reason: once the status says 2xx the alert is
+//! delivered, whatever follows.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
 
 use crate::channel::Channel;
-use crate::client::{TransportError, bounded_text, fetch};
+use crate::client::{TransportError, bounded_text, classify_send_error, retry_after};
 use crate::error::DeliveryError;
 use crate::messages::Alert;
 
@@ -82,13 +83,22 @@ impl Channel for WebhookChannel {
             .client
             .post(&self.url)
             .insert_header(("Content-Type", "application/json"));
+        // The ChannelActor bounds the whole attempt with the channel's timeout.
         Box::pin(async move {
-            // The ChannelActor bounds the attempt with the channel's timeout; this deadline
-            // only has to be longer.
-            let reply = fetch(req, Some(body), MAX_ANSWER, Duration::from_secs(3600))
+            let mut resp = req
+                .send_body(body)
                 .await
-                .map_err(transport_failure)?;
-            judge_answer(reply.status, reply.retry_after, &reply.body)
+                .map_err(|e| transport_failure(classify_send_error(&e)))?;
+            let status = resp.status().as_u16();
+            if (200..300).contains(&status) {
+                // Received. A large, stalled or broken answer body must not turn this into a
+                // retry: that would deliver the alert again.
+                return Ok(());
+            }
+            let retry_after = retry_after(resp.headers(), SystemTime::now());
+            // The body only quotes the reason; the status decides, even if it cannot be read.
+            let body = resp.body().limit(MAX_ANSWER).await.unwrap_or_default();
+            judge_answer(status, retry_after, &body)
         })
     }
 }

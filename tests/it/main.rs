@@ -9,3 +9,4 @@ mod e2e;
 mod fakes;
 mod pipeline;
 mod supervision;
+mod webhook;
