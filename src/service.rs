@@ -199,7 +199,7 @@ impl MonitorBuilder {
                         move || LogChannel::new(n),
                     )
                 }
-                ChannelKind::Webhook { url, .. } => {
+                ChannelKind::Webhook { url, secret, .. } => {
                     let timeout = ch.retry.timeout;
                     start_channel(
                         ch.name.clone(),
@@ -208,7 +208,7 @@ impl MonitorBuilder {
                         &metrics,
                         &supervision,
                         escalate.clone(),
-                        move || WebhookChannel::new(build_client(4, timeout), url),
+                        move || WebhookChannel::new(build_client(4, timeout), url, secret),
                     )
                 }
             };

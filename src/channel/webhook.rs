@@ -10,9 +10,11 @@ use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
 
 use crate::channel::Channel;
+use crate::channel::signature::{SIGNATURE_HEADER, sign};
 use crate::client::{TransportError, bounded_text, classify_send_error, retry_after};
+use crate::config::Secret;
 use crate::error::DeliveryError;
-use crate::messages::Alert;
+use crate::messages::{Alert, Timestamp};
 
 /// How much of a receiver's answer is read, to quote its reason in the log.
 const MAX_ANSWER: usize = 64 * 1024;
@@ -21,12 +23,18 @@ const MAX_ANSWER: usize = 64 * 1024;
 pub struct WebhookChannel {
     client: awc::Client,
     url: String,
+    secret: Option<Secret>,
 }
 
 impl WebhookChannel {
-    /// A webhook to `url`, through `client` (built on the channel's arbiter).
-    pub fn new(client: awc::Client, url: String) -> Self {
-        Self { client, url }
+    /// A webhook to `url`, through `client` (built on the channel's arbiter); with a
+    /// `secret`, every request is signed (see [`crate::channel::signature`]).
+    pub fn new(client: awc::Client, url: String, secret: Option<Secret>) -> Self {
+        Self {
+            client,
+            url,
+            secret,
+        }
     }
 }
 
@@ -79,10 +87,15 @@ impl Channel for WebhookChannel {
                 return Box::pin(async move { Err(DeliveryError::Rejected { reason }) });
             }
         };
-        let req = self
+        let mut req = self
             .client
             .post(&self.url)
             .insert_header(("Content-Type", "application/json"));
+        if let Some(secret) = &self.secret {
+            // Signed per attempt, so a retry carries a fresh timestamp.
+            let t = Timestamp::now().as_millis() / 1000;
+            req = req.insert_header((SIGNATURE_HEADER, sign(secret, t, &body)));
+        }
         // The ChannelActor bounds the whole attempt with the channel's timeout.
         Box::pin(async move {
             let mut resp = req

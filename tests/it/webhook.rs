@@ -680,3 +680,36 @@ async fn webhook_redirect_never_counts_a_bodiless_get_as_delivered() {
         assert_eq!(delivered, posted, "{code}: stop() = {delivered}");
     }
 }
+
+#[actix::test]
+async fn webhook_requests_are_signed_with_the_secret() {
+    let sink = FakeSink::start();
+    let secret = exwatch::config::Secret::new("hunter2-signing-secret");
+    let mut channel = webhook("signed", Severity::Info, sink.url(), retry(3));
+    channel.kind = ChannelKind::Webhook {
+        url: sink.url(),
+        secret_env: Some("EXWATCH_TEST_SECRET".into()),
+        secret: Some(secret.clone()),
+    };
+    let monitor = Monitor::start(settings(vec![channel], Duration::from_secs(3)));
+    // A first attempt that fails: the retry is signed afresh.
+    sink.queue_modes([SinkMode::Status(503)]);
+    fire(&monitor, "okx", 0);
+    let attempts = sink.wait_for_attempts(2, WAIT).await;
+    assert_eq!(attempts.len(), 2);
+    let now = Timestamp::now().as_millis() / 1000;
+    for a in &attempts {
+        let header = a.header("x-exwatch-signature").expect("signed");
+        assert!(
+            header.starts_with("t=") && header.contains(",v1="),
+            "{header}"
+        );
+        assert!(
+            exwatch::channel::signature::verify(&secret, header, &a.body, now),
+            "the receiver can verify {header}"
+        );
+        assert!(!String::from_utf8_lossy(&a.body).contains("hunter2"));
+        assert!(a.headers.iter().all(|(_, v)| !v.contains("hunter2")));
+    }
+    monitor.stop().await;
+}
