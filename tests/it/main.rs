@@ -7,3 +7,4 @@ mod support;
 mod collect;
 mod fakes;
 mod pipeline;
+mod probe;
