@@ -704,3 +704,43 @@ async fn probe_survives_a_crash_and_keeps_its_rate() {
     assert_eq!(p.outcomes_except("binance", "ping", "ok"), 0);
     p.stop().await;
 }
+
+#[actix::test]
+async fn probe_crash_during_half_open_trials_does_not_wedge_the_breaker() {
+    let fake = FakeExchange::start();
+    let mut s = settings(vec![binance_ping(&fake, 50 * MS)]);
+    s.breaker = BreakerSettings {
+        failure_threshold: 1,
+        recovery_timeout: Duration::from_millis(300),
+        half_open_max_calls: 2,
+    };
+    fake.set_mode(Mode::Status(503));
+    let p = Probed::start(s);
+    wait_for(5.0, "the breaker opens", || {
+        p.breaker_state("binance") == 2.0
+    })
+    .await;
+
+    // Both trials hang at the fake (longer than the test waits below, shorter than the fake's
+    // life), so they are still in flight when the probe crashes and its context drops them.
+    let requests = fake.requests(BINANCE_PING);
+    fake.set_mode(Mode::Delay(Duration::from_secs(30)));
+    wait_for(5.0, "two trials in flight", || {
+        p.breaker_state("binance") == 1.0 && fake.requests(BINANCE_PING) >= requests + 2
+    })
+    .await;
+    fake.set_mode(Mode::Normal);
+    p.monitor.probes()[0].do_send(Crash);
+    wait_for(5.0, "the restart", || p.restarts("probe:binance") >= 1.0).await;
+
+    // The lost trials must not hold their slots: new trials go out and close the breaker.
+    wait_for(5.0, "the breaker closes", || {
+        p.breaker_state("binance") == 0.0
+    })
+    .await;
+    wait_for(5.0, "ok probes", || {
+        p.outcomes("binance", "ping", "ok") >= 3
+    })
+    .await;
+    p.stop().await;
+}
