@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use exwatch::config::{
     BreakerSettings, CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings,
 };
-use exwatch::messages::{Alert, AlertKind, Anomaly, Crash, Metric, Severity};
+use exwatch::messages::{Alert, AlertKind, Anomaly, Crash, Metric, Ping, Severity};
 use exwatch::metrics::Metrics;
 use exwatch::{Monitor, MonitorHandle};
 
@@ -183,6 +183,16 @@ impl Probed {
         }
     }
 
+    /// Waits until the probes have finished handling the results that have arrived (a probe
+    /// counts an outcome and sends its measurements in one step, which a metric read from
+    /// this thread may split) and the pipeline has judged every measurement sent so far.
+    async fn settle(&self) {
+        for probe in self.monitor.probes() {
+            let _ = probe.send(Ping).await;
+        }
+        self.monitor.drain().await;
+    }
+
     /// Every alert so far (seen or still queued), after the pipeline has drained.
     async fn all_alerts(&mut self) -> Vec<Alert> {
         self.monitor.drain().await;
@@ -297,6 +307,7 @@ async fn probe_normal_endpoints_are_ok_and_quiet() {
     })
     .await;
 
+    p.settle().await;
     let m = p.metrics();
     for (x, e, path) in series {
         assert_eq!(
@@ -304,8 +315,9 @@ async fn probe_normal_endpoints_are_ok_and_quiet() {
             0,
             "{x}/{e}: only ok outcomes"
         );
+        let ok = p.outcomes(x, e, "ok");
         assert!(
-            fake.requests(path) as u64 >= p.outcomes(x, e, "ok"),
+            fake.requests(path) as u64 >= ok,
             "{x}/{e}: every ok outcome is a request the fake received"
         );
         let labels = [("exchange", x), ("endpoint", e)];
@@ -315,9 +327,9 @@ async fn probe_normal_endpoints_are_ok_and_quiet() {
             "{x}/{e}"
         );
         // Slot 0 is at start; slot k at k·interval (with a little slack for the start-up).
+        let scheduled = value(m, "exwatch_probes_scheduled_total", &labels);
         let elapsed = started.elapsed();
         let expected = elapsed.as_secs_f64() / interval.as_secs_f64() + 1.0;
-        let scheduled = value(m, "exwatch_probes_scheduled_total", &labels);
         assert!(
             (expected - 2.5..=expected + 0.5).contains(&scheduled),
             "{x}/{e}: {scheduled} slots in {elapsed:?} at one per {interval:?}"
@@ -370,7 +382,7 @@ async fn probe_clock_skew_of_a_time_endpoint_is_measured() {
     assert_eq!(a.severity, Severity::Critical, "{}", describe(&a));
     assert_eq!((&*a.exchange, &*a.endpoint), ("bybit", "time"));
     // The server is 5 s ahead; half the round trip corrects the local time.
-    assert!((4_900.0..=5_100.0).contains(&a.value), "{}", describe(&a));
+    assert!((4_800.0..=5_200.0).contains(&a.value), "{}", describe(&a));
     let anomaly = within(5, "a clock anomaly", p.anomalies.next(5)).await;
     assert_eq!(anomaly.series.metric, Metric::ClockSkewMs);
     p.stop().await;
@@ -397,6 +409,7 @@ async fn probe_503_storm_opens_the_breaker_and_recovers() {
         p.breaker_state("binance") == 2.0
     })
     .await;
+    p.settle().await;
     let down = p
         .alert(5.0, "availability firing", firing(Metric::Availability))
         .await;
@@ -517,6 +530,7 @@ async fn probe_stalled_answers_time_out() {
     assert_eq!(p.outcomes_except("binance", "ping", "timeout"), 0);
     let errors = p.alert(5.0, "errors firing", firing(Metric::Errors)).await;
     assert!(errors.message.contains("timeout"), "{}", describe(&errors));
+    p.settle().await;
     let failures = value(
         p.metrics(),
         "exwatch_detector_updates_total",
@@ -697,9 +711,9 @@ async fn probe_survives_a_crash_and_keeps_its_rate() {
         fake.requests(BINANCE_PING) >= requests + 10
     })
     .await;
-    // One schedule, not two: ten requests take at least nine intervals.
+    // One schedule, not two: ten requests take nine intervals (twice as fast if doubled).
     let took = since.elapsed();
-    assert!(took >= 9 * interval - 20 * MS, "10 requests in {took:?}");
+    assert!(took >= 7 * interval, "10 requests in {took:?}");
     assert_eq!(p.restarts("probe:binance"), 1.0);
     assert_eq!(p.outcomes_except("binance", "ping", "ok"), 0);
     p.stop().await;
