@@ -1,7 +1,8 @@
 //! The ProbeActor against the loopback fake exchange, on real time: outcomes, the circuit
 //! breaker, rate-limit back-off, bounded bodies, latency spikes, shutdown and restarts.
 //!
-//! Every wait polls with a deadline; intervals are 50–100 ms so each test takes a few seconds.
+//! Every wait polls with a deadline (the one fixed sleep is the 300 ms quiet period that proves
+//! a stopped monitor sends nothing); intervals are 50–100 ms so each test takes a few seconds.
 //! Latency detection ignores rises under 100 ms here (`min_increase_ms`), so that the jitter of
 //! a loaded test machine never looks like a spike; the spikes the tests inject are 300 ms.
 
