@@ -8,7 +8,8 @@
 //! endpoints), price (tickers), and availability (each breaker transition). It never decides
 //! what is anomalous. Timers: one `run_later` per endpoint, re-armed from the schedule so it
 //! never drifts. A restart re-arms the schedules from now and keeps the breaker and back-off
-//! (they describe the exchange, not the actor).
+//! (they describe the exchange, not the actor); the probes it dropped give back their
+//! half-open trial slots.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +66,8 @@ pub struct ProbeActor {
     client: awc::Client,
     breaker: CircuitBreaker,
     backoff_until: Option<Instant>,
+    /// Probes sent and not yet answered (a restart drops them with the old context).
+    in_flight: u32,
     endpoints: Vec<Endpoint>,
     availability: SeriesKey,
     breaker_gauge: Gauge,
@@ -127,6 +130,7 @@ impl ProbeActor {
             client: build_client(settings.max_connections, max_timeout),
             breaker: CircuitBreaker::new(breaker),
             backoff_until: None,
+            in_flight: 0,
             endpoints,
             availability: SeriesKey::new(exchange.clone(), "*", Metric::Availability),
             breaker_gauge,
@@ -200,6 +204,7 @@ impl ProbeActor {
         let req = self.client.get(&ep.url);
         let (max_body, deadline) = (ep.max_body_bytes, ep.timeout);
         let started_wall = Timestamp::now();
+        self.in_flight += 1;
         let fut = async move {
             let start = Instant::now();
             let answer = fetch(req, None, max_body, deadline).await;
@@ -217,6 +222,7 @@ impl ProbeActor {
     }
 
     fn on_result(&mut self, i: usize, ticket: u64, result: ProbeResult) {
+        self.in_flight = self.in_flight.saturating_sub(1);
         if self.stopped {
             return;
         }
@@ -321,10 +327,16 @@ impl Actor for ProbeActor {
 }
 
 impl Supervised for ProbeActor {
-    /// Timers died with the old context: restart every schedule from now. The breaker and
-    /// the rate-limit back-off are kept.
+    /// Timers and probes in flight died with the old context: restart every schedule from
+    /// now, and give the lost probes' half-open trial slots back. The breaker and the
+    /// rate-limit back-off are kept.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.restarts.record(Instant::now());
+        // A lost trial never answers; holding its slot would keep the breaker half-open,
+        // rejecting every probe, forever. Releasing more slots than are taken is a no-op.
+        for _ in 0..std::mem::take(&mut self.in_flight) {
+            self.breaker.on_neutral();
+        }
         let now = Instant::now();
         for ep in &mut self.endpoints {
             ep.schedule = FixedRate::new(now, ep.settings.interval);

@@ -8,5 +8,6 @@ mod collect;
 mod e2e;
 mod fakes;
 mod pipeline;
+mod probe;
 mod supervision;
 mod webhook;
