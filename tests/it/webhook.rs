@@ -677,7 +677,13 @@ async fn webhook_redirect_never_counts_a_bodiless_get_as_delivered() {
             "{code}: counted delivered = {}, payload received = {posted}",
             deliveries(&metrics, "hook", "ok")
         );
-        assert_eq!(delivered, posted, "{code}: stop() = {delivered}");
+        if posted {
+            assert!(delivered, "{code}: stop() = {delivered}");
+        } else {
+            // Rejected, possibly before shutdown began (then stop() had nothing left to
+            // flush): what matters is that it is counted failed, never ok.
+            assert_eq!(deliveries(&metrics, "hook", "failed"), 1.0, "{code}");
+        }
     }
 }
 
