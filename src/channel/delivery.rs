@@ -74,6 +74,8 @@ pub struct ChannelActor<C: Channel> {
     queue: VecDeque<Pending>,
     /// An attempt is in flight or a back-off timer is pending.
     busy: bool,
+    /// A heartbeat is running.
+    beating: bool,
     /// Alerts dropped undelivered since the actor was created (survives restarts).
     dropped: u64,
     /// Flush waiters, each with `dropped` as it was when it began waiting.
@@ -118,6 +120,7 @@ impl<C: Channel> ChannelActor<C> {
             retry,
             queue: VecDeque::new(),
             busy: false,
+            beating: false,
             dropped: 0,
             waiters: Vec::new(),
             rng: fastrand::Rng::new(),
@@ -214,6 +217,19 @@ impl<C: Channel> ChannelActor<C> {
         self.kick(ctx);
     }
 
+    /// Runs the channel's heartbeat unless the previous one is still running.
+    fn beat(&mut self, ctx: &mut Context<Self>) {
+        if self.beating {
+            return;
+        }
+        if let Some(work) = self.channel.heartbeat() {
+            self.beating = true;
+            ctx.spawn(guard_future("channel", work, |(), act: &mut Self, _| {
+                act.beating = false;
+            }));
+        }
+    }
+
     fn finish_front(&mut self) {
         self.queue.pop_front();
         self.pending.set(self.queue.len() as f64);
@@ -225,6 +241,11 @@ impl<C: Channel> Actor for ChannelActor<C> {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1024);
+        if let Some(every) = self.channel.heartbeat_interval() {
+            ctx.run_interval(every, |act, ctx| {
+                guard(act, ctx, "channel", |act, ctx| act.beat(ctx));
+            });
+        }
         // After a restart the queue is still here: resume it.
         self.kick(ctx);
     }
@@ -236,6 +257,7 @@ impl<C: Channel> Supervised for ChannelActor<C> {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.restarts.record(actix::clock::Instant::now());
         self.busy = false;
+        self.beating = false;
     }
 }
 

@@ -29,4 +29,17 @@ pub trait Channel: Unpin + 'static {
     /// arbiter; the [`ChannelActor`] bounds it with the channel's timeout and retries
     /// [`DeliveryError::Retryable`] failures.
     fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>>;
+
+    /// How often [`Channel::heartbeat`] runs; `None` (the default) never.
+    fn heartbeat_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Periodic work outside the delivery queue, such as re-sending firing alerts to a
+    /// platform that expires them (Alertmanager). It may not fail the channel: problems are
+    /// logged. The [`ChannelActor`] runs it every [`Channel::heartbeat_interval`], one at a
+    /// time, guarded like every other piece of the channel.
+    fn heartbeat(&mut self) -> Option<LocalBoxFuture<'static, ()>> {
+        None
+    }
 }
