@@ -56,13 +56,13 @@ impl Timestamp {
     }
 
     /// RFC 3339 in UTC with second precision, as in the webhook payload (`2026-11-21T10:00:03Z`).
+    /// Total: a time outside 1970..=9999 (only a buggy or hostile source sends one) is clamped
+    /// into that range rather than failing.
     pub fn to_rfc3339(self) -> String {
-        let t = if self.0 >= 0 {
-            UNIX_EPOCH + Duration::from_millis(self.0 as u64)
-        } else {
-            UNIX_EPOCH - Duration::from_millis(self.0.unsigned_abs())
-        };
-        humantime::format_rfc3339_seconds(t).to_string()
+        /// 9999-12-31T23:59:59Z.
+        const MAX_MS: i64 = 253_402_300_799_000;
+        let ms = self.0.clamp(0, MAX_MS) as u64;
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
     }
 }
 
@@ -343,23 +343,19 @@ impl Measurement {
     }
 }
 
-/// A snapshot of a series' recent statistics, attached to anomalies and alerts.
+/// A snapshot of a series' recent statistics, attached to anomalies and alerts. Every key is
+/// always in the payload, `null` when unknown for this series.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Stats {
     /// Median latency of the window, ms.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub p50_ms: Option<f64>,
     /// 90th percentile latency of the window, ms.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub p90_ms: Option<f64>,
     /// 99th percentile latency of the window, ms.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub p99_ms: Option<f64>,
     /// Share of failed probes in the error window.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_rate: Option<f64>,
     /// The exchange's breaker.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub circuit: Option<CircuitState>,
 }
 
@@ -525,6 +521,13 @@ mod tests {
             Timestamp(1_795_000_003_000).to_rfc3339(),
             "2026-11-18T11:06:43Z"
         );
+    }
+
+    #[test]
+    fn timestamps_out_of_range_are_clamped_not_fatal() {
+        assert_eq!(Timestamp(-5_000).to_rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(Timestamp(i64::MAX).to_rfc3339(), "9999-12-31T23:59:59Z");
+        assert_eq!(Timestamp(i64::MIN).to_string(), "1970-01-01T00:00:00Z");
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub fn verify(secret: &Secret, header: &str, body: &[u8], now: i64) -> bool {
         }
     }
     let Some(t) = t else { return false };
-    if (now - t).abs() > TOLERANCE_SECS {
+    if now.abs_diff(t) > TOLERANCE_SECS as u64 {
         return false;
     }
     candidates.into_iter().any(|hex| {
@@ -106,5 +106,11 @@ mod tests {
         );
         assert!(!verify(&secret, "t=1000,v1=zz", body, 1_000));
         assert!(!verify(&secret, "v1=00", body, 1_000));
+        assert!(!verify(
+            &secret,
+            &format!("t={},v1=00", i64::MIN),
+            body,
+            1_000
+        ));
     }
 }

@@ -31,6 +31,8 @@ pub struct DetectorActor {
     outputs: DetectorOutputs,
     updates: Counter,
     anomalies: [Counter; 3],
+    /// Detector names already made into `Name`s: a long episode reuses them.
+    names: Vec<(&'static str, Name)>,
     restarts: RestartTracker,
 }
 
@@ -67,8 +69,18 @@ impl DetectorActor {
             settings,
             outputs,
             anomalies,
+            names: Vec::new(),
             restarts,
         }
+    }
+
+    fn name_of(&mut self, detector: &'static str) -> Name {
+        if let Some((_, name)) = self.names.iter().find(|(d, _)| *d == detector) {
+            return name.clone();
+        }
+        let name = Name::from(detector);
+        self.names.push((detector, name.clone()));
+        name
     }
 
     fn judge(&mut self, m: &Measurement) {
@@ -79,9 +91,10 @@ impl DetectorActor {
                 started_at,
             }) => {
                 self.anomalies[finding.severity as usize].inc();
+                let detector = self.name_of(finding.detector);
                 self.outputs.anomalies.do_send(Anomaly {
                     series: self.series.clone(),
-                    detector: Name::from(finding.detector),
+                    detector,
                     severity: finding.severity,
                     value: finding.value,
                     threshold: finding.threshold,

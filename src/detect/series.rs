@@ -36,11 +36,26 @@ enum Model {
     Passive,
 }
 
+/// What one measurement does to the episode.
+enum Step {
+    Fire(Finding),
+    /// A normal sample: counts towards resolving (after `resolve_after` in a row).
+    Normal,
+    /// Recovered at once.
+    Resolve,
+    /// Says nothing either way.
+    Nothing,
+}
+
 /// The detection state of one series.
 #[derive(Debug)]
 pub struct SeriesDetector {
     model: Model,
     firing_since: Option<Timestamp>,
+    /// The finding that opened (or last escalated) the episode. Latency episodes last while
+    /// samples stay at or above its threshold, even after the sliding baseline has adapted to
+    /// the new level: a sustained slowdown is still a slowdown.
+    episode: Option<Finding>,
     normal_run: usize,
     resolve_after: usize,
     recovery_successes: u32,
@@ -64,6 +79,7 @@ impl SeriesDetector {
         Self {
             model,
             firing_since: None,
+            episode: None,
             normal_run: 0,
             resolve_after: settings.latency.resolve_after.max(1),
             recovery_successes: settings.errors.recovery_successes.max(1),
@@ -75,6 +91,7 @@ impl SeriesDetector {
     pub fn rebuilt(&self, metric: Metric, settings: &DetectSettings) -> Self {
         let mut fresh = Self::new(metric, settings);
         fresh.firing_since = self.firing_since;
+        fresh.episode = self.episode;
         if let (Model::Availability { state }, Model::Availability { state: new }) =
             (&self.model, &mut fresh.model)
         {
@@ -90,12 +107,23 @@ impl SeriesDetector {
 
     /// Judges one measurement.
     pub fn observe(&mut self, m: &Measurement) -> Option<Event> {
-        let finding = match &mut self.model {
+        let episode = self.episode;
+        let recovery_successes = self.recovery_successes;
+        let step = match &mut self.model {
             Model::Latency(model) => {
                 if !m.outcome.is_ok() || !m.value.is_finite() {
                     return None;
                 }
-                model.update(m.value)
+                match (model.update(m.value), episode) {
+                    (Some(f), _) => Step::Fire(f),
+                    // The baseline has caught up with a level that is still past the
+                    // threshold the episode opened at: still anomalous.
+                    (None, Some(open)) if m.value >= open.threshold => Step::Fire(Finding {
+                        value: m.value,
+                        ..open
+                    }),
+                    (None, _) => Step::Normal,
+                }
             }
             Model::Errors(model) => {
                 if m.outcome == Outcome::BreakerOpen {
@@ -103,58 +131,73 @@ impl SeriesDetector {
                     return None;
                 }
                 let finding = model.update(m.outcome, m.status);
-                if finding.is_some() && model.consecutive_successes() >= self.recovery_successes {
+                let recovered = model.consecutive_successes() >= recovery_successes;
+                match finding {
                     // A long run of successes ends the episode even while old failures keep
                     // the windowed rate above threshold; start the window afresh.
-                    model.clear();
-                    return self.resolve();
+                    Some(_) if recovered => {
+                        model.clear();
+                        Step::Resolve
+                    }
+                    Some(f) => Step::Fire(f),
+                    // Hysteresis: one good probe amid failures is not a recovery.
+                    None if recovered => Step::Resolve,
+                    None => Step::Nothing,
                 }
-                finding
             }
             Model::Availability { state } => {
                 let new = CircuitState::from_value(m.value)?;
                 *state = new;
-                return match new {
-                    CircuitState::Open => self.fire(
-                        Finding {
-                            detector: "circuit_open",
-                            severity: Severity::Critical,
-                            value: m.value,
-                            threshold: CircuitState::Open.as_value(),
-                            confidence: 1.0,
-                        },
-                        m.at,
-                    ),
-                    CircuitState::Closed => self.resolve(),
-                    CircuitState::HalfOpen => None,
-                };
+                match new {
+                    CircuitState::Open => Step::Fire(Finding {
+                        detector: "circuit_open",
+                        severity: Severity::Critical,
+                        value: m.value,
+                        threshold: CircuitState::Open.as_value(),
+                        confidence: 1.0,
+                    }),
+                    CircuitState::Closed => Step::Resolve,
+                    CircuitState::HalfOpen => Step::Nothing,
+                }
             }
             Model::Clock {
                 warn_ms,
                 critical_ms,
-            } => clock_finding(m.value, *warn_ms, *critical_ms),
-            Model::Passive => return None,
+            } => match clock_finding(m.value, *warn_ms, *critical_ms) {
+                Some(f) => Step::Fire(f),
+                None => Step::Normal,
+            },
+            Model::Passive => Step::Nothing,
         };
-        match finding {
-            Some(f) => self.fire(f, m.at),
-            None if self.firing_since.is_some() => {
-                self.normal_run += 1;
-                let needed = match self.model {
-                    Model::Errors(_) => 1,
-                    _ => self.resolve_after,
-                };
-                if self.normal_run >= needed {
-                    self.resolve()
-                } else {
-                    None
-                }
-            }
-            None => None,
+        match step {
+            Step::Fire(f) => self.fire(f, m.at),
+            Step::Normal => self.normal(self.resolve_after),
+            Step::Resolve => self.resolve(),
+            Step::Nothing => None,
+        }
+    }
+
+    /// A normal sample: the episode, if any, resolves after `needed` of them in a row.
+    fn normal(&mut self, needed: usize) -> Option<Event> {
+        if !self.is_firing() {
+            return None;
+        }
+        self.normal_run += 1;
+        if self.normal_run >= needed {
+            self.resolve()
+        } else {
+            None
         }
     }
 
     fn fire(&mut self, finding: Finding, at: Timestamp) -> Option<Event> {
         self.normal_run = 0;
+        let escalates = self
+            .episode
+            .is_none_or(|open| finding.severity > open.severity);
+        if escalates {
+            self.episode = Some(finding);
+        }
         let started_at = *self.firing_since.get_or_insert(at);
         Some(Event::Firing {
             finding,
@@ -164,6 +207,7 @@ impl SeriesDetector {
 
     fn resolve(&mut self) -> Option<Event> {
         self.normal_run = 0;
+        self.episode = None;
         self.firing_since.take().map(|_| Event::Resolved)
     }
 
@@ -309,6 +353,58 @@ mod tests {
             assert_eq!(d.observe(&rejected), None);
         }
         assert!(d.is_firing(), "rejected probes are not a recovery");
+    }
+
+    #[test]
+    fn latency_sustained_slowdown_stays_firing_until_it_recovers() {
+        let mut d = SeriesDetector::new(Metric::LatencyMs, &DetectSettings::default());
+        for i in 0..60 {
+            d.observe(&m(Metric::LatencyMs, 50.0 + (i % 7) as f64, i));
+        }
+        // Ten times slower for longer than the window: the baseline adapts, the episode must not.
+        for i in 60..300 {
+            let e = d.observe(&m(Metric::LatencyMs, 500.0 + (i % 7) as f64, i));
+            assert!(matches!(e, Some(Event::Firing { .. })), "sample {i}: {e:?}");
+        }
+        let back: Vec<_> = (300..304)
+            .map(|i| d.observe(&m(Metric::LatencyMs, 50.0, i)))
+            .collect();
+        assert_eq!(back, vec![None, None, Some(Event::Resolved), None]);
+    }
+
+    #[test]
+    fn errors_do_not_resolve_on_one_good_probe() {
+        let mut d = SeriesDetector::new(Metric::Errors, &DetectSettings::default());
+        let probe = |o: Outcome, i: i64| Measurement {
+            outcome: o,
+            ..m(Metric::Errors, 0.0, i)
+        };
+        for i in 0..3 {
+            d.observe(&probe(Outcome::Http5xx, i));
+        }
+        assert!(d.is_firing());
+        for i in 3..40 {
+            let o = if i % 2 == 0 {
+                Outcome::Ok
+            } else {
+                Outcome::Timeout
+            };
+            assert_ne!(
+                d.observe(&probe(o, i)),
+                Some(Event::Resolved),
+                "flapped at {i}"
+            );
+        }
+        let recovery = DetectSettings::default().errors.recovery_successes as i64;
+        let events: Vec<_> = (40..40 + recovery)
+            .map(|i| d.observe(&probe(Outcome::Ok, i)))
+            .collect();
+        assert_eq!(events.last(), Some(&Some(Event::Resolved)));
+        let resolved = events
+            .iter()
+            .filter(|e| **e == Some(Event::Resolved))
+            .count();
+        assert_eq!(resolved, 1);
     }
 
     #[test]

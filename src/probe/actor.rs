@@ -34,6 +34,10 @@ use crate::supervision::{RestartTracker, guard, guard_future};
 /// Back-off after a rate-limit answer that did not say how long to wait.
 pub const DEFAULT_RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(60);
 
+/// The longest back-off honoured: Binance bans last up to three days, but an absurd
+/// `Retry-After` must not silence an exchange for longer (nor overflow the clock).
+pub const MAX_RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(3 * 86_400);
+
 /// Stops all probing (at shutdown). The actor stays alive but idle.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
@@ -66,8 +70,6 @@ pub struct ProbeActor {
     client: awc::Client,
     breaker: CircuitBreaker,
     backoff_until: Option<Instant>,
-    /// Probes sent and not yet answered (a restart drops them with the old context).
-    in_flight: u32,
     endpoints: Vec<Endpoint>,
     availability: SeriesKey,
     breaker_gauge: Gauge,
@@ -130,7 +132,6 @@ impl ProbeActor {
             client: build_client(settings.max_connections, max_timeout),
             breaker: CircuitBreaker::new(breaker),
             backoff_until: None,
-            in_flight: 0,
             endpoints,
             availability: SeriesKey::new(exchange.clone(), "*", Metric::Availability),
             breaker_gauge,
@@ -204,7 +205,6 @@ impl ProbeActor {
         let req = self.client.get(&ep.url);
         let (max_body, deadline) = (ep.max_body_bytes, ep.timeout);
         let started_wall = Timestamp::now();
-        self.in_flight += 1;
         let fut = async move {
             let start = Instant::now();
             let answer = fetch(req, None, max_body, deadline).await;
@@ -222,7 +222,6 @@ impl ProbeActor {
     }
 
     fn on_result(&mut self, i: usize, ticket: u64, result: ProbeResult) {
-        self.in_flight = self.in_flight.saturating_sub(1);
         if self.stopped {
             return;
         }
@@ -287,7 +286,10 @@ impl ProbeActor {
         // A result admitted under an earlier breaker state says nothing about the current one.
         let current = ticket == self.breaker.generation();
         if verdict.outcome == Outcome::RateLimited {
-            let wait = verdict.retry_after.unwrap_or(DEFAULT_RATE_LIMIT_BACKOFF);
+            let wait = verdict
+                .retry_after
+                .unwrap_or(DEFAULT_RATE_LIMIT_BACKOFF)
+                .min(MAX_RATE_LIMIT_BACKOFF);
             tracing::warn!(exchange = %self.exchange, wait = ?wait, "Rate limited; backing off.");
             self.backoff_until = Some(now + wait);
         }
@@ -333,10 +335,8 @@ impl Supervised for ProbeActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.restarts.record(Instant::now());
         // A lost trial never answers; holding its slot would keep the breaker half-open,
-        // rejecting every probe, forever. Releasing more slots than are taken is a no-op.
-        for _ in 0..std::mem::take(&mut self.in_flight) {
-            self.breaker.on_neutral();
-        }
+        // rejecting every probe, forever.
+        self.breaker.abandon_trials();
         let now = Instant::now();
         for ep in &mut self.endpoints {
             ep.schedule = FixedRate::new(now, ep.settings.interval);

@@ -214,6 +214,24 @@ impl CircuitBreaker {
 
     /// Reports a rate-limited answer: it says nothing about health. Half-open: frees the
     /// trial's slot so another trial may be admitted. Closed and open: nothing changes.
+    /// Forgets every half-open trial in flight (their answers were lost, e.g. with a restart
+    /// of the probe): their slots are given back. Nothing happens in the other states.
+    pub fn abandon_trials(&mut self) {
+        if let State::HalfOpen {
+            admitted,
+            in_flight,
+            successes,
+        } = self.state
+        {
+            self.state = State::HalfOpen {
+                admitted: admitted - in_flight,
+                in_flight: 0,
+                successes,
+            };
+        }
+    }
+
+    /// A rate-limited answer: frees a half-open trial slot, counts neither way.
     pub fn on_neutral(&mut self) {
         if let State::HalfOpen {
             admitted,
@@ -231,7 +249,10 @@ impl CircuitBreaker {
     }
 
     fn open(&mut self, now: Instant) -> Option<Transition> {
-        let until = now + self.recovery_timeout;
+        // Saturating: a recovery timeout of centuries must not overflow the clock.
+        let until = now
+            .checked_add(self.recovery_timeout)
+            .unwrap_or(now + Duration::from_secs(86_400 * 365));
         self.go(State::Open { until })
     }
 

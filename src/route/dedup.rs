@@ -71,7 +71,9 @@ impl Dedup {
             }
             Some(ep) => {
                 ep.last = a.clone();
-                let verdict = if a.severity > ep.sent_severity {
+                // Escalation is measured against the worst already sent, so a lower-severity
+                // reminder does not make the next high sample page again.
+                let verdict = if a.severity > ep.max_sent {
                     Verdict::Escalated
                 } else if a.at.since(ep.last_sent_at) >= self.window {
                     Verdict::Reminder
@@ -151,6 +153,24 @@ mod tests {
             .expect("was firing");
         assert_eq!(ep.max_sent, Severity::Critical);
         assert_eq!(d.firing(), 0);
+    }
+
+    #[test]
+    fn dedup_reminder_at_lower_severity_does_not_reescalate() {
+        let mut d = Dedup::new(Duration::from_secs(300));
+        assert_eq!(d.on_anomaly(&anomaly(Severity::Critical, 0)), Verdict::New);
+        assert_eq!(
+            d.on_anomaly(&anomaly(Severity::Info, 300)),
+            Verdict::Reminder
+        );
+        assert_eq!(
+            d.on_anomaly(&anomaly(Severity::Warning, 301)),
+            Verdict::Suppressed
+        );
+        assert_eq!(
+            d.on_anomaly(&anomaly(Severity::Critical, 302)),
+            Verdict::Suppressed
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ impl RestartBudget {
         Self {
             max_restarts,
             within,
-            recent: VecDeque::with_capacity(max_restarts as usize + 1),
+            recent: VecDeque::new(),
         }
     }
 

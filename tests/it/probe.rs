@@ -759,3 +759,25 @@ async fn probe_crash_during_half_open_trials_does_not_wedge_the_breaker() {
     .await;
     p.stop().await;
 }
+/// A `Retry-After` the size of u64 seconds once overflowed `Instant + Duration` in
+/// `on_result` and panics the probe (restart / crash loop).
+#[actix::test]
+async fn probe_huge_retry_after_does_not_crash_the_probe() {
+    let fake = FakeExchange::start();
+    let interval = 50 * MS;
+    let s = settings(vec![binance_ping(&fake, interval)]);
+    fake.set_mode(Mode::RateLimited {
+        retry_after_secs: u64::MAX,
+    });
+    let p = Probed::start(s);
+    wait_for(5.0, "1 request", || fake.requests(BINANCE_PING) >= 1).await;
+    tokio::time::sleep(500 * MS).await;
+    p.settle().await;
+    assert_eq!(
+        p.restarts("probe:binance"),
+        0.0,
+        "probe restarted after a huge Retry-After"
+    );
+    assert_eq!(p.outcomes("binance", "ping", "rate_limited"), 1);
+    p.stop().await;
+}
