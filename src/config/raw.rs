@@ -14,6 +14,9 @@ use config::{Map, Value, ValueKind};
 
 use crate::error::Problem;
 
+/// The longest duration any key accepts.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+
 /// The `origin` the `config` crate gives to values read from the environment.
 const ENV_ORIGIN: &str = "the environment";
 
@@ -225,6 +228,8 @@ impl<'a> Table<'a> {
     }
 
     /// A duration written as a humantime string: `"200ms"`, `"10s"`, `"5m"`, `"6h"`.
+    /// A duration string. Anything over a year is refused: no setting needs more, and
+    /// clock arithmetic on centuries would overflow.
     pub(crate) fn duration(&mut self, key: &str) -> Option<Duration> {
         let v = self.get(key)?;
         let ValueKind::String(s) = &v.kind else {
@@ -236,6 +241,10 @@ impl<'a> Table<'a> {
             return None;
         };
         match humantime::parse_duration(s.trim()) {
+            Ok(d) if d > MAX_DURATION => {
+                self.problem(key, format!("{s:?} is too long; the maximum is 365 days"));
+                None
+            }
             Ok(d) => Some(d),
             Err(e) => {
                 self.problem(

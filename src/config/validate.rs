@@ -14,6 +14,10 @@ use crate::messages::{Name, Severity};
 
 /// The shortest probe interval accepted.
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// The largest detection window: each series allocates its window up front.
+const MAX_WINDOW: usize = 100_000;
+/// Restarts a budget may allow before a crash loop is declared.
+const MAX_RESTARTS: usize = 1000;
 /// The shortest timeout accepted.
 const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 
@@ -174,6 +178,17 @@ fn usize_at_least(t: &mut Table<'_>, key: &str, min: usize, default: usize) -> u
         }
         Some(n) => n,
         None => default,
+    }
+}
+
+/// An integer in `min..=max`, or `default`.
+fn usize_between(t: &mut Table<'_>, key: &str, min: usize, max: usize, default: usize) -> usize {
+    match usize_at_least(t, key, min, default) {
+        n if n > max => {
+            t.problem(key, format!("{n} is too large; the maximum is {max}"));
+            default
+        }
+        n => n,
     }
 }
 
@@ -448,7 +463,7 @@ fn detect(mut t: Table<'_>) -> DetectSettings {
 fn latency(mut t: Table<'_>) -> LatencySettings {
     let d = LatencySettings::default();
     let out = LatencySettings {
-        window: usize_at_least(&mut t, "window", 2, d.window),
+        window: usize_between(&mut t, "window", 2, MAX_WINDOW, d.window),
         z_threshold: positive_f64(&mut t, "z_threshold", d.z_threshold),
         iqr_multiplier: positive_f64(&mut t, "iqr_multiplier", d.iqr_multiplier),
         rolling_window: usize_at_least(&mut t, "rolling_window", 2, d.rolling_window),
@@ -500,7 +515,7 @@ fn errors(mut t: Table<'_>) -> ErrorSettings {
             1,
             d.consecutive_failures,
         ),
-        window: usize_at_least(&mut t, "window", 2, d.window),
+        window: usize_between(&mut t, "window", 2, MAX_WINDOW, d.window),
         min_samples: usize_at_least(&mut t, "min_samples", 1, d.min_samples),
         recovery_successes: u32_at_least(&mut t, "recovery_successes", 1, d.recovery_successes),
     };
@@ -568,7 +583,13 @@ fn router(mut t: Table<'_>) -> RouterSettings {
 fn supervision(mut t: Table<'_>) -> SupervisionSettings {
     let d = SupervisionSettings::default();
     let out = SupervisionSettings {
-        max_restarts: u32_at_least(&mut t, "max_restarts", 1, d.max_restarts),
+        max_restarts: usize_between(
+            &mut t,
+            "max_restarts",
+            1,
+            MAX_RESTARTS,
+            d.max_restarts as usize,
+        ) as u32,
         within: positive_duration(&mut t, "within", d.within),
     };
     t.finish();
