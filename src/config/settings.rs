@@ -298,7 +298,7 @@ impl Default for LatencySettings {
             rolling_window: 15,
             rolling_k: 2.0,
             min_samples: 10,
-            min_increase_ms: 10.0,
+            min_increase_ms: 50.0,
             resolve_after: 3,
         }
     }

@@ -195,8 +195,12 @@ mod tests {
     use super::*;
     use crate::messages::Severity;
 
+    /// The defaults, with a 10 ms floor so that small synthetic series can show each detector.
     fn settings() -> LatencySettings {
-        LatencySettings::default()
+        LatencySettings {
+            min_increase_ms: 10.0,
+            ..LatencySettings::default()
+        }
     }
 
     /// Population mean and std of `values`.
