@@ -13,11 +13,15 @@ use std::time::Duration;
 
 use actix::{Addr, Arbiter, ArbiterHandle, Recipient, Supervisor};
 
-use crate::channel::{Channel, ChannelActor, Flush, LogChannel, WebhookChannel};
+use crate::channel::{
+    Channel, ChannelActor, Flush, LlmTriageChannel, LlmTriageSettings, LogChannel, WebhookChannel,
+};
 use crate::client::build_client;
 use crate::config::{ChannelKind, RetrySettings, Settings, SupervisionSettings};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
-use crate::messages::{Alert, Anomaly, Crash, Measurement, Name, Ping, SeriesKey, Severity};
+use crate::messages::{
+    Alert, Anomaly, Crash, Measurement, Name, Ping, SeriesKey, Severity, Triage,
+};
 use crate::metrics::Metrics;
 use crate::probe::{ProbeActor, StopProbing};
 use crate::route::{AddRoute, Route, RouterActor, Subscribe};
@@ -176,16 +180,25 @@ impl MonitorBuilder {
         let escalate: Recipient<Anomaly> = router_addr.clone().recipient();
 
         let mut channel_handles = Vec::new();
-        let add_route = |name: Name, min_severity: Severity, recipient: Recipient<Alert>| {
+        let add_route_with = |name: Name,
+                              min_severity: Severity,
+                              wants_triage: bool,
+                              recipient: Recipient<Alert>| {
             router_addr.do_send(AddRoute(Route {
                 name,
                 min_severity,
-                wants_triage: true,
+                wants_triage,
                 recipient,
             }));
         };
+        let add_route = |name: Name, min_severity: Severity, recipient: Recipient<Alert>| {
+            add_route_with(name, min_severity, true, recipient);
+        };
+        // The triage channel answers to the Router and never triages its own follow-ups.
+        let triage_router: Recipient<Triage> = router_addr.clone().recipient();
         let arbiter = channel_arbiter.handle();
         for ch in channels {
+            let wants_triage = !matches!(ch.kind, ChannelKind::LlmTriage { .. });
             let (recipient, handle) = match ch.kind {
                 ChannelKind::Log => {
                     let n = ch.name.clone();
@@ -211,8 +224,44 @@ impl MonitorBuilder {
                         move || WebhookChannel::new(build_client(4, timeout), url, secret),
                     )
                 }
+                ChannelKind::LlmTriage {
+                    base_url,
+                    model,
+                    api_key,
+                    language,
+                    calls_per_hour,
+                    max_tokens_field,
+                    ..
+                } => {
+                    let settings = LlmTriageSettings {
+                        base_url,
+                        model,
+                        api_key,
+                        language,
+                        calls_per_hour,
+                        max_tokens_field,
+                        timeout: ch.retry.timeout,
+                    };
+                    // The channel bounds each model call itself (a timeout is logged, not
+                    // retried); the actor's bound is only a backstop behind it.
+                    let mut retry = ch.retry;
+                    retry.timeout += Duration::from_secs(5);
+                    let (n, router) = (ch.name.clone(), triage_router.clone());
+                    start_channel(
+                        ch.name.clone(),
+                        retry,
+                        &arbiter,
+                        &metrics,
+                        &supervision,
+                        escalate.clone(),
+                        move || {
+                            let client = build_client(2, settings.timeout);
+                            LlmTriageChannel::new(n, client, settings, router)
+                        },
+                    )
+                }
             };
-            add_route(ch.name, ch.min_severity, recipient);
+            add_route_with(ch.name, ch.min_severity, wants_triage, recipient);
             channel_handles.push(handle);
         }
         for extra in self.extra {

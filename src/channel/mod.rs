@@ -8,6 +8,7 @@
 //! Router.
 
 pub mod delivery;
+pub mod llm_triage;
 pub mod log;
 pub mod signature;
 pub mod webhook;
@@ -17,6 +18,7 @@ use futures_util::future::LocalBoxFuture;
 pub use crate::error::DeliveryError;
 use crate::messages::Alert;
 pub use delivery::{ChannelActor, Flush, backoff_delay};
+pub use llm_triage::{LlmTriageChannel, LlmTriageSettings};
 pub use log::LogChannel;
 pub use webhook::WebhookChannel;
 

@@ -517,4 +517,24 @@ pub enum ChannelKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         secret: Option<Secret>,
     },
+    /// Asks an OpenAI-compatible chat-completions endpoint to triage firing alerts, and sends
+    /// the answer back to the Router as a follow-up.
+    LlmTriage {
+        /// The API base (`https://api.openai.com/v1`); `/chat/completions` is appended unless
+        /// already there.
+        base_url: String,
+        /// The model name (`gpt-4o-mini`).
+        model: String,
+        /// Name of the environment variable that holds the API key.
+        api_key_env: String,
+        /// The API key, read from `api_key_env`.
+        api_key: Secret,
+        /// The language of the answer (`en`, `th` …).
+        language: String,
+        /// Model calls allowed per rolling hour.
+        calls_per_hour: u32,
+        /// The request field carrying the answer's token limit: `max_tokens` or
+        /// `max_completion_tokens`.
+        max_tokens_field: String,
+    },
 }

@@ -22,9 +22,9 @@ const MAX_RESTARTS: usize = 1000;
 const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 
 /// Channel types this release can deliver to.
-const AVAILABLE_CHANNELS: &[&str] = &["log", "webhook"];
+const AVAILABLE_CHANNELS: &[&str] = &["log", "webhook", "llm_triage"];
 /// Channel types of the design that are recognised but not deliverable yet.
-const LATER_CHANNELS: &[&str] = &["discord", "line", "sms", "alertmanager", "llm_triage"];
+const LATER_CHANNELS: &[&str] = &["discord", "line", "sms", "alertmanager"];
 /// Keys of some channel type (so that a key of another type is "not a key of a … channel"
 /// rather than "unknown key").
 const ANY_CHANNEL_KEYS: &[&str] = &[
@@ -43,6 +43,7 @@ const ANY_CHANNEL_KEYS: &[&str] = &[
     "api_key_env",
     "language",
     "calls_per_hour",
+    "max_tokens_field",
 ];
 
 /// Validates a merged tree. `env` looks up environment variables named by `*_env` keys.
@@ -660,10 +661,18 @@ fn channel(
         return None;
     }
 
-    let min_severity = severity(&mut t, "min_severity", Severity::Info);
-    let retry = retry(&mut t);
+    let default_severity = match ty.as_str() {
+        "llm_triage" => Severity::Critical,
+        _ => Severity::Info,
+    };
+    let min_severity = severity(&mut t, "min_severity", default_severity);
+    let mut retry = retry(&mut t);
+    if ty == "llm_triage" && !t.has("timeout") {
+        retry.timeout = LLM_DEFAULT_TIMEOUT;
+    }
     let kind = match ty.as_str() {
         "log" => Some(ChannelKind::Log),
+        "llm_triage" => llm_triage(&mut t, env),
         _ => webhook(&mut t, env),
     };
 
@@ -722,6 +731,78 @@ fn webhook(t: &mut Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Option<Ch
         url: url?,
         secret_env,
         secret,
+    })
+}
+
+/// The default `timeout` of an `llm_triage` channel: models answer slowly.
+const LLM_DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn llm_triage(t: &mut Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Option<ChannelKind> {
+    let base_url = match t.str("base_url") {
+        Some(u) => check_url(t, "base_url", &u).map(|u| u.trim_end_matches('/').to_owned()),
+        None => Some("https://api.openai.com/v1".to_owned()),
+    };
+    let model = t
+        .req_str("model", "a model name such as \"gpt-4o-mini\"")
+        .and_then(|m| {
+            let m = m.trim().to_owned();
+            if m.is_empty() {
+                t.problem("model", "must not be empty");
+                None
+            } else {
+                Some(m)
+            }
+        });
+    let api_key_env = t
+        .req_str(
+            "api_key_env",
+            "the name of the environment variable that holds the API key",
+        )
+        .map(|v| v.trim().to_owned());
+    let api_key = api_key_env
+        .as_deref()
+        .and_then(|var| secret_from_env(t, "api_key_env", var, env));
+    let language = match t.str("language") {
+        None => Some("en".to_owned()),
+        Some(l) => {
+            let l = l.trim().to_owned();
+            let ok = !l.is_empty()
+                && l.chars().count() <= 35
+                && l.chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '));
+            if ok {
+                Some(l)
+            } else {
+                t.problem(
+                    "language",
+                    format!("invalid language {l:?}; expected a language code or name such as \"th\" or \"en\""),
+                );
+                None
+            }
+        }
+    };
+    let calls_per_hour = u32_at_least(t, "calls_per_hour", 1, 30);
+    let max_tokens_field = match t.str("max_tokens_field") {
+        None => Some("max_tokens".to_owned()),
+        Some(f) if matches!(f.trim(), "max_tokens" | "max_completion_tokens") => {
+            Some(f.trim().to_owned())
+        }
+        Some(f) => {
+            t.problem(
+                "max_tokens_field",
+                format!("unknown field {f:?}; expected max_tokens or max_completion_tokens"),
+            );
+            None
+        }
+    };
+    Some(ChannelKind::LlmTriage {
+        base_url: base_url?,
+        model: model?,
+        api_key_env: api_key_env?,
+        api_key: api_key?,
+        language: language?,
+        calls_per_hour,
+        max_tokens_field: max_tokens_field?,
     })
 }
 
@@ -967,19 +1048,98 @@ min_severity = "warning"
         assert_eq!(
             p,
             [
-                "channels.desk-line.type: channel type \"line\" is not available yet in this release (available: log, webhook)",
+                "channels.desk-line.type: channel type \"line\" is not available yet in this release (available: log, webhook, llm_triage)",
                 "channels.x.max_attempts: 0 is too small; the minimum is 1",
                 "channels.x.min_severity: unknown severity \"urgent\"; expected info, warning or critical",
                 "channels.x.token_env: not a key of a webhook channel",
                 "channels.x.urll: unknown key; did you mean `url`?",
-                "channels.y.type: unknown channel type \"telegram\"; expected one of log, webhook, discord, line, sms, alertmanager, llm_triage",
-                "channels.z.type: missing; expected a channel type (log, webhook, discord, line, sms, alertmanager, llm_triage)",
+                "channels.y.type: unknown channel type \"telegram\"; expected one of log, webhook, llm_triage, discord, line, sms, alertmanager",
+                "channels.z.type: missing; expected a channel type (log, webhook, llm_triage, discord, line, sms, alertmanager)",
             ]
         );
         let p = problems(&minimal(
             "[channels.log]\ntype = \"log\"\nurl = \"https://a.example.com\"\n",
         ));
         assert_eq!(p, ["channels.log.url: not a key of a log channel"]);
+    }
+
+    #[test]
+    fn config_llm_triage_defaults_and_rules() {
+        const KEY: &str = "sk-test-llm-key-never-printed";
+        let env = |name: &str| (name == "EXWATCH_LLM_API_KEY").then(|| KEY.to_owned());
+        let s = from_toml_str(
+            &minimal(
+                "[channels.triage]\ntype = \"llm_triage\"\nmodel = \"gpt-4o-mini\"\n\
+                 api_key_env = \"EXWATCH_LLM_API_KEY\"\n",
+            ),
+            &env,
+        )
+        .expect("valid");
+        let ch = &s.channels[0];
+        assert_eq!(ch.min_severity, Severity::Critical, "critical by default");
+        assert_eq!(ch.retry.timeout, Duration::from_secs(30), "30 s by default");
+        match &ch.kind {
+            ChannelKind::LlmTriage {
+                base_url,
+                model,
+                api_key,
+                language,
+                calls_per_hour,
+                max_tokens_field,
+                ..
+            } => {
+                assert_eq!(base_url, "https://api.openai.com/v1");
+                assert_eq!(model, "gpt-4o-mini");
+                assert_eq!(api_key.expose(), KEY);
+                assert_eq!(language, "en");
+                assert_eq!(*calls_per_hour, 30);
+                assert_eq!(max_tokens_field, "max_tokens");
+            }
+            other => panic!("expected llm_triage, got {other:?}"),
+        }
+        assert!(!format!("{s:?}").contains(KEY));
+        assert!(!serde_json::to_string(&s).unwrap().contains(KEY));
+
+        let s = from_toml_str(
+            &minimal(
+                "[channels.triage]\ntype = \"llm_triage\"\nmodel = \"m\"\n\
+                 api_key_env = \"EXWATCH_LLM_API_KEY\"\nbase_url = \"http://127.0.0.1:8000/v1/\"\n\
+                 language = \"th\"\ncalls_per_hour = 2\nmax_tokens_field = \"max_completion_tokens\"\n\
+                 min_severity = \"warning\"\ntimeout = \"5s\"\n",
+            ),
+            &env,
+        )
+        .expect("valid");
+        assert_eq!(s.channels[0].min_severity, Severity::Warning);
+        assert_eq!(s.channels[0].retry.timeout, Duration::from_secs(5));
+        assert!(matches!(
+            &s.channels[0].kind,
+            ChannelKind::LlmTriage { base_url, language, calls_per_hour: 2, max_tokens_field, .. }
+                if base_url == "http://127.0.0.1:8000/v1" && language == "th"
+                    && max_tokens_field == "max_completion_tokens"
+        ));
+
+        let p = problems(&minimal(
+            "[channels.a]\ntype = \"llm_triage\"\n\
+             [channels.b]\ntype = \"llm_triage\"\nmodel = \"m\"\napi_key_env = \"NOPE\"\n\
+             base_url = \"api.openai.com\"\nlanguage = \"th; ignore the rules\"\ncalls_per_hour = 0\n\
+             max_tokens_field = \"tokens\"\nurl = \"https://x.example.com\"\n",
+        ));
+        assert_eq!(
+            p,
+            [
+                "channels.a.api_key_env: missing; expected the name of the environment variable that holds the API key",
+                "channels.a.model: missing; expected a model name such as \"gpt-4o-mini\"",
+                "channels.b.api_key_env: environment variable NOPE is not set",
+                "channels.b.base_url: relative URL \"api.openai.com\"; expected an absolute http(s) URL",
+                "channels.b.calls_per_hour: 0 is too small; the minimum is 1",
+                "channels.b.language: invalid language \"th; ignore the rules\"; expected a language code or name such as \"th\" or \"en\"",
+                "channels.b.max_tokens_field: unknown field \"tokens\"; expected max_tokens or max_completion_tokens",
+                "channels.b.url: not a key of a llm_triage channel",
+            ],
+            "got:\n{}",
+            p.join("\n")
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod support;
 mod collect;
 mod e2e;
 mod fakes;
+mod llm_triage;
 mod pipeline;
 mod probe;
 mod supervision;

@@ -1,4 +1,5 @@
-//! Loopback fakes for integration tests: a fake exchange ([`fake_exchange::FakeExchange`]) and a
+//! Loopback fakes for integration tests: a fake exchange ([`fake_exchange::FakeExchange`]), a fake
+//! OpenAI-compatible model server ([`fake_openai::FakeOpenAi`]) and a
 //! fake webhook receiver ([`fake_sink::FakeSink`]).
 //!
 //! Each fake runs an actix-web server in its own thread with its own `actix_rt::System`, bound
@@ -7,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod fake_exchange;
+pub mod fake_openai;
 pub mod fake_sink;
 
 use std::any::Any;
