@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use actix::{Addr, Arbiter, ArbiterHandle, Recipient, Supervisor};
 
-use crate::channel::{Channel, ChannelActor, Flush, LogChannel, WebhookChannel};
+use crate::channel::{
+    Channel, ChannelActor, DiscordChannel, Flush, LineChannel, LogChannel, WebhookChannel,
+};
 use crate::client::build_client;
 use crate::config::{ChannelKind, RetrySettings, Settings, SupervisionSettings};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
@@ -209,6 +211,35 @@ impl MonitorBuilder {
                         &supervision,
                         escalate.clone(),
                         move || WebhookChannel::new(build_client(4, timeout), url, secret),
+                    )
+                }
+                ChannelKind::Line {
+                    to,
+                    token,
+                    api_base,
+                    ..
+                } => {
+                    let (timeout, n) = (ch.retry.timeout, ch.name.clone());
+                    start_channel(
+                        ch.name.clone(),
+                        ch.retry,
+                        &arbiter,
+                        &metrics,
+                        &supervision,
+                        escalate.clone(),
+                        move || LineChannel::new(build_client(4, timeout), n, &api_base, to, token),
+                    )
+                }
+                ChannelKind::Discord { webhook_url, .. } => {
+                    let timeout = ch.retry.timeout;
+                    start_channel(
+                        ch.name.clone(),
+                        ch.retry,
+                        &arbiter,
+                        &metrics,
+                        &supervision,
+                        escalate.clone(),
+                        move || DiscordChannel::new(build_client(4, timeout), &webhook_url),
                     )
                 }
             };

@@ -8,8 +8,11 @@
 //! Router.
 
 pub mod delivery;
+pub mod discord;
+pub mod line;
 pub mod log;
 pub mod signature;
+pub mod text;
 pub mod webhook;
 
 use futures_util::future::LocalBoxFuture;
@@ -17,6 +20,8 @@ use futures_util::future::LocalBoxFuture;
 pub use crate::error::DeliveryError;
 use crate::messages::Alert;
 pub use delivery::{ChannelActor, Flush, backoff_delay};
+pub use discord::DiscordChannel;
+pub use line::LineChannel;
 pub use log::LogChannel;
 pub use webhook::WebhookChannel;
 
