@@ -14,7 +14,8 @@ use std::time::Duration;
 use actix::{Addr, Arbiter, ArbiterHandle, Recipient, Supervisor};
 
 use crate::channel::{
-    Channel, ChannelActor, Flush, LlmTriageChannel, LlmTriageSettings, LogChannel, WebhookChannel,
+    Channel, ChannelActor, DiscordChannel, Flush, LineChannel, LlmTriageChannel, LlmTriageSettings,
+    LogChannel, WebhookChannel,
 };
 use crate::client::build_client;
 use crate::config::{ChannelKind, RetrySettings, Settings, SupervisionSettings};
@@ -222,6 +223,35 @@ impl MonitorBuilder {
                         &supervision,
                         escalate.clone(),
                         move || WebhookChannel::new(build_client(4, timeout), url, secret),
+                    )
+                }
+                ChannelKind::Line {
+                    to,
+                    token,
+                    api_base,
+                    ..
+                } => {
+                    let (timeout, n) = (ch.retry.timeout, ch.name.clone());
+                    start_channel(
+                        ch.name.clone(),
+                        ch.retry,
+                        &arbiter,
+                        &metrics,
+                        &supervision,
+                        escalate.clone(),
+                        move || LineChannel::new(build_client(4, timeout), n, &api_base, to, token),
+                    )
+                }
+                ChannelKind::Discord { webhook_url, .. } => {
+                    let timeout = ch.retry.timeout;
+                    start_channel(
+                        ch.name.clone(),
+                        ch.retry,
+                        &arbiter,
+                        &metrics,
+                        &supervision,
+                        escalate.clone(),
+                        move || DiscordChannel::new(build_client(4, timeout), &webhook_url),
                     )
                 }
                 ChannelKind::LlmTriage {

@@ -8,9 +8,12 @@
 //! Router.
 
 pub mod delivery;
+pub mod discord;
+pub mod line;
 pub mod llm_triage;
 pub mod log;
 pub mod signature;
+pub mod text;
 pub mod webhook;
 
 use futures_util::future::LocalBoxFuture;
@@ -18,6 +21,8 @@ use futures_util::future::LocalBoxFuture;
 pub use crate::error::DeliveryError;
 use crate::messages::Alert;
 pub use delivery::{ChannelActor, Flush, backoff_delay};
+pub use discord::DiscordChannel;
+pub use line::LineChannel;
 pub use llm_triage::{LlmTriageChannel, LlmTriageSettings};
 pub use log::LogChannel;
 pub use webhook::WebhookChannel;

@@ -537,4 +537,23 @@ pub enum ChannelKind {
         /// `max_completion_tokens`.
         max_tokens_field: String,
     },
+    /// Pushes a text message through the LINE Messaging API.
+    Line {
+        /// The user, group or room id pushed to (`U…`, `C…`, `R…`).
+        to: String,
+        /// Name of the environment variable that holds the channel access token.
+        token_env: String,
+        /// The channel access token, read from `token_env`.
+        token: Secret,
+        /// The API's origin, `https://api.line.me` by default.
+        api_base: String,
+    },
+    /// Executes a Discord webhook.
+    Discord {
+        /// Name of the environment variable that holds the webhook URL (it carries the
+        /// webhook's token, so it is a secret).
+        webhook_url_env: String,
+        /// The webhook URL, read from `webhook_url_env`.
+        webhook_url: Secret,
+    },
 }

@@ -22,9 +22,9 @@ const MAX_RESTARTS: usize = 1000;
 const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 
 /// Channel types this release can deliver to.
-const AVAILABLE_CHANNELS: &[&str] = &["log", "webhook", "llm_triage"];
+const AVAILABLE_CHANNELS: &[&str] = &["log", "webhook", "discord", "line", "llm_triage"];
 /// Channel types of the design that are recognised but not deliverable yet.
-const LATER_CHANNELS: &[&str] = &["discord", "line", "sms", "alertmanager"];
+const LATER_CHANNELS: &[&str] = &["sms", "alertmanager"];
 /// Keys of some channel type (so that a key of another type is "not a key of a … channel"
 /// rather than "unknown key").
 const ANY_CHANNEL_KEYS: &[&str] = &[
@@ -673,6 +673,8 @@ fn channel(
     let kind = match ty.as_str() {
         "log" => Some(ChannelKind::Log),
         "llm_triage" => llm_triage(&mut t, env),
+        "line" => line(&mut t, env),
+        "discord" => discord(&mut t, env),
         _ => webhook(&mut t, env),
     };
 
@@ -806,6 +808,94 @@ fn llm_triage(t: &mut Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Option
     })
 }
 
+fn line(t: &mut Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Option<ChannelKind> {
+    let to = t
+        .req_str("to", "a LINE user, group or room id (U…, C… or R…)")
+        .map(|to| to.trim().to_owned())
+        .and_then(|to| {
+            if is_line_id(&to) {
+                Some(to)
+            } else {
+                t.problem(
+                    "to",
+                    format!(
+                        "{to:?} is not a LINE user, group or room id; expected U, C or R followed by 32 hex digits"
+                    ),
+                );
+                None
+            }
+        });
+    let token = required_secret(t, "token_env", env);
+    let api_base = match t.str("api_base") {
+        None => Some(crate::channel::line::DEFAULT_API_BASE.to_owned()),
+        Some(base) => check_url(t, "api_base", &base).map(|b| b.trim_end_matches('/').to_owned()),
+    };
+    let (token_env, token) = token?;
+    Some(ChannelKind::Line {
+        to: to?,
+        token_env,
+        token,
+        api_base: api_base?,
+    })
+}
+
+/// A LINE user, group or room id: `U`, `C` or `R` and 32 hex digits.
+fn is_line_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() == 33 && matches!(b[0], b'U' | b'C' | b'R') && b[1..].iter().all(u8::is_ascii_hexdigit)
+}
+
+fn discord(t: &mut Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Option<ChannelKind> {
+    let (var, url) = required_secret(t, "webhook_url_env", env)?;
+    let url = Secret::new(url.expose().trim());
+    if let Err(why) = check_secret_url(url.expose()) {
+        t.problem(
+            "webhook_url_env",
+            format!(
+                "the value of {var} {why}; expected an absolute http(s) URL such as \
+                 https://discord.com/api/webhooks/<id>/<token> (the value is not shown: it holds the webhook's token)"
+            ),
+        );
+        return None;
+    }
+    Some(ChannelKind::Discord {
+        webhook_url_env: var,
+        webhook_url: url,
+    })
+}
+
+/// Checks a URL held in a secret. The error says what is wrong without quoting any of it.
+fn check_secret_url(url: &str) -> Result<(), &'static str> {
+    if url.is_empty() {
+        return Err("is empty");
+    }
+    if !url.contains("://") {
+        return Err("is not an absolute URL");
+    }
+    let uri = url.parse::<Uri>().map_err(|_| "is not a valid URL")?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err("has a scheme other than http or https");
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("has no host");
+    }
+    Ok(())
+}
+
+/// A required `*_env` key and the secret it names: `(variable, secret)`.
+fn required_secret(
+    t: &mut Table<'_>,
+    key: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<(String, Secret)> {
+    let var = t
+        .req_str(key, "the name of an environment variable")?
+        .trim()
+        .to_owned();
+    let secret = secret_from_env(t, key, &var, env)?;
+    Some((var, secret))
+}
+
 /// Looks up the secret named by a `*_env` key. Never prints the value.
 fn secret_from_env(
     t: &Table<'_>,
@@ -851,7 +941,11 @@ mod tests {
     }
 
     fn example_env(name: &str) -> Option<String> {
-        (name == "EXWATCH_OPS_SECRET").then(|| SECRET.to_owned())
+        match name {
+            "EXWATCH_OPS_SECRET" | "LINE_CHANNEL_ACCESS_TOKEN" => Some(SECRET.to_owned()),
+            "DISCORD_WEBHOOK_URL" => Some(format!("https://discord.com/api/webhooks/1/{SECRET}")),
+            _ => None,
+        }
     }
 
     fn problems(toml: &str) -> Vec<String> {
@@ -903,8 +997,17 @@ mod tests {
         assert_eq!(ticker.symbol.as_deref(), Some("BTC/USDT"));
         assert_eq!(ticker.interval, Duration::from_secs(2));
         let names: Vec<&str> = s.channels.iter().map(|c| &*c.name).collect();
-        assert_eq!(names, ["log", "ops"]);
-        let ops = &s.channels[1];
+        assert_eq!(names, ["desk-discord", "desk-line", "log", "ops"]);
+        assert!(matches!(
+            &s.channels[0].kind,
+            ChannelKind::Discord { webhook_url_env, .. } if webhook_url_env == "DISCORD_WEBHOOK_URL"
+        ));
+        assert!(matches!(
+            &s.channels[1].kind,
+            ChannelKind::Line { token_env, api_base, .. }
+                if token_env == "LINE_CHANNEL_ACCESS_TOKEN" && api_base == "https://api.line.me"
+        ));
+        let ops = &s.channels[3];
         assert_eq!(ops.min_severity, Severity::Warning);
         match &ops.kind {
             ChannelKind::Webhook {
@@ -922,7 +1025,11 @@ mod tests {
         let p = problems(EXAMPLE_TOML);
         assert_eq!(
             p,
-            ["channels.ops.secret_env: environment variable EXWATCH_OPS_SECRET is not set"]
+            [
+                "channels.desk-discord.webhook_url_env: environment variable DISCORD_WEBHOOK_URL is not set",
+                "channels.desk-line.token_env: environment variable LINE_CHANNEL_ACCESS_TOKEN is not set",
+                "channels.ops.secret_env: environment variable EXWATCH_OPS_SECRET is not set",
+            ]
         );
     }
 
@@ -1039,7 +1146,7 @@ min_severity = "warning"
     #[test]
     fn config_channel_rules() {
         let p = problems(&minimal(
-            "[channels.desk-line]\ntype = \"line\"\nto = \"U1\"\ntoken_env = \"LINE_TOKEN\"\n\
+            "[channels.oncall-sms]\ntype = \"sms\"\nto = \"+66800000000\"\n\
              [channels.x]\ntype = \"webhook\"\nurl = \"https://h.example.com/\"\ntoken_env = \"T\"\nurll = 1\n\
              min_severity = \"urgent\"\nmax_attempts = 0\n\
              [channels.y]\ntype = \"telegram\"\n\
@@ -1048,13 +1155,13 @@ min_severity = "warning"
         assert_eq!(
             p,
             [
-                "channels.desk-line.type: channel type \"line\" is not available yet in this release (available: log, webhook, llm_triage)",
+                "channels.oncall-sms.type: channel type \"sms\" is not available yet in this release (available: log, webhook, discord, line, llm_triage)",
                 "channels.x.max_attempts: 0 is too small; the minimum is 1",
                 "channels.x.min_severity: unknown severity \"urgent\"; expected info, warning or critical",
                 "channels.x.token_env: not a key of a webhook channel",
                 "channels.x.urll: unknown key; did you mean `url`?",
-                "channels.y.type: unknown channel type \"telegram\"; expected one of log, webhook, llm_triage, discord, line, sms, alertmanager",
-                "channels.z.type: missing; expected a channel type (log, webhook, llm_triage, discord, line, sms, alertmanager)",
+                "channels.y.type: unknown channel type \"telegram\"; expected one of log, webhook, discord, line, llm_triage, sms, alertmanager",
+                "channels.z.type: missing; expected a channel type (log, webhook, discord, line, llm_triage, sms, alertmanager)",
             ]
         );
         let p = problems(&minimal(
@@ -1185,5 +1292,115 @@ min_severity = "warning"
     fn config_toml_syntax_error_is_a_source_error() {
         let err = from_toml_str("[monitor\nregion = 1", &no_env).unwrap_err();
         assert!(matches!(err, ConfigError::Source(_)), "{err:?}");
+    }
+
+    const LINE_ID: &str = "U0123456789abcdef0123456789abcdef";
+    const LINE_TOKEN: &str = "line-access-token-never-printed";
+    const DISCORD_URL: &str =
+        "https://discord.com/api/webhooks/1234567890/discord-token-never-printed";
+
+    fn chat_env(name: &str) -> Option<String> {
+        match name {
+            "LINE_TOKEN" => Some(LINE_TOKEN.to_owned()),
+            "DISCORD_URL" => Some(format!(" {DISCORD_URL}\n")),
+            "DISCORD_RELATIVE" => {
+                Some("discord.com/api/webhooks/1/discord-token-never-printed".into())
+            }
+            "DISCORD_FTP" => {
+                Some("ftp://discord.com/api/webhooks/1/discord-token-never-printed".into())
+            }
+            "DISCORD_EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    fn chat_problems(toml: &str) -> Vec<String> {
+        match from_toml_str(toml, &chat_env) {
+            Err(ConfigError::Invalid(p)) => p.iter().map(ToString::to_string).collect(),
+            Err(e) => panic!("expected problems, got {e}"),
+            Ok(_) => panic!("expected problems, got valid settings"),
+        }
+    }
+
+    #[test]
+    fn config_line_and_discord_channels() {
+        let s = from_toml_str(
+            &minimal(&format!(
+                "[channels.desk-line]\ntype = \"line\"\nto = \"{LINE_ID}\"\ntoken_env = \"LINE_TOKEN\"\n\
+                 [channels.proxied-line]\ntype = \"line\"\nto = \"{LINE_ID}\"\ntoken_env = \"LINE_TOKEN\"\n\
+                 api_base = \"http://127.0.0.1:8080/line/\"\n\
+                 [channels.desk-discord]\ntype = \"discord\"\nwebhook_url_env = \"DISCORD_URL\"\nmin_severity = \"warning\"\n"
+            )),
+            &chat_env,
+        )
+        .expect("valid");
+        let names: Vec<&str> = s.channels.iter().map(|c| &*c.name).collect();
+        assert_eq!(names, ["desk-discord", "desk-line", "proxied-line"]);
+        match &s.channels[0].kind {
+            ChannelKind::Discord {
+                webhook_url_env,
+                webhook_url,
+            } => {
+                assert_eq!(webhook_url_env, "DISCORD_URL");
+                assert_eq!(webhook_url.expose(), DISCORD_URL, "trimmed");
+            }
+            other => panic!("expected discord, got {other:?}"),
+        }
+        match &s.channels[1].kind {
+            ChannelKind::Line {
+                to,
+                token_env,
+                token,
+                api_base,
+            } => {
+                assert_eq!(to, LINE_ID);
+                assert_eq!(token_env, "LINE_TOKEN");
+                assert_eq!(token.expose(), LINE_TOKEN);
+                assert_eq!(api_base, "https://api.line.me");
+            }
+            other => panic!("expected line, got {other:?}"),
+        }
+        match &s.channels[2].kind {
+            ChannelKind::Line { api_base, .. } => {
+                assert_eq!(api_base, "http://127.0.0.1:8080/line")
+            }
+            other => panic!("expected line, got {other:?}"),
+        }
+        let shown = format!("{s:?}{}", serde_json::to_string(&s).unwrap());
+        for secret in [LINE_TOKEN, "discord-token-never-printed"] {
+            assert!(!shown.contains(secret), "{secret} shown: {shown}");
+        }
+    }
+
+    #[test]
+    fn config_line_and_discord_problems_never_show_secrets() {
+        let p = chat_problems(&minimal(
+            "[channels.a]\ntype = \"line\"\nto = \"U1\"\ntoken_env = \"NOPE\"\napi_base = \"api.line.me\"\nurl = \"https://x.example.com\"\n\
+             [channels.b]\ntype = \"line\"\n\
+             [channels.c]\ntype = \"discord\"\n\
+             [channels.d]\ntype = \"discord\"\nwebhook_url_env = \"DISCORD_RELATIVE\"\n\
+             [channels.e]\ntype = \"discord\"\nwebhook_url_env = \"DISCORD_FTP\"\ntoken_env = \"LINE_TOKEN\"\n\
+             [channels.f]\ntype = \"discord\"\nwebhook_url_env = \"DISCORD_EMPTY\"\n",
+        ));
+        let tail = "; expected an absolute http(s) URL such as https://discord.com/api/webhooks/<id>/<token> (the value is not shown: it holds the webhook's token)";
+        assert_eq!(
+            p,
+            [
+                "channels.a.api_base: relative URL \"api.line.me\"; expected an absolute http(s) URL".to_owned(),
+                "channels.a.to: \"U1\" is not a LINE user, group or room id; expected U, C or R followed by 32 hex digits".to_owned(),
+                "channels.a.token_env: environment variable NOPE is not set".to_owned(),
+                "channels.a.url: not a key of a line channel".to_owned(),
+                "channels.b.to: missing; expected a LINE user, group or room id (U…, C… or R…)".to_owned(),
+                "channels.b.token_env: missing; expected the name of an environment variable".to_owned(),
+                "channels.c.webhook_url_env: missing; expected the name of an environment variable".to_owned(),
+                format!("channels.d.webhook_url_env: the value of DISCORD_RELATIVE is not an absolute URL{tail}"),
+                "channels.e.token_env: not a key of a discord channel".to_owned(),
+                format!("channels.e.webhook_url_env: the value of DISCORD_FTP has a scheme other than http or https{tail}"),
+                "channels.f.webhook_url_env: environment variable DISCORD_EMPTY is empty".to_owned(),
+            ],
+            "got:\n{}",
+            p.join("\n")
+        );
+        assert!(p.iter().all(|p| !p.contains("never-printed")));
     }
 }

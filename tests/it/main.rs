@@ -1,12 +1,14 @@
 //! exwatch's integration tests: one binary (Cargo.toml `[[test]] name = "it"`). Loopback fakes
-//! of the exchanges and the webhook receiver live in `tests/support`.
+//! of the exchanges, the webhook receiver, LINE and Discord live in `tests/support`.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod collect;
+mod discord;
 mod e2e;
 mod fakes;
+mod line;
 mod llm_triage;
 mod pipeline;
 mod probe;

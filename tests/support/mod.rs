@@ -1,13 +1,16 @@
-//! Loopback fakes for integration tests: a fake exchange ([`fake_exchange::FakeExchange`]), a fake
-//! OpenAI-compatible model server ([`fake_openai::FakeOpenAi`]) and a
-//! fake webhook receiver ([`fake_sink::FakeSink`]).
+//! Loopback fakes for integration tests: a fake exchange ([`fake_exchange::FakeExchange`]), a
+//! fake webhook receiver ([`fake_sink::FakeSink`]), a fake OpenAI-compatible model server
+//! ([`fake_openai::FakeOpenAi`]), the LINE Messaging API ([`fake_line::FakeLine`]) and a
+//! Discord webhook ([`fake_discord::FakeDiscord`]).
 //!
 //! Each fake runs an actix-web server in its own thread with its own `actix_rt::System`, bound
 //! to `127.0.0.1:0`, so it does not depend on the runtime of the test that uses it (tests run
 //! inside `#[actix::test]`). Dropping the handle stops the server and joins its thread.
 #![allow(dead_code)]
 
+pub mod fake_discord;
 pub mod fake_exchange;
+pub mod fake_line;
 pub mod fake_openai;
 pub mod fake_sink;
 

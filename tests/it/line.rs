@@ -1,0 +1,641 @@
+//! The `line` channel through real HTTP, against the loopback [`FakeLine`]: the push request
+//! and its text, the limits, retries (same retry key), rate limits, the monthly quota,
+//! rejections, secrets, and ordering across an outage. Real time only (sockets), short
+//! back-offs, bounded waits.
+//!
+//! Alerts come from clock-skew measurements, as in `webhook.rs`: 2500 ms fires a critical
+//! alert at once, and three normal samples resolve the episode.
+
+use std::time::{Duration, Instant};
+
+use exwatch::channel::Channel;
+use exwatch::channel::line::{self, LineChannel, retry_key};
+use exwatch::client::build_client;
+use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Secret, Settings};
+use exwatch::messages::{
+    Alert, AlertKind, Measurement, Metric, Name, SeriesKey, Severity, Stats, Timestamp, Triage,
+};
+use exwatch::metrics::Metrics;
+use exwatch::{DeliveryError, Monitor, MonitorHandle};
+
+use crate::collect::Collected;
+use crate::support::fake_line::{FakeLine, LineMode, LineRequest};
+
+const T0: i64 = 1_795_000_000_000;
+const WAIT: Duration = Duration::from_secs(3);
+const TOKEN: &str = "line-channel-token-SECRET-0123456789";
+const TO: &str = "U0123456789abcdef0123456789abcdef";
+
+fn retry(max_attempts: u32) -> RetrySettings {
+    RetrySettings {
+        max_attempts,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        timeout: Duration::from_millis(500),
+    }
+}
+
+fn line_settings(name: &str, api_base: String, retry: RetrySettings) -> ChannelSettings {
+    ChannelSettings {
+        name: Name::from(name),
+        min_severity: Severity::Info,
+        retry,
+        kind: ChannelKind::Line {
+            to: TO.into(),
+            token_env: "EXWATCH_TEST_LINE_TOKEN".into(),
+            token: Secret::new(TOKEN),
+            api_base,
+        },
+    }
+}
+
+fn settings(channels: Vec<ChannelSettings>) -> Settings {
+    let mut s = Settings {
+        channels,
+        ..Settings::default()
+    };
+    s.shutdown.grace = Duration::from_secs(3);
+    s
+}
+
+/// One channel, `desk`, to `fake`.
+fn start(fake: &FakeLine, max_attempts: u32) -> (MonitorHandle, std::sync::Arc<Metrics>) {
+    let monitor = Monitor::start(settings(vec![line_settings(
+        "desk",
+        fake.api_base(),
+        retry(max_attempts),
+    )]));
+    let metrics = monitor.metrics().clone();
+    (monitor, metrics)
+}
+
+fn skew(exchange: &str, ms: f64, i: i64) -> Measurement {
+    Measurement::ok(
+        SeriesKey::new(exchange, "time", Metric::ClockSkewMs),
+        ms,
+        Timestamp(T0 + i * 1000),
+    )
+}
+
+fn fire(monitor: &MonitorHandle, exchange: &str, i: i64) {
+    monitor.inject(skew(exchange, 2500.0, i));
+}
+
+fn resolve(monitor: &MonitorHandle, exchange: &str, i: i64) {
+    for k in 0..3 {
+        monitor.inject(skew(exchange, 3.0, i + k));
+    }
+}
+
+fn deliveries(metrics: &Metrics, channel: &str, outcome: &str) -> f64 {
+    metrics
+        .value(
+            "exwatch_deliveries_total",
+            &[("channel", channel), ("outcome", outcome)],
+        )
+        .unwrap_or(0.0)
+}
+
+async fn wait_until(mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done() && Instant::now() < deadline {
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The alert id a text ends with (`id <ulid>`).
+fn text_id(text: &str) -> String {
+    text.lines()
+        .last()
+        .and_then(|l| l.strip_prefix("id "))
+        .unwrap_or_else(|| panic!("no id line in {text:?}"))
+        .to_owned()
+}
+
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
+        })
+}
+
+fn utf16_len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// A hand-made alert, for driving a channel directly.
+fn alert(message: &str) -> Alert {
+    Alert {
+        id: exwatch::messages::new_id(),
+        kind: AlertKind::Firing,
+        severity: Severity::Warning,
+        exchange: Name::from("okx"),
+        endpoint: Name::from("ticker"),
+        metric: Metric::LatencyMs,
+        detector: Name::from("zscore"),
+        title: "okx ticker latency spike".into(),
+        message: message.into(),
+        value: 5234.5,
+        threshold: 71.33333,
+        region: Name::from("ap-southeast-1"),
+        started_at: Timestamp(T0),
+        at: Timestamp(T0 + 3000),
+        stats: Stats {
+            p50_ms: Some(41.0),
+            p99_ms: Some(120.0),
+            ..Stats::default()
+        },
+        in_reply_to: None,
+    }
+}
+
+fn direct_channel(fake: &FakeLine, token: &str) -> LineChannel {
+    LineChannel::new(
+        build_client(2, Duration::from_secs(2)),
+        Name::from("direct"),
+        &fake.api_base(),
+        TO.into(),
+        Secret::new(token),
+    )
+}
+
+#[actix::test]
+async fn line_push_follows_the_messaging_api() {
+    let fake = FakeLine::start(TOKEN);
+    let (monitor, _) = start(&fake, 3);
+    fire(&monitor, "bybit", 0);
+    let got = fake.wait_for(1, WAIT).await;
+    assert_eq!(got.len(), 1, "one push per alert");
+    let push = &got[0];
+    assert_eq!(push.method, "POST");
+    assert_eq!(push.path, "/v2/bot/message/push");
+    assert_eq!(
+        push.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(push.header("content-type"), Some("application/json"));
+    assert!(
+        push.header("user-agent")
+            .unwrap_or_default()
+            .starts_with("exwatch/")
+    );
+    let body = push.json();
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["messages", "to"], "{body}");
+    assert_eq!(body["to"], TO);
+    assert_eq!(body["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(body["messages"][0]["type"], "text");
+
+    let text = push.text();
+    let firing_id = text_id(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "🔴 CRITICAL", "{text}");
+    assert_eq!(lines[1], "bybit time clock skew", "{text}");
+    assert!(lines[3].contains("2500"), "the message: {text}");
+    for expected in [
+        "bybit / time / clock_skew_ms",
+        "value 2500 ms (threshold 2000 ms)",
+        "detector clock_skew",
+        "started 2026-11-18 11:06:40 UTC",
+        "region local",
+    ] {
+        assert!(
+            lines.contains(&expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    let key = push.retry_key().expect("X-Line-Retry-Key");
+    assert!(is_uuid(key), "{key}");
+    assert_eq!(key, retry_key(&firing_id, "desk"));
+
+    resolve(&monitor, "bybit", 1);
+    let got = fake.wait_for(2, WAIT).await;
+    let text = got[1].text();
+    assert!(
+        text.starts_with(
+            "✅ RESOLVED (was CRITICAL)\nbybit time clock skew resolved\n\nrecovered after"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nlast value 2500 ms (threshold 2000 ms)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nresolved 2026-11-18 11:06:43 UTC\n"),
+        "{text}"
+    );
+
+    monitor.router().do_send(Triage {
+        alert_id: Name::from(firing_id.as_str()),
+        text: "Bybit's time servers drifted; their status page reports NTP maintenance.".into(),
+    });
+    let got = fake.wait_for(3, WAIT).await;
+    assert_eq!(got.len(), 3);
+    let text = got[2].text();
+    assert!(
+        text.starts_with(&format!(
+            "💬 TRIAGE · re: bybit time clock skew\n(follow-up to alert {firing_id})\n\nBybit's time servers drifted"
+        )),
+        "{text}"
+    );
+    let keys: std::collections::HashSet<&str> =
+        got.iter().filter_map(LineRequest::retry_key).collect();
+    assert_eq!(keys.len(), 3, "a key per alert");
+    assert!(monitor.stop().await);
+    assert_eq!(fake.attempts().len(), 3, "nothing beyond the three pushes");
+}
+
+#[actix::test]
+async fn line_huge_alert_text_fits_the_limit() {
+    let fake = FakeLine::start(TOKEN);
+    let recorded = Collected::<Alert>::start();
+    let monitor = Monitor::builder(settings(vec![line_settings(
+        "desk",
+        fake.api_base(),
+        retry(3),
+    )]))
+    .alert_recipient("probe", Severity::Info, recorded.recipient())
+    .start();
+    let mut recorded = recorded;
+    fire(&monitor, "okx", 0);
+    let firing = recorded.next(3).await;
+    // A 20 000-character hypothesis, 30 000 UTF-16 units: emoji count twice.
+    let huge = format!("{}{}", "🍎".repeat(10_000), "x".repeat(10_000));
+    assert_eq!(huge.chars().count(), 20_000);
+    monitor.router().do_send(Triage {
+        alert_id: firing.id.clone(),
+        text: huge,
+    });
+    let got = fake.wait_for(2, WAIT).await;
+    assert!(monitor.stop().await);
+    assert_eq!(
+        got.len(),
+        2,
+        "the fake accepted both: {:?}",
+        fake.attempts()
+            .iter()
+            .map(|a| &a.problem)
+            .collect::<Vec<_>>()
+    );
+    let text = got[1].text();
+    assert!(utf16_len(&text) <= line::MAX_TEXT, "{}", utf16_len(&text));
+    assert!(text.contains("🍎…"), "cut on a character boundary, marked");
+    assert!(
+        text.ends_with(&format!("id {}", text_id(&text))),
+        "the details survive the cut"
+    );
+    assert!(text.contains("region local"));
+
+    // Directly, with every part oversized.
+    let fake = FakeLine::start(TOKEN);
+    let mut a = alert(&"m".repeat(20_000));
+    a.title = "t".repeat(20_000);
+    a.region = Name::from("r".repeat(20_000));
+    let mut ch = direct_channel(&fake, TOKEN);
+    assert_eq!(ch.deliver(&a).await, Ok(()));
+    let text = fake.pushes()[0].text();
+    assert!(utf16_len(&text) <= line::MAX_TEXT);
+
+    // The fake does hold the line: 5001 units are refused with LINE's error body.
+    let resp = crate::support::client()
+        .post(format!("{}/v2/bot/message/push", fake.api_base()))
+        .insert_header(("Authorization", format!("Bearer {TOKEN}")))
+        .send_json(&serde_json::json!({"to": TO, "messages": [{"type": "text", "text": "x".repeat(5001)}]}))
+        .await
+        .expect("an answer");
+    assert_eq!(resp.status().as_u16(), 400);
+    let refused = fake.attempts().pop().unwrap();
+    assert!(
+        refused
+            .problem
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Length must be between 0 and 5000"),
+        "{:?}",
+        refused.problem
+    );
+}
+
+#[actix::test]
+async fn line_retries_5xx_with_the_same_retry_key() {
+    let fake = FakeLine::start(TOKEN);
+    fake.queue_modes([LineMode::ServerError(500), LineMode::ServerError(503)]);
+    let (monitor, metrics) = start(&fake, 5);
+    fire(&monitor, "bybit", 0);
+    assert_eq!(fake.wait_for(1, WAIT).await.len(), 1);
+    assert!(monitor.stop().await);
+    let attempts = fake.attempts();
+    assert_eq!(
+        attempts.iter().map(|a| a.status).collect::<Vec<_>>(),
+        [500, 503, 200]
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.retry_key() == attempts[0].retry_key() && a.body == attempts[0].body),
+        "one alert, one key, one body"
+    );
+    assert_eq!(deliveries(&metrics, "desk", "retry"), 2.0);
+    assert_eq!(deliveries(&metrics, "desk", "ok"), 1.0);
+    assert_eq!(deliveries(&metrics, "desk", "failed"), 0.0);
+}
+
+#[actix::test]
+async fn line_rate_limit_is_retried_honouring_retry_after() {
+    let fake = FakeLine::start(TOKEN);
+    fake.queue_modes([
+        LineMode::RateLimited {
+            retry_after_secs: Some(1),
+        },
+        LineMode::RateLimited {
+            retry_after_secs: None,
+        },
+    ]);
+    let (monitor, metrics) = start(&fake, 5);
+    fire(&monitor, "bybit", 0);
+    assert_eq!(fake.wait_for(1, WAIT).await.len(), 1);
+    assert!(monitor.stop().await);
+    let attempts = fake.attempts();
+    assert_eq!(
+        attempts.iter().map(|a| a.status).collect::<Vec<_>>(),
+        [429, 429, 200]
+    );
+    let hinted = attempts[1].at - attempts[0].at;
+    assert!(
+        hinted >= Duration::from_millis(990) && hinted < Duration::from_millis(2000),
+        "Retry-After: 1 waited {hinted:?}"
+    );
+    let plain = attempts[2].at - attempts[1].at;
+    assert!(
+        plain < Duration::from_millis(600),
+        "no hint: the channel's back-off (≤ 200 ms here), waited {plain:?}"
+    );
+    assert_eq!(deliveries(&metrics, "desk", "retry"), 2.0);
+    assert_eq!(deliveries(&metrics, "desk", "ok"), 1.0);
+}
+
+#[actix::test]
+async fn line_lost_answer_is_not_pushed_twice() {
+    // LINE accepts the push but the answer never arrives: the retry carries the same key, LINE
+    // answers 409 with the accepted request's id, and that is a delivery.
+    let fake = FakeLine::start(TOKEN);
+    fake.queue_modes([LineMode::AcceptThenStall]);
+    let (monitor, metrics) = start(&fake, 5);
+    fire(&monitor, "bybit", 0);
+    let attempts = fake.wait_for_attempts(2, WAIT).await;
+    assert!(monitor.stop().await, "counted delivered");
+    assert_eq!(
+        attempts.iter().map(|a| a.status).collect::<Vec<_>>(),
+        [0, 409],
+        "stalled, then already accepted"
+    );
+    assert_eq!(attempts[0].retry_key(), attempts[1].retry_key());
+    assert_eq!(fake.pushes().len(), 1, "pushed exactly once");
+    assert_eq!(deliveries(&metrics, "desk", "ok"), 1.0);
+    assert_eq!(deliveries(&metrics, "desk", "retry"), 1.0);
+    assert_eq!(deliveries(&metrics, "desk", "failed"), 0.0);
+
+    // A 409 with an accepted id on the very first attempt is a delivery too.
+    let fake = FakeLine::start(TOKEN);
+    fake.queue_modes([LineMode::Conflict]);
+    let mut ch = direct_channel(&fake, TOKEN);
+    assert_eq!(ch.deliver(&alert("m")).await, Ok(()));
+}
+
+#[actix::test]
+async fn line_rejections_quote_line_and_are_not_retried() {
+    let fake = FakeLine::start(TOKEN);
+    let mut ch = direct_channel(&fake, TOKEN);
+    let cases = [
+        (
+            LineMode::BadRequest(
+                "The property, 'to', in the request body is invalid (line: 1, column: 7)",
+            ),
+            "LINE HTTP 400: The property, 'to', in the request body is invalid (line: 1, column: 7)",
+        ),
+        (
+            LineMode::Unauthorized,
+            "LINE HTTP 401: Authentication failed. Confirm that the access token in the authorization header is valid.",
+        ),
+        (
+            LineMode::Forbidden,
+            "LINE HTTP 403: Not authorized to use this endpoint.",
+        ),
+    ];
+    for (mode, expected) in cases {
+        fake.queue_modes([mode]);
+        match ch.deliver(&alert("m")).await {
+            Err(DeliveryError::Rejected { reason }) => assert_eq!(reason, expected),
+            other => panic!("{mode:?}: {other:?}"),
+        }
+    }
+    // A wrong token: the fake's own check answers 401; the reason never shows a token.
+    let mut wrong = direct_channel(&fake, "wrong-token-SECRET-abcdef");
+    match wrong.deliver(&alert("m")).await {
+        Err(DeliveryError::Rejected { reason }) => {
+            assert!(
+                reason.starts_with("LINE HTTP 401: Authentication failed"),
+                "{reason}"
+            );
+            assert!(!reason.contains("SECRET"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Through the ChannelActor: tried once, counted failed, the next alert goes through.
+    let fake = FakeLine::start(TOKEN);
+    fake.queue_modes([LineMode::BadRequest("Failed to send messages")]);
+    let (monitor, metrics) = start(&fake, 5);
+    fire(&monitor, "bybit", 0);
+    fake.wait_for_attempts(1, WAIT).await;
+    fire(&monitor, "okx", 1);
+    assert_eq!(fake.wait_for(1, WAIT).await.len(), 1);
+    assert!(monitor.stop().await);
+    assert_eq!(
+        fake.attempts().iter().map(|a| a.status).collect::<Vec<_>>(),
+        [400, 200]
+    );
+    assert!(fake.pushes()[0].text().contains("okx / time"));
+    assert_eq!(deliveries(&metrics, "desk", "failed"), 1.0);
+    assert_eq!(deliveries(&metrics, "desk", "retry"), 0.0);
+}
+
+#[actix::test]
+async fn line_monthly_quota_waits_once_then_rejects() {
+    let fake = FakeLine::start(TOKEN);
+    fake.set_mode(LineMode::MonthlyLimit);
+    let api_base = fake.api_base();
+    let quota_backoff = Duration::from_millis(400);
+    let monitor = Monitor::builder(settings(Vec::new()))
+        .channel("quota", Severity::Info, retry(5), move || {
+            LineChannel::new(
+                build_client(2, Duration::from_secs(2)),
+                Name::from("quota"),
+                &api_base,
+                TO.into(),
+                Secret::new(TOKEN),
+            )
+            .with_quota_backoff(quota_backoff)
+        })
+        .start();
+    let metrics = monitor.metrics().clone();
+
+    // The first quota answer is waited out once; the second is a rejection.
+    fire(&monitor, "bybit", 0);
+    wait_until(|| deliveries(&metrics, "quota", "failed") >= 1.0).await;
+    let attempts = fake.attempts();
+    assert_eq!(attempts.len(), 2, "tried, waited, tried once more");
+    let gap = attempts[1].at - attempts[0].at;
+    assert!(
+        gap >= quota_backoff,
+        "waited {gap:?}, less than the quota back-off"
+    );
+    assert_eq!(deliveries(&metrics, "quota", "retry"), 1.0);
+
+    // While the quota stays used up, each alert is rejected at its first answer.
+    fire(&monitor, "okx", 1);
+    wait_until(|| deliveries(&metrics, "quota", "failed") >= 2.0).await;
+    assert_eq!(fake.attempts().len(), 3);
+    assert_eq!(deliveries(&metrics, "quota", "retry"), 1.0, "not retried");
+
+    // A new month: pushes go through, and a later quota answer is waited out again.
+    fake.set_mode(LineMode::Accept);
+    fire(&monitor, "binance", 2);
+    assert_eq!(fake.wait_for(1, WAIT).await.len(), 1);
+    fake.queue_modes([LineMode::MonthlyLimit]);
+    resolve(&monitor, "binance", 3);
+    assert_eq!(fake.wait_for(2, WAIT).await.len(), 2);
+    assert_eq!(deliveries(&metrics, "quota", "retry"), 2.0);
+    assert!(monitor.stop().await);
+    assert_eq!(deliveries(&metrics, "quota", "failed"), 2.0);
+}
+
+#[actix::test]
+async fn line_secrets_never_in_reasons_or_debug() {
+    let s = settings(vec![line_settings(
+        "desk",
+        "https://api.line.me".into(),
+        retry(3),
+    )]);
+    assert!(!format!("{s:?}").contains(TOKEN));
+    assert!(!serde_json::to_string(&s).unwrap().contains(TOKEN));
+
+    let fake = FakeLine::start(TOKEN);
+    let ch = direct_channel(&fake, TOKEN);
+    assert!(!format!("{ch:?}").contains(TOKEN), "{ch:?}");
+
+    // Nothing listens on port 1: a transport failure's reason.
+    let mut refused = LineChannel::new(
+        build_client(2, Duration::from_secs(2)),
+        Name::from("refused"),
+        "http://127.0.0.1:1",
+        TO.into(),
+        Secret::new(TOKEN),
+    );
+    match refused.deliver(&alert("m")).await {
+        Err(DeliveryError::Retryable { reason, .. }) => {
+            assert!(!reason.contains(TOKEN), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // On the wire, the token is in the Authorization header and nowhere else.
+    let mut ch = ch;
+    assert_eq!(ch.deliver(&alert("m")).await, Ok(()));
+    let push = &fake.pushes()[0];
+    assert!(!String::from_utf8_lossy(&push.body).contains(TOKEN));
+    let carrying: Vec<&str> = push
+        .headers
+        .iter()
+        .filter(|(_, v)| v.contains(TOKEN))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(carrying, ["authorization"]);
+}
+
+#[actix::test]
+async fn line_outage_keeps_order_and_delivers_each_alert_once() {
+    let fake = FakeLine::start(TOKEN);
+    fake.set_mode(LineMode::ServerError(500));
+    let recorded = Collected::<Alert>::start();
+    let monitor = Monitor::builder(settings(vec![line_settings(
+        "desk",
+        fake.api_base(),
+        retry(100),
+    )]))
+    .alert_recipient("order", Severity::Info, recorded.recipient())
+    .start();
+    let mut recorded = recorded;
+    let metrics = monitor.metrics().clone();
+
+    let exchanges = ["binance", "bybit", "okx"];
+    for (k, ex) in exchanges.iter().enumerate() {
+        fire(&monitor, ex, k as i64);
+    }
+    for (k, ex) in exchanges.iter().enumerate() {
+        resolve(&monitor, ex, 10 + 10 * k as i64);
+    }
+    monitor.drain().await;
+    let sent: Vec<String> = recorded
+        .drain()
+        .await
+        .iter()
+        .map(|a| a.id.to_string())
+        .collect();
+    assert_eq!(sent.len(), 6);
+
+    fake.wait_for_attempts(4, WAIT).await;
+    assert!(fake.pushes().is_empty());
+    let attempts = fake.attempts();
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.retry_key() == attempts[0].retry_key()),
+        "nothing overtakes the head of the queue"
+    );
+
+    fake.set_mode(LineMode::Accept);
+    let got = fake.wait_for(6, WAIT).await;
+    assert!(monitor.stop().await);
+    let got_ids: Vec<String> = got.iter().map(|p| text_id(&p.text())).collect();
+    assert_eq!(
+        got_ids, sent,
+        "every alert exactly once, in the Router's order"
+    );
+    let keys: Vec<String> = sent.iter().map(|id| retry_key(id, "desk")).collect();
+    assert_eq!(
+        got.iter()
+            .map(|p| p.retry_key().unwrap().to_owned())
+            .collect::<Vec<_>>(),
+        keys
+    );
+    for ex in exchanges {
+        let kinds: Vec<&str> = got
+            .iter()
+            .filter(|p| p.text().contains(&format!("\n{ex} / time / ")))
+            .map(|p| {
+                if p.text().starts_with("✅") {
+                    "resolved"
+                } else {
+                    "firing"
+                }
+            })
+            .collect();
+        assert_eq!(kinds, ["firing", "resolved"], "{ex}");
+    }
+    assert_eq!(
+        fake.attempts().iter().filter(|a| a.status == 409).count(),
+        0
+    );
+    assert_eq!(deliveries(&metrics, "desk", "ok"), 6.0);
+    assert_eq!(deliveries(&metrics, "desk", "failed"), 0.0);
+}
