@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use actix::{Addr, Arbiter, ArbiterHandle, Recipient, Supervisor};
 
-use crate::channel::{Channel, ChannelActor, Flush, LogChannel, WebhookChannel};
+use crate::channel::{
+    AlertmanagerChannel, Channel, ChannelActor, Flush, LogChannel, SmsChannel, WebhookChannel,
+};
 use crate::client::build_client;
 use crate::config::{ChannelKind, RetrySettings, Settings, SupervisionSettings};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
@@ -209,6 +211,59 @@ impl MonitorBuilder {
                         &supervision,
                         escalate.clone(),
                         move || WebhookChannel::new(build_client(4, timeout), url, secret),
+                    )
+                }
+                ChannelKind::Sms {
+                    account_sid,
+                    auth_token,
+                    from,
+                    to,
+                    api_base,
+                    ..
+                } => {
+                    let timeout = ch.retry.timeout;
+                    let connections = to.len().clamp(1, 8);
+                    start_channel(
+                        ch.name.clone(),
+                        ch.retry,
+                        &arbiter,
+                        &metrics,
+                        &supervision,
+                        escalate.clone(),
+                        move || {
+                            SmsChannel::new(
+                                build_client(connections, timeout),
+                                api_base,
+                                account_sid,
+                                auth_token,
+                                from,
+                                to,
+                            )
+                        },
+                    )
+                }
+                ChannelKind::Alertmanager {
+                    urls,
+                    resend_interval,
+                } => {
+                    let timeout = ch.retry.timeout;
+                    // Two per instance: a delivery and a heartbeat may overlap.
+                    let connections = (urls.len() * 2).max(2);
+                    start_channel(
+                        ch.name.clone(),
+                        ch.retry,
+                        &arbiter,
+                        &metrics,
+                        &supervision,
+                        escalate.clone(),
+                        move || {
+                            AlertmanagerChannel::new(
+                                build_client(connections, timeout),
+                                urls,
+                                resend_interval,
+                                timeout,
+                            )
+                        },
                     )
                 }
             };

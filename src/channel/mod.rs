@@ -7,17 +7,21 @@
 //! Each channel runs in its own actor, so a slow or dead one delays no other and never the
 //! Router.
 
+pub mod alertmanager;
 pub mod delivery;
 pub mod log;
 pub mod signature;
+pub mod sms;
 pub mod webhook;
 
 use futures_util::future::LocalBoxFuture;
 
 pub use crate::error::DeliveryError;
 use crate::messages::Alert;
+pub use alertmanager::AlertmanagerChannel;
 pub use delivery::{ChannelActor, Flush, backoff_delay};
 pub use log::LogChannel;
+pub use sms::SmsChannel;
 pub use webhook::WebhookChannel;
 
 /// One platform's delivery of alerts.
