@@ -22,8 +22,8 @@
 //! meanwhile still learns of the resolution. The set the channel keeps is bounded
 //! ([`MAX_SERIES`] series, at most three label sets each).
 //!
-//! **HA.** Each post goes to every URL at once. A delivery counts as done as soon as **one**
-//! instance accepted it (200): the alert is then in the cluster, which gossips notifications;
+//! **HA.** Each post goes to every URL at once, each on its own task. A delivery counts as done
+//! as soon as **one** instance accepted it (200): the alert is then in the cluster, which gossips notifications;
 //! waiting for every instance would let one dead instance hold up the whole queue. The
 //! instances that missed it are caught up by the next heartbeat, which re-sends the whole set
 //! to every instance — that is the retry for the others. When no instance accepted, the
@@ -424,13 +424,36 @@ impl Channel for AlertmanagerChannel {
                 return Box::pin(async move { Err(DeliveryError::Rejected { reason }) });
             }
         };
-        let posts = self.post_all(body);
+        // Each post runs on its own task: the delivery is done as soon as one instance
+        // accepted, while the posts to slower instances finish (bounded by the timeout) in
+        // the background instead of holding up the queue.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let n = self.endpoints.len();
+        for (i, post) in self.post_all(body).into_iter().enumerate() {
+            let tx = tx.clone();
+            actix_rt::spawn(async move {
+                let _ = tx.send((i, post.await));
+            });
+        }
+        drop(tx);
         let id = alert.id.clone();
         Box::pin(async move {
-            let outcomes = join_all(posts).await;
-            for (i, o) in outcomes.iter().enumerate() {
-                if let Err(e) = o {
+            let mut outcomes: Vec<Result<(), DeliveryError>> = (0..n)
+                .map(|_| {
+                    Err(DeliveryError::Retryable {
+                        reason: "no answer".into(),
+                        retry_after: None,
+                    })
+                })
+                .collect();
+            while let Some((i, outcome)) = rx.recv().await {
+                if let Err(e) = &outcome {
                     tracing::debug!(alert = %id, instance = i + 1, error = %e, "Alertmanager instance did not take the alert.");
+                }
+                let accepted = outcome.is_ok();
+                outcomes[i] = outcome;
+                if accepted {
+                    break;
                 }
             }
             combine(outcomes)

@@ -4,10 +4,12 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alertmanager;
 mod collect;
 mod e2e;
 mod fakes;
 mod pipeline;
 mod probe;
+mod sms;
 mod supervision;
 mod webhook;
