@@ -905,7 +905,11 @@ mod tests {
     }
 
     fn example_env(name: &str) -> Option<String> {
-        (name == "EXWATCH_OPS_SECRET").then(|| SECRET.to_owned())
+        matches!(
+            name,
+            "EXWATCH_OPS_SECRET" | "TWILIO_ACCOUNT_SID" | "TWILIO_AUTH_TOKEN"
+        )
+        .then(|| SECRET.to_owned())
     }
 
     fn problems(toml: &str) -> Vec<String> {
@@ -957,8 +961,8 @@ mod tests {
         assert_eq!(ticker.symbol.as_deref(), Some("BTC/USDT"));
         assert_eq!(ticker.interval, Duration::from_secs(2));
         let names: Vec<&str> = s.channels.iter().map(|c| &*c.name).collect();
-        assert_eq!(names, ["log", "ops"]);
-        let ops = &s.channels[1];
+        assert_eq!(names, ["am", "log", "oncall-sms", "ops"]);
+        let ops = &s.channels[3];
         assert_eq!(ops.min_severity, Severity::Warning);
         match &ops.kind {
             ChannelKind::Webhook {
@@ -976,7 +980,11 @@ mod tests {
         let p = problems(EXAMPLE_TOML);
         assert_eq!(
             p,
-            ["channels.ops.secret_env: environment variable EXWATCH_OPS_SECRET is not set"]
+            [
+                "channels.oncall-sms.account_sid_env: environment variable TWILIO_ACCOUNT_SID is not set",
+                "channels.oncall-sms.auth_token_env: environment variable TWILIO_AUTH_TOKEN is not set",
+                "channels.ops.secret_env: environment variable EXWATCH_OPS_SECRET is not set",
+            ]
         );
     }
 
