@@ -14,8 +14,8 @@ use std::time::Duration;
 use actix::{Addr, Arbiter, ArbiterHandle, Recipient, Supervisor};
 
 use crate::channel::{
-    Channel, ChannelActor, DiscordChannel, Flush, LineChannel, LlmTriageChannel, LlmTriageSettings,
-    LogChannel, WebhookChannel,
+    AlertmanagerChannel, Channel, ChannelActor, DiscordChannel, Flush, LineChannel,
+    LlmTriageChannel, LlmTriageSettings, LogChannel, SmsChannel, WebhookChannel,
 };
 use crate::client::build_client;
 use crate::config::{ChannelKind, RetrySettings, Settings, SupervisionSettings};
@@ -287,6 +287,59 @@ impl MonitorBuilder {
                         move || {
                             let client = build_client(2, settings.timeout);
                             LlmTriageChannel::new(n, client, settings, router)
+                        },
+                    )
+                }
+                ChannelKind::Sms {
+                    account_sid,
+                    auth_token,
+                    from,
+                    to,
+                    api_base,
+                    ..
+                } => {
+                    let timeout = ch.retry.timeout;
+                    let connections = to.len().clamp(1, 8);
+                    start_channel(
+                        ch.name.clone(),
+                        ch.retry,
+                        &arbiter,
+                        &metrics,
+                        &supervision,
+                        escalate.clone(),
+                        move || {
+                            SmsChannel::new(
+                                build_client(connections, timeout),
+                                api_base,
+                                account_sid,
+                                auth_token,
+                                from,
+                                to,
+                            )
+                        },
+                    )
+                }
+                ChannelKind::Alertmanager {
+                    urls,
+                    resend_interval,
+                } => {
+                    let timeout = ch.retry.timeout;
+                    // Two per instance: a delivery and a heartbeat may overlap.
+                    let connections = (urls.len() * 2).max(2);
+                    start_channel(
+                        ch.name.clone(),
+                        ch.retry,
+                        &arbiter,
+                        &metrics,
+                        &supervision,
+                        escalate.clone(),
+                        move || {
+                            AlertmanagerChannel::new(
+                                build_client(connections, timeout),
+                                urls,
+                                resend_interval,
+                                timeout,
+                            )
                         },
                     )
                 }

@@ -7,12 +7,14 @@
 //! Each channel runs in its own actor, so a slow or dead one delays no other and never the
 //! Router.
 
+pub mod alertmanager;
 pub mod delivery;
 pub mod discord;
 pub mod line;
 pub mod llm_triage;
 pub mod log;
 pub mod signature;
+pub mod sms;
 pub mod text;
 pub mod webhook;
 
@@ -20,11 +22,13 @@ use futures_util::future::LocalBoxFuture;
 
 pub use crate::error::DeliveryError;
 use crate::messages::Alert;
+pub use alertmanager::AlertmanagerChannel;
 pub use delivery::{ChannelActor, Flush, backoff_delay};
 pub use discord::DiscordChannel;
 pub use line::LineChannel;
 pub use llm_triage::{LlmTriageChannel, LlmTriageSettings};
 pub use log::LogChannel;
+pub use sms::SmsChannel;
 pub use webhook::WebhookChannel;
 
 /// One platform's delivery of alerts.

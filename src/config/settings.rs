@@ -556,4 +556,29 @@ pub enum ChannelKind {
         /// The webhook URL, read from `webhook_url_env`.
         webhook_url: Secret,
     },
+    /// Sends an SMS per recipient through a Twilio-compatible Messages API.
+    Sms {
+        /// Name of the environment variable that holds the Account SID.
+        account_sid_env: String,
+        /// The Account SID (part of the request path and of the Basic credentials).
+        account_sid: Secret,
+        /// Name of the environment variable that holds the Auth Token.
+        auth_token_env: String,
+        /// The Auth Token.
+        auth_token: Secret,
+        /// The sender: an E.164 number, short code or alphanumeric sender ID.
+        from: String,
+        /// The recipients, E.164 numbers (`+` and digits).
+        to: Vec<String>,
+        /// The API base URL, `https://api.twilio.com` by default.
+        api_base: String,
+    },
+    /// Posts alerts to every instance of a Prometheus Alertmanager cluster (API v2).
+    Alertmanager {
+        /// Base URLs of every instance (`http://am-1:9093`), without `/api/v2/alerts`.
+        urls: Vec<String>,
+        /// How often active and recently resolved alerts are re-sent.
+        #[serde(serialize_with = "ser_duration")]
+        resend_interval: Duration,
+    },
 }

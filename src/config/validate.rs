@@ -21,10 +21,16 @@ const MAX_RESTARTS: usize = 1000;
 /// The shortest timeout accepted.
 const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 
-/// Channel types this release can deliver to.
-const AVAILABLE_CHANNELS: &[&str] = &["log", "webhook", "discord", "line", "llm_triage"];
-/// Channel types of the design that are recognised but not deliverable yet.
-const LATER_CHANNELS: &[&str] = &["sms", "alertmanager"];
+/// The channel types.
+const CHANNEL_TYPES: &[&str] = &[
+    "log",
+    "webhook",
+    "discord",
+    "line",
+    "sms",
+    "alertmanager",
+    "llm_triage",
+];
 /// Keys of some channel type (so that a key of another type is "not a key of a … channel"
 /// rather than "unknown key").
 const ANY_CHANNEL_KEYS: &[&str] = &[
@@ -44,7 +50,15 @@ const ANY_CHANNEL_KEYS: &[&str] = &[
     "language",
     "calls_per_hour",
     "max_tokens_field",
+    "resend_interval",
 ];
+
+/// The Twilio API base URL.
+const DEFAULT_TWILIO_API_BASE: &str = "https://api.twilio.com";
+/// How often the alertmanager channel re-sends its alerts by default.
+const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
+/// The shortest alertmanager `resend_interval` accepted.
+const MIN_RESEND_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Validates a merged tree. `env` looks up environment variables named by `*_env` keys.
 pub(crate) fn validate(
@@ -625,31 +639,13 @@ fn channel(
     name: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<ChannelSettings> {
-    let all_types = || {
-        AVAILABLE_CHANNELS
-            .iter()
-            .chain(LATER_CHANNELS)
-            .copied()
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let all_types = || CHANNEL_TYPES.join(", ");
     let ty = t.req_str("type", &format!("a channel type ({})", all_types()));
     let Some(ty) = ty.map(|s| s.trim().to_owned()) else {
         t.mark_all();
         return None;
     };
-    if LATER_CHANNELS.contains(&ty.as_str()) {
-        t.problem(
-            "type",
-            format!(
-                "channel type {ty:?} is not available yet in this release (available: {})",
-                AVAILABLE_CHANNELS.join(", ")
-            ),
-        );
-        t.mark_all();
-        return None;
-    }
-    if !AVAILABLE_CHANNELS.contains(&ty.as_str()) {
+    if !CHANNEL_TYPES.contains(&ty.as_str()) {
         t.problem(
             "type",
             format!(
@@ -675,6 +671,8 @@ fn channel(
         "llm_triage" => llm_triage(&mut t, env),
         "line" => line(&mut t, env),
         "discord" => discord(&mut t, env),
+        "sms" => sms(&mut t, env),
+        "alertmanager" => alertmanager(&mut t),
         _ => webhook(&mut t, env),
     };
 
@@ -883,6 +881,7 @@ fn check_secret_url(url: &str) -> Result<(), &'static str> {
 }
 
 /// A required `*_env` key and the secret it names: `(variable, secret)`.
+/// A required `*_env` key and the secret it names: `(variable name, secret)`.
 fn required_secret(
     t: &mut Table<'_>,
     key: &str,
@@ -894,6 +893,138 @@ fn required_secret(
         .to_owned();
     let secret = secret_from_env(t, key, &var, env)?;
     Some((var, secret))
+}
+
+/// True for an E.164-style number: `+`, then 7 to 15 digits, the first not 0.
+pub(crate) fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|digits| {
+        (7..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
+}
+
+/// A required list of strings (a lone string counts as a list of one), trimmed; `None` when
+/// missing, wrongly typed or empty (each reported).
+fn required_list(t: &mut Table<'_>, key: &str, expected: &str) -> Option<Vec<String>> {
+    if !t.has(key) {
+        t.mark(key);
+        t.missing(key, expected);
+        return None;
+    }
+    let items: Vec<String> = t
+        .str_or_list(key)?
+        .into_iter()
+        .map(|s| s.trim().to_owned())
+        .collect();
+    if items.is_empty() {
+        t.problem(key, format!("empty list; expected {expected}"));
+        return None;
+    }
+    Some(items)
+}
+
+/// The path of item `i` of list `key` (`to[1]`), for problems about one entry.
+fn item_key(key: &str, i: usize) -> String {
+    format!("{key}[{i}]")
+}
+
+fn sms(t: &mut Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Option<ChannelKind> {
+    let sid = required_secret(t, "account_sid_env", env);
+    let token = required_secret(t, "auth_token_env", env);
+    let from = t
+        .req_str(
+            "from",
+            "the sender: an E.164 number such as \"+15005550006\", a short code or an alphanumeric sender ID",
+        )
+        .map(|f| f.trim().to_owned())
+        .filter(|from| {
+            let ok = if from.starts_with('+') {
+                is_e164(from)
+            } else {
+                // A short code (digits) or an alphanumeric sender ID (at most 11 characters).
+                !from.is_empty()
+                    && from.len() <= 11
+                    && from.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+            };
+            if !ok {
+                t.problem(
+                    "from",
+                    format!(
+                        "{from:?} is not a sender; expected an E.164 number (+ and 7 to 15 digits), a short code or an alphanumeric sender ID of at most 11 characters"
+                    ),
+                );
+            }
+            ok
+        });
+    let to = required_list(
+        t,
+        "to",
+        "a list of E.164 phone numbers such as [\"+66800000000\"]",
+    )
+    .and_then(|to| {
+        let mut ok = true;
+        for (i, number) in to.iter().enumerate() {
+            if !is_e164(number) {
+                t.problem(
+                    &item_key("to", i),
+                    format!("{number:?} is not an E.164 number; expected + and 7 to 15 digits"),
+                );
+                ok = false;
+            } else if to[..i].contains(number) {
+                t.problem(&item_key("to", i), format!("{number} is listed twice"));
+                ok = false;
+            }
+        }
+        ok.then_some(to)
+    });
+    let api_base = match t.str("api_base") {
+        None => Some(DEFAULT_TWILIO_API_BASE.to_owned()),
+        Some(u) => check_url(t, "api_base", &u).map(|u| u.trim_end_matches('/').to_owned()),
+    };
+    let ((account_sid_env, account_sid), (auth_token_env, auth_token)) = (sid?, token?);
+    Some(ChannelKind::Sms {
+        account_sid_env,
+        account_sid,
+        auth_token_env,
+        auth_token,
+        from: from?,
+        to: to?,
+        api_base: api_base?,
+    })
+}
+
+fn alertmanager(t: &mut Table<'_>) -> Option<ChannelKind> {
+    let urls = required_list(
+        t,
+        "urls",
+        "the base URL of every Alertmanager instance, such as [\"http://127.0.0.1:9093\"]",
+    )
+    .and_then(|urls| {
+        let mut out = Vec::with_capacity(urls.len());
+        for (i, url) in urls.iter().enumerate() {
+            let key = item_key("urls", i);
+            if let Some(url) = check_url(t, &key, url) {
+                let url = url.trim_end_matches('/').to_owned();
+                if out.contains(&url) {
+                    t.problem(&key, format!("{url} is listed twice"));
+                } else {
+                    out.push(url);
+                }
+            }
+        }
+        (out.len() == urls.len()).then_some(out)
+    });
+    let resend_interval = duration_at_least(
+        t,
+        "resend_interval",
+        MIN_RESEND_INTERVAL,
+        DEFAULT_RESEND_INTERVAL,
+    );
+    Some(ChannelKind::Alertmanager {
+        urls: urls?,
+        resend_interval,
+    })
 }
 
 /// Looks up the secret named by a `*_env` key. Never prints the value.
@@ -942,7 +1073,10 @@ mod tests {
 
     fn example_env(name: &str) -> Option<String> {
         match name {
-            "EXWATCH_OPS_SECRET" | "LINE_CHANNEL_ACCESS_TOKEN" => Some(SECRET.to_owned()),
+            "EXWATCH_OPS_SECRET"
+            | "LINE_CHANNEL_ACCESS_TOKEN"
+            | "TWILIO_ACCOUNT_SID"
+            | "TWILIO_AUTH_TOKEN" => Some(SECRET.to_owned()),
             "DISCORD_WEBHOOK_URL" => Some(format!("https://discord.com/api/webhooks/1/{SECRET}")),
             _ => None,
         }
@@ -997,17 +1131,27 @@ mod tests {
         assert_eq!(ticker.symbol.as_deref(), Some("BTC/USDT"));
         assert_eq!(ticker.interval, Duration::from_secs(2));
         let names: Vec<&str> = s.channels.iter().map(|c| &*c.name).collect();
-        assert_eq!(names, ["desk-discord", "desk-line", "log", "ops"]);
+        assert_eq!(
+            names,
+            [
+                "am",
+                "desk-discord",
+                "desk-line",
+                "log",
+                "oncall-sms",
+                "ops"
+            ]
+        );
         assert!(matches!(
-            &s.channels[0].kind,
+            &s.channels[1].kind,
             ChannelKind::Discord { webhook_url_env, .. } if webhook_url_env == "DISCORD_WEBHOOK_URL"
         ));
         assert!(matches!(
-            &s.channels[1].kind,
+            &s.channels[2].kind,
             ChannelKind::Line { token_env, api_base, .. }
                 if token_env == "LINE_CHANNEL_ACCESS_TOKEN" && api_base == "https://api.line.me"
         ));
-        let ops = &s.channels[3];
+        let ops = &s.channels[5];
         assert_eq!(ops.min_severity, Severity::Warning);
         match &ops.kind {
             ChannelKind::Webhook {
@@ -1028,6 +1172,8 @@ mod tests {
             [
                 "channels.desk-discord.webhook_url_env: environment variable DISCORD_WEBHOOK_URL is not set",
                 "channels.desk-line.token_env: environment variable LINE_CHANNEL_ACCESS_TOKEN is not set",
+                "channels.oncall-sms.account_sid_env: environment variable TWILIO_ACCOUNT_SID is not set",
+                "channels.oncall-sms.auth_token_env: environment variable TWILIO_AUTH_TOKEN is not set",
                 "channels.ops.secret_env: environment variable EXWATCH_OPS_SECRET is not set",
             ]
         );
@@ -1144,6 +1290,127 @@ min_severity = "warning"
     }
 
     #[test]
+    fn config_sms_channel() {
+        let env = |name: &str| match name {
+            "TW_SID" => Some("AC0123456789abcdef".to_owned()),
+            "TW_TOKEN" => Some(SECRET.to_owned()),
+            "TW_EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        let s = from_toml_str(
+            &minimal(
+                "[channels.oncall]\ntype = \"sms\"\naccount_sid_env = \"TW_SID\"\nauth_token_env = \"TW_TOKEN\"\n\
+                 from = \"+15005550006\"\nto = [\"+66800000000\", \"+4915112345678\"]\nmin_severity = \"critical\"\n\
+                 [channels.one]\ntype = \"sms\"\naccount_sid_env = \"TW_SID\"\nauth_token_env = \"TW_TOKEN\"\n\
+                 from = \"EXWATCH\"\nto = \"+66800000000\"\napi_base = \"http://127.0.0.1:8080/\"\n",
+            ),
+            &env,
+        )
+        .expect("valid");
+        let ChannelKind::Sms {
+            account_sid,
+            auth_token,
+            from,
+            to,
+            api_base,
+            ..
+        } = &s.channels[0].kind
+        else {
+            panic!("an sms channel: {:?}", s.channels[0].kind);
+        };
+        assert_eq!(account_sid.expose(), "AC0123456789abcdef");
+        assert_eq!(auth_token.expose(), SECRET);
+        assert_eq!(from, "+15005550006");
+        assert_eq!(to, &["+66800000000", "+4915112345678"]);
+        assert_eq!(api_base, "https://api.twilio.com");
+        let printed = format!(
+            "{:?} {}",
+            s.channels,
+            toml::to_string(&s.channels[0]).unwrap()
+        );
+        assert!(!printed.contains(SECRET), "{printed}");
+        assert!(!printed.contains("AC0123456789abcdef"), "{printed}");
+        let ChannelKind::Sms { to, api_base, .. } = &s.channels[1].kind else {
+            panic!("an sms channel");
+        };
+        assert_eq!(to, &["+66800000000"]);
+        assert_eq!(api_base, "http://127.0.0.1:8080");
+
+        let p = match from_toml_str(
+            &minimal(
+                "[channels.a]\ntype = \"sms\"\naccount_sid_env = \"TW_MISSING\"\nauth_token_env = \"TW_EMPTY\"\n\
+                 from = \"+0123\"\nto = [\"0812345678\", \"+66800000000\", \"+66800000000\"]\napi_base = \"ftp://x\"\n\
+                 [channels.b]\ntype = \"sms\"\nto = []\nfrom = \"A sender that is too long\"\n",
+            ),
+            &env,
+        ) {
+            Err(ConfigError::Invalid(p)) => p.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            other => panic!("expected problems, got {other:?}"),
+        };
+        assert_eq!(
+            p,
+            [
+                "channels.a.account_sid_env: environment variable TW_MISSING is not set",
+                "channels.a.api_base: unsupported scheme \"ftp\" in \"ftp://x\"; expected http or https",
+                "channels.a.auth_token_env: environment variable TW_EMPTY is empty",
+                "channels.a.from: \"+0123\" is not a sender; expected an E.164 number (+ and 7 to 15 digits), a short code or an alphanumeric sender ID of at most 11 characters",
+                "channels.a.to[0]: \"0812345678\" is not an E.164 number; expected + and 7 to 15 digits",
+                "channels.a.to[2]: +66800000000 is listed twice",
+                "channels.b.account_sid_env: missing; expected the name of an environment variable",
+                "channels.b.auth_token_env: missing; expected the name of an environment variable",
+                "channels.b.from: \"A sender that is too long\" is not a sender; expected an E.164 number (+ and 7 to 15 digits), a short code or an alphanumeric sender ID of at most 11 characters",
+                "channels.b.to: empty list; expected a list of E.164 phone numbers such as [\"+66800000000\"]",
+            ]
+        );
+    }
+
+    #[test]
+    fn config_alertmanager_channel() {
+        let s = from_toml_str(
+            &minimal(
+                "[channels.am]\ntype = \"alertmanager\"\nurls = [\"http://am-1:9093/\", \"https://am-2.example.com\"]\n\
+                 [channels.am2]\ntype = \"alertmanager\"\nurls = \"http://127.0.0.1:9093\"\nresend_interval = \"15s\"\n",
+            ),
+            &no_env,
+        )
+        .expect("valid");
+        let ChannelKind::Alertmanager {
+            urls,
+            resend_interval,
+        } = &s.channels[0].kind
+        else {
+            panic!("an alertmanager channel");
+        };
+        assert_eq!(urls, &["http://am-1:9093", "https://am-2.example.com"]);
+        assert_eq!(*resend_interval, Duration::from_secs(60));
+        let ChannelKind::Alertmanager {
+            urls,
+            resend_interval,
+        } = &s.channels[1].kind
+        else {
+            panic!("an alertmanager channel");
+        };
+        assert_eq!(urls, &["http://127.0.0.1:9093"]);
+        assert_eq!(*resend_interval, Duration::from_secs(15));
+
+        let p = problems(&minimal(
+            "[channels.a]\ntype = \"alertmanager\"\nurls = [\"am:9093\", 5, \"http://h:1\"]\n\
+             [channels.b]\ntype = \"alertmanager\"\nurls = [\"http://h:1\", \"http://h:1/\"]\nresend_interval = \"10ms\"\n\
+             [channels.c]\ntype = \"alertmanager\"\nurl = \"http://h:1\"\n",
+        ));
+        assert_eq!(
+            p,
+            [
+                "channels.a.urls[1]: expected a string, found integer 5",
+                "channels.b.resend_interval: 10ms is too short; the minimum is 100ms",
+                "channels.b.urls[1]: http://h:1 is listed twice",
+                "channels.c.url: not a key of a alertmanager channel",
+                "channels.c.urls: missing; expected the base URL of every Alertmanager instance, such as [\"http://127.0.0.1:9093\"]",
+            ]
+        );
+    }
+
+    #[test]
     fn config_channel_rules() {
         let p = problems(&minimal(
             "[channels.oncall-sms]\ntype = \"sms\"\nto = \"+66800000000\"\n\
@@ -1155,13 +1422,15 @@ min_severity = "warning"
         assert_eq!(
             p,
             [
-                "channels.oncall-sms.type: channel type \"sms\" is not available yet in this release (available: log, webhook, discord, line, llm_triage)",
+                "channels.oncall-sms.account_sid_env: missing; expected the name of an environment variable",
+                "channels.oncall-sms.auth_token_env: missing; expected the name of an environment variable",
+                "channels.oncall-sms.from: missing; expected the sender: an E.164 number such as \"+15005550006\", a short code or an alphanumeric sender ID",
                 "channels.x.max_attempts: 0 is too small; the minimum is 1",
                 "channels.x.min_severity: unknown severity \"urgent\"; expected info, warning or critical",
                 "channels.x.token_env: not a key of a webhook channel",
                 "channels.x.urll: unknown key; did you mean `url`?",
-                "channels.y.type: unknown channel type \"telegram\"; expected one of log, webhook, discord, line, llm_triage, sms, alertmanager",
-                "channels.z.type: missing; expected a channel type (log, webhook, discord, line, llm_triage, sms, alertmanager)",
+                "channels.y.type: unknown channel type \"telegram\"; expected one of log, webhook, discord, line, sms, alertmanager, llm_triage",
+                "channels.z.type: missing; expected a channel type (log, webhook, discord, line, sms, alertmanager, llm_triage)",
             ]
         );
         let p = problems(&minimal(

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alertmanager;
 mod collect;
 mod discord;
 mod e2e;
@@ -12,5 +13,6 @@ mod line;
 mod llm_triage;
 mod pipeline;
 mod probe;
+mod sms;
 mod supervision;
 mod webhook;

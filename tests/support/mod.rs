@@ -8,11 +8,13 @@
 //! inside `#[actix::test]`). Dropping the handle stops the server and joins its thread.
 #![allow(dead_code)]
 
+pub mod fake_alertmanager;
 pub mod fake_discord;
 pub mod fake_exchange;
 pub mod fake_line;
 pub mod fake_openai;
 pub mod fake_sink;
+pub mod fake_twilio;
 
 use std::any::Any;
 use std::net::SocketAddr;
