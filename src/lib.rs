@@ -44,7 +44,7 @@
 //!         exwatch::config::DEFAULT_TOML,
 //!         &|name: &str| std::env::var(name).ok(),
 //!     ).expect("valid config");
-//!     let monitor = Monitor::start(settings);
+//!     let monitor = Monitor::start(settings).expect("the event store opens");
 //!     // The engine reports its own observations too:
 //!     monitor.inject(Measurement::ok(
 //!         SeriesKey::new("binance", "order", Metric::LatencyMs),
@@ -67,8 +67,9 @@ pub mod metrics;
 pub mod probe;
 pub mod route;
 pub mod service;
+pub mod store;
 pub mod supervision;
 
-pub use error::{ConfigError, DeliveryError, Error, Problem};
+pub use error::{ConfigError, DeliveryError, Error, Problem, StoreError};
 pub use messages::{Alert, Anomaly, Measurement, Metric, Resolved, SeriesKey, Severity, Timestamp};
 pub use service::{Monitor, MonitorBuilder, MonitorHandle};

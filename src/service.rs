@@ -1,6 +1,7 @@
 //! The topology: the one place that knows the whole graph and wires it.
 //!
-//! [`Monitor::start`] (or [`MonitorBuilder`]) starts, inside the current actix `System`:
+//! [`Monitor::start`] (or [`MonitorBuilder`]) opens the event store at `[store] path` and
+//! starts its [`StoreActor`] on a thread of its own, then, inside the current actix `System`:
 //! channels first (on a `channels` arbiter, so a slow platform never delays detection), then
 //! the Router and the detectors (on a `pipeline` arbiter), then one ProbeActor per exchange
 //! (on a `probes` arbiter) — each stage given the recipients of the next. Every actor runs
@@ -17,10 +18,12 @@ use crate::channel::{Channel, ChannelActor, Flush, LogChannel, WebhookChannel};
 use crate::client::build_client;
 use crate::config::{ChannelKind, RetrySettings, Settings, SupervisionSettings};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
+use crate::error::Error;
 use crate::messages::{Alert, Anomaly, Crash, Measurement, Name, Ping, SeriesKey, Severity};
 use crate::metrics::Metrics;
 use crate::probe::{ProbeActor, StopProbing};
 use crate::route::{AddRoute, Route, RouterActor, Subscribe};
+use crate::store::{Store, StoreActor, StoreLink};
 
 /// The addresses of one running channel.
 #[derive(Clone)]
@@ -39,6 +42,7 @@ type ChannelFactory = Box<
             &Arc<Metrics>,
             &SupervisionSettings,
             Recipient<Anomaly>,
+            StoreLink,
         ) -> (Recipient<Alert>, ChannelHandle)
         + Send,
 >;
@@ -61,8 +65,9 @@ pub struct MonitorBuilder {
 pub struct Monitor;
 
 impl Monitor {
-    /// Starts the topology of `settings` inside the running actix System.
-    pub fn start(settings: Settings) -> MonitorHandle {
+    /// Starts the topology of `settings` inside the running actix System. Fails when the
+    /// event store cannot be opened.
+    pub fn start(settings: Settings) -> Result<MonitorHandle, Error> {
         MonitorBuilder::new(settings).start()
     }
 
@@ -72,6 +77,7 @@ impl Monitor {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // The wiring of one channel; each argument is distinct.
 fn start_channel<C: Channel>(
     name: Name,
     retry: RetrySettings,
@@ -79,11 +85,12 @@ fn start_channel<C: Channel>(
     metrics: &Arc<Metrics>,
     supervision: &SupervisionSettings,
     escalate: Recipient<Anomaly>,
+    store: StoreLink,
     make: impl FnOnce() -> C + Send + 'static,
 ) -> (Recipient<Alert>, ChannelHandle) {
     let (m, s, n) = (metrics.clone(), supervision.clone(), name.clone());
     let addr = Supervisor::start_in_arbiter(arbiter, move |_| {
-        ChannelActor::new(n, make(), retry, &s, &m, Some(escalate))
+        ChannelActor::new(n, make(), retry, &s, &m, Some(escalate)).with_store(Some(store))
     });
     (
         addr.clone().recipient(),
@@ -118,8 +125,17 @@ impl MonitorBuilder {
         self.extra.push(ExtraChannel {
             name: n.clone(),
             min_severity,
-            start: Box::new(move |arbiter, metrics, supervision, escalate| {
-                start_channel(n, retry, arbiter, metrics, supervision, escalate, make)
+            start: Box::new(move |arbiter, metrics, supervision, escalate, store| {
+                start_channel(
+                    n,
+                    retry,
+                    arbiter,
+                    metrics,
+                    supervision,
+                    escalate,
+                    store,
+                    make,
+                )
             }),
         });
         self
@@ -144,10 +160,12 @@ impl MonitorBuilder {
         self
     }
 
-    /// Starts everything inside the running actix System.
-    pub fn start(self) -> MonitorHandle {
+    /// Starts everything inside the running actix System. Fails when the event store cannot
+    /// be opened or migrated.
+    pub fn start(self) -> Result<MonitorHandle, Error> {
         let Settings {
             monitor,
+            store,
             breaker,
             exchanges,
             detect,
@@ -158,6 +176,8 @@ impl MonitorBuilder {
             ..
         } = self.settings;
         let metrics = Arc::new(Metrics::new());
+        let store = StoreActor::start(Store::open(&store.path)?, &supervision, &metrics)?;
+        let link = StoreLink::new(&store);
         let channel_arbiter = Arbiter::new();
         let pipeline_arbiter = Arbiter::new();
         let probe_arbiter = Arbiter::new();
@@ -169,21 +189,24 @@ impl MonitorBuilder {
                 monitor.region.clone(),
                 router.dedup_window,
             );
+            let store = store.clone();
             Supervisor::start_in_arbiter(&pipeline_arbiter.handle(), move |_| {
-                RouterActor::new(region, window, &s, m)
+                RouterActor::new(region, window, &s, m).with_store(store)
             })
         };
         let escalate: Recipient<Anomaly> = router_addr.clone().recipient();
 
         let mut channel_handles = Vec::new();
-        let add_route = |name: Name, min_severity: Severity, recipient: Recipient<Alert>| {
-            router_addr.do_send(AddRoute(Route {
-                name,
-                min_severity,
-                wants_triage: true,
-                recipient,
-            }));
-        };
+        let add_route =
+            |name: Name, min_severity: Severity, durable: bool, recipient: Recipient<Alert>| {
+                router_addr.do_send(AddRoute(Route {
+                    name,
+                    min_severity,
+                    wants_triage: true,
+                    durable,
+                    recipient,
+                }));
+            };
         let arbiter = channel_arbiter.handle();
         for ch in channels {
             let (recipient, handle) = match ch.kind {
@@ -196,6 +219,7 @@ impl MonitorBuilder {
                         &metrics,
                         &supervision,
                         escalate.clone(),
+                        link.clone(),
                         move || LogChannel::new(n),
                     )
                 }
@@ -208,21 +232,27 @@ impl MonitorBuilder {
                         &metrics,
                         &supervision,
                         escalate.clone(),
+                        link.clone(),
                         move || WebhookChannel::new(build_client(4, timeout), url, secret),
                     )
                 }
             };
-            add_route(ch.name, ch.min_severity, recipient);
+            add_route(ch.name, ch.min_severity, true, recipient);
             channel_handles.push(handle);
         }
         for extra in self.extra {
-            let (recipient, handle) =
-                (extra.start)(&arbiter, &metrics, &supervision, escalate.clone());
-            add_route(extra.name, extra.min_severity, recipient);
+            let (recipient, handle) = (extra.start)(
+                &arbiter,
+                &metrics,
+                &supervision,
+                escalate.clone(),
+                link.clone(),
+            );
+            add_route(extra.name, extra.min_severity, true, recipient);
             channel_handles.push(handle);
         }
         for (name, min_severity, recipient) in self.recipients {
-            add_route(name, min_severity, recipient);
+            add_route(name, min_severity, false, recipient);
         }
         for s in self.subscribers {
             router_addr.do_send(Subscribe(s));
@@ -256,15 +286,16 @@ impl MonitorBuilder {
             .collect();
 
         tracing::info!(region = %monitor.region, "exwatch started.");
-        MonitorHandle {
+        Ok(MonitorHandle {
             detectors,
             router: router_addr,
+            store,
             probes,
             channels: channel_handles,
             arbiters: vec![probe_arbiter, pipeline_arbiter, channel_arbiter],
             metrics,
             grace: shutdown.grace,
-        }
+        })
     }
 }
 
@@ -272,6 +303,7 @@ impl MonitorBuilder {
 pub struct MonitorHandle {
     detectors: DetectorSet,
     router: Addr<RouterActor>,
+    store: Addr<StoreActor>,
     probes: Vec<Addr<ProbeActor>>,
     channels: Vec<ChannelHandle>,
     arbiters: Vec<Arbiter>,
@@ -302,6 +334,11 @@ impl MonitorHandle {
         &self.router
     }
 
+    /// The event store (queries: `RecentAlerts`, `DeliveryCounts`; `Ping` as a barrier).
+    pub fn store(&self) -> &Addr<StoreActor> {
+        &self.store
+    }
+
     /// The detector of `series`, started on first use.
     pub fn detector(&self, series: &SeriesKey) -> Option<Addr<DetectorActor>> {
         self.detectors.get(series)
@@ -318,12 +355,13 @@ impl MonitorHandle {
     }
 
     /// Waits until every measurement injected so far has been judged and every resulting
-    /// alert has reached the channels' queues.
+    /// alert has been stored and has reached the channels' queues.
     pub async fn drain(&self) {
         for d in self.detectors.all() {
             let _ = d.send(Ping).await;
         }
         let _ = self.router.send(Ping).await;
+        let _ = self.store.send(Ping).await;
     }
 
     /// Stops gracefully: probes stop, the pipeline drains, channels deliver what they hold
@@ -343,6 +381,8 @@ impl MonitorHandle {
             .await
             .into_iter()
             .all(|r| r.unwrap_or(false));
+        // Every delivery report the channels sent is written before anything stops.
+        let _ = self.store.send(Ping).await;
         for a in &self.arbiters {
             a.stop();
         }

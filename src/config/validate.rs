@@ -665,7 +665,7 @@ fn channel(
 fn retry(t: &mut Table<'_>) -> RetrySettings {
     let d = RetrySettings::default();
     let out = RetrySettings {
-        max_attempts: u32_at_least(t, "max_attempts", 1, d.max_attempts),
+        max_attempts: t.u32("max_attempts").unwrap_or(d.max_attempts),
         initial_backoff: positive_duration(t, "initial_backoff", d.initial_backoff),
         max_backoff: positive_duration(t, "max_backoff", d.max_backoff),
         timeout: duration_at_least(t, "timeout", MIN_TIMEOUT, d.timeout),
@@ -939,7 +939,7 @@ min_severity = "warning"
         let p = problems(&minimal(
             "[channels.desk-line]\ntype = \"line\"\nto = \"U1\"\ntoken_env = \"LINE_TOKEN\"\n\
              [channels.x]\ntype = \"webhook\"\nurl = \"https://h.example.com/\"\ntoken_env = \"T\"\nurll = 1\n\
-             min_severity = \"urgent\"\nmax_attempts = 0\n\
+             min_severity = \"urgent\"\nmax_attempts = -1\n\
              [channels.y]\ntype = \"telegram\"\n\
              [channels.z]\nmin_severity = \"info\"\n",
         ));
@@ -947,7 +947,7 @@ min_severity = "warning"
             p,
             [
                 "channels.desk-line.type: channel type \"line\" is not available yet in this release (available: log, webhook)",
-                "channels.x.max_attempts: 0 is too small; the minimum is 1",
+                "channels.x.max_attempts: -1 is out of range; expected a non-negative integer",
                 "channels.x.min_severity: unknown severity \"urgent\"; expected info, warning or critical",
                 "channels.x.token_env: not a key of a webhook channel",
                 "channels.x.urll: unknown key; did you mean `url`?",
