@@ -7,6 +7,7 @@ mod support;
 mod collect;
 mod e2e;
 mod fakes;
+mod outbox;
 mod pipeline;
 mod probe;
 mod supervision;
