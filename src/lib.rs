@@ -26,6 +26,10 @@
 //!   [`messages::Alert`]s out to channels by severity.
 //! - **ChannelActor** ([`channel`]) — one per channel: queue, retries with back-off and jitter,
 //!   `Retry-After`; a dead channel delays nothing else.
+//! - **StoreActor** ([`store`]) — the event store (SQLite) and durable outbox, on a thread of
+//!   its own: the Router's alerts are committed with a pending delivery per channel before
+//!   they are forwarded; channels mark them delivered; pending deliveries resume after a
+//!   restart.
 //! - **Supervision** ([`supervision`]) — every actor runs under `actix::Supervisor`; panics in
 //!   handlers, timers and futures are caught and turned into restarts; crash loops are
 //!   escalated as anomalies about exwatch itself.

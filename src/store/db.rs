@@ -183,9 +183,9 @@ impl Store {
     /// Opens (creating if needed) the store at `path` and migrates its schema; `":memory:"`
     /// is a private in-memory database that keeps nothing past the process.
     pub fn open(path: &str) -> Result<Store, StoreError> {
-        let open_err = |source| StoreError::Open {
+        let open_err = |error| StoreError::Open {
             path: path.to_owned(),
-            source,
+            error,
         };
         let conn = if path == ":memory:" {
             Connection::open_in_memory().map_err(open_err)?
@@ -218,9 +218,9 @@ impl Store {
         let found: u32 = self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|source| StoreError::Open {
+            .map_err(|error| StoreError::Open {
                 path: self.path.clone(),
-                source,
+                error,
             })?;
         if found > known {
             return Err(StoreError::TooNew {
@@ -231,10 +231,10 @@ impl Store {
         }
         for (i, sql) in migrations.iter().enumerate().skip(found as usize) {
             let version = i as u32 + 1;
-            let migrate_err = |source| StoreError::Migrate {
+            let migrate_err = |error| StoreError::Migrate {
                 path: self.path.clone(),
                 version,
-                source,
+                error,
             };
             let tx = self.conn.transaction().map_err(migrate_err)?;
             tx.execute_batch(sql).map_err(migrate_err)?;

@@ -456,3 +456,19 @@ max_backoff = "200ms"
         "{log}"
     );
 }
+
+#[actix::test]
+async fn outbox_a_store_that_cannot_open_is_a_start_error() {
+    let s = settings(
+        Path::new("/nonexistent-exwatch-dir/exwatch.db"),
+        webhook("http://127.0.0.1:9/".into(), None),
+        Duration::from_secs(1),
+    );
+    let e = Monitor::start(s).err().expect("start fails");
+    assert!(matches!(e, exwatch::Error::Store(_)), "{e}");
+    assert!(
+        e.to_string()
+            .contains("/nonexistent-exwatch-dir/exwatch.db"),
+        "{e}"
+    );
+}
