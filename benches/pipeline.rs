@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Context, Handler};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use exwatch::config::Settings;
+use exwatch::config::{Settings, StoreSettings};
 use exwatch::messages::{Alert, AlertKind, Measurement, Metric, SeriesKey, Severity, Timestamp};
 use exwatch::{Monitor, MonitorHandle};
 use tokio::sync::mpsc;
@@ -33,9 +33,13 @@ fn start() -> (
     let (tx, rx) = mpsc::unbounded_channel();
     let monitor = runner.block_on(async move {
         let recipient = Forward(tx).start().recipient();
-        Monitor::builder(Settings::default())
-            .alert_recipient("bench", Severity::Info, recipient)
-            .start()
+        Monitor::builder(Settings {
+            store: StoreSettings::in_memory(),
+            ..Settings::default()
+        })
+        .alert_recipient("bench", Severity::Info, recipient)
+        .start()
+        .expect("monitor starts")
     });
     (runner, monitor, rx)
 }

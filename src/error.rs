@@ -37,6 +37,69 @@ pub enum Error {
     /// The topology could not be started.
     #[error("cannot start exwatch: {0}")]
     Start(String),
+    /// The event store could not be opened or migrated.
+    #[error("cannot start exwatch: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store(e)
+    }
+}
+
+/// A failure of the event store (SQLite). Each message is complete on its own (it includes
+/// SQLite's reason), so none is chained as a `source`: a report prints it once.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database could not be opened or configured.
+    #[error("cannot open the event store {path}: {error}")]
+    Open {
+        /// The file.
+        path: String,
+        /// SQLite's reason.
+        error: rusqlite::Error,
+    },
+    /// A schema migration failed; the database is left at the version before it.
+    #[error("cannot migrate the event store {path} to schema version {version}: {error}")]
+    Migrate {
+        /// The file.
+        path: String,
+        /// The version that failed.
+        version: u32,
+        /// SQLite's reason.
+        error: rusqlite::Error,
+    },
+    /// The database was written by a newer exwatch, whose schema this one does not know.
+    #[error(
+        "the event store {path} has schema version {found}, newer than this exwatch knows ({known}); upgrade exwatch or use another store.path"
+    )]
+    TooNew {
+        /// The file.
+        path: String,
+        /// Its schema version.
+        found: u32,
+        /// The newest version this build knows.
+        known: u32,
+    },
+    /// A query or write failed.
+    #[error("event store: {0}")]
+    Sql(rusqlite::Error),
+    /// A stored alert payload could not be encoded or decoded.
+    #[error("event store payload: {0}")]
+    Payload(serde_json::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sql(e)
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Payload(e)
+    }
 }
 
 /// Why one delivery attempt of an alert failed.

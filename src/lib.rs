@@ -26,6 +26,10 @@
 //!   [`messages::Alert`]s out to channels by severity.
 //! - **ChannelActor** ([`channel`]) — one per channel: queue, retries with back-off and jitter,
 //!   `Retry-After`; a dead channel delays nothing else.
+//! - **StoreActor** ([`store`]) — the event store (SQLite) and durable outbox, on a thread of
+//!   its own: the Router's alerts are committed with a pending delivery per channel before
+//!   they are forwarded; channels mark them delivered; pending deliveries resume after a
+//!   restart.
 //! - **Supervision** ([`supervision`]) — every actor runs under `actix::Supervisor`; panics in
 //!   handlers, timers and futures are caught and turned into restarts; crash loops are
 //!   escalated as anomalies about exwatch itself.
@@ -44,7 +48,7 @@
 //!         exwatch::config::DEFAULT_TOML,
 //!         &|name: &str| std::env::var(name).ok(),
 //!     ).expect("valid config");
-//!     let monitor = Monitor::start(settings);
+//!     let monitor = Monitor::start(settings).expect("the event store opens");
 //!     // The engine reports its own observations too:
 //!     monitor.inject(Measurement::ok(
 //!         SeriesKey::new("binance", "order", Metric::LatencyMs),
@@ -67,8 +71,9 @@ pub mod metrics;
 pub mod probe;
 pub mod route;
 pub mod service;
+pub mod store;
 pub mod supervision;
 
-pub use error::{ConfigError, DeliveryError, Error, Problem};
+pub use error::{ConfigError, DeliveryError, Error, Problem, StoreError};
 pub use messages::{Alert, Anomaly, Measurement, Metric, Resolved, SeriesKey, Severity, Timestamp};
 pub use service::{Monitor, MonitorBuilder, MonitorHandle};

@@ -107,7 +107,7 @@ fn check_config(file: &std::path::Path) -> ExitCode {
 fn run(settings: Settings) -> anyhow::Result<()> {
     let system = actix::System::new();
     system.block_on(async move {
-        let monitor = exwatch::Monitor::start(settings);
+        let monitor = exwatch::Monitor::start(settings)?;
         wait_for_signal()
             .await
             .context("waiting for a shutdown signal")?;

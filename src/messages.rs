@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::Message;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A shared, immutable name (exchange, endpoint, channel, detector).
 pub type Name = Arc<str>;
@@ -78,6 +78,26 @@ impl Serialize for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Parses an RFC 3339 time (`2026-11-21T10:00:03Z`, fractions of a second allowed), the
+    /// inverse of [`Timestamp::to_rfc3339`].
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        humantime::parse_rfc3339_weak(s)
+            .ok()
+            .map(Self::from_system_time)
+    }
+}
+
+/// From the RFC 3339 string of the webhook payload. The payload has second precision, so a
+/// round trip through JSON drops the milliseconds (the event store keeps them in columns).
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse_rfc3339(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {s:?}")))
+    }
+}
+
 /// What a series measures. The names (see [`Metric::as_str`]) are a public contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {
@@ -135,6 +155,14 @@ impl fmt::Display for Metric {
 impl Serialize for Metric {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
+    }
+}
+
+/// From its name (see [`Metric::as_str`]).
+impl<'de> Deserialize<'de> for Metric {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Metric::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown metric {s:?}")))
     }
 }
 
@@ -234,7 +262,7 @@ impl fmt::Display for Outcome {
 
 /// How bad an anomaly is: `info < warning < critical`. Confidence-based models call these
 /// slight, moderate and severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Slight: worth a look.
@@ -273,7 +301,7 @@ impl fmt::Display for Severity {
 }
 
 /// The state of an exchange's circuit breaker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CircuitState {
     /// Probes flow.
@@ -345,7 +373,7 @@ impl Measurement {
 
 /// A snapshot of a series' recent statistics, attached to anomalies and alerts. Every key is
 /// always in the payload, `null` when unknown for this series.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     /// Median latency of the window, ms.
     pub p50_ms: Option<f64>,
@@ -411,7 +439,7 @@ pub struct Resolved {
 }
 
 /// What an [`Alert`] announces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertKind {
     /// A series went bad, got worse, or is still bad after the dedup window.
@@ -435,7 +463,7 @@ impl AlertKind {
 
 /// An alert for the channels. Serializes to the webhook payload of the design (a public
 /// contract: fields may be added, never renamed).
-#[derive(Debug, Clone, Message, Serialize)]
+#[derive(Debug, Clone, Message, Serialize, Deserialize)]
 #[rtype(result = "()")]
 pub struct Alert {
     /// Unique id (a ULID), stable across retries of the same alert.
@@ -467,9 +495,10 @@ pub struct Alert {
     /// When this alert's judgement was made.
     pub at: Timestamp,
     /// Statistics at that moment.
+    #[serde(default)]
     pub stats: Stats,
     /// For `triage` alerts: the id of the alert it follows up.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<Name>,
 }
 
@@ -528,6 +557,48 @@ mod tests {
         assert_eq!(Timestamp(-5_000).to_rfc3339(), "1970-01-01T00:00:00Z");
         assert_eq!(Timestamp(i64::MAX).to_rfc3339(), "9999-12-31T23:59:59Z");
         assert_eq!(Timestamp(i64::MIN).to_string(), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn timestamp_parses_its_own_format_and_fractions() {
+        let t = Timestamp(1_795_000_003_000);
+        assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-18T11:06:43.250Z"),
+            Some(Timestamp(1_795_000_003_250))
+        );
+        assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn alert_round_trips_through_its_payload() {
+        let a = Alert {
+            id: new_id(),
+            kind: AlertKind::Triage,
+            severity: Severity::Warning,
+            exchange: "okx".into(),
+            endpoint: "*".into(),
+            metric: Metric::PriceDeviationBps,
+            detector: "price_deviation".into(),
+            title: "t".into(),
+            message: "m".into(),
+            value: 1.5,
+            threshold: 2.5,
+            region: "local".into(),
+            started_at: Timestamp(1_795_000_000_000),
+            at: Timestamp(1_795_000_003_000),
+            stats: Stats {
+                p50_ms: Some(1.0),
+                circuit: Some(CircuitState::HalfOpen),
+                ..Stats::default()
+            },
+            in_reply_to: Some("01X".into()),
+        };
+        let json = serde_json::to_string(&a).expect("serialize");
+        let b: Alert = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(serde_json::to_string(&b).expect("serialize"), json);
+        assert_eq!((b.metric, b.kind, b.at), (a.metric, a.kind, a.at));
+        assert!(serde_json::from_str::<Metric>("\"nope\"").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The topology: the one place that knows the whole graph and wires it.
 //!
-//! [`Monitor::start`] (or [`MonitorBuilder`]) starts, inside the current actix `System`:
+//! [`Monitor::start`] (or [`MonitorBuilder`]) opens the event store at `[store] path` and
+//! starts its [`StoreActor`] on a thread of its own, then, inside the current actix `System`:
 //! channels first (on a `channels` arbiter, so a slow platform never delays detection), then
 //! the Router and the detectors (on a `pipeline` arbiter), then one ProbeActor per exchange
 //! (on a `probes` arbiter) — each stage given the recipients of the next. Every actor runs
@@ -20,12 +21,14 @@ use crate::channel::{
 use crate::client::build_client;
 use crate::config::{ChannelKind, RetrySettings, Settings, SupervisionSettings};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
+use crate::error::Error;
 use crate::messages::{
     Alert, Anomaly, Crash, Measurement, Name, Ping, SeriesKey, Severity, Triage,
 };
 use crate::metrics::Metrics;
 use crate::probe::{ProbeActor, StopProbing};
 use crate::route::{AddRoute, Route, RouterActor, Subscribe};
+use crate::store::{Store, StoreActor, StoreLink};
 
 /// The addresses of one running channel.
 #[derive(Clone)]
@@ -38,15 +41,17 @@ pub struct ChannelHandle {
     pub crash: Recipient<Crash>,
 }
 
-type ChannelFactory = Box<
-    dyn FnOnce(
-            &ArbiterHandle,
-            &Arc<Metrics>,
-            &SupervisionSettings,
-            Recipient<Anomaly>,
-        ) -> (Recipient<Alert>, ChannelHandle)
-        + Send,
->;
+type ChannelFactory = Box<dyn FnOnce(&ChannelEnv) -> (Recipient<Alert>, ChannelHandle) + Send>;
+
+/// What every channel actor is started with: its arbiter, the metrics, the restart budget,
+/// where crash loops are escalated, and the store it reports deliveries to.
+struct ChannelEnv {
+    arbiter: ArbiterHandle,
+    metrics: Arc<Metrics>,
+    supervision: SupervisionSettings,
+    escalate: Recipient<Anomaly>,
+    store: StoreLink,
+}
 
 struct ExtraChannel {
     name: Name,
@@ -66,8 +71,9 @@ pub struct MonitorBuilder {
 pub struct Monitor;
 
 impl Monitor {
-    /// Starts the topology of `settings` inside the running actix System.
-    pub fn start(settings: Settings) -> MonitorHandle {
+    /// Starts the topology of `settings` inside the running actix System. Fails when the
+    /// event store cannot be opened.
+    pub fn start(settings: Settings) -> Result<MonitorHandle, Error> {
         MonitorBuilder::new(settings).start()
     }
 
@@ -77,27 +83,29 @@ impl Monitor {
     }
 }
 
-fn start_channel<C: Channel>(
-    name: Name,
-    retry: RetrySettings,
-    arbiter: &ArbiterHandle,
-    metrics: &Arc<Metrics>,
-    supervision: &SupervisionSettings,
-    escalate: Recipient<Anomaly>,
-    make: impl FnOnce() -> C + Send + 'static,
-) -> (Recipient<Alert>, ChannelHandle) {
-    let (m, s, n) = (metrics.clone(), supervision.clone(), name.clone());
-    let addr = Supervisor::start_in_arbiter(arbiter, move |_| {
-        ChannelActor::new(n, make(), retry, &s, &m, Some(escalate))
-    });
-    (
-        addr.clone().recipient(),
-        ChannelHandle {
-            name,
-            flush: addr.clone().recipient(),
-            crash: addr.recipient(),
-        },
-    )
+impl ChannelEnv {
+    /// Starts the supervised actor of one channel; `make` builds the channel on the channel
+    /// arbiter (where its `!Send` HTTP client must be created).
+    fn start<C: Channel>(
+        &self,
+        name: Name,
+        retry: RetrySettings,
+        make: impl FnOnce() -> C + Send + 'static,
+    ) -> (Recipient<Alert>, ChannelHandle) {
+        let (m, s, n) = (self.metrics.clone(), self.supervision.clone(), name.clone());
+        let (escalate, store) = (self.escalate.clone(), self.store.clone());
+        let addr = Supervisor::start_in_arbiter(&self.arbiter, move |_| {
+            ChannelActor::new(n, make(), retry, &s, &m, Some(escalate)).with_store(Some(store))
+        });
+        (
+            addr.clone().recipient(),
+            ChannelHandle {
+                name,
+                flush: addr.clone().recipient(),
+                crash: addr.recipient(),
+            },
+        )
+    }
 }
 
 impl MonitorBuilder {
@@ -123,9 +131,7 @@ impl MonitorBuilder {
         self.extra.push(ExtraChannel {
             name: n.clone(),
             min_severity,
-            start: Box::new(move |arbiter, metrics, supervision, escalate| {
-                start_channel(n, retry, arbiter, metrics, supervision, escalate, make)
-            }),
+            start: Box::new(move |env| env.start(n, retry, make)),
         });
         self
     }
@@ -149,10 +155,12 @@ impl MonitorBuilder {
         self
     }
 
-    /// Starts everything inside the running actix System.
-    pub fn start(self) -> MonitorHandle {
+    /// Starts everything inside the running actix System. Fails when the event store cannot
+    /// be opened or migrated.
+    pub fn start(self) -> Result<MonitorHandle, Error> {
         let Settings {
             monitor,
+            store,
             breaker,
             exchanges,
             detect,
@@ -163,6 +171,8 @@ impl MonitorBuilder {
             ..
         } = self.settings;
         let metrics = Arc::new(Metrics::new());
+        let store = StoreActor::start(Store::open(&store.path)?, &supervision, &metrics)?;
+        let link = StoreLink::new(&store);
         let channel_arbiter = Arbiter::new();
         let pipeline_arbiter = Arbiter::new();
         let probe_arbiter = Arbiter::new();
@@ -174,56 +184,48 @@ impl MonitorBuilder {
                 monitor.region.clone(),
                 router.dedup_window,
             );
+            let store = store.clone();
             Supervisor::start_in_arbiter(&pipeline_arbiter.handle(), move |_| {
-                RouterActor::new(region, window, &s, m)
+                RouterActor::new(region, window, &s, m).with_store(store)
             })
         };
         let escalate: Recipient<Anomaly> = router_addr.clone().recipient();
 
         let mut channel_handles = Vec::new();
-        let add_route_with = |name: Name,
-                              min_severity: Severity,
-                              wants_triage: bool,
-                              recipient: Recipient<Alert>| {
+        let add_route = |name: Name,
+                         min_severity: Severity,
+                         wants_triage: bool,
+                         durable: bool,
+                         recipient: Recipient<Alert>| {
             router_addr.do_send(AddRoute(Route {
                 name,
                 min_severity,
                 wants_triage,
+                durable,
                 recipient,
             }));
         };
-        let add_route = |name: Name, min_severity: Severity, recipient: Recipient<Alert>| {
-            add_route_with(name, min_severity, true, recipient);
-        };
         // The triage channel answers to the Router and never triages its own follow-ups.
         let triage_router: Recipient<Triage> = router_addr.clone().recipient();
-        let arbiter = channel_arbiter.handle();
+        let env = ChannelEnv {
+            arbiter: channel_arbiter.handle(),
+            metrics: metrics.clone(),
+            supervision: supervision.clone(),
+            escalate: escalate.clone(),
+            store: link.clone(),
+        };
         for ch in channels {
             let wants_triage = !matches!(ch.kind, ChannelKind::LlmTriage { .. });
             let (recipient, handle) = match ch.kind {
                 ChannelKind::Log => {
                     let n = ch.name.clone();
-                    start_channel(
-                        ch.name.clone(),
-                        ch.retry,
-                        &arbiter,
-                        &metrics,
-                        &supervision,
-                        escalate.clone(),
-                        move || LogChannel::new(n),
-                    )
+                    env.start(ch.name.clone(), ch.retry, move || LogChannel::new(n))
                 }
                 ChannelKind::Webhook { url, secret, .. } => {
                     let timeout = ch.retry.timeout;
-                    start_channel(
-                        ch.name.clone(),
-                        ch.retry,
-                        &arbiter,
-                        &metrics,
-                        &supervision,
-                        escalate.clone(),
-                        move || WebhookChannel::new(build_client(4, timeout), url, secret),
-                    )
+                    env.start(ch.name.clone(), ch.retry, move || {
+                        WebhookChannel::new(build_client(4, timeout), url, secret)
+                    })
                 }
                 ChannelKind::Line {
                     to,
@@ -232,27 +234,15 @@ impl MonitorBuilder {
                     ..
                 } => {
                     let (timeout, n) = (ch.retry.timeout, ch.name.clone());
-                    start_channel(
-                        ch.name.clone(),
-                        ch.retry,
-                        &arbiter,
-                        &metrics,
-                        &supervision,
-                        escalate.clone(),
-                        move || LineChannel::new(build_client(4, timeout), n, &api_base, to, token),
-                    )
+                    env.start(ch.name.clone(), ch.retry, move || {
+                        LineChannel::new(build_client(4, timeout), n, &api_base, to, token)
+                    })
                 }
                 ChannelKind::Discord { webhook_url, .. } => {
                     let timeout = ch.retry.timeout;
-                    start_channel(
-                        ch.name.clone(),
-                        ch.retry,
-                        &arbiter,
-                        &metrics,
-                        &supervision,
-                        escalate.clone(),
-                        move || DiscordChannel::new(build_client(4, timeout), &webhook_url),
-                    )
+                    env.start(ch.name.clone(), ch.retry, move || {
+                        DiscordChannel::new(build_client(4, timeout), &webhook_url)
+                    })
                 }
                 ChannelKind::LlmTriage {
                     base_url,
@@ -277,18 +267,10 @@ impl MonitorBuilder {
                     let mut retry = ch.retry;
                     retry.timeout += Duration::from_secs(5);
                     let (n, router) = (ch.name.clone(), triage_router.clone());
-                    start_channel(
-                        ch.name.clone(),
-                        retry,
-                        &arbiter,
-                        &metrics,
-                        &supervision,
-                        escalate.clone(),
-                        move || {
-                            let client = build_client(2, settings.timeout);
-                            LlmTriageChannel::new(n, client, settings, router)
-                        },
-                    )
+                    env.start(ch.name.clone(), retry, move || {
+                        let client = build_client(2, settings.timeout);
+                        LlmTriageChannel::new(n, client, settings, router)
+                    })
                 }
                 ChannelKind::Sms {
                     account_sid,
@@ -300,24 +282,16 @@ impl MonitorBuilder {
                 } => {
                     let timeout = ch.retry.timeout;
                     let connections = to.len().clamp(1, 8);
-                    start_channel(
-                        ch.name.clone(),
-                        ch.retry,
-                        &arbiter,
-                        &metrics,
-                        &supervision,
-                        escalate.clone(),
-                        move || {
-                            SmsChannel::new(
-                                build_client(connections, timeout),
-                                api_base,
-                                account_sid,
-                                auth_token,
-                                from,
-                                to,
-                            )
-                        },
-                    )
+                    env.start(ch.name.clone(), ch.retry, move || {
+                        SmsChannel::new(
+                            build_client(connections, timeout),
+                            api_base,
+                            account_sid,
+                            auth_token,
+                            from,
+                            to,
+                        )
+                    })
                 }
                 ChannelKind::Alertmanager {
                     urls,
@@ -326,35 +300,26 @@ impl MonitorBuilder {
                     let timeout = ch.retry.timeout;
                     // Two per instance: a delivery and a heartbeat may overlap.
                     let connections = (urls.len() * 2).max(2);
-                    start_channel(
-                        ch.name.clone(),
-                        ch.retry,
-                        &arbiter,
-                        &metrics,
-                        &supervision,
-                        escalate.clone(),
-                        move || {
-                            AlertmanagerChannel::new(
-                                build_client(connections, timeout),
-                                urls,
-                                resend_interval,
-                                timeout,
-                            )
-                        },
-                    )
+                    env.start(ch.name.clone(), ch.retry, move || {
+                        AlertmanagerChannel::new(
+                            build_client(connections, timeout),
+                            urls,
+                            resend_interval,
+                            timeout,
+                        )
+                    })
                 }
             };
-            add_route_with(ch.name, ch.min_severity, wants_triage, recipient);
+            add_route(ch.name, ch.min_severity, wants_triage, true, recipient);
             channel_handles.push(handle);
         }
         for extra in self.extra {
-            let (recipient, handle) =
-                (extra.start)(&arbiter, &metrics, &supervision, escalate.clone());
-            add_route(extra.name, extra.min_severity, recipient);
+            let (recipient, handle) = (extra.start)(&env);
+            add_route(extra.name, extra.min_severity, true, true, recipient);
             channel_handles.push(handle);
         }
         for (name, min_severity, recipient) in self.recipients {
-            add_route(name, min_severity, recipient);
+            add_route(name, min_severity, true, false, recipient);
         }
         for s in self.subscribers {
             router_addr.do_send(Subscribe(s));
@@ -388,15 +353,16 @@ impl MonitorBuilder {
             .collect();
 
         tracing::info!(region = %monitor.region, "exwatch started.");
-        MonitorHandle {
+        Ok(MonitorHandle {
             detectors,
             router: router_addr,
+            store,
             probes,
             channels: channel_handles,
             arbiters: vec![probe_arbiter, pipeline_arbiter, channel_arbiter],
             metrics,
             grace: shutdown.grace,
-        }
+        })
     }
 }
 
@@ -404,6 +370,7 @@ impl MonitorBuilder {
 pub struct MonitorHandle {
     detectors: DetectorSet,
     router: Addr<RouterActor>,
+    store: Addr<StoreActor>,
     probes: Vec<Addr<ProbeActor>>,
     channels: Vec<ChannelHandle>,
     arbiters: Vec<Arbiter>,
@@ -434,6 +401,11 @@ impl MonitorHandle {
         &self.router
     }
 
+    /// The event store (queries: `RecentAlerts`, `DeliveryCounts`; `Ping` as a barrier).
+    pub fn store(&self) -> &Addr<StoreActor> {
+        &self.store
+    }
+
     /// The detector of `series`, started on first use.
     pub fn detector(&self, series: &SeriesKey) -> Option<Addr<DetectorActor>> {
         self.detectors.get(series)
@@ -450,12 +422,13 @@ impl MonitorHandle {
     }
 
     /// Waits until every measurement injected so far has been judged and every resulting
-    /// alert has reached the channels' queues.
+    /// alert has been stored and has reached the channels' queues.
     pub async fn drain(&self) {
         for d in self.detectors.all() {
             let _ = d.send(Ping).await;
         }
         let _ = self.router.send(Ping).await;
+        let _ = self.store.send(Ping).await;
     }
 
     /// Stops gracefully: probes stop, the pipeline drains, channels deliver what they hold
@@ -475,6 +448,8 @@ impl MonitorHandle {
             .await
             .into_iter()
             .all(|r| r.unwrap_or(false));
+        // Every delivery report the channels sent is written before anything stops.
+        let _ = self.store.send(Ping).await;
         for a in &self.arbiters {
             a.stop();
         }

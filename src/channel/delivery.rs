@@ -3,9 +3,16 @@
 //! It owns a FIFO queue of alerts for one channel and delivers them one at a time, in order
 //! (so a series' resolved never overtakes its firing). A failed attempt that is worth
 //! retrying waits an exponentially growing, fully jittered back-off — or the platform's
-//! `Retry-After` when it said one — and tries again, up to `max_attempts`; a rejection is
-//! logged once and dropped. Timers: one back-off timer at a time. A restart (after a panic in
-//! the channel's code) keeps the queue and resumes it: nothing accepted is lost.
+//! `Retry-After` when it said one — and tries again: forever by default (`max_attempts = 0`:
+//! an alert the channel cannot deliver stays pending), or up to a positive `max_attempts`; a
+//! rejection is logged once and dropped. Timers: one back-off timer at a time. A restart
+//! (after a panic in the channel's code) keeps the queue and resumes it: nothing accepted is
+//! lost.
+//!
+//! With the event store ([`ChannelActor::with_store`]) the channel is durable: it reports
+//! every attempt, each delivery and each failure to the store, and at its first start it
+//! loads the deliveries still pending from an earlier run (with `ctx.wait`, so they go out
+//! before anything newer in its mailbox).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -21,6 +28,7 @@ use crate::config::{RetrySettings, SupervisionSettings};
 use crate::error::DeliveryError;
 use crate::messages::{Alert, Anomaly, Crash, Name, Ping};
 use crate::metrics::{Counter, Gauge, Metrics};
+use crate::store::{AttemptOutcome, Attempted, Delivered, Failed, LoadPending, StoreLink};
 use crate::supervision::{RestartTracker, guard, guard_future};
 
 /// The most alerts one channel holds; past this the oldest is dropped (and counted failed)
@@ -86,6 +94,9 @@ pub struct ChannelActor<C: Channel> {
     failed: Counter,
     pending: Gauge,
     restarts: RestartTracker,
+    store: Option<StoreLink>,
+    /// The pending deliveries of earlier runs have been asked for (first start only).
+    loaded: bool,
 }
 
 impl<C: Channel> ChannelActor<C> {
@@ -124,20 +135,94 @@ impl<C: Channel> ChannelActor<C> {
             dropped: 0,
             waiters: Vec::new(),
             rng: fastrand::Rng::new(),
+            store: None,
+            loaded: false,
         }
     }
 
+    /// Reports deliveries to the event store and resumes its pending ones (module docs).
+    pub fn with_store(mut self, store: Option<StoreLink>) -> Self {
+        self.store = store;
+        self
+    }
+
+    fn report_attempt(&self, id: &Name, attempt: u32, outcome: AttemptOutcome, detail: &str) {
+        if let Some(store) = &self.store {
+            store.attempted.do_send(Attempted {
+                alert_id: id.clone(),
+                channel: self.name.clone(),
+                attempt,
+                outcome,
+                detail: detail.to_owned(),
+            });
+        }
+    }
+
+    fn report_delivered(&self, id: &Name) {
+        if let Some(store) = &self.store {
+            store.delivered.do_send(Delivered {
+                alert_id: id.clone(),
+                channel: self.name.clone(),
+            });
+        }
+    }
+
+    fn report_failed(&self, id: &Name, reason: &str) {
+        if let Some(store) = &self.store {
+            store.failed.do_send(Failed {
+                alert_id: id.clone(),
+                channel: self.name.clone(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    /// At the first start: queues the deliveries pending from earlier runs before the
+    /// mailbox is read any further.
+    fn load_pending(&mut self, ctx: &mut Context<Self>) {
+        if self.loaded {
+            return;
+        }
+        self.loaded = true;
+        let Some(store) = &self.store else {
+            return;
+        };
+        let ask = store.load.send(LoadPending {
+            channel: self.name.clone(),
+        });
+        ctx.wait(ask.into_actor(self).map(|answer, act, ctx| match answer {
+            Ok(pending) => {
+                for p in pending {
+                    act.push(p.alert, p.attempts, ctx);
+                }
+                act.kick(ctx);
+            }
+            Err(e) => {
+                tracing::error!(channel = %act.name, error = %e, "Cannot load pending deliveries; they stay pending in the store.");
+            }
+        }));
+    }
+
     fn enqueue(&mut self, alert: Alert, ctx: &mut Context<Self>) {
+        self.push(alert, 0, ctx);
+        self.kick(ctx);
+    }
+
+    fn push(&mut self, alert: Alert, attempts: u32, _ctx: &mut Context<Self>) {
         if self.queue.len() >= MAX_QUEUE {
             if let Some(dropped) = self.queue.pop_front() {
                 self.failed.inc();
                 self.dropped += 1;
-                tracing::error!(channel = %self.name, alert = %dropped.alert.id, "Channel queue full; oldest alert dropped.");
+                if self.store.is_some() {
+                    // Not marked failed: it stays pending in the store, resumed at next start.
+                    tracing::error!(channel = %self.name, alert = %dropped.alert.id, "Channel queue full; oldest alert dropped from memory (still pending in the event store).");
+                } else {
+                    tracing::error!(channel = %self.name, alert = %dropped.alert.id, "Channel queue full; oldest alert dropped.");
+                }
             }
         }
-        self.queue.push_back(Pending { alert, attempts: 0 });
+        self.queue.push_back(Pending { alert, attempts });
         self.pending.set(self.queue.len() as f64);
-        self.kick(ctx);
     }
 
     /// Starts the next attempt unless one is under way.
@@ -184,25 +269,35 @@ impl<C: Channel> ChannelActor<C> {
             Ok(()) => {
                 self.ok.inc();
                 tracing::debug!(channel = %self.name, alert = %id, attempts, "Alert delivered.");
+                self.report_attempt(&id, attempts, AttemptOutcome::Ok, "");
+                self.report_delivered(&id);
                 self.finish_front();
             }
             Err(DeliveryError::Rejected { reason }) => {
                 self.failed.inc();
                 self.dropped += 1;
                 tracing::error!(channel = %self.name, alert = %id, %reason, "Alert rejected by the platform; not retried.");
+                self.report_attempt(&id, attempts, AttemptOutcome::Failed, &reason);
+                self.report_failed(&id, &format!("rejected: {reason}"));
                 self.finish_front();
             }
             Err(DeliveryError::Retryable {
                 reason,
                 retry_after,
             }) => {
-                if attempts >= self.retry.max_attempts {
+                if self.retry.max_attempts > 0 && attempts >= self.retry.max_attempts {
                     self.failed.inc();
                     self.dropped += 1;
                     tracing::error!(channel = %self.name, alert = %id, attempts, %reason, "Alert undeliverable; giving up.");
+                    self.report_attempt(&id, attempts, AttemptOutcome::Failed, &reason);
+                    self.report_failed(
+                        &id,
+                        &format!("gave up after {attempts} attempts: {reason}"),
+                    );
                     self.finish_front();
                 } else {
                     self.retried.inc();
+                    self.report_attempt(&id, attempts, AttemptOutcome::Retry, &reason);
                     let delay = backoff_delay(attempts, &self.retry, retry_after, &mut self.rng);
                     tracing::warn!(channel = %self.name, alert = %id, attempts, %reason, retry_in = ?delay, "Delivery failed; will retry.");
                     self.busy = true;
@@ -246,6 +341,8 @@ impl<C: Channel> Actor for ChannelActor<C> {
                 guard(act, ctx, "channel", |act, ctx| act.beat(ctx));
             });
         }
+        // First start: the deliveries an earlier run left pending go first.
+        self.load_pending(ctx);
         // After a restart the queue is still here: resume it.
         self.kick(ctx);
     }

@@ -107,9 +107,23 @@ pub struct StoreSettings {
 }
 
 impl Default for StoreSettings {
+    /// `exwatch.db` in the working directory.
     fn default() -> Self {
         Self {
             path: "exwatch.db".into(),
+        }
+    }
+}
+
+impl StoreSettings {
+    /// The path that keeps nothing.
+    pub const MEMORY: &'static str = ":memory:";
+
+    /// An in-memory store that keeps nothing past the process (tests, embedding without
+    /// durability).
+    pub fn in_memory() -> Self {
+        Self {
+            path: Self::MEMORY.into(),
         }
     }
 }
@@ -460,7 +474,8 @@ impl Serialize for Secret {
 /// Retry policy of a channel's deliveries.
 #[derive(Debug, Clone, Serialize)]
 pub struct RetrySettings {
-    /// Attempts per alert, the first included.
+    /// Attempts per alert, the first included; `0` (the default) retries until delivered:
+    /// an alert a channel could not deliver stays pending and is retried.
     pub max_attempts: u32,
     /// Back-off ceiling before the first retry; doubles each retry (full jitter).
     #[serde(serialize_with = "ser_duration")]
@@ -476,7 +491,7 @@ pub struct RetrySettings {
 impl Default for RetrySettings {
     fn default() -> Self {
         Self {
-            max_attempts: 8,
+            max_attempts: 0,
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
             timeout: Duration::from_secs(10),

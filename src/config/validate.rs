@@ -695,7 +695,7 @@ fn channel(
 fn retry(t: &mut Table<'_>) -> RetrySettings {
     let d = RetrySettings::default();
     let out = RetrySettings {
-        max_attempts: u32_at_least(t, "max_attempts", 1, d.max_attempts),
+        max_attempts: t.u32("max_attempts").unwrap_or(d.max_attempts),
         initial_backoff: positive_duration(t, "initial_backoff", d.initial_backoff),
         max_backoff: positive_duration(t, "max_backoff", d.max_backoff),
         timeout: duration_at_least(t, "timeout", MIN_TIMEOUT, d.timeout),
@@ -1415,7 +1415,7 @@ min_severity = "warning"
         let p = problems(&minimal(
             "[channels.oncall-sms]\ntype = \"sms\"\nto = \"+66800000000\"\n\
              [channels.x]\ntype = \"webhook\"\nurl = \"https://h.example.com/\"\ntoken_env = \"T\"\nurll = 1\n\
-             min_severity = \"urgent\"\nmax_attempts = 0\n\
+             min_severity = \"urgent\"\nmax_attempts = -1\n\
              [channels.y]\ntype = \"telegram\"\n\
              [channels.z]\nmin_severity = \"info\"\n",
         ));
@@ -1425,7 +1425,7 @@ min_severity = "warning"
                 "channels.oncall-sms.account_sid_env: missing; expected the name of an environment variable",
                 "channels.oncall-sms.auth_token_env: missing; expected the name of an environment variable",
                 "channels.oncall-sms.from: missing; expected the sender: an E.164 number such as \"+15005550006\", a short code or an alphanumeric sender ID",
-                "channels.x.max_attempts: 0 is too small; the minimum is 1",
+                "channels.x.max_attempts: -1 is out of range; expected a non-negative integer",
                 "channels.x.min_severity: unknown severity \"urgent\"; expected info, warning or critical",
                 "channels.x.token_env: not a key of a webhook channel",
                 "channels.x.urll: unknown key; did you mean `url`?",

@@ -4,6 +4,12 @@
 //! channel queues in its own actor and never slows the Router). It also forwards every raw
 //! anomaly to subscribers (an embedding trading engine).
 //!
+//! With an event store ([`RouterActor::with_store`]), the fan-out goes through it: one
+//! [`Enqueue`] per alert, listing its targets, which the store commits (with a pending delivery
+//! per durable channel) before it forwards the alert, in the order the Router sent them. The
+//! anomalies the Router alerts on (first of an episode, escalations, reminders) and every
+//! resolution are recorded too.
+//!
 //! Inhibition: while an exchange's circuit breaker is open (its `availability` series is
 //! firing), anomalies of its other series are symptoms of the same outage and are not
 //! alerted; if they persist after the breaker closes, they alert then. No timers. A restart keeps the dedup
@@ -22,6 +28,7 @@ use crate::messages::{
 };
 use crate::metrics::{Counter, Metrics};
 use crate::route::dedup::{Dedup, Episode, Verdict};
+use crate::store::{Enqueue, RecordAnomaly, RecordResolved, StoreActor, Target};
 use crate::supervision::{RestartTracker, guard};
 
 /// How many recent alerts the Router remembers, to attach triage follow-ups to them.
@@ -36,6 +43,9 @@ pub struct Route {
     pub min_severity: Severity,
     /// Whether triage follow-ups go to it (human channels: yes; the triage channel: no).
     pub wants_triage: bool,
+    /// Whether the event store keeps a pending delivery for it until it reports the alert
+    /// delivered (a `ChannelActor`); in-process recipients are not durable.
+    pub durable: bool,
     /// Its actor.
     pub recipient: Recipient<Alert>,
 }
@@ -70,6 +80,7 @@ pub struct RouterActor {
     down: HashSet<Name>,
     metrics: std::sync::Arc<Metrics>,
     restarts: RestartTracker,
+    store: Option<actix::Addr<StoreActor>>,
 }
 
 impl RouterActor {
@@ -90,6 +101,25 @@ impl RouterActor {
             down: HashSet::new(),
             restarts: RestartTracker::new(Name::from("router"), supervision, &metrics, None),
             metrics,
+            store: None,
+        }
+    }
+
+    /// Sends alerts through the event store (see the module docs) and records anomalies in it.
+    pub fn with_store(mut self, store: actix::Addr<StoreActor>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Sends `alert` to `targets`: through the store when there is one, else directly.
+    fn dispatch(&self, alert: Alert, targets: Vec<Target>) {
+        match &self.store {
+            Some(store) => store.do_send(Enqueue { alert, targets }),
+            None => {
+                for t in targets {
+                    t.recipient.do_send(alert.clone());
+                }
+            }
         }
     }
 
@@ -123,6 +153,9 @@ impl RouterActor {
         if verdict == Verdict::Suppressed {
             return;
         }
+        if let Some(store) = &self.store {
+            store.do_send(RecordAnomaly(a.clone()));
+        }
         let title = title(&a.series, &a.detector);
         let title = if verdict == Verdict::Reminder {
             format!("{title} (still firing)")
@@ -151,6 +184,9 @@ impl RouterActor {
     }
 
     fn on_resolved(&mut self, r: Resolved) {
+        if let Some(store) = &self.store {
+            store.do_send(RecordResolved(r.clone()));
+        }
         let stats = self.note_stats(&r.series.exchange, &r.series.endpoint, &r.stats);
         if r.series.metric == Metric::Availability {
             self.down.remove(&r.series.exchange);
@@ -202,15 +238,18 @@ impl RouterActor {
             ..original.clone()
         };
         let severity = alert.severity;
+        let mut targets = Vec::new();
         for r in &self.routes {
             if r.route.wants_triage && severity >= r.route.min_severity {
                 r.triage.inc();
-                r.route.recipient.do_send(alert.clone());
+                targets.push(target(&r.route));
             }
         }
+        self.dispatch(alert, targets);
     }
 
     fn fan_out(&mut self, alert: Alert, severity: Severity) {
+        let mut targets = Vec::with_capacity(self.routes.len());
         for r in &self.routes {
             if severity < r.route.min_severity {
                 continue;
@@ -220,14 +259,23 @@ impl RouterActor {
                 AlertKind::Resolved => r.resolved.inc(),
                 AlertKind::Triage => r.triage.inc(),
             }
-            // do_send: the channel's handler only queues the alert, so its mailbox drains
-            // as fast as the Router fills it; the durable queue lives in the channel.
-            r.route.recipient.do_send(alert.clone());
+            targets.push(target(&r.route));
         }
         if self.recent.len() == RECENT_ALERTS {
             self.recent.pop_front();
         }
-        self.recent.push_back(alert);
+        self.recent.push_back(alert.clone());
+        // do_send (here or from the store): the channel's handler only queues the alert, so
+        // its mailbox drains as fast as it fills; the durable queue is the store's.
+        self.dispatch(alert, targets);
+    }
+}
+
+fn target(route: &Route) -> Target {
+    Target {
+        channel: route.name.clone(),
+        durable: route.durable,
+        recipient: route.recipient.clone(),
     }
 }
 

@@ -39,7 +39,7 @@ fn settings(region: &str, urls: Vec<String>, resend: Duration, max_attempts: u32
                 resend_interval: resend,
             },
         }],
-        ..Settings::default()
+        ..crate::support::test_settings()
     };
     s.monitor.region = Name::from(region);
     s.shutdown.grace = Duration::from_secs(2);
@@ -54,6 +54,7 @@ fn start(fakes: &[&FakeAlertmanager], resend: Duration) -> MonitorHandle {
         resend,
         5,
     ))
+    .expect("monitor starts")
 }
 
 /// Long enough that no heartbeat runs during a test.
@@ -329,8 +330,8 @@ async fn alertmanager_400_is_a_rejection() {
 async fn alertmanager_two_regions_make_one_alert() {
     let (a, b) = (FakeAlertmanager::start(), FakeAlertmanager::start());
     let urls = vec![a.url(), b.url()];
-    let eu = Monitor::start(settings("eu", urls.clone(), NO_RESEND, 5));
-    let ap = Monitor::start(settings("ap", urls, NO_RESEND, 5));
+    let eu = Monitor::start(settings("eu", urls.clone(), NO_RESEND, 5)).expect("monitor starts");
+    let ap = Monitor::start(settings("ap", urls, NO_RESEND, 5)).expect("monitor starts");
     fire(&eu, "bybit", 0);
     fire(&ap, "bybit", 0);
     for am in [&a, &b] {

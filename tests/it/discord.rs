@@ -50,7 +50,7 @@ fn discord_settings(name: &str, url: String, retry: RetrySettings) -> ChannelSet
 fn settings(channels: Vec<ChannelSettings>) -> Settings {
     let mut s = Settings {
         channels,
-        ..Settings::default()
+        ..crate::support::test_settings()
     };
     s.shutdown.grace = Duration::from_secs(3);
     s
@@ -62,7 +62,8 @@ fn start(fake: &FakeDiscord, max_attempts: u32) -> (MonitorHandle, std::sync::Ar
         "room",
         fake.webhook_url(),
         retry(max_attempts),
-    )]));
+    )]))
+    .expect("monitor starts");
     let metrics = monitor.metrics().clone();
     (monitor, metrics)
 }
@@ -235,7 +236,8 @@ async fn discord_huge_alerts_pass_every_limit() {
         retry(3),
     )]))
     .alert_recipient("probe", Severity::Info, recorded.recipient())
-    .start();
+    .start()
+    .expect("monitor starts");
     let mut recorded = recorded;
     fire(&monitor, "okx", 0);
     let firing = recorded.next(3).await;
@@ -502,7 +504,8 @@ async fn discord_outage_keeps_order_and_delivers_each_alert_once() {
         retry(100),
     )]))
     .alert_recipient("order", Severity::Info, recorded.recipient())
-    .start();
+    .start()
+    .expect("monitor starts");
     let mut recorded = recorded;
     let metrics = monitor.metrics().clone();
 

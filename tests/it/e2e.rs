@@ -108,6 +108,9 @@ async fn e2e_binary_spike_storm_recovery_and_sigterm() {
 [monitor]
 region = "e2e"
 
+[store]
+path = "{store}"
+
 [defaults]
 interval = "100ms"
 timeout = "2s"
@@ -132,6 +135,7 @@ initial_backoff = "50ms"
 "#,
             ping = exchange.url("/api/v3/ping"),
             sink = sink.url(),
+            store = dir.path().join("exwatch.db").display(),
         ),
     )
     .expect("write config");

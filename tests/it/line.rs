@@ -52,7 +52,7 @@ fn line_settings(name: &str, api_base: String, retry: RetrySettings) -> ChannelS
 fn settings(channels: Vec<ChannelSettings>) -> Settings {
     let mut s = Settings {
         channels,
-        ..Settings::default()
+        ..crate::support::test_settings()
     };
     s.shutdown.grace = Duration::from_secs(3);
     s
@@ -64,7 +64,8 @@ fn start(fake: &FakeLine, max_attempts: u32) -> (MonitorHandle, std::sync::Arc<M
         "desk",
         fake.api_base(),
         retry(max_attempts),
-    )]));
+    )]))
+    .expect("monitor starts");
     let metrics = monitor.metrics().clone();
     (monitor, metrics)
 }
@@ -264,7 +265,8 @@ async fn line_huge_alert_text_fits_the_limit() {
         retry(3),
     )]))
     .alert_recipient("probe", Severity::Info, recorded.recipient())
-    .start();
+    .start()
+    .expect("monitor starts");
     let mut recorded = recorded;
     fire(&monitor, "okx", 0);
     let firing = recorded.next(3).await;
@@ -486,7 +488,8 @@ async fn line_monthly_quota_waits_once_then_rejects() {
             )
             .with_quota_backoff(quota_backoff)
         })
-        .start();
+        .start()
+        .expect("monitor starts");
     let metrics = monitor.metrics().clone();
 
     // The first quota answer is waited out once; the second is a rejection.
@@ -573,7 +576,8 @@ async fn line_outage_keeps_order_and_delivers_each_alert_once() {
         retry(100),
     )]))
     .alert_recipient("order", Severity::Info, recorded.recipient())
-    .start();
+    .start()
+    .expect("monitor starts");
     let mut recorded = recorded;
     let metrics = monitor.metrics().clone();
 

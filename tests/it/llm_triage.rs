@@ -60,13 +60,14 @@ fn llm_channel(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> Cha
 fn start(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> (MonitorHandle, Desk) {
     let mut settings = Settings {
         channels: vec![llm_channel(fake, calls_per_hour, timeout)],
-        ..Settings::default()
+        ..crate::support::test_settings()
     };
     settings.shutdown.grace = Duration::from_secs(1);
     let desk = Collected::<Alert>::start();
     let monitor = Monitor::builder(settings)
         .alert_recipient("desk", Severity::Info, desk.recipient())
-        .start();
+        .start()
+        .expect("monitor starts");
     (monitor, desk)
 }
 

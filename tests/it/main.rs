@@ -11,6 +11,7 @@ mod e2e;
 mod fakes;
 mod line;
 mod llm_triage;
+mod outbox;
 mod pipeline;
 mod probe;
 mod sms;

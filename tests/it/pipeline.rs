@@ -15,14 +15,15 @@ use crate::collect::Collected;
 const T0: i64 = 1_795_000_000_000;
 
 fn settings() -> Settings {
-    Settings::default()
+    crate::support::test_settings()
 }
 
 fn start(settings: Settings) -> (MonitorHandle, Collected<Alert>) {
     let alerts = Collected::<Alert>::start();
     let monitor = Monitor::builder(settings)
         .alert_recipient("test", Severity::Info, alerts.recipient())
-        .start();
+        .start()
+        .expect("monitor starts");
     (monitor, alerts)
 }
 
@@ -177,7 +178,8 @@ async fn pipeline_routes_by_min_severity() {
     let monitor = Monitor::builder(settings())
         .alert_recipient("all", Severity::Info, info.recipient())
         .alert_recipient("pager", Severity::Critical, critical.recipient())
-        .start();
+        .start()
+        .expect("monitor starts");
     let (mut info, mut critical) = (info, critical);
     let series = SeriesKey::new("bybit", "time", Metric::ClockSkewMs);
     monitor.inject(Measurement::ok(series.clone(), 900.0, Timestamp(T0)));
@@ -313,7 +315,8 @@ async fn pipeline_channel_restarts_after_a_panic_and_delivers_the_alert() {
             calls: c,
             delivered: tx,
         })
-        .start();
+        .start()
+        .expect("monitor starts");
     let series = SeriesKey::new("bybit", "time", Metric::ClockSkewMs);
     monitor.inject(Measurement::ok(series, 2500.0, Timestamp(T0)));
     let alert = tokio::time::timeout(Duration::from_secs(5), delivered.recv())

@@ -78,7 +78,7 @@ fn settings(exchanges: Vec<ExchangeSettings>) -> Settings {
             recovery_timeout: Duration::from_secs(1),
             half_open_max_calls: 2,
         },
-        ..Settings::default()
+        ..crate::support::test_settings()
     };
     s.detect.latency.min_increase_ms = 100.0;
     s.shutdown.grace = Duration::from_secs(1);
@@ -101,7 +101,8 @@ impl Probed {
         let monitor = Monitor::builder(settings)
             .alert_recipient("test", Severity::Info, alerts.recipient())
             .subscribe(anomalies.recipient())
-            .start();
+            .start()
+            .expect("monitor starts");
         Self {
             monitor,
             alerts,

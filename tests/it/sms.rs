@@ -50,14 +50,14 @@ fn sms_settings(fake: &FakeTwilio, to: &[&str], max_attempts: u32) -> Settings {
                 api_base: fake.api_base(),
             },
         }],
-        ..Settings::default()
+        ..crate::support::test_settings()
     };
     s.shutdown.grace = Duration::from_secs(3);
     s
 }
 
 fn start(fake: &FakeTwilio, to: &[&str], max_attempts: u32) -> MonitorHandle {
-    Monitor::start(sms_settings(fake, to, max_attempts))
+    Monitor::start(sms_settings(fake, to, max_attempts)).expect("monitor starts")
 }
 
 fn fire(monitor: &MonitorHandle, exchange: &str, i: i64) {

@@ -51,7 +51,7 @@ fn webhook(
 fn settings(channels: Vec<ChannelSettings>, grace: Duration) -> Settings {
     let mut s = Settings {
         channels,
-        ..Settings::default()
+        ..crate::support::test_settings()
     };
     s.shutdown.grace = grace;
     s
@@ -67,7 +67,8 @@ fn start(sink: &FakeSink, max_attempts: u32) -> (MonitorHandle, Arc<Metrics>) {
             retry(max_attempts),
         )],
         Duration::from_secs(3),
-    ));
+    ))
+    .expect("monitor starts");
     let metrics = monitor.metrics().clone();
     (monitor, metrics)
 }
@@ -338,7 +339,8 @@ async fn webhook_outage_keeps_order_and_delivers_each_alert_once() {
         Duration::from_secs(3),
     ))
     .alert_recipient("order", Severity::Info, recorded.recipient())
-    .start();
+    .start()
+    .expect("monitor starts");
     let mut recorded = recorded;
     let metrics = monitor.metrics().clone();
 
@@ -417,7 +419,8 @@ async fn webhook_dead_receiver_never_blocks_the_others() {
             webhook("healthy", Severity::Info, healthy.url(), retry(3)),
         ],
         Duration::from_millis(200),
-    ));
+    ))
+    .expect("monitor starts");
     let metrics = monitor.metrics().clone();
 
     let t = Instant::now();
@@ -469,7 +472,8 @@ async fn webhook_min_severity_critical_gets_only_critical_episodes() {
             webhook("pager", Severity::Critical, pager.url(), retry(3)),
         ],
         Duration::from_secs(3),
-    ));
+    ))
+    .expect("monitor starts");
     // bybit: a warning episode, never critical.
     monitor.inject(skew("bybit", 900.0, 0));
     resolve(&monitor, "bybit", 1);
@@ -546,7 +550,8 @@ async fn webhook_shutdown_gives_up_after_the_grace() {
         let monitor = Monitor::start(settings(
             vec![webhook("hook", Severity::Info, sink.url(), retry(1000))],
             Duration::from_millis(300),
-        ));
+        ))
+        .expect("monitor starts");
         fire(&monitor, "bybit", 0);
         sink.wait_for_attempts(1, WAIT).await;
         let t = Instant::now();
@@ -618,7 +623,8 @@ async fn webhook_2xx_with_a_large_answer_is_delivered_once() {
             retry(3),
         )],
         Duration::from_secs(3),
-    ));
+    ))
+    .expect("monitor starts");
     let metrics = monitor.metrics().clone();
     fire(&monitor, "bybit", 0);
     assert!(monitor.stop().await);
@@ -662,7 +668,8 @@ async fn webhook_redirect_never_counts_a_bodiless_get_as_delivered() {
                 retry(3),
             )],
             Duration::from_secs(3),
-        ));
+        ))
+        .expect("monitor starts");
         let metrics = monitor.metrics().clone();
         fire(&monitor, "bybit", 0);
         let delivered = monitor.stop().await;
@@ -701,7 +708,8 @@ async fn webhook_requests_are_signed_with_the_secret() {
         secret_env: Some("EXWATCH_TEST_SECRET".into()),
         secret: Some(secret.clone()),
     };
-    let monitor = Monitor::start(settings(vec![channel], Duration::from_secs(3)));
+    let monitor =
+        Monitor::start(settings(vec![channel], Duration::from_secs(3))).expect("monitor starts");
     // A first attempt that fails: the retry is signed afresh.
     sink.queue_modes([SinkMode::Status(503)]);
     fire(&monitor, "okx", 0);

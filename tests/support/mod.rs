@@ -114,6 +114,16 @@ pub fn kill_connection(req: &HttpRequest) -> bool {
     }
 }
 
+/// `Settings::default()` with an in-memory event store: a test never leaves an `exwatch.db`
+/// behind (the default store path is a file in the working directory). Every test that starts
+/// a monitor starts from this, or sets `store.path` to a file in a tempdir.
+pub fn test_settings() -> exwatch::config::Settings {
+    exwatch::config::Settings {
+        store: exwatch::config::StoreSettings::in_memory(),
+        ..exwatch::config::Settings::default()
+    }
+}
+
 /// Installs rustls' `ring` crypto provider for the process (once; later calls do nothing).
 ///
 /// awc with `rustls-0_23-webpki-roots` builds its TLS config eagerly in `Client::default()`

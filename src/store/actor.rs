@@ -1,0 +1,465 @@
+//! [`StoreActor`]: the [`Store`] as an actor, on a thread of its own (a one-thread
+//! `SyncArbiter`), so that no SQLite write — fsync included — ever blocks an event loop.
+//!
+//! It is the outbox of the alert path: the Router sends one [`Enqueue`] per alert; the actor
+//! commits the alert and a pending delivery per durable target, THEN forwards the alert to
+//! every target, in the order the Router sent them. Channels report [`Attempted`],
+//! [`Delivered`] and [`Failed`]; at their first start they ask for their [`LoadPending`]
+//! deliveries, those enqueued before this process opened the store (newer ones are already in
+//! their mailboxes). A failed write is logged and counted (`exwatch_store_errors_total`), and
+//! the alert still goes out: the store never costs an alert held in memory.
+//!
+//! Panics: actix gives a `SyncContext` actor no second chance (a panic kills its thread and
+//! the store with it), so every handler body runs under `catch_unwind`; a caught panic is
+//! logged, counted as a restart of `store`, and `ctx.stop()` makes the arbiter build a fresh
+//! actor from the factory, around the same [`Store`].
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use actix::{
+    Actor, ActorContext, Addr, Handler, Message, MessageResult, Recipient, SyncArbiter, SyncContext,
+};
+use parking_lot::Mutex;
+
+use crate::config::SupervisionSettings;
+use crate::error::StoreError;
+use crate::messages::{Alert, Anomaly, Crash, Name, Ping, Resolved, Timestamp};
+use crate::metrics::{Counter, Metrics};
+use crate::store::db::{AttemptOutcome, DeliveryCount, PendingAlert, Store};
+use crate::supervision::{RestartTracker, panic_text};
+
+/// Records an anomaly the Router alerted on.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RecordAnomaly(pub Anomaly);
+
+/// Records a series' recovery.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RecordResolved(pub Resolved);
+
+/// One destination of an alert.
+#[derive(Clone)]
+pub struct Target {
+    /// The channel's name.
+    pub channel: Name,
+    /// True for a channel that reports its deliveries back (a `ChannelActor`): the store
+    /// keeps a pending delivery for it until it says delivered or failed. In-process alert
+    /// recipients are not durable.
+    pub durable: bool,
+    /// Where the alert goes.
+    pub recipient: Recipient<Alert>,
+}
+
+/// Stores `alert` with a pending delivery per durable target, then forwards it to every
+/// target.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Enqueue {
+    /// The alert.
+    pub alert: Alert,
+    /// Its destinations, in the order it is forwarded to them.
+    pub targets: Vec<Target>,
+}
+
+/// A channel made one delivery attempt.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Attempted {
+    /// The alert.
+    pub alert_id: Name,
+    /// The channel.
+    pub channel: Name,
+    /// 1 for the first attempt (counting attempts of earlier runs).
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// The error, empty on success; never a secret.
+    pub detail: String,
+}
+
+/// A channel delivered an alert.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Delivered {
+    /// The alert.
+    pub alert_id: Name,
+    /// The channel.
+    pub channel: Name,
+}
+
+/// A channel gave up on an alert (rejected by the platform, or out of attempts).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Failed {
+    /// The alert.
+    pub alert_id: Name,
+    /// The channel.
+    pub channel: Name,
+    /// Why; never a secret.
+    pub reason: String,
+}
+
+/// The pending deliveries of `channel` enqueued before this process opened the store, in
+/// enqueue order.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Vec<PendingAlert>")]
+pub struct LoadPending {
+    /// The channel.
+    pub channel: Name,
+}
+
+/// The latest `limit` alerts, newest first.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Vec<Alert>")]
+pub struct RecentAlerts {
+    /// How many.
+    pub limit: usize,
+}
+
+/// Delivery counts by channel and state.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Vec<DeliveryCount>")]
+pub struct DeliveryCounts;
+
+/// What a channel needs of the store: where to report its deliveries and load its pending
+/// alerts.
+#[derive(Clone)]
+pub struct StoreLink {
+    /// Attempt reports.
+    pub attempted: Recipient<Attempted>,
+    /// Delivery reports.
+    pub delivered: Recipient<Delivered>,
+    /// Failure reports.
+    pub failed: Recipient<Failed>,
+    /// Pending deliveries at start.
+    pub load: Recipient<LoadPending>,
+}
+
+impl StoreLink {
+    /// The link to a running [`StoreActor`].
+    pub fn new(store: &Addr<StoreActor>) -> Self {
+        Self {
+            attempted: store.clone().recipient(),
+            delivered: store.clone().recipient(),
+            failed: store.clone().recipient(),
+            load: store.clone().recipient(),
+        }
+    }
+}
+
+/// What survives a restart of the actor.
+struct Shared {
+    store: Store,
+    /// The `seq` the first alert of this run gets: older pending deliveries are resumed by
+    /// [`LoadPending`], newer ones are in the channels' mailboxes already.
+    first_seq: i64,
+    errors: Counter,
+    restarts: RestartTracker,
+}
+
+/// Runs the [`Store`]. See the module docs.
+pub struct StoreActor {
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl StoreActor {
+    /// Starts the actor on a thread of its own around `store`.
+    pub fn start(
+        store: Store,
+        supervision: &SupervisionSettings,
+        metrics: &Metrics,
+    ) -> Result<Addr<StoreActor>, StoreError> {
+        let first_seq = store.max_seq()? + 1;
+        let shared = Arc::new(Mutex::new(Shared {
+            store,
+            first_seq,
+            errors: metrics.counter("exwatch_store_errors_total", &[]),
+            restarts: RestartTracker::new(Name::from("store"), supervision, metrics, None),
+        }));
+        Ok(SyncArbiter::start_with_thread_builder(
+            1,
+            || std::thread::Builder::new().name("exwatch-store".into()),
+            move || StoreActor {
+                shared: shared.clone(),
+            },
+        ))
+    }
+
+    /// Runs `f` on the store, catching its panics (see the module docs); a failure is logged
+    /// and counted and gives `None`.
+    fn with_store<R>(
+        &mut self,
+        ctx: &mut SyncContext<Self>,
+        what: &'static str,
+        f: impl FnOnce(&mut Store, i64) -> Result<R, StoreError>,
+    ) -> Option<R> {
+        let shared = &self.shared;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let mut s = shared.lock();
+            let first_seq = s.first_seq;
+            f(&mut s.store, first_seq)
+        }));
+        match result {
+            Ok(Ok(r)) => Some(r),
+            Ok(Err(e)) => {
+                let s = shared.lock();
+                s.errors.inc();
+                tracing::error!(path = s.store.path(), operation = what, error = %e, "Event store operation failed.");
+                None
+            }
+            Err(payload) => {
+                tracing::error!(
+                    actor = "store",
+                    operation = what,
+                    panic = panic_text(&*payload),
+                    "Actor panicked; restarting."
+                );
+                shared.lock().restarts.record(actix::clock::Instant::now());
+                ctx.stop();
+                None
+            }
+        }
+    }
+}
+
+impl Actor for StoreActor {
+    type Context = SyncContext<Self>;
+}
+
+impl Handler<RecordAnomaly> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, RecordAnomaly(a): RecordAnomaly, ctx: &mut SyncContext<Self>) {
+        self.with_store(ctx, "record_anomaly", |s, _| s.record_anomaly(&a));
+    }
+}
+
+impl Handler<RecordResolved> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, RecordResolved(r): RecordResolved, ctx: &mut SyncContext<Self>) {
+        self.with_store(ctx, "record_resolved", |s, _| s.record_resolved(&r));
+    }
+}
+
+impl Handler<Enqueue> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, Enqueue { alert, targets }: Enqueue, ctx: &mut SyncContext<Self>) {
+        let durable: Vec<&str> = targets
+            .iter()
+            .filter(|t| t.durable)
+            .map(|t| &*t.channel)
+            .collect();
+        let stored = self.with_store(ctx, "enqueue", |s, _| s.enqueue(&alert, &durable));
+        if stored.is_none() {
+            tracing::error!(alert = %alert.id, "Alert not stored; delivering it from memory only.");
+        }
+        // Forwarded whatever the write did: the store never costs an alert held in memory.
+        for t in &targets {
+            t.recipient.do_send(alert.clone());
+        }
+    }
+}
+
+impl Handler<Attempted> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, m: Attempted, ctx: &mut SyncContext<Self>) {
+        self.with_store(ctx, "record_attempt", |s, _| {
+            s.record_attempt(
+                &m.alert_id,
+                &m.channel,
+                m.attempt,
+                m.outcome,
+                &m.detail,
+                Timestamp::now(),
+            )
+        });
+    }
+}
+
+impl Handler<Delivered> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, m: Delivered, ctx: &mut SyncContext<Self>) {
+        self.with_store(ctx, "mark_delivered", |s, _| {
+            s.mark_delivered(&m.alert_id, &m.channel, Timestamp::now())
+        });
+    }
+}
+
+impl Handler<Failed> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, m: Failed, ctx: &mut SyncContext<Self>) {
+        self.with_store(ctx, "mark_failed", |s, _| {
+            s.mark_failed(&m.alert_id, &m.channel, &m.reason, Timestamp::now())
+        });
+    }
+}
+
+impl Handler<LoadPending> for StoreActor {
+    type Result = MessageResult<LoadPending>;
+
+    fn handle(&mut self, m: LoadPending, ctx: &mut SyncContext<Self>) -> Self::Result {
+        let pending = self
+            .with_store(ctx, "pending", |s, first_seq| {
+                s.pending(&m.channel, Some(first_seq))
+            })
+            .unwrap_or_default();
+        if !pending.is_empty() {
+            tracing::info!(channel = %m.channel, pending = pending.len(), "Resuming deliveries pending from an earlier run.");
+        }
+        MessageResult(pending)
+    }
+}
+
+impl Handler<RecentAlerts> for StoreActor {
+    type Result = MessageResult<RecentAlerts>;
+
+    fn handle(&mut self, m: RecentAlerts, ctx: &mut SyncContext<Self>) -> Self::Result {
+        MessageResult(
+            self.with_store(ctx, "recent_alerts", |s, _| s.recent_alerts(m.limit))
+                .unwrap_or_default(),
+        )
+    }
+}
+
+impl Handler<DeliveryCounts> for StoreActor {
+    type Result = MessageResult<DeliveryCounts>;
+
+    fn handle(&mut self, _: DeliveryCounts, ctx: &mut SyncContext<Self>) -> Self::Result {
+        MessageResult(
+            self.with_store(ctx, "delivery_counts", |s, _| s.delivery_counts())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// A barrier: answers once everything sent before it has been written.
+impl Handler<Ping> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Ping, _: &mut SyncContext<Self>) {}
+}
+
+/// Fault injection: panics inside the guarded store call.
+impl Handler<Crash> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Crash, ctx: &mut SyncContext<Self>) {
+        self.with_store(ctx, "crash", |_, _| -> Result<(), StoreError> {
+            panic!("fault injected by a Crash message")
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{AlertKind, Metric, Severity, Stats, new_id};
+
+    struct Collect(tokio::sync::mpsc::UnboundedSender<Alert>);
+
+    impl Actor for Collect {
+        type Context = actix::Context<Self>;
+    }
+
+    impl Handler<Alert> for Collect {
+        type Result = ();
+
+        fn handle(&mut self, a: Alert, _: &mut actix::Context<Self>) {
+            let _ = self.0.send(a);
+        }
+    }
+
+    fn alert(i: i64) -> Alert {
+        Alert {
+            id: new_id(),
+            kind: AlertKind::Firing,
+            severity: Severity::Critical,
+            exchange: "okx".into(),
+            endpoint: "time".into(),
+            metric: Metric::ClockSkewMs,
+            detector: "clock_skew".into(),
+            title: format!("alert {i}"),
+            message: String::new(),
+            value: 1.0,
+            threshold: 1.0,
+            region: "test".into(),
+            started_at: Timestamp(1_795_000_000_000 + i),
+            at: Timestamp(1_795_000_000_000 + i),
+            stats: Stats::default(),
+            in_reply_to: None,
+        }
+    }
+
+    #[actix::test]
+    async fn store_actor_forwards_in_order_resumes_only_older_and_survives_a_panic() {
+        use actix::Actor as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.db");
+        let path = path.to_str().expect("utf-8");
+        let old = alert(0);
+        {
+            let mut s = Store::open(path).expect("open");
+            s.enqueue(&old, &["hook"]).expect("enqueue");
+        }
+        let metrics = Metrics::new();
+        let store = StoreActor::start(
+            Store::open(path).expect("open"),
+            &SupervisionSettings::default(),
+            &metrics,
+        )
+        .expect("start");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let collector = Collect(tx).start().recipient();
+        let target = |durable| Target {
+            channel: "hook".into(),
+            durable,
+            recipient: collector.clone(),
+        };
+        let new: Vec<Alert> = (1..=3).map(alert).collect();
+        for a in &new {
+            store.do_send(Enqueue {
+                alert: a.clone(),
+                targets: vec![target(true)],
+            });
+        }
+        store.send(Crash).await.expect("crash answered");
+        for a in &new {
+            let got = rx.recv().await.expect("forwarded");
+            assert_eq!(got.id, a.id);
+        }
+        // After the panic a fresh actor answers, around the same store.
+        let pending = store
+            .send(LoadPending {
+                channel: "hook".into(),
+            })
+            .await
+            .expect("answer");
+        assert_eq!(
+            pending
+                .iter()
+                .map(|p| p.alert.id.clone())
+                .collect::<Vec<_>>(),
+            std::slice::from_ref(&old.id),
+            "only what was pending before this run"
+        );
+        store.do_send(Delivered {
+            alert_id: old.id.clone(),
+            channel: "hook".into(),
+        });
+        let counts = store.send(DeliveryCounts).await.expect("counts");
+        assert_eq!(counts.len(), 2, "{counts:?}");
+        assert_eq!(counts[0].count, 1, "delivered: the old one");
+        assert_eq!(counts[1].count, 3, "pending: the new ones");
+        assert_eq!(
+            metrics.value("exwatch_actor_restarts_total", &[("actor", "store")]),
+            Some(1.0)
+        );
+    }
+}

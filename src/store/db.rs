@@ -1,0 +1,773 @@
+//! [`Store`]: the event store itself, a plain synchronous wrapper over one SQLite connection.
+//! It owns the schema (versioned migrations), the writes of the outbox (an alert and its
+//! pending deliveries in one transaction; attempts; delivered / failed marks) and the queries
+//! (pending deliveries in enqueue order, recent alerts, delivery counts). It never runs on an
+//! actor's event loop: [`crate::store::StoreActor`] runs it on a thread of its own.
+//!
+//! Durability: a file store runs in WAL mode with `synchronous = FULL`. Every commit (an
+//! enqueued alert, a delivery mark) is fsynced before the call returns, so an alert the
+//! Router handed over survives not only `kill -9` (which `NORMAL` would survive too) but a
+//! power loss or kernel crash right after. The cost is one fsync per write; alerts are
+//! deduplicated (a handful per minute in a bad hour) and the writes run off the event loops,
+//! so exwatch pays it gladly: "nothing lost" is the point of the outbox.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::StoreError;
+use crate::messages::{Alert, Anomaly, Resolved, Timestamp};
+
+/// The schema, one migration per version: `MIGRATIONS[i]` takes a database from version `i`
+/// (`PRAGMA user_version`) to `i + 1`. Append; never edit a released migration.
+pub const MIGRATIONS: &[&str] = &[
+    // v1: the tables.
+    "
+    CREATE TABLE anomalies (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind          TEXT    NOT NULL CHECK (kind IN ('firing', 'resolved')),
+        exchange      TEXT    NOT NULL,
+        endpoint      TEXT    NOT NULL,
+        metric        TEXT    NOT NULL,
+        detector      TEXT,
+        severity      TEXT,
+        value         REAL,
+        threshold     REAL,
+        confidence    REAL,
+        message       TEXT,
+        started_at    TEXT,
+        started_at_ms INTEGER,
+        at            TEXT    NOT NULL,
+        at_ms         INTEGER NOT NULL
+    );
+    CREATE TABLE alerts (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        id            TEXT    NOT NULL UNIQUE,
+        kind          TEXT    NOT NULL,
+        severity      TEXT    NOT NULL,
+        exchange      TEXT    NOT NULL,
+        endpoint      TEXT    NOT NULL,
+        metric        TEXT    NOT NULL,
+        title         TEXT    NOT NULL,
+        payload       TEXT    NOT NULL,
+        at            TEXT    NOT NULL,
+        at_ms         INTEGER NOT NULL,
+        started_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE deliveries (
+        alert_id      TEXT    NOT NULL,
+        channel       TEXT    NOT NULL,
+        state         TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        updated_at    TEXT    NOT NULL,
+        PRIMARY KEY (alert_id, channel)
+    );
+    CREATE TABLE attempts (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id      TEXT    NOT NULL,
+        channel       TEXT    NOT NULL,
+        attempt       INTEGER NOT NULL,
+        outcome       TEXT    NOT NULL CHECK (outcome IN ('ok', 'retry', 'failed')),
+        detail        TEXT,
+        at            TEXT    NOT NULL
+    );
+    ",
+    // v2: indexes for the pending lookups and the per-series and recent queries.
+    "
+    CREATE INDEX deliveries_pending ON deliveries (channel, state);
+    CREATE INDEX attempts_delivery ON attempts (alert_id, channel);
+    CREATE INDEX alerts_at ON alerts (at_ms);
+    CREATE INDEX anomalies_series ON anomalies (exchange, endpoint, metric, at_ms);
+    ",
+];
+
+/// The state of one (alert, channel) delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    /// Not delivered yet; retried, and resumed after a restart.
+    Pending,
+    /// The platform accepted it.
+    Delivered,
+    /// Rejected by the platform, or given up after `max_attempts`.
+    Failed,
+}
+
+impl DeliveryState {
+    /// The name stored in `deliveries.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => DeliveryState::Pending,
+            "delivered" => DeliveryState::Delivered,
+            "failed" => DeliveryState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// How one delivery attempt ended (`attempts.outcome`, as the `outcome` label of
+/// `exwatch_deliveries_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptOutcome {
+    /// Delivered.
+    Ok,
+    /// Failed; it will be retried.
+    Retry,
+    /// Failed for good (rejected, or the last attempt).
+    Failed,
+}
+
+impl AttemptOutcome {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Ok => "ok",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// How many deliveries of one channel are in one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryCount {
+    /// The channel.
+    pub channel: String,
+    /// The state.
+    pub state: DeliveryState,
+    /// How many.
+    pub count: u64,
+}
+
+/// An alert still to be delivered to a channel, with the attempts already made.
+#[derive(Debug, Clone)]
+pub struct PendingAlert {
+    /// The alert, exactly as it was enqueued (timestamps to the millisecond).
+    pub alert: Alert,
+    /// Attempts made so far, in any run.
+    pub attempts: u32,
+}
+
+/// The event store. See the module docs.
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds, for the human-readable time columns.
+fn rfc3339_ms(t: Timestamp) -> String {
+    let ms = t.as_millis();
+    let st = if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+    };
+    humantime::format_rfc3339_millis(st).to_string()
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and migrates its schema; `":memory:"`
+    /// is a private in-memory database that keeps nothing past the process.
+    pub fn open(path: &str) -> Result<Store, StoreError> {
+        let open_err = |error| StoreError::Open {
+            path: path.to_owned(),
+            error,
+        };
+        let conn = if path == ":memory:" {
+            Connection::open_in_memory().map_err(open_err)?
+        } else {
+            let conn = Connection::open(path).map_err(open_err)?;
+            conn.busy_timeout(Duration::from_secs(5))
+                .map_err(open_err)?;
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+                .map_err(open_err)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                tracing::warn!(path, mode, "The event store could not switch to WAL mode.");
+            }
+            conn.pragma_update(None, "synchronous", "FULL")
+                .map_err(open_err)?;
+            conn
+        };
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.migrate(MIGRATIONS)?;
+        Ok(store)
+    }
+
+    /// Applies the migrations of `migrations` the database lacks, each in its own
+    /// transaction together with its `user_version` bump.
+    fn migrate(&mut self, migrations: &[&str]) -> Result<(), StoreError> {
+        let known = migrations.len() as u32;
+        let found: u32 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|error| StoreError::Open {
+                path: self.path.clone(),
+                error,
+            })?;
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known,
+            });
+        }
+        for (i, sql) in migrations.iter().enumerate().skip(found as usize) {
+            let version = i as u32 + 1;
+            let migrate_err = |error| StoreError::Migrate {
+                path: self.path.clone(),
+                version,
+                error,
+            };
+            let tx = self.conn.transaction().map_err(migrate_err)?;
+            tx.execute_batch(sql).map_err(migrate_err)?;
+            tx.pragma_update(None, "user_version", version)
+                .map_err(migrate_err)?;
+            tx.commit().map_err(migrate_err)?;
+            tracing::info!(path = %self.path, version, "Event store schema migrated.");
+        }
+        Ok(())
+    }
+
+    /// The file (or `:memory:`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The schema version (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Records an anomaly the Router alerted on (kind `firing`).
+    pub fn record_anomaly(&mut self, a: &Anomaly) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO anomalies (kind, exchange, endpoint, metric, detector, severity, value,
+                 threshold, confidence, message, started_at, started_at_ms, at, at_ms)
+             VALUES ('firing', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                &*a.series.exchange,
+                &*a.series.endpoint,
+                a.series.metric.as_str(),
+                &*a.detector,
+                a.severity.as_str(),
+                a.value,
+                a.threshold,
+                a.confidence,
+                a.message,
+                rfc3339_ms(a.started_at),
+                a.started_at.as_millis(),
+                rfc3339_ms(a.at),
+                a.at.as_millis(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records a series' recovery (kind `resolved`).
+    pub fn record_resolved(&mut self, r: &Resolved) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO anomalies (kind, exchange, endpoint, metric, at, at_ms)
+             VALUES ('resolved', ?1, ?2, ?3, ?4, ?5)",
+            params![
+                &*r.series.exchange,
+                &*r.series.endpoint,
+                r.series.metric.as_str(),
+                rfc3339_ms(r.at),
+                r.at.as_millis(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Writes `alert` and one pending delivery per channel of `channels`, in ONE transaction:
+    /// either the alert is stored with all its deliveries or nothing is. Returns its `seq`.
+    pub fn enqueue(&mut self, alert: &Alert, channels: &[&str]) -> Result<i64, StoreError> {
+        let payload = serde_json::to_string(alert)?;
+        let now = rfc3339_ms(Timestamp::now());
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO alerts (id, kind, severity, exchange, endpoint, metric, title, payload,
+                 at, at_ms, started_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                &*alert.id,
+                alert.kind.as_str(),
+                alert.severity.as_str(),
+                &*alert.exchange,
+                &*alert.endpoint,
+                alert.metric.as_str(),
+                alert.title,
+                payload,
+                rfc3339_ms(alert.at),
+                alert.at.as_millis(),
+                alert.started_at.as_millis(),
+            ],
+        )?;
+        let seq = tx.last_insert_rowid();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO deliveries (alert_id, channel, state, attempts, updated_at)
+                 VALUES (?1, ?2, 'pending', 0, ?3)",
+            )?;
+            for channel in channels {
+                insert.execute(params![&*alert.id, channel, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    /// Records attempt number `attempt` (1 for the first) of delivering `alert_id` to
+    /// `channel`, and raises the delivery's attempt count to it.
+    pub fn record_attempt(
+        &mut self,
+        alert_id: &str,
+        channel: &str,
+        attempt: u32,
+        outcome: AttemptOutcome,
+        detail: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let at = rfc3339_ms(at);
+        let detail = (!detail.is_empty()).then_some(detail);
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached(
+            "INSERT INTO attempts (alert_id, channel, attempt, outcome, detail, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            alert_id,
+            channel,
+            attempt,
+            outcome.as_str(),
+            detail,
+            at
+        ])?;
+        tx.prepare_cached(
+            "UPDATE deliveries SET attempts = MAX(attempts, ?3), updated_at = ?4,
+                 last_error = COALESCE(?5, last_error)
+             WHERE alert_id = ?1 AND channel = ?2",
+        )?
+        .execute(params![
+            alert_id,
+            channel,
+            attempt,
+            at,
+            (outcome != AttemptOutcome::Ok).then_some(detail).flatten()
+        ])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks the delivery of `alert_id` to `channel` done.
+    pub fn mark_delivered(
+        &mut self,
+        alert_id: &str,
+        channel: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE deliveries SET state = 'delivered', updated_at = ?3
+                 WHERE alert_id = ?1 AND channel = ?2",
+            )?
+            .execute(params![alert_id, channel, rfc3339_ms(at)])?;
+        Ok(())
+    }
+
+    /// Marks the delivery of `alert_id` to `channel` failed for good, with the reason.
+    pub fn mark_failed(
+        &mut self,
+        alert_id: &str,
+        channel: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE deliveries SET state = 'failed', last_error = ?3, updated_at = ?4
+                 WHERE alert_id = ?1 AND channel = ?2",
+            )?
+            .execute(params![alert_id, channel, reason, rfc3339_ms(at)])?;
+        Ok(())
+    }
+
+    /// The pending deliveries of `channel`, in enqueue order; with `before_seq`, only the
+    /// alerts enqueued before it (`seq < before_seq`).
+    pub fn pending(
+        &self,
+        channel: &str,
+        before_seq: Option<i64>,
+    ) -> Result<Vec<PendingAlert>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT a.payload, a.at_ms, a.started_at_ms, d.attempts
+             FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+             WHERE d.channel = ?1 AND d.state = 'pending' AND (?2 IS NULL OR a.seq < ?2)
+             ORDER BY a.seq",
+        )?;
+        let rows = stmt.query_map(params![channel, before_seq], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, u32>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (payload, at_ms, started_at_ms, attempts) = row?;
+            out.push(PendingAlert {
+                alert: decode(&payload, at_ms, started_at_ms)?,
+                attempts,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The `seq` of the last alert enqueued, 0 for none.
+    pub fn max_seq(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM alerts", [], |r| r.get(0))?)
+    }
+
+    /// The latest `limit` alerts, newest first.
+    pub fn recent_alerts(&self, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT payload, at_ms, started_at_ms FROM alerts ORDER BY seq DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit as i64], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (payload, at_ms, started_at_ms) = row?;
+            out.push(decode(&payload, at_ms, started_at_ms)?);
+        }
+        Ok(out)
+    }
+
+    /// Delivery counts by channel and state, ordered by channel.
+    pub fn delivery_counts(&self) -> Result<Vec<DeliveryCount>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state
+             ORDER BY channel, state",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (channel, state, count) = row?;
+            if let Some(state) = DeliveryState::parse(&state) {
+                out.push(DeliveryCount {
+                    channel,
+                    state,
+                    count: count.max(0) as u64,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The state of the delivery of `alert_id` to `channel`, if there is one.
+    pub fn delivery_state(
+        &self,
+        alert_id: &str,
+        channel: &str,
+    ) -> Result<Option<DeliveryState>, StoreError> {
+        let state: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT state FROM deliveries WHERE alert_id = ?1 AND channel = ?2",
+                params![alert_id, channel],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(state.as_deref().and_then(DeliveryState::parse))
+    }
+}
+
+/// An alert from its payload, with its exact (millisecond) timestamps restored.
+fn decode(payload: &str, at_ms: i64, started_at_ms: i64) -> Result<Alert, StoreError> {
+    let mut alert: Alert = serde_json::from_str(payload)?;
+    alert.at = Timestamp(at_ms);
+    alert.started_at = Timestamp(started_at_ms);
+    Ok(alert)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{AlertKind, Metric, SeriesKey, Severity, Stats, new_id};
+
+    fn alert(exchange: &str, at_ms: i64) -> Alert {
+        Alert {
+            id: new_id(),
+            kind: AlertKind::Firing,
+            severity: Severity::Critical,
+            exchange: exchange.into(),
+            endpoint: "time".into(),
+            metric: Metric::ClockSkewMs,
+            detector: "clock_skew".into(),
+            title: format!("{exchange} time clock skew"),
+            message: "skew 2500 ms".into(),
+            value: 2500.0,
+            threshold: 2000.0,
+            region: "test".into(),
+            started_at: Timestamp(at_ms - 1_234),
+            at: Timestamp(at_ms),
+            stats: Stats::default(),
+            in_reply_to: None,
+        }
+    }
+
+    fn ids(pending: &[PendingAlert]) -> Vec<String> {
+        pending.iter().map(|p| p.alert.id.to_string()).collect()
+    }
+
+    #[test]
+    fn store_enqueue_pending_and_marks() {
+        let mut s = Store::open(":memory:").expect("open");
+        assert_eq!(s.max_seq().expect("seq"), 0);
+        let (a, b, c) = (
+            alert("okx", 1_795_000_000_123),
+            alert("bybit", 1_795_000_001_456),
+            alert("binance", 1_795_000_002_789),
+        );
+        s.enqueue(&a, &["hook", "log"]).expect("a");
+        s.enqueue(&b, &["hook"]).expect("b");
+        let seq_c = s.enqueue(&c, &["log"]).expect("c");
+        assert_eq!(s.max_seq().expect("seq"), seq_c);
+
+        let hook = s.pending("hook", None).expect("pending");
+        assert_eq!(ids(&hook), [a.id.to_string(), b.id.to_string()]);
+        // Exact timestamps come back from the columns, not the second-precision payload.
+        assert_eq!(hook[0].alert.at, a.at);
+        assert_eq!(hook[0].alert.started_at, a.started_at);
+        assert_eq!(hook[0].alert.title, a.title);
+        assert_eq!(hook[0].attempts, 0);
+
+        s.record_attempt(&a.id, "hook", 1, AttemptOutcome::Retry, "HTTP 503", a.at)
+            .expect("attempt");
+        s.record_attempt(&a.id, "hook", 2, AttemptOutcome::Retry, "HTTP 503", a.at)
+            .expect("attempt");
+        let hook = s.pending("hook", None).expect("pending");
+        assert_eq!(hook[0].attempts, 2);
+
+        s.mark_delivered(&a.id, "hook", a.at).expect("delivered");
+        s.mark_failed(&b.id, "hook", "HTTP 400", b.at)
+            .expect("failed");
+        assert!(s.pending("hook", None).expect("pending").is_empty());
+        assert_eq!(
+            ids(&s.pending("log", None).expect("pending")),
+            [a.id.to_string(), c.id.to_string()]
+        );
+        // Only what was enqueued before a given seq.
+        assert_eq!(
+            ids(&s.pending("log", Some(seq_c)).expect("pending")),
+            [a.id.to_string()]
+        );
+        assert_eq!(
+            s.delivery_state(&a.id, "hook").expect("state"),
+            Some(DeliveryState::Delivered)
+        );
+        assert_eq!(
+            s.delivery_state(&b.id, "hook").expect("state"),
+            Some(DeliveryState::Failed)
+        );
+        let counts: Vec<(String, DeliveryState, u64)> = s
+            .delivery_counts()
+            .expect("counts")
+            .into_iter()
+            .map(|c| (c.channel, c.state, c.count))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("hook".to_string(), DeliveryState::Delivered, 1),
+                ("hook".to_string(), DeliveryState::Failed, 1),
+                ("log".to_string(), DeliveryState::Pending, 2),
+            ]
+        );
+        let recent = s.recent_alerts(2).expect("recent");
+        assert_eq!(
+            recent.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+            [c.id.clone(), b.id.clone()]
+        );
+    }
+
+    #[test]
+    fn store_enqueue_is_one_transaction() {
+        let mut s = Store::open(":memory:").expect("open");
+        let a = alert("okx", 1_795_000_000_000);
+        // A duplicate channel violates the delivery's primary key: nothing may remain.
+        assert!(s.enqueue(&a, &["hook", "hook"]).is_err());
+        assert_eq!(s.max_seq().expect("seq"), 0);
+        assert!(s.pending("hook", None).expect("pending").is_empty());
+        assert!(s.recent_alerts(10).expect("recent").is_empty());
+    }
+
+    #[test]
+    fn store_keeps_anomalies_and_resolutions() {
+        let mut s = Store::open(":memory:").expect("open");
+        let series = SeriesKey::new("okx", "time", Metric::ClockSkewMs);
+        s.record_anomaly(&Anomaly {
+            series: series.clone(),
+            detector: "clock_skew".into(),
+            severity: Severity::Warning,
+            value: 900.0,
+            threshold: 500.0,
+            confidence: 1.0,
+            message: "skew".into(),
+            started_at: Timestamp(1_000),
+            at: Timestamp(2_000),
+            stats: Stats::default(),
+        })
+        .expect("anomaly");
+        s.record_resolved(&Resolved {
+            series,
+            at: Timestamp(3_000),
+            stats: Stats::default(),
+        })
+        .expect("resolved");
+        let rows: Vec<(String, Option<String>, i64)> = s
+            .conn
+            .prepare("SELECT kind, severity, at_ms FROM anomalies ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [
+                ("firing".into(), Some("warning".into()), 2_000),
+                ("resolved".into(), None, 3_000),
+            ]
+        );
+    }
+
+    #[test]
+    fn store_file_is_wal_and_reopening_keeps_pending() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.db");
+        let path = path.to_str().expect("utf-8");
+        let a = alert("okx", 1_795_000_000_000);
+        {
+            let mut s = Store::open(path).expect("open");
+            s.enqueue(&a, &["hook"]).expect("enqueue");
+            let mode: String = s
+                .conn
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .expect("mode");
+            assert_eq!(mode, "wal");
+            let sync: i64 = s
+                .conn
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .expect("sync");
+            assert_eq!(sync, 2, "synchronous = FULL");
+            assert!(dir.path().join("x.db-wal").exists(), "WAL file present");
+        }
+        let s = Store::open(path).expect("reopen");
+        let pending = s.pending("hook", None).expect("pending");
+        assert_eq!(ids(&pending), [a.id.to_string()]);
+        assert_eq!(pending[0].alert.at, a.at);
+    }
+
+    #[test]
+    fn store_migrates_a_v1_database_and_reopening_is_idempotent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v1.db");
+        let path = path.to_str().expect("utf-8");
+        let a = alert("okx", 1_795_000_000_000);
+        {
+            // A database as the first release left it: schema v1, with a pending delivery.
+            let mut s = Store {
+                conn: Connection::open(path).expect("open"),
+                path: path.to_owned(),
+            };
+            s.migrate(&MIGRATIONS[..1]).expect("v1");
+            assert_eq!(s.schema_version().expect("version"), 1);
+            s.enqueue(&a, &["hook"]).expect("enqueue");
+        }
+        let index_count = |s: &Store| -> i64 {
+            s.conn
+                .query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'deliveries_pending'",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("count")
+        };
+        let s = Store::open(path).expect("migrate");
+        assert_eq!(
+            s.schema_version().expect("version"),
+            MIGRATIONS.len() as u32
+        );
+        assert_eq!(index_count(&s), 1);
+        assert_eq!(
+            ids(&s.pending("hook", None).expect("pending")),
+            [a.id.to_string()]
+        );
+        drop(s);
+        let s = Store::open(path).expect("reopen");
+        assert_eq!(
+            s.schema_version().expect("version"),
+            MIGRATIONS.len() as u32
+        );
+        assert_eq!(index_count(&s), 1);
+        assert_eq!(s.pending("hook", None).expect("pending").len(), 1);
+    }
+
+    #[test]
+    fn store_refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("new.db");
+        let path = path.to_str().expect("utf-8");
+        Store::open(path).expect("create");
+        Connection::open(path)
+            .expect("open")
+            .pragma_update(None, "user_version", 99)
+            .expect("bump");
+        let e = Store::open(path).expect_err("too new");
+        assert!(matches!(e, StoreError::TooNew { found: 99, .. }), "{e}");
+    }
+
+    #[test]
+    fn store_open_error_names_the_path() {
+        let e = Store::open("/nonexistent-dir-exwatch/x.db").expect_err("no dir");
+        assert!(
+            e.to_string().contains("/nonexistent-dir-exwatch/x.db"),
+            "{e}"
+        );
+    }
+}

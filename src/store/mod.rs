@@ -1,0 +1,17 @@
+//! The event store and the durable outbox: every alert the Router accepts, and every anomaly
+//! it alerted on, is written to SQLite (through rusqlite, bundled) before any channel tries
+//! it; each channel marks its own delivery done; a channel that is down keeps its alerts
+//! pending, and after a restart (even `kill -9`) pending deliveries resume.
+//!
+//! [`Store`] (db.rs) is the plain, synchronous store: schema migrations, writes and queries.
+//! [`StoreActor`] (actor.rs) runs it on a thread of its own and is the outbox the Router and
+//! the channels talk to.
+
+pub mod actor;
+pub mod db;
+
+pub use actor::{
+    Attempted, Delivered, DeliveryCounts, Enqueue, Failed, LoadPending, RecentAlerts,
+    RecordAnomaly, RecordResolved, StoreActor, StoreLink, Target,
+};
+pub use db::{AttemptOutcome, DeliveryCount, DeliveryState, MIGRATIONS, PendingAlert, Store};
