@@ -5,9 +5,11 @@
 //! retrying waits an exponentially growing, fully jittered back-off — or the platform's
 //! `Retry-After` when it said one — and tries again: forever by default (`max_attempts = 0`:
 //! an alert the channel cannot deliver stays pending), or up to a positive `max_attempts`; a
-//! rejection is logged once and dropped. Timers: one back-off timer at a time. A restart
-//! (after a panic in the channel's code) keeps the queue and resumes it: nothing accepted is
-//! lost.
+//! rejection is logged once and dropped. Timers: one back-off timer at a time; at shutdown
+//! (`Flush`) a back-off of our own choosing is cut short, a platform's `Retry-After` is not. A
+//! restart (after a panic in the channel's code) keeps the queue and resumes it after a
+//! back-off; only an alert whose delivery crashed the channel
+//! [`MAX_CRASHES_PER_ALERT`] times is dropped, so one poison alert cannot block the rest.
 //!
 //! With the event store ([`ChannelActor::with_store`]) the channel is durable: it reports
 //! every attempt, each delivery and each failure to the store, and at its first start it
@@ -19,7 +21,7 @@ use std::time::Duration;
 
 use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, ResponseActFuture,
-    Supervised, WrapFuture,
+    SpawnHandle, Supervised, WrapFuture,
 };
 use tokio::sync::oneshot;
 
@@ -69,9 +71,29 @@ pub fn backoff_delay(
     }
 }
 
+/// How many times one alert's delivery may crash the channel before it is dropped: a poison
+/// alert must not block every alert behind it, even with unlimited attempts.
+pub const MAX_CRASHES_PER_ALERT: u32 = 3;
+
 struct Pending {
     alert: Alert,
     attempts: u32,
+    /// Restarts that happened while this alert's attempt was in flight.
+    crashes: u32,
+}
+
+/// What the actor is doing about the front of its queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Idle,
+    /// An attempt is in flight.
+    Sending,
+    /// Waiting before the next attempt; `asked` when the platform set the wait (Retry-After),
+    /// which a shutdown must honour too.
+    BackingOff {
+        timer: SpawnHandle,
+        asked: bool,
+    },
 }
 
 /// Delivers one channel's alerts with retries. See the module docs.
@@ -80,8 +102,7 @@ pub struct ChannelActor<C: Channel> {
     channel: C,
     retry: RetrySettings,
     queue: VecDeque<Pending>,
-    /// An attempt is in flight or a back-off timer is pending.
-    busy: bool,
+    state: State,
     /// A heartbeat is running.
     beating: bool,
     /// Alerts dropped undelivered since the actor was created (survives restarts).
@@ -97,6 +118,8 @@ pub struct ChannelActor<C: Channel> {
     store: Option<StoreLink>,
     /// The pending deliveries of earlier runs have been asked for (first start only).
     loaded: bool,
+    /// The actor restarted while an attempt was in flight.
+    crashed: bool,
 }
 
 impl<C: Channel> ChannelActor<C> {
@@ -130,13 +153,14 @@ impl<C: Channel> ChannelActor<C> {
             channel,
             retry,
             queue: VecDeque::new(),
-            busy: false,
+            state: State::Idle,
             beating: false,
             dropped: 0,
             waiters: Vec::new(),
             rng: fastrand::Rng::new(),
             store: None,
             loaded: false,
+            crashed: false,
         }
     }
 
@@ -221,13 +245,17 @@ impl<C: Channel> ChannelActor<C> {
                 }
             }
         }
-        self.queue.push_back(Pending { alert, attempts });
+        self.queue.push_back(Pending {
+            alert,
+            attempts,
+            crashes: 0,
+        });
         self.pending.set(self.queue.len() as f64);
     }
 
     /// Starts the next attempt unless one is under way.
     fn kick(&mut self, ctx: &mut Context<Self>) {
-        if self.busy {
+        if self.state != State::Idle {
             return;
         }
         let Some(front) = self.queue.front_mut() else {
@@ -237,7 +265,7 @@ impl<C: Channel> ChannelActor<C> {
             }
             return;
         };
-        self.busy = true;
+        self.state = State::Sending;
         // Counted before the attempt, so an alert whose delivery panics every time still
         // runs out of attempts across restarts.
         front.attempts += 1;
@@ -260,7 +288,7 @@ impl<C: Channel> ChannelActor<C> {
     }
 
     fn on_result(&mut self, result: Result<(), DeliveryError>, ctx: &mut Context<Self>) {
-        self.busy = false;
+        self.state = State::Idle;
         let Some(front) = self.queue.front() else {
             return;
         };
@@ -300,16 +328,58 @@ impl<C: Channel> ChannelActor<C> {
                     self.report_attempt(&id, attempts, AttemptOutcome::Retry, &reason);
                     let delay = backoff_delay(attempts, &self.retry, retry_after, &mut self.rng);
                     tracing::warn!(channel = %self.name, alert = %id, attempts, %reason, retry_in = ?delay, "Delivery failed; will retry.");
-                    self.busy = true;
-                    ctx.run_later(delay, |act, ctx| {
-                        act.busy = false;
-                        guard(act, ctx, "channel", |act, ctx| act.kick(ctx));
-                    });
+                    self.back_off(delay, retry_after.is_some(), ctx);
                     return;
                 }
             }
         }
         self.kick(ctx);
+    }
+
+    /// Waits `delay` before the next attempt.
+    fn back_off(&mut self, delay: Duration, asked: bool, ctx: &mut Context<Self>) {
+        let timer = ctx.run_later(delay, |act, ctx| {
+            act.state = State::Idle;
+            guard(act, ctx, "channel", |act, ctx| act.kick(ctx));
+        });
+        self.state = State::BackingOff { timer, asked };
+    }
+
+    /// At shutdown, a back-off of our own choosing is cut short: the receiver may be back,
+    /// and the grace is short. A wait the platform asked for is honoured.
+    fn hurry(&mut self, ctx: &mut Context<Self>) {
+        if let State::BackingOff {
+            timer,
+            asked: false,
+        } = self.state
+        {
+            ctx.cancel_future(timer);
+            self.state = State::Idle;
+            self.kick(ctx);
+        }
+    }
+
+    /// After a restart: an attempt that was in flight crashed the actor. The alert is retried
+    /// after a back-off, and dropped once it has crashed the channel too often.
+    fn resume_after_crash(&mut self, ctx: &mut Context<Self>) {
+        let Some(front) = self.queue.front_mut() else {
+            return;
+        };
+        front.crashes += 1;
+        let (id, attempts, crashes) = (front.alert.id.clone(), front.attempts, front.crashes);
+        if crashes >= MAX_CRASHES_PER_ALERT {
+            let reason = format!("its delivery crashed the channel {crashes} times");
+            self.failed.inc();
+            self.dropped += 1;
+            tracing::error!(channel = %self.name, alert = %id, %reason, "Alert dropped.");
+            self.report_attempt(&id, attempts, AttemptOutcome::Failed, &reason);
+            self.report_failed(&id, &reason);
+            self.finish_front();
+            self.kick(ctx);
+        } else {
+            let delay = backoff_delay(attempts, &self.retry, None, &mut self.rng);
+            self.back_off(delay, false, ctx);
+        }
     }
 
     /// Runs the channel's heartbeat unless the previous one is still running.
@@ -341,10 +411,19 @@ impl<C: Channel> Actor for ChannelActor<C> {
                 guard(act, ctx, "channel", |act, ctx| act.beat(ctx));
             });
         }
-        // First start: the deliveries an earlier run left pending go first.
-        self.load_pending(ctx);
-        // After a restart the queue is still here: resume it.
-        self.kick(ctx);
+        // Guarded like every handler: a delivery that panics here must restart the actor,
+        // not kill it.
+        guard(self, ctx, "channel", |act, ctx| {
+            if act.crashed {
+                // After a restart the queue is still here: resume it, gently.
+                act.crashed = false;
+                act.resume_after_crash(ctx);
+            } else {
+                // First start: the deliveries an earlier run left pending go first.
+                act.load_pending(ctx);
+                act.kick(ctx);
+            }
+        });
     }
 }
 
@@ -353,7 +432,9 @@ impl<C: Channel> Supervised for ChannelActor<C> {
     /// every alert in it) survives, and `started` resumes delivery.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.restarts.record(actix::clock::Instant::now());
-        self.busy = false;
+        // An attempt in flight when the actor died is the likeliest cause of the crash.
+        self.crashed = self.state == State::Sending;
+        self.state = State::Idle;
         self.beating = false;
     }
 }
@@ -369,10 +450,11 @@ impl<C: Channel> Handler<Alert> for ChannelActor<C> {
 impl<C: Channel> Handler<Flush> for ChannelActor<C> {
     type Result = ResponseActFuture<Self, bool>;
 
-    fn handle(&mut self, flush: Flush, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, flush: Flush, ctx: &mut Context<Self>) -> Self::Result {
         if self.queue.is_empty() {
             return Box::pin(actix::fut::ready(true));
         }
+        guard(self, ctx, "channel", |act, ctx| act.hurry(ctx));
         let (tx, rx) = oneshot::channel();
         self.waiters.push((tx, self.dropped));
         let wait = async move {

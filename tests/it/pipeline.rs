@@ -383,3 +383,82 @@ async fn pipeline_open_circuit_inhibits_the_exchanges_other_alerts() {
     assert_eq!(up[0].kind, AlertKind::Resolved);
     monitor.stop().await;
 }
+
+/// A channel whose delivery of any alert about `poison` always panics.
+struct Poisoned {
+    poison: &'static str,
+    delivered: tokio::sync::mpsc::UnboundedSender<Alert>,
+}
+
+impl Channel for Poisoned {
+    fn kind(&self) -> &'static str {
+        "poisoned"
+    }
+
+    fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
+        if &*alert.exchange == self.poison {
+            panic!("this alert always blows up");
+        }
+        let _ = self.delivered.send(alert.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[actix::test]
+async fn pipeline_poison_alert_is_dropped_after_repeated_crashes_and_the_rest_flows() {
+    let (tx, mut delivered) = tokio::sync::mpsc::unbounded_channel();
+    let retry = RetrySettings {
+        max_attempts: 0, // unlimited: only the crash limit can drop the poison
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        ..RetrySettings::default()
+    };
+    let monitor = Monitor::builder(settings())
+        .channel("poisoned", Severity::Info, retry, move || Poisoned {
+            poison: "bybit",
+            delivered: tx,
+        })
+        .start()
+        .expect("monitor starts");
+    // The poison first, then a healthy alert queued behind it.
+    monitor.inject(Measurement::ok(
+        SeriesKey::new("bybit", "time", Metric::ClockSkewMs),
+        2500.0,
+        Timestamp(T0),
+    ));
+    monitor.inject(Measurement::ok(
+        SeriesKey::new("okx", "time", Metric::ClockSkewMs),
+        2500.0,
+        Timestamp(T0 + 1000),
+    ));
+    let got = tokio::time::timeout(Duration::from_secs(5), delivered.recv())
+        .await
+        .expect("the alert behind the poison is delivered")
+        .expect("open");
+    assert_eq!(&*got.exchange, "okx");
+    let metrics = monitor.metrics().clone();
+    let restarts = metrics.value(
+        "exwatch_actor_restarts_total",
+        &[("actor", "channel:poisoned")],
+    );
+    assert_eq!(
+        restarts,
+        Some(3.0),
+        "three crashes, then the poison is dropped"
+    );
+    assert_eq!(
+        metrics.value(
+            "exwatch_deliveries_total",
+            &[("channel", "poisoned"), ("outcome", "failed")]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        monitor
+            .channel("poisoned")
+            .expect("channel")
+            .crash
+            .connected()
+    );
+    monitor.stop().await;
+}

@@ -731,3 +731,27 @@ async fn webhook_requests_are_signed_with_the_secret() {
     }
     monitor.stop().await;
 }
+
+#[actix::test]
+async fn webhook_shutdown_cuts_a_long_backoff_short() {
+    let sink = FakeSink::start();
+    sink.queue_modes([SinkMode::Status(503)]);
+    let long = RetrySettings {
+        max_attempts: 0,
+        initial_backoff: Duration::from_secs(60),
+        max_backoff: Duration::from_secs(60),
+        timeout: Duration::from_millis(500),
+    };
+    let monitor = Monitor::start(settings(
+        vec![webhook("hook", Severity::Info, sink.url(), long)],
+        Duration::from_secs(2),
+    ))
+    .expect("monitor starts");
+    fire(&monitor, "bybit", 0);
+    sink.wait_for_attempts(1, WAIT).await;
+    // The channel now waits up to a minute of its own choosing; the receiver is back.
+    let t = Instant::now();
+    assert!(monitor.stop().await, "delivered within the grace");
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert_eq!(sink.received().len(), 1);
+}
