@@ -11,21 +11,27 @@ use serde_json::Value;
 use crate::support::fake_exchange::{FakeExchange, Mode};
 use crate::support::fake_sink::FakeSink;
 
-const EXWATCH: &str = env!("CARGO_BIN_EXE_exwatch");
+pub(crate) const EXWATCH: &str = env!("CARGO_BIN_EXE_exwatch");
 
-struct Running {
+pub(crate) struct Running {
     child: Child,
     log: std::path::PathBuf,
 }
 
 impl Running {
-    fn start(config: &Path, dir: &Path) -> Self {
+    pub(crate) fn start(config: &Path, dir: &Path) -> Self {
+        Self::start_with(config, dir, &[])
+    }
+
+    /// Starts the binary with extra environment variables (they win over the defaults).
+    pub(crate) fn start_with(config: &Path, dir: &Path, env: &[(&str, String)]) -> Self {
         let log = dir.join("exwatch.log");
         let out = std::fs::File::create(&log).expect("log file");
         let child = Command::new(EXWATCH)
             .args(["run", "--config"])
             .arg(config)
             .env("RUST_LOG", "exwatch=debug")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(out)
             .spawn()
@@ -33,12 +39,12 @@ impl Running {
         Self { child, log }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// SIGTERM, then the exit status (within 15 s).
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])

@@ -14,6 +14,7 @@ mod llm_triage;
 mod outbox;
 mod pipeline;
 mod probe;
+mod secrets;
 mod sms;
 mod supervision;
 mod webhook;
