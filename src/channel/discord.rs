@@ -16,8 +16,8 @@
 //! - **API version.** A webhook URL as Discord hands it out (`…/api/webhooks/{id}/{token}`)
 //!   is unversioned, and unversioned requests get API v6, whose rate-limit answers give
 //!   `retry_after` and `Retry-After` in *milliseconds*. exwatch therefore sends such URLs (and
-//!   explicit v6/v7 ones) to `…/api/v10/webhooks/{id}/{token}`, where both are in seconds.
-//!   Other URLs (a relay of your own) are used as given. Query parameters such as
+//!   explicit v6/v7 ones) on Discord's own hosts to `…/api/v10/webhooks/{id}/{token}`, where
+//!   both are in seconds. Other URLs (a relay of your own, a stand-in) are used as given. Query parameters such as
 //!   `thread_id` are kept; `wait=true` is added.
 //! - **Answers.** 200/204 is delivered. 429 waits the larger of the body's `retry_after`
 //!   (float seconds) and the `Retry-After` header, then retries. 5xx, 408, 425 and timeouts
@@ -151,6 +151,14 @@ pub fn execute_url(webhook_url: &str) -> String {
     format!("{}?{}", pin_api_version(base), params.join("&"))
 }
 
+/// The hosts that serve Discord's API.
+const DISCORD_HOSTS: &[&str] = &[
+    "discord.com",
+    "discordapp.com",
+    "canary.discord.com",
+    "ptb.discord.com",
+];
+
 fn pin_api_version(base: &str) -> String {
     let Some(scheme_end) = base.find("://") else {
         return base.to_owned();
@@ -160,6 +168,12 @@ fn pin_api_version(base: &str) -> String {
         return base.to_owned();
     };
     let (origin, path) = base.split_at(authority + slash);
+    // Only Discord itself has the legacy, millisecond API; a relay or a stand-in elsewhere
+    // gets exactly the URL it was configured with.
+    let host = origin[authority..].split(':').next().unwrap_or("");
+    if !DISCORD_HOSTS.contains(&host.to_ascii_lowercase().as_str()) {
+        return base.to_owned();
+    }
     if let Some(rest) = path.strip_prefix("/api/webhooks/") {
         return format!("{origin}/api/v{API_VERSION}/webhooks/{rest}");
     }
@@ -523,6 +537,11 @@ mod tests {
         assert_eq!(
             execute_url("http://127.0.0.1:8080/relay/discord"),
             "http://127.0.0.1:8080/relay/discord?wait=true"
+        );
+        assert_eq!(
+            execute_url("http://127.0.0.1:8080/api/webhooks/123/tok"),
+            "http://127.0.0.1:8080/api/webhooks/123/tok?wait=true",
+            "only Discord's own hosts are pinned"
         );
     }
 

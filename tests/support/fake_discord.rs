@@ -177,6 +177,15 @@ impl FakeDiscord {
     /// The webhook URL as Discord hands it out: `<base>/api/webhooks/<id>/<token>`.
     pub fn webhook_url(&self) -> String {
         format!(
+            "{}/api/v10/webhooks/{WEBHOOK_ID}/{}",
+            self.base_url(),
+            self.state.lock().token
+        )
+    }
+
+    /// The same webhook without an API version (Discord's legacy API: milliseconds).
+    pub fn legacy_webhook_url(&self) -> String {
+        format!(
             "{}/api/webhooks/{WEBHOOK_ID}/{}",
             self.base_url(),
             self.state.lock().token
