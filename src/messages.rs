@@ -485,8 +485,10 @@ pub struct Alert {
     /// The explanation.
     pub message: String,
     /// The observed value.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub value: f64,
     /// The expected value or threshold.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub threshold: f64,
     /// The monitor's region label.
     pub region: Name,
@@ -500,6 +502,11 @@ pub struct Alert {
     /// For `triage` alerts: the id of the alert it follows up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<Name>,
+}
+
+/// A number that JSON may carry as `null` (serde_json writes NaN and infinities that way).
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl Alert {

@@ -215,7 +215,10 @@ impl MonitorBuilder {
             store: link.clone(),
         };
         for ch in channels {
-            let wants_triage = !matches!(ch.kind, ChannelKind::LlmTriage { .. });
+            // The triage channel neither receives triage follow-ups nor is durable: a model
+            // asked about yesterday's alert after a restart costs budget and says nothing
+            // useful (and its answer would have no alert to follow up).
+            let human = !matches!(ch.kind, ChannelKind::LlmTriage { .. });
             let (recipient, handle) = match ch.kind {
                 ChannelKind::Log => {
                     let n = ch.name.clone();
@@ -310,7 +313,7 @@ impl MonitorBuilder {
                     })
                 }
             };
-            add_route(ch.name, ch.min_severity, wants_triage, true, recipient);
+            add_route(ch.name, ch.min_severity, human, human, recipient);
             channel_handles.push(handle);
         }
         for extra in self.extra {

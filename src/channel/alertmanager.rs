@@ -30,7 +30,7 @@
 //! delivery is retried (5xx, timeouts, connection failures) or rejected (400, Alertmanager's
 //! validation message quoted, bounded). Heartbeat failures are only logged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,7 @@ use serde_json::{Map, Value, json};
 use crate::channel::Channel;
 use crate::client::{TransportError, bounded_text, classify_send_error};
 use crate::error::DeliveryError;
-use crate::messages::{Alert, AlertKind, Metric, SeriesKey, Severity, Timestamp};
+use crate::messages::{Alert, AlertKind, Metric, Name, SeriesKey, Severity, Timestamp};
 
 /// How long a resolved alert keeps being re-sent.
 pub const RESOLVED_RETENTION: Duration = Duration::from_secs(300);
@@ -52,6 +52,9 @@ pub const MAX_SERIES: usize = 4096;
 
 /// The most alerts in one post (a heartbeat with more posts several batches).
 const BATCH: usize = 500;
+
+/// The most resumed alerts remembered (a channel queue's worth).
+const MAX_RESUMED: usize = crate::channel::delivery::MAX_QUEUE;
 
 /// How much of an error answer is read, to quote Alertmanager's reason.
 const MAX_ANSWER: usize = 64 * 1024;
@@ -123,6 +126,8 @@ pub struct AlertmanagerChannel {
     resend_interval: Duration,
     timeout: Duration,
     series: HashMap<SeriesKey, SeriesAlerts>,
+    /// Alerts resumed from an earlier run (see [`Channel::resumed`]), not yet posted.
+    resumed: HashSet<Name>,
 }
 
 impl fmt::Debug for AlertmanagerChannel {
@@ -153,6 +158,7 @@ impl AlertmanagerChannel {
             resend_interval,
             timeout,
             series: HashMap::new(),
+            resumed: HashSet::new(),
         }
     }
 
@@ -165,6 +171,7 @@ impl AlertmanagerChannel {
     /// for an alert the channel does not hold). Idempotent: a retry changes nothing more.
     fn record(&mut self, alert: &Alert, wall: Instant) -> bool {
         let key = alert.series();
+        let horizon = self.horizon();
         if alert.kind == AlertKind::Triage {
             let Some(t) = self
                 .series
@@ -197,10 +204,14 @@ impl AlertmanagerChannel {
                     Some(t) if t.ends_at.is_none() => t.starts_at.min(alert.started_at),
                     _ => alert.started_at,
                 };
+                // A firing alert resumed from an earlier run has no episode left in this one:
+                // no `resolved` will ever follow it. Post it with a fixed end so that
+                // Alertmanager lets it expire, instead of refreshing it forever.
+                let stale = self.resumed.remove(&alert.id);
                 *slot = Some(Tracked {
                     starts_at,
-                    ends_at: None,
-                    resolved_wall: None,
+                    ends_at: stale.then(|| Timestamp::now().plus(horizon)),
+                    resolved_wall: stale.then_some(wall),
                     annotations: annotations(alert),
                 });
             }
@@ -412,6 +423,12 @@ impl Channel for AlertmanagerChannel {
         "alertmanager"
     }
 
+    fn resumed(&mut self, alert: &Alert) {
+        if alert.kind == AlertKind::Firing && self.resumed.len() < MAX_RESUMED {
+            self.resumed.insert(alert.id.clone());
+        }
+    }
+
     fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
         if !self.record(alert, Instant::now()) {
             return Box::pin(async { Ok(()) });
@@ -554,6 +571,30 @@ mod tests {
         assert_eq!(p["startsAt"], Timestamp(1_000_000).to_rfc3339());
         assert_eq!(p["endsAt"], now.plus(Duration::from_secs(190)).to_rfc3339());
         assert_eq!(ch.endpoints, ["http://127.0.0.1:9093/api/v2/alerts"]);
+    }
+
+    #[test]
+    fn resumed_firing_alert_gets_a_fixed_end_not_endless_refreshes() {
+        let mut ch = channel();
+        let old = alert(AlertKind::Firing, Severity::Critical, 1_001_000);
+        ch.resumed(&old);
+        assert!(ch.record(&old, Instant::now()));
+        let first = ch.postable(Some(&old.series()), Timestamp::now());
+        let later = ch.postable(
+            Some(&old.series()),
+            Timestamp::now().plus(Duration::from_secs(3600)),
+        );
+        assert_eq!(
+            first[0]["endsAt"], later[0]["endsAt"],
+            "never pushed forward"
+        );
+        // A live alert of this run is refreshed as usual.
+        let live = alert(AlertKind::Firing, Severity::Critical, 1_002_000);
+        let mut ch = channel();
+        ch.record(&live, Instant::now());
+        let a = ch.postable(Some(&live.series()), Timestamp(2_000_000));
+        let b = ch.postable(Some(&live.series()), Timestamp(3_000_000));
+        assert_ne!(a[0]["endsAt"], b[0]["endsAt"]);
     }
 
     #[test]

@@ -217,6 +217,7 @@ impl<C: Channel> ChannelActor<C> {
         ctx.wait(ask.into_actor(self).map(|answer, act, ctx| match answer {
             Ok(pending) => {
                 for p in pending {
+                    act.channel.resumed(&p.alert);
                     act.push(p.alert, p.attempts, ctx);
                 }
                 act.kick(ctx);
@@ -234,7 +235,9 @@ impl<C: Channel> ChannelActor<C> {
 
     fn push(&mut self, alert: Alert, attempts: u32, _ctx: &mut Context<Self>) {
         if self.queue.len() >= MAX_QUEUE {
-            if let Some(dropped) = self.queue.pop_front() {
+            // Never the alert whose attempt is in flight: its result belongs to it.
+            let oldest_idle = usize::from(self.state == State::Sending);
+            if let Some(dropped) = self.queue.remove(oldest_idle) {
                 self.failed.inc();
                 self.dropped += 1;
                 if self.store.is_some() {

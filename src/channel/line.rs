@@ -20,10 +20,9 @@
 //! - **Monthly quota.** A `429` saying "You have reached your monthly limit." is not an
 //!   ordinary rate limit: retrying within seconds is futile, but LINE also answers it briefly
 //!   while another delivery of the account holds its quota reserved. So the first such answer
-//!   is retried once after a long back-off ([`QUOTA_BACKOFF`]); while LINE keeps saying it
-//!   (no push accepted since), further answers are rejections — each alert is dropped with the
-//!   reason logged instead of blocking the channel's queue for the rest of the month. The
-//!   first accepted push ends that state.
+//!   is retried after a minute ([`QUOTA_BACKOFF`]); while LINE keeps saying it (no push
+//!   accepted since), retries wait an hour. The alerts stay pending — a 429 is never a
+//!   rejection — and go out once the quota is renewed (or raised).
 
 use std::cell::Cell;
 use std::fmt;
@@ -57,8 +56,11 @@ pub const ACCEPTED_REQUEST_HEADER: &str = "x-line-accepted-request-id";
 /// LINE's limit on a text message, in UTF-16 code units.
 pub const MAX_TEXT: usize = 5000;
 
-/// How long the first monthly-quota `429` is waited out before its one retry.
+/// How long the first monthly-quota `429` is waited out.
 pub const QUOTA_BACKOFF: Duration = Duration::from_secs(60);
+
+/// While the quota stays used up, each retry waits this many [`QUOTA_BACKOFF`]s (an hour).
+pub const QUOTA_PATIENCE: u32 = 60;
 
 /// How much of an error answer is read, to quote LINE's reason.
 const MAX_ANSWER: usize = 64 * 1024;
@@ -269,19 +271,17 @@ pub fn judge_line(
             Ok(())
         }
         429 if is_monthly_limit(body) => {
-            if quota_exhausted.replace(true) {
-                Err(DeliveryError::Rejected {
-                    reason: format!(
-                        "{}; the account's monthly message quota is used up, alert dropped",
-                        reason()
-                    ),
-                })
+            // Never a rejection: a 429 keeps the alert pending. Once it is clear the quota is
+            // used up (said twice with no push accepted since), wait far longer.
+            let wait = if quota_exhausted.replace(true) {
+                quota_backoff.saturating_mul(QUOTA_PATIENCE)
             } else {
-                Err(DeliveryError::Retryable {
-                    reason: reason(),
-                    retry_after: Some(retry_after.map_or(quota_backoff, |d| d.max(quota_backoff))),
-                })
-            }
+                quota_backoff
+            };
+            Err(DeliveryError::Retryable {
+                reason: format!("{}; the monthly message quota is used up", reason()),
+                retry_after: Some(retry_after.map_or(wait, |d| d.max(wait))),
+            })
         }
         408 | 425 | 429 | 500..=599 => Err(DeliveryError::Retryable {
             reason: reason(),
@@ -511,7 +511,7 @@ mod tests {
     }
 
     #[test]
-    fn monthly_quota_is_waited_out_once_then_rejected_until_a_push_is_accepted() {
+    fn monthly_quota_is_waited_out_longer_and_longer_never_rejected() {
         let q = Cell::new(false);
         let b = Duration::from_secs(60);
         let quota = br#"{"message":"You have reached your monthly limit."}"#;
@@ -519,18 +519,17 @@ mod tests {
             judge_line(429, None, None, quota, &q, b),
             Err(DeliveryError::Retryable { retry_after: Some(d), .. }) if d == b
         ));
-        assert!(matches!(
-            judge_line(429, None, None, quota, &q, b),
-            Err(DeliveryError::Rejected { reason }) if reason.contains("monthly limit")
-        ));
-        assert!(matches!(
-            judge_line(429, None, None, quota, &q, b),
-            Err(DeliveryError::Rejected { .. })
-        ));
+        for _ in 0..2 {
+            assert!(matches!(
+                judge_line(429, None, None, quota, &q, b),
+                Err(DeliveryError::Retryable { retry_after: Some(d), .. })
+                    if d == b * QUOTA_PATIENCE
+            ));
+        }
         assert_eq!(judge_line(200, None, None, b"", &q, b), Ok(()));
         assert!(matches!(
             judge_line(429, None, None, quota, &q, b),
-            Err(DeliveryError::Retryable { .. })
+            Err(DeliveryError::Retryable { retry_after: Some(d), .. }) if d == b
         ));
     }
 

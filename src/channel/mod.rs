@@ -41,6 +41,13 @@ pub trait Channel: Unpin + 'static {
     /// [`DeliveryError::Retryable`] failures.
     fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>>;
 
+    /// Told before delivery of each alert resumed from an earlier run (the event store's
+    /// pending deliveries). A platform that keeps state about live alerts (Alertmanager)
+    /// treats these as history: no episode of this run will ever resolve them.
+    fn resumed(&mut self, alert: &Alert) {
+        let _ = alert;
+    }
+
     /// How often [`Channel::heartbeat`] runs; `None` (the default) never.
     fn heartbeat_interval(&self) -> Option<std::time::Duration> {
         None

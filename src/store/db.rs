@@ -419,27 +419,41 @@ impl Store {
         channel: &str,
         before_seq: Option<i64>,
     ) -> Result<Vec<PendingAlert>, StoreError> {
+        // At most a channel queue's worth, oldest first: the oldest must never starve behind
+        // newer ones; what is left stays pending for the next start.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT a.payload, a.at_ms, a.started_at_ms, d.attempts
+            "SELECT a.payload, a.at_ms, a.started_at_ms, d.attempts, a.id
              FROM deliveries d JOIN alerts a ON a.id = d.alert_id
              WHERE d.channel = ?1 AND d.state = 'pending' AND (?2 IS NULL OR a.seq < ?2)
-             ORDER BY a.seq",
+             ORDER BY a.seq LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![channel, before_seq], |r| {
+        let limit = crate::channel::delivery::MAX_QUEUE as i64;
+        let rows = stmt.query_map(params![channel, before_seq, limit], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, u32>(3)?,
+                r.get::<_, String>(4)?,
             ))
         })?;
         let mut out = Vec::new();
+        let mut unreadable = Vec::new();
         for row in rows {
-            let (payload, at_ms, started_at_ms, attempts) = row?;
-            out.push(PendingAlert {
-                alert: decode(&payload, at_ms, started_at_ms)?,
-                attempts,
-            });
+            let (payload, at_ms, started_at_ms, attempts, id) = row?;
+            match decode(&payload, at_ms, started_at_ms) {
+                Ok(alert) => out.push(PendingAlert { alert, attempts }),
+                // One bad row must not keep every other delivery from resuming.
+                Err(e) => unreadable.push((id, e.to_string())),
+            }
+        }
+        for (id, why) in unreadable {
+            tracing::error!(alert = %id, channel, error = %why, "Stored alert unreadable; its delivery is marked failed.");
+            self.conn.execute(
+                "UPDATE deliveries SET state = 'failed', last_error = ?3
+                 WHERE alert_id = ?1 AND channel = ?2",
+                params![id, channel, format!("unreadable stored alert: {why}")],
+            )?;
         }
         Ok(out)
     }
