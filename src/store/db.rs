@@ -784,4 +784,27 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn store_skips_and_fails_an_unreadable_row_and_resumes_the_rest() {
+        let mut s = Store::open(":memory:").expect("open");
+        let mut bad = alert("okx", 1_795_000_000_123);
+        bad.value = f64::NAN; // written as null: reads back as NaN
+        let good = alert("bybit", 1_795_000_001_456);
+        s.enqueue(&bad, &["hook"]).expect("stored");
+        s.enqueue(&good, &["hook"]).expect("stored");
+        // Corrupt one payload by hand: what a future format change could do.
+        s.conn
+            .execute(
+                "UPDATE alerts SET payload = '{\"not\": \"an alert\"}' WHERE id = ?1",
+                params![good.id.to_string()],
+            )
+            .expect("corrupt");
+        let pending = s.pending("hook", None).expect("pending works");
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].alert.id, bad.id);
+        assert!(pending[0].alert.value.is_nan());
+        let again = s.pending("hook", None).expect("pending works");
+        assert_eq!(again.len(), 1, "the unreadable one was marked failed");
+    }
 }

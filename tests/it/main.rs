@@ -6,6 +6,7 @@ mod support;
 
 mod alertmanager;
 mod collect;
+mod delivery;
 mod discord;
 mod e2e;
 mod fakes;
