@@ -155,7 +155,9 @@ impl MonitorBuilder {
         self
     }
 
-    /// Starts everything inside the running actix System. Fails when the event store cannot
+    /// Starts everything inside the running actix System. It opens the event store (and runs
+    /// its migrations) on the calling thread before anything runs: call it at start-up, not
+    /// from a latency-sensitive event loop. Fails when the event store cannot
     /// be opened or migrated.
     pub fn start(self) -> Result<MonitorHandle, Error> {
         let Settings {
