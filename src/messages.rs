@@ -11,6 +11,7 @@
 //! | [`Resolved`] | detector → router |
 //! | [`Alert`] | router → channels |
 //! | [`Triage`] | LLM triage → router |
+//! | [`MaintenanceStatus`] | probe → router |
 
 use std::fmt;
 use std::sync::Arc;
@@ -528,6 +529,24 @@ pub struct Triage {
     pub alert_id: Name,
     /// The hypothesis.
     pub text: String,
+}
+
+/// One reading of an exchange's system-status endpoint, for the Router: whether the exchange
+/// announces maintenance in progress. Sent by the ProbeActor after every successful status probe;
+/// the Router silences the exchange's alerts while it lasts.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct MaintenanceStatus {
+    /// The exchange.
+    pub exchange: Name,
+    /// Maintenance is in progress.
+    pub ongoing: bool,
+    /// When the exchange says it ends, if it says.
+    pub until: Option<Timestamp>,
+    /// The exchange's description (`maintenance: <title>`), empty when none.
+    pub detail: String,
+    /// When the status was read (event time).
+    pub at: Timestamp,
 }
 
 /// Fault injection: the receiving actor panics inside its handler. For supervision drills and

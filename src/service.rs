@@ -351,8 +351,9 @@ impl MonitorBuilder {
                     supervision.clone(),
                     escalate.clone(),
                 );
+                let status = router_addr.clone().recipient();
                 Supervisor::start_in_arbiter(&probe_arbiter.handle(), move |_| {
-                    ProbeActor::new(ex, &b, &s, d, &m, Some(e))
+                    ProbeActor::new(ex, &b, &s, d, &m, Some(e)).with_maintenance(status)
                 })
             })
             .collect();

@@ -23,7 +23,8 @@ use crate::config::{
 };
 use crate::detect::DetectorSet;
 use crate::messages::{
-    Anomaly, Crash, Measurement, Metric, Name, Outcome, Ping, SeriesKey, Timestamp,
+    Anomaly, Crash, MaintenanceStatus, Measurement, Metric, Name, Outcome, Ping, SeriesKey,
+    Timestamp,
 };
 use crate::metrics::{Counter, Gauge, Histogram, Metrics};
 use crate::probe::breaker::{Admission, CircuitBreaker, Transition};
@@ -76,6 +77,8 @@ pub struct ProbeActor {
     detectors: DetectorSet,
     stopped: bool,
     restarts: RestartTracker,
+    /// Where status-endpoint readings go (the Router), if anywhere.
+    maintenance: Option<Recipient<MaintenanceStatus>>,
 }
 
 impl ProbeActor {
@@ -137,6 +140,7 @@ impl ProbeActor {
             breaker_gauge,
             detectors,
             stopped: false,
+            maintenance: None,
             restarts: RestartTracker::new(
                 Name::from(format!("probe:{exchange}")),
                 supervision,
@@ -146,6 +150,13 @@ impl ProbeActor {
             exchange,
             settings,
         }
+    }
+
+    /// Sends every successful status-endpoint reading to `to` (the Router, which silences the
+    /// exchange's alerts during announced maintenance).
+    pub fn with_maintenance(mut self, to: Recipient<MaintenanceStatus>) -> Self {
+        self.maintenance = Some(to);
+        self
     }
 
     /// Arms endpoint `i`'s next slot.
@@ -282,6 +293,21 @@ impl ProbeActor {
 
         if verdict.maintenance {
             tracing::info!(exchange = %self.exchange, endpoint = %ep.settings.name, detail = verdict.detail.as_deref().unwrap_or(""), "Exchange announces maintenance in progress.");
+        }
+        if let (EndpointKind::Status, Outcome::Ok, Some(to)) =
+            (ep.settings.kind, verdict.outcome, &self.maintenance)
+        {
+            to.do_send(MaintenanceStatus {
+                exchange: self.exchange.clone(),
+                ongoing: verdict.maintenance,
+                until: verdict.maintenance_until_ms.map(Timestamp),
+                detail: if verdict.maintenance {
+                    verdict.detail.clone().unwrap_or_default()
+                } else {
+                    String::new()
+                },
+                at,
+            });
         }
         // A result admitted under an earlier breaker state says nothing about the current one.
         let current = ticket == self.breaker.generation();

@@ -2,6 +2,7 @@
 //! channels. [`RouterActor`] is the actor; [`Dedup`] is its pure memory.
 
 pub mod dedup;
+pub mod maintenance;
 pub mod router;
 
 pub use dedup::{Dedup, Verdict};

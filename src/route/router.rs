@@ -15,6 +15,12 @@
 //! alerted; if they persist after the breaker closes, they alert then. No timers. A restart keeps the dedup
 //! table and the routes: they are the Router's whole memory, and losing them would repeat or
 //! lose alerts.
+//!
+//! Announced maintenance ([`MaintenanceStatus`], see [`crate::route::maintenance`]): while an
+//! exchange announces maintenance in progress, its firing alerts are not sent (one info alert,
+//! detector `maintenance` on `<exchange>/*/availability`, says so; a resolved one says when it
+//! ended). Resolutions still go out: they close incidents the channels already heard of.
+//! Series still anomalous after the window alert on their next anomaly, as dedup was not touched.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -23,11 +29,12 @@ use actix::{Actor, AsyncContext, Context, Handler, Message, Recipient, Supervise
 
 use crate::config::SupervisionSettings;
 use crate::messages::{
-    Alert, AlertKind, Anomaly, Crash, Metric, Name, Ping, Resolved, SeriesKey, Severity, Stats,
-    Triage, new_id,
+    Alert, AlertKind, Anomaly, Crash, MaintenanceStatus, Metric, Name, Ping, Resolved, SeriesKey,
+    Severity, Stats, Timestamp, Triage, new_id,
 };
 use crate::metrics::{Counter, Metrics};
 use crate::route::dedup::{Dedup, Episode, Verdict};
+use crate::route::maintenance::{Change, MaintenanceBoard};
 use crate::store::{Enqueue, RecordAnomaly, RecordResolved, StoreActor, Target};
 use crate::supervision::{RestartTracker, guard};
 
@@ -78,6 +85,8 @@ pub struct RouterActor {
     recent: VecDeque<Alert>,
     /// Exchanges whose circuit is open: their other series are inhibited.
     down: HashSet<Name>,
+    /// Exchanges in announced maintenance: their firing alerts are silenced.
+    maintenance: MaintenanceBoard,
     metrics: std::sync::Arc<Metrics>,
     restarts: RestartTracker,
     store: Option<actix::Addr<StoreActor>>,
@@ -99,6 +108,7 @@ impl RouterActor {
             board: HashMap::new(),
             recent: VecDeque::with_capacity(RECENT_ALERTS),
             down: HashSet::new(),
+            maintenance: MaintenanceBoard::new(),
             restarts: RestartTracker::new(Name::from("router"), supervision, &metrics, None),
             metrics,
             store: None,
@@ -144,10 +154,14 @@ impl RouterActor {
             s.do_send(a.clone());
         }
         let stats = self.note_stats(&a.series.exchange, &a.series.endpoint, &a.stats);
+        self.expire_maintenance(&a.series.exchange, a.at);
         if a.series.metric == Metric::Availability {
             self.down.insert(a.series.exchange.clone());
         } else if self.down.contains(&a.series.exchange) {
             return; // Inhibited: the exchange is down, and that alert says it all.
+        }
+        if self.maintenance.silenced(&a.series.exchange) {
+            return; // Silenced: the exchange announced this.
         }
         let verdict = self.dedup.on_anomaly(&a);
         if verdict == Verdict::Suppressed {
@@ -188,6 +202,7 @@ impl RouterActor {
             store.do_send(RecordResolved(r.clone()));
         }
         let stats = self.note_stats(&r.series.exchange, &r.series.endpoint, &r.stats);
+        self.expire_maintenance(&r.series.exchange, r.at);
         if r.series.metric == Metric::Availability {
             self.down.remove(&r.series.exchange);
         }
@@ -222,6 +237,80 @@ impl RouterActor {
         };
         // Resolved goes to every channel that heard about the episode.
         self.fan_out(alert, max_sent);
+    }
+
+    /// Ends `exchange`'s maintenance window if its announced end is past `at`.
+    fn expire_maintenance(&mut self, exchange: &Name, at: Timestamp) {
+        if let Some(change) = self.maintenance.expire(exchange, at) {
+            self.announce_maintenance(exchange, change);
+        }
+    }
+
+    fn on_maintenance(&mut self, s: MaintenanceStatus) {
+        // No expiry first: a reading that still says ongoing outranks a stale announced end.
+        if let Some(change) = self.maintenance.on_status(&s) {
+            self.announce_maintenance(&s.exchange, change);
+        }
+    }
+
+    /// The one info alert at each edge of a maintenance window.
+    fn announce_maintenance(&mut self, exchange: &Name, change: Change) {
+        let endpoint = Name::from("*");
+        let stats = self
+            .board
+            .get(&(exchange.clone(), endpoint.clone()))
+            .copied()
+            .unwrap_or_default();
+        let (kind, title, message, started_at, at) = match change {
+            Change::Began(w) => {
+                let until = match w.until {
+                    Some(u) => format!("until {u} (announced)"),
+                    None => "until its status endpoint says it is over".into(),
+                };
+                let detail = if w.detail.is_empty() {
+                    "maintenance in progress".to_string()
+                } else {
+                    w.detail.clone()
+                };
+                (
+                    AlertKind::Firing,
+                    format!("{exchange} under maintenance"),
+                    format!("{exchange} announces {detail}; its alerts are silenced {until}"),
+                    w.since,
+                    w.since,
+                )
+            }
+            Change::Ended { window, at } => (
+                AlertKind::Resolved,
+                format!("{exchange} maintenance ended"),
+                format!(
+                    "maintenance over after {}; alerts resume",
+                    humantime::format_duration(at.since(window.since))
+                ),
+                window.since,
+                at,
+            ),
+        };
+        tracing::info!(exchange = %exchange, kind = kind.as_str(), "{message}");
+        let alert = Alert {
+            id: new_id(),
+            kind,
+            severity: Severity::Info,
+            exchange: exchange.clone(),
+            endpoint,
+            metric: Metric::Availability,
+            detector: Name::from("maintenance"),
+            title,
+            message,
+            value: if kind == AlertKind::Firing { 1.0 } else { 0.0 },
+            threshold: 0.0,
+            region: self.region.clone(),
+            started_at,
+            at,
+            stats,
+            in_reply_to: None,
+        };
+        self.fan_out(alert, Severity::Info);
     }
 
     fn on_triage(&mut self, t: Triage) {
@@ -305,6 +394,7 @@ pub fn headline(detector: &str) -> &str {
         "clock_skew" => "clock skew",
         "price_deviation" => "price deviation",
         "restart_budget" => "crash loop",
+        "maintenance" => "under maintenance",
         other => other,
     }
 }
@@ -340,6 +430,14 @@ impl Handler<Resolved> for RouterActor {
 
     fn handle(&mut self, r: Resolved, ctx: &mut Context<Self>) {
         guard(self, ctx, "router", |act, _| act.on_resolved(r));
+    }
+}
+
+impl Handler<MaintenanceStatus> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, s: MaintenanceStatus, ctx: &mut Context<Self>) {
+        guard(self, ctx, "router", |act, _| act.on_maintenance(s));
     }
 }
 

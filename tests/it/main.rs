@@ -12,6 +12,7 @@ mod e2e;
 mod fakes;
 mod line;
 mod llm_triage;
+mod maintenance;
 mod outbox;
 mod pipeline;
 mod probe;

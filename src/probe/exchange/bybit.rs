@@ -244,6 +244,7 @@ mod tests {
         assert_eq!(v.outcome, Outcome::Ok);
         assert!(v.maintenance);
         assert_eq!(v.detail.as_deref(), Some("maintenance: t06"));
+        assert_eq!(v.maintenance_until_ms, Some(1_751_597_011_000));
         // Demo environment only: not ours.
         let demo = body.replace("\"env\": 1", "\"env\": \"2\"");
         assert!(!j(EndpointKind::Status, 200, &demo).maintenance);

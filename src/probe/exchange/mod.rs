@@ -59,6 +59,9 @@ pub struct Verdict {
     pub detail: Option<String>,
     /// The exchange reports maintenance in progress (`status` endpoints).
     pub maintenance: bool,
+    /// When the ongoing maintenance is announced to end, in ms since the epoch: the latest
+    /// `end` of the ongoing events; `None` when unknown (Binance, or an event without `end`).
+    pub maintenance_until_ms: Option<i64>,
 }
 
 impl Verdict {
@@ -76,6 +79,7 @@ impl Verdict {
             retry_after: None,
             detail: None,
             maintenance: false,
+            maintenance_until_ms: None,
         }
     }
 
@@ -217,7 +221,9 @@ fn bound_to(mut s: String, max: usize) -> String {
 
 /// Judges a venue's list of maintenance events: any `relevant` event in one of
 /// `ongoing_states` sets [`Verdict::maintenance`]; relevant events in state `scheduled` are noted
-/// in the detail. Each event is a JSON object with `state`, `title` and `begin`.
+/// in the detail. Each event is a JSON object with `state`, `title`, `begin` and `end`; the
+/// latest `end` of the ongoing events becomes [`Verdict::maintenance_until_ms`] (unknown if
+/// any ongoing event lacks one).
 pub(crate) fn maintenance_verdict<'v>(
     events: impl IntoIterator<Item = &'v Value>,
     relevant: impl Fn(&Value) -> bool,
@@ -225,6 +231,7 @@ pub(crate) fn maintenance_verdict<'v>(
 ) -> Verdict {
     let mut ongoing = Vec::new();
     let mut scheduled = Vec::new();
+    let mut until: Option<Option<i64>> = None;
     for e in events {
         if !relevant(e) {
             continue;
@@ -237,6 +244,12 @@ pub(crate) fn maintenance_verdict<'v>(
             .unwrap_or_else(|| "untitled".into());
         if ongoing_states.contains(&state) {
             ongoing.push(title);
+            let end = e.get("end").and_then(as_i64).filter(|&ms| ms > 0);
+            until = Some(match (until, end) {
+                (None, end) => end,
+                (Some(Some(a)), Some(b)) => Some(a.max(b)),
+                _ => None,
+            });
         } else if state == "scheduled" {
             let begin = e.get("begin").and_then(as_i64);
             scheduled.push(match begin {
@@ -248,6 +261,7 @@ pub(crate) fn maintenance_verdict<'v>(
     let mut v = Verdict::ok();
     if !ongoing.is_empty() {
         v.maintenance = true;
+        v.maintenance_until_ms = until.flatten();
         v = v.detail(format!("maintenance: {}", ongoing.join("; ")));
     } else if !scheduled.is_empty() {
         v = v.detail(format!("maintenance scheduled: {}", scheduled.join("; ")));
