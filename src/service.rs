@@ -187,8 +187,11 @@ impl MonitorBuilder {
                 router.dedup_window,
             );
             let store = store.clone();
+            let exchange_count = exchanges.len();
             Supervisor::start_in_arbiter(&pipeline_arbiter.handle(), move |_| {
-                RouterActor::new(region, window, &s, m).with_store(store)
+                RouterActor::new(region, window, &s, m)
+                    .with_store(store)
+                    .with_exchanges(exchange_count)
             })
         };
         let escalate: Recipient<Anomaly> = router_addr.clone().recipient();

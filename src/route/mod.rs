@@ -1,6 +1,7 @@
 //! Routing: deduplicate anomalies by series, escalate, resolve, and fan alerts out to the
 //! channels. [`RouterActor`] is the actor; [`Dedup`] is its pure memory.
 
+pub mod connectivity;
 pub mod dedup;
 pub mod maintenance;
 pub mod router;

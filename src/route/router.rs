@@ -21,6 +21,11 @@
 //! detector `maintenance` on `<exchange>/*/availability`, says so; a resolved one says when it
 //! ended). Resolutions still go out: they close incidents the channels already heard of.
 //! Series still anomalous after the window alert on their next anomaly, as dedup was not touched.
+//!
+//! Our own network ([`crate::route::connectivity`]): when the circuits of every configured
+//! exchange (at least two, see [`RouterActor::with_exchanges`]) are open at once, one critical
+//! `monitor_connectivity` alert (exchange `exwatch`) goes out and the per-exchange firing alerts
+//! are inhibited until any exchange answers again, which resolves it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -33,10 +38,14 @@ use crate::messages::{
     Severity, Stats, Timestamp, Triage, new_id,
 };
 use crate::metrics::{Counter, Metrics};
+use crate::route::connectivity::{Connectivity, Edge};
 use crate::route::dedup::{Dedup, Episode, Verdict};
 use crate::route::maintenance::{Change, MaintenanceBoard};
 use crate::store::{Enqueue, RecordAnomaly, RecordResolved, StoreActor, Target};
 use crate::supervision::{RestartTracker, guard};
+
+/// The exchange name of exwatch's own series (`monitor_connectivity`, crash loops).
+const OWN_EXCHANGE: &str = "exwatch";
 
 /// How many recent alerts the Router remembers, to attach triage follow-ups to them.
 const RECENT_ALERTS: usize = 1024;
@@ -87,6 +96,8 @@ pub struct RouterActor {
     down: HashSet<Name>,
     /// Exchanges in announced maintenance: their firing alerts are silenced.
     maintenance: MaintenanceBoard,
+    /// Whether every exchange is down at once (exwatch's own network).
+    connectivity: Connectivity,
     metrics: std::sync::Arc<Metrics>,
     restarts: RestartTracker,
     store: Option<actix::Addr<StoreActor>>,
@@ -109,10 +120,18 @@ impl RouterActor {
             recent: VecDeque::with_capacity(RECENT_ALERTS),
             down: HashSet::new(),
             maintenance: MaintenanceBoard::new(),
+            connectivity: Connectivity::new(0),
             restarts: RestartTracker::new(Name::from("router"), supervision, &metrics, None),
             metrics,
             store: None,
         }
+    }
+
+    /// How many exchanges the monitor probes: with two or more, all of them down at once is
+    /// reported as exwatch's own connectivity (see the module docs). Without it, never.
+    pub fn with_exchanges(mut self, exchanges: usize) -> Self {
+        self.connectivity = Connectivity::new(exchanges);
+        self
     }
 
     /// Sends alerts through the event store (see the module docs) and records anomalies in it.
@@ -160,6 +179,9 @@ impl RouterActor {
         } else if self.down.contains(&a.series.exchange) {
             return; // Inhibited: the exchange is down, and that alert says it all.
         }
+        if self.connectivity_inhibits(&a) {
+            return; // Inhibited: our own network is down, and that alert says it all.
+        }
         if self.maintenance.silenced(&a.series.exchange) {
             return; // Silenced: the exchange announced this.
         }
@@ -205,6 +227,11 @@ impl RouterActor {
         self.expire_maintenance(&r.series.exchange, r.at);
         if r.series.metric == Metric::Availability {
             self.down.remove(&r.series.exchange);
+            if &*r.series.exchange != OWN_EXCHANGE
+                && let Some(edge) = self.connectivity.on_up(&r.series.exchange, r.at)
+            {
+                self.announce_connectivity(edge, &stats);
+            }
         }
         let Some(Episode {
             started_at,
@@ -237,6 +264,69 @@ impl RouterActor {
         };
         // Resolved goes to every channel that heard about the episode.
         self.fan_out(alert, max_sent);
+    }
+
+    /// Feeds an anomaly to the connectivity judge; true when it is inhibited because every
+    /// exchange is down.
+    fn connectivity_inhibits(&mut self, a: &Anomaly) -> bool {
+        if &*a.series.exchange == OWN_EXCHANGE {
+            return false;
+        }
+        if a.series.metric == Metric::Availability
+            && let Some(edge) = self.connectivity.on_down(&a.series.exchange, a.at)
+        {
+            self.announce_connectivity(edge, &Stats::default());
+        }
+        self.connectivity.lost()
+    }
+
+    /// The `monitor_connectivity` alert: firing when every exchange is down, resolved when one
+    /// answers again.
+    fn announce_connectivity(&mut self, edge: Edge, stats: &Stats) {
+        let (kind, title, message, started_at, at) = match edge {
+            Edge::Lost { at } => (
+                AlertKind::Firing,
+                format!("{OWN_EXCHANGE} connectivity lost"),
+                "every exchange is down at once: most likely exwatch's own network; \
+                 per-exchange alerts are held back until one answers again"
+                    .to_string(),
+                at,
+                at,
+            ),
+            Edge::Restored { since, at } => (
+                AlertKind::Resolved,
+                format!("{OWN_EXCHANGE} connectivity restored"),
+                format!(
+                    "an exchange answers again after {}",
+                    humantime::format_duration(at.since(since))
+                ),
+                since,
+                at,
+            ),
+        };
+        tracing::warn!(kind = kind.as_str(), "{message}");
+        let alert = Alert {
+            id: new_id(),
+            kind,
+            severity: Severity::Critical,
+            exchange: Name::from(OWN_EXCHANGE),
+            endpoint: Name::from("*"),
+            metric: Metric::Availability,
+            detector: Name::from("monitor_connectivity"),
+            title,
+            message,
+            value: if kind == AlertKind::Firing { 1.0 } else { 0.0 },
+            threshold: 0.0,
+            region: self.region.clone(),
+            started_at,
+            at,
+            stats: Stats {
+                circuit: stats.circuit,
+                ..Stats::default()
+            },
+            in_reply_to: None,
+        };
+        self.fan_out(alert, Severity::Critical);
     }
 
     /// Ends `exchange`'s maintenance window if its announced end is past `at`.
@@ -395,6 +485,7 @@ pub fn headline(detector: &str) -> &str {
         "price_deviation" => "price deviation",
         "restart_budget" => "crash loop",
         "maintenance" => "under maintenance",
+        "monitor_connectivity" => "connectivity lost",
         other => other,
     }
 }

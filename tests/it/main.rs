@@ -6,6 +6,7 @@ mod support;
 
 mod alertmanager;
 mod collect;
+mod connectivity;
 mod delivery;
 mod discord;
 mod e2e;

@@ -1,0 +1,122 @@
+//! Our own network: when every configured exchange is down at once, the likeliest cause is
+//! exwatch's own connectivity, not N simultaneous outages. Pure: fed the exchanges'
+//! availability anomalies (circuit open) and resolutions with their event times, it says when
+//! the monitor lost and regained its connectivity; the Router sends one `monitor_connectivity`
+//! alert for it and inhibits the per-exchange alerts meanwhile.
+//!
+//! It needs at least two exchanges: with one, "every exchange is down" is that exchange being
+//! down, and its own alert says so more precisely.
+
+use std::collections::HashSet;
+
+use crate::messages::{Name, Timestamp};
+
+/// The fewest configured exchanges for the judgement to apply.
+pub const MIN_EXCHANGES: usize = 2;
+
+/// A change of the monitor's own connectivity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// Every exchange is down: lost since `at`.
+    Lost {
+        /// When the last exchange went down (event time).
+        at: Timestamp,
+    },
+    /// An exchange answers again.
+    Restored {
+        /// When connectivity was lost.
+        since: Timestamp,
+        /// When the first exchange came back (event time).
+        at: Timestamp,
+    },
+}
+
+/// Which exchanges are down, and whether that is all of them.
+#[derive(Debug)]
+pub struct Connectivity {
+    exchanges: usize,
+    down: HashSet<Name>,
+    lost_at: Option<Timestamp>,
+}
+
+impl Connectivity {
+    /// A judge for a monitor probing `exchanges` exchanges.
+    pub fn new(exchanges: usize) -> Self {
+        Self {
+            exchanges,
+            down: HashSet::new(),
+            lost_at: None,
+        }
+    }
+
+    /// `exchange` is down (its circuit opened) at `at`.
+    pub fn on_down(&mut self, exchange: &Name, at: Timestamp) -> Option<Edge> {
+        self.down.insert(exchange.clone());
+        if self.lost_at.is_none()
+            && self.exchanges >= MIN_EXCHANGES
+            && self.down.len() >= self.exchanges
+        {
+            self.lost_at = Some(at);
+            return Some(Edge::Lost { at });
+        }
+        None
+    }
+
+    /// `exchange` answers again at `at`.
+    pub fn on_up(&mut self, exchange: &Name, at: Timestamp) -> Option<Edge> {
+        if !self.down.remove(exchange) {
+            return None;
+        }
+        let since = self.lost_at.take()?;
+        Some(Edge::Restored { since, at })
+    }
+
+    /// Whether connectivity is lost now (per-exchange alerts are inhibited).
+    pub fn lost(&self) -> bool {
+        self.lost_at.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        Name::from(s)
+    }
+
+    #[test]
+    fn lost_when_every_exchange_is_down_restored_when_one_answers() {
+        let mut c = Connectivity::new(3);
+        assert_eq!(c.on_down(&n("binance"), Timestamp(1)), None);
+        assert_eq!(c.on_down(&n("bybit"), Timestamp(2)), None);
+        // Repeats count once.
+        assert_eq!(c.on_down(&n("bybit"), Timestamp(3)), None);
+        assert!(!c.lost());
+        assert_eq!(
+            c.on_down(&n("okx"), Timestamp(4)),
+            Some(Edge::Lost { at: Timestamp(4) })
+        );
+        assert!(c.lost());
+        assert_eq!(c.on_down(&n("okx"), Timestamp(5)), None, "said once");
+        assert_eq!(
+            c.on_up(&n("bybit"), Timestamp(9)),
+            Some(Edge::Restored {
+                since: Timestamp(4),
+                at: Timestamp(9)
+            })
+        );
+        assert!(!c.lost());
+        assert_eq!(c.on_up(&n("okx"), Timestamp(10)), None);
+        assert_eq!(c.on_up(&n("nope"), Timestamp(10)), None);
+    }
+
+    #[test]
+    fn one_exchange_is_never_our_network() {
+        let mut c = Connectivity::new(1);
+        assert_eq!(c.on_down(&n("binance"), Timestamp(1)), None);
+        assert!(!c.lost());
+        let mut none = Connectivity::new(0);
+        assert_eq!(none.on_down(&n("binance"), Timestamp(1)), None);
+    }
+}
