@@ -188,10 +188,12 @@ impl MonitorBuilder {
             );
             let store = store.clone();
             let exchange_count = exchanges.len();
+            let flap_hold = router.flap_hold;
             Supervisor::start_in_arbiter(&pipeline_arbiter.handle(), move |_| {
                 RouterActor::new(region, window, &s, m)
                     .with_store(store)
                     .with_exchanges(exchange_count)
+                    .with_flap_hold(flap_hold)
             })
         };
         let escalate: Recipient<Anomaly> = router_addr.clone().recipient();

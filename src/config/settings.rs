@@ -391,12 +391,17 @@ pub struct RouterSettings {
     /// Within this window a series' firing alert is sent once (a rise in severity at once).
     #[serde(serialize_with = "ser_duration")]
     pub dedup_window: Duration,
+    /// A resolved series that fires again within this hold stays one incident: the resolved
+    /// alert waits this long and is dropped if it does. Zero disables.
+    #[serde(serialize_with = "ser_duration")]
+    pub flap_hold: Duration,
 }
 
 impl Default for RouterSettings {
     fn default() -> Self {
         Self {
             dedup_window: Duration::from_secs(300),
+            flap_hold: Duration::from_secs(120),
         }
     }
 }

@@ -590,6 +590,7 @@ fn router(mut t: Table<'_>) -> RouterSettings {
     let d = RouterSettings::default();
     let out = RouterSettings {
         dedup_window: positive_duration(&mut t, "dedup_window", d.dedup_window),
+        flap_hold: t.duration("flap_hold").unwrap_or(d.flap_hold),
     };
     t.finish();
     out

@@ -1,5 +1,9 @@
 //! Deduplication by series: the Router's memory of which series are firing and what it has
 //! already said about them. Pure: works on the anomalies' event time.
+//!
+//! Flapping control: with a flap hold (`[router] flap_hold`), a resolution is held for that
+//! long before its resolved alert is due ([`Dedup::release`]); if the series fires again
+//! meanwhile, the episode simply goes on (one incident, no resolved/firing ping-pong).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -36,24 +40,47 @@ pub struct Episode {
     pub sent_detector: crate::messages::Name,
 }
 
+/// A resolution held back by the flap hold, with the episode it closes.
+#[derive(Debug, Clone)]
+pub struct Held {
+    /// The resolution.
+    pub resolved: Resolved,
+    /// The episode it closes.
+    pub episode: Episode,
+}
+
 /// The Router's dedup table.
 #[derive(Debug)]
 pub struct Dedup {
     window: Duration,
+    flap_hold: Duration,
     open: HashMap<SeriesKey, Episode>,
+    held: HashMap<SeriesKey, Held>,
 }
 
 impl Dedup {
-    /// A table that suppresses repeats within `window`.
+    /// A table that suppresses repeats within `window`, without flap hold.
     pub fn new(window: Duration) -> Self {
         Self {
             window,
+            flap_hold: Duration::ZERO,
             open: HashMap::new(),
+            held: HashMap::new(),
         }
+    }
+
+    /// Holds resolutions for `hold` before they are due (zero: sent at once).
+    pub fn with_flap_hold(mut self, hold: Duration) -> Self {
+        self.flap_hold = hold;
+        self
     }
 
     /// Decides whether `a` becomes an alert.
     pub fn on_anomaly(&mut self, a: &Anomaly) -> Verdict {
+        if let Some(h) = self.held.remove(&a.series) {
+            // Fired again within the hold: the same incident goes on.
+            self.open.insert(a.series.clone(), h.episode);
+        }
         match self.open.get_mut(&a.series) {
             None => {
                 self.open.insert(
@@ -89,14 +116,49 @@ impl Dedup {
         }
     }
 
-    /// Closes the series' episode; `Some` when it was firing (one resolved alert is due).
+    /// Closes the series' episode; `Some` when it was firing and one resolved alert is due
+    /// now. With a flap hold, the resolution is held instead (see [`Dedup::release`]).
     pub fn on_resolved(&mut self, r: &Resolved) -> Option<Episode> {
-        self.open.remove(&r.series)
+        let episode = self.open.remove(&r.series)?;
+        if self.flap_hold.is_zero() {
+            return Some(episode);
+        }
+        self.held.insert(
+            r.series.clone(),
+            Held {
+                resolved: r.clone(),
+                episode,
+            },
+        );
+        None
     }
 
-    /// Series currently firing.
+    /// The held resolutions whose hold has passed at `now`: their resolved alerts are due.
+    /// Allocates only when something is held.
+    pub fn release(&mut self, now: Timestamp) -> Vec<Held> {
+        if self.held.is_empty() {
+            return Vec::new();
+        }
+        let hold = self.flap_hold;
+        let due: Vec<SeriesKey> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.resolved.at.plus(hold) <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut out: Vec<Held> = due.iter().filter_map(|k| self.held.remove(k)).collect();
+        out.sort_by_key(|h| h.resolved.at);
+        out
+    }
+
+    /// Series currently firing (held resolutions included: they may still fire again).
     pub fn firing(&self) -> usize {
-        self.open.len()
+        self.open.len() + self.held.len()
+    }
+
+    /// Resolutions held back by the flap hold.
+    pub fn held(&self) -> usize {
+        self.held.len()
     }
 }
 
@@ -171,6 +233,50 @@ mod tests {
             d.on_anomaly(&anomaly(Severity::Critical, 302)),
             Verdict::Suppressed
         );
+    }
+
+    fn resolved(at_secs: i64) -> Resolved {
+        Resolved {
+            series: SeriesKey::new("okx", "time", Metric::LatencyMs),
+            at: Timestamp(at_secs * 1000),
+            stats: Stats::default(),
+        }
+    }
+
+    #[test]
+    fn flap_hold_keeps_a_relapse_in_one_incident() {
+        let mut d = Dedup::new(Duration::from_secs(300)).with_flap_hold(Duration::from_secs(120));
+        assert_eq!(d.on_anomaly(&anomaly(Severity::Warning, 0)), Verdict::New);
+        assert!(d.on_resolved(&resolved(10)).is_none(), "held");
+        assert!(d.release(Timestamp(100_000)).is_empty(), "not yet due");
+        // Fails again within the hold: the same episode, nothing new to say.
+        assert_eq!(
+            d.on_anomaly(&anomaly(Severity::Warning, 60)),
+            Verdict::Suppressed
+        );
+        assert_eq!(d.held(), 0);
+        // A worse relapse still escalates.
+        assert_eq!(
+            d.on_anomaly(&anomaly(Severity::Critical, 61)),
+            Verdict::Escalated
+        );
+        assert!(d.on_resolved(&resolved(70)).is_none());
+        assert!(d.release(Timestamp(189_999)).is_empty());
+        let out = d.release(Timestamp(190_000));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].resolved.at, Timestamp(70_000));
+        assert_eq!(out[0].episode.max_sent, Severity::Critical);
+        assert_eq!(d.firing(), 0);
+        // A new failure after the release is a new incident.
+        assert_eq!(d.on_anomaly(&anomaly(Severity::Warning, 400)), Verdict::New);
+    }
+
+    #[test]
+    fn zero_flap_hold_resolves_at_once() {
+        let mut d = Dedup::new(Duration::from_secs(300)).with_flap_hold(Duration::ZERO);
+        d.on_anomaly(&anomaly(Severity::Warning, 0));
+        assert!(d.on_resolved(&resolved(10)).is_some());
+        assert!(d.release(Timestamp(i64::MAX)).is_empty());
     }
 
     #[test]

@@ -22,6 +22,11 @@
 //! ended). Resolutions still go out: they close incidents the channels already heard of.
 //! Series still anomalous after the window alert on their next anomaly, as dedup was not touched.
 //!
+//! Flapping control (`[router] flap_hold`, see [`Dedup`]): a resolution is held that long
+//! before its resolved alert goes out, and dropped if the series fires again meanwhile. Held
+//! resolutions are released on event time (any later message) and by a wall-clock tick. Held
+//! resolutions are not kept across a shutdown.
+//!
 //! Our own network ([`crate::route::connectivity`]): when the circuits of every configured
 //! exchange (at least two, see [`RouterActor::with_exchanges`]) are open at once, one critical
 //! `monitor_connectivity` alert (exchange `exwatch`) goes out and the per-exchange firing alerts
@@ -39,7 +44,7 @@ use crate::messages::{
 };
 use crate::metrics::{Counter, Metrics};
 use crate::route::connectivity::{Connectivity, Edge};
-use crate::route::dedup::{Dedup, Episode, Verdict};
+use crate::route::dedup::{Dedup, Episode, Held, Verdict};
 use crate::route::maintenance::{Change, MaintenanceBoard};
 use crate::store::{Enqueue, RecordAnomaly, RecordResolved, StoreActor, Target};
 use crate::supervision::{RestartTracker, guard};
@@ -94,6 +99,8 @@ pub struct RouterActor {
     recent: VecDeque<Alert>,
     /// Exchanges whose circuit is open: their other series are inhibited.
     down: HashSet<Name>,
+    /// `[router] flap_hold`: how long a resolution is held (zero: none, and no tick).
+    flap_hold: Duration,
     /// Exchanges in announced maintenance: their firing alerts are silenced.
     maintenance: MaintenanceBoard,
     /// Whether every exchange is down at once (exwatch's own network).
@@ -120,6 +127,7 @@ impl RouterActor {
             recent: VecDeque::with_capacity(RECENT_ALERTS),
             down: HashSet::new(),
             maintenance: MaintenanceBoard::new(),
+            flap_hold: Duration::ZERO,
             connectivity: Connectivity::new(0),
             restarts: RestartTracker::new(Name::from("router"), supervision, &metrics, None),
             metrics,
@@ -131,6 +139,15 @@ impl RouterActor {
     /// reported as exwatch's own connectivity (see the module docs). Without it, never.
     pub fn with_exchanges(mut self, exchanges: usize) -> Self {
         self.connectivity = Connectivity::new(exchanges);
+        self
+    }
+
+    /// Holds resolutions for `hold` (`[router] flap_hold`, see [`Dedup`]): a series that fails
+    /// again within it stays one incident. Zero disables it.
+    pub fn with_flap_hold(mut self, hold: Duration) -> Self {
+        self.flap_hold = hold;
+        self.dedup =
+            std::mem::replace(&mut self.dedup, Dedup::new(Duration::ZERO)).with_flap_hold(hold);
         self
     }
 
@@ -168,6 +185,7 @@ impl RouterActor {
     }
 
     fn on_anomaly(&mut self, a: Anomaly) {
+        self.release_held(a.at);
         self.subscribers.retain(|s| s.connected());
         for s in &self.subscribers {
             s.do_send(a.clone());
@@ -233,16 +251,35 @@ impl RouterActor {
                 self.announce_connectivity(edge, &stats);
             }
         }
-        let Some(Episode {
+        if let Some(episode) = self.dedup.on_resolved(&r) {
+            self.send_resolved(&r, episode, stats);
+        }
+        self.release_held(r.at);
+    }
+
+    /// Sends the resolved alerts whose flap hold has passed at `now`.
+    fn release_held(&mut self, now: Timestamp) {
+        for Held { resolved, episode } in self.dedup.release(now) {
+            let mut stats = resolved.stats;
+            let series = &resolved.series;
+            for endpoint in [series.endpoint.clone(), Name::from("*")] {
+                if let Some(known) = self.board.get(&(series.exchange.clone(), endpoint)) {
+                    stats.merge_missing(known);
+                }
+            }
+            self.send_resolved(&resolved, episode, stats);
+        }
+    }
+
+    /// The one resolved alert of an episode.
+    fn send_resolved(&mut self, r: &Resolved, episode: Episode, stats: Stats) {
+        let Episode {
             started_at,
             max_sent,
             last,
             sent_detector,
             ..
-        }) = self.dedup.on_resolved(&r)
-        else {
-            return;
-        };
+        } = episode;
         let lasted = humantime::format_duration(r.at.since(started_at));
         let alert = Alert {
             id: new_id(),
@@ -498,6 +535,18 @@ impl Actor for RouterActor {
         self.restarts
             .set_escalation(ctx.address().recipient::<Anomaly>());
         ctx.set_mailbox_capacity(1024);
+        if !self.flap_hold.is_zero() {
+            // Held resolutions are due on event time, but a recovered exchange may send the
+            // Router nothing more: a wall-clock tick (the one place the Router reads the clock)
+            // releases them. Live, event time is wall time; a replayed past is released at once.
+            let tick =
+                (self.flap_hold / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+            ctx.run_interval(tick, |act, ctx| {
+                guard(act, ctx, "router", |act, _| {
+                    act.release_held(Timestamp::now())
+                });
+            });
+        }
     }
 }
 

@@ -132,6 +132,7 @@ check = "binance"
 
 [router]
 dedup_window = "5m"
+flap_hold = "0s"
 
 [channels.ops]
 type = "webhook"

@@ -11,6 +11,7 @@ mod delivery;
 mod discord;
 mod e2e;
 mod fakes;
+mod flapping;
 mod line;
 mod llm_triage;
 mod maintenance;

@@ -116,12 +116,15 @@ pub fn kill_connection(req: &HttpRequest) -> bool {
 
 /// `Settings::default()` with an in-memory event store: a test never leaves an `exwatch.db`
 /// behind (the default store path is a file in the working directory). Every test that starts
-/// a monitor starts from this, or sets `store.path` to a file in a tempdir.
+/// a monitor starts from this, or sets `store.path` to a file in a tempdir. Resolutions are
+/// not held (`router.flap_hold` 0): the tests of flapping control set their own.
 pub fn test_settings() -> exwatch::config::Settings {
-    exwatch::config::Settings {
+    let mut s = exwatch::config::Settings {
         store: exwatch::config::StoreSettings::in_memory(),
         ..exwatch::config::Settings::default()
-    }
+    };
+    s.router.flap_hold = std::time::Duration::ZERO;
+    s
 }
 
 /// Installs rustls' `ring` crypto provider for the process (once; later calls do nothing).
