@@ -1292,6 +1292,16 @@ min_severity = "warning"
     }
 
     #[test]
+    fn config_router_flap_hold_defaults_allows_zero_and_checks_its_type() {
+        let s = from_toml_str(&minimal(""), &no_env).unwrap();
+        assert_eq!(s.router.flap_hold, Duration::from_secs(120));
+        let s = from_toml_str(&minimal("[router]\nflap_hold = \"0s\"\n"), &no_env).unwrap();
+        assert_eq!(s.router.flap_hold, Duration::ZERO);
+        let p = problems(&minimal("[router]\nflap_hold = 5\n"));
+        assert!(p.iter().any(|l| l.contains("router.flap_hold")), "{p:?}");
+    }
+
+    #[test]
     fn config_sms_channel() {
         let env = |name: &str| match name {
             "TW_SID" => Some("AC0123456789abcdef".to_owned()),
