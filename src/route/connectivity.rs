@@ -9,7 +9,57 @@
 
 use std::collections::HashSet;
 
-use crate::messages::{Name, Timestamp};
+use crate::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp, new_id};
+
+/// The exchange name of exwatch's own series.
+pub const OWN_EXCHANGE: &str = "exwatch";
+
+/// The `monitor_connectivity` alert (critical, exchange `exwatch`): firing when every exchange
+/// is down, resolved when one answers again. `stats` gives the circuit state, if known.
+pub fn alert(region: &Name, edge: Edge, stats: &Stats) -> Alert {
+    let (kind, title, message, started_at, at) = match edge {
+        Edge::Lost { at } => (
+            AlertKind::Firing,
+            format!("{OWN_EXCHANGE} connectivity lost"),
+            "every exchange is down at once: most likely exwatch's own network; \
+             per-exchange alerts are held back until one answers again"
+                .to_string(),
+            at,
+            at,
+        ),
+        Edge::Restored { since, at } => (
+            AlertKind::Resolved,
+            format!("{OWN_EXCHANGE} connectivity restored"),
+            format!(
+                "an exchange answers again after {}",
+                humantime::format_duration(at.since(since))
+            ),
+            since,
+            at,
+        ),
+    };
+    Alert {
+        id: new_id(),
+        kind,
+        severity: Severity::Critical,
+        exchange: Name::from(OWN_EXCHANGE),
+        endpoint: Name::from("*"),
+        metric: Metric::Availability,
+        detector: Name::from("monitor_connectivity"),
+        title,
+        message,
+        value: if kind == AlertKind::Firing { 1.0 } else { 0.0 },
+        threshold: 0.0,
+        region: region.clone(),
+        started_at,
+        at,
+        stats: Stats {
+            circuit: stats.circuit,
+            ..Stats::default()
+        },
+        in_reply_to: None,
+    }
+}
 
 /// The fewest configured exchanges for the judgement to apply.
 pub const MIN_EXCHANGES: usize = 2;
@@ -109,6 +159,34 @@ mod tests {
         assert!(!c.lost());
         assert_eq!(c.on_up(&n("okx"), Timestamp(10)), None);
         assert_eq!(c.on_up(&n("nope"), Timestamp(10)), None);
+    }
+
+    #[test]
+    fn the_alert_is_critical_on_exwatch() {
+        let region = n("eu");
+        let lost = alert(&region, Edge::Lost { at: Timestamp(4) }, &Stats::default());
+        assert_eq!(
+            (lost.kind, lost.severity, &*lost.exchange, &*lost.detector),
+            (
+                AlertKind::Firing,
+                Severity::Critical,
+                "exwatch",
+                "monitor_connectivity"
+            )
+        );
+        let back = alert(
+            &region,
+            Edge::Restored {
+                since: Timestamp(4),
+                at: Timestamp(60_004),
+            },
+            &Stats::default(),
+        );
+        assert_eq!(
+            (back.kind, back.started_at),
+            (AlertKind::Resolved, Timestamp(4))
+        );
+        assert!(back.message.contains("1m"), "{}", back.message);
     }
 
     #[test]

@@ -10,7 +10,9 @@
 
 use std::collections::HashMap;
 
-use crate::messages::{MaintenanceStatus, Name, Timestamp};
+use crate::messages::{
+    Alert, AlertKind, MaintenanceStatus, Metric, Name, Severity, Stats, Timestamp, new_id,
+};
 
 /// One exchange's maintenance window.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +92,60 @@ impl MaintenanceBoard {
     }
 }
 
+/// The one info alert at a window's edge: firing when it began, resolved when it ended
+/// (detector `maintenance`, series `<exchange>/*/availability`).
+pub fn alert(region: &Name, exchange: &Name, change: Change, stats: Stats) -> Alert {
+    let endpoint = Name::from("*");
+    let (kind, title, message, started_at, at) = match change {
+        Change::Began(w) => {
+            let until = match w.until {
+                Some(u) => format!("until {u} (announced)"),
+                None => "until its status endpoint says it is over".into(),
+            };
+            let detail = if w.detail.is_empty() {
+                "maintenance in progress".to_string()
+            } else {
+                w.detail.clone()
+            };
+            (
+                AlertKind::Firing,
+                format!("{exchange} under maintenance"),
+                format!("{exchange} announces {detail}; its alerts are silenced {until}"),
+                w.since,
+                w.since,
+            )
+        }
+        Change::Ended { window, at } => (
+            AlertKind::Resolved,
+            format!("{exchange} maintenance ended"),
+            format!(
+                "maintenance over after {}; alerts resume",
+                humantime::format_duration(at.since(window.since))
+            ),
+            window.since,
+            at,
+        ),
+    };
+    Alert {
+        id: new_id(),
+        kind,
+        severity: Severity::Info,
+        exchange: exchange.clone(),
+        endpoint,
+        metric: Metric::Availability,
+        detector: Name::from("maintenance"),
+        title,
+        message,
+        value: if kind == AlertKind::Firing { 1.0 } else { 0.0 },
+        threshold: 0.0,
+        region: region.clone(),
+        started_at,
+        at,
+        stats,
+        in_reply_to: None,
+    }
+}
+
 /// The window a reading that says "ongoing" describes. An announced end already past is
 /// ignored: the exchange still says ongoing, so it lasts until it says otherwise.
 fn window(s: &MaintenanceStatus) -> Window {
@@ -154,6 +210,41 @@ mod tests {
             })
         ));
         assert!(!b.silenced("okx"));
+    }
+
+    #[test]
+    fn the_alerts_say_until_when_and_how_long() {
+        let (region, okx) = (Name::from("eu"), Name::from("okx"));
+        let w = Window {
+            since: Timestamp(0),
+            until: Some(Timestamp(600_000)),
+            detail: "maintenance: upgrade".into(),
+        };
+        let began = alert(&region, &okx, Change::Began(w.clone()), Stats::default());
+        assert_eq!(
+            (began.kind, began.severity),
+            (AlertKind::Firing, Severity::Info)
+        );
+        assert_eq!(began.title, "okx under maintenance");
+        assert!(
+            began.message.contains("until 1970-01-01T00:10:00Z"),
+            "{}",
+            began.message
+        );
+        let ended = alert(
+            &region,
+            &okx,
+            Change::Ended {
+                window: w,
+                at: Timestamp(600_000),
+            },
+            Stats::default(),
+        );
+        assert_eq!(
+            (ended.kind, &*ended.detector),
+            (AlertKind::Resolved, "maintenance")
+        );
+        assert!(ended.message.contains("10m"), "{}", ended.message);
     }
 
     #[test]

@@ -43,14 +43,11 @@ use crate::messages::{
     Severity, Stats, Timestamp, Triage, new_id,
 };
 use crate::metrics::{Counter, Metrics};
-use crate::route::connectivity::{Connectivity, Edge};
+use crate::route::connectivity::{Connectivity, Edge, OWN_EXCHANGE};
 use crate::route::dedup::{Dedup, Episode, Held, Verdict};
 use crate::route::maintenance::{Change, MaintenanceBoard};
 use crate::store::{Enqueue, RecordAnomaly, RecordResolved, StoreActor, Target};
 use crate::supervision::{RestartTracker, guard};
-
-/// The exchange name of exwatch's own series (`monitor_connectivity`, crash loops).
-const OWN_EXCHANGE: &str = "exwatch";
 
 /// How many recent alerts the Router remembers, to attach triage follow-ups to them.
 const RECENT_ALERTS: usize = 1024;
@@ -320,49 +317,8 @@ impl RouterActor {
     /// The `monitor_connectivity` alert: firing when every exchange is down, resolved when one
     /// answers again.
     fn announce_connectivity(&mut self, edge: Edge, stats: &Stats) {
-        let (kind, title, message, started_at, at) = match edge {
-            Edge::Lost { at } => (
-                AlertKind::Firing,
-                format!("{OWN_EXCHANGE} connectivity lost"),
-                "every exchange is down at once: most likely exwatch's own network; \
-                 per-exchange alerts are held back until one answers again"
-                    .to_string(),
-                at,
-                at,
-            ),
-            Edge::Restored { since, at } => (
-                AlertKind::Resolved,
-                format!("{OWN_EXCHANGE} connectivity restored"),
-                format!(
-                    "an exchange answers again after {}",
-                    humantime::format_duration(at.since(since))
-                ),
-                since,
-                at,
-            ),
-        };
-        tracing::warn!(kind = kind.as_str(), "{message}");
-        let alert = Alert {
-            id: new_id(),
-            kind,
-            severity: Severity::Critical,
-            exchange: Name::from(OWN_EXCHANGE),
-            endpoint: Name::from("*"),
-            metric: Metric::Availability,
-            detector: Name::from("monitor_connectivity"),
-            title,
-            message,
-            value: if kind == AlertKind::Firing { 1.0 } else { 0.0 },
-            threshold: 0.0,
-            region: self.region.clone(),
-            started_at,
-            at,
-            stats: Stats {
-                circuit: stats.circuit,
-                ..Stats::default()
-            },
-            in_reply_to: None,
-        };
+        let alert = crate::route::connectivity::alert(&self.region, edge, stats);
+        tracing::warn!(kind = alert.kind.as_str(), "{}", alert.message);
         self.fan_out(alert, Severity::Critical);
     }
 
@@ -388,55 +344,8 @@ impl RouterActor {
             .get(&(exchange.clone(), endpoint.clone()))
             .copied()
             .unwrap_or_default();
-        let (kind, title, message, started_at, at) = match change {
-            Change::Began(w) => {
-                let until = match w.until {
-                    Some(u) => format!("until {u} (announced)"),
-                    None => "until its status endpoint says it is over".into(),
-                };
-                let detail = if w.detail.is_empty() {
-                    "maintenance in progress".to_string()
-                } else {
-                    w.detail.clone()
-                };
-                (
-                    AlertKind::Firing,
-                    format!("{exchange} under maintenance"),
-                    format!("{exchange} announces {detail}; its alerts are silenced {until}"),
-                    w.since,
-                    w.since,
-                )
-            }
-            Change::Ended { window, at } => (
-                AlertKind::Resolved,
-                format!("{exchange} maintenance ended"),
-                format!(
-                    "maintenance over after {}; alerts resume",
-                    humantime::format_duration(at.since(window.since))
-                ),
-                window.since,
-                at,
-            ),
-        };
-        tracing::info!(exchange = %exchange, kind = kind.as_str(), "{message}");
-        let alert = Alert {
-            id: new_id(),
-            kind,
-            severity: Severity::Info,
-            exchange: exchange.clone(),
-            endpoint,
-            metric: Metric::Availability,
-            detector: Name::from("maintenance"),
-            title,
-            message,
-            value: if kind == AlertKind::Firing { 1.0 } else { 0.0 },
-            threshold: 0.0,
-            region: self.region.clone(),
-            started_at,
-            at,
-            stats,
-            in_reply_to: None,
-        };
+        let alert = crate::route::maintenance::alert(&self.region, exchange, change, stats);
+        tracing::info!(exchange = %exchange, kind = alert.kind.as_str(), "{}", alert.message);
         self.fan_out(alert, Severity::Info);
     }
 
