@@ -15,6 +15,7 @@ mod llm_triage;
 mod outbox;
 mod pipeline;
 mod probe;
+mod replay;
 mod secrets;
 mod sms;
 mod supervision;
