@@ -34,6 +34,7 @@ fn bench_replay(c: &mut Criterion) {
     let mut group = c.benchmark_group("replay");
     group.throughput(Throughput::Elements(ROWS as u64));
     group.sample_size(20);
+    group.measurement_time(std::time::Duration::from_secs(8));
     group.bench_function("rows_100k_in_memory", |b| {
         b.iter(|| {
             let out = std::io::BufWriter::new(std::io::sink());
