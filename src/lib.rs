@@ -34,7 +34,8 @@
 //!   handlers, timers and futures are caught and turned into restarts; crash loops are
 //!   escalated as anomalies about exwatch itself.
 //!
-//! [`service`] wires it all; [`config`] loads and validates the settings.
+//! [`service`] wires it all; [`config`] loads and validates the settings; [`replay`] runs a
+//! recorded series from a CSV through the same detectors, for back-testing.
 //!
 //! ## Embedding
 //!
@@ -69,6 +70,7 @@ pub mod error;
 pub mod messages;
 pub mod metrics;
 pub mod probe;
+pub mod replay;
 pub mod route;
 pub mod service;
 pub mod store;

@@ -18,6 +18,7 @@ mod maintenance;
 mod outbox;
 mod pipeline;
 mod probe;
+mod replay;
 mod secrets;
 mod sms;
 mod supervision;

@@ -1,0 +1,48 @@
+//! Throughput of `exwatch replay`: an in-memory CSV of 100 000 labelled rows (RFC 3339
+//! timestamps, jittery latencies with spikes) parsed, judged by the live latency detector and
+//! written to a sink, so the figure is rows per second of the whole replay minus disk I/O.
+//!
+//! Target: at least a million rows per second on one core.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use exwatch::config::DetectSettings;
+use exwatch::replay::replay;
+
+const ROWS: usize = 100_000;
+
+fn corpus() -> String {
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut text = String::from("timestamp,value,label\n");
+    for i in 0..ROWS {
+        let spike = rng.u32(0..200) == 0;
+        let value = 40.0 * (0.85 + 0.3 * rng.f64()) * if spike { 8.0 } else { 1.0 };
+        let (h, m, s) = ((i / 3600) % 24, (i / 60) % 60, i % 60);
+        let day = 1 + i / 86_400;
+        text.push_str(&format!(
+            "2026-01-{day:02}T{h:02}:{m:02}:{s:02}Z,{value:.1},{}\n",
+            u8::from(spike)
+        ));
+    }
+    text
+}
+
+fn bench_replay(c: &mut Criterion) {
+    let input = corpus();
+    let settings = DetectSettings::default();
+    let mut group = c.benchmark_group("replay");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.sample_size(20);
+    group.measurement_time(std::time::Duration::from_secs(8));
+    group.bench_function("rows_100k_in_memory", |b| {
+        b.iter(|| {
+            let out = std::io::BufWriter::new(std::io::sink());
+            black_box(replay(input.as_bytes(), out, &settings).expect("valid corpus"))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_replay);
+criterion_main!(benches);
