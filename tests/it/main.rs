@@ -14,6 +14,7 @@ mod line;
 mod llm_triage;
 mod outbox;
 mod pipeline;
+mod price;
 mod probe;
 mod secrets;
 mod sms;
