@@ -146,7 +146,7 @@ impl PriceDetector {
         for (i, s) in self.slots.iter().enumerate() {
             if let (true, Some((p, t))) = (i != venue, s.quote) {
                 // A quote from the future (clocks of two probes) is as good as a fresh one.
-                if at.as_millis() - t.as_millis() <= self.stale_after_ms {
+                if at.as_millis().saturating_sub(t.as_millis()) <= self.stale_after_ms {
                     others[n] = p;
                     n += 1;
                 }
@@ -373,6 +373,14 @@ mod tests {
         assert_eq!(d.observe(7, 100.0, Timestamp(0)), None);
         assert_eq!(d.observe(0, f64::NAN, Timestamp(0)), None);
         assert_eq!(d.observe(0, -1.0, Timestamp(0)), None);
+    }
+
+    #[test]
+    fn extreme_timestamps_do_not_overflow() {
+        let mut d = PriceDetector::new(3, &settings());
+        d.observe(0, 100.0, Timestamp(i64::MIN));
+        d.observe(1, 100.0, Timestamp(i64::MAX));
+        assert_eq!(d.observe(2, 100.0, Timestamp(i64::MAX)), None);
     }
 
     #[test]
