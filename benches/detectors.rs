@@ -1,16 +1,19 @@
 //! Throughput of the pure detector models: `LatencyModel::update` at the default window of 60
 //! with jittery latencies, and `ErrorModel::update` with a realistic mix of outcomes. The inputs
-//! are generated once, outside the measured loop, and cycled through.
+//! are generated once, outside the measured loop, and cycled through. `PriceDetector::observe`
+//! compares one venue's quote with the median of the other venues' fresh quotes (three venues,
+//! the default set, and eight).
 //!
 //! Target: at least 5 million latency updates per second on one core (≤ 200 ns per update).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use exwatch::config::{ErrorSettings, LatencySettings};
+use exwatch::config::{ErrorSettings, LatencySettings, PriceSettings};
 use exwatch::detect::errors::ErrorModel;
 use exwatch::detect::latency::LatencyModel;
-use exwatch::messages::Outcome;
+use exwatch::detect::price::PriceDetector;
+use exwatch::messages::{Outcome, Timestamp};
 
 /// Inputs per benchmark; a power of two so cycling is a mask.
 const INPUTS: usize = 4096;
@@ -83,5 +86,43 @@ fn bench_errors(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_latency, bench_errors);
+/// Quotes around 20 000 with small noise and an occasional venue 1 % off, round-robin across
+/// `venues` venues, one every 100 ms of event time.
+fn quotes(venues: usize) -> Vec<(usize, f64, Timestamp)> {
+    let mut rng = fastrand::Rng::with_seed(7);
+    (0..INPUTS)
+        .map(|i| {
+            let off = if (i / 256) % 8 == 7 && i % venues == 0 {
+                1.01
+            } else {
+                1.0
+            };
+            let p = 20_000.0 * (1.0 + (rng.f64() - 0.5) * 1e-4) * off;
+            (i % venues, p, Timestamp(i as i64 * 100))
+        })
+        .collect()
+}
+
+fn bench_price(c: &mut Criterion) {
+    let mut group = c.benchmark_group("price_detector");
+    group.throughput(Throughput::Elements(1));
+    for venues in [3, 8] {
+        let inputs = quotes(venues);
+        let mut d = PriceDetector::new(venues, &PriceSettings::default());
+        // Event time keeps growing across iterations, so every quote stays fresh.
+        let span = INPUTS as i64 * 100;
+        let mut i = 0usize;
+        group.bench_function(format!("observe_{venues}_venues"), |b| {
+            b.iter(|| {
+                let (v, p, t) = inputs[i & (INPUTS - 1)];
+                let at = Timestamp(t.as_millis() + (i / INPUTS) as i64 * span);
+                i = i.wrapping_add(1);
+                black_box(d.observe(black_box(v), black_box(p), at))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_latency, bench_errors, bench_price);
 criterion_main!(benches);

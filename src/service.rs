@@ -345,6 +345,7 @@ impl MonitorBuilder {
             },
             metrics.clone(),
         );
+        detectors.start_prices(&exchanges);
 
         let probes = exchanges
             .into_iter()
@@ -437,6 +438,9 @@ impl MonitorHandle {
     pub async fn drain(&self) {
         for d in self.detectors.all() {
             let _ = d.send(Ping).await;
+        }
+        for p in self.detectors.price_actors() {
+            let _ = p.send(Ping).await;
         }
         let _ = self.router.send(Ping).await;
         let _ = self.store.send(Ping).await;

@@ -355,6 +355,8 @@ pub struct PriceSettings {
     /// A price older than this is left out of the comparison.
     #[serde(serialize_with = "ser_duration")]
     pub stale_after: Duration,
+    /// Normal comparisons in a row that resolve a deviating exchange.
+    pub resolve_after: usize,
 }
 
 impl Default for PriceSettings {
@@ -363,6 +365,7 @@ impl Default for PriceSettings {
             warn_bps: 50.0,
             critical_bps: 200.0,
             stale_after: Duration::from_secs(30),
+            resolve_after: 3,
         }
     }
 }

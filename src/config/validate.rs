@@ -439,6 +439,11 @@ fn endpoint(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option
         }
         (_, s) => s,
     };
+    if let (Some(u), Some(c), Some(s)) = (&url, check, &symbol)
+        && let Err(e) = crate::detect::price::check_ticker_url(c, s, u)
+    {
+        t.problem("url", e);
+    }
     let interval = duration_at_least(&mut t, "interval", MIN_INTERVAL, defaults.interval);
     let timeout = duration_at_least(&mut t, "timeout", MIN_TIMEOUT, defaults.timeout);
     let max_body_bytes = usize_at_least(&mut t, "max_body_bytes", 1, defaults.max_body_bytes);
@@ -553,6 +558,7 @@ fn price(mut t: Table<'_>) -> PriceSettings {
         warn_bps: positive_f64(&mut t, "warn_bps", d.warn_bps),
         critical_bps: positive_f64(&mut t, "critical_bps", d.critical_bps),
         stale_after: positive_duration(&mut t, "stale_after", d.stale_after),
+        resolve_after: usize_at_least(&mut t, "resolve_after", 1, d.resolve_after),
     };
     if out.warn_bps >= out.critical_bps {
         t.problem(
@@ -1255,6 +1261,16 @@ min_severity = "warning"
                 "exchanges.x.endpoints.t.url: unsupported scheme \"ftp\" in \"ftp://example.com/\"; expected http or https",
                 "exchanges.y.endpoints: no endpoints; an exchange needs at least one endpoint",
                 "exchanges.y.max_connections: 0 is too small; the minimum is 1",
+            ]
+        );
+        let p = problems(
+            "[exchanges.okx.endpoints.ticker]\nurl = \"https://www.okx.com/api/v5/market/ticker?instId=BTCUSDT\"\n\
+             check = \"okx\"\nkind = \"ticker\"\nsymbol = \"BTC/USDT\"\n",
+        );
+        assert_eq!(
+            p,
+            [
+                "exchanges.okx.endpoints.ticker.url: asks for instId=BTCUSDT but symbol \"BTC/USDT\" is instId=BTC-USDT on this venue"
             ]
         );
         let p = problems(&minimal("symbol = \"BTC/USDT\"\n"));

@@ -5,13 +5,16 @@
 //! anomalous sample and one [`Resolved`](crate::messages::Resolved) when the series recovers.
 //! The models are plain code: `latency` (z-score, IQR, rolling mean; the most severe finding
 //! wins), `errors` (error rate, consecutive failures), availability and clock skew in
-//! `series`. [`DetectorSet`] finds or starts the actor of a series.
+//! `series`. Prices are compared across exchanges per symbol by a [`PriceActor`]
+//! (`price`, `price_actor`). [`DetectorSet`] finds or starts the actor of a series.
 
 pub mod actor;
 pub mod errors;
 pub mod finding;
 pub mod iqr;
 pub mod latency;
+pub mod price;
+pub mod price_actor;
 pub mod quantile;
 pub mod rolling;
 pub mod series;
@@ -21,5 +24,6 @@ pub mod zscore;
 
 pub use actor::{DetectorActor, DetectorOutputs};
 pub use finding::Finding;
+pub use price_actor::PriceActor;
 pub use series::{Event, SeriesDetector};
 pub use set::DetectorSet;

@@ -5,13 +5,14 @@
 //! critical section with no await inside, cheaper and simpler than a message round trip.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use actix::{Addr, ArbiterHandle, Supervisor};
 use parking_lot::Mutex;
 
-use crate::config::{DetectSettings, SupervisionSettings};
+use crate::config::{DetectSettings, ExchangeSettings, SupervisionSettings};
 use crate::detect::actor::{DetectorActor, DetectorOutputs};
+use crate::detect::price_actor::{PriceActor, PriceRoutes};
 use crate::messages::{Measurement, SeriesKey};
 use crate::metrics::Metrics;
 
@@ -26,6 +27,8 @@ struct Inner {
     outputs: DetectorOutputs,
     metrics: Arc<Metrics>,
     detectors: Mutex<HashMap<SeriesKey, Addr<DetectorActor>>>,
+    /// Set once by [`DetectorSet::start_prices`].
+    prices: OnceLock<PriceRoutes>,
 }
 
 /// A cheap-to-clone handle on the running detectors.
@@ -51,6 +54,7 @@ impl DetectorSet {
                 outputs,
                 metrics,
                 detectors: Mutex::new(HashMap::new()),
+                prices: OnceLock::new(),
             }),
         }
     }
@@ -82,9 +86,38 @@ impl DetectorSet {
 
     /// Sends a measurement to its series' detector.
     pub fn send(&self, m: Measurement) {
+        if let Some(prices) = self.inner.prices.get() {
+            prices.send(&m);
+        }
         if let Some(addr) = self.get(&m.series) {
             addr.do_send(m);
         }
+    }
+
+    /// Starts one PriceActor per symbol quoted by two or more of `exchanges`' ticker
+    /// endpoints, and routes their `price` measurements to it from now on. Only the first
+    /// call has an effect.
+    pub fn start_prices(&self, exchanges: &[ExchangeSettings]) {
+        let inner = &self.inner;
+        inner.prices.get_or_init(|| {
+            PriceRoutes::start(
+                exchanges,
+                &inner.arbiter,
+                &inner.settings.price,
+                &inner.supervision,
+                &inner.outputs,
+                &inner.metrics,
+            )
+        });
+    }
+
+    /// Every running PriceActor.
+    pub fn price_actors(&self) -> Vec<Addr<PriceActor>> {
+        self.inner
+            .prices
+            .get()
+            .map(|p| p.actors().to_vec())
+            .unwrap_or_default()
     }
 
     /// Every running detector.

@@ -17,6 +17,7 @@ mod llm_triage;
 mod maintenance;
 mod outbox;
 mod pipeline;
+mod price;
 mod probe;
 mod replay;
 mod secrets;
