@@ -170,6 +170,7 @@ impl MonitorBuilder {
             channels,
             supervision,
             shutdown,
+            rules,
             ..
         } = self.settings;
         let metrics = Arc::new(Metrics::new());
@@ -346,6 +347,7 @@ impl MonitorBuilder {
             metrics.clone(),
         );
         detectors.start_prices(&exchanges);
+        detectors.start_rules(&rules, &monitor.region);
 
         let probes = exchanges
             .into_iter()
@@ -441,6 +443,9 @@ impl MonitorHandle {
         }
         for p in self.detectors.price_actors() {
             let _ = p.send(Ping).await;
+        }
+        if let Some(r) = self.detectors.rule_actor() {
+            let _ = r.send(Ping).await;
         }
         let _ = self.router.send(Ping).await;
         let _ = self.store.send(Ping).await;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::detect::rules::{Condition, RuleMetric, RuleOp};
 use crate::messages::{Name, Severity};
 
 /// Serializes a duration the way the file writes it (`"10s"`, `"5m"`).
@@ -34,7 +35,12 @@ macro_rules! named {
     )*};
 }
 
-named!(ExchangeSettings, EndpointSettings, ChannelSettings);
+named!(
+    ExchangeSettings,
+    EndpointSettings,
+    ChannelSettings,
+    RuleSettings
+);
 
 pub(crate) fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&humantime::format_duration(*d).to_string())
@@ -67,6 +73,9 @@ pub struct Settings {
     pub supervision: SupervisionSettings,
     /// `[shutdown]`
     pub shutdown: ShutdownSettings,
+    /// `[rules.<name>]`, sorted by name.
+    #[serde(serialize_with = "ser_named")]
+    pub rules: Vec<RuleSettings>,
 }
 
 /// `[monitor]`
@@ -604,4 +613,69 @@ pub enum ChannelKind {
         #[serde(serialize_with = "ser_duration")]
         resend_interval: Duration,
     },
+}
+
+/// `[rules.<name>]`: an operator rule, "`metric` `op` `threshold` for `for`". Its alerts carry
+/// detector `rule:<name>`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleSettings {
+    /// Lowercase `[a-z0-9_-]+`.
+    #[serde(skip_serializing)]
+    pub name: Name,
+    /// What is measured.
+    pub metric: RuleMetric,
+    /// How it is compared with the threshold.
+    pub op: RuleOp,
+    /// A fraction in 0..=1 for rates (`"10%"` is accepted in the file), ms for latencies, a
+    /// count for `count_2xx`.
+    pub threshold: f64,
+    /// How long the condition must hold before the rule fires (event time).
+    #[serde(rename = "for", serialize_with = "ser_duration")]
+    pub hold: Duration,
+    /// The trailing window the metric is computed over: `1m` by default, at most `for`.
+    #[serde(serialize_with = "ser_duration")]
+    pub window: Duration,
+    /// Which series the rule applies to; absent keys match all.
+    pub scope: RuleScope,
+    /// The severity of its alerts.
+    pub severity: Severity,
+}
+
+impl RuleSettings {
+    /// The default metric window.
+    pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
+
+    /// The rule's condition, for [`RuleState`](crate::detect::rules::RuleState).
+    pub fn condition(&self) -> Condition {
+        Condition {
+            metric: self.metric,
+            op: self.op,
+            threshold: self.threshold,
+            hold: self.hold,
+            window: self.window,
+        }
+    }
+}
+
+/// `[rules.<name>.scope]`: the series a rule applies to. `None` matches every value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RuleScope {
+    /// Only this exchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Name>,
+    /// Only endpoints of this name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<Name>,
+    /// Only when the monitor's `[monitor] region` is this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<Name>,
+}
+
+impl RuleScope {
+    /// True when a series of `exchange`/`endpoint` is in scope (the region is checked once, at
+    /// start).
+    pub fn matches(&self, exchange: &str, endpoint: &str) -> bool {
+        self.exchange.as_deref().is_none_or(|e| e == exchange)
+            && self.endpoint.as_deref().is_none_or(|e| e == endpoint)
+    }
 }

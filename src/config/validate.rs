@@ -9,6 +9,7 @@ use config::{Map, Value};
 
 use super::raw::{Problems, Table};
 use super::settings::*;
+use crate::detect::rules::{RuleMetric, RuleOp};
 use crate::error::Problem;
 use crate::messages::{Name, Severity};
 
@@ -79,6 +80,7 @@ pub(crate) fn validate(
         channels: channels(t.table("channels"), env),
         supervision: supervision(t.table("supervision")),
         shutdown: shutdown(t.table("shutdown")),
+        rules: rules(t.table("rules")),
     };
     let exchanges = exchanges(t.table("exchanges"), &settings.defaults);
     t.finish();
@@ -625,6 +627,165 @@ fn shutdown(mut t: Table<'_>) -> ShutdownSettings {
     };
     t.finish();
     out
+}
+
+fn rules(mut t: Table<'_>) -> Vec<RuleSettings> {
+    let mut out = Vec::new();
+    for (name, r) in t.entries() {
+        let name_ok = check_name(&t, &name);
+        if let Some(r) = rule(r, &name) {
+            if name_ok {
+                out.push(r);
+            }
+        }
+    }
+    t.finish();
+    out
+}
+
+fn rule(mut t: Table<'_>, name: &str) -> Option<RuleSettings> {
+    let metrics = || {
+        RuleMetric::ALL
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let metric = t
+        .req_str("metric", &format!("a metric ({})", metrics()))
+        .and_then(|m| {
+            RuleMetric::parse(m.trim()).or_else(|| {
+                t.problem(
+                    "metric",
+                    format!("unknown metric {m:?}; expected one of {}", metrics()),
+                );
+                None
+            })
+        });
+    let op = t
+        .req_str("op", "an operator: >, >=, < or <=")
+        .and_then(|o| {
+            RuleOp::parse(o.trim()).or_else(|| {
+                t.problem(
+                    "op",
+                    format!("unknown operator {o:?}; expected >, >=, < or <="),
+                );
+                None
+            })
+        });
+    let threshold = metric.and_then(|m| rule_threshold(&mut t, m));
+    if metric.is_none() {
+        t.mark("threshold");
+    }
+    let hold = if t.has("for") {
+        t.duration("for").filter(|d| {
+            let ok = !d.is_zero();
+            if !ok {
+                t.problem("for", "must be greater than zero");
+            }
+            ok
+        })
+    } else {
+        t.mark("for");
+        t.missing("for", "a duration such as \"10m\"");
+        None
+    };
+    let window = positive_duration(&mut t, "window", RuleSettings::DEFAULT_WINDOW);
+    let window = match hold {
+        Some(h) if t.has("window") && window > h => {
+            t.problem(
+                "window",
+                format!(
+                    "{} must not exceed for ({})",
+                    humantime::format_duration(window),
+                    humantime::format_duration(h)
+                ),
+            );
+            h
+        }
+        Some(h) => window.min(h),
+        None => window,
+    };
+    let mut sc = t.table("scope");
+    let mut scope_name = |key: &str| {
+        sc.str(key).and_then(|v| {
+            let v = v.trim().to_owned();
+            if v.is_empty() {
+                sc.problem(key, "must not be empty");
+                None
+            } else {
+                Some(Name::from(v))
+            }
+        })
+    };
+    let scope = RuleScope {
+        exchange: scope_name("exchange"),
+        endpoint: scope_name("endpoint"),
+        region: scope_name("region"),
+    };
+    sc.finish();
+    let severity = severity(&mut t, "severity", Severity::Warning);
+    t.finish();
+    Some(RuleSettings {
+        name: Name::from(name),
+        metric: metric?,
+        op: op?,
+        threshold: threshold?,
+        hold: hold?,
+        window,
+        scope,
+        severity,
+    })
+}
+
+/// A rule's threshold: a number of the metric's kind; rates also as a percentage (`"10%"`).
+fn rule_threshold(t: &mut Table<'_>, metric: RuleMetric) -> Option<f64> {
+    use config::ValueKind;
+    let expected = if metric.is_rate() {
+        format!("a fraction in 0..=1 or a percentage such as \"10%\" for {metric}")
+    } else if metric.is_latency() {
+        format!("a number of milliseconds for {metric}")
+    } else {
+        format!("a number of probes for {metric}")
+    };
+    if !t.has("threshold") {
+        t.mark("threshold");
+        t.missing("threshold", &expected);
+        return None;
+    }
+    let v = t.get("threshold")?;
+    let n = match &v.kind {
+        ValueKind::Float(f) => Some(*f),
+        ValueKind::I64(_) | ValueKind::I128(_) | ValueKind::U64(_) | ValueKind::U128(_) => {
+            Some(v.to_string().parse::<f64>().unwrap_or(f64::NAN))
+        }
+        // Numeric strings, as every number key accepts (environment overrides are strings).
+        ValueKind::String(s) => match s.trim().strip_suffix('%') {
+            Some(p) if metric.is_rate() => p.trim().parse::<f64>().ok().map(|p| p / 100.0),
+            Some(_) => None,
+            None => s.trim().parse::<f64>().ok(),
+        },
+        _ => None,
+    };
+    let Some(n) = n.filter(|n| n.is_finite()) else {
+        t.problem(
+            "threshold",
+            format!("expected {expected}, found {}", super::raw::describe(v)),
+        );
+        return None;
+    };
+    if metric.is_rate() && !(0.0..=1.0).contains(&n) {
+        t.problem(
+            "threshold",
+            format!("{n} is out of range; expected {expected} (0.1 means 10%)"),
+        );
+        return None;
+    }
+    if n < 0.0 {
+        t.problem("threshold", format!("{n} must not be negative"));
+        return None;
+    }
+    Some(n)
 }
 
 fn channels(mut t: Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Vec<ChannelSettings> {
@@ -1305,6 +1466,65 @@ min_severity = "warning"
         assert_eq!(e.check, CheckProfile::Http);
         assert_eq!(e.kind, EndpointKind::Health);
         assert!(s.channels.is_empty(), "no channel is fine");
+    }
+
+    #[test]
+    fn config_rules_parse_with_defaults_and_percentages() {
+        let s = from_toml_str(
+            &minimal(
+                "[rules.okx-5xx]\nmetric = \"error_rate_5xx\"\nop = \">\"\nthreshold = \"10%\"\nfor = \"10m\"\nscope = { exchange = \"okx\" }\n\
+                 [rules.slow]\nmetric = \"latency_p99\"\nop = \">=\"\nthreshold = 800\nfor = \"30s\"\nseverity = \"critical\"\n",
+            ),
+            &no_env,
+        )
+        .expect("valid");
+        let names: Vec<&str> = s.rules.iter().map(|r| &*r.name).collect();
+        assert_eq!(names, ["okx-5xx", "slow"]);
+        let (a, b) = (&s.rules[0], &s.rules[1]);
+        assert_eq!(
+            (a.metric, a.op, a.threshold),
+            (RuleMetric::ErrorRate5xx, RuleOp::Gt, 0.1)
+        );
+        assert_eq!(
+            (a.hold, a.window),
+            (Duration::from_secs(600), Duration::from_secs(60))
+        );
+        assert_eq!(a.scope.exchange.as_deref(), Some("okx"));
+        assert_eq!(
+            (a.scope.endpoint.clone(), a.severity),
+            (None, Severity::Warning)
+        );
+        assert_eq!((b.threshold, b.severity), (800.0, Severity::Critical));
+        assert_eq!(
+            b.window,
+            Duration::from_secs(30),
+            "the window never exceeds `for`"
+        );
+    }
+
+    #[test]
+    fn config_rule_problems_name_their_key() {
+        let p = problems(&minimal(
+            "[rules.a]\nmetric = \"error_rate_6xx\"\nop = \">\"\nthreshold = 0.1\nfor = \"1m\"\n\
+             [rules.b]\nmetric = \"latency_p90\"\nop = \"=>\"\nthreshold = \"slow\"\nfor = \"1m\"\nscope = { host = \"x\" }\n\
+             [rules.c]\nmetric = \"error_rate_5xx\"\nop = \"<\"\nthreshold = 10\n\
+             [rules.d]\nmetric = \"latency_p50\"\nop = \">\"\nthreshold = \"10%\"\nfor = \"1m\"\nwindow = \"5m\"\n\
+             [rules.Bad]\nmetric = \"count_2xx\"\nop = \"<\"\nthreshold = 1\nfor = \"1m\"\n",
+        ));
+        assert_eq!(
+            p,
+            [
+                "rules.Bad: invalid name \"Bad\"; names are lowercase [a-z0-9_-]+",
+                "rules.a.metric: unknown metric \"error_rate_6xx\"; expected one of error_rate_4xx, error_rate_5xx, error_rate_503, error_rate_504, count_2xx, latency_p50, latency_p90, latency_p99, availability",
+                "rules.b.op: unknown operator \"=>\"; expected >, >=, < or <=",
+                "rules.b.scope.host: unknown key",
+                "rules.b.threshold: expected a number of milliseconds for latency_p90, found string \"slow\"",
+                "rules.c.for: missing; expected a duration such as \"10m\"",
+                "rules.c.threshold: 10 is out of range; expected a fraction in 0..=1 or a percentage such as \"10%\" for error_rate_5xx (0.1 means 10%)",
+                "rules.d.threshold: expected a number of milliseconds for latency_p50, found string \"10%\"",
+                "rules.d.window: 5m must not exceed for (1m)",
+            ]
+        );
     }
 
     #[test]

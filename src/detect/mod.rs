@@ -6,7 +6,8 @@
 //! The models are plain code: `latency` (z-score, IQR, rolling mean; the most severe finding
 //! wins), `errors` (error rate, consecutive failures), availability and clock skew in
 //! `series`. Prices are compared across exchanges per symbol by a [`PriceActor`]
-//! (`price`, `price_actor`). [`DetectorSet`] finds or starts the actor of a series.
+//! (`price`, `price_actor`). Operator rules (`[rules.<name>]`) are judged by one [`RuleActor`]
+//! (`rules`, `rule_actor`). [`DetectorSet`] finds or starts the actor of a series.
 
 pub mod actor;
 pub mod errors;
@@ -17,6 +18,8 @@ pub mod price;
 pub mod price_actor;
 pub mod quantile;
 pub mod rolling;
+pub mod rule_actor;
+pub mod rules;
 pub mod series;
 pub mod set;
 pub mod window;
@@ -25,5 +28,6 @@ pub mod zscore;
 pub use actor::{DetectorActor, DetectorOutputs};
 pub use finding::Finding;
 pub use price_actor::PriceActor;
+pub use rule_actor::RuleActor;
 pub use series::{Event, SeriesDetector};
 pub use set::DetectorSet;

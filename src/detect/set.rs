@@ -10,10 +10,11 @@ use std::sync::{Arc, OnceLock};
 use actix::{Addr, ArbiterHandle, Supervisor};
 use parking_lot::Mutex;
 
-use crate::config::{DetectSettings, ExchangeSettings, SupervisionSettings};
+use crate::config::{DetectSettings, ExchangeSettings, RuleSettings, SupervisionSettings};
 use crate::detect::actor::{DetectorActor, DetectorOutputs};
 use crate::detect::price_actor::{PriceActor, PriceRoutes};
-use crate::messages::{Measurement, SeriesKey};
+use crate::detect::rule_actor::RuleActor;
+use crate::messages::{Measurement, Metric, SeriesKey};
 use crate::metrics::Metrics;
 
 /// The most series one monitor tracks; more is almost surely a bug in the sender (a series
@@ -29,6 +30,8 @@ struct Inner {
     detectors: Mutex<HashMap<SeriesKey, Addr<DetectorActor>>>,
     /// Set once by [`DetectorSet::start_prices`].
     prices: OnceLock<PriceRoutes>,
+    /// Set once by [`DetectorSet::start_rules`]; `None` inside when no rule applies.
+    rules: OnceLock<Option<Addr<RuleActor>>>,
 }
 
 /// A cheap-to-clone handle on the running detectors.
@@ -55,6 +58,7 @@ impl DetectorSet {
                 metrics,
                 detectors: Mutex::new(HashMap::new()),
                 prices: OnceLock::new(),
+                rules: OnceLock::new(),
             }),
         }
     }
@@ -89,6 +93,11 @@ impl DetectorSet {
         if let Some(prices) = self.inner.prices.get() {
             prices.send(&m);
         }
+        if let Some(Some(rules)) = self.inner.rules.get() {
+            if matches!(m.series.metric, Metric::Errors | Metric::LatencyMs) {
+                rules.do_send(m.clone());
+            }
+        }
         if let Some(addr) = self.get(&m.series) {
             addr.do_send(m);
         }
@@ -109,6 +118,34 @@ impl DetectorSet {
                 &inner.metrics,
             )
         });
+    }
+
+    /// Starts the RuleActor judging `rules` (those scoped to another region than `region` are
+    /// left out), and routes `errors` and `latency_ms` measurements to it from now on. Nothing
+    /// runs when no rule applies. Only the first call has an effect.
+    pub fn start_rules(&self, rules: &[RuleSettings], region: &str) {
+        let inner = &self.inner;
+        inner.rules.get_or_init(|| {
+            let (supervision, outputs, metrics) = (
+                inner.supervision.clone(),
+                inner.outputs.clone(),
+                inner.metrics.clone(),
+            );
+            let probe = RuleActor::new(rules, region, &supervision, outputs.clone(), &metrics);
+            if probe.is_empty() {
+                return None;
+            }
+            let rules = rules.to_vec();
+            let region = region.to_owned();
+            Some(Supervisor::start_in_arbiter(&inner.arbiter, move |_| {
+                RuleActor::new(&rules, &region, &supervision, outputs, &metrics)
+            }))
+        });
+    }
+
+    /// The running RuleActor, if any rule applies.
+    pub fn rule_actor(&self) -> Option<Addr<RuleActor>> {
+        self.inner.rules.get().cloned().flatten()
     }
 
     /// Every running PriceActor.

@@ -20,6 +20,7 @@ mod pipeline;
 mod price;
 mod probe;
 mod replay;
+mod rules;
 mod secrets;
 mod sms;
 mod supervision;
