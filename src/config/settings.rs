@@ -679,3 +679,24 @@ impl RuleScope {
             && self.endpoint.as_deref().is_none_or(|e| e == endpoint)
     }
 }
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn rule_scope_matches_absent_keys_as_all() {
+        let all = RuleScope::default();
+        assert!(all.matches("okx", "ping"));
+        let okx = RuleScope {
+            exchange: Some("okx".into()),
+            ..RuleScope::default()
+        };
+        assert!(okx.matches("okx", "time") && !okx.matches("binance", "time"));
+        let ep = RuleScope {
+            endpoint: Some("ping".into()),
+            ..okx
+        };
+        assert!(ep.matches("okx", "ping") && !ep.matches("okx", "time"));
+    }
+}

@@ -33,8 +33,7 @@ const OCTAVES: usize = 18;
 pub const LATENCY_BINS: usize = 1 + BINS_PER_OCTAVE * OCTAVES;
 
 /// What a rule measures over its window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RuleMetric {
     /// Share of sent probes answered with an HTTP 4xx status (429 included).
     ErrorRate4xx,
@@ -122,6 +121,13 @@ impl RuleMetric {
         } else {
             format!("{v}")
         }
+    }
+}
+
+/// As its name (see [`RuleMetric::as_str`]).
+impl Serialize for RuleMetric {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -667,6 +673,23 @@ mod tests {
         ));
         let r = s.rebuilt();
         assert!(!r.is_firing());
+    }
+
+    #[test]
+    fn rule_a_burst_shorter_than_for_never_fires() {
+        let mut s = RuleState::new(Condition {
+            window: Duration::from_secs(60),
+            ..cond(RuleMetric::ErrorRate5xx, RuleOp::Gt, 0.10, 600)
+        });
+        for i in 0..1200 {
+            // Two minutes of 503s in the middle of twenty healthy minutes.
+            let status = if (300..420).contains(&i) { 503 } else { 200 };
+            assert_eq!(
+                s.observe(&probe(status, i)).map(|_| i),
+                None,
+                "fired at {i}"
+            );
+        }
     }
 
     #[test]
