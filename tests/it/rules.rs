@@ -14,6 +14,13 @@ use crate::collect::Collected;
 const T0: i64 = 1_795_000_000_000;
 
 fn start() -> (MonitorHandle, Collected<Alert>) {
+    start_scoped(RuleScope {
+        exchange: Some("okx".into()),
+        ..RuleScope::default()
+    })
+}
+
+fn start_scoped(scope: RuleScope) -> (MonitorHandle, Collected<Alert>) {
     let mut settings = crate::support::test_settings();
     settings.rules = vec![RuleSettings {
         name: "okx-5xx".into(),
@@ -22,10 +29,7 @@ fn start() -> (MonitorHandle, Collected<Alert>) {
         threshold: 0.10,
         hold: Duration::from_secs(30),
         window: Duration::from_secs(30),
-        scope: RuleScope {
-            exchange: Some("okx".into()),
-            ..RuleScope::default()
-        },
+        scope,
         severity: Severity::Critical,
     }];
     let alerts = Collected::<Alert>::start();
@@ -100,5 +104,24 @@ async fn rules_okx_5xx_rate_fires_after_for_and_resolves() {
     assert_eq!(resolved.len(), 1, "{resolved:?}");
     assert_eq!(resolved[0].kind, AlertKind::Resolved);
     assert_eq!(resolved[0].at, Timestamp(T0 + 146_000));
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn rules_scoped_to_another_region_stay_silent() {
+    let (monitor, mut alerts) = start_scoped(RuleScope {
+        region: Some("eu-west".into()),
+        ..RuleScope::default()
+    });
+    for i in 0..120 {
+        monitor.inject(probe("okx", 503, i));
+    }
+    monitor.drain().await;
+    let all = alerts.drain().await;
+    assert!(!all.is_empty(), "the built-in detectors still fire");
+    assert!(
+        all.iter().all(|a| !a.detector.starts_with("rule:")),
+        "the monitor's region is `local`"
+    );
     monitor.stop().await;
 }
