@@ -407,6 +407,11 @@ fn target(route: &Route) -> Target {
 /// An alert's title: `binance ping latency spike`, or `okx down (circuit open)` for an
 /// exchange-wide series.
 fn title(series: &SeriesKey, detector: &str) -> String {
+    if let Some(rule) = detector.strip_prefix("rule:") {
+        // A rule's series is `<endpoint>:<rule>`: name the endpoint and the rule once each.
+        let endpoint = series.endpoint.split(':').next().unwrap_or_default();
+        return format!("{} {endpoint}: rule {rule}", series.exchange);
+    }
     if &*series.endpoint == "*" {
         format!("{} {}", series.exchange, headline(detector))
     } else {

@@ -88,6 +88,7 @@ async fn rules_okx_5xx_rate_fires_after_for_and_resolves() {
     let a = &fired[0];
     assert_eq!(a.kind, AlertKind::Firing);
     assert_eq!(&*a.detector, "rule:okx-5xx");
+    assert_eq!(a.title, "okx ping: rule okx-5xx");
     assert_eq!((&*a.exchange, a.metric), ("okx", Metric::Errors));
     assert_eq!(a.severity, Severity::Critical);
     assert_eq!(a.at, Timestamp(T0 + 93_000));
