@@ -36,6 +36,8 @@ use crate::detect::quantile::{BUCKETS, QuantileSketch, bucket_of, representative
 use crate::messages::{Outcome, Severity, Timestamp};
 
 const HOUR_MS: i64 = 3_600_000;
+/// The most buckets a history holds, whatever the settings say.
+const MAX_SLOTS: i64 = 10_080;
 /// Floor on the spread of bucket `ln p90`s (5 % relative): jitter is never certain.
 const MIN_LOG_STD: f64 = 0.05;
 /// At least this many past buckets before any judgement, whatever `min_history` says.
@@ -178,7 +180,8 @@ struct Buckets {
 impl Buckets {
     fn new(s: &BaselineSettings) -> Self {
         let bucket_ms = (s.bucket.as_millis() as i64).max(1);
-        let slots = ((s.history.as_millis() as i64 / bucket_ms).max(1)) as usize;
+        // Validation caps this at 10 080; settings built in code get the same ceiling.
+        let slots = (s.history.as_millis() as i64 / bucket_ms).clamp(1, MAX_SLOTS) as usize;
         let min_span = (s.min_history.as_millis() as i64 + bucket_ms - 1) / bucket_ms;
         Self {
             bucket_ms,
