@@ -303,6 +303,31 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// A list of numbers (`levels = [0.95, 0.99]`); each bad item is reported with its index.
+    pub(crate) fn f64_list(&mut self, key: &str) -> Option<Vec<f64>> {
+        let v = self.get(key)?;
+        let ValueKind::Array(items) = &v.kind else {
+            self.wrong_type(key, v, "a list of numbers");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let n = match &item.kind {
+                ValueKind::Float(f) => Some(*f),
+                ValueKind::String(s) => s.trim().parse::<f64>().ok(),
+                _ => as_i128(item).ok().map(|i| i as f64),
+            };
+            match n {
+                Some(n) if n.is_finite() => out.push(n),
+                _ => self.problems.push(
+                    format!("{}[{i}]", self.path_of(key)),
+                    format!("expected a number, found {}", describe(item)),
+                ),
+            }
+        }
+        (out.len() == items.len()).then_some(out)
+    }
+
     /// A boolean (`"true"` / `"false"` strings accepted).
     #[allow(dead_code, reason = "no boolean key yet; kept for keys to come")]
     pub(crate) fn bool(&mut self, key: &str) -> Option<bool> {

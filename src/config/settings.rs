@@ -288,6 +288,36 @@ pub struct DetectSettings {
     pub price: PriceSettings,
     /// `[detect.clock]`
     pub clock: ClockSettings,
+    /// `[detect.baseline]`
+    pub baseline: BaselineSettings,
+}
+
+/// `[detect.baseline]`: learned per-series baselines (p90 latency, error-class rates) over
+/// trailing per-bucket rollups; see [`crate::detect::baseline`].
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineSettings {
+    /// Trailing history the baseline learns from.
+    #[serde(serialize_with = "ser_duration")]
+    pub history: Duration,
+    /// History needed before the baseline says anything.
+    #[serde(serialize_with = "ser_duration")]
+    pub min_history: Duration,
+    /// Width of one rollup bucket (event time).
+    #[serde(serialize_with = "ser_duration")]
+    pub bucket: Duration,
+    /// Confidence levels for slight / moderate / severe (info / warning / critical).
+    pub levels: [f64; 3],
+}
+
+impl Default for BaselineSettings {
+    fn default() -> Self {
+        Self {
+            history: Duration::from_secs(6 * 3600),
+            min_history: Duration::from_secs(30 * 60),
+            bucket: Duration::from_secs(60),
+            levels: [0.95, 0.99, 0.999],
+        }
+    }
 }
 
 /// `[detect.latency]`: z-score, IQR and rolling-mean detectors over sliding windows.

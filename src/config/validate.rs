@@ -477,6 +477,7 @@ fn detect(mut t: Table<'_>) -> DetectSettings {
         errors: errors(t.table("errors")),
         price: price(t.table("price")),
         clock: clock(t.table("clock")),
+        baseline: baseline(t.table("baseline")),
     };
     t.finish();
     out
@@ -592,6 +593,71 @@ fn clock(mut t: Table<'_>) -> ClockSettings {
     }
     t.finish();
     out
+}
+
+/// The most buckets a baseline's history may hold (a ring allocated once per series).
+const MAX_BASELINE_BUCKETS: u128 = 10_080;
+
+fn baseline(mut t: Table<'_>) -> BaselineSettings {
+    let d = BaselineSettings::default();
+    let bucket = duration_at_least(&mut t, "bucket", Duration::from_secs(1), d.bucket);
+    let history = positive_duration(&mut t, "history", d.history);
+    let min_history = positive_duration(&mut t, "min_history", d.min_history);
+    let mut levels = d.levels;
+    if let Some(list) = t.f64_list("levels") {
+        let valid = list.len() == 3
+            && list.iter().all(|l| *l > 0.0 && *l < 1.0)
+            && list[0] < list[1]
+            && list[1] < list[2];
+        if valid {
+            levels = [list[0], list[1], list[2]];
+        } else {
+            t.problem(
+                "levels",
+                format!(
+                    "{list:?} is not valid; expected three increasing confidences in (0, 1) for \
+                     info, warning and critical, e.g. [0.95, 0.99, 0.999]"
+                ),
+            );
+        }
+    }
+    let buckets = history.as_millis() / bucket.as_millis().max(1);
+    if history <= bucket {
+        t.problem(
+            "history",
+            format!(
+                "{} must be longer than detect.baseline.bucket ({})",
+                humantime::format_duration(history),
+                humantime::format_duration(bucket)
+            ),
+        );
+    } else if buckets > MAX_BASELINE_BUCKETS {
+        t.problem(
+            "history",
+            format!(
+                "{} holds {buckets} buckets of {}; the most is {MAX_BASELINE_BUCKETS}",
+                humantime::format_duration(history),
+                humantime::format_duration(bucket)
+            ),
+        );
+    }
+    if min_history > history {
+        t.problem(
+            "min_history",
+            format!(
+                "{} must not exceed detect.baseline.history ({})",
+                humantime::format_duration(min_history),
+                humantime::format_duration(history)
+            ),
+        );
+    }
+    t.finish();
+    BaselineSettings {
+        history,
+        min_history,
+        bucket,
+        levels,
+    }
 }
 
 fn router(mut t: Table<'_>) -> RouterSettings {
@@ -1385,6 +1451,50 @@ min_severity = "warning"
             "monitor.regoin: unknown key; did you mean `region`?",
         ];
         assert_eq!(p, expected, "got:\n{}", p.join("\n"));
+    }
+
+    #[test]
+    fn config_reads_and_checks_baseline_keys() {
+        let s = from_toml_str(
+            &minimal(
+                "[detect.baseline]\nhistory = \"2h\"\nmin_history = \"20m\"\nbucket = \"30s\"\n\
+                 levels = [0.9, 0.98, 0.997]\n",
+            ),
+            &no_env,
+        )
+        .expect("valid");
+        let b = &s.detect.baseline;
+        assert_eq!(b.history, Duration::from_secs(7200));
+        assert_eq!(b.min_history, Duration::from_secs(1200));
+        assert_eq!(b.bucket, Duration::from_secs(30));
+        assert_eq!(b.levels, [0.9, 0.98, 0.997]);
+        let d = from_toml_str(&minimal(""), &no_env).expect("valid");
+        assert_eq!(d.detect.baseline.levels, [0.95, 0.99, 0.999]);
+        assert_eq!(d.detect.baseline.history, Duration::from_secs(6 * 3600));
+
+        let p = problems(&minimal(
+            "[detect.baseline]\nhistory = \"10m\"\nmin_history = \"1h\"\nbucket = \"500ms\"\n\
+             levels = [0.99, 0.95, \"x\"]\nlevel = 1\n",
+        ));
+        let expected = [
+            "detect.baseline.bucket: 500ms is too short; the minimum is 1s",
+            "detect.baseline.level: unknown key; did you mean `levels`?",
+            "detect.baseline.levels[2]: expected a number, found string \"x\"",
+            "detect.baseline.min_history: 1h must not exceed detect.baseline.history (10m)",
+        ];
+        assert_eq!(p, expected, "got:\n{}", p.join("\n"));
+        let p = problems(&minimal(
+            "[detect.baseline]\nhistory = \"30d\"\nlevels = [0.99, 0.95, 0.999]\n",
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].starts_with("detect.baseline.history: 30days holds 43200 buckets"),
+            "{p:?}"
+        );
+        assert!(
+            p[1].starts_with("detect.baseline.levels: [0.99, 0.95, 0.999] is not valid"),
+            "{p:?}"
+        );
     }
 
     #[test]

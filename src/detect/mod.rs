@@ -5,11 +5,13 @@
 //! anomalous sample and one [`Resolved`](crate::messages::Resolved) when the series recovers.
 //! The models are plain code: `latency` (z-score, IQR, rolling mean; the most severe finding
 //! wins), `errors` (error rate, consecutive failures), availability and clock skew in
-//! `series`. Prices are compared across exchanges per symbol by a [`PriceActor`]
-//! (`price`, `price_actor`). Operator rules (`[rules.<name>]`) are judged by one [`RuleActor`]
-//! (`rules`, `rule_actor`). [`DetectorSet`] finds or starts the actor of a series.
+//! `series`, and learned baselines (`baseline`: p90 latency and error-class rates against the
+//! series' own trailing hours, by bucket). Prices are compared across exchanges per symbol by a
+//! [`PriceActor`] (`price`, `price_actor`). Operator rules (`[rules.<name>]`) are judged by one
+//! [`RuleActor`] (`rules`, `rule_actor`). [`DetectorSet`] finds or starts the actor of a series.
 
 pub mod actor;
+pub mod baseline;
 pub mod errors;
 pub mod finding;
 pub mod iqr;

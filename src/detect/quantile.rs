@@ -131,6 +131,17 @@ impl QuantileSketch {
         self.count = 0;
     }
 
+    /// Values held in buckets below `bucket`, in O(log B).
+    pub fn count_below(&self, bucket: u16) -> usize {
+        let mut i = (bucket as usize).min(BUCKETS);
+        let mut n = 0;
+        while i > 0 {
+            n += self.tree[i - 1];
+            i &= i - 1;
+        }
+        n as usize
+    }
+
     /// The `q`-quantile (0..=1) by nearest rank: the value of rank `⌈q·n⌉` (at least 1) in
     /// ascending order, as its bucket's representative. `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {

@@ -2,6 +2,7 @@
 //! bookkeeping (hysteresis) around it. Pure: measurements in, events out, no runtime.
 
 use crate::config::DetectSettings;
+use crate::detect::baseline::{ErrorBaseline, P90Baseline};
 use crate::detect::errors::ErrorModel;
 use crate::detect::finding::Finding;
 use crate::detect::latency::LatencyModel;
@@ -36,6 +37,14 @@ enum Model {
     Passive,
 }
 
+/// The learned baseline that runs beside a series' model (see [`crate::detect::baseline`]).
+#[derive(Debug)]
+enum Baseline {
+    P90(Box<P90Baseline>),
+    Errors(Box<ErrorBaseline>),
+    None,
+}
+
 /// What one measurement does to the episode.
 enum Step {
     Fire(Finding),
@@ -51,6 +60,8 @@ enum Step {
 #[derive(Debug)]
 pub struct SeriesDetector {
     model: Model,
+    /// Speaks only after `[detect.baseline] min_history`; the most severe finding wins.
+    baseline: Baseline,
     firing_since: Option<Timestamp>,
     /// The finding that opened (or last escalated) the episode. Latency episodes last while
     /// samples stay at or above its threshold, even after the sliding baseline has adapted to
@@ -76,8 +87,14 @@ impl SeriesDetector {
             },
             Metric::Price | Metric::PriceDeviationBps | Metric::ActorRestarts => Model::Passive,
         };
+        let baseline = match metric {
+            Metric::LatencyMs => Baseline::P90(Box::new(P90Baseline::new(&settings.baseline))),
+            Metric::Errors => Baseline::Errors(Box::new(ErrorBaseline::new(&settings.baseline))),
+            _ => Baseline::None,
+        };
         Self {
             model,
+            baseline,
             firing_since: None,
             episode: None,
             normal_run: 0,
@@ -114,14 +131,26 @@ impl SeriesDetector {
                 if !m.outcome.is_ok() || !m.value.is_finite() {
                     return None;
                 }
-                match (model.update(m.value), episode) {
+                let learned = match &mut self.baseline {
+                    Baseline::P90(b) => b.update(m.at, m.value),
+                    _ => None,
+                };
+                match (
+                    Finding::most_severe(model.update(m.value), learned),
+                    episode,
+                ) {
                     (Some(f), _) => Step::Fire(f),
                     // The baseline has caught up with a level that is still past the
-                    // threshold the episode opened at: still anomalous.
-                    (None, Some(open)) if m.value >= open.threshold => Step::Fire(Finding {
-                        value: m.value,
-                        ..open
-                    }),
+                    // threshold the episode opened at: still anomalous. (A learned baseline's
+                    // verdict lasts a bucket and carries its own persistence.)
+                    (None, Some(open))
+                        if m.value >= open.threshold && !open.detector.starts_with("baseline_") =>
+                    {
+                        Step::Fire(Finding {
+                            value: m.value,
+                            ..open
+                        })
+                    }
                     (None, _) => Step::Normal,
                 }
             }
@@ -131,18 +160,33 @@ impl SeriesDetector {
                     return None;
                 }
                 let finding = model.update(m.outcome, m.status);
+                let learned = match &mut self.baseline {
+                    Baseline::Errors(b) => b.update(m.at, m.outcome, m.status),
+                    _ => None,
+                };
                 let recovered = model.consecutive_successes() >= recovery_successes;
-                match finding {
-                    // A long run of successes ends the episode even while old failures keep
-                    // the windowed rate above threshold; start the window afresh.
-                    Some(_) if recovered => {
-                        model.clear();
-                        Step::Resolve
+                match (finding, learned) {
+                    // The last closed bucket's error rate was anomalous: that holds for this
+                    // bucket whatever the windowed model says.
+                    (f, Some(l)) => {
+                        if f.is_some() && recovered {
+                            model.clear();
+                        }
+                        let f = f.filter(|_| !recovered);
+                        Step::Fire(Finding::most_severe(f, Some(l)).unwrap_or(l))
                     }
-                    Some(f) => Step::Fire(f),
-                    // Hysteresis: one good probe amid failures is not a recovery.
-                    None if recovered => Step::Resolve,
-                    None => Step::Nothing,
+                    (finding, None) => match finding {
+                        // A long run of successes ends the episode even while old failures keep
+                        // the windowed rate above threshold; start the window afresh.
+                        Some(_) if recovered => {
+                            model.clear();
+                            Step::Resolve
+                        }
+                        Some(f) => Step::Fire(f),
+                        // Hysteresis: one good probe amid failures is not a recovery.
+                        None if recovered => Step::Resolve,
+                        None => Step::Nothing,
+                    },
                 }
             }
             Model::Availability { state } => {
@@ -235,6 +279,10 @@ impl SeriesDetector {
                 "recent mean latency {:.1} ms is above the baseline limit {:.1} ms (gradual degradation, confidence {:.2})",
                 f.value, f.threshold, f.confidence
             ),
+            (Model::Latency(_), "baseline_p90") => format!(
+                "p90 latency {:.1} ms in the last bucket is above this series' learned p90 of {:.1} ms (baseline_p90, confidence {:.3})",
+                f.value, f.threshold, f.confidence
+            ),
             (Model::Latency(_), detector) => format!(
                 "latency {:.1} ms exceeds {:.1} ms ({detector}, confidence {:.2})",
                 f.value, f.threshold, f.confidence
@@ -243,6 +291,14 @@ impl SeriesDetector {
                 "error rate {:.1}% over the last probes exceeds {:.1}%: {}",
                 f.value * 100.0,
                 f.threshold * 100.0,
+                model.describe()
+            ),
+            (Model::Errors(model), detector) if detector.starts_with("baseline_") => format!(
+                "{} rate {:.2}% in the last bucket against a learned {:.2}% ({detector}, confidence {:.3}): {}",
+                detector.trim_start_matches("baseline_"),
+                f.value * 100.0,
+                f.threshold * 100.0,
+                f.confidence,
                 model.describe()
             ),
             (Model::Errors(model), _) => format!(
@@ -405,6 +461,75 @@ mod tests {
             .filter(|e| **e == Some(Event::Resolved))
             .count();
         assert_eq!(resolved, 1);
+    }
+
+    #[test]
+    fn learned_p90_baseline_fires_inside_the_series_after_min_history() {
+        let mut d = SeriesDetector::new(Metric::LatencyMs, &DetectSettings::default());
+        let mut rng = fastrand::Rng::with_seed(9);
+        let mut at = 0;
+        // Two hours at ~50 ms, a probe every 10 s: the sliding models see nothing either.
+        for _ in 0..720 {
+            let e = d.observe(&m(Metric::LatencyMs, 50.0 + 10.0 * rng.f64(), at));
+            assert_eq!(e, None, "at {at}");
+            at += 10_000;
+        }
+        // A gentle p90 rise (x1.6) the sliding window soon absorbs: the baseline remembers.
+        let mut found = None;
+        for _ in 0..30 {
+            if let Some(Event::Firing { finding, .. }) =
+                d.observe(&m(Metric::LatencyMs, 80.0 + 16.0 * rng.f64(), at))
+                && finding.detector == "baseline_p90"
+            {
+                found = Some(finding);
+            }
+            at += 10_000;
+        }
+        let f = found.expect("baseline_p90 fires");
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(d.explain(&f).contains("learned p90"));
+    }
+
+    #[test]
+    fn learned_error_baseline_fires_and_resolves() {
+        let mut d = SeriesDetector::new(Metric::Errors, &DetectSettings::default());
+        let probe = |o: Outcome, status: u16, at: i64| Measurement {
+            outcome: o,
+            status,
+            ..m(Metric::Errors, 0.0, at)
+        };
+        let mut at = 0;
+        for _ in 0..3600 {
+            assert_eq!(d.observe(&probe(Outcome::Ok, 200, at)), None);
+            at += 1000;
+        }
+        // One minute with every fifth probe a 504: below the windowed 5 % rule's reach at
+        // first, far above this series' clean history.
+        for i in 0..60 {
+            let (o, s) = if i % 5 == 0 {
+                (Outcome::Http5xx, 504)
+            } else {
+                (Outcome::Ok, 200)
+            };
+            d.observe(&probe(o, s, at));
+            at += 1000;
+        }
+        let e = d.observe(&probe(Outcome::Ok, 200, at));
+        match e {
+            Some(Event::Firing { finding, .. }) => {
+                assert!(finding.detector.starts_with("baseline_5"), "{finding:?}");
+                assert_eq!(finding.severity, Severity::Critical);
+                assert!(d.explain(&finding).contains("learned"));
+            }
+            other => panic!("expected firing, got {other:?}"),
+        }
+        let mut resolved = false;
+        for _ in 0..120 {
+            at += 1000;
+            resolved |= d.observe(&probe(Outcome::Ok, 200, at)) == Some(Event::Resolved);
+        }
+        assert!(resolved);
+        assert!(!d.is_firing());
     }
 
     #[test]

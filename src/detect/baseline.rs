@@ -1,0 +1,742 @@
+//! Learned baselines: what "normal" looks like for one series, learned from its own trailing
+//! history (`[detect.baseline] history`, six hours by default) of per-bucket rollups, and a
+//! statistical test of each closed bucket against it. Pure: event time only, no allocation after
+//! `new` (the current bucket and the ring of past buckets are fixed arrays).
+//!
+//! * [`P90Baseline`] (`baseline_p90`): each bucket's p90 latency (from a log-bucket histogram,
+//!   0.5 % resolution). A closed bucket's `ln p90` is compared with the mean and standard
+//!   deviation of the trailing buckets' `ln p90` by a one-sided z-test, using the predictive
+//!   spread `s·√(1 + 1/n)` and a floor of 5 % on `s` so a perfectly flat history does not make a
+//!   tiny rise look certain. Logs, because latency is multiplicative: twice as slow is the same
+//!   surprise at 20 ms and at 200 ms. Mean and spread rather than an empirical rank, because a
+//!   rank over 360 buckets cannot express confidences beyond 1 − 1/361. But a Gaussian tail is
+//!   too thin for a series with rare slow buckets (with six probes a minute a bucket's p90 is its
+//!   slowest probe), so the history's own frequency of buckets that came close — p90 at least
+//!   2/3 of this one, counted in O(log B) from a quantile sketch of past p90s — bounds the
+//!   surprise: `p = max(p_z, close / n)`. A slowdown nothing in the history came near keeps `p_z`.
+//! * [`ErrorBaseline`] (`baseline_4xx`, `baseline_5xx`, `baseline_503`, `baseline_504`): each
+//!   bucket counts probes and errors of each class. A closed bucket's count `k` of `n` probes is
+//!   tested against the trailing rate `p` by the Poisson upper tail `P(X ≥ k; λ = n·p)` (the
+//!   binomial's rare-event limit, slightly conservative; a normal approximation with continuity
+//!   correction once `λ > 50`). The rate carries a prior of one error in 1 000 probes, so a clean
+//!   history does not make a single error infinitely surprising.
+//!
+//! A test's tail probability `p` is for one bucket; there are many buckets an hour, and at a
+//! per-bucket level of 95 % a healthy series would raise one finding every twenty buckets. So the
+//! confidence is that of the hour: `(1 − p)^m` with `m` buckets an hour (Šidák). A level of 0.95
+//! then means a healthy series raises a slight finding about once in twenty hours. The confidence
+//! maps to a severity by `[detect.baseline] levels` (info / warning / critical).
+//!
+//! Nothing is said before `min_history` of history (measured from the oldest bucket in the ring).
+//! A verdict holds from the close of its bucket until the close of the next one.
+
+use crate::config::BaselineSettings;
+use crate::detect::finding::Finding;
+use crate::detect::quantile::{BUCKETS, QuantileSketch, bucket_of, representative};
+use crate::messages::{Outcome, Severity, Timestamp};
+
+const HOUR_MS: i64 = 3_600_000;
+/// The most buckets a history holds, whatever the settings say.
+const MAX_SLOTS: i64 = 10_080;
+/// Floor on the spread of bucket `ln p90`s (5 % relative): jitter is never certain.
+const MIN_LOG_STD: f64 = 0.05;
+/// At least this many past buckets before any judgement, whatever `min_history` says.
+const MIN_BUCKETS: usize = 5;
+/// A past bucket "came close" to the current one when its p90 is at least the current p90
+/// divided by this.
+const CLOSE_FACTOR: f64 = 1.5;
+/// Prior for error rates: `PRIOR_ERRORS` errors in `PRIOR_PROBES` probes (0.1 %).
+const PRIOR_ERRORS: f64 = 1.0;
+/// See [`PRIOR_ERRORS`].
+const PRIOR_PROBES: f64 = 1_000.0;
+/// Above this Poisson mean the tail uses the normal approximation.
+const POISSON_NORMAL_FROM: f64 = 50.0;
+
+/// The severity a confidence earns at `levels` (info, warning, critical), if any.
+pub fn severity_for(confidence: f64, levels: &[f64; 3]) -> Option<Severity> {
+    if confidence >= levels[2] {
+        Some(Severity::Critical)
+    } else if confidence >= levels[1] {
+        Some(Severity::Warning)
+    } else if confidence >= levels[0] {
+        Some(Severity::Info)
+    } else {
+        None
+    }
+}
+
+/// The confidence over an hour of `buckets_per_hour` buckets from one bucket's tail
+/// probability `p` (Šidák): `(1 − p)^m`.
+pub fn hourly_confidence(p: f64, buckets_per_hour: f64) -> f64 {
+    let p = p.clamp(0.0, 1.0);
+    (buckets_per_hour * (-p).ln_1p()).exp().clamp(0.0, 1.0)
+}
+
+/// `P(Z ≥ z)` for a standard normal `Z`.
+pub fn normal_upper_tail(z: f64) -> f64 {
+    0.5 * erfc(z / std::f64::consts::SQRT_2)
+}
+
+/// The complementary error function (Numerical Recipes' Chebyshev fit, relative error below
+/// 1.2e-7 everywhere), enough for confidences.
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+/// `P(X ≥ k)` for `X ~ Poisson(λ)`.
+pub fn poisson_upper_tail(k: u32, lambda: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if lambda <= 0.0 {
+        return 0.0;
+    }
+    if lambda > POISSON_NORMAL_FROM {
+        return normal_upper_tail((f64::from(k) - 0.5 - lambda) / lambda.sqrt());
+    }
+    let ln_fact: f64 = (2..=k).map(|i| f64::from(i).ln()).sum();
+    let mut term = (-lambda + f64::from(k) * lambda.ln() - ln_fact).exp();
+    let mut sum = 0.0;
+    let mut i = k;
+    // Terms past k shrink once i > λ; stop when they no longer matter.
+    while term > sum * 1e-16 && i < k.saturating_add(10_000) {
+        sum += term;
+        i += 1;
+        term *= lambda / f64::from(i);
+    }
+    sum.min(1.0)
+}
+
+/// A fixed ring of `(bucket index, rollup)` in bucket order, allocated once.
+#[derive(Debug, Clone)]
+struct Ring<T> {
+    items: Box<[(i64, T)]>,
+    head: usize,
+    len: usize,
+}
+
+impl<T: Copy + Default> Ring<T> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            items: vec![(0, T::default()); capacity.max(1)].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn front(&self) -> Option<(i64, T)> {
+        (self.len > 0).then(|| self.items[self.head])
+    }
+
+    fn pop_front(&mut self) -> Option<(i64, T)> {
+        let out = self.front()?;
+        self.head = (self.head + 1) % self.items.len();
+        self.len -= 1;
+        Some(out)
+    }
+
+    /// Appends; the caller has evicted first, so a full ring drops its oldest (returned).
+    fn push(&mut self, index: i64, value: T) -> Option<(i64, T)> {
+        let dropped = if self.len == self.items.len() {
+            self.pop_front()
+        } else {
+            None
+        };
+        let at = (self.head + self.len) % self.items.len();
+        self.items[at] = (index, value);
+        self.len += 1;
+        dropped
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (i64, T)> + '_ {
+        (0..self.len).map(|i| self.items[(self.head + i) % self.items.len()])
+    }
+}
+
+/// Event-time bucketing shared by the models.
+#[derive(Debug, Clone)]
+struct Buckets {
+    bucket_ms: i64,
+    /// Buckets in the history.
+    slots: usize,
+    /// Buckets of history needed before judging.
+    min_span: i64,
+    levels: [f64; 3],
+    per_hour: f64,
+    current: Option<i64>,
+}
+
+impl Buckets {
+    fn new(s: &BaselineSettings) -> Self {
+        let bucket_ms = (s.bucket.as_millis() as i64).max(1);
+        // Validation caps this at 10 080; settings built in code get the same ceiling.
+        let slots = (s.history.as_millis() as i64 / bucket_ms).clamp(1, MAX_SLOTS) as usize;
+        let min_span = (s.min_history.as_millis() as i64 + bucket_ms - 1) / bucket_ms;
+        Self {
+            bucket_ms,
+            slots,
+            min_span,
+            levels: s.levels,
+            per_hour: (HOUR_MS / bucket_ms).max(1) as f64,
+            current: None,
+        }
+    }
+
+    /// Places a sample: `Some(closed)` when it opens a new bucket, closing `closed`. Late
+    /// samples count towards the current bucket.
+    fn advance(&mut self, at: Timestamp) -> Option<i64> {
+        let index = at.0.div_euclid(self.bucket_ms);
+        match self.current {
+            Some(current) if index > current => {
+                self.current = Some(index);
+                Some(current)
+            }
+            Some(_) => None,
+            None => {
+                self.current = Some(index);
+                None
+            }
+        }
+    }
+
+    /// True when a history starting at bucket `oldest` of `len` buckets may judge `closing`.
+    fn enough(&self, oldest: Option<i64>, len: usize, closing: i64) -> bool {
+        len >= MIN_BUCKETS && oldest.is_some_and(|o| closing - o >= self.min_span)
+    }
+
+    fn finding(
+        &self,
+        detector: &'static str,
+        p: f64,
+        value: f64,
+        expected: f64,
+    ) -> Option<Finding> {
+        let confidence = hourly_confidence(p, self.per_hour);
+        severity_for(confidence, &self.levels).map(|severity| Finding {
+            detector,
+            severity,
+            value,
+            threshold: expected,
+            confidence,
+        })
+    }
+}
+
+/// `baseline_p90`: each bucket's p90 latency against the trailing buckets' (see the module).
+#[derive(Debug, Clone)]
+pub struct P90Baseline {
+    buckets: Buckets,
+    /// The current bucket's histogram over the quantile sketch's buckets.
+    hist: Box<[u32]>,
+    lo: usize,
+    hi: usize,
+    count: u32,
+    /// Past buckets' p90, as quantile-sketch buckets.
+    ring: Ring<u16>,
+    /// The same p90s, for rank queries.
+    past: QuantileSketch,
+    sum: f64,
+    sum_sq: f64,
+    verdict: Option<Finding>,
+}
+
+impl P90Baseline {
+    /// An empty baseline (allocates its histogram and ring once).
+    pub fn new(settings: &BaselineSettings) -> Self {
+        let buckets = Buckets::new(settings);
+        Self {
+            ring: Ring::new(buckets.slots),
+            buckets,
+            hist: vec![0; BUCKETS].into_boxed_slice(),
+            past: QuantileSketch::new(),
+            lo: BUCKETS,
+            hi: 0,
+            count: 0,
+            sum: 0.0,
+            sum_sq: 0.0,
+            verdict: None,
+        }
+    }
+
+    /// Adds a successful probe's latency observed at `at`; returns the verdict of the last
+    /// closed bucket (`None` while it was normal or before `min_history`).
+    pub fn update(&mut self, at: Timestamp, value_ms: f64) -> Option<Finding> {
+        if let Some(closed) = self.buckets.advance(at) {
+            self.close(closed);
+        }
+        if value_ms.is_finite() {
+            let b = bucket_of(value_ms) as usize;
+            self.hist[b] += 1;
+            self.lo = self.lo.min(b);
+            self.hi = self.hi.max(b);
+            self.count += 1;
+        }
+        self.verdict
+    }
+
+    /// Past buckets' p90 in ms, oldest first: the rollups to persist.
+    pub fn rollups(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
+        self.ring.iter().map(|(i, b)| (i, representative(b)))
+    }
+
+    /// Loads a persisted rollup (bucket index, p90 ms) older than any sample yet seen: a warm
+    /// start. Rollups must come oldest first.
+    pub fn restore(&mut self, index: i64, p90_ms: f64) {
+        if p90_ms.is_finite() && p90_ms > 0.0 {
+            self.push(index, bucket_of(p90_ms));
+        }
+    }
+
+    /// The current bucket's p90, as a sketch bucket.
+    fn p90(&self) -> u16 {
+        let rank = (0.9 * f64::from(self.count)).ceil().max(1.0) as u32;
+        let mut seen = 0;
+        for b in self.lo..=self.hi {
+            seen += self.hist[b];
+            if seen >= rank {
+                return b as u16;
+            }
+        }
+        self.hi as u16
+    }
+
+    fn close(&mut self, closed: i64) {
+        self.verdict = None;
+        if self.count == 0 {
+            return;
+        }
+        let p90 = self.p90();
+        let x = log_p90(p90);
+        self.hist[self.lo..=self.hi].fill(0);
+        self.lo = BUCKETS;
+        self.hi = 0;
+        self.count = 0;
+        self.evict(closed);
+        let n = self.ring.len;
+        if self
+            .buckets
+            .enough(self.ring.front().map(|f| f.0), n, closed)
+        {
+            let nf = n as f64;
+            let mean = self.sum / nf;
+            let var = ((self.sum_sq - nf * mean * mean) / (nf - 1.0)).max(0.0);
+            let spread = (var + MIN_LOG_STD * MIN_LOG_STD).sqrt() * (1.0 + 1.0 / nf).sqrt();
+            let z = (x - mean) / spread;
+            if z > 0.0 {
+                let near = bucket_of(representative(p90) / CLOSE_FACTOR);
+                let seen = n - self.past.count_below(near);
+                let p = normal_upper_tail(z).max(seen as f64 / nf);
+                self.verdict =
+                    self.buckets
+                        .finding("baseline_p90", p, representative(p90), mean.exp());
+            }
+        }
+        self.push(closed, p90);
+    }
+
+    /// Drops buckets that have left the history before `closing`.
+    fn evict(&mut self, closing: i64) {
+        while let Some((i, _)) = self.ring.front() {
+            if i > closing - self.buckets.slots as i64 {
+                break;
+            }
+            if let Some((_, b)) = self.ring.pop_front() {
+                self.forget(b);
+            }
+        }
+    }
+
+    fn push(&mut self, index: i64, p90: u16) {
+        if let Some((_, old)) = self.ring.push(index, p90) {
+            self.forget(old);
+        }
+        let x = log_p90(p90);
+        self.sum += x;
+        self.sum_sq += x * x;
+        self.past.insert_bucket(p90);
+    }
+
+    fn forget(&mut self, p90: u16) {
+        let x = log_p90(p90);
+        self.sum -= x;
+        self.sum_sq -= x * x;
+        self.past.remove_bucket(p90);
+        if self.ring.len == 0 {
+            // No drift survives an empty history.
+            self.sum = 0.0;
+            self.sum_sq = 0.0;
+        }
+    }
+}
+
+/// `ln` of a sketch bucket's latency (at least 0.01 ms, so never −∞).
+fn log_p90(bucket: u16) -> f64 {
+    representative(bucket).max(0.01).ln()
+}
+
+/// The error classes an [`ErrorBaseline`] tracks, in rollup order.
+pub const ERROR_CLASSES: [&str; 4] = [
+    "baseline_4xx",
+    "baseline_5xx",
+    "baseline_503",
+    "baseline_504",
+];
+
+/// One bucket's probe counts: all probes, then errors per class of [`ERROR_CLASSES`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErrorCounts {
+    /// Probes sent.
+    pub total: u32,
+    /// Errors per class (4xx, 5xx, 503, 504).
+    pub errors: [u32; 4],
+}
+
+impl ErrorCounts {
+    /// Adds (`sign` 1) or removes (`sign` −1) these counts to or from ring sums.
+    fn apply(&self, sign: i64, sums: &mut [i64; 5]) {
+        sums[0] += sign * i64::from(self.total);
+        for (s, e) in sums[1..].iter_mut().zip(self.errors) {
+            *s += sign * i64::from(e);
+        }
+    }
+}
+
+/// `baseline_4xx`, `baseline_5xx`, `baseline_503`, `baseline_504`: each bucket's error rates
+/// against the trailing buckets' (see the module). The most severe class wins.
+#[derive(Debug, Clone)]
+pub struct ErrorBaseline {
+    buckets: Buckets,
+    current: ErrorCounts,
+    ring: Ring<ErrorCounts>,
+    /// Sums over the ring: probes, then errors per class.
+    sums: [i64; 5],
+    verdict: Option<Finding>,
+}
+
+impl ErrorBaseline {
+    /// An empty baseline (allocates its ring once).
+    pub fn new(settings: &BaselineSettings) -> Self {
+        let buckets = Buckets::new(settings);
+        Self {
+            ring: Ring::new(buckets.slots),
+            buckets,
+            current: ErrorCounts::default(),
+            sums: [0; 5],
+            verdict: None,
+        }
+    }
+
+    /// Adds one probe's outcome; returns the verdict of the last closed bucket. Probes that
+    /// were not sent (breaker open) are the caller's to skip.
+    pub fn update(&mut self, at: Timestamp, outcome: Outcome, status: u16) -> Option<Finding> {
+        if let Some(closed) = self.buckets.advance(at) {
+            self.close(closed);
+        }
+        let c = &mut self.current;
+        c.total += 1;
+        let classes = [
+            outcome == Outcome::Http4xx,
+            outcome == Outcome::Http5xx || (500..600).contains(&status),
+            status == 503,
+            status == 504,
+        ];
+        for (e, hit) in c.errors.iter_mut().zip(classes) {
+            *e += u32::from(hit);
+        }
+        self.verdict
+    }
+
+    /// Past buckets' counts, oldest first: the rollups to persist.
+    pub fn rollups(&self) -> impl Iterator<Item = (i64, ErrorCounts)> + '_ {
+        self.ring.iter()
+    }
+
+    /// Loads a persisted rollup older than any sample yet seen (oldest first): a warm start.
+    pub fn restore(&mut self, index: i64, counts: ErrorCounts) {
+        if counts.total > 0 {
+            self.push(index, counts);
+        }
+    }
+
+    fn close(&mut self, closed: i64) {
+        self.verdict = None;
+        let bucket = std::mem::take(&mut self.current);
+        if bucket.total == 0 {
+            return;
+        }
+        while let Some((i, _)) = self.ring.front() {
+            if i > closed - self.buckets.slots as i64 {
+                break;
+            }
+            if let Some((_, c)) = self.ring.pop_front() {
+                c.apply(-1, &mut self.sums);
+            }
+        }
+        if self
+            .buckets
+            .enough(self.ring.front().map(|f| f.0), self.ring.len, closed)
+        {
+            let n = f64::from(bucket.total);
+            for (class, detector) in ERROR_CLASSES.iter().enumerate() {
+                let k = bucket.errors[class];
+                let rate = (self.sums[class + 1] as f64 + PRIOR_ERRORS)
+                    / (self.sums[0] as f64 + PRIOR_PROBES);
+                let lambda = n * rate;
+                if f64::from(k) <= lambda {
+                    continue;
+                }
+                let finding = self.buckets.finding(
+                    detector,
+                    poisson_upper_tail(k, lambda),
+                    f64::from(k) / n,
+                    rate,
+                );
+                self.verdict = Finding::most_severe(self.verdict, finding);
+            }
+        }
+        self.push(closed, bucket);
+    }
+
+    fn push(&mut self, index: i64, counts: ErrorCounts) {
+        if let Some((_, old)) = self.ring.push(index, counts) {
+            old.apply(-1, &mut self.sums);
+        }
+        counts.apply(1, &mut self.sums);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const MIN: i64 = 60_000;
+
+    fn settings() -> BaselineSettings {
+        BaselineSettings::default()
+    }
+
+    #[test]
+    fn tails_are_sane() {
+        assert!((normal_upper_tail(0.0) - 0.5).abs() < 1e-7);
+        assert!((normal_upper_tail(1.959_964) - 0.025).abs() < 1e-6);
+        assert!((normal_upper_tail(-1.959_964) - 0.975).abs() < 1e-6);
+        // P(X ≥ 1; 0.5) = 1 − e^−0.5
+        assert!((poisson_upper_tail(1, 0.5) - (1.0 - (-0.5f64).exp())).abs() < 1e-12);
+        assert!((poisson_upper_tail(2, 1.0) - (1.0 - 2.0 * (-1.0f64).exp())).abs() < 1e-12);
+        assert!(poisson_upper_tail(120, 100.0) < 0.05);
+        assert_eq!(severity_for(0.96, &settings().levels), Some(Severity::Info));
+        assert_eq!(
+            severity_for(0.995, &settings().levels),
+            Some(Severity::Warning)
+        );
+        assert_eq!(
+            severity_for(0.9995, &settings().levels),
+            Some(Severity::Critical)
+        );
+        assert_eq!(severity_for(0.9, &settings().levels), None);
+    }
+
+    /// Six probes a minute with multiplicative jitter around `level` ms.
+    fn feed_latency(
+        model: &mut P90Baseline,
+        rng: &mut fastrand::Rng,
+        minutes: std::ops::Range<i64>,
+        level: f64,
+        jitter: f64,
+    ) -> Vec<Option<Finding>> {
+        let mut out = Vec::new();
+        for minute in minutes {
+            for s in 0..6 {
+                let v = level * (1.0 + jitter * (rng.f64() - 0.5));
+                out.push(model.update(Timestamp(minute * MIN + s * 10_000), v));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn p90_says_nothing_before_min_history() {
+        let mut m = P90Baseline::new(&settings());
+        let mut rng = fastrand::Rng::with_seed(1);
+        feed_latency(&mut m, &mut rng, 0..10, 50.0, 0.2);
+        // Ten times slower, but only 10 minutes of history.
+        let out = feed_latency(&mut m, &mut rng, 10..29, 500.0, 0.2);
+        assert!(out.iter().all(Option::is_none), "{out:?}");
+    }
+
+    #[test]
+    fn p90_shift_after_an_hour_fires_with_high_confidence() {
+        let mut m = P90Baseline::new(&settings());
+        let mut rng = fastrand::Rng::with_seed(2);
+        let stable = feed_latency(&mut m, &mut rng, 0..60, 50.0, 0.3);
+        assert!(stable.iter().all(Option::is_none));
+        let out = feed_latency(&mut m, &mut rng, 60..62, 120.0, 0.3);
+        let f = out.iter().flatten().next().expect("the shift fires");
+        assert_eq!(f.detector, "baseline_p90");
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(f.confidence > 0.999, "{f:?}");
+        assert!(f.value > 100.0 && f.threshold < 60.0, "{f:?}");
+    }
+
+    #[test]
+    fn p90_noisy_but_stable_series_does_not_fire() {
+        let mut m = P90Baseline::new(&settings());
+        let mut rng = fastrand::Rng::with_seed(3);
+        // Twelve hours of heavy jitter (±50 %), occasional single slow probes included.
+        let mut fired = 0;
+        for minute in 0..12 * 60 {
+            for s in 0..6 {
+                let spike = if rng.u32(0..100) == 0 { 3.0 } else { 1.0 };
+                let v = 80.0 * (0.5 + rng.f64()) * spike;
+                fired += usize::from(m.update(Timestamp(minute * MIN + s * 10_000), v).is_some());
+            }
+        }
+        assert_eq!(fired, 0);
+    }
+
+    #[test]
+    fn history_is_bounded_and_learns_a_new_level() {
+        let s = BaselineSettings {
+            history: Duration::from_secs(3600),
+            ..settings()
+        };
+        let mut m = P90Baseline::new(&s);
+        let mut rng = fastrand::Rng::with_seed(4);
+        feed_latency(&mut m, &mut rng, 0..60, 50.0, 0.2);
+        feed_latency(&mut m, &mut rng, 60..200, 200.0, 0.2);
+        assert_eq!(m.rollups().count(), 60);
+        let out = feed_latency(&mut m, &mut rng, 200..260, 200.0, 0.2);
+        assert!(
+            out.iter().all(Option::is_none),
+            "the new level is normal now"
+        );
+    }
+
+    #[test]
+    fn warm_start_restores_the_history() {
+        let mut m = P90Baseline::new(&settings());
+        let mut rng = fastrand::Rng::with_seed(5);
+        feed_latency(&mut m, &mut rng, 0..60, 50.0, 0.3);
+        let mut warm = P90Baseline::new(&settings());
+        for (i, p90) in m.rollups() {
+            warm.restore(i, p90);
+        }
+        let out = feed_latency(&mut warm, &mut rng, 60..62, 150.0, 0.3);
+        assert!(
+            out.iter()
+                .flatten()
+                .any(|f| f.severity == Severity::Critical)
+        );
+    }
+
+    /// `per_minute` probes a minute; `errors_per_mille` of them (deterministically spread) 503.
+    fn feed_errors(
+        model: &mut ErrorBaseline,
+        minutes: std::ops::Range<i64>,
+        per_minute: i64,
+        error_every: i64,
+        counter: &mut i64,
+    ) -> Vec<Option<Finding>> {
+        let mut out = Vec::new();
+        for minute in minutes {
+            for s in 0..per_minute {
+                *counter += 1;
+                let (o, st) = if error_every > 0 && *counter % error_every == 0 {
+                    (Outcome::Http5xx, 503)
+                } else {
+                    (Outcome::Ok, 200)
+                };
+                out.push(model.update(Timestamp(minute * MIN + s * 1000), o, st));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn errors_say_nothing_before_min_history() {
+        let mut m = ErrorBaseline::new(&settings());
+        let mut c = 0;
+        feed_errors(&mut m, 0..10, 60, 0, &mut c);
+        let out = feed_errors(&mut m, 10..29, 60, 2, &mut c);
+        assert!(out.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn five_xx_uptick_from_a_tenth_of_a_percent_to_twenty_is_critical() {
+        let mut m = ErrorBaseline::new(&settings());
+        let mut c = 0;
+        let base = feed_errors(&mut m, 0..120, 60, 1000, &mut c);
+        assert!(
+            base.iter().all(Option::is_none),
+            "0.1 % is this series' normal"
+        );
+        let out = feed_errors(&mut m, 120..122, 60, 5, &mut c);
+        let f = out.iter().flatten().next().expect("the uptick fires");
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(f.detector == "baseline_5xx" || f.detector == "baseline_503");
+        assert!((f.value - 0.2).abs() < 0.02, "{f:?}");
+        // Back to normal: the next bucket's close clears the verdict.
+        let after = feed_errors(&mut m, 122..124, 60, 1000, &mut c);
+        assert!(after.last().unwrap().is_none());
+    }
+
+    #[test]
+    fn one_stray_error_on_a_clean_baseline_is_not_critical() {
+        for per_minute in [1, 6, 60] {
+            let mut m = ErrorBaseline::new(&settings());
+            let mut c = 0;
+            feed_errors(&mut m, 0..360, per_minute, 0, &mut c);
+            m.update(Timestamp(360 * MIN), Outcome::Http5xx, 504);
+            let mut c = 1;
+            let out = feed_errors(&mut m, 361..362, per_minute, 0, &mut c);
+            assert!(
+                out.iter()
+                    .flatten()
+                    .all(|f| f.severity != Severity::Critical),
+                "{per_minute}/min: {out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn four_xx_and_504_are_told_apart() {
+        let mut m = ErrorBaseline::new(&settings());
+        let mut c = 0;
+        feed_errors(&mut m, 0..60, 60, 0, &mut c);
+        for s in 0..60 {
+            let (o, st) = if s % 2 == 0 {
+                (Outcome::Http5xx, 504)
+            } else {
+                (Outcome::Ok, 200)
+            };
+            m.update(Timestamp(60 * MIN + s * 1000), o, st);
+        }
+        let f = m.update(Timestamp(61 * MIN), Outcome::Ok, 200).unwrap();
+        assert!(f.detector == "baseline_504" || f.detector == "baseline_5xx");
+        assert_eq!(f.severity, Severity::Critical);
+        let mut m = ErrorBaseline::new(&settings());
+        feed_errors(&mut m, 0..60, 60, 0, &mut c);
+        for s in 0..60 {
+            let o = if s % 3 == 0 {
+                Outcome::Http4xx
+            } else {
+                Outcome::Ok
+            };
+            m.update(Timestamp(60 * MIN + s * 1000), o, 400);
+        }
+        let f = m.update(Timestamp(61 * MIN), Outcome::Ok, 200).unwrap();
+        assert_eq!(f.detector, "baseline_4xx");
+    }
+}
