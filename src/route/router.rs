@@ -437,6 +437,11 @@ pub fn headline(detector: &str) -> &str {
         "restart_budget" => "crash loop",
         "maintenance" => "under maintenance",
         "monitor_connectivity" => "connectivity lost",
+        "baseline_p90" => "p90 latency above its learned baseline",
+        "baseline_4xx" => "4xx errors above their learned baseline",
+        "baseline_5xx" => "5xx errors above their learned baseline",
+        "baseline_503" => "503 errors above their learned baseline",
+        "baseline_504" => "504 errors above their learned baseline",
         other => other,
     }
 }
