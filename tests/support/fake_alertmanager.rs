@@ -167,14 +167,7 @@ impl FakeAlertmanager {
 
     /// Waits until at least `n` posts arrived or `timeout` passed.
     pub async fn wait_for_posts(&self, n: usize, timeout: Duration) -> Vec<AmPost> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.posts();
-            if got.len() >= n || Instant::now() >= deadline {
-                return got;
-            }
-            actix_rt::time::sleep(Duration::from_millis(10)).await;
-        }
+        super::wait_for_len(n, timeout, || self.posts()).await
     }
 }
 

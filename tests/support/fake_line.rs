@@ -184,26 +184,12 @@ impl FakeLine {
 
     /// Waits until at least `n` pushes were accepted or `timeout` has passed.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<LineRequest> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.pushes();
-            if got.len() >= n || Instant::now() >= deadline {
-                return got;
-            }
-            actix_rt::time::sleep(Duration::from_millis(10)).await;
-        }
+        super::wait_for_len(n, timeout, || self.pushes()).await
     }
 
     /// Waits until at least `n` requests arrived or `timeout` has passed.
     pub async fn wait_for_attempts(&self, n: usize, timeout: Duration) -> Vec<LineRequest> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.attempts();
-            if got.len() >= n || Instant::now() >= deadline {
-                return got;
-            }
-            actix_rt::time::sleep(Duration::from_millis(10)).await;
-        }
+        super::wait_for_len(n, timeout, || self.attempts()).await
     }
 }
 

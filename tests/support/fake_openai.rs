@@ -159,14 +159,7 @@ impl FakeOpenAi {
 
     /// Waits (polling every 10 ms) until at least `n` requests arrived or `timeout` passed.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ModelRequest> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.requests();
-            if got.len() >= n || Instant::now() >= deadline {
-                return got;
-            }
-            actix_rt::time::sleep(Duration::from_millis(10)).await;
-        }
+        super::wait_for_len(n, timeout, || self.requests()).await
     }
 }
 

@@ -152,26 +152,12 @@ impl FakeSink {
     /// Waits (polling every 10 ms with `actix_rt::time::sleep`) until at least `n` bodies were
     /// received or `timeout` has passed; returns what was received by then.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.received();
-            if got.len() >= n || Instant::now() >= deadline {
-                return got;
-            }
-            actix_rt::time::sleep(Duration::from_millis(10)).await;
-        }
+        super::wait_for_len(n, timeout, || self.received()).await
     }
 
     /// Waits until at least `n` attempts (accepted or not) were made or `timeout` has passed.
     pub async fn wait_for_attempts(&self, n: usize, timeout: Duration) -> Vec<SinkRequest> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.attempts();
-            if got.len() >= n || Instant::now() >= deadline {
-                return got;
-            }
-            actix_rt::time::sleep(Duration::from_millis(10)).await;
-        }
+        super::wait_for_len(n, timeout, || self.attempts()).await
     }
 }
 

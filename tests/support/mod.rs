@@ -147,3 +147,20 @@ pub fn client_with_timeout(timeout: std::time::Duration) -> awc::Client {
     install_crypto_provider();
     awc::Client::builder().timeout(timeout).finish()
 }
+
+/// Polls `read` every 10 ms until it returns at least `n` items or `timeout` has passed;
+/// returns what it read last (callers assert on the length).
+pub async fn wait_for_len<T>(
+    n: usize,
+    timeout: std::time::Duration,
+    read: impl Fn() -> Vec<T>,
+) -> Vec<T> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let got = read();
+        if got.len() >= n || std::time::Instant::now() >= deadline {
+            return got;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
