@@ -9,24 +9,13 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Settings};
+use exwatch::config::{ChannelKind, ChannelSettings, Settings};
 use exwatch::messages::{Measurement, Metric, Name, SeriesKey, Severity, Timestamp};
 use exwatch::metrics::Metrics;
 use exwatch::{Monitor, MonitorHandle};
 
+use crate::common::{T0, WAIT, retry};
 use crate::support::fake_alertmanager::{AmMode, FakeAlertmanager, StoredAlert};
-
-const T0: i64 = 1_795_000_000_000;
-const WAIT: Duration = Duration::from_secs(3);
-
-fn retry(max_attempts: u32) -> RetrySettings {
-    RetrySettings {
-        max_attempts,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(200),
-        timeout: Duration::from_millis(500),
-    }
-}
 
 fn settings(region: &str, urls: Vec<String>, resend: Duration, max_attempts: u32) -> Settings {
     let mut s = Settings {

@@ -10,9 +10,8 @@ use exwatch::messages::{
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;
+use crate::common::T0;
 use crate::support::fake_exchange::FakeExchange;
-
-const T0: i64 = 1_795_000_000_000;
 
 /// Two healthy exchanges probed once an hour: the alerts all come from injected messages.
 fn start(fake: &FakeExchange) -> (MonitorHandle, Collected<Alert>) {

@@ -12,28 +12,16 @@ use exwatch::channel::Channel;
 use exwatch::channel::discord::DiscordChannel;
 use exwatch::client::build_client;
 use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Secret, Settings};
-use exwatch::messages::{
-    Alert, AlertKind, Measurement, Metric, Name, SeriesKey, Severity, Stats, Timestamp, Triage,
-};
+use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp, Triage};
 use exwatch::metrics::Metrics;
 use exwatch::{DeliveryError, Monitor, MonitorHandle};
 use serde_json::{Value, json};
 
 use crate::collect::Collected;
+use crate::common::{T0, WAIT, deliveries, fire, resolve, retry, skew};
 use crate::support::fake_discord::{DiscordMode, DiscordRequest, FakeDiscord, WEBHOOK_ID};
 
-const T0: i64 = 1_795_000_000_000;
-const WAIT: Duration = Duration::from_secs(3);
 const TOKEN: &str = "dIsCoRd-WeBhOoK-tOkEn-SECRET-0123456789abcdefghijklmnopqrstuvwxyz";
-
-fn retry(max_attempts: u32) -> RetrySettings {
-    RetrySettings {
-        max_attempts,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(200),
-        timeout: Duration::from_millis(500),
-    }
-}
 
 fn discord_settings(name: &str, url: String, retry: RetrySettings) -> ChannelSettings {
     ChannelSettings {
@@ -66,33 +54,6 @@ fn start(fake: &FakeDiscord, max_attempts: u32) -> (MonitorHandle, std::sync::Ar
     .expect("monitor starts");
     let metrics = monitor.metrics().clone();
     (monitor, metrics)
-}
-
-fn skew(exchange: &str, ms: f64, i: i64) -> Measurement {
-    Measurement::ok(
-        SeriesKey::new(exchange, "time", Metric::ClockSkewMs),
-        ms,
-        Timestamp(T0 + i * 1000),
-    )
-}
-
-fn fire(monitor: &MonitorHandle, exchange: &str, i: i64) {
-    monitor.inject(skew(exchange, 2500.0, i));
-}
-
-fn resolve(monitor: &MonitorHandle, exchange: &str, i: i64) {
-    for k in 0..3 {
-        monitor.inject(skew(exchange, 3.0, i + k));
-    }
-}
-
-fn deliveries(metrics: &Metrics, channel: &str, outcome: &str) -> f64 {
-    metrics
-        .value(
-            "exwatch_deliveries_total",
-            &[("channel", channel), ("outcome", outcome)],
-        )
-        .unwrap_or(0.0)
 }
 
 /// The alert id of a message (its `Alert` field, without the backticks).

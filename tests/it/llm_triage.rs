@@ -17,8 +17,7 @@ use exwatch::channel::{Channel, Flush, LlmTriageChannel, LlmTriageSettings};
 use exwatch::client::build_client;
 use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Secret, Settings};
 use exwatch::messages::{
-    Alert, AlertKind, Anomaly, Measurement, Metric, Name, SeriesKey, Severity, Stats, Timestamp,
-    Triage,
+    Alert, AlertKind, Anomaly, Metric, Name, SeriesKey, Severity, Stats, Timestamp, Triage,
 };
 use exwatch::{DeliveryError, Monitor, MonitorHandle};
 use parking_lot::Mutex;
@@ -26,12 +25,10 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::collect::Collected;
+use crate::common::{T0, WAIT, skew};
 use crate::support::fake_openai::{ANSWER, FakeOpenAi, ModelMode};
 
 const KEY: &str = "sk-test-FAKE0123456789abcdefSECRETKEY";
-const T0: i64 = 1_795_000_000_000;
-/// The longest any single wait in these tests may take.
-const WAIT: Duration = Duration::from_secs(3);
 const SECS: u64 = 3;
 
 fn llm_channel(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> ChannelSettings {
@@ -72,14 +69,6 @@ fn start(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> (MonitorH
 }
 
 type Desk = Collected<Alert>;
-
-fn skew(exchange: &str, ms: f64, i: i64) -> Measurement {
-    Measurement::ok(
-        SeriesKey::new(exchange, "time", Metric::ClockSkewMs),
-        ms,
-        Timestamp(T0 + i * 1000),
-    )
-}
 
 /// Waits until the triage channel worked through everything routed to it so far, and the
 /// Router passed its follow-ups on.

@@ -6,6 +6,7 @@ mod support;
 
 mod alertmanager;
 mod collect;
+mod common;
 mod connectivity;
 mod delivery;
 mod discord;

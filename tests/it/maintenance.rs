@@ -13,9 +13,8 @@ use exwatch::messages::{
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;
+use crate::common::T0;
 use crate::support::fake_exchange::{FakeExchange, Mode};
-
-const T0: i64 = 1_795_000_000_000;
 
 fn start(settings: Settings) -> (MonitorHandle, Collected<Alert>) {
     let alerts = Collected::<Alert>::start();

@@ -17,10 +17,10 @@ use exwatch::{Monitor, MonitorHandle};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
+use crate::common::T0;
 use crate::support::fake_exchange::{FakeExchange, Mode};
 use crate::support::fake_sink::{FakeSink, SinkMode};
 
-const T0: i64 = 1_795_000_000_000;
 const EXWATCH: &str = env!("CARGO_BIN_EXE_exwatch");
 
 fn webhook(url: String, secret: Option<Secret>) -> ChannelSettings {

@@ -11,8 +11,7 @@ use exwatch::{Monitor, MonitorHandle};
 use futures_util::future::LocalBoxFuture;
 
 use crate::collect::Collected;
-
-const T0: i64 = 1_795_000_000_000;
+use crate::common::T0;
 
 fn settings() -> Settings {
     crate::support::test_settings()

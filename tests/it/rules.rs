@@ -10,8 +10,7 @@ use exwatch::messages::{
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;
-
-const T0: i64 = 1_795_000_000_000;
+use crate::common::T0;
 
 fn start() -> (MonitorHandle, Collected<Alert>) {
     start_scoped(RuleScope {

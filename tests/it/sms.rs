@@ -10,29 +10,19 @@
 use std::time::{Duration, Instant};
 
 use exwatch::channel::{Channel, DeliveryError, SmsChannel};
-use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Secret, Settings};
+use exwatch::config::{ChannelKind, ChannelSettings, Secret, Settings};
 use exwatch::messages::{
     Alert, AlertKind, Measurement, Metric, Name, SeriesKey, Severity, Stats, Timestamp,
 };
 use exwatch::metrics::Metrics;
 use exwatch::{Monitor, MonitorHandle};
 
+use crate::common::{T0, WAIT, retry};
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, TwilioMode, decode_base64};
 
-const T0: i64 = 1_795_000_000_000;
-const WAIT: Duration = Duration::from_secs(3);
 const FROM: &str = "+15005550006";
 const ALICE: &str = "+66800000001";
 const BOB: &str = "+66800000002";
-
-fn retry(max_attempts: u32) -> RetrySettings {
-    RetrySettings {
-        max_attempts,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(200),
-        timeout: Duration::from_millis(500),
-    }
-}
 
 fn sms_settings(fake: &FakeTwilio, to: &[&str], max_attempts: u32) -> Settings {
     let mut s = Settings {

@@ -14,21 +14,8 @@ use exwatch::metrics::Metrics;
 use exwatch::{Monitor, MonitorHandle};
 use serde_json::Value;
 
+use crate::common::{T0, WAIT, deliveries, fire, resolve, retry};
 use crate::support::fake_sink::{FakeSink, SinkMode};
-
-const T0: i64 = 1_795_000_000_000;
-
-/// The longest any single wait in these tests may take.
-const WAIT: Duration = Duration::from_secs(3);
-
-fn retry(max_attempts: u32) -> RetrySettings {
-    RetrySettings {
-        max_attempts,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(200),
-        timeout: Duration::from_millis(500),
-    }
-}
 
 fn webhook(
     name: &str,
@@ -79,27 +66,6 @@ fn series(exchange: &str) -> SeriesKey {
 
 fn skew(exchange: &str, ms: f64, i: i64) -> Measurement {
     Measurement::ok(series(exchange), ms, Timestamp(T0 + i * 1000))
-}
-
-/// A critical clock-skew alert on `exchange`, at second `i`.
-fn fire(monitor: &MonitorHandle, exchange: &str, i: i64) {
-    monitor.inject(skew(exchange, 2500.0, i));
-}
-
-/// Three normal samples from second `i`: the episode of `exchange` resolves at `i + 2`.
-fn resolve(monitor: &MonitorHandle, exchange: &str, i: i64) {
-    for k in 0..3 {
-        monitor.inject(skew(exchange, 3.0, i + k));
-    }
-}
-
-fn deliveries(metrics: &Metrics, channel: &str, outcome: &str) -> f64 {
-    metrics
-        .value(
-            "exwatch_deliveries_total",
-            &[("channel", channel), ("outcome", outcome)],
-        )
-        .unwrap_or(0.0)
 }
 
 fn pending(metrics: &Metrics, channel: &str) -> f64 {
