@@ -149,6 +149,18 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
         .and_then(|v| parse_retry_after(v, now))
 }
 
+/// How a remote answer is quoted in reasons and logs: `HTTP 503`, or `HTTP 503: <the start
+/// of its body>` (at most 200 characters).
+pub fn http_reason(status: u16, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {}", bounded_text(text, 200))
+    }
+}
+
 /// At most `max` characters of `text`, on a character boundary, with `…` when cut. For
 /// quoting remote text (error bodies, envelope messages) into logs and alerts.
 pub fn bounded_text(text: &str, max: usize) -> String {

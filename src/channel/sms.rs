@@ -321,15 +321,7 @@ pub fn twilio_reason(status: u16, body: &[u8]) -> String {
                 (None, None) => format!("HTTP {status}"),
             }
         }
-        Err(_) => {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            if text.is_empty() {
-                format!("HTTP {status}")
-            } else {
-                format!("HTTP {status}: {}", bounded_text(text, 200))
-            }
-        }
+        Err(_) => crate::client::http_reason(status, body),
     }
 }
 

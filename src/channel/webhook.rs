@@ -11,7 +11,7 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::channel::Channel;
 use crate::channel::signature::{SIGNATURE_HEADER, sign};
-use crate::client::{TransportError, bounded_text, classify_send_error, retry_after};
+use crate::client::{TransportError, classify_send_error, http_reason, retry_after};
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, Timestamp};
@@ -44,15 +44,7 @@ pub fn judge_answer(
     retry_after: Option<Duration>,
     body: &[u8],
 ) -> Result<(), DeliveryError> {
-    let reason = || {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            format!("HTTP {status}")
-        } else {
-            format!("HTTP {status}: {}", bounded_text(text, 200))
-        }
-    };
+    let reason = || http_reason(status, body);
     match status {
         200..=299 => Ok(()),
         408 | 425 | 429 | 500..=599 => Err(DeliveryError::Retryable {
