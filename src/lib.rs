@@ -72,6 +72,7 @@ pub mod metrics;
 pub mod probe;
 pub mod replay;
 pub mod route;
+pub mod server;
 pub mod service;
 pub mod store;
 pub mod supervision;

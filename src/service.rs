@@ -28,6 +28,7 @@ use crate::messages::{
 use crate::metrics::Metrics;
 use crate::probe::{ProbeActor, StopProbing};
 use crate::route::{AddRoute, Route, RouterActor, Subscribe};
+use crate::server::{self, AppState, RunningServer};
 use crate::store::{Store, StoreActor, StoreLink};
 
 /// The addresses of one running channel.
@@ -171,6 +172,7 @@ impl MonitorBuilder {
             supervision,
             shutdown,
             rules,
+            http,
             ..
         } = self.settings;
         let metrics = Arc::new(Metrics::new());
@@ -366,8 +368,21 @@ impl MonitorBuilder {
             })
             .collect();
 
+        let server = if http.enabled {
+            let state = AppState {
+                store: store.clone(),
+                router: router_addr.clone(),
+                metrics: metrics.clone(),
+                token: http.token.clone(),
+            };
+            Some(server::start(&http, state)?)
+        } else {
+            None
+        };
+
         tracing::info!(region = %monitor.region, "exwatch started.");
         Ok(MonitorHandle {
+            server,
             detectors,
             router: router_addr,
             store,
@@ -382,6 +397,7 @@ impl MonitorBuilder {
 
 /// A running monitor.
 pub struct MonitorHandle {
+    server: Option<RunningServer>,
     detectors: DetectorSet,
     router: Addr<RouterActor>,
     store: Addr<StoreActor>,
@@ -425,6 +441,12 @@ impl MonitorHandle {
         self.detectors.get(series)
     }
 
+    /// The HTTP server's bound address (the real port when `[http] listen` asked for port
+    /// 0); `None` when `[http] enabled = false`.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().map(RunningServer::addr)
+    }
+
     /// The probes, one per exchange.
     pub fn probes(&self) -> &[Addr<ProbeActor>] {
         &self.probes
@@ -454,7 +476,10 @@ impl MonitorHandle {
     /// Stops gracefully: probes stop, the pipeline drains, channels deliver what they hold
     /// (bounded by `[shutdown] grace`), then the monitor's arbiters stop. Returns true when
     /// every queued alert was delivered.
-    pub async fn stop(self) -> bool {
+    pub async fn stop(mut self) -> bool {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
         for p in &self.probes {
             let _ = p.send(StopProbing).await;
         }

@@ -93,17 +93,30 @@ impl Default for MonitorSettings {
     }
 }
 
-/// `[http]`: the HTTP API and `/metrics` listener.
+/// `[http]`: the HTTP server (health, `/metrics`, the API under `/api/v1`, the dashboard).
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpSettings {
-    /// Address to bind; loopback by default.
+    /// Address to bind; loopback by default. Port 0 picks a free port (logged at start).
     pub listen: SocketAddr,
+    /// Whether the monitor serves HTTP at all (`true` by default; an embedding engine that
+    /// has its own server may turn it off).
+    pub enabled: bool,
+    /// The environment variable holding the bearer token that write endpoints require; no
+    /// token (and a loud warning off loopback) when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// The token itself, read from `token_env`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 9898)),
+            enabled: true,
+            token_env: None,
+            token: None,
         }
     }
 }

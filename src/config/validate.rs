@@ -70,7 +70,7 @@ pub(crate) fn validate(
     let mut t = Table::root(root, &problems);
     let settings = Settings {
         monitor: monitor(t.table("monitor")),
-        http: http(t.table("http")),
+        http: http(t.table("http"), env),
         store: store(t.table("store")),
         defaults: defaults(t.table("defaults")),
         breaker: breaker(t.table("breaker")),
@@ -276,7 +276,7 @@ fn monitor(mut t: Table<'_>) -> MonitorSettings {
     MonitorSettings { region }
 }
 
-fn http(mut t: Table<'_>) -> HttpSettings {
+fn http(mut t: Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> HttpSettings {
     let d = HttpSettings::default();
     let listen = match t.str("listen") {
         Some(s) => s.trim().parse::<SocketAddr>().unwrap_or_else(|_| {
@@ -288,8 +288,22 @@ fn http(mut t: Table<'_>) -> HttpSettings {
         }),
         None => d.listen,
     };
+    let enabled = t.bool("enabled").unwrap_or(d.enabled);
+    let (token_env, token) = match t.str("token_env") {
+        None => (None, None),
+        Some(var) => {
+            let var = var.trim().to_owned();
+            let token = secret_from_env(&t, "token_env", &var, env);
+            (Some(var), token)
+        }
+    };
     t.finish();
-    HttpSettings { listen }
+    HttpSettings {
+        listen,
+        enabled,
+        token_env,
+        token,
+    }
 }
 
 fn store(mut t: Table<'_>) -> StoreSettings {

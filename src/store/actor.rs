@@ -123,6 +123,15 @@ pub struct RecentAlerts {
 #[rtype(result = "Vec<DeliveryCount>")]
 pub struct DeliveryCounts;
 
+/// Whether the store takes writes now (`/readyz`): `Err` carries the reason. Waits at most
+/// `wait` for another writer's lock.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct CheckWritable {
+    /// The longest wait for a lock held by another connection.
+    pub wait: std::time::Duration,
+}
+
 /// What a channel needs of the store: where to report its deliveries and load its pending
 /// alerts.
 #[derive(Clone)]
@@ -336,6 +345,20 @@ impl Handler<DeliveryCounts> for StoreActor {
             self.with_store(ctx, "delivery_counts", |s, _| s.delivery_counts())
                 .unwrap_or_default(),
         )
+    }
+}
+
+impl Handler<CheckWritable> for StoreActor {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, m: CheckWritable, _: &mut SyncContext<Self>) -> Self::Result {
+        // Not through `with_store`: a failed check is the answer, not an error to count.
+        let shared = &self.shared;
+        catch_unwind(AssertUnwindSafe(|| {
+            shared.lock().store.check_writable(m.wait)
+        }))
+        .map_err(|p| format!("the store check panicked: {}", panic_text(&*p)))?
+        .map_err(|e| e.to_string())
     }
 }
 

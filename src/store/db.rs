@@ -179,6 +179,9 @@ fn rfc3339_ms(t: Timestamp) -> String {
     humantime::format_rfc3339_millis(st).to_string()
 }
 
+/// How long a write waits for another connection's lock before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Store {
     /// Opens (creating if needed) the store at `path` and migrates its schema; `":memory:"`
     /// is a private in-memory database that keeps nothing past the process.
@@ -191,8 +194,7 @@ impl Store {
             Connection::open_in_memory().map_err(open_err)?
         } else {
             let conn = Connection::open(path).map_err(open_err)?;
-            conn.busy_timeout(Duration::from_secs(5))
-                .map_err(open_err)?;
+            conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
             let mode: String = conn
                 .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
                 .map_err(open_err)?;
@@ -249,6 +251,23 @@ impl Store {
     /// The file (or `:memory:`).
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// Proves the store takes writes now: a real write transaction (it rewrites the schema
+    /// version with its own value), waiting at most `wait` for another writer's lock instead
+    /// of the usual busy timeout. `/readyz` asks this.
+    pub fn check_writable(&mut self, wait: Duration) -> Result<(), StoreError> {
+        self.conn.busy_timeout(wait)?;
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let version: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()
+        })();
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(result?)
     }
 
     /// The schema version (`PRAGMA user_version`).

@@ -11,7 +11,7 @@ pub mod actor;
 pub mod db;
 
 pub use actor::{
-    Attempted, Delivered, DeliveryCounts, Enqueue, Failed, LoadPending, RecentAlerts,
-    RecordAnomaly, RecordResolved, StoreActor, StoreLink, Target,
+    Attempted, CheckWritable, Delivered, DeliveryCounts, Enqueue, Failed, LoadPending,
+    RecentAlerts, RecordAnomaly, RecordResolved, StoreActor, StoreLink, Target,
 };
 pub use db::{AttemptOutcome, DeliveryCount, DeliveryState, MIGRATIONS, PendingAlert, Store};

@@ -114,6 +114,9 @@ async fn e2e_binary_spike_storm_recovery_and_sigterm() {
 [monitor]
 region = "e2e"
 
+[http]
+listen = "127.0.0.1:0"
+
 [store]
 path = "{store}"
 

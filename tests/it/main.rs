@@ -23,6 +23,7 @@ mod probe;
 mod replay;
 mod rules;
 mod secrets;
+mod server;
 mod sms;
 mod supervision;
 mod webhook;

@@ -354,6 +354,9 @@ async fn outbox_kill_9_then_restart_delivers_pending_alerts_once() {
 [monitor]
 region = "outbox"
 
+[http]
+listen = "127.0.0.1:0"
+
 [store]
 path = "{db}"
 

@@ -37,6 +37,9 @@ async fn secrets_never_reach_logs_check_config_or_the_store() {
         &config,
         format!(
             r#"
+[http]
+listen = "127.0.0.1:0"
+
 [store]
 path = "{db}"
 

@@ -124,6 +124,8 @@ pub fn test_settings() -> exwatch::config::Settings {
         ..exwatch::config::Settings::default()
     };
     s.router.flap_hold = std::time::Duration::ZERO;
+    // Tests run side by side: each server on a free port of its own.
+    s.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     s
 }
 

@@ -1,0 +1,12 @@
+//! The JSON API under `/api/v1`, described by the OpenAPI document it serves at
+//! `/api/v1/openapi.json` ([`openapi`]). Each resource is a file: its routes, its handlers
+//! (annotated with `#[utoipa::path]`) and its types (`ToSchema`).
+
+pub mod openapi;
+
+use actix_web::web;
+
+/// Registers every `/api/v1` route (the caller mounts this under the scope).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/openapi.json", web::get().to(openapi::document));
+}
