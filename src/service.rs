@@ -28,7 +28,7 @@ use crate::messages::{
 use crate::metrics::Metrics;
 use crate::probe::{ProbeActor, StopProbing};
 use crate::route::{AddRoute, Route, RouterActor, Subscribe};
-use crate::store::{Store, StoreActor, StoreLink};
+use crate::store::{BaselineLink, Store, StoreActor, StoreLink};
 
 /// The addresses of one running channel.
 #[derive(Clone)]
@@ -346,6 +346,7 @@ impl MonitorBuilder {
             },
             metrics.clone(),
         );
+        detectors.persist_baselines(BaselineLink::new(&store));
         detectors.start_prices(&exchanges);
         detectors.start_rules(&rules, &monitor.region);
 

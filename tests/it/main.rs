@@ -25,4 +25,5 @@ mod rules;
 mod secrets;
 mod sms;
 mod supervision;
+mod warm_start;
 mod webhook;
