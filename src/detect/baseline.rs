@@ -749,8 +749,20 @@ mod tests {
         feed_latency(&mut replay, &mut rng, 0..1, 50.0, 0.3);
         assert_eq!(replay.rollups().count(), 0);
         let mut e = ErrorBaseline::new(&settings());
-        e.restore(10, ErrorCounts { total: 5, errors: [0; 4] });
-        e.restore(9, ErrorCounts { total: 5, errors: [0; 4] });
+        e.restore(
+            10,
+            ErrorCounts {
+                total: 5,
+                errors: [0; 4],
+            },
+        );
+        e.restore(
+            9,
+            ErrorCounts {
+                total: 5,
+                errors: [0; 4],
+            },
+        );
         assert_eq!(e.rollups().count(), 1, "out of order: skipped");
         e.update(Timestamp(10 * MIN), Outcome::Ok, 200);
         assert_eq!(e.rollups().count(), 0);

@@ -984,7 +984,11 @@ mod tests {
             "another bucket width starts cold"
         );
         let other = SeriesKey::new("bybit", "time", Metric::LatencyMs);
-        assert!(s.load_rollups(&other, MIN, SIX_HOURS).expect("load").is_empty());
+        assert!(
+            s.load_rollups(&other, MIN, SIX_HOURS)
+                .expect("load")
+                .is_empty()
+        );
     }
 
     #[test]
@@ -1006,6 +1010,41 @@ mod tests {
         assert_eq!(loaded[0].0, 119 * MIN);
         // Loading keeps to the history too, whatever was written with a longer one.
         assert_eq!(s.load_rollups(&lat, MIN, 10 * MIN).expect("load").len(), 11);
+    }
+
+    /// Bytes of database pages one series' six hours of one-minute rollups take (measured in
+    /// memory: the same pages as a file once its WAL is checkpointed).
+    #[test]
+    fn store_six_hours_of_rollups_stay_small() {
+        let size = |s: &Store| -> i64 {
+            let pages: i64 = s
+                .conn
+                .pragma_query_value(None, "page_count", |r| r.get(0))
+                .expect("pages");
+            let page: i64 = s
+                .conn
+                .pragma_query_value(None, "page_size", |r| r.get(0))
+                .expect("page size");
+            pages * page
+        };
+        let mut s = Store::open(":memory:").expect("open");
+        let empty = size(&s);
+        let series = 20;
+        for k in 0..series {
+            let lat = SeriesKey::new("binance", format!("endpoint{k}"), Metric::LatencyMs);
+            let err = SeriesKey::new("binance", format!("endpoint{k}"), Metric::Errors);
+            for i in 0..360 {
+                let p90 = Rollup::P90(40.0 + ((i * 7919) % 50) as f64 * 0.37);
+                s.save_rollup(&lat, i * MIN, MIN, &p90, SIX_HOURS)
+                    .expect("save");
+                let e = Rollup::Errors(counts(6, u32::from(i % 97 == 0)));
+                s.save_rollup(&err, i * MIN, MIN, &e, SIX_HOURS)
+                    .expect("save");
+            }
+        }
+        let per_series = (size(&s) - empty) / (2 * series);
+        eprintln!("six hours of one-minute rollups: {per_series} bytes per series");
+        assert!(per_series < 32 * 1024, "{per_series} bytes per series");
     }
 
     #[test]

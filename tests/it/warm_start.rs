@@ -2,7 +2,9 @@
 //! event time and stops; a fresh monitor on the same file fires a baseline anomaly at the first
 //! degraded bucket, while one on a new file (a cold start) stays silent for the same input.
 
-use exwatch::messages::{Anomaly, Measurement, Metric, Outcome, SeriesKey, Severity, Timestamp};
+use exwatch::messages::{
+    Anomaly, Crash, Measurement, Metric, Outcome, SeriesKey, Severity, Timestamp,
+};
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;
@@ -123,8 +125,39 @@ async fn warm_start_restart_keeps_the_learned_baseline_and_a_cold_start_does_not
     assert_eq!(errors.severity, Severity::Critical);
 
     let cold = degraded_bucket(&dir.path().join("cold.db")).await;
-    assert!(
-        cold.is_empty(),
-        "no history, no baseline finding: {cold:?}"
+    assert!(cold.is_empty(), "no history, no baseline finding: {cold:?}");
+}
+
+#[actix::test]
+async fn warm_start_a_detector_restarted_after_a_panic_keeps_its_baseline() {
+    let (monitor, mut anomalies) = {
+        let anomalies = Collected::<Anomaly>::start();
+        let monitor = Monitor::builder(crate::support::test_settings())
+            .subscribe(anomalies.recipient())
+            .start()
+            .expect("monitor starts");
+        (monitor, anomalies)
+    };
+    for m in 0..41 {
+        minute(&monitor, m, 50.0, 200);
+    }
+    let detector = monitor.detector(&latency_series()).expect("detector");
+    detector.do_send(Crash);
+    // Sent while the rebuilt detector may still be loading: held until it is, then judged.
+    minute(&monitor, 41, 200.0, 200);
+    minute(&monitor, 42, 50.0, 200);
+    monitor.drain().await;
+    assert_eq!(
+        monitor
+            .metrics()
+            .value("exwatch_actor_restarts_total", &[("actor", "detector")]),
+        Some(1.0)
     );
+    let got = anomalies.drain().await;
+    assert!(
+        got.iter()
+            .any(|a| &*a.detector == "baseline_p90" && a.severity == Severity::Critical),
+        "the rebuilt detector judged against the stored history: {got:?}"
+    );
+    monitor.stop().await;
 }
