@@ -29,7 +29,7 @@ use crate::metrics::Metrics;
 use crate::probe::{ProbeActor, StopProbing};
 use crate::route::{AddRoute, Route, RouterActor, Subscribe};
 use crate::server::{self, AppState, RunningServer};
-use crate::store::{Store, StoreActor, StoreLink};
+use crate::store::{BaselineLink, Store, StoreActor, StoreLink};
 
 /// The addresses of one running channel.
 #[derive(Clone)]
@@ -348,6 +348,7 @@ impl MonitorBuilder {
             },
             metrics.clone(),
         );
+        detectors.persist_baselines(BaselineLink::new(&store));
         detectors.start_prices(&exchanges);
         detectors.start_rules(&rules, &monitor.region);
 

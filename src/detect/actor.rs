@@ -3,16 +3,30 @@
 //! No timers: everything runs on measurement timestamps. A restart rebuilds the models
 //! (their windows start empty) but keeps whether the series was firing, so a crash never
 //! produces a false "resolved" nor loses one.
+//!
+//! Learned baselines persist: each closed bucket's rollup goes to the event store
+//! ([`SaveRollup`]), and at every start (first or after a restart) the actor loads the series'
+//! persisted rollups ([`LoadRollups`]) before it handles any measurement — `ctx.wait` holds
+//! the mailbox until the answer (or [`WARM_START_WAIT`]), so measurements that arrive
+//! meanwhile queue up and count once, after the history they follow.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix::{Actor, Context, Handler, Recipient, Supervised};
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, Supervised, WrapFuture,
+};
 
 use crate::config::{DetectSettings, SupervisionSettings};
+use crate::detect::baseline::bucket_ms;
 use crate::detect::series::{Event, SeriesDetector};
 use crate::messages::{Anomaly, Crash, Measurement, Name, Ping, Resolved, SeriesKey, Severity};
 use crate::metrics::{Counter, Metrics};
+use crate::store::{BaselineLink, LoadRollups, SaveRollup};
 use crate::supervision::{RestartTracker, guard};
+
+/// The longest a starting detector waits for its persisted baseline before it starts cold.
+pub const WARM_START_WAIT: Duration = Duration::from_secs(5);
 
 /// Where a detector sends its judgements (the Router).
 #[derive(Clone)]
@@ -34,6 +48,8 @@ pub struct DetectorActor {
     /// Detector names already made into `Name`s: a long episode reuses them.
     names: Vec<(&'static str, Name)>,
     restarts: RestartTracker,
+    /// Where the learned baseline persists, if anywhere.
+    store: Option<BaselineLink>,
 }
 
 impl DetectorActor {
@@ -71,6 +87,58 @@ impl DetectorActor {
             anomalies,
             names: Vec::new(),
             restarts,
+            store: None,
+        }
+    }
+
+    /// Persists the learned baseline through `store` and warm-starts from it.
+    pub fn with_store(mut self, store: Option<BaselineLink>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Loads the persisted rollups, holding the mailbox until they are in (see the module).
+    fn warm_start(&mut self, ctx: &mut Context<Self>) {
+        let Some(store) = self.store.as_ref().filter(|_| self.detector.has_baseline()) else {
+            return;
+        };
+        let width = bucket_ms(&self.settings.baseline);
+        let load = store
+            .load
+            .send(LoadRollups {
+                series: self.series.clone(),
+                width_ms: width,
+                keep_ms: self.settings.baseline.history.as_millis() as i64,
+            })
+            .timeout(WARM_START_WAIT);
+        ctx.wait(load.into_actor(self).map(move |answer, act, _| match answer {
+            Ok(rollups) if !rollups.is_empty() => {
+                for &(start_ms, rollup) in &rollups {
+                    act.detector.restore(start_ms.div_euclid(width), rollup);
+                }
+                tracing::info!(series = %act.series, buckets = rollups.len(), "Learned baseline warm-started from the event store.");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(series = %act.series, error = %e, "Learned baseline not loaded; starting cold.");
+            }
+        }));
+    }
+
+    /// Sends the bucket the baseline just closed, if any, to the store.
+    fn persist(&mut self) {
+        let Some((index, rollup)) = self.detector.take_rollup() else {
+            return;
+        };
+        if let Some(store) = &self.store {
+            let width = bucket_ms(&self.settings.baseline);
+            store.save.do_send(SaveRollup {
+                series: self.series.clone(),
+                start_ms: index.saturating_mul(width),
+                width_ms: width,
+                rollup,
+                keep_ms: self.settings.baseline.history.as_millis() as i64,
+            });
         }
     }
 
@@ -112,11 +180,16 @@ impl DetectorActor {
             }),
             None => {}
         }
+        self.persist();
     }
 }
 
 impl Actor for DetectorActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.warm_start(ctx);
+    }
 }
 
 impl Supervised for DetectorActor {

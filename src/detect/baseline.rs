@@ -29,6 +29,12 @@
 //!
 //! Nothing is said before `min_history` of history (measured from the oldest bucket in the ring).
 //! A verdict holds from the close of its bucket until the close of the next one.
+//!
+//! Each closed bucket's [`Rollup`] is handed out once ([`P90Baseline::take_closed`],
+//! [`ErrorBaseline::take_closed`]) for the event store, and persisted rollups are restored
+//! before the first live sample (`restore`): a warm start. A restored history that does not
+//! end before the first live bucket (a replay of older data) is dropped: the ring stays in
+//! bucket order.
 
 use crate::config::BaselineSettings;
 use crate::detect::finding::Finding;
@@ -51,6 +57,30 @@ const PRIOR_ERRORS: f64 = 1.0;
 const PRIOR_PROBES: f64 = 1_000.0;
 /// Above this Poisson mean the tail uses the normal approximation.
 const POISSON_NORMAL_FROM: f64 = 50.0;
+
+/// One closed bucket's rollup, as persisted to the event store.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rollup {
+    /// `baseline_p90`: the bucket's p90 latency in ms.
+    P90(f64),
+    /// The error baselines: the bucket's probe and error counts.
+    Errors(ErrorCounts),
+}
+
+impl Rollup {
+    /// The model's stored name: `p90` or `errors`.
+    pub fn model(&self) -> &'static str {
+        match self {
+            Rollup::P90(_) => "p90",
+            Rollup::Errors(_) => "errors",
+        }
+    }
+}
+
+/// The width of one bucket in ms, as the models use it.
+pub fn bucket_ms(settings: &BaselineSettings) -> i64 {
+    (settings.bucket.as_millis() as i64).max(1)
+}
 
 /// The severity a confidence earns at `levels` (info, warning, critical), if any.
 pub fn severity_for(confidence: f64, levels: &[f64; 3]) -> Option<Severity> {
@@ -139,6 +169,10 @@ impl<T: Copy + Default> Ring<T> {
         (self.len > 0).then(|| self.items[self.head])
     }
 
+    fn back(&self) -> Option<(i64, T)> {
+        (self.len > 0).then(|| self.items[(self.head + self.len - 1) % self.items.len()])
+    }
+
     fn pop_front(&mut self) -> Option<(i64, T)> {
         let out = self.front()?;
         self.head = (self.head + 1) % self.items.len();
@@ -179,7 +213,7 @@ struct Buckets {
 
 impl Buckets {
     fn new(s: &BaselineSettings) -> Self {
-        let bucket_ms = (s.bucket.as_millis() as i64).max(1);
+        let bucket_ms = bucket_ms(s);
         // Validation caps this at 10 080; settings built in code get the same ceiling.
         let slots = (s.history.as_millis() as i64 / bucket_ms).clamp(1, MAX_SLOTS) as usize;
         let min_span = (s.min_history.as_millis() as i64 + bucket_ms - 1) / bucket_ms;
@@ -208,6 +242,12 @@ impl Buckets {
                 None
             }
         }
+    }
+
+    /// True when a sample at `at`, the first live one, does not come after `newest`, the last
+    /// restored bucket: the restored history is not older than the live data and must go.
+    fn restored_too_new(&self, at: Timestamp, newest: Option<i64>) -> bool {
+        self.current.is_none() && newest.is_some_and(|n| n >= at.0.div_euclid(self.bucket_ms))
     }
 
     /// True when a history starting at bucket `oldest` of `len` buckets may judge `closing`.
@@ -249,6 +289,8 @@ pub struct P90Baseline {
     sum: f64,
     sum_sq: f64,
     verdict: Option<Finding>,
+    /// The bucket closed last, until taken.
+    closed: Option<(i64, u16)>,
 }
 
 impl P90Baseline {
@@ -266,12 +308,21 @@ impl P90Baseline {
             sum: 0.0,
             sum_sq: 0.0,
             verdict: None,
+            closed: None,
         }
     }
 
     /// Adds a successful probe's latency observed at `at`; returns the verdict of the last
     /// closed bucket (`None` while it was normal or before `min_history`).
     pub fn update(&mut self, at: Timestamp, value_ms: f64) -> Option<Finding> {
+        if self
+            .buckets
+            .restored_too_new(at, self.ring.back().map(|b| b.0))
+        {
+            while let Some((_, b)) = self.ring.pop_front() {
+                self.forget(b);
+            }
+        }
         if let Some(closed) = self.buckets.advance(at) {
             self.close(closed);
         }
@@ -293,9 +344,15 @@ impl P90Baseline {
     /// Loads a persisted rollup (bucket index, p90 ms) older than any sample yet seen: a warm
     /// start. Rollups must come oldest first.
     pub fn restore(&mut self, index: i64, p90_ms: f64) {
-        if p90_ms.is_finite() && p90_ms > 0.0 {
+        let in_order = self.ring.back().is_none_or(|b| b.0 < index);
+        if in_order && self.buckets.current.is_none() && p90_ms.is_finite() && p90_ms > 0.0 {
             self.push(index, bucket_of(p90_ms));
         }
+    }
+
+    /// The bucket closed since the last call, with its p90 in ms: the rollup to persist.
+    pub fn take_closed(&mut self) -> Option<(i64, f64)> {
+        self.closed.take().map(|(i, b)| (i, representative(b)))
     }
 
     /// The current bucket's p90, as a sketch bucket.
@@ -343,6 +400,7 @@ impl P90Baseline {
             }
         }
         self.push(closed, p90);
+        self.closed = Some((closed, p90));
     }
 
     /// Drops buckets that have left the history before `closing`.
@@ -422,6 +480,8 @@ pub struct ErrorBaseline {
     /// Sums over the ring: probes, then errors per class.
     sums: [i64; 5],
     verdict: Option<Finding>,
+    /// The bucket closed last, until taken.
+    closed: Option<(i64, ErrorCounts)>,
 }
 
 impl ErrorBaseline {
@@ -434,12 +494,20 @@ impl ErrorBaseline {
             current: ErrorCounts::default(),
             sums: [0; 5],
             verdict: None,
+            closed: None,
         }
     }
 
     /// Adds one probe's outcome; returns the verdict of the last closed bucket. Probes that
     /// were not sent (breaker open) are the caller's to skip.
     pub fn update(&mut self, at: Timestamp, outcome: Outcome, status: u16) -> Option<Finding> {
+        if self
+            .buckets
+            .restored_too_new(at, self.ring.back().map(|b| b.0))
+        {
+            while self.ring.pop_front().is_some() {}
+            self.sums = [0; 5];
+        }
         if let Some(closed) = self.buckets.advance(at) {
             self.close(closed);
         }
@@ -464,9 +532,15 @@ impl ErrorBaseline {
 
     /// Loads a persisted rollup older than any sample yet seen (oldest first): a warm start.
     pub fn restore(&mut self, index: i64, counts: ErrorCounts) {
-        if counts.total > 0 {
+        let in_order = self.ring.back().is_none_or(|b| b.0 < index);
+        if in_order && self.buckets.current.is_none() && counts.total > 0 {
             self.push(index, counts);
         }
+    }
+
+    /// The bucket closed since the last call, with its counts: the rollup to persist.
+    pub fn take_closed(&mut self) -> Option<(i64, ErrorCounts)> {
+        self.closed.take()
     }
 
     fn close(&mut self, closed: i64) {
@@ -506,6 +580,7 @@ impl ErrorBaseline {
             }
         }
         self.push(closed, bucket);
+        self.closed = Some((closed, bucket));
     }
 
     fn push(&mut self, index: i64, counts: ErrorCounts) {
@@ -639,6 +714,58 @@ mod tests {
                 .flatten()
                 .any(|f| f.severity == Severity::Critical)
         );
+    }
+
+    #[test]
+    fn each_closed_bucket_is_handed_out_once() {
+        let mut m = P90Baseline::new(&settings());
+        let mut rng = fastrand::Rng::with_seed(6);
+        feed_latency(&mut m, &mut rng, 0..1, 50.0, 0.0);
+        assert_eq!(m.take_closed(), None, "bucket 0 is still open");
+        feed_latency(&mut m, &mut rng, 1..2, 50.0, 0.0);
+        let (i, p90) = m.take_closed().expect("bucket 0 closed");
+        assert_eq!(i, 0);
+        assert!((p90 - 50.0).abs() < 0.5, "{p90}");
+        assert_eq!(m.take_closed(), None);
+        let mut e = ErrorBaseline::new(&settings());
+        let mut c = 0;
+        feed_errors(&mut e, 0..2, 10, 5, &mut c);
+        let (i, counts) = e.take_closed().expect("bucket 0 closed");
+        assert_eq!(i, 0);
+        assert_eq!(counts.total, 10);
+        assert_eq!(counts.errors, [0, 2, 2, 0]);
+    }
+
+    #[test]
+    fn a_restored_history_not_older_than_the_live_data_is_dropped() {
+        let mut m = P90Baseline::new(&settings());
+        let mut rng = fastrand::Rng::with_seed(7);
+        feed_latency(&mut m, &mut rng, 0..60, 50.0, 0.3);
+        let mut replay = P90Baseline::new(&settings());
+        for (i, p90) in m.rollups() {
+            replay.restore(i, p90);
+        }
+        // The same hour again (a replay): the restored buckets are not its past.
+        feed_latency(&mut replay, &mut rng, 0..1, 50.0, 0.3);
+        assert_eq!(replay.rollups().count(), 0);
+        let mut e = ErrorBaseline::new(&settings());
+        e.restore(
+            10,
+            ErrorCounts {
+                total: 5,
+                errors: [0; 4],
+            },
+        );
+        e.restore(
+            9,
+            ErrorCounts {
+                total: 5,
+                errors: [0; 4],
+            },
+        );
+        assert_eq!(e.rollups().count(), 1, "out of order: skipped");
+        e.update(Timestamp(10 * MIN), Outcome::Ok, 200);
+        assert_eq!(e.rollups().count(), 0);
     }
 
     /// `per_minute` probes a minute; `errors_per_mille` of them (deterministically spread) 503.

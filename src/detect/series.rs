@@ -2,7 +2,7 @@
 //! bookkeeping (hysteresis) around it. Pure: measurements in, events out, no runtime.
 
 use crate::config::DetectSettings;
-use crate::detect::baseline::{ErrorBaseline, P90Baseline};
+use crate::detect::baseline::{ErrorBaseline, P90Baseline, Rollup};
 use crate::detect::errors::ErrorModel;
 use crate::detect::finding::Finding;
 use crate::detect::latency::LatencyModel;
@@ -115,6 +115,30 @@ impl SeriesDetector {
             *new = *state;
         }
         fresh
+    }
+
+    /// True when a learned baseline runs for this series (its rollups are worth persisting).
+    pub fn has_baseline(&self) -> bool {
+        !matches!(self.baseline, Baseline::None)
+    }
+
+    /// The learned baseline's bucket closed since the last call, as (bucket index, rollup).
+    pub fn take_rollup(&mut self) -> Option<(i64, Rollup)> {
+        match &mut self.baseline {
+            Baseline::P90(b) => b.take_closed().map(|(i, p90)| (i, Rollup::P90(p90))),
+            Baseline::Errors(b) => b.take_closed().map(|(i, c)| (i, Rollup::Errors(c))),
+            Baseline::None => None,
+        }
+    }
+
+    /// Restores a persisted rollup of bucket `index` into the learned baseline, before any
+    /// live sample (oldest first); a rollup of another model is ignored.
+    pub fn restore(&mut self, index: i64, rollup: Rollup) {
+        match (&mut self.baseline, rollup) {
+            (Baseline::P90(b), Rollup::P90(p90)) => b.restore(index, p90),
+            (Baseline::Errors(b), Rollup::Errors(c)) => b.restore(index, c),
+            _ => {}
+        }
     }
 
     /// True while the series is in an anomalous episode.

@@ -16,6 +16,7 @@ use crate::detect::price_actor::{PriceActor, PriceRoutes};
 use crate::detect::rule_actor::RuleActor;
 use crate::messages::{Measurement, Metric, SeriesKey};
 use crate::metrics::Metrics;
+use crate::store::BaselineLink;
 
 /// The most series one monitor tracks; more is almost surely a bug in the sender (a series
 /// key built from a changing value) and would grow without bound.
@@ -32,6 +33,8 @@ struct Inner {
     prices: OnceLock<PriceRoutes>,
     /// Set once by [`DetectorSet::start_rules`]; `None` inside when no rule applies.
     rules: OnceLock<Option<Addr<RuleActor>>>,
+    /// Set once by [`DetectorSet::persist_baselines`].
+    baselines: OnceLock<BaselineLink>,
 }
 
 /// A cheap-to-clone handle on the running detectors.
@@ -59,6 +62,7 @@ impl DetectorSet {
                 detectors: Mutex::new(HashMap::new()),
                 prices: OnceLock::new(),
                 rules: OnceLock::new(),
+                baselines: OnceLock::new(),
             }),
         }
     }
@@ -81,8 +85,9 @@ impl DetectorSet {
             inner.outputs.clone(),
             inner.metrics.clone(),
         );
+        let store = inner.baselines.get().cloned();
         let addr = Supervisor::start_in_arbiter(&inner.arbiter, move |_| {
-            DetectorActor::new(key, settings, &supervision, outputs, &metrics)
+            DetectorActor::new(key, settings, &supervision, outputs, &metrics).with_store(store)
         });
         map.insert(series.clone(), addr.clone());
         Some(addr)
@@ -141,6 +146,12 @@ impl DetectorSet {
                 RuleActor::new(&rules, &region, &supervision, outputs, &metrics)
             }))
         });
+    }
+
+    /// Persists the learned baselines of detectors started from now on through `store`, and
+    /// warm-starts them from it. Only the first call has an effect.
+    pub fn persist_baselines(&self, store: BaselineLink) {
+        let _ = self.inner.baselines.set(store);
     }
 
     /// The running RuleActor, if any rule applies.

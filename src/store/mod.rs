@@ -5,13 +5,15 @@
 //!
 //! [`Store`] (db.rs) is the plain, synchronous store: schema migrations, writes and queries.
 //! [`StoreActor`] (actor.rs) runs it on a thread of its own and is the outbox the Router and
-//! the channels talk to.
+//! the channels talk to. It also keeps the learned baselines' per-bucket rollups, so that a
+//! restarted detector warm-starts ([`SaveRollup`], [`LoadRollups`]).
 
 pub mod actor;
 pub mod db;
 
 pub use actor::{
-    Attempted, CheckWritable, Delivered, DeliveryCounts, Enqueue, Failed, LoadPending,
-    RecentAlerts, RecordAnomaly, RecordResolved, StoreActor, StoreLink, Target,
+    Attempted, BaselineLink, CheckWritable, Delivered, DeliveryCounts, Enqueue, Failed,
+    LoadPending, RecentAlerts, RecordAnomaly, RecordResolved, StoreActor, StoreLink, Target,
 };
+pub use actor::{LoadRollups, SaveRollup};
 pub use db::{AttemptOutcome, DeliveryCount, DeliveryState, MIGRATIONS, PendingAlert, Store};

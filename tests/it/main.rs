@@ -26,4 +26,5 @@ mod secrets;
 mod server;
 mod sms;
 mod supervision;
+mod warm_start;
 mod webhook;
