@@ -404,3 +404,46 @@ async fn exwatch_events_prints_the_table_and_exits_by_the_contract() {
     assert!(err.contains("cannot reach exwatch"), "{err}");
     monitor.stop().await;
 }
+
+#[actix::test]
+async fn the_openapi_document_describes_the_events_endpoint() {
+    let (monitor, base) = start(crate::support::test_settings());
+    let mut r = crate::support::client()
+        .get(format!("{base}/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("request");
+    let doc: Value =
+        serde_json::from_slice(&r.body().limit(1 << 20).await.expect("body")).expect("json");
+    let get = &doc["paths"]["/api/v1/events"]["get"];
+    let mut params: Vec<&str> = get["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .map(|p| {
+            assert_eq!(p["in"], "query", "{p}");
+            p["name"].as_str().unwrap()
+        })
+        .collect();
+    params.sort_unstable();
+    assert_eq!(
+        params,
+        [
+            "cursor", "endpoint", "exchange", "kind", "limit", "metric", "severity", "since",
+            "until"
+        ]
+    );
+    for status in ["200", "400", "503"] {
+        assert!(get["responses"].get(status).is_some(), "{status}: {get}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert!(
+        schemas["Event"]["properties"]["deliveries"].is_object(),
+        "{schemas}"
+    );
+    assert_eq!(
+        schemas["EventKind"]["enum"],
+        serde_json::json!(["firing", "resolved", "triage"])
+    );
+    monitor.stop().await;
+}
