@@ -63,6 +63,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod channel;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod detect;

@@ -7,6 +7,10 @@
 //! - `exwatch replay --input FILE.csv --output OUT.csv [--config FILE]` runs a recorded series
 //!   through the live latency detectors ([`exwatch::replay`]); exits 2 on a bad config or a
 //!   malformed input (the error names the line and column), 1 when a file cannot be opened.
+//! - `exwatch events [--since 1h] [--exchange X] [--severity S] [--limit N] [--url URL |
+//!   --config FILE]` prints a running instance's recent alerts as a table
+//!   ([`exwatch::cli::events`]); exits 1 when the instance cannot be reached, 2 on a bad
+//!   argument (refused by clap or by the server).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,6 +57,44 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Print the recent alerts of a running instance (its /api/v1/events), newest first,
+    /// times in UTC, with what was delivered to which channel.
+    Events {
+        /// Events at or after: a duration before now (`1h`, `30m`), RFC 3339 or epoch ms.
+        #[arg(long)]
+        since: Option<String>,
+        /// Events at or before, as --since.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this exchange.
+        #[arg(long)]
+        exchange: Option<String>,
+        /// Only this endpoint.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Only this metric (latency_ms, errors, availability, price, clock_skew_ms, …).
+        #[arg(long)]
+        metric: Option<String>,
+        /// This severity and above.
+        #[arg(long, value_parser = ["info", "warning", "critical"])]
+        severity: Option<String>,
+        /// Only this kind.
+        #[arg(long, value_parser = ["firing", "resolved", "triage"])]
+        kind: Option<String>,
+        /// How many events at most (1 to 500; the server's default is 100).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
+        limit: Option<u32>,
+        /// The instance's base URL (`http://127.0.0.1:9898`); default: the `[http] listen`
+        /// of --config, or of the embedded default.
+        #[arg(long, conflicts_with = "config")]
+        url: Option<String>,
+        /// The instance's configuration file, to find its `[http] listen`.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
 }
 
 /// Exit status for a configuration that cannot be used.
@@ -67,6 +109,31 @@ fn main() -> ExitCode {
             output,
             config,
         } => replay(&input, &output, config.as_deref()),
+        Command::Events {
+            since,
+            until,
+            exchange,
+            endpoint,
+            metric,
+            severity,
+            kind,
+            limit,
+            url,
+            config,
+            timeout,
+        } => {
+            let args = exwatch::cli::events::EventsArgs {
+                since,
+                until,
+                exchange,
+                endpoint,
+                metric,
+                severity,
+                kind,
+                limit,
+            };
+            events(&args, url, config.as_deref(), timeout)
+        }
         Command::Run { config } => {
             init_tracing();
             let settings = match load(config.as_deref()) {
@@ -158,6 +225,37 @@ fn replay(input: &Path, output: &Path, config: Option<&Path>) -> ExitCode {
         Err(e) => {
             eprintln!("exwatch: {}: {e}", input.display());
             ExitCode::from(EXIT_BAD_CONFIG)
+        }
+    }
+}
+
+fn events(
+    args: &exwatch::cli::events::EventsArgs,
+    url: Option<String>,
+    config: Option<&Path>,
+    timeout: std::time::Duration,
+) -> ExitCode {
+    use exwatch::cli::events;
+    let base = match url {
+        Some(u) => u,
+        None => match load(config) {
+            Ok(s) => events::base_url_of(s.http.listen),
+            Err(code) => return code,
+        },
+    };
+    let system = actix::System::new();
+    match system.block_on(events::fetch(&base, args, timeout)) {
+        Ok(page) => {
+            print!("{}", events::render(&page));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("exwatch: {e}");
+            if e.is_bad_argument() {
+                ExitCode::from(EXIT_BAD_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -27,7 +27,9 @@ use crate::detect::baseline::Rollup;
 use crate::error::StoreError;
 use crate::messages::{Alert, Anomaly, Crash, Name, Ping, Resolved, SeriesKey, Timestamp};
 use crate::metrics::{Counter, Metrics};
-use crate::store::db::{AttemptOutcome, DeliveryCount, PendingAlert, Store};
+use crate::store::db::{
+    AttemptOutcome, DeliveryCount, EventFilter, EventPage, PendingAlert, Store,
+};
 use crate::supervision::{RestartTracker, panic_text};
 
 /// Records an anomaly the Router alerted on.
@@ -132,6 +134,12 @@ pub struct CheckWritable {
     /// The longest wait for a lock held by another connection.
     pub wait: std::time::Duration,
 }
+
+/// A page of stored alerts for the events API (see [`Store::query_events`]). `Err` carries
+/// a reason for the client; the details are in the log.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<EventPage, String>")]
+pub struct QueryEvents(pub EventFilter);
 
 /// What a channel needs of the store: where to report its deliveries and load its pending
 /// alerts.
@@ -432,6 +440,19 @@ impl Handler<LoadRollups> for StoreActor {
             })
             .unwrap_or_default(),
         )
+    }
+}
+
+impl Handler<QueryEvents> for StoreActor {
+    type Result = Result<EventPage, String>;
+
+    fn handle(
+        &mut self,
+        QueryEvents(filter): QueryEvents,
+        ctx: &mut SyncContext<Self>,
+    ) -> Self::Result {
+        self.with_store(ctx, "query_events", |s, _| s.query_events(&filter))
+            .ok_or_else(|| "the event store query failed".to_owned())
     }
 }
 

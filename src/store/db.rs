@@ -17,7 +17,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::detect::baseline::{ErrorCounts, Rollup};
 use crate::error::StoreError;
-use crate::messages::{Alert, Anomaly, Resolved, SeriesKey, Timestamp};
+use crate::messages::{
+    Alert, AlertKind, Anomaly, Metric, Resolved, SeriesKey, Severity, Timestamp,
+};
 
 /// The schema, one migration per version: `MIGRATIONS[i]` takes a database from version `i`
 /// (`PRAGMA user_version`) to `i + 1`. Append; never edit a released migration.
@@ -100,6 +102,14 @@ pub const MIGRATIONS: &[&str] = &[
         e504          INTEGER,
         PRIMARY KEY (exchange, endpoint, metric, model, bucket_ms)
     ) WITHOUT ROWID;
+    ",
+    // v4: the events API (`GET /api/v1/events`): newest first per exchange (the rowid, `seq`,
+    // rides along in every index, so (exchange, at_ms) also orders by (at_ms, seq)), and the
+    // triage follow-up of an alert by the id it answers.
+    "
+    CREATE INDEX IF NOT EXISTS alerts_exchange_at ON alerts (exchange, at_ms);
+    CREATE INDEX IF NOT EXISTS alerts_triage_reply
+        ON alerts (json_extract(payload, '$.in_reply_to')) WHERE kind = 'triage';
     ",
 ];
 
@@ -711,6 +721,268 @@ fn decode(payload: &str, at_ms: i64, started_at_ms: i64) -> Result<Alert, StoreE
     Ok(alert)
 }
 
+/// Where a page of events continues: just after the event at (`at_ms`, `seq`) in newest-first
+/// order. Keyset, not offset: alerts stored while a client pages are never skipped or repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCursor {
+    /// The event time of the last event of the previous page, ms.
+    pub at_ms: i64,
+    /// Its `seq` (ties on `at_ms` are broken by it).
+    pub seq: i64,
+}
+
+/// Which stored alerts [`Store::query_events`] returns. `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only this exchange.
+    pub exchange: Option<String>,
+    /// Only this endpoint.
+    pub endpoint: Option<String>,
+    /// Only this metric.
+    pub metric: Option<Metric>,
+    /// Only this severity and above.
+    pub min_severity: Option<Severity>,
+    /// Only this kind.
+    pub kind: Option<AlertKind>,
+    /// Only events at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only events at or before this time.
+    pub until: Option<Timestamp>,
+    /// Only events after this cursor (older than it).
+    pub after: Option<EventCursor>,
+    /// At most this many events (0 is taken as 1).
+    pub limit: usize,
+}
+
+/// One channel's delivery of a stored alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDelivery {
+    /// The channel.
+    pub channel: String,
+    /// Its state.
+    pub state: DeliveryState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The last error, if an attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// A stored alert with its deliveries and its triage follow-up: one row of the events API.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// The alert's `seq` (store order).
+    pub seq: i64,
+    /// The alert id.
+    pub id: String,
+    /// When the alert's judgement was made (event time).
+    pub at: Timestamp,
+    /// Firing, resolved or triage.
+    pub kind: AlertKind,
+    /// Its severity.
+    pub severity: Severity,
+    /// Exchange of the series.
+    pub exchange: String,
+    /// Endpoint of the series.
+    pub endpoint: String,
+    /// Metric of the series.
+    pub metric: String,
+    /// What fired.
+    pub detector: String,
+    /// The headline.
+    pub title: String,
+    /// The explanation.
+    pub message: String,
+    /// The observed value, `None` when it was not a number.
+    pub value: Option<f64>,
+    /// For a triage alert: the alert it follows up.
+    pub in_reply_to: Option<String>,
+    /// One entry per durable channel, by channel name.
+    pub deliveries: Vec<EventDelivery>,
+    /// The text of the latest triage follow-up of this alert, when there is one.
+    pub triage: Option<String>,
+}
+
+/// A page of events, newest first, and where the next one starts.
+#[derive(Debug, Clone, Default)]
+pub struct EventPage {
+    /// The events.
+    pub events: Vec<StoredEvent>,
+    /// The cursor of the next page; `None` when this is the last.
+    pub next: Option<EventCursor>,
+}
+
+/// The payload fields the events API shows that have no column of their own. Every field is
+/// optional so that an old or odd payload still gives a row.
+#[derive(Debug, Default, serde::Deserialize)]
+struct PayloadBits {
+    #[serde(default)]
+    detector: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    value: Option<f64>,
+    #[serde(default)]
+    in_reply_to: Option<String>,
+}
+
+fn parse_kind(s: &str) -> Option<AlertKind> {
+    Some(match s {
+        "firing" => AlertKind::Firing,
+        "resolved" => AlertKind::Resolved,
+        "triage" => AlertKind::Triage,
+        _ => return None,
+    })
+}
+
+/// The most rows one events query returns, whatever the caller asks.
+pub const MAX_EVENTS_PAGE: usize = 500;
+
+impl Store {
+    /// The stored alerts `filter` selects, newest first (by event time, then `seq`), each with
+    /// its deliveries and triage text. One indexed range scan over `alerts` (see migration
+    /// v3), then a primary-key lookup of deliveries and an index lookup of triage per row.
+    pub fn query_events(&self, filter: &EventFilter) -> Result<EventPage, StoreError> {
+        use rusqlite::types::Value;
+        let limit = filter.limit.clamp(1, MAX_EVENTS_PAGE);
+        let mut sql = String::from(
+            "SELECT seq, id, kind, severity, exchange, endpoint, metric, title, payload, at_ms
+             FROM alerts WHERE 1 = 1",
+        );
+        let mut args: Vec<Value> = Vec::new();
+        let mut and = |clause: &str, values: Vec<Value>| {
+            sql.push_str(" AND ");
+            sql.push_str(clause);
+            args.extend(values);
+        };
+        if let Some(e) = &filter.exchange {
+            and("exchange = ?", vec![Value::Text(e.clone())]);
+        }
+        if let Some(e) = &filter.endpoint {
+            and("endpoint = ?", vec![Value::Text(e.clone())]);
+        }
+        if let Some(m) = filter.metric {
+            and("metric = ?", vec![Value::Text(m.as_str().into())]);
+        }
+        if let Some(min) = filter.min_severity {
+            let wanted: Vec<Value> = [Severity::Info, Severity::Warning, Severity::Critical]
+                .into_iter()
+                .filter(|s| *s >= min)
+                .map(|s| Value::Text(s.as_str().into()))
+                .collect();
+            let marks = vec!["?"; wanted.len()].join(", ");
+            and(&format!("severity IN ({marks})"), wanted);
+        }
+        if let Some(k) = filter.kind {
+            and("kind = ?", vec![Value::Text(k.as_str().into())]);
+        }
+        if let Some(t) = filter.since {
+            and("at_ms >= ?", vec![Value::Integer(t.as_millis())]);
+        }
+        if let Some(t) = filter.until {
+            and("at_ms <= ?", vec![Value::Integer(t.as_millis())]);
+        }
+        if let Some(c) = filter.after {
+            and(
+                "(at_ms, seq) < (?, ?)",
+                vec![Value::Integer(c.at_ms), Value::Integer(c.seq)],
+            );
+        }
+        // One more than asked: whether a next page exists, without a COUNT.
+        sql.push_str(" ORDER BY at_ms DESC, seq DESC LIMIT ?");
+        args.push(Value::Integer(limit as i64 + 1));
+
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, String>(8)?,
+                r.get::<_, i64>(9)?,
+            ))
+        })?;
+        let mut page = EventPage::default();
+        let mut more = false;
+        for row in rows {
+            let (seq, id, kind, severity, exchange, endpoint, metric, title, payload, at_ms) = row?;
+            if page.events.len() == limit {
+                more = true;
+                break;
+            }
+            let bits: PayloadBits = serde_json::from_str(&payload).unwrap_or_else(|e| {
+                tracing::warn!(alert = %id, error = %e, "Stored alert payload unreadable; shown from its columns.");
+                PayloadBits::default()
+            });
+            page.events.push(StoredEvent {
+                seq,
+                kind: parse_kind(&kind).unwrap_or(AlertKind::Firing),
+                severity: Severity::parse(&severity).unwrap_or(Severity::Info),
+                at: Timestamp(at_ms),
+                exchange,
+                endpoint,
+                metric,
+                detector: bits.detector.unwrap_or_default(),
+                title,
+                message: bits.message.unwrap_or_default(),
+                value: bits.value.filter(|v| v.is_finite()),
+                in_reply_to: bits.in_reply_to,
+                deliveries: Vec::new(),
+                triage: None,
+                id,
+            });
+        }
+        drop(stmt);
+        if more {
+            page.next = page.events.last().map(|e| EventCursor {
+                at_ms: e.at.as_millis(),
+                seq: e.seq,
+            });
+        }
+        let mut deliveries = self.conn.prepare_cached(
+            "SELECT channel, state, attempts, last_error FROM deliveries
+             WHERE alert_id = ?1 ORDER BY channel",
+        )?;
+        let mut triage = self.conn.prepare_cached(
+            "SELECT json_extract(payload, '$.message') FROM alerts
+             WHERE kind = 'triage' AND json_extract(payload, '$.in_reply_to') = ?1
+             ORDER BY seq DESC LIMIT 1",
+        )?;
+        for e in &mut page.events {
+            let rows = deliveries.query_map(params![e.id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })?;
+            for row in rows {
+                let (channel, state, attempts, last_error) = row?;
+                if let Some(state) = DeliveryState::parse(&state) {
+                    e.deliveries.push(EventDelivery {
+                        channel,
+                        state,
+                        attempts,
+                        last_error,
+                    });
+                }
+            }
+            if e.kind != AlertKind::Triage {
+                e.triage = triage
+                    .query_row(params![e.id], |r| r.get::<_, Option<String>>(0))
+                    .optional()?
+                    .flatten();
+            }
+        }
+        Ok(page)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1115,5 +1387,142 @@ mod tests {
         assert!(pending[0].alert.value.is_nan());
         let again = s.pending("hook", None).expect("pending works");
         assert_eq!(again.len(), 1, "the unreadable one was marked failed");
+    }
+
+    fn page_ids(page: &EventPage) -> Vec<String> {
+        page.events.iter().map(|e| e.id.clone()).collect()
+    }
+
+    #[test]
+    fn store_events_newest_first_filtered_paged_with_deliveries_and_triage() {
+        let mut s = Store::open(":memory:").expect("open");
+        let mut a = alert("okx", 1_795_000_000_000);
+        a.severity = Severity::Warning;
+        let b = alert("bybit", 1_795_000_002_000);
+        // Same event time as b, stored later: the tie is broken by seq.
+        let c = alert("okx", 1_795_000_002_000);
+        s.enqueue(&a, &["hook", "log"]).expect("a");
+        s.enqueue(&b, &["hook"]).expect("b");
+        s.enqueue(&c, &[]).expect("c");
+        let mut t = alert("okx", 1_795_000_003_000);
+        t.kind = AlertKind::Triage;
+        t.message = "cause: throttling".into();
+        t.in_reply_to = Some(a.id.clone());
+        s.enqueue(&t, &["hook"]).expect("t");
+        s.record_attempt(&a.id, "hook", 1, AttemptOutcome::Retry, "HTTP 503", a.at)
+            .expect("attempt");
+        s.mark_failed(&a.id, "hook", "HTTP 503", a.at)
+            .expect("failed");
+        s.mark_delivered(&a.id, "log", a.at).expect("delivered");
+
+        let all = s
+            .query_events(&EventFilter {
+                limit: 10,
+                ..EventFilter::default()
+            })
+            .expect("query");
+        assert_eq!(
+            page_ids(&all),
+            [&t.id, &c.id, &b.id, &a.id].map(|s| s.to_string())
+        );
+        assert_eq!(all.next, None);
+        let ea = &all.events[3];
+        assert_eq!(ea.triage.as_deref(), Some("cause: throttling"));
+        assert_eq!(ea.value, Some(2500.0));
+        assert_eq!(ea.detector, "clock_skew");
+        assert_eq!(
+            ea.deliveries,
+            [
+                EventDelivery {
+                    channel: "hook".into(),
+                    state: DeliveryState::Failed,
+                    attempts: 1,
+                    last_error: Some("HTTP 503".into()),
+                },
+                EventDelivery {
+                    channel: "log".into(),
+                    state: DeliveryState::Delivered,
+                    attempts: 0,
+                    last_error: None,
+                },
+            ]
+        );
+        assert_eq!(all.events[0].in_reply_to.as_deref(), Some(&*a.id));
+        assert_eq!(all.events[0].triage, None);
+
+        let q = |f: EventFilter| page_ids(&s.query_events(&f).expect("query"));
+        assert_eq!(
+            q(EventFilter {
+                exchange: Some("okx".into()),
+                kind: Some(AlertKind::Firing),
+                limit: 10,
+                ..EventFilter::default()
+            }),
+            [c.id.to_string(), a.id.to_string()]
+        );
+        assert_eq!(
+            q(EventFilter {
+                min_severity: Some(Severity::Critical),
+                until: Some(Timestamp(1_795_000_002_000)),
+                limit: 10,
+                ..EventFilter::default()
+            }),
+            [c.id.to_string(), b.id.to_string()]
+        );
+
+        // Pages of two: every row exactly once, also with a newer alert stored in between.
+        let first = s
+            .query_events(&EventFilter {
+                limit: 2,
+                ..EventFilter::default()
+            })
+            .expect("page 1");
+        s.enqueue(&alert("binance", 1_795_000_009_000), &[])
+            .expect("newer");
+        let second = s
+            .query_events(&EventFilter {
+                limit: 2,
+                after: first.next,
+                ..EventFilter::default()
+            })
+            .expect("page 2");
+        assert_eq!(page_ids(&first), [t.id.to_string(), c.id.to_string()]);
+        assert_eq!(page_ids(&second), [b.id.to_string(), a.id.to_string()]);
+        assert_eq!(second.next, None, "exactly two pages");
+    }
+
+    #[test]
+    fn store_events_query_uses_the_indexes() {
+        let s = Store::open(":memory:").expect("open");
+        let plan = |sql: &str| -> String {
+            let mut stmt = s
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("plan");
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(3))
+                .expect("rows")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("rows");
+            rows.join("; ")
+        };
+        let p = plan(
+            "SELECT seq FROM alerts WHERE 1 = 1 AND exchange = 'okx' AND at_ms >= 5
+             AND (at_ms, seq) < (9, 3) ORDER BY at_ms DESC, seq DESC LIMIT 11",
+        );
+        assert!(p.contains("alerts_exchange_at"), "{p}");
+        assert!(!p.contains("TEMP B-TREE"), "no sort: {p}");
+        let p = plan(
+            "SELECT seq FROM alerts WHERE 1 = 1 AND (at_ms, seq) < (9, 3)
+             ORDER BY at_ms DESC, seq DESC LIMIT 11",
+        );
+        assert!(p.contains("alerts_at"), "{p}");
+        assert!(!p.contains("TEMP B-TREE"), "no sort: {p}");
+        let p = plan(
+            "SELECT json_extract(payload, '$.message') FROM alerts
+             WHERE kind = 'triage' AND json_extract(payload, '$.in_reply_to') = 'x'
+             ORDER BY seq DESC LIMIT 1",
+        );
+        assert!(p.contains("alerts_triage_reply"), "{p}");
     }
 }

@@ -11,9 +11,11 @@
 pub mod actor;
 pub mod db;
 
+pub use actor::QueryEvents;
 pub use actor::{
     Attempted, BaselineLink, CheckWritable, Delivered, DeliveryCounts, Enqueue, Failed,
     LoadPending, RecentAlerts, RecordAnomaly, RecordResolved, StoreActor, StoreLink, Target,
 };
 pub use actor::{LoadRollups, SaveRollup};
 pub use db::{AttemptOutcome, DeliveryCount, DeliveryState, MIGRATIONS, PendingAlert, Store};
+pub use db::{EventCursor, EventDelivery, EventFilter, EventPage, MAX_EVENTS_PAGE, StoredEvent};

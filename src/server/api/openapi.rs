@@ -6,6 +6,7 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
+use crate::server::api::events;
 use crate::server::{error, health, metrics};
 
 /// The document.
@@ -15,8 +16,23 @@ use crate::server::{error, health, metrics};
         title = "exwatch",
         description = "Crypto-exchange API monitor: status, events, silences."
     ),
-    paths(health::healthz, health::readyz, metrics::metrics, document),
-    components(schemas(error::ErrorBody, health::Health))
+    paths(
+        health::healthz,
+        health::readyz,
+        metrics::metrics,
+        document,
+        events::list
+    ),
+    components(schemas(
+        error::ErrorBody,
+        health::Health,
+        events::EventsPage,
+        events::Event,
+        events::Delivery,
+        events::EventKind,
+        events::SeverityName,
+        events::DeliveryStateName
+    ))
 )]
 pub struct ApiDoc;
 

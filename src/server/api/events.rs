@@ -1,0 +1,524 @@
+//! `GET /api/v1/events`: the stored alerts (firing, resolved, triage), newest first, each with
+//! its delivery state per channel and its LLM triage text; filtered by series, minimum
+//! severity, kind and time range; paginated by an opaque keyset cursor.
+//!
+//! It parses and checks the query here (every bad value a 400 naming its field) and asks the
+//! [`StoreActor`](crate::store::StoreActor) for the page with [`QueryEvents`]: the SQL runs on
+//! the store's thread, never on the HTTP worker. It owns the JSON shapes of the resource,
+//! which `exwatch events` reads back ([`crate::cli::events`]).
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::params::parse_time;
+use crate::messages::{AlertKind, Metric, Severity, Timestamp};
+use crate::server::error::ApiError;
+use crate::server::{ACTOR_TIMEOUT, AppState};
+use crate::store::{
+    DeliveryState, EventCursor, EventFilter, MAX_EVENTS_PAGE, QueryEvents, StoredEvent,
+};
+
+/// The page size when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 100;
+
+/// Registers the route (under `/api/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/events", web::get().to(list));
+}
+
+/// What an event announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// A series went bad, got worse, or is still bad after the dedup window.
+    Firing,
+    /// A series that fired is healthy again.
+    Resolved,
+    /// An LLM root-cause hypothesis following up an earlier alert.
+    Triage,
+}
+
+impl From<AlertKind> for EventKind {
+    fn from(k: AlertKind) -> Self {
+        match k {
+            AlertKind::Firing => EventKind::Firing,
+            AlertKind::Resolved => EventKind::Resolved,
+            AlertKind::Triage => EventKind::Triage,
+        }
+    }
+}
+
+impl EventKind {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Firing => "firing",
+            EventKind::Resolved => "resolved",
+            EventKind::Triage => "triage",
+        }
+    }
+}
+
+/// A severity, `info < warning < critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SeverityName {
+    /// Worth a look.
+    Info,
+    /// Degrading.
+    Warning,
+    /// Act now.
+    Critical,
+}
+
+impl From<Severity> for SeverityName {
+    fn from(s: Severity) -> Self {
+        match s {
+            Severity::Info => SeverityName::Info,
+            Severity::Warning => SeverityName::Warning,
+            Severity::Critical => SeverityName::Critical,
+        }
+    }
+}
+
+impl SeverityName {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeverityName::Info => "info",
+            SeverityName::Warning => "warning",
+            SeverityName::Critical => "critical",
+        }
+    }
+}
+
+/// The state of one channel's delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStateName {
+    /// Not delivered yet; being retried.
+    Pending,
+    /// The platform accepted it.
+    Delivered,
+    /// Rejected, or given up after the last attempt.
+    Failed,
+}
+
+impl From<DeliveryState> for DeliveryStateName {
+    fn from(s: DeliveryState) -> Self {
+        match s {
+            DeliveryState::Pending => DeliveryStateName::Pending,
+            DeliveryState::Delivered => DeliveryStateName::Delivered,
+            DeliveryState::Failed => DeliveryStateName::Failed,
+        }
+    }
+}
+
+impl DeliveryStateName {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStateName::Pending => "pending",
+            DeliveryStateName::Delivered => "delivered",
+            DeliveryStateName::Failed => "failed",
+        }
+    }
+}
+
+/// One channel's delivery of an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Delivery {
+    /// The channel's name.
+    pub channel: String,
+    /// Its state.
+    pub state: DeliveryStateName,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The last error, when an attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// One stored alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    /// The alert id (a ULID), as in the webhook payload.
+    pub id: String,
+    /// When the alert's judgement was made (event time), epoch ms.
+    pub at: i64,
+    /// Firing, resolved or triage.
+    pub kind: EventKind,
+    /// Exchange of the series.
+    pub exchange: String,
+    /// Endpoint of the series (`*` for exchange-wide series).
+    pub endpoint: String,
+    /// Metric of the series (`latency_ms`, `errors`, …).
+    pub metric: String,
+    /// Severity (for `resolved`, the highest the episode reached).
+    pub severity: SeverityName,
+    /// What fired (`zscore`, `consecutive_failures`, `rule:<name>` …).
+    pub detector: String,
+    /// The headline, as in the webhook payload.
+    pub title: String,
+    /// The explanation, as in the webhook payload.
+    pub message: String,
+    /// The observed value, `null` when not a number.
+    pub value: Option<f64>,
+    /// Recorded but not sent because a silence matched.
+    pub silenced: bool,
+    /// Its incident was acknowledged.
+    pub acked: bool,
+    /// One entry per channel that owes it a delivery, by channel name.
+    pub deliveries: Vec<Delivery>,
+    /// The LLM triage follow-up's text for this alert, when there is one.
+    pub triage: Option<String>,
+    /// For a `triage` event: the id of the alert it follows up.
+    #[serde(default)]
+    pub in_reply_to: Option<String>,
+}
+
+impl From<StoredEvent> for Event {
+    fn from(e: StoredEvent) -> Self {
+        Event {
+            id: e.id,
+            at: e.at.as_millis(),
+            kind: e.kind.into(),
+            exchange: e.exchange,
+            endpoint: e.endpoint,
+            metric: e.metric,
+            severity: e.severity.into(),
+            detector: e.detector,
+            title: e.title,
+            message: e.message,
+            value: e.value,
+            silenced: false,
+            acked: false,
+            deliveries: e
+                .deliveries
+                .into_iter()
+                .map(|d| Delivery {
+                    channel: d.channel,
+                    state: d.state.into(),
+                    attempts: d.attempts,
+                    last_error: d.last_error,
+                })
+                .collect(),
+            triage: e.triage,
+            in_reply_to: e.in_reply_to,
+        }
+    }
+}
+
+/// A page of events, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EventsPage {
+    /// The events.
+    pub events: Vec<Event>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The query string of `GET /api/v1/events`. Values are taken as text and checked here, so
+/// that every bad one is a 400 naming its parameter.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Only this exchange.
+    pub exchange: Option<String>,
+    /// Only this endpoint.
+    pub endpoint: Option<String>,
+    /// Only this metric (`latency_ms`, `errors`, `availability`, `price`,
+    /// `price_deviation_bps`, `clock_skew_ms`, `actor_restarts`).
+    pub metric: Option<String>,
+    /// This severity and above.
+    #[param(value_type = Option<SeverityName>)]
+    pub severity: Option<String>,
+    /// Only this kind.
+    #[param(value_type = Option<EventKind>)]
+    pub kind: Option<String>,
+    /// Events at or after: epoch ms, RFC 3339, or a duration before now (`1h`).
+    pub since: Option<String>,
+    /// Events at or before: epoch ms, RFC 3339, or a duration before now (`5m`).
+    pub until: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The cursor as the client sees it: `<at_ms>_<seq>` of the last event of the page. Opaque to
+/// clients; only this module reads it back.
+pub fn encode_cursor(c: EventCursor) -> String {
+    format!("{}_{}", c.at_ms, c.seq)
+}
+
+/// Reads a cursor made by [`encode_cursor`]; anything else is a 400 about `cursor`.
+pub fn parse_cursor(s: &str) -> Result<EventCursor, ApiError> {
+    let bad = || {
+        ApiError::field(
+            "cursor",
+            format!("cursor: {s:?} is not a cursor this server made"),
+        )
+    };
+    let (at, seq) = s.split_once('_').ok_or_else(bad)?;
+    let number = |t: &str| -> Result<i64, ApiError> {
+        let digits = t.strip_prefix('-').unwrap_or(t);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        t.parse().map_err(|_| bad())
+    };
+    let (at_ms, seq) = (number(at)?, number(seq)?);
+    if seq < 1 {
+        return Err(bad());
+    }
+    Ok(EventCursor { at_ms, seq })
+}
+
+fn non_empty<'a>(field: &str, v: &'a Option<String>) -> Result<Option<&'a str>, ApiError> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some("") => Err(ApiError::field(field, format!("{field}: empty"))),
+        Some(s) => Ok(Some(s)),
+    }
+}
+
+/// The store filter for `q`, times relative to `now`; the first bad parameter is the error.
+pub fn filter_of(q: &EventsQuery, now: Timestamp) -> Result<EventFilter, ApiError> {
+    let metric = non_empty("metric", &q.metric)?
+        .map(|m| {
+            Metric::parse(m)
+                .ok_or_else(|| ApiError::field("metric", format!("metric: unknown metric {m:?}")))
+        })
+        .transpose()?;
+    let min_severity = non_empty("severity", &q.severity)?
+        .map(|s| {
+            Severity::parse(s).ok_or_else(|| {
+                ApiError::field(
+                    "severity",
+                    format!("severity: {s:?} is not one of info, warning, critical"),
+                )
+            })
+        })
+        .transpose()?;
+    let kind = non_empty("kind", &q.kind)?
+        .map(|k| match k {
+            "firing" => Ok(AlertKind::Firing),
+            "resolved" => Ok(AlertKind::Resolved),
+            "triage" => Ok(AlertKind::Triage),
+            _ => Err(ApiError::field(
+                "kind",
+                format!("kind: {k:?} is not one of firing, resolved, triage"),
+            )),
+        })
+        .transpose()?;
+    let since = q
+        .since
+        .as_deref()
+        .map(|s| parse_time("since", s, now))
+        .transpose()?;
+    let until = q
+        .until
+        .as_deref()
+        .map(|s| parse_time("until", s, now))
+        .transpose()?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if u < s {
+            return Err(ApiError::field("until", "until: before since"));
+        }
+    }
+    let limit = match q.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_EVENTS_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::field(
+                    "limit",
+                    format!("limit: {l:?} is not a whole number from 1 to {MAX_EVENTS_PAGE}"),
+                )
+            })?,
+    };
+    let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    Ok(EventFilter {
+        exchange: non_empty("exchange", &q.exchange)?.map(str::to_owned),
+        endpoint: non_empty("endpoint", &q.endpoint)?.map(str::to_owned),
+        metric,
+        min_severity,
+        kind,
+        since,
+        until,
+        after,
+        limit,
+    })
+}
+
+/// The stored alerts, newest first.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "A page of events, newest first", body = EventsPage),
+        (status = 400, description = "A bad query parameter, named in `field`", body = crate::server::error::ErrorBody),
+        (status = 503, description = "The event store did not answer", body = crate::server::error::ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    q: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = filter_of(&q, Timestamp::now())?;
+    let page = state
+        .store
+        .send(QueryEvents(filter))
+        .timeout(ACTOR_TIMEOUT)
+        .await?
+        .map_err(ApiError::Unavailable)?;
+    Ok(HttpResponse::Ok().json(EventsPage {
+        next_cursor: page.next.map(encode_cursor),
+        events: page.events.into_iter().map(Event::from).collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused_naming_the_field() {
+        for c in [
+            EventCursor {
+                at_ms: 1_795_000_000_123,
+                seq: 42,
+            },
+            EventCursor { at_ms: -5, seq: 1 },
+            EventCursor {
+                at_ms: i64::MAX,
+                seq: i64::MAX,
+            },
+        ] {
+            assert_eq!(parse_cursor(&encode_cursor(c)).unwrap(), c);
+        }
+        for bad in [
+            "",
+            "_",
+            "12",
+            "12_",
+            "_3",
+            "a_1",
+            "1_b",
+            "1_0",
+            "1_-3",
+            "1_2_3",
+            "+1_2",
+            "1.5_2",
+            "99999999999999999999_1",
+        ] {
+            match parse_cursor(bad) {
+                Err(ApiError::BadRequest { field, .. }) => {
+                    assert_eq!(field.as_deref(), Some("cursor"), "{bad:?}")
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_filter_checks_every_parameter() {
+        let now = Timestamp(1_795_000_000_000);
+        let f = filter_of(&EventsQuery::default(), now).unwrap();
+        assert_eq!((f.limit, f.since, f.after), (DEFAULT_LIMIT, None, None));
+        let f = filter_of(
+            &EventsQuery {
+                severity: Some("warning".into()),
+                kind: Some("resolved".into()),
+                since: Some("1h".into()),
+                limit: Some("500".into()),
+                metric: Some("errors".into()),
+                ..EventsQuery::default()
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(f.min_severity, Some(Severity::Warning));
+        assert_eq!(f.kind, Some(AlertKind::Resolved));
+        assert_eq!(f.since, Some(Timestamp(now.0 - 3_600_000)));
+        assert_eq!(f.metric, Some(Metric::Errors));
+        assert_eq!(f.limit, 500);
+        let field = |q: EventsQuery| match filter_of(&q, now) {
+            Err(ApiError::BadRequest { field, .. }) => field.unwrap_or_default(),
+            other => panic!("{other:?}"),
+        };
+        let q = EventsQuery::default;
+        assert_eq!(
+            field(EventsQuery {
+                limit: Some("0".into()),
+                ..q()
+            }),
+            "limit"
+        );
+        assert_eq!(
+            field(EventsQuery {
+                limit: Some("501".into()),
+                ..q()
+            }),
+            "limit"
+        );
+        assert_eq!(
+            field(EventsQuery {
+                limit: Some("-1".into()),
+                ..q()
+            }),
+            "limit"
+        );
+        assert_eq!(
+            field(EventsQuery {
+                severity: Some("high".into()),
+                ..q()
+            }),
+            "severity"
+        );
+        assert_eq!(
+            field(EventsQuery {
+                kind: Some("fired".into()),
+                ..q()
+            }),
+            "kind"
+        );
+        assert_eq!(
+            field(EventsQuery {
+                metric: Some("cpu".into()),
+                ..q()
+            }),
+            "metric"
+        );
+        assert_eq!(
+            field(EventsQuery {
+                exchange: Some("".into()),
+                ..q()
+            }),
+            "exchange"
+        );
+        assert_eq!(
+            field(EventsQuery {
+                since: Some("soon".into()),
+                ..q()
+            }),
+            "since"
+        );
+        assert_eq!(
+            field(EventsQuery {
+                since: Some("1h".into()),
+                until: Some("2h".into()),
+                ..q()
+            }),
+            "until"
+        );
+        assert_eq!(
+            field(EventsQuery {
+                cursor: Some("x".into()),
+                ..q()
+            }),
+            "cursor"
+        );
+    }
+}

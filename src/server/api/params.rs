@@ -1,0 +1,103 @@
+//! Query-parameter parsing shared by every `/api/v1` resource. Each parser names the field it
+//! was given in its error, so a bad value answers 400 with `"field": "<name>"`.
+
+use crate::messages::Timestamp;
+use crate::server::error::ApiError;
+
+/// A time parameter: epoch milliseconds (`1767225600000`), RFC 3339
+/// (`2026-01-01T00:00:00Z`, fractions allowed), a duration before `now` (`90s`, `15m`, `1h`,
+/// `2d`, as humantime spells them), or `now`.
+pub fn parse_time(field: &str, s: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
+    let s = s.trim();
+    let bad = || {
+        ApiError::field(
+            field,
+            format!(
+                "{field}: {s:?} is not a time: give epoch milliseconds, RFC 3339 \
+                 (2026-01-01T00:00:00Z) or a duration before now (1h)"
+            ),
+        )
+    };
+    if s.is_empty() {
+        return Err(bad());
+    }
+    if s == "now" {
+        return Ok(now);
+    }
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse::<i64>().map(Timestamp).map_err(|_| bad());
+    }
+    if let Some(t) = Timestamp::parse_rfc3339(s) {
+        return Ok(t);
+    }
+    // A duration starts with a digit; anything else was meant as a date.
+    if s.as_bytes()[0].is_ascii_digit() {
+        if let Ok(d) = humantime::parse_duration(s) {
+            let ms = i64::try_from(d.as_millis()).map_err(|_| bad())?;
+            return Ok(Timestamp(now.as_millis().saturating_sub(ms)));
+        }
+    }
+    Err(bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp(1_795_000_000_000);
+
+    fn field_of(e: ApiError) -> Option<String> {
+        match e {
+            ApiError::BadRequest { field, .. } => field,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn parse_time_takes_epoch_ms_rfc3339_relative_and_now() {
+        assert_eq!(
+            parse_time("since", "1767225600000", NOW).unwrap(),
+            Timestamp(1_767_225_600_000)
+        );
+        assert_eq!(
+            parse_time("since", "2026-11-18T11:06:43Z", NOW).unwrap(),
+            Timestamp(1_795_000_003_000)
+        );
+        assert_eq!(
+            parse_time("since", "2026-11-18T11:06:43.250Z", NOW).unwrap(),
+            Timestamp(1_795_000_003_250)
+        );
+        assert_eq!(
+            parse_time("since", "1h", NOW).unwrap(),
+            Timestamp(NOW.0 - 3_600_000)
+        );
+        assert_eq!(
+            parse_time("since", "1h 30m", NOW).unwrap(),
+            Timestamp(NOW.0 - 5_400_000)
+        );
+        assert_eq!(
+            parse_time("since", "250ms", NOW).unwrap(),
+            Timestamp(NOW.0 - 250)
+        );
+        assert_eq!(parse_time("until", " now ", NOW).unwrap(), NOW);
+        assert_eq!(parse_time("since", "0", NOW).unwrap(), Timestamp(0));
+    }
+
+    #[test]
+    fn parse_time_refuses_garbage_naming_the_field() {
+        for bad in [
+            "",
+            "yesterday",
+            "1 fortnight",
+            "h1",
+            "99999999999999999999999",
+            "2026-13-40T00:00:00Z",
+            "-",
+            "1e3",
+        ] {
+            let e = parse_time("until", bad, NOW).expect_err(bad);
+            assert_eq!(field_of(e).as_deref(), Some("until"), "{bad:?}");
+        }
+    }
+}
