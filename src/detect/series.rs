@@ -3,10 +3,13 @@
 
 use crate::config::DetectSettings;
 use crate::detect::baseline::{ErrorBaseline, P90Baseline};
+use crate::detect::clock::SkewLimits;
 use crate::detect::errors::ErrorModel;
 use crate::detect::finding::Finding;
 use crate::detect::latency::LatencyModel;
-use crate::messages::{CircuitState, Measurement, Metric, Outcome, Severity, Stats, Timestamp};
+use crate::messages::{
+    CircuitState, Measurement, Metric, Outcome, SeriesKey, Severity, Stats, Timestamp,
+};
 
 /// What a series' detection concluded from one measurement.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,10 +32,7 @@ enum Model {
     Availability {
         state: CircuitState,
     },
-    Clock {
-        warn_ms: f64,
-        critical_ms: f64,
-    },
+    Clock(SkewLimits),
     /// Metrics judged elsewhere or not yet (prices are compared across exchanges).
     Passive,
 }
@@ -81,10 +81,7 @@ impl SeriesDetector {
             Metric::Availability => Model::Availability {
                 state: CircuitState::Closed,
             },
-            Metric::ClockSkewMs => Model::Clock {
-                warn_ms: settings.clock.warn_ms,
-                critical_ms: settings.clock.critical_ms,
-            },
+            Metric::ClockSkewMs => Model::Clock(SkewLimits::new(&settings.clock, None)),
             Metric::Price | Metric::PriceDeviationBps | Metric::ActorRestarts => Model::Passive,
         };
         let baseline = match metric {
@@ -103,6 +100,16 @@ impl SeriesDetector {
         }
     }
 
+    /// The detector for `series`: like [`SeriesDetector::new`], with what depends on the
+    /// series' exchange (its clock's signing window, [`SkewLimits::for_exchange`]).
+    pub fn for_series(series: &SeriesKey, settings: &DetectSettings) -> Self {
+        let mut d = Self::new(series.metric, settings);
+        if let Model::Clock(limits) = &mut d.model {
+            *limits = SkewLimits::for_exchange(&settings.clock, &series.exchange);
+        }
+        d
+    }
+
     /// A fresh detector for the same metric (after a crash): the models start empty, but
     /// the episode in progress and the breaker state are kept, so the series still resolves.
     pub fn rebuilt(&self, metric: Metric, settings: &DetectSettings) -> Self {
@@ -113,6 +120,9 @@ impl SeriesDetector {
             (&self.model, &mut fresh.model)
         {
             *new = *state;
+        }
+        if let (Model::Clock(limits), Model::Clock(new)) = (&self.model, &mut fresh.model) {
+            *new = *limits;
         }
         fresh
     }
@@ -204,10 +214,7 @@ impl SeriesDetector {
                     CircuitState::HalfOpen => Step::Nothing,
                 }
             }
-            Model::Clock {
-                warn_ms,
-                critical_ms,
-            } => match clock_finding(m.value, *warn_ms, *critical_ms) {
+            Model::Clock(limits) => match limits.judge(m.value) {
                 Some(f) => Step::Fire(f),
                 None => Step::Normal,
             },
@@ -311,34 +318,10 @@ impl SeriesDetector {
                 "circuit breaker open: the exchange is failing every probe; probes are paused"
                     .to_string()
             }
-            (Model::Clock { .. }, _) => format!(
-                "clock skew {:+.0} ms against the exchange (limit {:.0} ms)",
-                f.value, f.threshold
-            ),
+            (Model::Clock(limits), _) => limits.explain(f),
             (Model::Passive, _) => String::new(),
         }
     }
-}
-
-fn clock_finding(skew_ms: f64, warn_ms: f64, critical_ms: f64) -> Option<Finding> {
-    if !skew_ms.is_finite() {
-        return None;
-    }
-    let abs = skew_ms.abs();
-    let (severity, threshold) = if abs >= critical_ms {
-        (Severity::Critical, critical_ms)
-    } else if abs >= warn_ms {
-        (Severity::Warning, warn_ms)
-    } else {
-        return None;
-    };
-    Some(Finding {
-        detector: "clock_skew",
-        severity,
-        value: skew_ms,
-        threshold,
-        confidence: 1.0,
-    })
 }
 
 #[cfg(test)]

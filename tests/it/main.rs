@@ -5,6 +5,7 @@
 mod support;
 
 mod alertmanager;
+mod clock;
 mod collect;
 mod common;
 mod connectivity;
