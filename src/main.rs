@@ -4,7 +4,8 @@
 //!   file is given) until SIGINT or SIGTERM, then stops gracefully and exits 0.
 //! - `exwatch check-config FILE` prints the resolved settings, secrets redacted, or lists
 //!   every problem and exits 2.
-//! - `exwatch replay --input FILE.csv --output OUT.csv [--config FILE]` runs a recorded series
+//! - `exwatch replay --input FILE.csv --output OUT.csv [--config FILE] [--unit any|ms]
+//!   [--direction both|up]` runs a recorded series
 //!   through the live latency detectors ([`exwatch::replay`]); exits 2 on a bad config or a
 //!   malformed input (the error names the line and column), 1 when a file cannot be opened.
 
@@ -52,6 +53,14 @@ enum Command {
         /// default without it.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// What the values are: `any` (any unit and sign; spread floors from the series' own
+        /// robust scale) or `ms` (latencies, judged exactly as a live latency series).
+        #[arg(long, default_value = "any", value_parser = ["any", "ms"])]
+        unit: String,
+        /// Which departures count: `both` (spikes and drops, shifts up and down) or `up` (rises
+        /// only, as for live latency).
+        #[arg(long, default_value = "both", value_parser = ["both", "up"])]
+        direction: String,
     },
 }
 
@@ -66,7 +75,9 @@ fn main() -> ExitCode {
             input,
             output,
             config,
-        } => replay(&input, &output, config.as_deref()),
+            unit,
+            direction,
+        } => replay(&input, &output, config.as_deref(), &unit, &direction),
         Command::Run { config } => {
             init_tracing();
             let settings = match load(config.as_deref()) {
@@ -127,11 +138,21 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn replay(input: &Path, output: &Path, config: Option<&Path>) -> ExitCode {
-    let settings = match load(config) {
+fn replay(
+    input: &Path,
+    output: &Path,
+    config: Option<&Path>,
+    unit: &str,
+    direction: &str,
+) -> ExitCode {
+    let mut settings = match load(config) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    // clap has checked both against their lists.
+    let latency = &mut settings.detect.latency;
+    latency.unit = exwatch::config::ValueUnit::parse(unit).unwrap_or_default();
+    latency.direction = exwatch::config::Direction::parse(direction).unwrap_or_default();
     let reader = match std::fs::File::open(input) {
         Ok(f) => std::io::BufReader::with_capacity(1 << 16, f),
         Err(e) => {

@@ -87,11 +87,11 @@ fn median_of_sorted(v: &[f64]) -> f64 {
 }
 
 /// The smallest standard deviation a scale-free detector divides by: a quarter of the window's
-/// robust spread (`IQR / 1.349`), at least 0.1 % of its median's magnitude and a millionth of
-/// the fitted scale, so that a window of identical values does not call every change infinite.
-pub fn floor(median: f64, q1: f64, q3: f64, fit_scale: f64) -> f64 {
+/// robust spread (`IQR / 1.349`), and at least a millionth of the fitted scale so that a window
+/// of identical values does not call every change infinite. No share of the level: adding a
+/// constant to a series must not change what is anomalous.
+pub fn floor(q1: f64, q3: f64, fit_scale: f64) -> f64 {
     (0.25 * (q3 - q1) / IQR_TO_STD)
-        .max(0.001 * median.abs())
         .max(1e-6 * fit_scale)
         .max(f64::MIN_POSITIVE)
 }
@@ -153,8 +153,8 @@ mod tests {
 
     #[test]
     fn floor_scales_with_the_series() {
-        assert!((floor(0.02, 0.019, 0.021, 0.0015) - 0.25 * 0.002 / IQR_TO_STD).abs() < 1e-15);
-        assert_eq!(floor(-1000.0, -1000.0, -1000.0, 1.0), 1.0);
-        assert!(floor(0.0, 0.0, 0.0, 0.0) > 0.0);
+        assert!((floor(0.019, 0.021, 0.0015) - 0.25 * 0.002 / IQR_TO_STD).abs() < 1e-15);
+        assert_eq!(floor(-1000.0, -1000.0, 1.0), 1e-6);
+        assert!(floor(0.0, 0.0, 0.0) > 0.0);
     }
 }

@@ -1,7 +1,7 @@
 //! One series' detection state: the model that fits its metric, plus the firing/resolved
 //! bookkeeping (hysteresis) around it. Pure: measurements in, events out, no runtime.
 
-use crate::config::DetectSettings;
+use crate::config::{DetectSettings, Direction, ValueUnit};
 use crate::detect::baseline::{ErrorBaseline, P90Baseline};
 use crate::detect::clock::SkewLimits;
 use crate::detect::errors::ErrorModel;
@@ -68,6 +68,13 @@ pub struct SeriesDetector {
     /// the new level: a sustained slowdown is still a slowdown.
     episode: Option<Finding>,
     normal_run: usize,
+    /// Samples judged since the episode opened.
+    episode_len: usize,
+    /// How long an episode may be sustained by the value alone staying past its opening
+    /// threshold (see [`SeriesDetector::observe`]): unbounded for rises only; one window when
+    /// drops count too (two windows), or the return from a long shift would be "sustained" for
+    /// ever.
+    sustain_for: Option<usize>,
     resolve_after: usize,
     recovery_successes: u32,
 }
@@ -85,6 +92,9 @@ impl SeriesDetector {
             Metric::Price | Metric::PriceDeviationBps | Metric::ActorRestarts => Model::Passive,
         };
         let baseline = match metric {
+            // The learned p90 baseline is a latency model (ms buckets, rises only): a series of
+            // any other unit is judged by the sliding models alone.
+            Metric::LatencyMs if settings.latency.unit == ValueUnit::Any => Baseline::None,
             Metric::LatencyMs => Baseline::P90(Box::new(P90Baseline::new(&settings.baseline))),
             Metric::Errors => Baseline::Errors(Box::new(ErrorBaseline::new(&settings.baseline))),
             _ => Baseline::None,
@@ -95,6 +105,9 @@ impl SeriesDetector {
             firing_since: None,
             episode: None,
             normal_run: 0,
+            episode_len: 0,
+            sustain_for: (settings.latency.direction == Direction::Both)
+                .then_some(2 * settings.latency.window.max(1)),
             resolve_after: settings.latency.resolve_after.max(1),
             recovery_successes: settings.errors.recovery_successes.max(1),
         }
@@ -135,6 +148,10 @@ impl SeriesDetector {
     /// Judges one measurement.
     pub fn observe(&mut self, m: &Measurement) -> Option<Event> {
         let episode = self.episode;
+        if episode.is_some() {
+            self.episode_len += 1;
+        }
+        let sustain = self.sustain_for.is_none_or(|n| self.episode_len <= n);
         let recovery_successes = self.recovery_successes;
         let step = match &mut self.model {
             Model::Latency(model) => {
@@ -154,7 +171,9 @@ impl SeriesDetector {
                     // threshold the episode opened at: still anomalous. (A learned baseline's
                     // verdict lasts a bucket and carries its own persistence.)
                     (None, Some(open))
-                        if m.value >= open.threshold && !open.detector.starts_with("baseline_") =>
+                        if sustain
+                            && beyond(m.value, &open)
+                            && !open.detector.starts_with("baseline_") =>
                     {
                         Step::Fire(Finding {
                             value: m.value,
@@ -258,6 +277,7 @@ impl SeriesDetector {
 
     fn resolve(&mut self) -> Option<Event> {
         self.normal_run = 0;
+        self.episode_len = 0;
         self.episode = None;
         self.firing_since.take().map(|_| Event::Resolved)
     }
@@ -321,6 +341,16 @@ impl SeriesDetector {
             (Model::Clock(limits), _) => limits.explain(f),
             (Model::Passive, _) => String::new(),
         }
+    }
+}
+
+/// True while `value` is still past the threshold the episode `open` opened at, on the side
+/// it departed to (a drop opens below its threshold).
+fn beyond(value: f64, open: &Finding) -> bool {
+    if open.value < open.threshold {
+        value <= open.threshold
+    } else {
+        value >= open.threshold
     }
 }
 
