@@ -5,7 +5,8 @@
 //! - `exwatch check-config FILE` prints the resolved settings, secrets redacted, or lists
 //!   every problem and exits 2.
 //! - `exwatch replay --input FILE.csv --output OUT.csv [--config FILE] [--unit any|ms]
-//!   [--direction both|up]` runs a recorded series
+//!   [--direction both|up] [--detector all|zscore|iqr|rolling_mean|baseline_p90]` runs a
+//!   recorded series
 //!   through the live latency detectors ([`exwatch::replay`]); exits 2 on a bad config or a
 //!   malformed input (the error names the line and column), 1 when a file cannot be opened.
 
@@ -61,6 +62,13 @@ enum Command {
         /// only, as for live latency).
         #[arg(long, default_value = "both", value_parser = ["both", "up"])]
         direction: String,
+        /// Score one detector alone (`all`: the composite a live series uses).
+        #[arg(
+            long,
+            default_value = "all",
+            value_parser = ["all", "zscore", "iqr", "rolling_mean", "baseline_p90"]
+        )]
+        detector: String,
     },
 }
 
@@ -77,7 +85,15 @@ fn main() -> ExitCode {
             config,
             unit,
             direction,
-        } => replay(&input, &output, config.as_deref(), &unit, &direction),
+            detector,
+        } => replay(
+            &input,
+            &output,
+            config.as_deref(),
+            &unit,
+            &direction,
+            &detector,
+        ),
         Command::Run { config } => {
             init_tracing();
             let settings = match load(config.as_deref()) {
@@ -144,6 +160,7 @@ fn replay(
     config: Option<&Path>,
     unit: &str,
     direction: &str,
+    detector: &str,
 ) -> ExitCode {
     let mut settings = match load(config) {
         Ok(s) => s,
@@ -153,6 +170,7 @@ fn replay(
     let latency = &mut settings.detect.latency;
     latency.unit = exwatch::config::ValueUnit::parse(unit).unwrap_or_default();
     latency.direction = exwatch::config::Direction::parse(direction).unwrap_or_default();
+    latency.only = (detector != "all").then(|| detector.to_owned());
     let reader = match std::fs::File::open(input) {
         Ok(f) => std::io::BufReader::with_capacity(1 << 16, f),
         Err(e) => {

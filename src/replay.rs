@@ -1,6 +1,9 @@
-//! Replay for back-testing: streams one recorded latency series from a CSV through the same
-//! [`SeriesDetector`] a live series uses (the latency model and its firing/resolved
-//! hysteresis, settings from `[detect.latency]`) and writes one judgement per row.
+//! Replay for back-testing: streams one recorded series from a CSV through the same
+//! [`SeriesDetector`] a live latency series uses (the latency model and its firing/resolved
+//! hysteresis, settings from `[detect.latency]`) and writes one judgement per row. The caller
+//! picks the settings: `exwatch replay` defaults to `unit = any`, `direction = both` (series of
+//! any unit, drops too; see [`crate::detect::scale`]), and `--unit ms --direction up` judges a
+//! latency series exactly as live.
 //!
 //! Input: a header naming `timestamp` and `value` and optionally `label` (0/1), in any order,
 //! other columns ignored; timestamps as RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC) or epoch

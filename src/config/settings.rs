@@ -371,6 +371,11 @@ pub struct LatencySettings {
     pub unit: ValueUnit,
     /// Which departures count. Live latency only rises matter (`Up`); replay defaults to `Both`.
     pub direction: Direction,
+    /// Only this detector's findings count (`zscore`, `iqr`, `rolling_mean`,
+    /// `baseline_p90`), for evaluating one detector with `exwatch replay --detector`; `None`
+    /// (always, live) for the composite.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only: Option<String>,
 }
 
 /// What a series' values are, for the latency model's floors and quantiles.
@@ -431,6 +436,7 @@ impl Default for LatencySettings {
             resolve_after: 3,
             unit: ValueUnit::Ms,
             direction: Direction::Up,
+            only: None,
         }
     }
 }

@@ -506,6 +506,7 @@ fn latency(mut t: Table<'_>) -> LatencySettings {
         resolve_after: usize_at_least(&mut t, "resolve_after", 1, d.resolve_after),
         unit: d.unit,
         direction: d.direction,
+        only: None,
     };
     if out.rolling_window >= out.window {
         t.problem(

@@ -3,6 +3,12 @@
 //! read (running moments of the whole window and of its recent part, a quantile sketch); the
 //! detectors themselves are pure functions in [`zscore`], [`iqr`] and [`rolling`].
 //!
+//! Settings pick the unit and the direction. Live latency is `ms` and `up`: values clamped to
+//! 0 ..= 10 min, millisecond floors, rises only. `any` (replay of other data) buckets values by
+//! a robust fit ([`crate::detect::scale`]), floors the spread by the window's own IQR instead,
+//! and clips a value to the window's outer fences in the running moments; `both` judges drops
+//! as rises are judged.
+//!
 //! Every update is O(log B) (B = 1 438 quantile buckets) and allocates nothing; the running sums
 //! are rebuilt from the window once every `window` samples, an amortised O(1), so that rounding
 //! cannot drift.
@@ -139,7 +145,10 @@ impl LatencyModel {
             let floor = scale::floor(q1, q3, fit.scale());
             let findings = self.judge_scale_free(value, quartiles, floor);
             let iqr = (q3 - q1).max(IQR_TO_STD * floor);
-            self.push(value, value.clamp(q1 - OUTER_FENCE * iqr, q3 + OUTER_FENCE * iqr));
+            self.push(
+                value,
+                value.clamp(q1 - OUTER_FENCE * iqr, q3 + OUTER_FENCE * iqr),
+            );
             return findings;
         }
         let findings = self.judge(value);
@@ -231,7 +240,7 @@ impl LatencyModel {
                 }
             }
         }
-        findings[2] = self.judge_rolling(value, |std, mean| effective_std(std, mean));
+        findings[2] = self.judge_rolling(value, effective_std);
         findings
     }
 
@@ -247,8 +256,7 @@ impl LatencyModel {
         let dir = s.direction;
         let mut findings = [None; 3];
         if let (Some(mean), Some(std)) = (self.all.mean(), self.all.std()) {
-            findings[0] =
-                zscore::judge_with(value, mean, std.max(floor), s.z_threshold, 0.0, dir);
+            findings[0] = zscore::judge_with(value, mean, std.max(floor), s.z_threshold, 0.0, dir);
         }
         findings[1] = iqr::judge_with(
             value,
@@ -349,7 +357,8 @@ impl LatencyModel {
     fn rebuild_moments(&mut self) {
         let shift = self.all.mean().unwrap_or(0.0);
         let older = self.window.len().saturating_sub(self.recent_len);
-        self.all.rebuild(shift, self.window.iter().map(|s| s.moment));
+        self.all
+            .rebuild(shift, self.window.iter().map(|s| s.moment));
         self.recent
             .rebuild(shift, self.window.iter().skip(older).map(|s| s.moment));
         self.since_rebuild = 0;
@@ -610,7 +619,10 @@ mod tests {
         let base = shaped_series();
         let s = any_unit(Direction::Both);
         let reference = flags(&s, &base);
-        assert!(reference.contains(&300) && reference.contains(&600), "{reference:?}");
+        assert!(
+            reference.contains(&300) && reference.contains(&600),
+            "{reference:?}"
+        );
         assert!(reference.contains(&900), "the shift down: {reference:?}");
         for (a, b) in [(0.02, 0.0), (1e6, 0.0), (3.0, -500.0), (-1.0, 0.0)] {
             let scaled: Vec<f64> = base.iter().map(|v| a * v + b).collect();
@@ -646,7 +658,10 @@ mod tests {
         }
         let f = found.expect("the drop fires");
         assert!(f.value < f.threshold, "{f:?}");
-        assert!(f.confidence > 0.5 && f.severity >= Severity::Warning, "{f:?}");
+        assert!(
+            f.confidence > 0.5 && f.severity >= Severity::Warning,
+            "{f:?}"
+        );
         // Infinite values are ignored with any unit (there is no range to clamp them into).
         assert_eq!(model.update_each(f64::INFINITY), [None; 3]);
     }

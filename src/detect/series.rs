@@ -75,6 +75,8 @@ pub struct SeriesDetector {
     /// drops count too (two windows), or the return from a long shift would be "sustained" for
     /// ever.
     sustain_for: Option<usize>,
+    /// `[detect.latency] only`: the one detector whose findings count, if set.
+    only: Option<String>,
     resolve_after: usize,
     recovery_successes: u32,
 }
@@ -108,6 +110,7 @@ impl SeriesDetector {
             episode_len: 0,
             sustain_for: (settings.latency.direction == Direction::Both)
                 .then_some(2 * settings.latency.window.max(1)),
+            only: settings.latency.only.clone(),
             resolve_after: settings.latency.resolve_after.max(1),
             recovery_successes: settings.errors.recovery_successes.max(1),
         }
@@ -162,10 +165,17 @@ impl SeriesDetector {
                     Baseline::P90(b) => b.update(m.at, m.value),
                     _ => None,
                 };
-                match (
-                    Finding::most_severe(model.update(m.value), learned),
-                    episode,
-                ) {
+                let found = match self.only.as_deref() {
+                    None => Finding::most_severe(model.update(m.value), learned),
+                    // Evaluating one detector: the others still learn, their findings are dropped.
+                    Some(only) => model
+                        .update_each(m.value)
+                        .into_iter()
+                        .chain([learned])
+                        .flatten()
+                        .find(|f| f.detector == only),
+                };
+                match (found, episode) {
                     (Some(f), _) => Step::Fire(f),
                     // The baseline has caught up with a level that is still past the
                     // threshold the episode opened at: still anomalous. (A learned baseline's
@@ -551,5 +561,55 @@ mod tests {
         let mut failed = m(Metric::LatencyMs, 10_000.0, 1);
         failed.outcome = Outcome::Timeout;
         assert_eq!(d.observe(&failed), None);
+    }
+
+    fn replay_settings(only: Option<&str>) -> DetectSettings {
+        let mut s = DetectSettings::default();
+        s.latency.unit = ValueUnit::Any;
+        s.latency.direction = Direction::Both;
+        s.latency.only = only.map(str::to_owned);
+        s
+    }
+
+    #[test]
+    fn a_shift_down_is_sustained_for_two_windows_at_most() {
+        let settings = replay_settings(None);
+        let mut d = SeriesDetector::new(Metric::LatencyMs, &settings);
+        let mut rng = fastrand::Rng::with_seed(3);
+        for i in 0..200 {
+            assert_eq!(d.observe(&m(Metric::LatencyMs, 10.0 + rng.f64(), i)), None);
+        }
+        // Down to 2 and staying there: flagged at once and for longer than the sliding
+        // models alone would (they adapt within a window), but not for ever.
+        let mut flagged = 0;
+        for i in 200..800 {
+            if let Some(Event::Firing { finding, .. }) =
+                d.observe(&m(Metric::LatencyMs, 2.0 + rng.f64(), i))
+            {
+                assert!(finding.value < finding.threshold, "a drop: {finding:?}");
+                flagged += 1;
+            }
+        }
+        let window = settings.latency.window;
+        assert!(
+            flagged > window && flagged <= 2 * window + 5,
+            "{flagged} flagged"
+        );
+        assert!(!d.is_firing(), "resolved once the sustain ran out");
+    }
+
+    #[test]
+    fn one_detector_alone_is_scored_when_asked() {
+        for only in ["zscore", "iqr", "rolling_mean"] {
+            let mut d = SeriesDetector::new(Metric::LatencyMs, &replay_settings(Some(only)));
+            let mut rng = fastrand::Rng::with_seed(5);
+            for i in 0..400 {
+                let v = if i % 50 == 49 { 30.0 } else { 10.0 + rng.f64() };
+                if let Some(Event::Firing { finding, .. }) = d.observe(&m(Metric::LatencyMs, v, i))
+                {
+                    assert_eq!(finding.detector, only);
+                }
+            }
+        }
     }
 }

@@ -171,11 +171,7 @@ fn replay_any_unit_corpus_scores_rank_faults_and_false_alarms_stay_within_bounds
             "{file}: {false_per_day} false alarms per day"
         );
         let input = std::fs::read_to_string(data(file)).unwrap();
-        let labels: Vec<bool> = input
-            .lines()
-            .skip(1)
-            .map(|l| l.ends_with(",1"))
-            .collect();
+        let labels: Vec<bool> = input.lines().skip(1).map(|l| l.ends_with(",1")).collect();
         let scores: Vec<f64> = out
             .lines()
             .skip(1)
@@ -194,9 +190,17 @@ fn replay_any_unit_corpus_scores_rank_faults_and_false_alarms_stay_within_bounds
 fn replay_any_unit_flags_small_values_and_drops_that_latency_mode_mutes() {
     // Values around 0.02 and negative values: the latency floors (1 ms, min_increase_ms 50)
     // mute them entirely, the scale-free default finds every fault.
-    for file in ["small_values.csv", "negative_values.csv", "cpu_shifts_down.csv"] {
+    for file in [
+        "small_values.csv",
+        "negative_values.csv",
+        "cpu_shifts_down.csv",
+    ] {
         let (_, latency, _) = replay_latency(&data(file));
-        assert_eq!(figure(&latency, "events_detected"), 0.0, "{file}: {latency}");
+        assert_eq!(
+            figure(&latency, "events_detected"),
+            0.0,
+            "{file}: {latency}"
+        );
         let (_, any, _) = replay(&data(file));
         assert_eq!(figure(&any, "event_recall"), 1.0, "{file}: {any}");
     }
