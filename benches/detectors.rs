@@ -8,16 +8,24 @@
 //! one-minute buckets, history filled first) see one probe every 10 s of event time, so a bucket
 //! closes (and is tested) every sixth update.
 //!
+//! `detector_judge` times each sliding detector's own judgement (z-score, IQR, rolling mean)
+//! on given aggregates, and the clock-skew judgement against Binance's signing window.
+//!
 //! Target: at least 5 million latency updates per second on one core (≤ 200 ns per update).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use exwatch::config::{BaselineSettings, ErrorSettings, LatencySettings, PriceSettings};
+use exwatch::config::{
+    BaselineSettings, ClockSettings, Direction, ErrorSettings, LatencySettings, PriceSettings,
+    ValueUnit,
+};
 use exwatch::detect::baseline::{ErrorBaseline, P90Baseline};
+use exwatch::detect::clock::{SigningWindow, SkewLimits};
 use exwatch::detect::errors::ErrorModel;
 use exwatch::detect::latency::LatencyModel;
 use exwatch::detect::price::PriceDetector;
+use exwatch::detect::{iqr, rolling, zscore};
 use exwatch::messages::{Outcome, Timestamp};
 
 /// Inputs per benchmark; a power of two so cycling is a mask.
@@ -67,6 +75,65 @@ fn bench_latency(c: &mut Criterion) {
             let v = inputs[i & (INPUTS - 1)];
             i = i.wrapping_add(1);
             black_box(model.update(black_box(v)))
+        })
+    });
+    // The replay default for series of any unit: scale-free floors, asinh buckets, both ways.
+    let any = LatencySettings {
+        unit: ValueUnit::Any,
+        direction: Direction::Both,
+        ..LatencySettings::default()
+    };
+    let mut model = LatencyModel::new(&any);
+    for &v in &inputs[..60] {
+        model.update(v);
+    }
+    group.bench_function("update_window_60_any_unit_both", |b| {
+        b.iter(|| {
+            let v = inputs[i & (INPUTS - 1)];
+            i = i.wrapping_add(1);
+            black_box(model.update(black_box(v)))
+        })
+    });
+    group.finish();
+}
+
+/// Each sliding detector's own judgement, given the window's aggregates (what the latency
+/// model adds per detector on top of maintaining the window, `latency_model` above).
+fn bench_each_detector(c: &mut Criterion) {
+    let inputs = latencies();
+    let mut group = c.benchmark_group("detector_judge");
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    group.bench_function("zscore", |b| {
+        b.iter(|| {
+            let v = inputs[i & (INPUTS - 1)];
+            i = i.wrapping_add(1);
+            black_box(zscore::judge(black_box(v), 40.0, 6.0, 3.0, 50.0))
+        })
+    });
+    group.bench_function("iqr", |b| {
+        b.iter(|| {
+            let v = inputs[i & (INPUTS - 1)];
+            i = i.wrapping_add(1);
+            black_box(iqr::judge(black_box(v), 35.0, 40.0, 45.0, 1.5, 50.0))
+        })
+    });
+    group.bench_function("rolling_mean", |b| {
+        b.iter(|| {
+            let v = inputs[i & (INPUTS - 1)];
+            i = i.wrapping_add(1);
+            black_box(rolling::judge(black_box(v), 40.0, 6.0, 2.0, 50.0))
+        })
+    });
+    let clock = SkewLimits::new(
+        &ClockSettings::default(),
+        Some(SigningWindow::BINANCE_BYBIT),
+    );
+    group.bench_function("clock_skew", |b| {
+        b.iter(|| {
+            let v = inputs[i & (INPUTS - 1)] * 60.0 - 2400.0;
+            i = i.wrapping_add(1);
+            black_box(clock.judge(black_box(v)))
         })
     });
     group.finish();
@@ -169,6 +236,7 @@ fn bench_baseline(c: &mut Criterion) {
 criterion_group!(
     benches,
     bench_latency,
+    bench_each_detector,
     bench_errors,
     bench_price,
     bench_baseline

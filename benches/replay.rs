@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use exwatch::config::DetectSettings;
+use exwatch::config::{DetectSettings, Direction, ValueUnit};
 use exwatch::replay::replay;
 
 const ROWS: usize = 100_000;
@@ -39,6 +39,16 @@ fn bench_replay(c: &mut Criterion) {
         b.iter(|| {
             let out = std::io::BufWriter::new(std::io::sink());
             black_box(replay(input.as_bytes(), out, &settings).expect("valid corpus"))
+        })
+    });
+    // What `exwatch replay` runs by default: any unit, both directions.
+    let mut any = DetectSettings::default();
+    any.latency.unit = ValueUnit::Any;
+    any.latency.direction = Direction::Both;
+    group.bench_function("rows_100k_in_memory_any_unit_both", |b| {
+        b.iter(|| {
+            let out = std::io::BufWriter::new(std::io::sink());
+            black_box(replay(input.as_bytes(), out, &any).expect("valid corpus"))
         })
     });
     group.finish();

@@ -4,7 +4,9 @@
 //!   file is given) until SIGINT or SIGTERM, then stops gracefully and exits 0.
 //! - `exwatch check-config FILE` prints the resolved settings, secrets redacted, or lists
 //!   every problem and exits 2.
-//! - `exwatch replay --input FILE.csv --output OUT.csv [--config FILE]` runs a recorded series
+//! - `exwatch replay --input FILE.csv --output OUT.csv [--config FILE] [--unit any|ms]
+//!   [--direction both|up] [--detector all|zscore|iqr|rolling_mean|baseline_p90]` runs a
+//!   recorded series
 //!   through the live latency detectors ([`exwatch::replay`]); exits 2 on a bad config or a
 //!   malformed input (the error names the line and column), 1 when a file cannot be opened.
 //! - `exwatch events [--since 1h] [--exchange X] [--severity S] [--limit N] [--url URL |
@@ -56,6 +58,21 @@ enum Command {
         /// default without it.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// What the values are: `any` (any unit and sign; spread floors from the series' own
+        /// robust scale) or `ms` (latencies, judged exactly as a live latency series).
+        #[arg(long, default_value = "any", value_parser = ["any", "ms"])]
+        unit: String,
+        /// Which departures count: `both` (spikes and drops, shifts up and down) or `up` (rises
+        /// only, as for live latency).
+        #[arg(long, default_value = "both", value_parser = ["both", "up"])]
+        direction: String,
+        /// Score one detector alone (`all`: the composite a live series uses).
+        #[arg(
+            long,
+            default_value = "all",
+            value_parser = ["all", "zscore", "iqr", "rolling_mean", "baseline_p90"]
+        )]
+        detector: String,
     },
     /// Print the recent alerts of a running instance (its /api/v1/events), newest first,
     /// times in UTC, with what was delivered to which channel.
@@ -108,7 +125,17 @@ fn main() -> ExitCode {
             input,
             output,
             config,
-        } => replay(&input, &output, config.as_deref()),
+            unit,
+            direction,
+            detector,
+        } => replay(
+            &input,
+            &output,
+            config.as_deref(),
+            &unit,
+            &direction,
+            &detector,
+        ),
         Command::Events {
             since,
             until,
@@ -194,11 +221,23 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn replay(input: &Path, output: &Path, config: Option<&Path>) -> ExitCode {
-    let settings = match load(config) {
+fn replay(
+    input: &Path,
+    output: &Path,
+    config: Option<&Path>,
+    unit: &str,
+    direction: &str,
+    detector: &str,
+) -> ExitCode {
+    let mut settings = match load(config) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    // clap has checked both against their lists.
+    let latency = &mut settings.detect.latency;
+    latency.unit = exwatch::config::ValueUnit::parse(unit).unwrap_or_default();
+    latency.direction = exwatch::config::Direction::parse(direction).unwrap_or_default();
+    latency.only = (detector != "all").then(|| detector.to_owned());
     let reader = match std::fs::File::open(input) {
         Ok(f) => std::io::BufReader::with_capacity(1 << 16, f),
         Err(e) => {

@@ -1,6 +1,9 @@
-//! Replay for back-testing: streams one recorded latency series from a CSV through the same
-//! [`SeriesDetector`] a live series uses (the latency model and its firing/resolved
-//! hysteresis, settings from `[detect.latency]`) and writes one judgement per row.
+//! Replay for back-testing: streams one recorded series from a CSV through the same
+//! [`SeriesDetector`] a live latency series uses (the latency model and its firing/resolved
+//! hysteresis, settings from `[detect.latency]`) and writes one judgement per row. The caller
+//! picks the settings: `exwatch replay` defaults to `unit = any`, `direction = both` (series of
+//! any unit, drops too; see [`crate::detect::scale`]), and `--unit ms --direction up` judges a
+//! latency series exactly as live.
 //!
 //! Input: a header naming `timestamp` and `value` and optionally `label` (0/1), in any order,
 //! other columns ignored; timestamps as RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC) or epoch
@@ -14,6 +17,7 @@ use std::io::{BufRead, Write};
 use thiserror::Error;
 
 use crate::config::DetectSettings;
+use crate::detect::finding::Finding;
 use crate::detect::series::{Event, SeriesDetector};
 use crate::messages::{Measurement, Metric, SeriesKey, Timestamp};
 
@@ -22,6 +26,15 @@ pub const OUTPUT_HEADER: &str = "timestamp,value,anomaly_score,severity,detector
 
 /// Milliseconds in a day, for false alarms per day.
 const DAY_MS: f64 = 86_400_000.0;
+
+/// A flagged row's `anomaly_score`: `0.5 + 0.5·confidence`, in (0.5, 1]. Unflagged rows
+/// score 0. Every flagged row thus ranks above every normal one (a detector's confidence is 0
+/// exactly at its threshold, which must not tie with "normal"), and among flagged rows the
+/// score rises with the detector's confidence, so threshold-free measures (ROC AUC) see the
+/// detector's ranking.
+pub fn anomaly_score(finding: &Finding) -> f64 {
+    0.5 + 0.5 * finding.confidence.clamp(0.0, 1.0)
+}
 
 /// Why a replay stopped.
 #[derive(Debug, Error)]
@@ -335,7 +348,7 @@ fn run<R: BufRead, W: Write>(
             Some(f) => writeln!(
                 output,
                 ",{:.4},{},{}",
-                f.confidence.clamp(0.0, 1.0),
+                anomaly_score(&f),
                 f.severity.as_str(),
                 f.detector
             )?,

@@ -338,6 +338,8 @@ impl MonitorBuilder {
             router_addr.do_send(Subscribe(s));
         }
 
+        let mut detect = detect;
+        detect.clock.windows = crate::detect::clock::windows_of(&exchanges);
         let detectors = DetectorSet::new(
             pipeline_arbiter.handle(),
             detect,

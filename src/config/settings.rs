@@ -46,6 +46,18 @@ pub(crate) fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S
     s.serialize_str(&humantime::format_duration(*d).to_string())
 }
 
+/// Serializes an optional duration as a humantime string (skip `None` with
+/// `skip_serializing_if`).
+pub(crate) fn ser_opt_duration<S: Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration(d, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// Everything exwatch needs to run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Settings {
@@ -263,6 +275,21 @@ pub struct ExchangeSettings {
     /// Endpoints, sorted by name.
     #[serde(serialize_with = "ser_named")]
     pub endpoints: Vec<EndpointSettings>,
+    /// `recv_window`: how far behind the exchange's clock the local clock may be before signed
+    /// requests are rejected; `None` takes the venue's default (see
+    /// [`crate::detect::clock::SigningWindow`]).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_duration"
+    )]
+    pub recv_window: Option<Duration>,
+    /// `ahead_window`: how far ahead of the exchange's clock the local clock may be; `None`
+    /// takes the venue's default (or `recv_window` for an exchange of no known venue).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_duration"
+    )]
+    pub ahead_window: Option<Duration>,
 }
 
 /// `[exchanges.<exchange>.endpoints.<name>]`
@@ -353,6 +380,60 @@ pub struct LatencySettings {
     pub min_increase_ms: f64,
     /// Consecutive normal samples before a firing series is resolved (hysteresis).
     pub resolve_after: usize,
+    /// What the values are. Live series are latencies (`Ms`); replay of other data uses `Any`.
+    pub unit: ValueUnit,
+    /// Which departures count. Live latency only rises matter (`Up`); replay defaults to `Both`.
+    pub direction: Direction,
+    /// Only this detector's findings count (`zscore`, `iqr`, `rolling_mean`,
+    /// `baseline_p90`), for evaluating one detector with `exwatch replay --detector`; `None`
+    /// (always, live) for the composite.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only: Option<String>,
+}
+
+/// What a series' values are, for the latency model's floors and quantiles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueUnit {
+    /// Milliseconds: values clamped to 0 ..= 10 min, floors of 1 ms and `min_increase_ms`.
+    #[default]
+    Ms,
+    /// Any unit and scale (negative values too): floors are fractions of the window's own
+    /// robust spread, `min_increase_ms` is ignored; see [`crate::detect::scale`].
+    Any,
+}
+
+impl ValueUnit {
+    /// Parses `ms` or `any`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ms" => Some(Self::Ms),
+            "any" => Some(Self::Any),
+            _ => None,
+        }
+    }
+}
+
+/// Which departures from the baseline a model judges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Only rises (latency: faster is never an incident).
+    #[default]
+    Up,
+    /// Rises and drops.
+    Both,
+}
+
+impl Direction {
+    /// Parses `up` or `both`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "up" => Some(Self::Up),
+            "both" => Some(Self::Both),
+            _ => None,
+        }
+    }
 }
 
 impl Default for LatencySettings {
@@ -366,6 +447,9 @@ impl Default for LatencySettings {
             min_samples: 10,
             min_increase_ms: 50.0,
             resolve_after: 3,
+            unit: ValueUnit::Ms,
+            direction: Direction::Up,
+            only: None,
         }
     }
 }
@@ -422,13 +506,31 @@ impl Default for PriceSettings {
     }
 }
 
-/// `[detect.clock]`: clock skew thresholds.
+/// `[detect.clock]`: clock skew thresholds. Where an exchange's signing window is known,
+/// the thresholds are the fractions below of it, and `warn_ms` / `critical_ms` cap them only
+/// when set explicitly; see [`crate::detect::clock`].
 #[derive(Debug, Clone, Serialize)]
 pub struct ClockSettings {
     /// |skew| in ms that warns.
     pub warn_ms: f64,
     /// |skew| in ms that is critical.
     pub critical_ms: f64,
+    /// Share of the signing window at which the skew is worth an info alert.
+    pub info_fraction: f64,
+    /// Share of the signing window that warns.
+    pub warn_fraction: f64,
+    /// Share of the signing window that is critical.
+    pub critical_fraction: f64,
+    /// `warn_ms` was set in the configuration (then it caps the derived warning threshold).
+    #[serde(skip)]
+    pub warn_ms_explicit: bool,
+    /// `critical_ms` was set in the configuration (then it caps the derived critical one).
+    #[serde(skip)]
+    pub critical_ms_explicit: bool,
+    /// Each exchange's signing window, by exchange name: derived from `[exchanges]` when the
+    /// monitor starts ([`crate::detect::clock::windows_of`]), not a key of its own.
+    #[serde(skip)]
+    pub windows: Vec<(String, crate::detect::clock::SigningWindow)>,
 }
 
 impl Default for ClockSettings {
@@ -436,6 +538,12 @@ impl Default for ClockSettings {
         Self {
             warn_ms: 500.0,
             critical_ms: 2000.0,
+            info_fraction: 0.2,
+            warn_fraction: 0.5,
+            critical_fraction: 0.8,
+            warn_ms_explicit: false,
+            critical_ms_explicit: false,
+            windows: Vec::new(),
         }
     }
 }

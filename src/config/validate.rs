@@ -384,11 +384,21 @@ fn exchange(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option
         }
     }
     eps.finish();
+    let recv_window = t
+        .has("recv_window")
+        .then(|| positive_duration(&mut t, "recv_window", Duration::ZERO))
+        .filter(|d| !d.is_zero());
+    let ahead_window = t
+        .has("ahead_window")
+        .then(|| positive_duration(&mut t, "ahead_window", Duration::ZERO))
+        .filter(|d| !d.is_zero());
     t.finish();
     Some(ExchangeSettings {
         name: Name::from(name),
         max_connections,
         endpoints,
+        recv_window,
+        ahead_window,
     })
 }
 
@@ -508,6 +518,9 @@ fn latency(mut t: Table<'_>) -> LatencySettings {
         min_samples: usize_at_least(&mut t, "min_samples", 1, d.min_samples),
         min_increase_ms: non_negative_f64(&mut t, "min_increase_ms", d.min_increase_ms),
         resolve_after: usize_at_least(&mut t, "resolve_after", 1, d.resolve_after),
+        unit: d.unit,
+        direction: d.direction,
+        only: None,
     };
     if out.rolling_window >= out.window {
         t.problem(
@@ -592,10 +605,38 @@ fn price(mut t: Table<'_>) -> PriceSettings {
 
 fn clock(mut t: Table<'_>) -> ClockSettings {
     let d = ClockSettings::default();
+    let warn_ms_explicit = t.has("warn_ms");
+    let critical_ms_explicit = t.has("critical_ms");
+    let fraction = |t: &mut Table<'_>, key: &str, default: f64| {
+        let v = positive_f64(t, key, default);
+        if v > 1.0 {
+            t.problem(
+                key,
+                format!("{v} must be at most 1 (a share of the exchange's signing window)"),
+            );
+            return default;
+        }
+        v
+    };
     let out = ClockSettings {
         warn_ms: positive_f64(&mut t, "warn_ms", d.warn_ms),
         critical_ms: positive_f64(&mut t, "critical_ms", d.critical_ms),
+        info_fraction: fraction(&mut t, "info_fraction", d.info_fraction),
+        warn_fraction: fraction(&mut t, "warn_fraction", d.warn_fraction),
+        critical_fraction: fraction(&mut t, "critical_fraction", d.critical_fraction),
+        warn_ms_explicit,
+        critical_ms_explicit,
+        windows: Vec::new(),
     };
+    if out.info_fraction >= out.warn_fraction || out.warn_fraction >= out.critical_fraction {
+        t.problem(
+            "warn_fraction",
+            format!(
+                "fractions must rise: info_fraction {} < warn_fraction {} < critical_fraction {}",
+                out.info_fraction, out.warn_fraction, out.critical_fraction
+            ),
+        );
+    }
     if out.warn_ms >= out.critical_ms {
         t.problem(
             "warn_ms",
@@ -1465,6 +1506,40 @@ min_severity = "warning"
             "monitor.regoin: unknown key; did you mean `region`?",
         ];
         assert_eq!(p, expected, "got:\n{}", p.join("\n"));
+    }
+
+    #[test]
+    fn config_reads_and_checks_signing_windows() {
+        let s = from_toml_str(
+            &minimal(
+                "[exchanges.x]\nrecv_window = \"10s\"\nahead_window = \"2s\"\n\
+                 [detect.clock]\ncritical_ms = 3000\ninfo_fraction = 0.1\n",
+            ),
+            &no_env,
+        )
+        .expect("valid");
+        let x = s.exchanges.iter().find(|x| &*x.name == "x").unwrap();
+        assert_eq!(x.recv_window, Some(Duration::from_secs(10)));
+        assert_eq!(x.ahead_window, Some(Duration::from_secs(2)));
+        let c = &s.detect.clock;
+        assert!(c.critical_ms_explicit && !c.warn_ms_explicit);
+        assert_eq!((c.info_fraction, c.warn_fraction), (0.1, 0.5));
+
+        let p = problems(&minimal(
+            "[exchanges.x]\nrecv_window = \"0s\"\nahead_window = 5\n\
+             [detect.clock]\nwarn_fraction = 0.9\ncritical_fraction = 1.5\n",
+        ));
+        let has = |key: &str| p.iter().any(|x| x.starts_with(key));
+        assert!(has("exchanges.x.recv_window: "), "{p:?}");
+        assert!(has("exchanges.x.ahead_window: "), "{p:?}");
+        assert!(
+            has("detect.clock.critical_fraction: 1.5 must be at most 1"),
+            "{p:?}"
+        );
+        assert!(
+            has("detect.clock.warn_fraction: fractions must rise"),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl DetectorActor {
             Some(outputs.anomalies.clone()),
         );
         Self {
-            detector: SeriesDetector::new(series.metric, &settings),
+            detector: SeriesDetector::for_series(&series, &settings),
             updates: metrics.counter("exwatch_detector_updates_total", &[("metric", metric)]),
             series,
             settings,

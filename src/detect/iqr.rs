@@ -2,6 +2,7 @@
 //! the outliers already in the window, where the z-score's mean and std are not. Pure: the
 //! caller keeps the window's quantiles.
 
+use crate::config::Direction;
 use crate::detect::finding::Finding;
 use crate::detect::window::finding_from_ratio;
 
@@ -27,12 +28,40 @@ pub fn judge(
     multiplier: f64,
     min_increase_ms: f64,
 ) -> Option<Finding> {
-    let rise = value - q3;
-    if rise <= 0.0 || rise < min_increase_ms {
+    judge_with(
+        value,
+        q1,
+        q3,
+        effective_iqr(q1, q3, median),
+        multiplier,
+        min_increase_ms,
+        Direction::Up,
+    )
+}
+
+/// Like [`judge`] with the floored range `iqr_eff` given and, with [`Direction::Both`], the
+/// lower fence `q1 − multiplier·IQR_eff` judged as the upper one is.
+pub fn judge_with(
+    value: f64,
+    q1: f64,
+    q3: f64,
+    iqr_eff: f64,
+    multiplier: f64,
+    min_rise: f64,
+    direction: Direction,
+) -> Option<Finding> {
+    let spread = multiplier * iqr_eff;
+    let (dev, fence) = if value > q3 {
+        (value - q3, q3 + spread)
+    } else if value < q1 && direction == Direction::Both {
+        (q1 - value, q1 - spread)
+    } else {
+        return None;
+    };
+    if dev < min_rise {
         return None;
     }
-    let spread = multiplier * effective_iqr(q1, q3, median);
-    finding_from_ratio(NAME, rise / spread, value, q3 + spread)
+    finding_from_ratio(NAME, dev / spread, value, fence)
 }
 
 #[cfg(test)]

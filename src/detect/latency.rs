@@ -3,22 +3,37 @@
 //! read (running moments of the whole window and of its recent part, a quantile sketch); the
 //! detectors themselves are pure functions in [`zscore`], [`iqr`] and [`rolling`].
 //!
+//! Settings pick the unit and the direction. Live latency is `ms` and `up`: values clamped to
+//! 0 ..= 10 min, millisecond floors, rises only. `any` (replay of other data) buckets values by
+//! a robust fit ([`crate::detect::scale`]), floors the spread by the window's own IQR instead,
+//! and clips a value to the window's outer fences in the running moments; `both` judges drops
+//! as rises are judged.
+//!
 //! Every update is O(log B) (B = 1 438 quantile buckets) and allocates nothing; the running sums
 //! are rebuilt from the window once every `window` samples, an amortised O(1), so that rounding
 //! cannot drift.
 
-use crate::config::LatencySettings;
+use crate::config::{Direction, LatencySettings, ValueUnit};
 use crate::detect::finding::Finding;
 use crate::detect::quantile::{self, QuantileSketch};
-use crate::detect::window::{Moments, Ring};
+use crate::detect::scale::{self, IQR_TO_STD, RobustScale};
+use crate::detect::window::{Moments, Ring, effective_std};
 use crate::detect::{iqr, rolling, zscore};
 use crate::messages::Stats;
+
+/// `unit = any`: a value counts in the moments at most this many IQRs beyond the quartiles
+/// (Tukey's "far out" fence).
+const OUTER_FENCE: f64 = 3.0;
 
 /// One latency in the window, with its quantile bucket so that evicting it costs no logarithm.
 #[derive(Debug, Clone, Copy, Default)]
 struct Sample {
     value: f64,
     bucket: u16,
+    /// The value as counted in the running moments: the value itself, except that with
+    /// `unit = any` it is clipped to the window's outer fences so that one huge spike does not
+    /// inflate the mean and spread the next samples are judged against.
+    moment: f64,
 }
 
 /// Latency detectors over a sliding window of the last `window` samples.
@@ -37,6 +52,11 @@ pub struct LatencyModel {
     recent_len: usize,
     /// Pushes since the running sums were last rebuilt from the window.
     since_rebuild: usize,
+    /// `unit = any`: the fit that maps values to sketch buckets; `None` until the window
+    /// holds `min_samples` values (until then nothing is judged and the sketch is empty).
+    fit: Option<RobustScale>,
+    /// `unit = any`: room to sort a copy of the window when fitting (allocated once).
+    scratch: Vec<f64>,
 }
 
 impl LatencyModel {
@@ -51,7 +71,49 @@ impl LatencyModel {
             recent: Moments::default(),
             recent_len: settings.rolling_window.max(1) - 1,
             since_rebuild: 0,
+            fit: None,
+            scratch: match settings.unit {
+                ValueUnit::Ms => Vec::new(),
+                ValueUnit::Any => Vec::with_capacity(settings.window.max(1)),
+            },
         }
+    }
+
+    /// Values are latencies in ms (clamped, floors in ms) rather than of any unit.
+    fn is_ms(&self) -> bool {
+        self.settings.unit == ValueUnit::Ms
+    }
+
+    /// The sketch bucket of `value` (`unit = any` before the first fit: none).
+    fn bucket_of(&self, value: f64) -> Option<u16> {
+        match (self.settings.unit, &self.fit) {
+            (ValueUnit::Ms, _) => Some(quantile::bucket_of(value)),
+            (ValueUnit::Any, Some(fit)) => Some(fit.bucket_of(value)),
+            (ValueUnit::Any, None) => None,
+        }
+    }
+
+    /// The window's `q`-quantile in the series' own unit.
+    fn window_quantile(&self, q: f64) -> Option<f64> {
+        match &self.fit {
+            None => self.quantiles.quantile(q),
+            Some(fit) => self.quantiles.quantile_bucket(q).map(|b| fit.value_of(b)),
+        }
+    }
+
+    /// `unit = any`: fits the centre and scale to the window as it is and re-buckets it.
+    /// O(window log window), at most once per `window` pushes.
+    fn refit(&mut self) {
+        self.scratch.clear();
+        self.scratch.extend(self.window.iter().map(|s| s.value));
+        let fit = RobustScale::fit(&mut self.scratch);
+        self.fit = Some(fit);
+        self.quantiles.clear();
+        let quantiles = &mut self.quantiles;
+        self.window.for_each_mut(|s| {
+            s.bucket = fit.bucket_of(s.value);
+            quantiles.insert_bucket(s.bucket);
+        });
     }
 
     /// Judges `value_ms` against the window as it was before, then adds it to the window.
@@ -67,21 +129,48 @@ impl LatencyModel {
     /// Like [`LatencyModel::update`], but returns each detector's finding: `[zscore, iqr,
     /// rolling_mean]`.
     pub fn update_each(&mut self, value_ms: f64) -> [Option<Finding>; 3] {
-        if value_ms.is_nan() {
+        if value_ms.is_nan() || (!self.is_ms() && !value_ms.is_finite()) {
             return [None; 3];
         }
-        let value = quantile::clamp_ms(value_ms);
+        let value = if self.is_ms() {
+            quantile::clamp_ms(value_ms)
+        } else {
+            value_ms
+        };
+        if let Some(fit) = self.fit
+            && self.window.len() >= self.min_samples
+            && let Some(quartiles) = self.quartiles()
+        {
+            let (q1, _median, q3) = quartiles;
+            let floor = scale::floor(q1, q3, fit.scale());
+            let findings = self.judge_scale_free(value, quartiles, floor);
+            let iqr = (q3 - q1).max(IQR_TO_STD * floor);
+            self.push(
+                value,
+                value.clamp(q1 - OUTER_FENCE * iqr, q3 + OUTER_FENCE * iqr),
+            );
+            return findings;
+        }
         let findings = self.judge(value);
-        self.push(value);
+        self.push(value, value);
         findings
+    }
+
+    /// The window's quartiles `(q1, median, q3)`.
+    fn quartiles(&self) -> Option<(f64, f64, f64)> {
+        Some((
+            self.window_quantile(0.25)?,
+            self.window_quantile(0.50)?,
+            self.window_quantile(0.75)?,
+        ))
     }
 
     /// p50/p90/p99 of the window.
     pub fn stats(&self) -> Stats {
         Stats {
-            p50_ms: self.quantiles.quantile(0.50),
-            p90_ms: self.quantiles.quantile(0.90),
-            p99_ms: self.quantiles.quantile(0.99),
+            p50_ms: self.window_quantile(0.50),
+            p90_ms: self.window_quantile(0.90),
+            p99_ms: self.window_quantile(0.99),
             ..Stats::default()
         }
     }
@@ -89,7 +178,7 @@ impl LatencyModel {
     /// The `q`-quantile (0..=1) of the window, within 0.5 % (see [`quantile`]); `None` when
     /// empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        self.quantiles.quantile(q)
+        self.window_quantile(q)
     }
 
     /// Mean of the window; `None` when empty.
@@ -107,75 +196,160 @@ impl LatencyModel {
         self.len() == 0
     }
 
-    /// The three detectors' judgements of `value` against the window as it is.
+    /// The three detectors' judgements of `value` against the window as it is (latencies;
+    /// with `unit = any`, nothing before the first fit).
     fn judge(&self, value: f64) -> [Option<Finding>; 3] {
-        let s = &self.settings;
-        let mut findings = [None; 3];
-        if self.window.len() < self.min_samples {
-            return findings;
+        if self.window.len() < self.min_samples || !self.is_ms() {
+            return [None; 3];
         }
+        self.judge_ms(value)
+    }
+
+    /// Latencies: floors of 1 ms (and 1 % of the level) on the spread, `min_increase_ms` on
+    /// the rise.
+    fn judge_ms(&self, value: f64) -> [Option<Finding>; 3] {
+        let s = &self.settings;
+        let dir = s.direction;
+        let mut findings = [None; 3];
         if let (Some(mean), Some(std)) = (self.all.mean(), self.all.std()) {
-            findings[0] = zscore::judge(value, mean, std, s.z_threshold, s.min_increase_ms);
+            findings[0] = zscore::judge_with(
+                value,
+                mean,
+                effective_std(std, mean),
+                s.z_threshold,
+                s.min_increase_ms,
+                dir,
+            );
         }
         if let Some(q3) = self.quantiles.quantile(0.75) {
             // Most samples are not above q3 by the minimum increase, and then the IQR detector
-            // cannot fire: skip the two other quantile queries for them.
-            if value - q3 >= s.min_increase_ms.max(0.0) {
+            // cannot fire upwards: skip the two other quantile queries for them.
+            if dir == Direction::Both || value - q3 >= s.min_increase_ms.max(0.0) {
                 if let (Some(q1), Some(median)) =
                     (self.quantiles.quantile(0.25), self.quantiles.quantile(0.50))
                 {
-                    findings[1] =
-                        iqr::judge(value, q1, median, q3, s.iqr_multiplier, s.min_increase_ms);
+                    findings[1] = iqr::judge_with(
+                        value,
+                        q1,
+                        q3,
+                        iqr::effective_iqr(q1, q3, median),
+                        s.iqr_multiplier,
+                        s.min_increase_ms,
+                        dir,
+                    );
                 }
             }
         }
-        let base = self.all.minus(&self.recent);
-        if base.count() >= self.min_samples {
-            let mut recent = self.recent;
-            recent.add(value);
-            if let (Some(recent_mean), Some(base_mean), Some(base_std)) =
-                (recent.mean(), base.mean(), base.std())
-            {
-                findings[2] = rolling::judge(
-                    recent_mean,
-                    base_mean,
-                    base_std,
-                    s.rolling_k,
-                    s.min_increase_ms,
-                );
-            }
-        }
+        findings[2] = self.judge_rolling(value, effective_std);
         findings
     }
 
-    /// Adds `value` (already clamped) to the window and every aggregate, evicting the oldest.
-    fn push(&mut self, value: f64) {
+    /// Any unit: the floors are fractions of the window's own robust spread
+    /// ([`scale::floor`]) and there is no minimum rise.
+    fn judge_scale_free(
+        &self,
+        value: f64,
+        (q1, _median, q3): (f64, f64, f64),
+        floor: f64,
+    ) -> [Option<Finding>; 3] {
+        let s = &self.settings;
+        let dir = s.direction;
+        let mut findings = [None; 3];
+        if let (Some(mean), Some(std)) = (self.all.mean(), self.all.std()) {
+            findings[0] = zscore::judge_with(value, mean, std.max(floor), s.z_threshold, 0.0, dir);
+        }
+        findings[1] = iqr::judge_with(
+            value,
+            q1,
+            q3,
+            (q3 - q1).max(IQR_TO_STD * floor),
+            s.iqr_multiplier,
+            0.0,
+            dir,
+        );
+        // The recent mean against the rest of the window, in units of at least the whole
+        // window's robust spread: a smooth daily cycle moves the two parts' means apart by
+        // about as much as it widens the window, so it stays quiet, where a shift does not.
+        let robust = ((q3 - q1) / IQR_TO_STD).max(floor);
+        findings[2] = self.judge_rolling(value, |std, _| std.max(robust));
+        findings
+    }
+
+    /// The rolling-mean detector: the recent part of the window with `value` against the
+    /// rest, its spread floored by `floor(std, mean)`.
+    fn judge_rolling(&self, value: f64, floor: impl Fn(f64, f64) -> f64) -> Option<Finding> {
+        let s = &self.settings;
+        let base = self.all.minus(&self.recent);
+        if base.count() < self.min_samples {
+            return None;
+        }
+        let mut recent = self.recent;
+        recent.add(value);
+        let (recent_mean, base_mean, base_std) = (recent.mean()?, base.mean()?, base.std()?);
+        let min_rise = if self.is_ms() { s.min_increase_ms } else { 0.0 };
+        rolling::judge_with(
+            recent_mean,
+            base_mean,
+            floor(base_std, base_mean),
+            s.rolling_k,
+            min_rise,
+            s.direction,
+        )
+    }
+
+    /// Adds `value` (already clamped) to the window and every aggregate, evicting the oldest;
+    /// the moments count it as `moment`.
+    fn push(&mut self, value: f64, moment: f64) {
         if self.window.is_empty() {
             // Sums relative to the first value keep their precision from the start.
-            self.all = Moments::with_shift(value);
-            self.recent = Moments::with_shift(value);
+            self.all = Moments::with_shift(moment);
+            self.recent = Moments::with_shift(moment);
         }
-        let bucket = quantile::bucket_of(value);
-        let evicted = self.window.push(Sample { value, bucket });
-        self.quantiles.insert_bucket(bucket);
-        self.all.add(value);
+        let bucket = self.bucket_of(value);
+        let evicted = self.window.push(Sample {
+            value,
+            bucket: bucket.unwrap_or(0),
+            moment,
+        });
+        if let Some(b) = bucket {
+            self.quantiles.insert_bucket(b);
+        }
+        self.all.add(moment);
         if let Some(old) = evicted {
-            self.quantiles.remove_bucket(old.bucket);
-            self.all.remove(old.value);
+            if bucket.is_some() {
+                self.quantiles.remove_bucket(old.bucket);
+            }
+            self.all.remove(old.moment);
         }
 
-        self.recent.add(value);
+        self.recent.add(moment);
         if let Some(aged) = self.window.newest(self.recent_len) {
             // The sample that just aged out of the recent part joins the baseline.
-            self.recent.remove(aged.value);
+            self.recent.remove(aged.moment);
         } else if let Some(old) = evicted {
             // The recent part spans the whole window, so the evicted sample was in it.
-            self.recent.remove(old.value);
+            self.recent.remove(old.moment);
         }
 
         self.since_rebuild += 1;
         if self.since_rebuild >= self.window.capacity() {
             self.rebuild_moments();
+            if let Some(fit) = self.fit {
+                // A level shift or a change of spread the fit no longer resolves well.
+                let (q1, median, q3) = (
+                    self.window_quantile(0.25),
+                    self.window_quantile(0.5),
+                    self.window_quantile(0.75),
+                );
+                if let (Some(q1), Some(median), Some(q3)) = (q1, median, q3)
+                    && !fit.still_fits(median, q3 - q1)
+                {
+                    self.refit();
+                }
+            }
+        }
+        if !self.is_ms() && self.fit.is_none() && self.window.len() >= self.min_samples {
+            self.refit();
         }
     }
 
@@ -183,9 +357,10 @@ impl LatencyModel {
     fn rebuild_moments(&mut self) {
         let shift = self.all.mean().unwrap_or(0.0);
         let older = self.window.len().saturating_sub(self.recent_len);
-        self.all.rebuild(shift, self.window.iter().map(|s| s.value));
+        self.all
+            .rebuild(shift, self.window.iter().map(|s| s.moment));
         self.recent
-            .rebuild(shift, self.window.iter().skip(older).map(|s| s.value));
+            .rebuild(shift, self.window.iter().skip(older).map(|s| s.moment));
         self.since_rebuild = 0;
     }
 }
@@ -405,5 +580,89 @@ mod tests {
         assert!((stats.p99_ms.unwrap() - 600.0).abs() <= 6.0);
         assert_eq!(stats.error_rate, None);
         assert_eq!(stats.circuit, None);
+    }
+
+    fn any_unit(direction: Direction) -> LatencySettings {
+        LatencySettings {
+            unit: ValueUnit::Any,
+            direction,
+            ..LatencySettings::default()
+        }
+    }
+
+    /// Which samples of `values` the model flags.
+    fn flags(settings: &LatencySettings, values: &[f64]) -> Vec<usize> {
+        let mut model = LatencyModel::new(settings);
+        (0..values.len())
+            .filter(|&i| model.update(values[i]).is_some())
+            .collect()
+    }
+
+    /// Noise around 1 with a spike up at 300, a drop at 600 and a long shift down from 900.
+    fn shaped_series() -> Vec<f64> {
+        let mut rng = fastrand::Rng::with_seed(11);
+        (0..1400)
+            .map(|i| {
+                let noise = 1.0 + 0.05 * (rng.f64() - 0.5);
+                match i {
+                    300 => 1.6,
+                    600 => 0.4,
+                    900.. => noise - 0.5,
+                    _ => noise,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn any_unit_is_scale_and_sign_free() {
+        let base = shaped_series();
+        let s = any_unit(Direction::Both);
+        let reference = flags(&s, &base);
+        assert!(
+            reference.contains(&300) && reference.contains(&600),
+            "{reference:?}"
+        );
+        assert!(reference.contains(&900), "the shift down: {reference:?}");
+        for (a, b) in [(0.02, 0.0), (1e6, 0.0), (3.0, -500.0), (-1.0, 0.0)] {
+            let scaled: Vec<f64> = base.iter().map(|v| a * v + b).collect();
+            let got = flags(&s, &scaled);
+            // A negative factor mirrors the series: a spike becomes a drop, still flagged.
+            let common = got.iter().filter(|i| reference.contains(i)).count();
+            assert!(
+                common * 10 >= reference.len() * 9 && got.len() <= reference.len() + 3,
+                "x{a}{b:+}: {got:?} against {reference:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn any_unit_up_ignores_drops_and_ms_mutes_small_values() {
+        let base = shaped_series();
+        let up = flags(&any_unit(Direction::Up), &base);
+        assert!(up.contains(&300) && !up.contains(&600), "{up:?}");
+        // The same series read as latencies in ms: under the 1 ms / 50 ms floors.
+        assert!(flags(&LatencySettings::default(), &base).is_empty());
+    }
+
+    #[test]
+    fn any_unit_drop_finding_lies_below_its_threshold() {
+        let mut model = LatencyModel::new(&any_unit(Direction::Both));
+        let base = shaped_series();
+        let mut found = None;
+        for (i, v) in base.iter().enumerate().take(601) {
+            let f = model.update(*v);
+            if i == 600 {
+                found = f;
+            }
+        }
+        let f = found.expect("the drop fires");
+        assert!(f.value < f.threshold, "{f:?}");
+        assert!(
+            f.confidence > 0.5 && f.severity >= Severity::Warning,
+            "{f:?}"
+        );
+        // Infinite values are ignored with any unit (there is no range to clamp them into).
+        assert_eq!(model.update_each(f64::INFINITY), [None; 3]);
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod actor;
 pub mod baseline;
+pub mod clock;
 pub mod errors;
 pub mod finding;
 pub mod iqr;
@@ -22,6 +23,7 @@ pub mod quantile;
 pub mod rolling;
 pub mod rule_actor;
 pub mod rules;
+pub mod scale;
 pub mod series;
 pub mod set;
 pub mod window;

@@ -152,6 +152,16 @@ impl QuantileSketch {
         Some(representative(self.bucket_of_rank(rank)))
     }
 
+    /// The bucket of the `q`-quantile (0..=1) by nearest rank, for callers that map buckets
+    /// to values themselves ([`crate::detect::scale`]). `None` when empty.
+    pub fn quantile_bucket(&self, q: f64) -> Option<u16> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u32).clamp(1, self.count);
+        Some(self.bucket_of_rank(rank))
+    }
+
     /// The bucket of the value of 1-based `rank` (1 ..= len), by binary lifting down the tree:
     /// the largest prefix of buckets holding fewer than `rank` values ends just before it.
     fn bucket_of_rank(&self, rank: u32) -> u16 {

@@ -3,8 +3,9 @@
 //! only a little above the last and none stands out on its own. Pure: the caller keeps the
 //! moments of both parts of the window.
 
+use crate::config::Direction;
 use crate::detect::finding::Finding;
-use crate::detect::window::{effective_std, finding_from_ratio};
+use crate::detect::window::{effective_std, finding_from_ratio, signed_departure};
 
 /// The detector's name in alerts.
 pub const NAME: &str = "rolling_mean";
@@ -22,12 +23,32 @@ pub fn judge(
     k: f64,
     min_increase_ms: f64,
 ) -> Option<Finding> {
-    let rise = recent_mean - base_mean;
-    if rise <= 0.0 || rise < min_increase_ms {
+    judge_with(
+        recent_mean,
+        base_mean,
+        effective_std(base_std, base_mean),
+        k,
+        min_increase_ms,
+        Direction::Up,
+    )
+}
+
+/// Like [`judge`] with the floored deviation `std_eff` given and, with [`Direction::Both`],
+/// a recent mean that sinks below the baseline judged as one that rises.
+pub fn judge_with(
+    recent_mean: f64,
+    base_mean: f64,
+    std_eff: f64,
+    k: f64,
+    min_rise: f64,
+    direction: Direction,
+) -> Option<Finding> {
+    let (dev, sign) = signed_departure(recent_mean - base_mean, direction)?;
+    if dev < min_rise {
         return None;
     }
-    let spread = k * effective_std(base_std, base_mean);
-    finding_from_ratio(NAME, rise / spread, recent_mean, base_mean + spread)
+    let spread = k * std_eff;
+    finding_from_ratio(NAME, dev / spread, recent_mean, base_mean + sign * spread)
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
 //! One series' detection state: the model that fits its metric, plus the firing/resolved
 //! bookkeeping (hysteresis) around it. Pure: measurements in, events out, no runtime.
 
-use crate::config::DetectSettings;
+use crate::config::{DetectSettings, Direction, ValueUnit};
 use crate::detect::baseline::{ErrorBaseline, P90Baseline, Rollup};
+use crate::detect::clock::SkewLimits;
 use crate::detect::errors::ErrorModel;
 use crate::detect::finding::Finding;
 use crate::detect::latency::LatencyModel;
-use crate::messages::{CircuitState, Measurement, Metric, Outcome, Severity, Stats, Timestamp};
+use crate::messages::{
+    CircuitState, Measurement, Metric, Outcome, SeriesKey, Severity, Stats, Timestamp,
+};
 
 /// What a series' detection concluded from one measurement.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,10 +32,7 @@ enum Model {
     Availability {
         state: CircuitState,
     },
-    Clock {
-        warn_ms: f64,
-        critical_ms: f64,
-    },
+    Clock(SkewLimits),
     /// Metrics judged elsewhere or not yet (prices are compared across exchanges).
     Passive,
 }
@@ -68,6 +68,15 @@ pub struct SeriesDetector {
     /// the new level: a sustained slowdown is still a slowdown.
     episode: Option<Finding>,
     normal_run: usize,
+    /// Samples judged since the episode opened.
+    episode_len: usize,
+    /// How long an episode may be sustained by the value alone staying past its opening
+    /// threshold (see [`SeriesDetector::observe`]): unbounded for rises only; one window when
+    /// drops count too (two windows), or the return from a long shift would be "sustained" for
+    /// ever.
+    sustain_for: Option<usize>,
+    /// `[detect.latency] only`: the one detector whose findings count, if set.
+    only: Option<String>,
     resolve_after: usize,
     recovery_successes: u32,
 }
@@ -81,13 +90,13 @@ impl SeriesDetector {
             Metric::Availability => Model::Availability {
                 state: CircuitState::Closed,
             },
-            Metric::ClockSkewMs => Model::Clock {
-                warn_ms: settings.clock.warn_ms,
-                critical_ms: settings.clock.critical_ms,
-            },
+            Metric::ClockSkewMs => Model::Clock(SkewLimits::new(&settings.clock, None)),
             Metric::Price | Metric::PriceDeviationBps | Metric::ActorRestarts => Model::Passive,
         };
         let baseline = match metric {
+            // The learned p90 baseline is a latency model (ms buckets, rises only): a series of
+            // any other unit is judged by the sliding models alone.
+            Metric::LatencyMs if settings.latency.unit == ValueUnit::Any => Baseline::None,
             Metric::LatencyMs => Baseline::P90(Box::new(P90Baseline::new(&settings.baseline))),
             Metric::Errors => Baseline::Errors(Box::new(ErrorBaseline::new(&settings.baseline))),
             _ => Baseline::None,
@@ -98,9 +107,23 @@ impl SeriesDetector {
             firing_since: None,
             episode: None,
             normal_run: 0,
+            episode_len: 0,
+            sustain_for: (settings.latency.direction == Direction::Both)
+                .then_some(2 * settings.latency.window.max(1)),
+            only: settings.latency.only.clone(),
             resolve_after: settings.latency.resolve_after.max(1),
             recovery_successes: settings.errors.recovery_successes.max(1),
         }
+    }
+
+    /// The detector for `series`: like [`SeriesDetector::new`], with what depends on the
+    /// series' exchange (its clock's signing window, [`SkewLimits::for_exchange`]).
+    pub fn for_series(series: &SeriesKey, settings: &DetectSettings) -> Self {
+        let mut d = Self::new(series.metric, settings);
+        if let Model::Clock(limits) = &mut d.model {
+            *limits = SkewLimits::for_exchange(&settings.clock, &series.exchange);
+        }
+        d
     }
 
     /// A fresh detector for the same metric (after a crash): the models start empty, but
@@ -113,6 +136,9 @@ impl SeriesDetector {
             (&self.model, &mut fresh.model)
         {
             *new = *state;
+        }
+        if let (Model::Clock(limits), Model::Clock(new)) = (&self.model, &mut fresh.model) {
+            *new = *limits;
         }
         fresh
     }
@@ -149,6 +175,10 @@ impl SeriesDetector {
     /// Judges one measurement.
     pub fn observe(&mut self, m: &Measurement) -> Option<Event> {
         let episode = self.episode;
+        if episode.is_some() {
+            self.episode_len += 1;
+        }
+        let sustain = self.sustain_for.is_none_or(|n| self.episode_len <= n);
         let recovery_successes = self.recovery_successes;
         let step = match &mut self.model {
             Model::Latency(model) => {
@@ -159,16 +189,25 @@ impl SeriesDetector {
                     Baseline::P90(b) => b.update(m.at, m.value),
                     _ => None,
                 };
-                match (
-                    Finding::most_severe(model.update(m.value), learned),
-                    episode,
-                ) {
+                let found = match self.only.as_deref() {
+                    None => Finding::most_severe(model.update(m.value), learned),
+                    // Evaluating one detector: the others still learn, their findings are dropped.
+                    Some(only) => model
+                        .update_each(m.value)
+                        .into_iter()
+                        .chain([learned])
+                        .flatten()
+                        .find(|f| f.detector == only),
+                };
+                match (found, episode) {
                     (Some(f), _) => Step::Fire(f),
                     // The baseline has caught up with a level that is still past the
                     // threshold the episode opened at: still anomalous. (A learned baseline's
                     // verdict lasts a bucket and carries its own persistence.)
                     (None, Some(open))
-                        if m.value >= open.threshold && !open.detector.starts_with("baseline_") =>
+                        if sustain
+                            && beyond(m.value, &open)
+                            && !open.detector.starts_with("baseline_") =>
                     {
                         Step::Fire(Finding {
                             value: m.value,
@@ -228,10 +267,7 @@ impl SeriesDetector {
                     CircuitState::HalfOpen => Step::Nothing,
                 }
             }
-            Model::Clock {
-                warn_ms,
-                critical_ms,
-            } => match clock_finding(m.value, *warn_ms, *critical_ms) {
+            Model::Clock(limits) => match limits.judge(m.value) {
                 Some(f) => Step::Fire(f),
                 None => Step::Normal,
             },
@@ -275,6 +311,7 @@ impl SeriesDetector {
 
     fn resolve(&mut self) -> Option<Event> {
         self.normal_run = 0;
+        self.episode_len = 0;
         self.episode = None;
         self.firing_since.take().map(|_| Event::Resolved)
     }
@@ -335,34 +372,20 @@ impl SeriesDetector {
                 "circuit breaker open: the exchange is failing every probe; probes are paused"
                     .to_string()
             }
-            (Model::Clock { .. }, _) => format!(
-                "clock skew {:+.0} ms against the exchange (limit {:.0} ms)",
-                f.value, f.threshold
-            ),
+            (Model::Clock(limits), _) => limits.explain(f),
             (Model::Passive, _) => String::new(),
         }
     }
 }
 
-fn clock_finding(skew_ms: f64, warn_ms: f64, critical_ms: f64) -> Option<Finding> {
-    if !skew_ms.is_finite() {
-        return None;
-    }
-    let abs = skew_ms.abs();
-    let (severity, threshold) = if abs >= critical_ms {
-        (Severity::Critical, critical_ms)
-    } else if abs >= warn_ms {
-        (Severity::Warning, warn_ms)
+/// True while `value` is still past the threshold the episode `open` opened at, on the side
+/// it departed to (a drop opens below its threshold).
+fn beyond(value: f64, open: &Finding) -> bool {
+    if open.value < open.threshold {
+        value <= open.threshold
     } else {
-        return None;
-    };
-    Some(Finding {
-        detector: "clock_skew",
-        severity,
-        value: skew_ms,
-        threshold,
-        confidence: 1.0,
-    })
+        value >= open.threshold
+    }
 }
 
 #[cfg(test)]
@@ -562,5 +585,55 @@ mod tests {
         let mut failed = m(Metric::LatencyMs, 10_000.0, 1);
         failed.outcome = Outcome::Timeout;
         assert_eq!(d.observe(&failed), None);
+    }
+
+    fn replay_settings(only: Option<&str>) -> DetectSettings {
+        let mut s = DetectSettings::default();
+        s.latency.unit = ValueUnit::Any;
+        s.latency.direction = Direction::Both;
+        s.latency.only = only.map(str::to_owned);
+        s
+    }
+
+    #[test]
+    fn a_shift_down_is_sustained_for_two_windows_at_most() {
+        let settings = replay_settings(None);
+        let mut d = SeriesDetector::new(Metric::LatencyMs, &settings);
+        let mut rng = fastrand::Rng::with_seed(3);
+        for i in 0..200 {
+            assert_eq!(d.observe(&m(Metric::LatencyMs, 10.0 + rng.f64(), i)), None);
+        }
+        // Down to 2 and staying there: flagged at once and for longer than the sliding
+        // models alone would (they adapt within a window), but not for ever.
+        let mut flagged = 0;
+        for i in 200..800 {
+            if let Some(Event::Firing { finding, .. }) =
+                d.observe(&m(Metric::LatencyMs, 2.0 + rng.f64(), i))
+            {
+                assert!(finding.value < finding.threshold, "a drop: {finding:?}");
+                flagged += 1;
+            }
+        }
+        let window = settings.latency.window;
+        assert!(
+            flagged > window && flagged <= 2 * window + 5,
+            "{flagged} flagged"
+        );
+        assert!(!d.is_firing(), "resolved once the sustain ran out");
+    }
+
+    #[test]
+    fn one_detector_alone_is_scored_when_asked() {
+        for only in ["zscore", "iqr", "rolling_mean"] {
+            let mut d = SeriesDetector::new(Metric::LatencyMs, &replay_settings(Some(only)));
+            let mut rng = fastrand::Rng::with_seed(5);
+            for i in 0..400 {
+                let v = if i % 50 == 49 { 30.0 } else { 10.0 + rng.f64() };
+                if let Some(Event::Firing { finding, .. }) = d.observe(&m(Metric::LatencyMs, v, i))
+                {
+                    assert_eq!(finding.detector, only);
+                }
+            }
+        }
     }
 }

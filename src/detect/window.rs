@@ -3,6 +3,7 @@
 //! detector's ratio into a confidence and a severity. Everything here is allocated once, in
 //! `new`, and updated in O(1).
 
+use crate::config::Direction;
 use crate::detect::finding::Finding;
 use crate::messages::Severity;
 
@@ -69,6 +70,14 @@ impl<T: Copy> Ring<T> {
     /// The most values held at once.
     pub fn capacity(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Applies `f` to every value held, oldest first.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut T)) {
+        for i in 0..self.len {
+            let slot = self.slot(i);
+            f(&mut self.buf[slot]);
+        }
     }
 
     /// Forgets every value (the buffer is kept).
@@ -177,6 +186,18 @@ impl Moments {
 /// so that a series that has been constant does not call every millisecond a huge z-score.
 pub fn effective_std(std: f64, mean: f64) -> f64 {
     std.max(1.0).max(0.01 * mean.abs())
+}
+
+/// The size and sign of a departure `delta` from the baseline that `direction` judges:
+/// `Some((|delta|, ±1))`, or `None` for no departure or a drop when only rises count.
+pub fn signed_departure(delta: f64, direction: Direction) -> Option<(f64, f64)> {
+    if delta > 0.0 {
+        Some((delta, 1.0))
+    } else if delta < 0.0 && direction == Direction::Both {
+        Some((-delta, -1.0))
+    } else {
+        None
+    }
 }
 
 /// Confidence that a sample is anomalous, from a detector's ratio `r` (1 at its threshold):

@@ -1,8 +1,9 @@
 //! The z-score detector: how many (effective) standard deviations a sample lies above the
 //! window's mean. It catches sudden spikes. Pure: the caller keeps the window's moments.
 
+use crate::config::Direction;
 use crate::detect::finding::Finding;
-use crate::detect::window::{effective_std, finding_from_ratio};
+use crate::detect::window::{effective_std, finding_from_ratio, signed_departure};
 
 /// The detector's name in alerts.
 pub const NAME: &str = "zscore";
@@ -20,13 +21,33 @@ pub fn judge(
     z_threshold: f64,
     min_increase_ms: f64,
 ) -> Option<Finding> {
-    let rise = value - mean;
-    if rise <= 0.0 || rise < min_increase_ms {
+    judge_with(
+        value,
+        mean,
+        effective_std(std, mean),
+        z_threshold,
+        min_increase_ms,
+        Direction::Up,
+    )
+}
+
+/// Like [`judge`] with the floored deviation `std_eff` given (the caller picks the floor: ms
+/// or scale-free) and, with [`Direction::Both`], drops judged as rises are: the threshold is
+/// then `mean − z_threshold·std_eff`.
+pub fn judge_with(
+    value: f64,
+    mean: f64,
+    std_eff: f64,
+    z_threshold: f64,
+    min_rise: f64,
+    direction: Direction,
+) -> Option<Finding> {
+    let (dev, sign) = signed_departure(value - mean, direction)?;
+    if dev < min_rise {
         return None;
     }
-    let std_eff = effective_std(std, mean);
-    let r = rise / (z_threshold * std_eff);
-    finding_from_ratio(NAME, r, value, mean + z_threshold * std_eff)
+    let r = dev / (z_threshold * std_eff);
+    finding_from_ratio(NAME, r, value, mean + sign * z_threshold * std_eff)
 }
 
 #[cfg(test)]

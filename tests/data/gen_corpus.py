@@ -6,6 +6,7 @@ base level; the faults injected into each file, and their labels, are listed in 
 Run from anywhere: python3 tests/data/gen_corpus.py
 """
 import datetime
+import math
 import os
 import random
 
@@ -33,11 +34,100 @@ def base(rng, level):
     return v
 
 
-def write(name, style, rows):
+def write(name, style, rows, digits=1, step_ms=STEP_MS):
     with open(os.path.join(HERE, name), "w", newline="\n") as f:
         f.write("timestamp,value,label\n")
         for i, (value, label) in enumerate(rows):
-            f.write(f"{fmt_time(i, style)},{value:.1f},{label}\n")
+            f.write(f"{fmt_time(i * step_ms // STEP_MS, style)},{value:.{digits}f},{label}\n")
+
+
+def poisson(rng, mean):
+    # Knuth: fine for small means
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+# ---- series of other units than latency, for `exwatch replay` (default --unit any) ----
+
+
+def small_values():
+    # a ratio around 0.02 (gaussian noise, sd 0.001); 10 single-sample faults alternating up
+    # (x2 to x3) and down (x0.3 to x0.5), every 130 rows from row 100
+    rng = random.Random(5)
+    rows = []
+    for i in range(ROWS):
+        v, label = rng.gauss(0.02, 0.001), 0
+        k, r = divmod(i - 100, 130)
+        if i >= 100 and r == 0 and k < 10:
+            v, label = 0.02 * (2 + rng.random() if k % 2 == 0 else 0.3 + 0.2 * rng.random()), 1
+        rows.append((v, label))
+    return rows
+
+
+def negative_values():
+    # a negative reading around -50 (sd 2); 10 faults of 1-2 samples, alternating a drop to
+    # about -80 and a rise to about -20, every 130 rows from row 90
+    rng = random.Random(6)
+    rows = []
+    for i in range(ROWS):
+        v, label = rng.gauss(-50.0, 2.0), 0
+        k, r = divmod(i - 90, 130)
+        if i >= 90 and r < 1 + k % 2 and k < 10:
+            v, label = (-80.0 if k % 2 == 0 else -20.0) + rng.gauss(0.0, 2.0), 1
+        rows.append((v, label))
+    return rows
+
+
+def cpu_shifts_down():
+    # CPU % in 0..100 around 65 (sd 3): 3 level shifts down, to 20 % for 60 rows (row 300), to
+    # 40 % for 120 rows (row 700), to 5 % for 30 rows (row 1150); each returns to 65 %
+    rng = random.Random(7)
+    shifts = [(300, 60, 20.0), (700, 120, 40.0), (1150, 30, 5.0)]
+    rows = []
+    for i in range(ROWS):
+        level, label = 65.0, 0
+        for s, length, to in shifts:
+            if s <= i < s + length:
+                level, label = to, 1
+        rows.append((min(100.0, max(0.0, rng.gauss(level, 3.0))), label))
+    return rows
+
+
+def seasonal():
+    # three days at one sample per 5 minutes (864 rows): a daily cycle 500 +- 300 with noise
+    # (sd 20); 6 faults of 2 samples, alternating +250 and -250 off the cycle, every 140 rows
+    # from row 70 (at different phases of the day)
+    rng = random.Random(8)
+    per_day = 288
+    rows = []
+    for i in range(3 * per_day):
+        v = 500.0 + 300.0 * math.sin(2 * math.pi * i / per_day) + rng.gauss(0.0, 20.0)
+        label = 0
+        k, r = divmod(i - 70, 140)
+        if i >= 70 and r < 2 and k < 6:
+            v, label = v + (250.0 if k % 2 == 0 else -250.0), 1
+        rows.append((v, label))
+    return rows
+
+
+def counts():
+    # requests per minute, Poisson with mean 10: 4 bursts (3 samples at about 40), every 300
+    # rows from row 150, and 2 outages (20 samples of 0) at rows 600 and 1200
+    rng = random.Random(9)
+    rows = []
+    for i in range(ROWS):
+        v, label = poisson(rng, 10.0), 0
+        k, r = divmod(i - 150, 300)
+        if i >= 150 and r < 3 and k < 4:
+            v, label = poisson(rng, 40.0), 1
+        if 600 <= i < 620 or 1200 <= i < 1220:
+            v, label = 0, 1
+        rows.append((v, label))
+    return rows
 
 
 def spikes():
@@ -105,3 +195,8 @@ if __name__ == "__main__":
     write("level_shifts.csv", "space", level_shifts())
     write("ramps.csv", "epoch", ramps())
     write("noise.csv", "rfc3339", noise())
+    write("small_values.csv", "rfc3339", small_values(), digits=5)
+    write("negative_values.csv", "epoch", negative_values(), digits=2)
+    write("cpu_shifts_down.csv", "space", cpu_shifts_down(), digits=1)
+    write("seasonal.csv", "rfc3339", seasonal(), digits=1, step_ms=300_000)
+    write("counts.csv", "epoch", counts(), digits=0)

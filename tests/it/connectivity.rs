@@ -18,6 +18,8 @@ fn start(fake: &FakeExchange) -> (MonitorHandle, Collected<Alert>) {
     let exchange = |name: &str| ExchangeSettings {
         name: name.into(),
         max_connections: 2,
+        recv_window: None,
+        ahead_window: None,
         endpoints: vec![EndpointSettings {
             name: "ping".into(),
             url: fake.url("/api/v3/ping"),

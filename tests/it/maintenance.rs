@@ -166,6 +166,8 @@ async fn maintenance_from_the_okx_status_endpoint_silences_okx() {
         exchanges: vec![ExchangeSettings {
             name: "okx".into(),
             max_connections: 8,
+            recv_window: None,
+            ahead_window: None,
             endpoints: vec![
                 endpoint(
                     "status",

@@ -21,6 +21,8 @@ fn ticker(
     ExchangeSettings {
         name: exchange.into(),
         max_connections: 4,
+        recv_window: None,
+        ahead_window: None,
         endpoints: vec![EndpointSettings {
             name: "ticker".into(),
             url: fake.url(path),

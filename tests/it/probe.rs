@@ -19,16 +19,16 @@ use exwatch::{Monitor, MonitorHandle};
 use crate::collect::Collected;
 use crate::support::fake_exchange::{FakeExchange, Mode};
 
-const MS: Duration = Duration::from_millis(1);
+pub(crate) const MS: Duration = Duration::from_millis(1);
 
 const BINANCE_PING: &str = "/api/v3/ping";
-const BINANCE_TIME: &str = "/api/v3/time";
+pub(crate) const BINANCE_TIME: &str = "/api/v3/time";
 const BYBIT_TIME: &str = "/v5/market/time";
-const OKX_TIME: &str = "/api/v5/public/time";
+pub(crate) const OKX_TIME: &str = "/api/v5/public/time";
 const OKX_TICKER: &str = "/api/v5/market/ticker";
 
 /// An endpoint of `base` + `path` probed every `interval` with a 2 s timeout.
-fn endpoint(
+pub(crate) fn endpoint(
     name: &str,
     url: String,
     check: CheckProfile,
@@ -47,10 +47,12 @@ fn endpoint(
     }
 }
 
-fn exchange(name: &str, endpoints: Vec<EndpointSettings>) -> ExchangeSettings {
+pub(crate) fn exchange(name: &str, endpoints: Vec<EndpointSettings>) -> ExchangeSettings {
     ExchangeSettings {
         name: name.into(),
         max_connections: 8,
+        recv_window: None,
+        ahead_window: None,
         endpoints,
     }
 }
@@ -70,7 +72,7 @@ fn binance_ping(fake: &FakeExchange, interval: Duration) -> ExchangeSettings {
 }
 
 /// Settings for `exchanges` with a breaker that never opens (tests of the breaker set theirs).
-fn settings(exchanges: Vec<ExchangeSettings>) -> Settings {
+pub(crate) fn settings(exchanges: Vec<ExchangeSettings>) -> Settings {
     let mut s = Settings {
         exchanges,
         breaker: BreakerSettings {
@@ -86,16 +88,16 @@ fn settings(exchanges: Vec<ExchangeSettings>) -> Settings {
 }
 
 /// A running monitor with collectors of every alert and every anomaly.
-struct Probed {
+pub(crate) struct Probed {
     monitor: MonitorHandle,
     alerts: Collected<Alert>,
-    anomalies: Collected<Anomaly>,
+    pub(crate) anomalies: Collected<Anomaly>,
     /// Alerts taken from `alerts` so far, in arrival order.
     seen: Vec<Alert>,
 }
 
 impl Probed {
-    fn start(settings: Settings) -> Self {
+    pub(crate) fn start(settings: Settings) -> Self {
         let alerts = Collected::<Alert>::start();
         let anomalies = Collected::<Anomaly>::start();
         let monitor = Monitor::builder(settings)
@@ -163,7 +165,12 @@ impl Probed {
     }
 
     /// Waits up to `secs` for an alert matching `pred` (among those already seen first).
-    async fn alert(&mut self, secs: f64, what: &str, pred: impl Fn(&Alert) -> bool) -> Alert {
+    pub(crate) async fn alert(
+        &mut self,
+        secs: f64,
+        what: &str,
+        pred: impl Fn(&Alert) -> bool,
+    ) -> Alert {
         if let Some(a) = self.seen.iter().find(|a| pred(a)) {
             return a.clone();
         }
@@ -203,7 +210,7 @@ impl Probed {
         self.seen.clone()
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let stopped = tokio::time::timeout(Duration::from_secs(5), self.monitor.stop()).await;
         assert!(stopped.is_ok(), "stop() did not return within 5 s");
     }
@@ -213,7 +220,7 @@ fn value(metrics: &Metrics, name: &str, labels: &[(&str, &str)]) -> f64 {
     metrics.value(name, labels).unwrap_or(0.0)
 }
 
-fn describe(a: &Alert) -> String {
+pub(crate) fn describe(a: &Alert) -> String {
     format!(
         "{} {} {}/{}/{} {} ({})",
         a.kind.as_str(),
@@ -242,7 +249,7 @@ async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("{what} took more than {secs}s"))
 }
 
-fn firing(metric: Metric) -> impl Fn(&Alert) -> bool {
+pub(crate) fn firing(metric: Metric) -> impl Fn(&Alert) -> bool {
     move |a| a.kind == AlertKind::Firing && a.metric == metric
 }
 

@@ -12,6 +12,16 @@ fn data(name: &str) -> PathBuf {
 
 /// Runs the binary; returns (exit code, stderr, output file's text).
 fn replay(input: &Path) -> (i32, String, String) {
+    replay_with(input, &[])
+}
+
+/// Replays a latency series exactly as a live latency series is judged.
+fn replay_latency(input: &Path) -> (i32, String, String) {
+    replay_with(input, &["--unit", "ms", "--direction", "up"])
+}
+
+/// Runs the binary with extra arguments; returns (exit code, stderr, output file's text).
+fn replay_with(input: &Path, args: &[&str]) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.csv");
     let result = Command::new(env!("CARGO_BIN_EXE_exwatch"))
@@ -19,6 +29,7 @@ fn replay(input: &Path) -> (i32, String, String) {
         .arg(input)
         .arg("--output")
         .arg(&out)
+        .args(args)
         .output()
         .unwrap();
     let text = std::fs::read_to_string(&out).unwrap_or_default();
@@ -48,7 +59,7 @@ fn replay_corpus_recall_and_false_alarms_stay_within_bounds() {
         ("ramps.csv", 1.0, 10.0),
         ("noise.csv", 1.0, 6.0),
     ] {
-        let (code, report, out) = replay(&data(file));
+        let (code, report, out) = replay_latency(&data(file));
         assert_eq!(code, 0, "{file}: {report}");
         let input_rows = std::fs::read_to_string(data(file)).unwrap().lines().count();
         assert_eq!(
@@ -76,7 +87,7 @@ fn replay_corpus_recall_and_false_alarms_stay_within_bounds() {
 
 #[test]
 fn replay_level_shifts_are_flagged_throughout() {
-    let (_, report, _) = replay(&data("level_shifts.csv"));
+    let (_, report, _) = replay_latency(&data("level_shifts.csv"));
     assert!(figure(&report, "recall") >= 0.95, "{report}");
     assert!(figure(&report, "precision") >= 0.95, "{report}");
 }
@@ -113,4 +124,84 @@ fn replay_missing_column_exits_2_and_names_it() {
 
     let (code, stderr, _) = replay(&dir.path().join("absent.csv"));
     assert_eq!(code, 1, "{stderr}");
+}
+
+/// ROC AUC of `scores` against `labels` (ties count half), by the rank-sum.
+fn auc(scores: &[f64], labels: &[bool]) -> f64 {
+    let mut pairs: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut rank_sum, mut i) = (0.0, 0);
+    while i < pairs.len() {
+        let mut j = i;
+        while j + 1 < pairs.len() && pairs[j + 1].0 == pairs[i].0 {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum += rank * pairs[i..=j].iter().filter(|p| p.1).count() as f64;
+        i = j + 1;
+    }
+    let pos = labels.iter().filter(|l| **l).count() as f64;
+    let neg = labels.len() as f64 - pos;
+    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+#[test]
+fn replay_any_unit_corpus_scores_rank_faults_and_false_alarms_stay_within_bounds() {
+    // The default replay (--unit any --direction both) over every file, latencies included.
+    // (file, least event recall, most false alarms per day, least ROC AUC of anomaly_score):
+    // see tests/data/README.md.
+    for (file, min_recall, max_false_per_day, min_auc) in [
+        ("spikes.csv", 1.0, 24.0, 0.95),
+        ("level_shifts.csv", 1.0, 10.0, 0.9),
+        ("ramps.csv", 1.0, 13.0, 0.9),
+        ("noise.csv", 1.0, 13.0, 0.0),
+        ("small_values.csv", 1.0, 22.0, 0.95),
+        ("negative_values.csv", 1.0, 21.0, 0.95),
+        ("cpu_shifts_down.csv", 1.0, 24.0, 0.95),
+        ("seasonal.csv", 1.0, 4.0, 0.55),
+        ("counts.csv", 1.0, 21.0, 0.8),
+    ] {
+        let (code, report, out) = replay(&data(file));
+        assert_eq!(code, 0, "{file}: {report}");
+        let recall = figure(&report, "event_recall");
+        let false_per_day = figure(&report, "false_alarms_per_day");
+        assert!(recall >= min_recall, "{file}: event recall {recall}");
+        assert!(
+            false_per_day <= max_false_per_day,
+            "{file}: {false_per_day} false alarms per day"
+        );
+        let input = std::fs::read_to_string(data(file)).unwrap();
+        let labels: Vec<bool> = input.lines().skip(1).map(|l| l.ends_with(",1")).collect();
+        let scores: Vec<f64> = out
+            .lines()
+            .skip(1)
+            .map(|r| r.split(',').nth(2).unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(scores.len(), labels.len(), "{file}");
+        assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)), "{file}");
+        if labels.iter().any(|l| *l) {
+            let a = auc(&scores, &labels);
+            assert!(a >= min_auc, "{file}: ROC AUC {a:.3}");
+        }
+    }
+}
+
+#[test]
+fn replay_any_unit_flags_small_values_and_drops_that_latency_mode_mutes() {
+    // Values around 0.02 and negative values: the latency floors (1 ms, min_increase_ms 50)
+    // mute them entirely, the scale-free default finds every fault.
+    for file in [
+        "small_values.csv",
+        "negative_values.csv",
+        "cpu_shifts_down.csv",
+    ] {
+        let (_, latency, _) = replay_latency(&data(file));
+        assert_eq!(
+            figure(&latency, "events_detected"),
+            0.0,
+            "{file}: {latency}"
+        );
+        let (_, any, _) = replay(&data(file));
+        assert_eq!(figure(&any, "event_recall"), 1.0, "{file}: {any}");
+    }
 }
