@@ -5,6 +5,7 @@ pub mod connectivity;
 pub mod dedup;
 pub mod maintenance;
 pub mod router;
+pub mod silence;
 
 pub use dedup::{Dedup, Verdict};
 pub use router::{AddRoute, Route, RouterActor, Subscribe, headline};

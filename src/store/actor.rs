@@ -29,6 +29,9 @@ use crate::metrics::{Counter, Metrics};
 use crate::store::db::{AttemptOutcome, DeliveryCount, PendingAlert, Store};
 use crate::supervision::{RestartTracker, panic_text};
 
+mod silences;
+pub use silences::{GetAlert, GetSilence, RecordAck, RecordSilenced, SaveSilence, StoredSilences};
+
 /// Records an anomaly the Router alerted on.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]

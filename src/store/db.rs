@@ -18,6 +18,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::StoreError;
 use crate::messages::{Alert, Anomaly, Resolved, Timestamp};
 
+mod silences;
+pub use silences::AckRecord;
+
 /// The schema, one migration per version: `MIGRATIONS[i]` takes a database from version `i`
 /// (`PRAGMA user_version`) to `i + 1`. Append; never edit a released migration.
 pub const MIGRATIONS: &[&str] = &[
@@ -79,6 +82,35 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX attempts_delivery ON attempts (alert_id, channel);
     CREATE INDEX alerts_at ON alerts (at_ms);
     CREATE INDEX anomalies_series ON anomalies (exchange, endpoint, metric, at_ms);
+    ",
+    // silences and acknowledgements (see db/silences.rs): the silences people set, the acks
+    // of open incidents, and which stored alerts a silence kept from the channels.
+    "
+    CREATE TABLE silences (
+        id            TEXT    PRIMARY KEY,
+        exchange      TEXT,
+        endpoint      TEXT,
+        metric        TEXT,
+        starts_at_ms  INTEGER NOT NULL,
+        ends_at_ms    INTEGER NOT NULL,
+        comment       TEXT    NOT NULL,
+        created_by    TEXT,
+        created_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX silences_ends ON silences (ends_at_ms);
+    CREATE TABLE acks (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id      TEXT    NOT NULL,
+        exchange      TEXT    NOT NULL,
+        endpoint      TEXT    NOT NULL,
+        metric        TEXT    NOT NULL,
+        incident_started_at_ms INTEGER NOT NULL,
+        acked_at_ms   INTEGER NOT NULL,
+        acked_by      TEXT,
+        comment       TEXT
+    );
+    CREATE INDEX acks_alert ON acks (alert_id);
+    ALTER TABLE alerts ADD COLUMN silenced INTEGER NOT NULL DEFAULT 0;
     ",
 ];
 

@@ -14,4 +14,6 @@ pub use actor::{
     Attempted, CheckWritable, Delivered, DeliveryCounts, Enqueue, Failed, LoadPending,
     RecentAlerts, RecordAnomaly, RecordResolved, StoreActor, StoreLink, Target,
 };
+pub use actor::{GetAlert, GetSilence, RecordAck, RecordSilenced, SaveSilence, StoredSilences};
+pub use db::AckRecord;
 pub use db::{AttemptOutcome, DeliveryCount, DeliveryState, MIGRATIONS, PendingAlert, Store};
