@@ -8,4 +8,6 @@ pub mod router;
 pub mod silence;
 
 pub use dedup::{Dedup, Verdict};
+pub use router::{Ack, AckError, AddSilence, ExpireSilence, Incident, ListSilences};
 pub use router::{AddRoute, Route, RouterActor, Subscribe, headline};
+pub use silence::{Silence, SilenceBoard};

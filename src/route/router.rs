@@ -249,9 +249,11 @@ impl RouterActor {
             return; // Silenced: the exchange announced this.
         }
         let mut verdict = self.dedup.on_anomaly(&a);
-        let silence = self.silences.matching(&a.series, a.at).map(|s| s.id.clone());
-        if verdict == Verdict::Suppressed && silence.is_none() && self.unheard.contains(&a.series)
-        {
+        let silence = self
+            .silences
+            .matching(&a.series, a.at)
+            .map(|s| s.id.clone());
+        if verdict == Verdict::Suppressed && silence.is_none() && self.unheard.contains(&a.series) {
             // An episode no channel has heard of yet is due at its first unsilenced anomaly.
             verdict = Verdict::New;
         }

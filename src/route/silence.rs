@@ -224,7 +224,10 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         assert_eq!(
-            silence(None, None, None, 0, 10).validate().unwrap_err().field,
+            silence(None, None, None, 0, 10)
+                .validate()
+                .unwrap_err()
+                .field,
             "exchange"
         );
         assert_eq!(
@@ -253,17 +256,29 @@ mod tests {
         b.add(short.clone());
         b.add(long.clone());
         b.add(later.clone());
-        assert_eq!(b.matching(&okx, Timestamp(10)).map(|s| &s.id), Some(&short.id));
-        assert_eq!(b.matching(&okx, Timestamp(60)).map(|s| &s.id), Some(&long.id));
+        assert_eq!(
+            b.matching(&okx, Timestamp(10)).map(|s| &s.id),
+            Some(&short.id)
+        );
+        assert_eq!(
+            b.matching(&okx, Timestamp(60)).map(|s| &s.id),
+            Some(&long.id)
+        );
         assert!(b.matching(&okx, Timestamp(400)).is_none());
-        assert_eq!(b.matching(&okx, Timestamp(550)).map(|s| &s.id), Some(&later.id));
+        assert_eq!(
+            b.matching(&okx, Timestamp(550)).map(|s| &s.id),
+            Some(&later.id)
+        );
         assert_eq!(b.next_end(Timestamp(0)), Some(Timestamp(100)));
         assert_eq!(b.next_end(Timestamp(100)), Some(Timestamp(300)));
         b.prune(Timestamp(300));
         assert_eq!(b.all().len(), 1);
         // Expiring a silence not yet begun ends it at once and keeps it valid.
         let gone = b.expire(&later.id, Timestamp(400)).expect("on the board");
-        assert_eq!((gone.starts_at, gone.ends_at), (Timestamp(400), Timestamp(400)));
+        assert_eq!(
+            (gone.starts_at, gone.ends_at),
+            (Timestamp(400), Timestamp(400))
+        );
         assert!(b.is_empty());
         assert!(b.expire(&later.id, Timestamp(400)).is_none());
     }

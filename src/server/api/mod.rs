@@ -2,11 +2,16 @@
 //! `/api/v1/openapi.json` ([`openapi`]). Each resource is a file: its routes, its handlers
 //! (annotated with `#[utoipa::path]`) and its types (`ToSchema`).
 
+pub mod acks;
 pub mod openapi;
+pub mod params;
+pub mod silences;
 
 use actix_web::web;
 
 /// Registers every `/api/v1` route (the caller mounts this under the scope).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.json", web::get().to(openapi::document));
+    cfg.configure(silences::configure);
+    cfg.configure(acks::configure);
 }

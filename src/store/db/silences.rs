@@ -243,7 +243,10 @@ mod tests {
         assert_eq!(s.silences(None, Timestamp(100)).expect("all").len(), 3);
         let active = s.silences(Some(true), Timestamp(100)).expect("active");
         assert_eq!(active, [now_on.clone()]);
-        assert_eq!(s.silences(Some(false), Timestamp(100)).expect("not").len(), 2);
+        assert_eq!(
+            s.silences(Some(false), Timestamp(100)).expect("not").len(),
+            2
+        );
         assert_eq!(s.open_silences(Timestamp(100)).expect("open").len(), 2);
         let mut ended = now_on.clone();
         ended.ends_at = Timestamp(200);
