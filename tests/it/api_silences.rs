@@ -83,7 +83,7 @@ async fn a_silence_mutes_what_it_matches_records_it_and_lets_it_out_when_it_expi
         path: path.to_string_lossy().into_owned(),
     };
     let (monitor, mut alerts, base) = start(settings);
-    let ends_at = Timestamp::now().as_millis() + 1_500;
+    let ends_at = Timestamp::now().as_millis() + 3_000;
     let s = silence(
         &base,
         None,

@@ -39,40 +39,6 @@ pub fn parse_duration(field: &str, s: &str) -> Result<Duration, ApiError> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_in_every_accepted_form() {
-        let now = Timestamp(1_795_000_000_000);
-        assert_eq!(
-            parse_time("since", "1767225600000", now).unwrap(),
-            Timestamp(1_767_225_600_000)
-        );
-        assert_eq!(
-            parse_time("since", "2026-11-18T11:06:43.250Z", now).unwrap(),
-            Timestamp(1_795_000_003_250)
-        );
-        assert_eq!(
-            parse_time("since", "1h", now).unwrap(),
-            Timestamp(1_795_000_000_000 - 3_600_000)
-        );
-        let e = parse_time("since", "yesterday", now).unwrap_err();
-        assert!(matches!(e, ApiError::BadRequest { field: Some(f), .. } if f == "since"));
-    }
-
-    #[test]
-    fn durations_are_positive() {
-        assert_eq!(
-            parse_duration("d", "2h").unwrap(),
-            Duration::from_secs(7200)
-        );
-        assert!(parse_duration("d", "0s").is_err());
-        assert!(parse_duration("d", "soon").is_err());
-    }
-}
-
 /// A JSON body's fields, for handlers that name the field of every error (serde's own
 /// messages name it only for missing and unknown fields): the body must be an object whose
 /// keys are all in `known`.
@@ -106,5 +72,39 @@ pub fn take<T: serde::de::DeserializeOwned>(
         Some(v) => serde_json::from_value(v)
             .map(Some)
             .map_err(|e| ApiError::field(key, e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_every_accepted_form() {
+        let now = Timestamp(1_795_000_000_000);
+        assert_eq!(
+            parse_time("since", "1767225600000", now).unwrap(),
+            Timestamp(1_767_225_600_000)
+        );
+        assert_eq!(
+            parse_time("since", "2026-11-18T11:06:43.250Z", now).unwrap(),
+            Timestamp(1_795_000_003_250)
+        );
+        assert_eq!(
+            parse_time("since", "1h", now).unwrap(),
+            Timestamp(1_795_000_000_000 - 3_600_000)
+        );
+        let e = parse_time("since", "yesterday", now).unwrap_err();
+        assert!(matches!(e, ApiError::BadRequest { field: Some(f), .. } if f == "since"));
+    }
+
+    #[test]
+    fn durations_are_positive() {
+        assert_eq!(
+            parse_duration("d", "2h").unwrap(),
+            Duration::from_secs(7200)
+        );
+        assert!(parse_duration("d", "0s").is_err());
+        assert!(parse_duration("d", "soon").is_err());
     }
 }

@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(s.silence(&now_on.id).expect("get"), Some(now_on.clone()));
         assert_eq!(s.silences(None, Timestamp(100)).expect("all").len(), 3);
         let active = s.silences(Some(true), Timestamp(100)).expect("active");
-        assert_eq!(active, [now_on.clone()]);
+        assert_eq!(active, std::slice::from_ref(&now_on));
         assert_eq!(
             s.silences(Some(false), Timestamp(100)).expect("not").len(),
             2
