@@ -137,6 +137,9 @@ pub struct RouterActor {
     silence_timer: Option<SpawnHandle>,
     silenced_total: Counter,
     silences_active: Gauge,
+    /// The latest time `let_out` judged at: a message with an older event time (a lagging
+    /// source) must not let a series out before its silence began.
+    let_out_at: Timestamp,
 }
 
 impl RouterActor {
@@ -167,6 +170,7 @@ impl RouterActor {
             silence_timer: None,
             silenced_total: metrics.counter("exwatch_alerts_silenced_total", &[]),
             silences_active: metrics.gauge("exwatch_silences_active", &[]),
+            let_out_at: Timestamp(i64::MIN),
             metrics,
         }
     }

@@ -94,6 +94,8 @@ impl RouterActor {
         if self.muted.is_empty() {
             return;
         }
+        let now = now.max(self.let_out_at);
+        self.let_out_at = now;
         let due: Vec<SeriesKey> = self
             .muted
             .keys()
