@@ -176,7 +176,10 @@ impl MonitorBuilder {
             ..
         } = self.settings;
         let metrics = Arc::new(Metrics::new());
-        let store = StoreActor::start(Store::open(&store.path)?, &supervision, &metrics)?;
+        let db = Store::open(&store.path)?;
+        // Silences persist: those not over yet are in force again from the start.
+        let silences = db.open_silences(crate::messages::Timestamp::now())?;
+        let store = StoreActor::start(db, &supervision, &metrics)?;
         let link = StoreLink::new(&store);
         let channel_arbiter = Arbiter::new();
         let pipeline_arbiter = Arbiter::new();
@@ -197,6 +200,7 @@ impl MonitorBuilder {
                     .with_store(store)
                     .with_exchanges(exchange_count)
                     .with_flap_hold(flap_hold)
+                    .with_silences(silences)
             })
         };
         let escalate: Recipient<Anomaly> = router_addr.clone().recipient();

@@ -151,6 +151,11 @@ impl Dedup {
         out
     }
 
+    /// The open (not held) episode of `series`, if it is firing.
+    pub fn episode(&self, series: &SeriesKey) -> Option<&Episode> {
+        self.open.get(series)
+    }
+
     /// Series currently firing (held resolutions included: they may still fire again).
     pub fn firing(&self) -> usize {
         self.open.len() + self.held.len()

@@ -5,6 +5,9 @@ pub mod connectivity;
 pub mod dedup;
 pub mod maintenance;
 pub mod router;
+pub mod silence;
 
 pub use dedup::{Dedup, Verdict};
+pub use router::{Ack, AckError, AddSilence, ExpireSilence, Incident, ListSilences};
 pub use router::{AddRoute, Route, RouterActor, Subscribe, headline};
+pub use silence::{Silence, SilenceBoard};

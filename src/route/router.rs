@@ -31,23 +31,43 @@
 //! exchange (at least two, see [`RouterActor::with_exchanges`]) are open at once, one critical
 //! `monitor_connectivity` alert (exchange `exwatch`) goes out and the per-exchange firing alerts
 //! are inhibited until any exchange answers again, which resolves it.
+//!
+//! Silences set by people ([`crate::route::silence`], `/api/v1/silences`; messages and the
+//! logic in `router/silences.rs`): an alert due for a series an active silence matches (at
+//! the anomaly's event time) is recorded in the store (`alerts.silenced = 1`) but sent to no
+//! channel, and kept as the series' muted alert. When no silence covers the series any more
+//! (the silence reached its end — noticed by a wall-clock timer at the nearest end, or by
+//! any later message's event time — or was deleted) and the series is still firing, that
+//! alert goes out then, with a fresh id and the time it was let out. A series that recovers
+//! meanwhile lets nothing out; and an episode no channel ever heard of (silenced from its
+//! first alert to its recovery) sends no resolved either. Resolutions of episodes the
+//! channels did hear of still go out, as under maintenance. Maintenance stays its own,
+//! exchange-wide mechanism: the exchange itself says when it ends.
+//!
+//! Acknowledgements ([`Ack`]): an acknowledged open incident gets no reminders; an escalation
+//! to a higher severity still goes out, and so does its resolved. The ack lasts as long as
+//! the episode.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use actix::{Actor, AsyncContext, Context, Handler, Message, Recipient, Supervised};
+use actix::{Actor, AsyncContext, Context, Handler, Message, Recipient, SpawnHandle, Supervised};
 
 use crate::config::SupervisionSettings;
 use crate::messages::{
     Alert, AlertKind, Anomaly, Crash, MaintenanceStatus, Metric, Name, Ping, Resolved, SeriesKey,
     Severity, Stats, Timestamp, Triage, new_id,
 };
-use crate::metrics::{Counter, Metrics};
+use crate::metrics::{Counter, Gauge, Metrics};
 use crate::route::connectivity::{Connectivity, Edge, OWN_EXCHANGE};
 use crate::route::dedup::{Dedup, Episode, Held, Verdict};
 use crate::route::maintenance::{Change, MaintenanceBoard};
+use crate::route::silence::{Silence, SilenceBoard};
 use crate::store::{Enqueue, RecordAnomaly, RecordResolved, StoreActor, Target};
 use crate::supervision::{RestartTracker, guard};
+
+mod silences;
+pub use silences::{Ack, AckError, AddSilence, ExpireSilence, Incident, ListSilences};
 
 /// How many recent alerts the Router remembers, to attach triage follow-ups to them.
 const RECENT_ALERTS: usize = 1024;
@@ -105,6 +125,21 @@ pub struct RouterActor {
     metrics: std::sync::Arc<Metrics>,
     restarts: RestartTracker,
     store: Option<actix::Addr<StoreActor>>,
+    /// Silences set by people, not over yet.
+    silences: SilenceBoard,
+    /// Per series a silence holds back: the alert due for it, and why it was due.
+    muted: HashMap<SeriesKey, (Alert, Verdict)>,
+    /// Series whose open episode no channel has heard of (only silenced alerts so far).
+    unheard: HashSet<SeriesKey>,
+    /// Acknowledged open incidents, with when they were acknowledged.
+    acked: HashMap<SeriesKey, Timestamp>,
+    /// The timer at the nearest end of a silence.
+    silence_timer: Option<SpawnHandle>,
+    silenced_total: Counter,
+    silences_active: Gauge,
+    /// The latest time `let_out` judged at: a message with an older event time (a lagging
+    /// source) must not let a series out before its silence began.
+    let_out_at: Timestamp,
 }
 
 impl RouterActor {
@@ -127,8 +162,16 @@ impl RouterActor {
             flap_hold: Duration::ZERO,
             connectivity: Connectivity::new(0),
             restarts: RestartTracker::new(Name::from("router"), supervision, &metrics, None),
-            metrics,
             store: None,
+            silences: SilenceBoard::new(),
+            muted: HashMap::new(),
+            unheard: HashSet::new(),
+            acked: HashMap::new(),
+            silence_timer: None,
+            silenced_total: metrics.counter("exwatch_alerts_silenced_total", &[]),
+            silences_active: metrics.gauge("exwatch_silences_active", &[]),
+            let_out_at: Timestamp(i64::MIN),
+            metrics,
         }
     }
 
@@ -151,6 +194,14 @@ impl RouterActor {
     /// Sends alerts through the event store (see the module docs) and records anomalies in it.
     pub fn with_store(mut self, store: actix::Addr<StoreActor>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Starts with these silences (those kept in the store, at start).
+    pub fn with_silences(mut self, silences: impl IntoIterator<Item = Silence>) -> Self {
+        for s in silences {
+            self.silences.add(s);
+        }
         self
     }
 
@@ -183,6 +234,7 @@ impl RouterActor {
 
     fn on_anomaly(&mut self, a: Anomaly) {
         self.release_held(a.at);
+        self.let_out(a.at);
         self.subscribers.retain(|s| s.connected());
         for s in &self.subscribers {
             s.do_send(a.clone());
@@ -200,8 +252,18 @@ impl RouterActor {
         if self.maintenance.silenced(&a.series.exchange) {
             return; // Silenced: the exchange announced this.
         }
-        let verdict = self.dedup.on_anomaly(&a);
-        if verdict == Verdict::Suppressed {
+        let mut verdict = self.dedup.on_anomaly(&a);
+        let silence = self
+            .silences
+            .matching(&a.series, a.at)
+            .map(|s| s.id.clone());
+        if verdict == Verdict::Suppressed && silence.is_none() && self.unheard.contains(&a.series) {
+            // An episode no channel has heard of yet is due at its first unsilenced anomaly.
+            verdict = Verdict::New;
+        }
+        if verdict == Verdict::Suppressed
+            || (verdict == Verdict::Reminder && self.acked.contains_key(&a.series))
+        {
             return;
         }
         if let Some(store) = &self.store {
@@ -231,6 +293,12 @@ impl RouterActor {
             stats,
             in_reply_to: None,
         };
+        if let Some(silence) = silence {
+            self.mute(alert, verdict, &silence);
+            return;
+        }
+        self.unheard.remove(&a.series);
+        self.muted.remove(&a.series);
         self.fan_out(alert, a.severity);
     }
 
@@ -240,6 +308,9 @@ impl RouterActor {
         }
         let stats = self.note_stats(&r.series.exchange, &r.series.endpoint, &r.stats);
         self.expire_maintenance(&r.series.exchange, r.at);
+        // Recovered: nothing of it is let out when its silence ends.
+        self.muted.remove(&r.series);
+        self.let_out(r.at);
         if r.series.metric == Metric::Availability {
             self.down.remove(&r.series.exchange);
             if &*r.series.exchange != OWN_EXCHANGE
@@ -270,6 +341,11 @@ impl RouterActor {
 
     /// The one resolved alert of an episode.
     fn send_resolved(&mut self, r: &Resolved, episode: Episode, stats: Stats) {
+        self.acked.remove(&r.series);
+        if self.unheard.remove(&r.series) {
+            // Silenced from its first alert to its end: no channel heard of it.
+            return;
+        }
         let Episode {
             started_at,
             max_sent,
@@ -454,6 +530,7 @@ impl Actor for RouterActor {
         self.restarts
             .set_escalation(ctx.address().recipient::<Anomaly>());
         ctx.set_mailbox_capacity(1024);
+        self.schedule_silence_timer(ctx);
         if !self.flap_hold.is_zero() {
             // Held resolutions are due on event time, but a recovered exchange may send the
             // Router nothing more: a wall-clock tick (the one place the Router reads the clock)

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// An actor or the store could not answer.
     #[error("{0}")]
     Unavailable(String),
+    /// The request conflicts with the current state (an incident no longer open).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl ApiError {
@@ -52,6 +55,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::TooLarge(_) => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Conflict(_) => "conflict",
         }
     }
 }
@@ -60,7 +64,7 @@ impl ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// A stable code: `bad_request`, `unauthorized`, `not_found`, `payload_too_large`,
-    /// `unavailable`.
+    /// `unavailable`, `conflict`.
     pub error: &'static str,
     /// What went wrong, for a person.
     pub message: String,
@@ -77,6 +81,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
         }
     }
 
@@ -106,6 +111,14 @@ impl From<actix::MailboxError> for ApiError {
 /// The field serde complained about: the name in backquotes of its message ("missing field
 /// `end`", "unknown field `x`"), or the text before the first colon of a query error.
 fn field_of(message: &str) -> Option<String> {
+    // Only these messages quote a field's name; others quote a value ("invalid type:
+    // integer `5`").
+    if !["missing field", "unknown field", "duplicate field"]
+        .iter()
+        .any(|p| message.starts_with(p))
+    {
+        return None;
+    }
     let start = message.find('`')? + 1;
     let len = message[start..].find('`')?;
     Some(message[start..start + len].to_owned())

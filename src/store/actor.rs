@@ -32,6 +32,9 @@ use crate::store::db::{
 };
 use crate::supervision::{RestartTracker, panic_text};
 
+mod silences;
+pub use silences::{GetAlert, GetSilence, RecordAck, RecordSilenced, SaveSilence, StoredSilences};
+
 /// Records an anomaly the Router alerted on.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]

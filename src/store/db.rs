@@ -21,6 +21,9 @@ use crate::messages::{
     Alert, AlertKind, Anomaly, Metric, Resolved, SeriesKey, Severity, Timestamp,
 };
 
+mod silences;
+pub use silences::AckRecord;
+
 /// The schema, one migration per version: `MIGRATIONS[i]` takes a database from version `i`
 /// (`PRAGMA user_version`) to `i + 1`. Append; never edit a released migration.
 pub const MIGRATIONS: &[&str] = &[
@@ -110,6 +113,35 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX IF NOT EXISTS alerts_exchange_at ON alerts (exchange, at_ms);
     CREATE INDEX IF NOT EXISTS alerts_triage_reply
         ON alerts (json_extract(payload, '$.in_reply_to')) WHERE kind = 'triage';
+    ",
+    // v5: silences and acknowledgements (see db/silences.rs): the silences people set, the acks
+    // of open incidents, and which stored alerts a silence kept from the channels.
+    "
+    CREATE TABLE silences (
+        id            TEXT    PRIMARY KEY,
+        exchange      TEXT,
+        endpoint      TEXT,
+        metric        TEXT,
+        starts_at_ms  INTEGER NOT NULL,
+        ends_at_ms    INTEGER NOT NULL,
+        comment       TEXT    NOT NULL,
+        created_by    TEXT,
+        created_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX silences_ends ON silences (ends_at_ms);
+    CREATE TABLE acks (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id      TEXT    NOT NULL,
+        exchange      TEXT    NOT NULL,
+        endpoint      TEXT    NOT NULL,
+        metric        TEXT    NOT NULL,
+        incident_started_at_ms INTEGER NOT NULL,
+        acked_at_ms   INTEGER NOT NULL,
+        acked_by      TEXT,
+        comment       TEXT
+    );
+    CREATE INDEX acks_alert ON acks (alert_id);
+    ALTER TABLE alerts ADD COLUMN silenced INTEGER NOT NULL DEFAULT 0;
     ",
 ];
 
@@ -800,6 +832,10 @@ pub struct StoredEvent {
     pub deliveries: Vec<EventDelivery>,
     /// The text of the latest triage follow-up of this alert, when there is one.
     pub triage: Option<String>,
+    /// A silence kept it from the channels (recorded, not sent).
+    pub silenced: bool,
+    /// Someone acknowledged it.
+    pub acked: bool,
 }
 
 /// A page of events, newest first, and where the next one starts.
@@ -845,7 +881,8 @@ impl Store {
         use rusqlite::types::Value;
         let limit = filter.limit.clamp(1, MAX_EVENTS_PAGE);
         let mut sql = String::from(
-            "SELECT seq, id, kind, severity, exchange, endpoint, metric, title, payload, at_ms
+            "SELECT seq, id, kind, severity, exchange, endpoint, metric, title, payload, at_ms,
+                    silenced, EXISTS (SELECT 1 FROM acks WHERE acks.alert_id = alerts.id)
              FROM alerts WHERE 1 = 1",
         );
         let mut args: Vec<Value> = Vec::new();
@@ -904,12 +941,25 @@ impl Store {
                 r.get::<_, String>(7)?,
                 r.get::<_, String>(8)?,
                 r.get::<_, i64>(9)?,
+                (r.get::<_, bool>(10)?, r.get::<_, bool>(11)?),
             ))
         })?;
         let mut page = EventPage::default();
         let mut more = false;
         for row in rows {
-            let (seq, id, kind, severity, exchange, endpoint, metric, title, payload, at_ms) = row?;
+            let (
+                seq,
+                id,
+                kind,
+                severity,
+                exchange,
+                endpoint,
+                metric,
+                title,
+                payload,
+                at_ms,
+                (silenced, acked),
+            ) = row?;
             if page.events.len() == limit {
                 more = true;
                 break;
@@ -920,6 +970,8 @@ impl Store {
             });
             page.events.push(StoredEvent {
                 seq,
+                silenced,
+                acked,
                 kind: parse_kind(&kind).unwrap_or(AlertKind::Firing),
                 severity: Severity::parse(&severity).unwrap_or(Severity::Info),
                 at: Timestamp(at_ms),

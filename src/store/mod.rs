@@ -16,6 +16,8 @@ pub use actor::{
     Attempted, BaselineLink, CheckWritable, Delivered, DeliveryCounts, Enqueue, Failed,
     LoadPending, RecentAlerts, RecordAnomaly, RecordResolved, StoreActor, StoreLink, Target,
 };
+pub use actor::{GetAlert, GetSilence, RecordAck, RecordSilenced, SaveSilence, StoredSilences};
 pub use actor::{LoadRollups, SaveRollup};
+pub use db::AckRecord;
 pub use db::{AttemptOutcome, DeliveryCount, DeliveryState, MIGRATIONS, PendingAlert, Store};
 pub use db::{EventCursor, EventDelivery, EventFilter, EventPage, MAX_EVENTS_PAGE, StoredEvent};

@@ -6,6 +6,7 @@ mod support;
 
 mod alertmanager;
 mod api_events;
+mod api_silences;
 mod clock;
 mod collect;
 mod common;

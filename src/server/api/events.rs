@@ -191,8 +191,8 @@ impl From<StoredEvent> for Event {
             title: e.title,
             message: e.message,
             value: e.value,
-            silenced: false,
-            acked: false,
+            silenced: e.silenced,
+            acked: e.acked,
             deliveries: e
                 .deliveries
                 .into_iter()

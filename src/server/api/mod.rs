@@ -2,9 +2,11 @@
 //! `/api/v1/openapi.json` ([`openapi`]). Each resource is a file: its routes, its handlers
 //! (annotated with `#[utoipa::path]`) and its types (`ToSchema`).
 
+pub mod acks;
 pub mod events;
 pub mod openapi;
 pub mod params;
+pub mod silences;
 
 use actix_web::web;
 
@@ -12,4 +14,6 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.json", web::get().to(openapi::document));
     cfg.configure(events::configure);
+    cfg.configure(silences::configure);
+    cfg.configure(acks::configure);
 }

@@ -6,7 +6,7 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
-use crate::server::api::events;
+use crate::server::api::{acks, events, silences};
 use crate::server::{error, health, metrics};
 
 /// The document.
@@ -21,7 +21,11 @@ use crate::server::{error, health, metrics};
         health::readyz,
         metrics::metrics,
         document,
-        events::list
+        events::list,
+        silences::list,
+        silences::create,
+        silences::delete,
+        acks::ack,
     ),
     components(schemas(
         error::ErrorBody,
@@ -31,10 +35,33 @@ use crate::server::{error, health, metrics};
         events::Delivery,
         events::EventKind,
         events::SeverityName,
-        events::DeliveryStateName
-    ))
+        events::DeliveryStateName,
+
+        silences::SilenceJson,
+        silences::SilenceList,
+        silences::NewSilence,
+        silences::TimeValue,
+        acks::AckBody,
+        acks::AckJson,
+        acks::IncidentJson,
+    )),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the write endpoints name (`[http] token_env`).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 /// This document, as JSON.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "api",
