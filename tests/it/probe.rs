@@ -44,6 +44,9 @@ fn endpoint(
         interval,
         timeout: Duration::from_secs(2),
         max_body_bytes: 256 * 1024,
+        confirm_interval: Duration::from_secs(1),
+        // Fast confirmation has its own tests.
+        confirm_probes: Some(0),
     }
 }
 
@@ -51,6 +54,7 @@ fn exchange(name: &str, endpoints: Vec<EndpointSettings>) -> ExchangeSettings {
     ExchangeSettings {
         name: name.into(),
         max_connections: 8,
+        confirm_per_minute: 60,
         endpoints,
     }
 }
