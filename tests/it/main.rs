@@ -8,6 +8,7 @@ mod alertmanager;
 mod api_events;
 mod collect;
 mod common;
+mod confirm;
 mod connectivity;
 mod delivery;
 mod discord;
