@@ -2076,10 +2076,20 @@ min_severity = "warning"
         let x = &s.exchanges[0];
         assert_eq!(x.confirm_per_minute, 60);
         let e = &x.endpoints[0];
-        assert_eq!(e.confirm_interval, Duration::from_millis(600), "a fifth of 3 s");
-        assert_eq!(e.confirm_probes, None, "the breaker's threshold, resolved by the probe");
+        assert_eq!(
+            e.confirm_interval,
+            Duration::from_millis(600),
+            "a fifth of 3 s"
+        );
+        assert_eq!(
+            e.confirm_probes, None,
+            "the breaker's threshold, resolved by the probe"
+        );
         let s = from_toml_str(&minimal(""), &no_env).unwrap();
-        assert_eq!(s.exchanges[0].endpoints[0].confirm_interval, Duration::from_secs(1));
+        assert_eq!(
+            s.exchanges[0].endpoints[0].confirm_interval,
+            Duration::from_secs(1)
+        );
         let s = from_toml_str(&minimal("interval = \"200ms\"\n"), &no_env).unwrap();
         assert_eq!(
             s.exchanges[0].endpoints[0].confirm_interval,
@@ -2102,7 +2112,11 @@ min_severity = "warning"
         let x = &s.exchanges[0];
         assert_eq!(x.confirm_per_minute, 0, "the exchange's own budget");
         let ping = x.endpoints.iter().find(|e| &*e.name == "ping").unwrap();
-        assert_eq!(ping.confirm_interval, Duration::from_secs(2), "clamped to the interval");
+        assert_eq!(
+            ping.confirm_interval,
+            Duration::from_secs(2),
+            "clamped to the interval"
+        );
         assert_eq!(ping.confirm_probes, Some(2));
         let slow = x.endpoints.iter().find(|e| &*e.name == "slow").unwrap();
         assert_eq!(slow.confirm_interval, Duration::from_secs(5));

@@ -29,12 +29,12 @@ use crate::config::{
     BreakerSettings, EndpointKind, EndpointSettings, ExchangeSettings, SupervisionSettings,
 };
 use crate::detect::DetectorSet;
+use crate::messages::CircuitState;
 use crate::messages::{
     Anomaly, Crash, MaintenanceStatus, Measurement, Metric, Name, Outcome, Ping, SeriesKey,
     Timestamp,
 };
 use crate::metrics::{Counter, Gauge, Histogram, Metrics};
-use crate::messages::CircuitState;
 use crate::probe::breaker::{Admission, CircuitBreaker, Transition};
 use crate::probe::confirm::{ConfirmBudget, Confirmation, Seen};
 use crate::probe::exchange::{Answer, Verdict, judge};

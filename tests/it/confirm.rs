@@ -131,7 +131,10 @@ fn oks(m: &MonitorHandle, endpoint: &str) -> u64 {
 async fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {limit:?}: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?}: {what}"
+        );
         actix_rt::time::sleep(10 * MS).await;
     }
 }
@@ -144,7 +147,11 @@ async fn alert_at(
 ) -> Option<(Instant, serde_json::Value)> {
     let deadline = Instant::now() + limit;
     loop {
-        if let Some(r) = sink.received_requests().into_iter().find(|r| pred(&r.json())) {
+        if let Some(r) = sink
+            .received_requests()
+            .into_iter()
+            .find(|r| pred(&r.json()))
+        {
             return Some((r.at, r.json()));
         }
         if Instant::now() >= deadline {
@@ -181,7 +188,10 @@ async fn trial(setup: Setup, fault: Mode, limit: Duration, phase: f64) -> Option
     let fake = FakeExchange::start();
     let sink = FakeSink::start();
     let monitor = start(&fake, &sink, setup);
-    wait_for(setup.interval * 3, "a first ok probe", || oks(&monitor, "ep0") >= 1).await;
+    wait_for(setup.interval * 3, "a first ok probe", || {
+        oks(&monitor, "ep0") >= 1
+    })
+    .await;
     actix_rt::time::sleep(setup.interval.mul_f64(phase)).await;
     assert!(sink.received().is_empty(), "{:?}", titles(&sink));
     let fault_at = Instant::now();
@@ -278,7 +288,11 @@ async fn confirm_a_blip_raises_no_alert_and_keeps_the_cadence() {
         })
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(off_grid.len(), 1, "only the re-probe is off the grid: {arrivals:?}");
+    assert_eq!(
+        off_grid.len(),
+        1,
+        "only the re-probe is off the grid: {arrivals:?}"
+    );
     let reprobe = off_grid[0];
     let gap = arrivals[reprobe] - arrivals[reprobe - 1];
     assert!(
@@ -286,7 +300,12 @@ async fn confirm_a_blip_raises_no_alert_and_keeps_the_cadence() {
         "re-probe {gap:?} after the failure"
     );
     let late = counter(monitor.metrics(), "exwatch_probes_late_total", "ep0", None);
-    let scheduled = counter(monitor.metrics(), "exwatch_probes_scheduled_total", "ep0", None);
+    let scheduled = counter(
+        monitor.metrics(),
+        "exwatch_probes_scheduled_total",
+        "ep0",
+        None,
+    );
     assert_eq!(late, 0, "re-probes are not late slots");
     assert_eq!(
         scheduled as usize,
@@ -313,19 +332,25 @@ async fn confirm_rate_limit_triggers_no_burst() {
     });
     let before = fake.requests(&path(0));
     wait_for(secs(5), "a 429", || {
-        counter(monitor.metrics(), "exwatch_probes_total", "ep0", Some("rate_limited")) >= 1
+        counter(
+            monitor.metrics(),
+            "exwatch_probes_total",
+            "ep0",
+            Some("rate_limited"),
+        ) >= 1
     })
     .await;
     actix_rt::time::sleep(1500 * MS).await;
     assert_eq!(confirms(&monitor, "ep0"), 0);
-    assert_eq!(fake.requests(&path(0)), before + 1, "silent during Retry-After");
+    assert_eq!(
+        fake.requests(&path(0)),
+        before + 1,
+        "silent during Retry-After"
+    );
 
     // A failure whose first re-probe is answered 429: the burst stops there.
     fake.set_mode(Mode::Normal);
-    wait_for(secs(6), "ok again", || {
-        oks(&monitor, "ep0") >= 2
-    })
-    .await;
+    wait_for(secs(6), "ok again", || oks(&monitor, "ep0") >= 2).await;
     fake.set_mode(Mode::RateLimited {
         retry_after_secs: 2,
     });
@@ -336,7 +361,9 @@ async fn confirm_rate_limit_triggers_no_burst() {
     assert_eq!(confirms(&monitor, "ep0"), 1, "no re-probe after the 429");
     assert_eq!(fake.requests(&path(0)), after, "silent during Retry-After");
     assert!(
-        sink.received().iter().all(|a| a["detector"] != "circuit_open"),
+        sink.received()
+            .iter()
+            .all(|a| a["detector"] != "circuit_open"),
         "{:?}",
         titles(&sink)
     );
@@ -408,12 +435,17 @@ async fn confirm_measure_fault_to_alert() {
             // Phases spread evenly over the interval.
             let phase = (k as f64 + 0.5) / TRIALS as f64;
             runs.push(async move {
-                (c, trial(setup, Mode::Status(503), interval * 7, phase).await)
+                (
+                    c,
+                    trial(setup, Mode::Status(503), interval * 7, phase).await,
+                )
             });
         }
     }
     let results = futures_util::future::join_all(runs).await;
-    println!("| interval | confirmation | fault → first alert (mean) | fault → down: min / mean / max | re-probes |");
+    println!(
+        "| interval | confirmation | fault → first alert (mean) | fault → down: min / mean / max | re-probes |"
+    );
     println!("|---|---|---|---|---|");
     for (c, (label, _, probes)) in configs.iter().enumerate() {
         let trials: Vec<&Trial> = results
@@ -428,7 +460,11 @@ async fn confirm_measure_fault_to_alert() {
         let reprobes: u64 = trials.iter().map(|t| t.confirms).sum();
         println!(
             "| {label} | {} | {:.1} s | {:.1} / {:.1} / {:.1} s | {:.1} |",
-            if *probes == Some(0) { "off" } else { "on (default)" },
+            if *probes == Some(0) {
+                "off"
+            } else {
+                "on (default)"
+            },
             mean(&firsts),
             downs.iter().cloned().fold(f64::MAX, f64::min),
             mean(&downs),
