@@ -175,6 +175,19 @@ pub struct EndpointDefaults {
     pub max_body_bytes: usize,
     /// Connections one exchange may hold open at once.
     pub max_connections: usize,
+    /// Time between the quick re-probes that confirm a failure of a healthy endpoint; `None`:
+    /// 1 s or a fifth of the endpoint's interval, whichever is shorter (at least 100 ms).
+    #[serde(
+        serialize_with = "ser_opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub confirm_interval: Option<Duration>,
+    /// The most re-probes one failure of a healthy endpoint triggers; `None`: the breaker's
+    /// `failure_threshold`; 0 disables fast confirmation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_probes: Option<u32>,
+    /// Re-probes one exchange may send per minute, all endpoints together.
+    pub confirm_per_minute: u32,
 }
 
 impl Default for EndpointDefaults {
@@ -184,8 +197,24 @@ impl Default for EndpointDefaults {
             timeout: Duration::from_secs(10),
             max_body_bytes: 256 * 1024,
             max_connections: 8,
+            confirm_interval: None,
+            confirm_probes: None,
+            confirm_per_minute: DEFAULT_CONFIRM_PER_MINUTE,
         }
     }
+}
+
+/// The default `confirm_per_minute`: room for a dozen confirmations of the default five
+/// re-probes a minute.
+pub const DEFAULT_CONFIRM_PER_MINUTE: u32 = 60;
+
+/// The default `confirm_interval` of an endpoint probed every `interval`: 1 s, or a fifth of
+/// the interval when that is shorter (so the default burst fits in one interval), but at least
+/// 100 ms and never more than the interval.
+pub fn default_confirm_interval(interval: Duration) -> Duration {
+    (interval / 5)
+        .clamp(Duration::from_millis(100), Duration::from_secs(1))
+        .min(interval)
 }
 
 /// `[breaker]`: the per-exchange circuit breaker.
@@ -272,6 +301,8 @@ pub struct ExchangeSettings {
     pub name: Name,
     /// Connections this exchange may hold open at once.
     pub max_connections: usize,
+    /// Fast-confirmation re-probes this exchange may send per minute.
+    pub confirm_per_minute: u32,
     /// Endpoints, sorted by name.
     #[serde(serialize_with = "ser_named")]
     pub endpoints: Vec<EndpointSettings>,
@@ -315,6 +346,13 @@ pub struct EndpointSettings {
     pub timeout: Duration,
     /// The most bytes read from one answer.
     pub max_body_bytes: usize,
+    /// Time between fast-confirmation re-probes (never more than `interval`).
+    #[serde(serialize_with = "ser_duration")]
+    pub confirm_interval: Duration,
+    /// The most re-probes one failure triggers; `None`: the breaker's `failure_threshold`;
+    /// 0 disables fast confirmation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_probes: Option<u32>,
 }
 
 /// `[detect]`

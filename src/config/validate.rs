@@ -181,6 +181,17 @@ fn duration_at_least(t: &mut Table<'_>, key: &str, min: Duration, default: Durat
     }
 }
 
+/// A duration of at least `min` when the key is present (a bad value is reported and read as
+/// absent).
+fn opt_duration_at_least(t: &mut Table<'_>, key: &str, min: Duration) -> Option<Duration> {
+    if !t.has(key) {
+        return None;
+    }
+    // Every problem falls back to zero, which is never valid.
+    let d = duration_at_least(t, key, min, Duration::ZERO);
+    (!d.is_zero()).then_some(d)
+}
+
 /// A positive duration, or `default`.
 fn positive_duration(t: &mut Table<'_>, key: &str, default: Duration) -> Duration {
     duration_at_least(t, key, Duration::ZERO, default)
@@ -330,6 +341,10 @@ fn defaults(mut t: Table<'_>) -> EndpointDefaults {
         timeout: duration_at_least(&mut t, "timeout", MIN_TIMEOUT, d.timeout),
         max_body_bytes: usize_at_least(&mut t, "max_body_bytes", 1, d.max_body_bytes),
         max_connections: usize_at_least(&mut t, "max_connections", 1, d.max_connections),
+        confirm_interval: opt_duration_at_least(&mut t, "confirm_interval", MIN_INTERVAL)
+            .or(d.confirm_interval),
+        confirm_probes: t.u32("confirm_probes").or(d.confirm_probes),
+        confirm_per_minute: u32_at_least(&mut t, "confirm_per_minute", 0, d.confirm_per_minute),
     };
     t.finish();
     out
@@ -366,6 +381,8 @@ fn exchanges(mut t: Table<'_>, defaults: &EndpointDefaults) -> Vec<ExchangeSetti
 
 fn exchange(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option<ExchangeSettings> {
     let max_connections = usize_at_least(&mut t, "max_connections", 1, defaults.max_connections);
+    let confirm_per_minute =
+        u32_at_least(&mut t, "confirm_per_minute", 0, defaults.confirm_per_minute);
     let mut eps = t.table("endpoints");
     let entries = eps.entries();
     if entries.is_empty() {
@@ -396,6 +413,7 @@ fn exchange(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option
     Some(ExchangeSettings {
         name: Name::from(name),
         max_connections,
+        confirm_per_minute,
         endpoints,
         recv_window,
         ahead_window,
@@ -473,6 +491,11 @@ fn endpoint(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option
     let interval = duration_at_least(&mut t, "interval", MIN_INTERVAL, defaults.interval);
     let timeout = duration_at_least(&mut t, "timeout", MIN_TIMEOUT, defaults.timeout);
     let max_body_bytes = usize_at_least(&mut t, "max_body_bytes", 1, defaults.max_body_bytes);
+    // Clamped to the interval: a re-probe later than the next scheduled probe is pointless.
+    let confirm_interval = opt_duration_at_least(&mut t, "confirm_interval", MIN_INTERVAL)
+        .or(defaults.confirm_interval)
+        .map_or_else(|| default_confirm_interval(interval), |d| d.min(interval));
+    let confirm_probes = t.u32("confirm_probes").or(defaults.confirm_probes);
     t.finish();
     Some(EndpointSettings {
         name: Name::from(name),
@@ -483,6 +506,8 @@ fn endpoint(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option
         interval,
         timeout,
         max_body_bytes,
+        confirm_interval,
+        confirm_probes,
     })
 }
 
@@ -2118,5 +2143,75 @@ min_severity = "warning"
             p.join("\n")
         );
         assert!(p.iter().all(|p| !p.contains("never-printed")));
+    }
+
+    #[test]
+    fn config_confirm_defaults_follow_the_interval_and_the_breaker() {
+        let s = from_toml_str(&minimal("interval = \"3s\"\n"), &no_env).unwrap();
+        let x = &s.exchanges[0];
+        assert_eq!(x.confirm_per_minute, 60);
+        let e = &x.endpoints[0];
+        assert_eq!(
+            e.confirm_interval,
+            Duration::from_millis(600),
+            "a fifth of 3 s"
+        );
+        assert_eq!(
+            e.confirm_probes, None,
+            "the breaker's threshold, resolved by the probe"
+        );
+        let s = from_toml_str(&minimal(""), &no_env).unwrap();
+        assert_eq!(
+            s.exchanges[0].endpoints[0].confirm_interval,
+            Duration::from_secs(1)
+        );
+        let s = from_toml_str(&minimal("interval = \"200ms\"\n"), &no_env).unwrap();
+        assert_eq!(
+            s.exchanges[0].endpoints[0].confirm_interval,
+            Duration::from_millis(100)
+        );
+    }
+
+    #[test]
+    fn config_confirm_keys_override_and_clamp_to_the_interval() {
+        let s = from_toml_str(
+            &minimal(
+                "interval = \"2s\"\nconfirm_probes = 2\n\
+                 [exchanges.x.endpoints.slow]\nurl = \"https://example.com/slow\"\n\
+                 [exchanges.x]\nconfirm_per_minute = 0\n\
+                 [defaults]\nconfirm_interval = \"5s\"\nconfirm_probes = 7\nconfirm_per_minute = 9\n",
+            ),
+            &no_env,
+        )
+        .unwrap();
+        let x = &s.exchanges[0];
+        assert_eq!(x.confirm_per_minute, 0, "the exchange's own budget");
+        let ping = x.endpoints.iter().find(|e| &*e.name == "ping").unwrap();
+        assert_eq!(
+            ping.confirm_interval,
+            Duration::from_secs(2),
+            "clamped to the interval"
+        );
+        assert_eq!(ping.confirm_probes, Some(2));
+        let slow = x.endpoints.iter().find(|e| &*e.name == "slow").unwrap();
+        assert_eq!(slow.confirm_interval, Duration::from_secs(5));
+        assert_eq!(slow.confirm_probes, Some(7));
+        assert_eq!(s.defaults.confirm_per_minute, 9);
+    }
+
+    #[test]
+    fn config_confirm_keys_are_validated_with_their_paths() {
+        assert_eq!(
+            problems(&minimal(
+                "confirm_interval = \"10ms\"\nconfirm_probes = -1\n\
+                 [defaults]\nconfirm_interval = \"0s\"\nconfirm_per_minute = \"lots\"\n"
+            )),
+            [
+                "defaults.confirm_interval: must be greater than zero",
+                "defaults.confirm_per_minute: expected a non-negative integer, found string \"lots\"",
+                "exchanges.x.endpoints.ping.confirm_interval: 10ms is too short; the minimum is 100ms",
+                "exchanges.x.endpoints.ping.confirm_probes: -1 is out of range; expected a non-negative integer",
+            ]
+        );
     }
 }

@@ -337,6 +337,8 @@ mod tests {
             interval: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             max_body_bytes: 1024,
+            confirm_interval: Duration::from_millis(200),
+            confirm_probes: Some(0),
         };
         let mut x = ExchangeSettings {
             name: "b".into(),
@@ -344,6 +346,7 @@ mod tests {
             endpoints: vec![ep(CheckProfile::Binance, EndpointKind::Time)],
             recv_window: None,
             ahead_window: None,
+            confirm_per_minute: 60,
         };
         assert_eq!(
             SigningWindow::of_exchange(&x),

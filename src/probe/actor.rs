@@ -10,6 +10,13 @@
 //! never drifts. A restart re-arms the schedules from now and keeps the breaker and back-off
 //! (they describe the exchange, not the actor); the probes it dropped give back their
 //! half-open trial slots.
+//!
+//! Fast confirmation ([`crate::probe::confirm`]): when a probe of a healthy endpoint fails, it
+//! arms quick re-probes of that endpoint (extra timers; the schedule is untouched) until one
+//! succeeds or `confirm_probes` have gone. A re-probe is sent only while no back-off is in
+//! force, the breaker is closed, a connection is free and the exchange's per-minute budget has a
+//! token; otherwise the confirmation ends (or, for a busy connection pool, waits one more
+//! `confirm_interval`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,12 +29,14 @@ use crate::config::{
     BreakerSettings, EndpointKind, EndpointSettings, ExchangeSettings, SupervisionSettings,
 };
 use crate::detect::DetectorSet;
+use crate::messages::CircuitState;
 use crate::messages::{
     Anomaly, Crash, MaintenanceStatus, Measurement, Metric, Name, Outcome, Ping, SeriesKey,
     Timestamp,
 };
 use crate::metrics::{Counter, Gauge, Histogram, Metrics};
 use crate::probe::breaker::{Admission, CircuitBreaker, Transition};
+use crate::probe::confirm::{ConfirmBudget, Confirmation, Seen};
 use crate::probe::exchange::{Answer, Verdict, judge};
 use crate::probe::schedule::FixedRate;
 use crate::supervision::{RestartTracker, guard, guard_future};
@@ -55,6 +64,8 @@ struct Endpoint {
     scheduled: Counter,
     late: Counter,
     duration: Histogram,
+    confirm: Confirmation,
+    confirmations: Counter,
 }
 
 /// What one probe brought back.
@@ -79,6 +90,10 @@ pub struct ProbeActor {
     restarts: RestartTracker,
     /// Where status-endpoint readings go (the Router), if anywhere.
     maintenance: Option<Recipient<MaintenanceStatus>>,
+    /// Re-probes left this minute, all endpoints together.
+    confirm_budget: ConfirmBudget,
+    /// Probes sent and not yet answered (re-probes wait for a free connection).
+    in_flight: usize,
 }
 
 impl ProbeActor {
@@ -119,6 +134,11 @@ impl ProbeActor {
                     scheduled: metrics.counter("exwatch_probes_scheduled_total", &labels),
                     late: metrics.counter("exwatch_probes_late_total", &labels),
                     duration: metrics.histogram("exwatch_probe_duration_seconds", &labels),
+                    confirm: Confirmation::new(
+                        e.confirm_interval.min(e.interval),
+                        e.confirm_probes.unwrap_or(breaker.failure_threshold),
+                    ),
+                    confirmations: metrics.counter("exwatch_probes_confirm_total", &labels),
                     settings: e.clone(),
                 }
             })
@@ -141,6 +161,8 @@ impl ProbeActor {
             detectors,
             stopped: false,
             maintenance: None,
+            confirm_budget: ConfirmBudget::new(settings.confirm_per_minute, now),
+            in_flight: 0,
             restarts: RestartTracker::new(
                 Name::from(format!("probe:{exchange}")),
                 supervision,
@@ -195,7 +217,8 @@ impl ProbeActor {
             self.on_transition(t);
         }
         if let Admission::Rejected = admission {
-            let ep = &self.endpoints[i];
+            let ep = &mut self.endpoints[i];
+            ep.confirm.observe(Seen::Neutral, now);
             ep.outcomes[Outcome::BreakerOpen.index()].inc();
             self.detectors.send(Measurement {
                 series: ep.errors.clone(),
@@ -210,8 +233,53 @@ impl ProbeActor {
         self.probe(i, ticket, ctx);
     }
 
+    /// Arms endpoint `i`'s next confirmation re-probe, due `at`.
+    fn arm_confirm(&mut self, i: usize, at: Instant, ctx: &mut Context<Self>) {
+        let wait = at.saturating_duration_since(Instant::now());
+        ctx.run_later(wait, move |act, ctx| {
+            guard(act, ctx, "probe", |act, ctx| act.on_confirm(i, ctx));
+        });
+    }
+
+    /// A confirmation re-probe of endpoint `i` is due: send it if the exchange lets us.
+    fn on_confirm(&mut self, i: usize, ctx: &mut Context<Self>) {
+        if self.stopped || !self.endpoints[i].confirm.fire() {
+            return;
+        }
+        let now = Instant::now();
+        let backing_off = self.backoff_until.is_some_and(|until| now < until);
+        // Half-open trials are the breaker's business; open means "do not send".
+        if backing_off || self.breaker.state() != CircuitState::Closed {
+            self.endpoints[i].confirm.abandon();
+            return;
+        }
+        if self.in_flight >= self.settings.max_connections {
+            if let Some(at) = self.endpoints[i].confirm.skip(now) {
+                self.arm_confirm(i, at, ctx);
+            }
+            return;
+        }
+        if !self.confirm_budget.try_take(now) {
+            tracing::debug!(exchange = %self.exchange, endpoint = %self.endpoints[i].settings.name, "Confirmation budget spent; back to the schedule.");
+            self.endpoints[i].confirm.abandon();
+            return;
+        }
+        let (admission, transition) = self.breaker.try_acquire(now);
+        if let Some(t) = transition {
+            self.on_transition(t);
+        }
+        if !admission.is_admitted() {
+            self.endpoints[i].confirm.abandon();
+            return;
+        }
+        self.endpoints[i].confirmations.inc();
+        let ticket = self.breaker.generation();
+        self.probe(i, ticket, ctx);
+    }
+
     /// Sends the probe; `ticket` is the breaker generation that admitted it.
     fn probe(&mut self, i: usize, ticket: u64, ctx: &mut Context<Self>) {
+        self.in_flight += 1;
         let ep = &self.endpoints[i].settings;
         let req = self.client.get(&ep.url);
         let (max_body, deadline) = (ep.max_body_bytes, ep.timeout);
@@ -228,11 +296,12 @@ impl ProbeActor {
         ctx.spawn(guard_future(
             "probe",
             fut,
-            move |result, act: &mut Self, _| act.on_result(i, ticket, result),
+            move |result, act: &mut Self, ctx| act.on_result(i, ticket, result, ctx),
         ));
     }
 
-    fn on_result(&mut self, i: usize, ticket: u64, result: ProbeResult) {
+    fn on_result(&mut self, i: usize, ticket: u64, result: ProbeResult, ctx: &mut Context<Self>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
         if self.stopped {
             return;
         }
@@ -331,6 +400,14 @@ impl ProbeActor {
         if let Some(t) = transition {
             self.on_transition(t);
         }
+        let seen = match verdict.outcome {
+            Outcome::Ok => Seen::Ok,
+            Outcome::RateLimited | Outcome::BreakerOpen => Seen::Neutral,
+            _ => Seen::Failure,
+        };
+        if let Some(at) = self.endpoints[i].confirm.observe(seen, now) {
+            self.arm_confirm(i, at, ctx);
+        }
     }
 
     fn on_transition(&mut self, t: Transition) {
@@ -364,8 +441,11 @@ impl Supervised for ProbeActor {
         // rejecting every probe, forever.
         self.breaker.abandon_trials();
         let now = Instant::now();
+        // Their timers and probes died with the old context.
+        self.in_flight = 0;
         for ep in &mut self.endpoints {
             ep.schedule = FixedRate::new(now, ep.settings.interval);
+            ep.confirm.abandon();
         }
     }
 }

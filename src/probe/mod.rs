@@ -1,8 +1,10 @@
 //! Probing: one [`ProbeActor`] per exchange, the circuit [`breaker`], the fixed-rate
-//! [`schedule`] and the answer profiles of each venue in [`exchange`].
+//! [`schedule`], fast [`confirm`]ation of failures, and the answer profiles of each venue in
+//! [`exchange`].
 
 pub mod actor;
 pub mod breaker;
+pub mod confirm;
 pub mod exchange;
 pub mod schedule;
 

@@ -20,6 +20,7 @@ fn start(fake: &FakeExchange) -> (MonitorHandle, Collected<Alert>) {
         max_connections: 2,
         recv_window: None,
         ahead_window: None,
+        confirm_per_minute: 60,
         endpoints: vec![EndpointSettings {
             name: "ping".into(),
             url: fake.url("/api/v3/ping"),
@@ -29,6 +30,9 @@ fn start(fake: &FakeExchange) -> (MonitorHandle, Collected<Alert>) {
             interval: Duration::from_secs(3600),
             timeout: Duration::from_secs(2),
             max_body_bytes: 1024,
+            confirm_interval: Duration::from_secs(1),
+            // Fast confirmation has its own tests.
+            confirm_probes: Some(0),
         }],
     };
     let mut settings = Settings {

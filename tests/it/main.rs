@@ -10,6 +10,7 @@ mod api_silences;
 mod clock;
 mod collect;
 mod common;
+mod confirm;
 mod connectivity;
 mod delivery;
 mod discord;

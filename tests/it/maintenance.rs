@@ -128,6 +128,9 @@ fn endpoint(name: &str, url: String, kind: EndpointKind) -> EndpointSettings {
         interval: Duration::from_millis(50),
         timeout: Duration::from_secs(2),
         max_body_bytes: 256 * 1024,
+        confirm_interval: Duration::from_secs(1),
+        // Fast confirmation has its own tests.
+        confirm_probes: Some(0),
     }
 }
 
@@ -168,6 +171,7 @@ async fn maintenance_from_the_okx_status_endpoint_silences_okx() {
             max_connections: 8,
             recv_window: None,
             ahead_window: None,
+            confirm_per_minute: 60,
             endpoints: vec![
                 endpoint(
                     "status",

@@ -23,6 +23,7 @@ fn ticker(
         max_connections: 4,
         recv_window: None,
         ahead_window: None,
+        confirm_per_minute: 60,
         endpoints: vec![EndpointSettings {
             name: "ticker".into(),
             url: fake.url(path),
@@ -32,6 +33,9 @@ fn ticker(
             interval: Duration::from_millis(50),
             timeout: Duration::from_secs(2),
             max_body_bytes: 64 * 1024,
+            confirm_interval: Duration::from_secs(1),
+            // Fast confirmation has its own tests.
+            confirm_probes: Some(0),
         }],
     }
 }

@@ -44,6 +44,9 @@ pub(crate) fn endpoint(
         interval,
         timeout: Duration::from_secs(2),
         max_body_bytes: 256 * 1024,
+        confirm_interval: Duration::from_secs(1),
+        // Fast confirmation has its own tests.
+        confirm_probes: Some(0),
     }
 }
 
@@ -53,6 +56,7 @@ pub(crate) fn exchange(name: &str, endpoints: Vec<EndpointSettings>) -> Exchange
         max_connections: 8,
         recv_window: None,
         ahead_window: None,
+        confirm_per_minute: 60,
         endpoints,
     }
 }
