@@ -7,6 +7,8 @@
 //! - `exwatch replay --input FILE.csv --output OUT.csv [--config FILE]` runs a recorded series
 //!   through the live latency detectors ([`exwatch::replay`]); exits 2 on a bad config or a
 //!   malformed input (the error names the line and column), 1 when a file cannot be opened.
+//! - `exwatch status [--url URL | --config FILE]` prints a running instance's status
+//!   (`GET /api/v1/status`) as tables; exits 1 when the instance cannot be reached.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,6 +55,20 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Print a running instance's status: breaker, last probe, latency percentiles, error
+    /// rate and open anomalies per exchange and endpoint.
+    Status {
+        /// The instance's base URL (default: from the configuration's `[http] listen`,
+        /// `http://127.0.0.1:9898` without one).
+        #[arg(long, conflicts_with = "config")]
+        url: Option<String>,
+        /// Configuration file (TOML) whose `[http] listen` names the instance.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
 }
 
 /// Exit status for a configuration that cannot be used.
@@ -67,6 +83,11 @@ fn main() -> ExitCode {
             output,
             config,
         } => replay(&input, &output, config.as_deref()),
+        Command::Status {
+            url,
+            config,
+            timeout,
+        } => status(url, config.as_deref(), timeout),
         Command::Run { config } => {
             init_tracing();
             let settings = match load(config.as_deref()) {
@@ -158,6 +179,27 @@ fn replay(input: &Path, output: &Path, config: Option<&Path>) -> ExitCode {
         Err(e) => {
             eprintln!("exwatch: {}: {e}", input.display());
             ExitCode::from(EXIT_BAD_CONFIG)
+        }
+    }
+}
+
+fn status(url: Option<String>, config: Option<&Path>, timeout: std::time::Duration) -> ExitCode {
+    let base = match url {
+        Some(url) => url,
+        None => match load(config) {
+            Ok(settings) => exwatch::status::fetch::base_url_for(settings.http.listen),
+            Err(code) => return code,
+        },
+    };
+    let system = actix::System::new();
+    match system.block_on(exwatch::status::fetch_status(&base, timeout)) {
+        Ok(report) => {
+            print!("{}", exwatch::status::render_table(&report));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("exwatch: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::detect::price_actor::{PriceActor, PriceRoutes};
 use crate::detect::rule_actor::RuleActor;
 use crate::messages::{Measurement, Metric, SeriesKey};
 use crate::metrics::Metrics;
+use crate::status::StatusBoard;
 
 /// The most series one monitor tracks; more is almost surely a bug in the sender (a series
 /// key built from a changing value) and would grow without bound.
@@ -32,6 +33,8 @@ struct Inner {
     prices: OnceLock<PriceRoutes>,
     /// Set once by [`DetectorSet::start_rules`]; `None` inside when no rule applies.
     rules: OnceLock<Option<Addr<RuleActor>>>,
+    /// Set once by [`DetectorSet::attach_status`].
+    status: OnceLock<Arc<StatusBoard>>,
 }
 
 /// A cheap-to-clone handle on the running detectors.
@@ -59,6 +62,7 @@ impl DetectorSet {
                 detectors: Mutex::new(HashMap::new()),
                 prices: OnceLock::new(),
                 rules: OnceLock::new(),
+                status: OnceLock::new(),
             }),
         }
     }
@@ -90,6 +94,9 @@ impl DetectorSet {
 
     /// Sends a measurement to its series' detector.
     pub fn send(&self, m: Measurement) {
+        if let Some(board) = self.inner.status.get() {
+            board.record(&m);
+        }
         if let Some(prices) = self.inner.prices.get() {
             prices.send(&m);
         }
@@ -160,5 +167,11 @@ impl DetectorSet {
     /// Every running detector.
     pub fn all(&self) -> Vec<Addr<DetectorActor>> {
         self.inner.detectors.lock().values().cloned().collect()
+    }
+
+    /// Feeds every measurement sent from now on to `board` as well (the live status). Only
+    /// the first call has an effect.
+    pub fn attach_status(&self, board: Arc<StatusBoard>) {
+        let _ = self.inner.status.set(board);
     }
 }

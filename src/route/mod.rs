@@ -3,8 +3,10 @@
 
 pub mod connectivity;
 pub mod dedup;
+pub mod incidents;
 pub mod maintenance;
 pub mod router;
 
 pub use dedup::{Dedup, Verdict};
+pub use incidents::{Incidents, OpenIncident, OpenIncidents};
 pub use router::{AddRoute, Route, RouterActor, Subscribe, headline};

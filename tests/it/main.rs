@@ -5,6 +5,7 @@
 mod support;
 
 mod alertmanager;
+mod api_status;
 mod collect;
 mod common;
 mod connectivity;

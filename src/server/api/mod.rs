@@ -3,10 +3,12 @@
 //! (annotated with `#[utoipa::path]`) and its types (`ToSchema`).
 
 pub mod openapi;
+pub mod status;
 
 use actix_web::web;
 
 /// Registers every `/api/v1` route (the caller mounts this under the scope).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.json", web::get().to(openapi::document));
+    status::configure(cfg);
 }

@@ -6,7 +6,9 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
+use crate::server::api::status;
 use crate::server::{error, health, metrics};
+use crate::status::view as status_view;
 
 /// The document.
 #[derive(OpenApi)]
@@ -15,8 +17,23 @@ use crate::server::{error, health, metrics};
         title = "exwatch",
         description = "Crypto-exchange API monitor: status, events, silences."
     ),
-    paths(health::healthz, health::readyz, metrics::metrics, document),
-    components(schemas(error::ErrorBody, health::Health))
+    paths(
+        health::healthz,
+        health::readyz,
+        metrics::metrics,
+        document,
+        status::status
+    ),
+    components(schemas(
+        error::ErrorBody,
+        health::Health,
+        status_view::StatusReport,
+        status_view::ExchangeStatus,
+        status_view::EndpointStatus,
+        status_view::WindowStats,
+        status_view::ChartPoint,
+        status_view::OpenAnomaly
+    ))
 )]
 pub struct ApiDoc;
 
