@@ -45,8 +45,51 @@ fn inputs() -> Vec<Measurement> {
     out
 }
 
+/// Resident memory of this process, in bytes (Linux; 0 elsewhere).
+fn rss() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// What 10 000 endpoints with a full hour of data cost in RSS, per endpoint.
+fn rss_per_endpoint() -> f64 {
+    const N: usize = 10_000;
+    let names: Vec<(exwatch::messages::Name, exwatch::messages::Name)> = (0..N)
+        .map(|i| {
+            (
+                format!("ex{}", i / 100).into(),
+                format!("ep{}", i % 100).into(),
+            )
+        })
+        .collect();
+    let before = rss();
+    let board = StatusBoard::new("rss".into(), &[]);
+    for minute in 0..61i64 {
+        for (ex, ep) in &names {
+            board.record(&Measurement::ok(
+                SeriesKey {
+                    exchange: ex.clone(),
+                    endpoint: ep.clone(),
+                    metric: Metric::LatencyMs,
+                },
+                40.0,
+                Timestamp(1_795_000_000_000 + minute * 60_000),
+            ));
+        }
+    }
+    let grown = rss().saturating_sub(before);
+    black_box(&board);
+    grown as f64 / N as f64
+}
+
 fn bench(c: &mut Criterion) {
-    println!("status board: {} bytes per endpoint", bytes_per_endpoint());
+    println!(
+        "status board: {} bytes per endpoint (struct sizes); {:.0} bytes RSS per endpoint (10 000 endpoints, a full hour)",
+        bytes_per_endpoint(),
+        rss_per_endpoint()
+    );
     let inputs = inputs();
     let board = StatusBoard::new("bench".into(), &[]);
     for m in &inputs {

@@ -6,10 +6,10 @@
 //! probe would miss the engine's own observations and tie the board to the probe's internals;
 //! the detector set sees them all with their event time, and the board needs nothing else.
 //!
-//! **What it keeps per endpoint** (one [`Slot`], ≈1.6 KB, see [`bytes_per_endpoint`]): the
+//! **What it keeps per endpoint** (one [`Slot`], ≈1.9 KB, see [`bytes_per_endpoint`]): the
 //! newest measurement (time, outcome, HTTP status, latency); the open minute's counts, exact
 //! maximum and a 64-bucket log histogram ([`MinuteHistogram`], 128 B); and a ring of 60
-//! closed-minute summaries (24 B each: counts, exact maximum, and p50/p90/p99 as one-byte
+//! closed-minute summaries (28 B each: counts, exact minimum and maximum, and p50/p90/p99 as one-byte
 //! bucket indices, computed when the minute closes). Per exchange: the breaker, read from its
 //! `availability` series (value 0/1/2, endpoint `*`).
 //!
@@ -24,8 +24,8 @@
 //! percentiles only when it is the minute's first latency sample.
 //!
 //! **Accuracy.** A minute's percentiles are nearest-rank on the histogram: within ≈9.1 %
-//! ([`super::histogram::RELATIVE_ERROR`]) of a sample of that rank, and never above the exact
-//! maximum. The 5-minute and 1-hour percentiles merge the minutes' summaries: each minute stands
+//! ([`super::histogram::RELATIVE_ERROR`]) of a sample of that rank, and never outside the exact
+//! minimum and maximum. The 5-minute and 1-hour percentiles merge the minutes' summaries: each minute stands
 //! for its samples as masses at its p50 (50 %), p90 (40 %), p99 (9 %) and maximum (1 %), and
 //! the weighted nearest-rank quantile of those masses is reported. Like the true quantile of the
 //! union, the result always lies between the smallest and the largest of the minutes' own
@@ -73,6 +73,8 @@ struct MinuteSummary {
     samples: u32,
     /// The slowest sample (exact).
     max_ms: f32,
+    /// The fastest sample (exact).
+    min_ms: f32,
     /// Histogram buckets of the percentiles (valid when `samples > 0`).
     p50: u8,
     p90: u8,
@@ -91,9 +93,10 @@ impl MinuteSummary {
         self.count > 0 || self.samples > 0
     }
 
-    /// A percentile's value: its bucket's midpoint, never above the exact maximum.
+    /// A percentile's value: its bucket's midpoint, kept within the exact minimum and maximum
+    /// (so a minute of equal samples reads exactly).
     fn value(&self, bucket: u8) -> f64 {
-        value_of(bucket).min(f64::from(self.max_ms))
+        value_of(bucket).clamp(f64::from(self.min_ms), f64::from(self.max_ms))
     }
 
     fn observations(&self) -> u64 {
@@ -289,8 +292,13 @@ impl Slot {
 
 fn add(m: &mut MinuteSummary, latency: bool, value: f64, outcome: Outcome) {
     if latency {
+        let v = value as f32;
+        (m.min_ms, m.max_ms) = if m.samples == 0 {
+            (v, v)
+        } else {
+            (m.min_ms.min(v), m.max_ms.max(v))
+        };
         m.samples = m.samples.saturating_add(1);
-        m.max_ms = m.max_ms.max(value as f32);
     } else {
         m.count = m.count.saturating_add(1);
         m.errors = m.errors.saturating_add(u32::from(!outcome.is_ok()));
