@@ -75,6 +75,7 @@ pub mod replay;
 pub mod route;
 pub mod server;
 pub mod service;
+pub mod status;
 pub mod store;
 pub mod supervision;
 

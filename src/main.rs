@@ -13,6 +13,8 @@
 //!   --config FILE]` prints a running instance's recent alerts as a table
 //!   ([`exwatch::cli::events`]); exits 1 when the instance cannot be reached, 2 on a bad
 //!   argument (refused by clap or by the server).
+//! - `exwatch status [--url URL | --config FILE]` prints a running instance's status
+//!   (`GET /api/v1/status`) as tables; exits 1 when the instance cannot be reached.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -112,6 +114,20 @@ enum Command {
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         timeout: std::time::Duration,
     },
+    /// Print a running instance's status: breaker, last probe, latency percentiles, error
+    /// rate and open anomalies per exchange and endpoint.
+    Status {
+        /// The instance's base URL (default: from the configuration's `[http] listen`,
+        /// `http://127.0.0.1:9898` without one).
+        #[arg(long, conflicts_with = "config")]
+        url: Option<String>,
+        /// Configuration file (TOML) whose `[http] listen` names the instance.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
 }
 
 /// Exit status for a configuration that cannot be used.
@@ -136,6 +152,11 @@ fn main() -> ExitCode {
             &direction,
             &detector,
         ),
+        Command::Status {
+            url,
+            config,
+            timeout,
+        } => status(url, config.as_deref(), timeout),
         Command::Events {
             since,
             until,
@@ -264,6 +285,27 @@ fn replay(
         Err(e) => {
             eprintln!("exwatch: {}: {e}", input.display());
             ExitCode::from(EXIT_BAD_CONFIG)
+        }
+    }
+}
+
+fn status(url: Option<String>, config: Option<&Path>, timeout: std::time::Duration) -> ExitCode {
+    let base = match url {
+        Some(url) => url,
+        None => match load(config) {
+            Ok(settings) => exwatch::status::fetch::base_url_for(settings.http.listen),
+            Err(code) => return code,
+        },
+    };
+    let system = actix::System::new();
+    match system.block_on(exwatch::status::fetch_status(&base, timeout)) {
+        Ok(report) => {
+            print!("{}", exwatch::status::render_table(&report));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("exwatch: {e}");
+            ExitCode::FAILURE
         }
     }
 }

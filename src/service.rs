@@ -29,6 +29,7 @@ use crate::metrics::Metrics;
 use crate::probe::{ProbeActor, StopProbing};
 use crate::route::{AddRoute, Route, RouterActor, Subscribe};
 use crate::server::{self, AppState, RunningServer};
+use crate::status::StatusBoard;
 use crate::store::{BaselineLink, Store, StoreActor, StoreLink};
 
 /// The addresses of one running channel.
@@ -356,6 +357,8 @@ impl MonitorBuilder {
         );
         detectors.persist_baselines(BaselineLink::new(&store));
         detectors.start_prices(&exchanges);
+        let status_board = Arc::new(StatusBoard::new(monitor.region.clone(), &exchanges));
+        detectors.attach_status(status_board.clone());
         detectors.start_rules(&rules, &monitor.region);
 
         let probes = exchanges
@@ -381,6 +384,7 @@ impl MonitorBuilder {
                 router: router_addr.clone(),
                 metrics: metrics.clone(),
                 token: http.token.clone(),
+                status: status_board.clone(),
             };
             Some(server::start(&http, state)?)
         } else {

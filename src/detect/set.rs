@@ -16,6 +16,7 @@ use crate::detect::price_actor::{PriceActor, PriceRoutes};
 use crate::detect::rule_actor::RuleActor;
 use crate::messages::{Measurement, Metric, SeriesKey};
 use crate::metrics::Metrics;
+use crate::status::StatusBoard;
 use crate::store::BaselineLink;
 
 /// The most series one monitor tracks; more is almost surely a bug in the sender (a series
@@ -35,6 +36,8 @@ struct Inner {
     rules: OnceLock<Option<Addr<RuleActor>>>,
     /// Set once by [`DetectorSet::persist_baselines`].
     baselines: OnceLock<BaselineLink>,
+    /// Set once by [`DetectorSet::attach_status`].
+    status: OnceLock<Arc<StatusBoard>>,
 }
 
 /// A cheap-to-clone handle on the running detectors.
@@ -63,6 +66,7 @@ impl DetectorSet {
                 prices: OnceLock::new(),
                 rules: OnceLock::new(),
                 baselines: OnceLock::new(),
+                status: OnceLock::new(),
             }),
         }
     }
@@ -95,6 +99,9 @@ impl DetectorSet {
 
     /// Sends a measurement to its series' detector.
     pub fn send(&self, m: Measurement) {
+        if let Some(board) = self.inner.status.get() {
+            board.record(&m);
+        }
         if let Some(prices) = self.inner.prices.get() {
             prices.send(&m);
         }
@@ -171,5 +178,11 @@ impl DetectorSet {
     /// Every running detector.
     pub fn all(&self) -> Vec<Addr<DetectorActor>> {
         self.inner.detectors.lock().values().cloned().collect()
+    }
+
+    /// Feeds every measurement sent from now on to `board` as well (the live status). Only
+    /// the first call has an effect.
+    pub fn attach_status(&self, board: Arc<StatusBoard>) {
+        let _ = self.inner.status.set(board);
     }
 }

@@ -165,6 +165,11 @@ impl Dedup {
     pub fn held(&self) -> usize {
         self.held.len()
     }
+
+    /// The open episodes (firing, not resolved; held resolutions are not included).
+    pub fn open(&self) -> impl Iterator<Item = (&SeriesKey, &Episode)> {
+        self.open.iter()
+    }
 }
 
 #[cfg(test)]

@@ -90,6 +90,11 @@ impl MaintenanceBoard {
     pub fn silenced(&self, exchange: &str) -> bool {
         self.open.contains_key(exchange)
     }
+
+    /// The exchanges in maintenance now.
+    pub fn exchanges(&self) -> impl Iterator<Item = &Name> {
+        self.open.keys()
+    }
 }
 
 /// The one info alert at a window's edge: firing when it began, resolved when it ended

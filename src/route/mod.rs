@@ -3,11 +3,13 @@
 
 pub mod connectivity;
 pub mod dedup;
+pub mod incidents;
 pub mod maintenance;
 pub mod router;
 pub mod silence;
 
 pub use dedup::{Dedup, Verdict};
+pub use incidents::{Incidents, OpenIncident, OpenIncidents};
 pub use router::{Ack, AckError, AddSilence, ExpireSilence, Incident, ListSilences};
 pub use router::{AddRoute, Route, RouterActor, Subscribe, headline};
 pub use silence::{Silence, SilenceBoard};

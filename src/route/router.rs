@@ -628,3 +628,33 @@ impl Handler<Ping> for RouterActor {
 
     fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
 }
+
+impl Handler<crate::route::incidents::OpenIncidents> for RouterActor {
+    type Result = crate::route::incidents::Incidents;
+
+    fn handle(
+        &mut self,
+        _: crate::route::incidents::OpenIncidents,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        let mut open: Vec<_> = self
+            .dedup
+            .open()
+            .map(|(series, ep)| crate::route::incidents::OpenIncident {
+                series: series.clone(),
+                detector: ep.sent_detector.clone(),
+                severity: ep.max_sent,
+                since: ep.started_at,
+                last_at: ep.last.at,
+                value: ep.last.value,
+                title: title(series, &ep.sent_detector),
+                acked: self.acked.contains_key(series),
+                silenced: self.silences.matching(series, ep.last.at).is_some(),
+            })
+            .collect();
+        open.sort_by(|a, b| (a.since, &a.series).cmp(&(b.since, &b.series)));
+        let mut maintenance: Vec<Name> = self.maintenance.exchanges().cloned().collect();
+        maintenance.sort();
+        crate::route::incidents::Incidents { open, maintenance }
+    }
+}

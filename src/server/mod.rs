@@ -29,6 +29,7 @@ use crate::config::{HttpSettings, Secret};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::route::RouterActor;
+use crate::status::StatusBoard;
 use crate::store::StoreActor;
 
 /// The largest request body accepted, in bytes.
@@ -48,6 +49,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The bearer token write endpoints require, when one is configured.
     pub token: Option<Secret>,
+    /// The live status of every exchange and endpoint (`GET /api/v1/status`).
+    pub status: Arc<StatusBoard>,
 }
 
 /// A running server.

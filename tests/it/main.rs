@@ -7,6 +7,7 @@ mod support;
 mod alertmanager;
 mod api_events;
 mod api_silences;
+mod api_status;
 mod clock;
 mod collect;
 mod common;

@@ -7,6 +7,7 @@ pub mod events;
 pub mod openapi;
 pub mod params;
 pub mod silences;
+pub mod status;
 
 use actix_web::web;
 
@@ -16,4 +17,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(events::configure);
     cfg.configure(silences::configure);
     cfg.configure(acks::configure);
+    cfg.configure(status::configure);
 }

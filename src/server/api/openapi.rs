@@ -6,8 +6,9 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
-use crate::server::api::{acks, events, silences};
+use crate::server::api::{acks, events, silences, status};
 use crate::server::{error, health, metrics};
+use crate::status::view as status_view;
 
 /// The document.
 #[derive(OpenApi)]
@@ -26,6 +27,7 @@ use crate::server::{error, health, metrics};
         silences::create,
         silences::delete,
         acks::ack,
+        status::status,
     ),
     components(schemas(
         error::ErrorBody,
@@ -44,6 +46,12 @@ use crate::server::{error, health, metrics};
         acks::AckBody,
         acks::AckJson,
         acks::IncidentJson,
+        status_view::StatusReport,
+        status_view::ExchangeStatus,
+        status_view::EndpointStatus,
+        status_view::WindowStats,
+        status_view::ChartPoint,
+        status_view::OpenAnomaly,
     )),
     modifiers(&BearerAuth)
 )]

@@ -1,0 +1,725 @@
+//! The StatusBoard: what `GET /api/v1/status` says about every exchange and endpoint, kept up
+//! to date as measurements pass, and read on request.
+//!
+//! **Where it is fed.** From [`crate::detect::DetectorSet::send`], the one door every
+//! measurement goes through, probed or injected by an embedding engine. Feeding it from the
+//! probe would miss the engine's own observations and tie the board to the probe's internals;
+//! the detector set sees them all with their event time, and the board needs nothing else.
+//!
+//! **What it keeps per endpoint** (one [`Slot`], ≈1.9 KB, see [`bytes_per_endpoint`]): the
+//! newest measurement (time, outcome, HTTP status, latency); the open minute's counts, exact
+//! maximum and a 64-bucket log histogram ([`MinuteHistogram`], 128 B); and a ring of 60
+//! closed-minute summaries (28 B each: counts, exact minimum and maximum, and p50/p90/p99 as one-byte
+//! bucket indices, computed when the minute closes). Per exchange: the breaker, read from its
+//! `availability` series (value 0/1/2, endpoint `*`).
+//!
+//! **Hot path.** [`StatusBoard::record`]: an atomic max for the newest event time, two read
+//! locks on the name maps (a write lock only the first time a name is seen), and a short
+//! `parking_lot` lock on the endpoint's own slot for an O(1) update; no allocation.
+//!
+//! **Time** is event time: a measurement lands in the minute of its own timestamp, and every
+//! window ends at the newest measurement time the board has seen (`as_of`), so injected or
+//! replayed measurements read the same as live ones. A late measurement (older than the open
+//! minute, within the hour) counts in its minute's counts and maximum, but moves its
+//! percentiles only when it is the minute's first latency sample.
+//!
+//! **Accuracy.** A minute's percentiles are nearest-rank on the histogram: within ≈9.1 %
+//! ([`super::histogram::RELATIVE_ERROR`]) of a sample of that rank, and never outside the exact
+//! minimum and maximum. The 5-minute and 1-hour percentiles merge the minutes' summaries: each minute stands
+//! for its samples as masses at its p50 (50 %), p90 (40 %), p99 (9 %) and maximum (1 %), and
+//! the weighted nearest-rank quantile of those masses is reported. Like the true quantile of the
+//! union, the result always lies between the smallest and the largest of the minutes' own
+//! quantiles at that level (plus the 9.1 % bucket error); it is exact in bucket terms when the
+//! window holds one minute or minutes alike.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use super::histogram::{MinuteHistogram, bucket_of, value_of};
+use super::view::{
+    ChartPoint, EndpointStatus, ExchangeStatus, OpenAnomaly, StatusReport, WindowStats,
+};
+use crate::config::ExchangeSettings;
+use crate::messages::{CircuitState, Measurement, Metric, Name, Outcome, Timestamp};
+use crate::route::Incidents;
+
+/// Minutes in the recent window.
+pub const RECENT_MINUTES: u32 = 5;
+
+/// Minutes in the hour window and the chart.
+pub const HOUR_MINUTES: u32 = 60;
+
+/// The most endpoints the board tracks; past it, new names are ignored (a sender building
+/// names from changing values would otherwise grow it without bound).
+pub const MAX_ENDPOINTS: usize = 10_000;
+
+/// No outcome recorded yet.
+const NO_OUTCOME: u8 = u8::MAX;
+
+const MINUTE_MS: i64 = 60_000;
+
+/// One minute of one endpoint, compact: the ring holds 60 of these.
+#[derive(Debug, Clone, Copy, Default)]
+struct MinuteSummary {
+    /// Minutes since the epoch.
+    minute: u32,
+    /// Outcomes seen (probes).
+    count: u32,
+    /// Failed outcomes.
+    errors: u32,
+    /// Latency samples.
+    samples: u32,
+    /// The slowest sample (exact).
+    max_ms: f32,
+    /// The fastest sample (exact).
+    min_ms: f32,
+    /// Histogram buckets of the percentiles (valid when `samples > 0`).
+    p50: u8,
+    p90: u8,
+    p99: u8,
+}
+
+impl MinuteSummary {
+    fn empty(minute: u32) -> Self {
+        Self {
+            minute,
+            ..Self::default()
+        }
+    }
+
+    fn has_data(&self) -> bool {
+        self.count > 0 || self.samples > 0
+    }
+
+    /// A percentile's value: its bucket's midpoint, kept within the exact minimum and maximum
+    /// (so a minute of equal samples reads exactly).
+    fn value(&self, bucket: u8) -> f64 {
+        value_of(bucket).clamp(f64::from(self.min_ms), f64::from(self.max_ms))
+    }
+
+    fn observations(&self) -> u64 {
+        u64::from(self.count.max(self.samples))
+    }
+}
+
+/// One endpoint's state.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    last_at: i64,
+    /// NaN when the newest measurement carried no latency.
+    last_latency_ms: f32,
+    last_status: u16,
+    last_outcome: u8,
+    /// The open minute (quantiles filled when it closes).
+    current: MinuteSummary,
+    hist: MinuteHistogram,
+    ring: [MinuteSummary; HOUR_MINUTES as usize],
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Self {
+            last_at: i64::MIN,
+            last_latency_ms: f32::NAN,
+            last_status: 0,
+            last_outcome: NO_OUTCOME,
+            current: MinuteSummary::default(),
+            hist: MinuteHistogram::default(),
+            ring: [MinuteSummary::default(); HOUR_MINUTES as usize],
+        }
+    }
+}
+
+fn minute_of(at_ms: i64) -> u32 {
+    at_ms.div_euclid(MINUTE_MS).clamp(0, i64::from(u32::MAX)) as u32
+}
+
+impl Slot {
+    /// Takes one measurement: a latency sample (`latency`) or a probe outcome. O(1).
+    pub fn observe(&mut self, latency: bool, value: f64, outcome: Outcome, status: u16, at: i64) {
+        if at >= self.last_at {
+            self.last_at = at;
+            self.last_outcome = outcome as u8;
+            self.last_status = status;
+            if latency {
+                self.last_latency_ms = value as f32;
+            } else if !outcome.is_ok() {
+                self.last_latency_ms = f32::NAN;
+            }
+        }
+        let minute = minute_of(at);
+        if minute > self.current.minute {
+            self.close();
+            self.current = MinuteSummary::empty(minute);
+        }
+        if minute == self.current.minute {
+            let m = &mut self.current;
+            add(m, latency, value, outcome);
+            if latency {
+                self.hist.record(value);
+            }
+        } else if self.current.minute - minute < HOUR_MINUTES {
+            let m = &mut self.ring[(minute % HOUR_MINUTES) as usize];
+            if m.minute != minute {
+                *m = MinuteSummary::empty(minute);
+            }
+            add(m, latency, value, outcome);
+            if latency && m.samples == 1 {
+                let b = bucket_of(value);
+                (m.p50, m.p90, m.p99) = (b, b, b);
+            }
+        }
+    }
+
+    /// Moves the open minute into the ring, its percentiles computed.
+    fn close(&mut self) {
+        if self.current.has_data() {
+            let m = self.summary_of_current();
+            self.ring[(m.minute % HOUR_MINUTES) as usize] = m;
+        }
+        self.hist.clear();
+    }
+
+    fn summary_of_current(&self) -> MinuteSummary {
+        let mut m = self.current;
+        if let (Some(p50), Some(p90), Some(p99)) = (
+            self.hist.quantile_bucket(0.5),
+            self.hist.quantile_bucket(0.9),
+            self.hist.quantile_bucket(0.99),
+        ) {
+            (m.p50, m.p90, m.p99) = (p50, p90, p99);
+        }
+        m
+    }
+
+    /// The summary of `minute`, if it holds anything.
+    fn summary_at(&self, minute: u32) -> Option<MinuteSummary> {
+        if minute == self.current.minute {
+            return self.current.has_data().then(|| self.summary_of_current());
+        }
+        let m = self.ring[(minute % HOUR_MINUTES) as usize];
+        (m.minute == minute && m.has_data()).then_some(m)
+    }
+
+    /// Statistics over the `minutes` minutes ending with `end` (included).
+    fn window(&self, end: u32, minutes: u32, label: &str) -> WindowStats {
+        let mut masses: Vec<(f64, f64)> = Vec::new();
+        let (mut count, mut errors, mut probes) = (0u64, 0u64, 0u64);
+        for k in end.saturating_sub(minutes - 1)..=end {
+            let Some(m) = self.summary_at(k) else {
+                continue;
+            };
+            count += m.observations();
+            errors += u64::from(m.errors);
+            probes += u64::from(m.count);
+            if m.samples > 0 {
+                let s = f64::from(m.samples);
+                masses.extend([
+                    (m.value(m.p50), 0.5 * s),
+                    (m.value(m.p90), 0.4 * s),
+                    (m.value(m.p99), 0.09 * s),
+                    (f64::from(m.max_ms), 0.01 * s),
+                ]);
+            }
+        }
+        masses.sort_by(|a, b| a.0.total_cmp(&b.0));
+        WindowStats {
+            window: label.to_owned(),
+            count,
+            errors,
+            p50_ms: weighted_quantile(&masses, 0.5),
+            p90_ms: weighted_quantile(&masses, 0.9),
+            p99_ms: weighted_quantile(&masses, 0.99),
+            error_rate: if probes > 0 {
+                errors as f64 / probes as f64
+            } else {
+                0.0
+            },
+        }
+    }
+
+    fn chart(&self, end: u32) -> Vec<ChartPoint> {
+        (end.saturating_sub(HOUR_MINUTES - 1)..=end)
+            .map(|k| {
+                let t = i64::from(k) * MINUTE_MS;
+                match self.summary_at(k) {
+                    None => ChartPoint {
+                        t,
+                        count: 0,
+                        errors: 0,
+                        p50_ms: None,
+                        p90_ms: None,
+                        p99_ms: None,
+                        max_ms: None,
+                    },
+                    Some(m) => {
+                        let has = m.samples > 0;
+                        ChartPoint {
+                            t,
+                            count: m.observations(),
+                            errors: u64::from(m.errors),
+                            p50_ms: has.then(|| m.value(m.p50)),
+                            p90_ms: has.then(|| m.value(m.p90)),
+                            p99_ms: has.then(|| m.value(m.p99)),
+                            max_ms: has.then_some(f64::from(m.max_ms)),
+                        }
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn view(&self, name: &str, end: u32) -> EndpointStatus {
+        let seen = self.last_at != i64::MIN;
+        let outcome = Outcome::ALL
+            .get(usize::from(self.last_outcome))
+            .filter(|_| seen);
+        EndpointStatus {
+            endpoint: name.to_owned(),
+            last_probe_at: seen.then_some(self.last_at),
+            last_outcome: outcome.map(|o| o.as_str().to_owned()),
+            last_status: (seen && self.last_status != 0).then_some(self.last_status),
+            last_latency_ms: (seen && self.last_latency_ms.is_finite())
+                .then_some(f64::from(self.last_latency_ms)),
+            recent: self.window(end, RECENT_MINUTES, "5m"),
+            hour: self.window(end, HOUR_MINUTES, "1h"),
+            chart: self.chart(end),
+        }
+    }
+}
+
+fn add(m: &mut MinuteSummary, latency: bool, value: f64, outcome: Outcome) {
+    if latency {
+        let v = value as f32;
+        (m.min_ms, m.max_ms) = if m.samples == 0 {
+            (v, v)
+        } else {
+            (m.min_ms.min(v), m.max_ms.max(v))
+        };
+        m.samples = m.samples.saturating_add(1);
+    } else {
+        m.count = m.count.saturating_add(1);
+        m.errors = m.errors.saturating_add(u32::from(!outcome.is_ok()));
+    }
+}
+
+/// The nearest-rank `q`-quantile of `masses` (value, weight), sorted by value.
+fn weighted_quantile(masses: &[(f64, f64)], q: f64) -> Option<f64> {
+    let total: f64 = masses.iter().map(|m| m.1).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let goal = q * total * (1.0 - 1e-9);
+    let mut seen = 0.0;
+    for &(value, weight) in masses {
+        seen += weight;
+        if seen >= goal {
+            return Some(value);
+        }
+    }
+    masses.last().map(|m| m.0)
+}
+
+/// Bytes one endpoint costs the board: its slot (boxed, behind its lock) and its entry in the
+/// exchange's map (the name itself is shared with the settings and the series keys).
+pub fn bytes_per_endpoint() -> usize {
+    std::mem::size_of::<Mutex<Slot>>() + std::mem::size_of::<(Name, Box<Mutex<Slot>>)>()
+}
+
+/// One exchange's state.
+#[derive(Default)]
+struct ExchangeBoard {
+    /// The newest breaker reading: (event time, state).
+    breaker: Mutex<Option<(i64, CircuitState)>>,
+    endpoints: RwLock<BTreeMap<Name, Box<Mutex<Slot>>>>,
+}
+
+/// The board, shared (`Arc`) between the detector set that feeds it and the server that reads
+/// it.
+pub struct StatusBoard {
+    region: Name,
+    /// The newest event time seen, `i64::MIN` before any.
+    latest: AtomicI64,
+    endpoints: AtomicUsize,
+    exchanges: RwLock<BTreeMap<Name, ExchangeBoard>>,
+}
+
+impl StatusBoard {
+    /// An empty board for the monitor of `region`, listing `exchanges`' endpoints from the
+    /// start (before their first probe).
+    pub fn new(region: Name, exchanges: &[ExchangeSettings]) -> Self {
+        let board = Self {
+            region,
+            latest: AtomicI64::new(i64::MIN),
+            endpoints: AtomicUsize::new(0),
+            exchanges: RwLock::new(BTreeMap::new()),
+        };
+        for ex in exchanges {
+            board.with_exchange(&ex.name, |_| ());
+            for ep in &ex.endpoints {
+                board.with_slot(&ex.name, &ep.name, |_| ());
+            }
+        }
+        board
+    }
+
+    /// Takes one measurement (see the module docs for what is kept). O(1), no allocation once
+    /// its exchange and endpoint are known.
+    pub fn record(&self, m: &Measurement) {
+        let at = m.at.as_millis();
+        self.latest.fetch_max(at, Ordering::Relaxed);
+        let series = &m.series;
+        match series.metric {
+            Metric::Availability => {
+                if let Some(state) = CircuitState::from_value(m.value) {
+                    self.with_exchange(&series.exchange, |ex| {
+                        let mut b = ex.breaker.lock();
+                        if b.is_none_or(|(t, _)| at >= t) {
+                            *b = Some((at, state));
+                        }
+                    });
+                }
+            }
+            Metric::LatencyMs | Metric::Errors if &*series.endpoint != "*" => {
+                let latency = series.metric == Metric::LatencyMs;
+                self.with_slot(&series.exchange, &series.endpoint, |slot| {
+                    slot.observe(latency, m.value, m.outcome, m.status, at)
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs `f` on `exchange`'s entry, created on first sight (within [`MAX_ENDPOINTS`]).
+    fn with_exchange<R>(&self, exchange: &Name, f: impl FnOnce(&ExchangeBoard) -> R) -> Option<R> {
+        {
+            let map = self.exchanges.read();
+            if let Some(ex) = map.get(&**exchange) {
+                return Some(f(ex));
+            }
+        }
+        let mut map = self.exchanges.write();
+        if !map.contains_key(&**exchange) && map.len() >= MAX_ENDPOINTS {
+            return None;
+        }
+        Some(f(map.entry(exchange.clone()).or_default()))
+    }
+
+    /// Runs `f` on the slot of `exchange`/`endpoint`, created on first sight (within
+    /// [`MAX_ENDPOINTS`]).
+    fn with_slot<R>(
+        &self,
+        exchange: &Name,
+        endpoint: &Name,
+        f: impl FnOnce(&mut Slot) -> R,
+    ) -> Option<R> {
+        self.with_exchange(exchange, |ex| {
+            {
+                let map = ex.endpoints.read();
+                if let Some(slot) = map.get(&**endpoint) {
+                    return Some(f(&mut slot.lock()));
+                }
+            }
+            let mut map = ex.endpoints.write();
+            if !map.contains_key(&**endpoint) {
+                if self.endpoints.load(Ordering::Relaxed) >= MAX_ENDPOINTS {
+                    tracing::warn!(%exchange, %endpoint, "Too many endpoints; the status board ignores this one.");
+                    return None;
+                }
+                self.endpoints.fetch_add(1, Ordering::Relaxed);
+            }
+            let slot = map.entry(endpoint.clone()).or_default();
+            Some(f(&mut slot.lock()))
+        })
+        .flatten()
+    }
+
+    /// The newest event time seen, if any.
+    pub fn as_of(&self) -> Option<Timestamp> {
+        let t = self.latest.load(Ordering::Relaxed);
+        (t != i64::MIN).then_some(Timestamp(t))
+    }
+
+    /// Endpoints tracked.
+    pub fn endpoint_count(&self) -> usize {
+        self.endpoints.load(Ordering::Relaxed)
+    }
+
+    /// The answer of `GET /api/v1/status`: every exchange known to the board or named by an
+    /// open incident or a maintenance window, by name.
+    pub fn report(&self, incidents: &Incidents, generated_at: Timestamp) -> StatusReport {
+        let as_of = self.as_of();
+        let end = minute_of(as_of.unwrap_or(generated_at).as_millis());
+        let mut out: BTreeMap<String, ExchangeStatus> = BTreeMap::new();
+        let blank = |name: &str| ExchangeStatus {
+            exchange: name.to_owned(),
+            breaker: "unknown".to_owned(),
+            breaker_at: None,
+            maintenance: false,
+            endpoints: Vec::new(),
+            open_anomalies: Vec::new(),
+        };
+        for (name, ex) in self.exchanges.read().iter() {
+            let mut view = blank(name);
+            if let Some((at, state)) = *ex.breaker.lock() {
+                view.breaker = state.as_str().to_owned();
+                view.breaker_at = Some(at);
+            }
+            view.endpoints = ex
+                .endpoints
+                .read()
+                .iter()
+                .map(|(ep, slot)| slot.lock().view(ep, end))
+                .collect();
+            out.insert(name.to_string(), view);
+        }
+        for name in &incidents.maintenance {
+            out.entry(name.to_string())
+                .or_insert_with(|| blank(name))
+                .maintenance = true;
+        }
+        for i in &incidents.open {
+            let ex = &i.series.exchange;
+            out.entry(ex.to_string())
+                .or_insert_with(|| blank(ex))
+                .open_anomalies
+                .push(OpenAnomaly {
+                    endpoint: i.series.endpoint.to_string(),
+                    metric: i.series.metric.as_str().to_owned(),
+                    severity: i.severity.as_str().to_owned(),
+                    detector: i.detector.to_string(),
+                    since: i.since.as_millis(),
+                    last_at: Some(i.last_at.as_millis()),
+                    value: i.value.is_finite().then_some(i.value),
+                    title: i.title.clone(),
+                    acked: i.acked,
+                    silenced: i.silenced,
+                });
+        }
+        StatusReport {
+            generated_at: generated_at.as_millis(),
+            as_of: as_of.map(Timestamp::as_millis),
+            region: self.region.to_string(),
+            exchanges: out.into_values().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{SeriesKey, Severity};
+    use crate::route::OpenIncident;
+
+    /// 2026-11-18T11:06:00Z, a whole minute.
+    const T0: i64 = 1_795_000_000_000 - 1_795_000_000_000 % MINUTE_MS;
+
+    fn latency(ep: &str, ms: f64, at: i64) -> Measurement {
+        Measurement::ok(
+            SeriesKey::new("binance", ep, Metric::LatencyMs),
+            ms,
+            Timestamp(at),
+        )
+    }
+
+    fn outcome(ep: &str, outcome: Outcome, status: u16, at: i64) -> Measurement {
+        Measurement {
+            series: SeriesKey::new("binance", ep, Metric::Errors),
+            value: if outcome.is_ok() { 0.0 } else { 1.0 },
+            outcome,
+            status,
+            at: Timestamp(at),
+        }
+    }
+
+    fn probe(board: &StatusBoard, ep: &str, ms: f64, at: i64) {
+        board.record(&outcome(ep, Outcome::Ok, 200, at));
+        board.record(&latency(ep, ms, at));
+    }
+
+    fn report(board: &StatusBoard) -> StatusReport {
+        board.report(&Incidents::default(), Timestamp(0))
+    }
+
+    fn endpoint(r: &StatusReport, ep: &str) -> EndpointStatus {
+        r.exchanges[0]
+            .endpoints
+            .iter()
+            .find(|e| e.endpoint == ep)
+            .cloned()
+            .expect("endpoint listed")
+    }
+
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() / b <= super::super::histogram::RELATIVE_ERROR)
+    }
+
+    #[test]
+    fn one_minute_percentiles_are_within_the_bucket_error() {
+        let board = StatusBoard::new("local".into(), &[]);
+        for i in 1..=100 {
+            probe(&board, "ping", f64::from(i), T0 + i64::from(i) * 100);
+        }
+        let ep = endpoint(&report(&board), "ping");
+        assert_eq!(ep.recent.count, 100);
+        assert!(close(ep.recent.p50_ms, 50.0), "{:?}", ep.recent);
+        assert!(close(ep.recent.p90_ms, 90.0), "{:?}", ep.recent);
+        assert!(close(ep.recent.p99_ms, 99.0), "{:?}", ep.recent);
+        assert_eq!(ep.recent.error_rate, 0.0);
+        assert_eq!(
+            ep.hour,
+            WindowStats {
+                window: "1h".into(),
+                ..ep.recent.clone()
+            }
+        );
+        assert_eq!(ep.last_latency_ms, Some(100.0));
+        assert_eq!(ep.last_outcome.as_deref(), Some("ok"));
+        assert_eq!(ep.last_status, Some(200));
+        let last = ep.chart.last().expect("60 points");
+        assert_eq!((ep.chart.len(), last.t, last.count), (60, T0, 100));
+        assert_eq!(last.max_ms, Some(100.0));
+    }
+
+    #[test]
+    fn minutes_roll_over_into_the_chart_and_out_of_the_windows() {
+        let board = StatusBoard::new("local".into(), &[]);
+        // Minute 0: 10 ms; minute 1: 100 ms with one failure.
+        for i in 0..6 {
+            probe(&board, "ping", 10.0, T0 + i * 10_000);
+            probe(&board, "ping", 100.0, T0 + MINUTE_MS + i * 10_000);
+        }
+        board.record(&outcome(
+            "ping",
+            Outcome::Http5xx,
+            503,
+            T0 + MINUTE_MS + 59_000,
+        ));
+        let ep = endpoint(&report(&board), "ping");
+        let n = ep.chart.len();
+        let (a, b) = (&ep.chart[n - 2], &ep.chart[n - 1]);
+        assert_eq!((a.t, a.count, a.errors), (T0, 6, 0));
+        assert_eq!((b.t, b.count, b.errors), (T0 + MINUTE_MS, 7, 1));
+        assert!(
+            close(a.p50_ms, 10.0) && close(b.p90_ms, 100.0),
+            "{a:?} {b:?}"
+        );
+        assert_eq!(ep.recent.count, 13);
+        assert!((ep.recent.error_rate - 1.0 / 13.0).abs() < 1e-9);
+        // The newest outcome failed: no latency to show for it.
+        assert_eq!(ep.last_outcome.as_deref(), Some("http_5xx"));
+        assert_eq!((ep.last_status, ep.last_latency_ms), (Some(503), None));
+        // Merged across the two minutes, the median lies between theirs.
+        let p50 = ep.recent.p50_ms.expect("samples");
+        assert!((9.0..=110.0).contains(&p50), "{p50}");
+        assert!(close(ep.recent.p99_ms, 100.0), "{:?}", ep.recent);
+
+        // Ten minutes later: out of the recent window, still in the hour.
+        probe(&board, "ping", 20.0, T0 + 11 * MINUTE_MS);
+        let ep = endpoint(&report(&board), "ping");
+        assert_eq!((ep.recent.count, ep.hour.count), (1, 14));
+        assert!(close(ep.recent.p50_ms, 20.0));
+
+        // At minute 70, minute 11 is the oldest of the hour; at minute 71 it is gone too.
+        probe(&board, "ping", 30.0, T0 + 70 * MINUTE_MS);
+        let ep = endpoint(&report(&board), "ping");
+        assert_eq!(ep.hour.count, 2);
+        assert_eq!(ep.chart.iter().map(|p| p.count).sum::<u64>(), 2);
+        assert_eq!((ep.chart[0].t, ep.chart[0].count), (T0 + 11 * MINUTE_MS, 1));
+        probe(&board, "ping", 30.0, T0 + 71 * MINUTE_MS);
+        let ep = endpoint(&report(&board), "ping");
+        assert_eq!(ep.hour.count, 2);
+        assert_eq!(ep.chart[0].t, T0 + 12 * MINUTE_MS);
+    }
+
+    #[test]
+    fn a_late_sample_counts_in_its_own_minute() {
+        let board = StatusBoard::new("local".into(), &[]);
+        probe(&board, "ping", 10.0, T0 + 5 * MINUTE_MS);
+        probe(&board, "ping", 40.0, T0 + 2 * MINUTE_MS);
+        board.record(&outcome(
+            "ping",
+            Outcome::Timeout,
+            0,
+            T0 + 2 * MINUTE_MS + 1,
+        ));
+        let ep = endpoint(&report(&board), "ping");
+        let late = &ep.chart[ep.chart.len() - 4];
+        assert_eq!(
+            (late.t, late.count, late.errors),
+            (T0 + 2 * MINUTE_MS, 2, 1)
+        );
+        assert!(close(late.p50_ms, 40.0));
+        // The newest measurement is still the newest.
+        assert_eq!(ep.last_probe_at, Some(T0 + 5 * MINUTE_MS));
+        assert_eq!(ep.last_outcome.as_deref(), Some("ok"));
+    }
+
+    #[test]
+    fn breaker_comes_from_availability_and_incidents_are_listed() {
+        let ex = crate::config::Settings::default().exchanges;
+        let board = StatusBoard::new("local".into(), &ex);
+        let availability = |v: f64, at: i64| {
+            Measurement::ok(
+                SeriesKey::new("binance", "*", Metric::Availability),
+                v,
+                Timestamp(at),
+            )
+        };
+        board.record(&availability(2.0, T0));
+        board.record(&availability(0.0, T0 - 1)); // older: ignored
+        let incidents = Incidents {
+            open: vec![OpenIncident {
+                series: SeriesKey::new("okx", "time", Metric::ClockSkewMs),
+                detector: "clock_skew".into(),
+                severity: Severity::Critical,
+                since: Timestamp(T0),
+                last_at: Timestamp(T0 + 1),
+                value: 2500.0,
+                title: "okx time clock skew".into(),
+                acked: false,
+                silenced: false,
+            }],
+            maintenance: vec!["bybit".into()],
+        };
+        let r = board.report(&incidents, Timestamp(T0 + 5));
+        let get = |name: &str| r.exchanges.iter().find(|e| e.exchange == name).expect(name);
+        assert_eq!(get("binance").breaker, "open");
+        assert_eq!(get("binance").breaker_at, Some(T0));
+        assert!(get("bybit").maintenance);
+        let okx = get("okx");
+        assert_eq!(okx.open_anomalies.len(), 1);
+        assert_eq!(okx.open_anomalies[0].severity, "critical");
+        assert_eq!(okx.open_anomalies[0].since, T0);
+        assert_eq!(r.as_of, Some(T0));
+        // Configured endpoints are listed before their first probe, with nulls.
+        if let Some(first) = ex.first().and_then(|e| e.endpoints.first()) {
+            let listed = r
+                .exchanges
+                .iter()
+                .find(|e| *e.exchange == *ex[0].name)
+                .expect("listed");
+            let ep = listed
+                .endpoints
+                .iter()
+                .find(|e| *e.endpoint == *first.name)
+                .expect("ep");
+            assert_eq!(
+                (ep.last_probe_at, ep.recent.p50_ms, ep.recent.count),
+                (None, None, 0)
+            );
+        }
+    }
+
+    #[test]
+    fn one_endpoint_costs_under_two_kilobytes() {
+        let bytes = bytes_per_endpoint();
+        assert!(bytes <= 2048, "{bytes} bytes per endpoint");
+        let board = StatusBoard::new("local".into(), &[]);
+        probe(&board, "ping", 1.0, T0);
+        board.record(&latency("*", 1.0, T0)); // exchange-wide latency: not an endpoint
+        assert_eq!(board.endpoint_count(), 1);
+    }
+}

@@ -1,0 +1,129 @@
+//! The JSON of `GET /api/v1/status` (a contract the dashboard and `exwatch status` read: fields
+//! may be added, never renamed). Every time is epoch milliseconds. Serializes and deserializes,
+//! so the CLI reads what the server writes with the same types.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The whole answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatusReport {
+    /// When the answer was made (wall clock).
+    pub generated_at: i64,
+    /// The end of every window (event time: the newest measurement the monitor has seen);
+    /// null before the first.
+    #[serde(default)]
+    pub as_of: Option<i64>,
+    /// The monitor's region label.
+    pub region: String,
+    /// One entry per exchange, by name.
+    pub exchanges: Vec<ExchangeStatus>,
+}
+
+/// One exchange.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExchangeStatus {
+    /// The exchange's name.
+    pub exchange: String,
+    /// Its circuit breaker: `closed`, `half_open`, `open`, or `unknown` before any reading.
+    pub breaker: String,
+    /// When the breaker reading was taken (event time), null before any.
+    #[serde(default)]
+    pub breaker_at: Option<i64>,
+    /// The exchange announces maintenance in progress.
+    pub maintenance: bool,
+    /// Its endpoints, by name.
+    pub endpoints: Vec<EndpointStatus>,
+    /// Its open incidents, oldest first.
+    pub open_anomalies: Vec<OpenAnomaly>,
+}
+
+/// One endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EndpointStatus {
+    /// The endpoint's name.
+    pub endpoint: String,
+    /// When the newest measurement was taken (event time).
+    pub last_probe_at: Option<i64>,
+    /// How it ended (`ok`, `http_5xx`, `timeout` …).
+    pub last_outcome: Option<String>,
+    /// Its HTTP status, null when there was none.
+    pub last_status: Option<u16>,
+    /// Its latency, null when it failed.
+    pub last_latency_ms: Option<f64>,
+    /// The last 5 minutes.
+    pub recent: WindowStats,
+    /// The last hour.
+    pub hour: WindowStats,
+    /// One point per minute of the last hour, oldest first (60 points).
+    pub chart: Vec<ChartPoint>,
+}
+
+/// Statistics over a window. Percentiles are within ≈9 % of a sample of that rank inside one
+/// minute; across minutes, within the range of the minutes' own percentiles (see
+/// `exwatch::status::board`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WindowStats {
+    /// `5m` or `1h`.
+    pub window: String,
+    /// Observations (probes, or latency samples where only latency is reported).
+    pub count: u64,
+    /// Failed probes.
+    #[serde(default)]
+    pub errors: u64,
+    /// Median latency, ms; null without a latency sample.
+    pub p50_ms: Option<f64>,
+    /// 90th percentile latency, ms.
+    pub p90_ms: Option<f64>,
+    /// 99th percentile latency, ms.
+    pub p99_ms: Option<f64>,
+    /// Failed probes over probes; 0 without a probe.
+    pub error_rate: f64,
+}
+
+/// One minute of the chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChartPoint {
+    /// The minute's start.
+    pub t: i64,
+    /// Observations in it.
+    pub count: u64,
+    /// Failed probes in it.
+    pub errors: u64,
+    /// Median latency, ms; null without a sample.
+    pub p50_ms: Option<f64>,
+    /// 90th percentile latency, ms.
+    pub p90_ms: Option<f64>,
+    /// 99th percentile latency, ms.
+    #[serde(default)]
+    pub p99_ms: Option<f64>,
+    /// The slowest sample, ms (exact).
+    pub max_ms: Option<f64>,
+}
+
+/// An open incident (a series whose alert fired and has not resolved).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OpenAnomaly {
+    /// The series' endpoint (`*` for exchange-wide series).
+    pub endpoint: String,
+    /// The series' metric.
+    pub metric: String,
+    /// The highest severity sent.
+    pub severity: String,
+    /// What fired in the last alert sent.
+    pub detector: String,
+    /// When the episode began.
+    pub since: i64,
+    /// The latest anomaly of the episode.
+    #[serde(default)]
+    pub last_at: Option<i64>,
+    /// The latest anomaly's value (null when not a number).
+    #[serde(default)]
+    pub value: Option<f64>,
+    /// The alert's title.
+    pub title: String,
+    /// Acknowledged by someone.
+    pub acked: bool,
+    /// Matched by a silence.
+    pub silenced: bool,
+}
