@@ -220,6 +220,10 @@ fn init_tracing() {
 }
 
 fn demo(speed: f64) -> ExitCode {
+    if let Err(e) = exwatch::demo::story::Timeline::new(speed) {
+        eprintln!("exwatch: {e}");
+        return ExitCode::from(EXIT_BAD_CONFIG);
+    }
     // Quiet by default: the story prints its own lines on stdout.
     init_tracing_with("exwatch=error");
     let options = exwatch::demo::DemoOptions {

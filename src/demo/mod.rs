@@ -9,7 +9,7 @@
 //!   generated for the simulators ([`settings_toml`]), with its dashboard on
 //!   `127.0.0.1:9898` when free (any free port otherwise);
 //!
-//! then plays the script of [`story`] against the simulators and prints ([`print`]) every
+//! then plays the script of [`story`] against the simulators and prints ([`mod@print`]) every
 //! alert the sink receives as it arrives. At the end, or when `stop` completes (the binary
 //! passes SIGINT/SIGTERM), it stops the monitor gracefully, then the sink and the simulators,
 //! and prints a summary: nothing is left running or listening.
@@ -127,9 +127,12 @@ pub async fn run(
         }
     };
     let listen = options.listen.unwrap_or_else(default_listen);
-    let started = config::from_toml_str(&settings_toml(&timeline, &sims, sink.url(), listen), &|_| None)
-        .map_err(DemoError::from)
-        .and_then(|settings: Settings| Ok(Monitor::builder(settings).start()?));
+    let started = config::from_toml_str(
+        &settings_toml(&timeline, &sims, sink.url(), listen),
+        &|_| None,
+    )
+    .map_err(DemoError::from)
+    .and_then(|settings: Settings| Ok(Monitor::builder(settings).start()?));
     let monitor = match started {
         Ok(m) => m,
         Err(e) => {
@@ -230,7 +233,9 @@ fn ms(d: Duration) -> String {
 
 /// The monitor's settings for the simulators, as a configuration file would say them (so they
 /// pass the same validation): every endpoint at a 1 s interval (script time), short latency
-/// windows so a two-minute story has baselines, and every wait scaled by the speed.
+/// windows so a two-minute story has baselines, every wait scaled by the speed, and
+/// `min_increase_ms = 100` so that a busy laptop's scheduling hiccups (tens of ms on every
+/// venue at once) are not mistaken for the story's degradations (100 ms and more).
 pub fn settings_toml(
     timeline: &Timeline,
     sims: &[SimExchange],
@@ -264,7 +269,7 @@ min_samples = 10
 rolling_window = 5
 rolling_k = 2.0
 z_threshold = 3.0
-min_increase_ms = 50
+min_increase_ms = 100
 resolve_after = 3
 
 [detect.errors]

@@ -63,7 +63,11 @@ impl Printer {
         );
         match dashboard {
             Some(addr) => {
-                let _ = write!(s, "\nDashboard: {}", self.paint(CYAN, &format!("http://{addr}/")));
+                let _ = write!(
+                    s,
+                    "\nDashboard: {}",
+                    self.paint(CYAN, &format!("http://{addr}/"))
+                );
                 let _ = write!(s, "  (metrics: http://{addr}/metrics)");
             }
             None => s.push_str("\nDashboard: off"),
@@ -78,10 +82,7 @@ impl Printer {
 
     /// A chapter's line.
     pub fn chapter(&self, elapsed: Duration, title: &str) -> String {
-        self.paint(
-            MAGENTA,
-            &format!("{} ▶ {title}", clock(elapsed)),
-        )
+        self.paint(MAGENTA, &format!("{} ▶ {title}", clock(elapsed)))
     }
 
     /// An alert's one-liner: time, severity (or RESOLVED), exchange/endpoint, title and the
@@ -140,7 +141,9 @@ impl Printer {
         } else {
             "The story is over."
         };
-        format!("{how} exwatch demo stopped: monitor stopped gracefully, simulators and sink closed.")
+        format!(
+            "{how} exwatch demo stopped: monitor stopped gracefully, simulators and sink closed."
+        )
     }
 }
 
@@ -212,7 +215,10 @@ mod tests {
         assert!(plain.ends_with('…'), "{plain}");
         let coloured = Printer::new(true).alert(Duration::ZERO, &a);
         assert!(coloured.contains(RED), "{coloured}");
-        let r = Printer::new(false).alert(Duration::ZERO, &alert(AlertKind::Resolved, Severity::Critical));
+        let r = Printer::new(false).alert(
+            Duration::ZERO,
+            &alert(AlertKind::Resolved, Severity::Critical),
+        );
         assert!(r.contains("RESOLVED"), "{r}");
     }
 

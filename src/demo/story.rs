@@ -138,9 +138,7 @@ impl Timeline {
 
     /// `script` time as wall time at this speed (never below a millisecond).
     pub fn scale(&self, script: Duration) -> Duration {
-        script
-            .div_f64(self.speed)
-            .max(Duration::from_millis(1))
+        script.div_f64(self.speed).max(Duration::from_millis(1))
     }
 
     /// Each chapter with its start and length in wall time, from the start of the story.
@@ -256,7 +254,10 @@ mod tests {
             assert_eq!(w[0].0 + w[0].1, w[1].0);
         }
         assert_eq!(fast.total(), slow.total().div_f64(10.0));
-        assert_eq!(fast.scale(Duration::from_secs(1)), Duration::from_millis(100));
+        assert_eq!(
+            fast.scale(Duration::from_secs(1)),
+            Duration::from_millis(100)
+        );
         // Never zero, however fast.
         let fastest = Timeline::new(SPEED_RANGE.1).unwrap();
         assert!(fastest.scale(Duration::from_micros(1)) >= Duration::from_millis(1));

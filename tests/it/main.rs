@@ -9,6 +9,7 @@ mod collect;
 mod common;
 mod connectivity;
 mod delivery;
+mod demo;
 mod discord;
 mod e2e;
 mod fakes;
