@@ -34,6 +34,8 @@
 //!   handlers, timers and futures are caught and turned into restarts; crash loops are
 //!   escalated as anomalies about exwatch itself.
 //!
+//! [`demo`] plays a scripted story against simulated exchanges on loopback (`exwatch demo`).
+//!
 //! [`service`] wires it all; [`config`] loads and validates the settings; [`replay`] runs a
 //! recorded series from a CSV through the same detectors, for back-testing.
 //!
@@ -66,6 +68,7 @@ pub mod channel;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod demo;
 pub mod detect;
 pub mod error;
 pub mod messages;

@@ -15,6 +15,8 @@
 //!   argument (refused by clap or by the server).
 //! - `exwatch status [--url URL | --config FILE]` prints a running instance's status
 //!   (`GET /api/v1/status`) as tables; exits 1 when the instance cannot be reached.
+//! - `exwatch demo [--speed N]` plays a scripted story against simulated exchanges on loopback
+//!   ([`exwatch::demo`]) and exits 0 at its end or on SIGINT/SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -128,6 +130,13 @@ enum Command {
         #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
         timeout: std::time::Duration,
     },
+    /// Play a two-minute story against simulated Binance, Bybit and OKX on loopback (no
+    /// config, no internet) and print every alert as it arrives.
+    Demo {
+        /// How many times faster than the two-minute script (0.25 to 50).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
 }
 
 /// Exit status for a configuration that cannot be used.
@@ -182,6 +191,7 @@ fn main() -> ExitCode {
             };
             events(&args, url, config.as_deref(), timeout)
         }
+        Command::Demo { speed } => demo(speed),
         Command::Run { config } => {
             init_tracing();
             let settings = match load(config.as_deref()) {
@@ -386,4 +396,66 @@ fn init_tracing() {
         tracing::error!(panic = %info, "Panic.");
         default_hook(info);
     }));
+}
+
+fn demo(speed: f64) -> ExitCode {
+    if let Err(e) = exwatch::demo::story::Timeline::new(speed) {
+        eprintln!("exwatch: {e}");
+        return ExitCode::from(EXIT_BAD_CONFIG);
+    }
+    // Quiet by default: the story prints its own lines on stdout.
+    init_tracing_with("exwatch=error");
+    let options = exwatch::demo::DemoOptions {
+        speed,
+        // `EXWATCH__HTTP__LISTEN` moves the dashboard, as for `run`.
+        listen: std::env::var("EXWATCH__HTTP__LISTEN")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+    };
+    let system = actix::System::new();
+    let result = system.block_on(async move {
+        // Registered before the story starts, so an early Ctrl-C still ends it cleanly.
+        let stop = stop_signal()?;
+        Ok::<_, anyhow::Error>(exwatch::demo::run(options, stop).await?)
+    });
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("exwatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGINT or SIGTERM, registered now (not at first poll).
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use actix_rt::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = actix_rt::signal::ctrl_c().await;
+        })
+    }
+}
+
+fn init_tracing_with(default_filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }

@@ -14,6 +14,7 @@ mod common;
 mod confirm;
 mod connectivity;
 mod delivery;
+mod demo;
 mod discord;
 mod e2e;
 mod fakes;

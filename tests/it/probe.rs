@@ -215,8 +215,10 @@ impl Probed {
     }
 
     pub(crate) async fn stop(self) {
-        let stopped = tokio::time::timeout(Duration::from_secs(5), self.monitor.stop()).await;
-        assert!(stopped.is_ok(), "stop() did not return within 5 s");
+        // Takes about a millisecond; the bound only tells "returns" from "hangs" on a
+        // loaded CI machine.
+        let stopped = tokio::time::timeout(Duration::from_secs(15), self.monitor.stop()).await;
+        assert!(stopped.is_ok(), "stop() did not return within 15 s");
     }
 }
 
