@@ -8,6 +8,7 @@ mod alertmanager;
 mod collect;
 mod common;
 mod connectivity;
+mod dashboard;
 mod delivery;
 mod discord;
 mod e2e;
