@@ -140,8 +140,12 @@ fn chromium() -> Option<PathBuf> {
                 .iter()
                 .flat_map(|name| {
                     std::env::var_os("PATH")
-                        .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect())
-                        .unwrap_or_else(Vec::new)
+                        .map(|p| {
+                            std::env::split_paths(&p)
+                                .map(|d| d.join(name))
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default()
                 }),
         )
         .find(|p| p.is_file());
