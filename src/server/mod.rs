@@ -6,7 +6,8 @@
 //!
 //! - `GET /healthz`, `GET /readyz` ([`health`]);
 //! - `GET /metrics`, the Prometheus text format ([`metrics`]);
-//! - `/api/v1/…`, JSON, described by `/api/v1/openapi.json` ([`api`]).
+//! - `/api/v1/…`, JSON, described by `/api/v1/openapi.json` ([`api`]);
+//! - `GET /` and `/assets/…`, the dashboard ([`dashboard`]).
 //!
 //! Errors are JSON (`{"error": …, "message": …, "field": …}`, see [`error`]); unknown routes
 //! answer 404 and bodies over [`MAX_BODY`] 413. Write endpoints require
@@ -14,6 +15,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod health;
 pub mod metrics;
@@ -92,6 +94,7 @@ pub fn start(settings: &HttpSettings, state: AppState) -> Result<RunningServer, 
             .configure(health::configure)
             .configure(metrics::configure)
             .service(web::scope("/api/v1").configure(api::configure))
+            .configure(dashboard::configure)
             .default_service(web::to(error::not_found))
     })
     // The server is a side door, not the product: one worker thread is plenty, and the

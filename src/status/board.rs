@@ -333,6 +333,9 @@ pub fn bytes_per_endpoint() -> usize {
 struct ExchangeBoard {
     /// The newest breaker reading: (event time, state).
     breaker: Mutex<Option<(i64, CircuitState)>>,
+    /// Probed by exwatch (configured), so its breaker exists and starts closed; an exchange
+    /// only an embedding engine reports on has no breaker to read.
+    probed: std::sync::atomic::AtomicBool,
     endpoints: RwLock<BTreeMap<Name, Box<Mutex<Slot>>>>,
 }
 
@@ -357,7 +360,7 @@ impl StatusBoard {
             exchanges: RwLock::new(BTreeMap::new()),
         };
         for ex in exchanges {
-            board.with_exchange(&ex.name, |_| ());
+            board.with_exchange(&ex.name, |e| e.probed.store(true, Ordering::Relaxed));
             for ep in &ex.endpoints {
                 board.with_slot(&ex.name, &ep.name, |_| ());
             }
@@ -466,6 +469,9 @@ impl StatusBoard {
             if let Some((at, state)) = *ex.breaker.lock() {
                 view.breaker = state.as_str().to_owned();
                 view.breaker_at = Some(at);
+            } else if ex.probed.load(Ordering::Relaxed) {
+                // A breaker reports transitions only; one that never moved is closed.
+                view.breaker = CircuitState::Closed.as_str().to_owned();
             }
             view.endpoints = ex
                 .endpoints

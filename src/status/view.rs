@@ -25,7 +25,8 @@ pub struct StatusReport {
 pub struct ExchangeStatus {
     /// The exchange's name.
     pub exchange: String,
-    /// Its circuit breaker: `closed`, `half_open`, `open`, or `unknown` before any reading.
+    /// Its circuit breaker: `closed`, `half_open`, `open`, or `unknown` for an exchange exwatch
+    /// does not probe itself (one only an embedding engine reports on).
     pub breaker: String,
     /// When the breaker reading was taken (event time), null before any.
     #[serde(default)]

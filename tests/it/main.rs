@@ -13,6 +13,7 @@ mod collect;
 mod common;
 mod confirm;
 mod connectivity;
+mod dashboard;
 mod delivery;
 mod demo;
 mod discord;

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod fake_alertmanager;
+pub mod fake_api;
 pub mod fake_discord;
 pub mod fake_exchange;
 pub mod fake_line;
