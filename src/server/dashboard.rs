@@ -45,9 +45,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         } else {
             "public, max-age=300"
         };
-        cfg.route(
-            path,
-            web::get().to(move || async move { asset(content_type, cache, body) }),
+        cfg.service(
+            super::error::resource(path, "GET")
+                .route(web::get().to(move || async move { asset(content_type, cache, body) })),
         );
     }
 }

@@ -1,8 +1,9 @@
 //! The API's errors, as JSON: `{"error": "<code>", "message": "<text>", "field": "<name>"}`.
 //!
 //! Bad query strings, paths and bodies answer 400 naming the field where serde says which;
-//! bodies over [`MAX_BODY`](super::MAX_BODY) 413; unknown routes 404; an actor that does not
-//! answer in time 503.
+//! bodies over [`MAX_BODY`](super::MAX_BODY) 413; unknown routes 404; a known path asked with
+//! another method 405 with an `Allow` header ([`resource`]); an actor that does not answer in
+//! time 503.
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
@@ -37,6 +38,14 @@ pub enum ApiError {
     /// The request conflicts with the current state (an incident no longer open).
     #[error("{0}")]
     Conflict(String),
+    /// The path exists but not with this method.
+    #[error("{method} is not allowed here; allowed: {allow}")]
+    MethodNotAllowed {
+        /// The method asked for.
+        method: String,
+        /// The methods the path answers, as in the `Allow` header.
+        allow: &'static str,
+    },
 }
 
 impl ApiError {
@@ -56,6 +65,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Conflict(_) => "conflict",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
         }
     }
 }
@@ -64,7 +74,7 @@ impl ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// A stable code: `bad_request`, `unauthorized`, `not_found`, `payload_too_large`,
-    /// `unavailable`, `conflict`.
+    /// `unavailable`, `conflict`, `method_not_allowed`.
     pub error: &'static str,
     /// What went wrong, for a person.
     pub message: String,
@@ -82,6 +92,7 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -93,6 +104,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, ApiError::Unauthorized) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            response.insert_header((actix_web::http::header::ALLOW, *allow));
         }
         response.json(ErrorBody {
             error: self.code(),
@@ -185,6 +199,18 @@ pub fn path_config() -> web::PathConfig {
 /// Every route nothing else matched.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response()
+}
+
+/// A resource at `path` whose routes the caller adds; any other method answers 405 with
+/// `Allow: <allow>` and a JSON body (not the 404 of an unknown path).
+pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow,
+        }
+        .error_response()
+    }))
 }
 
 #[cfg(test)]

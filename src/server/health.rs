@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::error::resource;
 use super::{ACTOR_TIMEOUT, AppState};
 use crate::messages::Ping;
 use crate::store::CheckWritable;
@@ -16,8 +17,8 @@ const STORE_LOCK_WAIT: Duration = Duration::from_millis(250);
 
 /// Registers the health routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+    cfg.service(resource("/healthz", "GET").route(web::get().to(healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(readyz)));
 }
 
 /// The answer of `/healthz` and `/readyz`.

@@ -4,13 +4,14 @@
 use actix_web::{HttpResponse, web};
 
 use super::AppState;
+use super::error::resource;
 
 /// The exposition format's content type.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Registers `/metrics`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(metrics));
+    cfg.service(resource("/metrics", "GET").route(web::get().to(metrics)));
 }
 
 /// Every metric, in the Prometheus text format.

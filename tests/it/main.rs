@@ -5,6 +5,7 @@
 mod support;
 
 mod alertmanager;
+mod api_conformance;
 mod api_events;
 mod api_silences;
 mod api_status;

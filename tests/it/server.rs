@@ -82,15 +82,15 @@ async fn readyz_is_503_with_the_reason_while_the_store_cannot_take_a_write() {
 }
 
 /// One sample line of the exposition: `name{labels} value`.
-struct Sample {
-    name: String,
-    labels: Vec<(String, String)>,
-    value: f64,
+pub(crate) struct Sample {
+    pub(crate) name: String,
+    pub(crate) labels: Vec<(String, String)>,
+    pub(crate) value: f64,
 }
 
 /// A strict reader of the Prometheus text format (0.0.4): every line a comment, a HELP or
 /// TYPE line, or a sample with well-formed labels and a float value.
-fn parse_exposition(text: &str) -> Vec<Sample> {
+pub(crate) fn parse_exposition(text: &str) -> Vec<Sample> {
     let mut samples = Vec::new();
     let mut typed = std::collections::HashSet::new();
     for (i, line) in text.lines().enumerate() {

@@ -7,10 +7,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::params::{body_fields, take};
+use super::params::{body_fields, read_body, take};
 use crate::messages::{Name, Timestamp};
 use crate::route::{Ack, AckError};
-use crate::server::error::{ApiError, ErrorBody};
+use crate::server::error::{ApiError, ErrorBody, resource};
 use crate::server::{ACTOR_TIMEOUT, AppState, auth};
 use crate::store::{AckRecord, GetAlert, RecordAck};
 
@@ -19,7 +19,7 @@ const MAX_TEXT: usize = 1000;
 
 /// Registers the route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/alerts/{id}/ack", web::post().to(ack));
+    cfg.service(resource("/alerts/{id}/ack", "POST").route(web::post().to(ack)));
 }
 
 /// The optional body of an ack.
@@ -73,6 +73,10 @@ fn body_of(bytes: &[u8]) -> Result<AckBody, ApiError> {
             field: None,
             message: format!("the body is not JSON: {e}"),
         })?;
+    // `null` is the document's "no body" too.
+    if value.is_null() {
+        return Ok(AckBody::default());
+    }
     let mut f = body_fields(value, &["comment", "by"])?;
     let body = AckBody {
         comment: take(&mut f, "comment")?,
@@ -106,10 +110,10 @@ pub async fn ack(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    bytes: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     auth::require_token(&req, &state)?;
-    let body = body_of(&bytes)?;
+    let body = body_of(&read_body(payload).await?)?;
     let id = Name::from(id.into_inner());
     let alert = state
         .store

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::params::parse_time;
 use crate::messages::{AlertKind, Metric, Severity, Timestamp};
-use crate::server::error::ApiError;
+use crate::server::error::{ApiError, resource};
 use crate::server::{ACTOR_TIMEOUT, AppState};
 use crate::store::{
     DeliveryState, EventCursor, EventFilter, MAX_EVENTS_PAGE, QueryEvents, StoredEvent,
@@ -24,7 +24,7 @@ pub const DEFAULT_LIMIT: usize = 100;
 
 /// Registers the route (under `/api/v1`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/events", web::get().to(list));
+    cfg.service(resource("/events", "GET").route(web::get().to(list)));
 }
 
 /// What an event announces.
@@ -224,11 +224,16 @@ pub struct EventsPage {
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Only this exchange.
+    #[param(min_length = 1)]
     pub exchange: Option<String>,
     /// Only this endpoint.
+    #[param(min_length = 1)]
     pub endpoint: Option<String>,
     /// Only this metric (`latency_ms`, `errors`, `availability`, `price`,
     /// `price_deviation_bps`, `clock_skew_ms`, `actor_restarts`).
+    #[param(
+        pattern = r"^(latency_ms|errors|availability|price|price_deviation_bps|clock_skew_ms|actor_restarts)$"
+    )]
     pub metric: Option<String>,
     /// This severity and above.
     #[param(value_type = Option<SeverityName>)]
@@ -238,12 +243,14 @@ pub struct EventsQuery {
     pub kind: Option<String>,
     /// Events at or after: epoch ms, RFC 3339, or a duration before now (`1h`).
     pub since: Option<String>,
-    /// Events at or before: epoch ms, RFC 3339, or a duration before now (`5m`).
+    /// Events at or before: epoch ms, RFC 3339, or a duration before now (`5m`); not before
+    /// `since`.
     pub until: Option<String>,
     /// Page size, 1 to 500 (default 100).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^-?[0-9]{1,18}_[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
 }
 
@@ -356,7 +363,7 @@ pub fn filter_of(q: &EventsQuery, now: Timestamp) -> Result<EventFilter, ApiErro
 }
 
 /// The stored alerts, newest first.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", operation_id = "list_events",
     params(EventsQuery),
     responses(
         (status = 200, description = "A page of events, newest first", body = EventsPage),

@@ -13,7 +13,9 @@ use actix_web::web;
 
 /// Registers every `/api/v1` route (the caller mounts this under the scope).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(openapi::document));
+    cfg.service(
+        super::error::resource("/openapi.json", "GET").route(web::get().to(openapi::document)),
+    );
     cfg.configure(events::configure);
     cfg.configure(silences::configure);
     cfg.configure(acks::configure);

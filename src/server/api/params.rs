@@ -3,8 +3,20 @@
 
 use std::time::Duration;
 
+use actix_web::web;
+use futures_util::StreamExt;
+
 use crate::messages::Timestamp;
 use crate::server::error::ApiError;
+
+/// The times [`parse_time`] takes, as the OpenAPI document's `pattern`: `now`, epoch ms,
+/// RFC 3339 in UTC, or a duration (`90s`, `1h 30m`). It leaves out a few forms the parser
+/// also takes (offsets, 29th to 31st), so that every string it matches is accepted.
+pub const TIME_PATTERN: &str = r"^(now|-?[0-9]{1,15}|(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?Z|[0-9]{1,6}(ms|s|m|h|d)( ?[0-9]{1,6}(ms|s|m|h|d))*)$";
+
+/// The durations [`parse_duration`] takes that the OpenAPI document promises: more than zero,
+/// in `ms`, `s`, `m`, `h`, `d` (`2h`, `1h 30m`).
+pub const DURATION_PATTERN: &str = r"^[1-9][0-9]{0,5}(ms|s|m|h|d)( ?[0-9]{1,6}(ms|s|m|h|d))*$";
 
 /// A time parameter: epoch milliseconds (`1767225600000`), RFC 3339
 /// (`2026-01-01T00:00:00Z`, fractions allowed), a duration before `now` (`90s`, `15m`, `1h`,
@@ -89,6 +101,24 @@ pub fn take<T: serde::de::DeserializeOwned>(
             .map(Some)
             .map_err(|e| ApiError::field(key, e.to_string())),
     }
+}
+
+/// Reads a raw body of at most [`MAX_BODY`](crate::server::MAX_BODY) bytes; a larger one is a
+/// JSON 413 ([`ApiError::TooLarge`]), not actix's plain-text one.
+pub async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
+    let limit = crate::server::MAX_BODY;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest {
+            field: None,
+            message: format!("cannot read the body: {e}"),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 #[cfg(test)]

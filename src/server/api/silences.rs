@@ -11,7 +11,7 @@ use super::params::{body_fields, parse_duration, parse_time, take};
 use crate::messages::{Metric, Name, Timestamp, new_id};
 use crate::route::silence::{MAX_COMMENT, Silence};
 use crate::route::{AddSilence, ExpireSilence};
-use crate::server::error::{ApiError, ErrorBody};
+use crate::server::error::{ApiError, ErrorBody, resource};
 use crate::server::{ACTOR_TIMEOUT, AppState, auth};
 use crate::store::{GetSilence, SaveSilence, StoredSilences};
 
@@ -19,12 +19,31 @@ use crate::store::{GetSilence, SaveSilence, StoredSilences};
 const MAX_CREATED_BY: usize = 200;
 /// The longest exchange or endpoint name a matcher may hold.
 const MAX_NAME: usize = 64;
+/// The latest time a body may give in epoch ms (9999-12-31T23:59:59.999Z).
+const MAX_MILLIS: i64 = 253_402_300_799_999;
+/// Every metric name [`Metric::parse`] knows.
+const METRICS: [&str; 7] = [
+    "latency_ms",
+    "errors",
+    "availability",
+    "price",
+    "price_deviation_bps",
+    "clock_skew_ms",
+    "actor_restarts",
+];
+/// A matcher's name, as the document says it ([`name`] checks the same).
+const NAME_PATTERN: &str = "^[a-z0-9_:*-]{1,64}$";
+/// Some character `char::is_whitespace` is false for: what a comment needs.
+const NOT_BLANK_PATTERN: &str = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/silences", web::get().to(list))
-        .route("/silences", web::post().to(create))
-        .route("/silences/{id}", web::delete().to(delete));
+    cfg.service(
+        resource("/silences", "GET, POST")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(resource("/silences/{id}", "DELETE").route(web::delete().to(delete)));
 }
 
 /// A silence, as the API shows it. Times are epoch milliseconds.
@@ -127,8 +146,15 @@ fn time_value(
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::Number(n)) => n
             .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+            .filter(|ms| (0..=MAX_MILLIS).contains(ms))
             .map(|ms| Some(Timestamp(ms)))
-            .ok_or_else(|| ApiError::field(field, "epoch milliseconds must be an integer")),
+            .ok_or_else(|| {
+                ApiError::field(
+                    field,
+                    format!("epoch milliseconds must be an integer from 0 to {MAX_MILLIS}"),
+                )
+            }),
         Some(serde_json::Value::String(s)) => parse_time(field, s, now).map(Some),
         Some(_) => Err(ApiError::field(
             field,
@@ -238,8 +264,76 @@ impl NewSilence {
     }
 }
 
+/// The `TimeValue` schema: epoch ms in range, or a string [`parse_time`] takes.
+pub fn time_value_schema() -> serde_json::Value {
+    serde_json::json!({
+        "description": "Epoch milliseconds, RFC 3339 (UTC), or a duration back from now (\"1h\").",
+        "anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": MAX_MILLIS},
+            {"type": "string", "pattern": super::params::TIME_PATTERN},
+        ]
+    })
+}
+
+/// The `NewSilence` schema, with the rules across fields the server checks: at least one
+/// matcher that is not null, and exactly one of `ends_at` and `duration`. (That `ends_at`
+/// must be after `starts_at` no JSON Schema can say; it is a 400 naming `ends_at`.)
+pub fn new_silence_schema() -> serde_json::Value {
+    use serde_json::json;
+    let name = |what: &str| {
+        json!({"type": ["string", "null"], "pattern": NAME_PATTERN,
+               "description": format!("Only this {what}; absent or null: any.")})
+    };
+    let time = |what: &str| {
+        json!({"description": what,
+               "anyOf": [{"type": "null"}, {"$ref": "#/components/schemas/TimeValue"}]})
+    };
+    let given = |field: &str, ty: serde_json::Value| json!({"required": [field], "properties": {field: {"type": ty}}});
+    let metrics: Vec<serde_json::Value> = METRICS
+        .iter()
+        .map(|m| json!(m))
+        .chain([serde_json::Value::Null])
+        .collect();
+    json!({
+        "type": "object",
+        "description": "A silence to set. At least one matcher (exchange, endpoint, metric) \
+                        is required, and exactly one of ends_at and duration.",
+        "additionalProperties": false,
+        "required": ["comment"],
+        "properties": {
+            "exchange": name("exchange"),
+            "endpoint": name("endpoint"),
+            "metric": {"enum": metrics, "description": "Only this metric; absent or null: any."},
+            "starts_at": time("When it begins; default now."),
+            "ends_at": time("When it ends (after starts_at); or give duration."),
+            "duration": {"type": ["string", "null"], "pattern": super::params::DURATION_PATTERN,
+                         "description": "How long from starts_at (\"2h\"), instead of ends_at."},
+            "comment": {"type": "string", "minLength": 1, "maxLength": MAX_COMMENT,
+                        "pattern": NOT_BLANK_PATTERN, "description": "Why."},
+            "created_by": {"type": ["string", "null"], "maxLength": MAX_CREATED_BY,
+                           "description": "Who sets it."},
+        },
+        "allOf": [
+            {"anyOf": [
+                given("exchange", json!("string")),
+                given("endpoint", json!("string")),
+                given("metric", json!("string")),
+            ]},
+            {"anyOf": [
+                {"required": ["ends_at"],
+                 "properties": {"ends_at": {"type": ["integer", "string"]},
+                                "duration": {"type": "null"}}},
+                {"required": ["duration"],
+                 "properties": {"duration": {"type": "string"},
+                                "ends_at": {"type": "null"}}},
+            ]},
+        ],
+    })
+}
+
 /// Every silence, newest first.
-#[utoipa::path(get, path = "/api/v1/silences", tag = "silences", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/silences", tag = "silences", operation_id = "list_silences",
+    params(ListQuery),
     responses(
         (status = 200, description = "The silences", body = SilenceList),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
@@ -267,7 +361,8 @@ pub async fn list(
 }
 
 /// Sets a silence: alerts it matches are recorded but not sent while it is active.
-#[utoipa::path(post, path = "/api/v1/silences", tag = "silences", request_body = NewSilence,
+#[utoipa::path(post, path = "/api/v1/silences", tag = "silences", operation_id = "create_silence",
+    request_body = NewSilence,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = SilenceJson),
@@ -299,7 +394,7 @@ pub async fn create(
 }
 
 /// Ends a silence now; series it held back that still fire alert at once.
-#[utoipa::path(delete, path = "/api/v1/silences/{id}", tag = "silences",
+#[utoipa::path(delete, path = "/api/v1/silences/{id}", tag = "silences", operation_id = "end_silence",
     params(("id" = String, Path, description = "The silence's id")),
     security(("bearer" = [])),
     responses(

@@ -9,12 +9,12 @@ use actix_web::{HttpResponse, web};
 
 use crate::messages::Timestamp;
 use crate::route::OpenIncidents;
-use crate::server::error::ApiError;
+use crate::server::error::{ApiError, resource};
 use crate::server::{ACTOR_TIMEOUT, AppState};
 
 /// Registers the route (under `/api/v1`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/status", web::get().to(status));
+    cfg.service(resource("/status", "GET").route(web::get().to(status)));
 }
 
 /// The monitor's status now.
