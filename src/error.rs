@@ -94,6 +94,17 @@ pub enum StoreError {
         /// The newest version this build knows.
         known: u32,
     },
+    /// The store's lock file (`<path>.lock`, see [`crate::store::StoreLock`]) could not be
+    /// created or locked.
+    #[error("cannot open the event store {path}: its lock file {}: {error}", .lock.display())]
+    Lock {
+        /// The file.
+        path: String,
+        /// Its lock file.
+        lock: std::path::PathBuf,
+        /// The operating system's reason.
+        error: std::io::Error,
+    },
     /// A query or write failed.
     #[error("event store: {0}")]
     Sql(rusqlite::Error),

@@ -18,7 +18,15 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::PathBuf;
 
-use crate::error::Error;
+use crate::error::{Error, StoreError};
+
+fn lock_error(store_path: &str, lock: &std::path::Path, error: std::io::Error) -> Error {
+    Error::Store(StoreError::Lock {
+        path: store_path.to_owned(),
+        lock: lock.to_owned(),
+        error,
+    })
+}
 
 /// A held claim on an event store file; released when dropped.
 #[derive(Debug)]
@@ -35,7 +43,7 @@ impl StoreLock {
 
     /// Claims the store at `store_path`; `Ok(None)` for `":memory:"`. Fails with
     /// [`Error::AlreadyRunning`] when another monitor (in this process or another) holds it,
-    /// and with [`Error::Start`] when the lock file cannot be created.
+    /// and with [`StoreError::Lock`] when the lock file cannot be created or locked.
     pub fn acquire(store_path: &str) -> Result<Option<StoreLock>, Error> {
         if store_path == ":memory:" {
             return Ok(None);
@@ -46,12 +54,7 @@ impl StoreLock {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| {
-                Error::Start(format!(
-                    "cannot create the lock file {}: {e}",
-                    path.display()
-                ))
-            })?;
+            .map_err(|error| lock_error(store_path, &path, error))?;
         // `File::try_lock` is Rust 1.89. Cargo.toml still says 1.85, which the crate already
         // outgrew (let chains need 1.88); raising it there wakes newer lints crate-wide.
         #[allow(clippy::incompatible_msrv)]
@@ -62,9 +65,7 @@ impl StoreLock {
                 path: store_path.to_owned(),
                 lock: path,
             }),
-            Err(TryLockError::Error(e)) => {
-                Err(Error::Start(format!("cannot lock {}: {e}", path.display())))
-            }
+            Err(TryLockError::Error(error)) => Err(lock_error(store_path, &path, error)),
         }
     }
 
