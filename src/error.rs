@@ -40,6 +40,18 @@ pub enum Error {
     /// The event store could not be opened or migrated.
     #[error("cannot start exwatch: {0}")]
     Store(StoreError),
+    /// Another monitor, in this process or another, runs on the same event store file: a
+    /// store belongs to one running monitor at a time (see [`crate::store::StoreLock`]).
+    #[error(
+        "cannot start exwatch: another monitor is already running on the event store {path} (it holds {}); stop it first or use another store.path",
+        .lock.display()
+    )]
+    AlreadyRunning {
+        /// The event store file (`[store] path`).
+        path: String,
+        /// Its lock file.
+        lock: std::path::PathBuf,
+    },
 }
 
 impl From<StoreError> for Error {
@@ -81,6 +93,17 @@ pub enum StoreError {
         found: u32,
         /// The newest version this build knows.
         known: u32,
+    },
+    /// The store's lock file (`<path>.lock`, see [`crate::store::StoreLock`]) could not be
+    /// created or locked.
+    #[error("cannot open the event store {path}: its lock file {}: {error}", .lock.display())]
+    Lock {
+        /// The file.
+        path: String,
+        /// Its lock file.
+        lock: std::path::PathBuf,
+        /// The operating system's reason.
+        error: std::io::Error,
     },
     /// A query or write failed.
     #[error("event store: {0}")]

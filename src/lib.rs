@@ -41,26 +41,58 @@
 //!
 //! ## Embedding
 //!
-//! ```no_run
-//! use exwatch::config::Settings;
-//! use exwatch::messages::{Measurement, Metric, SeriesKey, Timestamp};
-//! use exwatch::service::Monitor;
+//! Start a [`Monitor`] inside the engine's actix `System`, feed it what the engine observes,
+//! and subscribe to what it judges. `examples/trading_engine.rs` is a whole engine whose order
+//! router stops sending orders to a venue while its breaker is open (`cargo run --example
+//! trading_engine`).
 //!
+//! ```
+//! use exwatch::messages::{Measurement, Metric, Outcome, SeriesKey, Timestamp};
+//! use exwatch::{Anomaly, Monitor};
+//!
+//! # struct Seen(tokio::sync::mpsc::UnboundedSender<Anomaly>);
+//! # impl actix::Actor for Seen { type Context = actix::Context<Self>; }
+//! # impl actix::Handler<Anomaly> for Seen {
+//! #     type Result = ();
+//! #     fn handle(&mut self, a: Anomaly, _: &mut Self::Context) { let _ = self.0.send(a); }
+//! # }
 //! actix::System::new().block_on(async {
-//!     let settings = exwatch::config::from_toml_str(
-//!         exwatch::config::DEFAULT_TOML,
-//!         &|name: &str| std::env::var(name).ok(),
-//!     ).expect("valid config");
-//!     let monitor = Monitor::start(settings).expect("the event store opens");
-//!     // The engine reports its own observations too:
-//!     monitor.inject(Measurement::ok(
-//!         SeriesKey::new("binance", "order", Metric::LatencyMs),
-//!         42.0,
-//!         Timestamp::now(),
-//!     ));
+//!     // Settings in code (or from TOML: exwatch::config::from_toml_str). No exchanges to
+//!     // probe here: the engine's own observations are the input.
+//!     let mut settings = exwatch::config::Settings::default();
+//!     settings.store = exwatch::config::StoreSettings::in_memory(); // a file keeps alerts
+//!     settings.http.listen = ([127, 0, 0, 1], 0).into(); // any free port
+//!     let monitor = Monitor::start(settings).expect("exwatch starts");
+//!     println!("dashboard at http://{}/", monitor.http_addr().expect("HTTP is on"));
+//!
+//!     // Any actor of the engine can hear anomalies: here, one that forwards them.
+//!     let (tx, mut anomalies) = tokio::sync::mpsc::unbounded_channel();
+//!     monitor.subscribe(actix::Actor::start(Seen(tx)).recipient());
+//!
+//!     // The engine reports its own order placements: three rejects in a row.
+//!     let series = SeriesKey::new("binance", "order_place", Metric::Errors);
+//!     for _ in 0..3 {
+//!         monitor.inject(Measurement {
+//!             series: series.clone(),
+//!             value: 1.0,
+//!             outcome: Outcome::Http5xx,
+//!             status: 503,
+//!             at: Timestamp::now(),
+//!         });
+//!     }
+//!     let anomaly = anomalies.recv().await.expect("an anomaly");
+//!     assert_eq!(anomaly.series, series);
+//!
+//!     // Stopping releases every actor, thread and socket, and the store file's claim.
 //!     monitor.stop().await;
 //! });
 //! ```
+//!
+//! A store file belongs to one running monitor at a time: a second [`Monitor::start`] on
+//! the same `[store] path` fails with [`Error::AlreadyRunning`] until the first is stopped
+//! (see [`store::StoreLock`]). That file is what makes a monitor an instance: its outbox,
+//! its silences and its baselines. A [`MonitorBuilder`] is consumed by its `start`, so it
+//! cannot be started twice; two monitors on `":memory:"` stores are two instances.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 

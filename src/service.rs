@@ -23,14 +23,14 @@ use crate::config::{ChannelKind, RetrySettings, Settings, SupervisionSettings};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
 use crate::error::Error;
 use crate::messages::{
-    Alert, Anomaly, Crash, Measurement, Name, Ping, SeriesKey, Severity, Triage,
+    Alert, Anomaly, Crash, Measurement, Name, Ping, Resolved, SeriesKey, Severity, Triage,
 };
 use crate::metrics::Metrics;
 use crate::probe::{ProbeActor, StopProbing};
-use crate::route::{AddRoute, Route, RouterActor, Subscribe};
+use crate::route::{AddRoute, Route, RouterActor, Subscribe, SubscribeResolved};
 use crate::server::{self, AppState, RunningServer};
 use crate::status::StatusBoard;
-use crate::store::{BaselineLink, Store, StoreActor, StoreLink};
+use crate::store::{BaselineLink, Store, StoreActor, StoreClosed, StoreLink, StoreLock};
 
 /// The addresses of one running channel.
 #[derive(Clone)]
@@ -67,6 +67,7 @@ pub struct MonitorBuilder {
     extra: Vec<ExtraChannel>,
     recipients: Vec<(Name, Severity, Recipient<Alert>)>,
     subscribers: Vec<Recipient<Anomaly>>,
+    resolved_subscribers: Vec<Recipient<Resolved>>,
 }
 
 /// Entry point of the library.
@@ -118,6 +119,7 @@ impl MonitorBuilder {
             extra: Vec::new(),
             recipients: Vec::new(),
             subscribers: Vec::new(),
+            resolved_subscribers: Vec::new(),
         }
     }
 
@@ -157,6 +159,14 @@ impl MonitorBuilder {
         self
     }
 
+    /// Sends every resolution (before deduplication and flap hold) to `recipient`: the other
+    /// half of [`MonitorBuilder::subscribe`], for an engine that acts while a series is
+    /// anomalous (an `availability` series resolves when the exchange's breaker closes).
+    pub fn subscribe_resolved(mut self, recipient: Recipient<Resolved>) -> Self {
+        self.resolved_subscribers.push(recipient);
+        self
+    }
+
     /// Starts everything inside the running actix System. It opens the event store (and runs
     /// its migrations) on the calling thread before anything runs: call it at start-up, not
     /// from a latency-sensitive event loop. Fails when the event store cannot
@@ -177,10 +187,12 @@ impl MonitorBuilder {
             ..
         } = self.settings;
         let metrics = Arc::new(Metrics::new());
+        // One running monitor per store file: claimed before the file is even opened.
+        let lock = StoreLock::acquire(&store.path)?;
         let db = Store::open(&store.path)?;
         // Silences persist: those not over yet are in force again from the start.
         let silences = db.open_silences(crate::messages::Timestamp::now())?;
-        let store = StoreActor::start(db, &supervision, &metrics)?;
+        let (store, store_closed) = StoreActor::start_locked(db, lock, &supervision, &metrics)?;
         let link = StoreLink::new(&store);
         let channel_arbiter = Arbiter::new();
         let pipeline_arbiter = Arbiter::new();
@@ -342,6 +354,9 @@ impl MonitorBuilder {
         for s in self.subscribers {
             router_addr.do_send(Subscribe(s));
         }
+        for s in self.resolved_subscribers {
+            router_addr.do_send(SubscribeResolved(s));
+        }
 
         let mut detect = detect;
         detect.clock.windows = crate::detect::clock::windows_of(&exchanges);
@@ -402,6 +417,7 @@ impl MonitorBuilder {
             arbiters: vec![probe_arbiter, pipeline_arbiter, channel_arbiter],
             metrics,
             grace: shutdown.grace,
+            store_closed,
         })
     }
 }
@@ -417,6 +433,7 @@ pub struct MonitorHandle {
     arbiters: Vec<Arbiter>,
     metrics: Arc<Metrics>,
     grace: Duration,
+    store_closed: StoreClosed,
 }
 
 impl MonitorHandle {
@@ -430,6 +447,11 @@ impl MonitorHandle {
     /// Sends every anomaly (before deduplication) to `recipient` from now on.
     pub fn subscribe(&self, recipient: Recipient<Anomaly>) {
         self.router.do_send(Subscribe(recipient));
+    }
+
+    /// Sends every resolution (before deduplication and flap hold) to `recipient` from now on.
+    pub fn subscribe_resolved(&self, recipient: Recipient<Resolved>) {
+        self.router.do_send(SubscribeResolved(recipient));
     }
 
     /// The monitor's metrics.
@@ -506,10 +528,52 @@ impl MonitorHandle {
             .all(|r| r.unwrap_or(false));
         // Every delivery report the channels sent is written before anything stops.
         let _ = self.store.send(Ping).await;
-        for a in &self.arbiters {
+        let MonitorHandle {
+            detectors,
+            router,
+            store,
+            probes,
+            channels,
+            arbiters,
+            store_closed,
+            ..
+        } = self;
+        // Release order: the arbiters' threads end (every actor on them is dropped, and with
+        // them their addresses of the store), then our own addresses go, and the store's
+        // thread, seeing no address left, closes the database and releases its lock.
+        for a in &arbiters {
             a.stop();
+        }
+        join_arbiters(arbiters).await;
+        drop((detectors, router, store, probes, channels));
+        if tokio::time::timeout(STORE_CLOSE_WAIT, store_closed)
+            .await
+            .is_err()
+        {
+            tracing::warn!("The event store did not close in time; an address of it leaked.");
         }
         tracing::info!(delivered_all = all_done, "exwatch stopped.");
         all_done
+    }
+}
+
+/// How long [`MonitorHandle::stop`] waits for the store's thread to close the database: it
+/// only has to finish the write in hand.
+const STORE_CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits for the threads of stopped arbiters to end, without blocking the caller's event
+/// loop: a plain thread joins them and reports back.
+async fn join_arbiters(arbiters: Vec<Arbiter>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let joiner = std::thread::Builder::new()
+        .name("exwatch-join".into())
+        .spawn(move || {
+            for a in arbiters {
+                let _ = a.join();
+            }
+            let _ = tx.send(());
+        });
+    if joiner.is_ok() {
+        let _ = rx.await;
     }
 }

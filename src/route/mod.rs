@@ -11,5 +11,5 @@ pub mod silence;
 pub use dedup::{Dedup, Verdict};
 pub use incidents::{Incidents, OpenIncident, OpenIncidents};
 pub use router::{Ack, AckError, AddSilence, ExpireSilence, Incident, ListSilences};
-pub use router::{AddRoute, Route, RouterActor, Subscribe, headline};
+pub use router::{AddRoute, Route, RouterActor, Subscribe, SubscribeResolved, headline};
 pub use silence::{Silence, SilenceBoard};

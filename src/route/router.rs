@@ -98,6 +98,12 @@ pub struct AddRoute(pub Route);
 #[rtype(result = "()")]
 pub struct Subscribe(pub Recipient<Anomaly>);
 
+/// Subscribes a recipient to every resolution the detectors report (before deduplication and
+/// flap hold): with [`Subscribe`], an embedding engine sees each series' episodes begin and end.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscribeResolved(pub Recipient<Resolved>);
+
 struct RouteState {
     route: Route,
     firing: Counter,
@@ -111,6 +117,7 @@ pub struct RouterActor {
     dedup: Dedup,
     routes: Vec<RouteState>,
     subscribers: Vec<Recipient<Anomaly>>,
+    resolved_subscribers: Vec<Recipient<Resolved>>,
     /// Latest known statistics per (exchange, endpoint), merged into alerts.
     board: HashMap<(Name, Name), Stats>,
     recent: VecDeque<Alert>,
@@ -155,6 +162,7 @@ impl RouterActor {
             dedup: Dedup::new(dedup_window),
             routes: Vec::new(),
             subscribers: Vec::new(),
+            resolved_subscribers: Vec::new(),
             board: HashMap::new(),
             recent: VecDeque::with_capacity(RECENT_ALERTS),
             down: HashSet::new(),
@@ -303,6 +311,10 @@ impl RouterActor {
     }
 
     fn on_resolved(&mut self, r: Resolved) {
+        self.resolved_subscribers.retain(|s| s.connected());
+        for s in &self.resolved_subscribers {
+            s.do_send(r.clone());
+        }
         if let Some(store) = &self.store {
             store.do_send(RecordResolved(r.clone()));
         }
@@ -610,6 +622,14 @@ impl Handler<Subscribe> for RouterActor {
 
     fn handle(&mut self, Subscribe(r): Subscribe, _: &mut Context<Self>) {
         self.subscribers.push(r);
+    }
+}
+
+impl Handler<SubscribeResolved> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, SubscribeResolved(r): SubscribeResolved, _: &mut Context<Self>) {
+        self.resolved_subscribers.push(r);
     }
 }
 

@@ -27,6 +27,7 @@ use crate::detect::baseline::Rollup;
 use crate::error::StoreError;
 use crate::messages::{Alert, Anomaly, Crash, Name, Ping, Resolved, SeriesKey, Timestamp};
 use crate::metrics::{Counter, Metrics};
+use crate::store::StoreLock;
 use crate::store::db::{
     AttemptOutcome, DeliveryCount, EventFilter, EventPage, PendingAlert, Store,
 };
@@ -227,7 +228,31 @@ struct Shared {
     first_seq: i64,
     errors: Counter,
     restarts: RestartTracker,
+    /// Declared after `store`, so dropped after the connection is closed.
+    _closing: Closing,
 }
+
+/// What the end of the store's thread releases: the claim on the file, then the news that
+/// it is closed (see [`StoreActor::start_locked`]).
+struct Closing {
+    lock: Option<StoreLock>,
+    closed: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        drop(self.lock.take());
+        if let Some(tx) = self.closed.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Resolves once the [`StoreActor`]'s thread has let go of the store: its connection is
+/// closed and its [`StoreLock`] released. That happens when every address of the actor is
+/// gone. Resolves with an error only if that signal was lost, which cannot happen short of a
+/// leak.
+pub type StoreClosed = tokio::sync::oneshot::Receiver<()>;
 
 /// Runs the [`Store`]. See the module docs.
 pub struct StoreActor {
@@ -241,20 +266,38 @@ impl StoreActor {
         supervision: &SupervisionSettings,
         metrics: &Metrics,
     ) -> Result<Addr<StoreActor>, StoreError> {
+        Self::start_locked(store, None, supervision, metrics).map(|(addr, _)| addr)
+    }
+
+    /// Like [`StoreActor::start`], and holds `lock` for as long as the store is open. The
+    /// returned [`StoreClosed`] resolves when the actor's thread has closed the store and
+    /// released the lock, after the last address of the actor is dropped.
+    pub fn start_locked(
+        store: Store,
+        lock: Option<StoreLock>,
+        supervision: &SupervisionSettings,
+        metrics: &Metrics,
+    ) -> Result<(Addr<StoreActor>, StoreClosed), StoreError> {
         let first_seq = store.max_seq()? + 1;
+        let (tx, closed) = tokio::sync::oneshot::channel();
         let shared = Arc::new(Mutex::new(Shared {
             store,
             first_seq,
             errors: metrics.counter("exwatch_store_errors_total", &[]),
             restarts: RestartTracker::new(Name::from("store"), supervision, metrics, None),
+            _closing: Closing {
+                lock,
+                closed: Some(tx),
+            },
         }));
-        Ok(SyncArbiter::start_with_thread_builder(
+        let addr = SyncArbiter::start_with_thread_builder(
             1,
             || std::thread::Builder::new().name("exwatch-store".into()),
             move || StoreActor {
                 shared: shared.clone(),
             },
-        ))
+        );
+        Ok((addr, closed))
     }
 
     /// Runs `f` on the store, catching its panics (see the module docs); a failure is logged

@@ -7,11 +7,14 @@
 //! [`StoreActor`] (actor.rs) runs it on a thread of its own and is the outbox the Router and
 //! the channels talk to. It also keeps the learned baselines' per-bucket rollups, so that a
 //! restarted detector warm-starts ([`SaveRollup`], [`LoadRollups`]).
+//! [`StoreLock`] (lock.rs) makes a store file belong to one running monitor at a time.
 
 pub mod actor;
 pub mod db;
+pub mod lock;
 
 pub use actor::QueryEvents;
+pub use actor::StoreClosed;
 pub use actor::{
     Attempted, BaselineLink, CheckWritable, Delivered, DeliveryCounts, Enqueue, Failed,
     LoadPending, RecentAlerts, RecordAnomaly, RecordResolved, StoreActor, StoreLink, Target,
@@ -21,3 +24,4 @@ pub use actor::{LoadRollups, SaveRollup};
 pub use db::AckRecord;
 pub use db::{AttemptOutcome, DeliveryCount, DeliveryState, MIGRATIONS, PendingAlert, Store};
 pub use db::{EventCursor, EventDelivery, EventFilter, EventPage, MAX_EVENTS_PAGE, StoredEvent};
+pub use lock::StoreLock;

@@ -19,6 +19,7 @@ mod delivery;
 mod demo;
 mod discord;
 mod e2e;
+mod embedding;
 mod fakes;
 mod flapping;
 mod line;
