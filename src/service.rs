@@ -30,7 +30,7 @@ use crate::probe::{ProbeActor, StopProbing};
 use crate::route::{AddRoute, Route, RouterActor, Subscribe, SubscribeResolved};
 use crate::server::{self, AppState, RunningServer};
 use crate::status::StatusBoard;
-use crate::store::{BaselineLink, Store, StoreActor, StoreClosed, StoreLink, StoreLock};
+use crate::store::{BaselineLink, Close, Store, StoreActor, StoreClosed, StoreLink, StoreLock};
 
 /// The addresses of one running channel.
 #[derive(Clone)]
@@ -526,8 +526,10 @@ impl MonitorHandle {
             .await
             .into_iter()
             .all(|r| r.unwrap_or(false));
-        // Every delivery report the channels sent is written before anything stops.
+        // Every delivery report the channels sent is written before anything stops; then the
+        // file is closed and its lock released, whatever addresses of the store live on.
         let _ = self.store.send(Ping).await;
+        let _ = self.store.send(Close).await;
         let MonitorHandle {
             detectors,
             router,

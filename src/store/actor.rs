@@ -145,6 +145,15 @@ pub struct CheckWritable {
 #[rtype(result = "Result<EventPage, String>")]
 pub struct QueryEvents(pub EventFilter);
 
+/// Closes the store at shutdown: the database connection, then the claim on the file
+/// ([`StoreLock`]); [`StoreClosed`] resolves. Messages after it fail and are logged. Sent by
+/// [`MonitorHandle::stop`](crate::MonitorHandle::stop) once everything is written, so the
+/// file is free at once, even while some address of the actor (a clone an embedding engine
+/// kept, a server worker still winding down) lives on.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Close;
+
 /// What a channel needs of the store: where to report its deliveries and load its pending
 /// alerts.
 #[derive(Clone)]
@@ -229,7 +238,7 @@ struct Shared {
     errors: Counter,
     restarts: RestartTracker,
     /// Declared after `store`, so dropped after the connection is closed.
-    _closing: Closing,
+    closing: Closing,
 }
 
 /// What the end of the store's thread releases: the claim on the file, then the news that
@@ -285,7 +294,7 @@ impl StoreActor {
             first_seq,
             errors: metrics.counter("exwatch_store_errors_total", &[]),
             restarts: RestartTracker::new(Name::from("store"), supervision, metrics, None),
-            _closing: Closing {
+            closing: Closing {
                 lock,
                 closed: Some(tx),
             },
@@ -499,6 +508,19 @@ impl Handler<QueryEvents> for StoreActor {
     ) -> Self::Result {
         self.with_store(ctx, "query_events", |s, _| s.query_events(&filter))
             .ok_or_else(|| "the event store query failed".to_owned())
+    }
+}
+
+impl Handler<Close> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Close, _: &mut SyncContext<Self>) {
+        let mut shared = self.shared.lock();
+        shared.store.close();
+        drop(shared.closing.lock.take());
+        if let Some(tx) = shared.closing.closed.take() {
+            let _ = tx.send(());
+        }
     }
 }
 

@@ -333,6 +333,19 @@ impl Store {
         Ok(result?)
     }
 
+    /// Closes the database file now, whoever still holds this `Store`: the connection is
+    /// swapped for a private in-memory one without tables, so any later write fails (and is
+    /// logged) instead of touching the file. [`MonitorHandle::stop`](crate::MonitorHandle::stop)
+    /// calls it through the actor, so the file is free for the next monitor at once.
+    pub fn close(&mut self) {
+        match Connection::open_in_memory() {
+            Ok(empty) => drop(std::mem::replace(&mut self.conn, empty)),
+            Err(e) => {
+                tracing::warn!(path = %self.path, error = %e, "Cannot close the event store early.")
+            }
+        }
+    }
+
     /// The schema version (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         Ok(self

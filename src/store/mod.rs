@@ -14,11 +14,11 @@ pub mod db;
 pub mod lock;
 
 pub use actor::QueryEvents;
-pub use actor::StoreClosed;
 pub use actor::{
     Attempted, BaselineLink, CheckWritable, Delivered, DeliveryCounts, Enqueue, Failed,
     LoadPending, RecentAlerts, RecordAnomaly, RecordResolved, StoreActor, StoreLink, Target,
 };
+pub use actor::{Close, StoreClosed};
 pub use actor::{GetAlert, GetSilence, RecordAck, RecordSilenced, SaveSilence, StoredSilences};
 pub use actor::{LoadRollups, SaveRollup};
 pub use db::AckRecord;
