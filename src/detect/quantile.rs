@@ -224,7 +224,9 @@ mod tests {
             let slot = rng.usize(0..held.len());
             // Near moves (what a sliding window mostly does), far ones and the edges.
             let to = match step % 4 {
-                0 => held[slot].saturating_add(rng.u16(0..8)).min(BUCKETS as u16 - 1),
+                0 => held[slot]
+                    .saturating_add(rng.u16(0..8))
+                    .min(BUCKETS as u16 - 1),
                 1 => rng.u16(0..BUCKETS as u16),
                 2 => [0, BUCKETS as u16 - 1][rng.usize(0..2)],
                 _ => held[slot],
