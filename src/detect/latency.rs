@@ -17,7 +17,7 @@ use crate::config::{Direction, LatencySettings, ValueUnit};
 use crate::detect::finding::Finding;
 use crate::detect::quantile::{self, QuantileSketch};
 use crate::detect::scale::{self, IQR_TO_STD, RobustScale};
-use crate::detect::window::{Moments, Ring, effective_std};
+use crate::detect::window::{Moments, Ring, effective_std, may_fire};
 use crate::detect::{iqr, rolling, zscore};
 use crate::messages::Stats;
 
@@ -211,7 +211,11 @@ impl LatencyModel {
         let s = &self.settings;
         let dir = s.direction;
         let mut findings = [None; 3];
-        if let (Some(mean), Some(std)) = (self.all.mean(), self.all.std()) {
+        // Most samples are no rise of `min_increase_ms` over the mean: no spread needed.
+        if let Some(mean) = self.all.mean()
+            && may_fire(value - mean, dir, s.min_increase_ms)
+            && let Some(std) = self.all.std()
+        {
             findings[0] = zscore::judge_with(
                 value,
                 mean,
@@ -255,7 +259,10 @@ impl LatencyModel {
         let s = &self.settings;
         let dir = s.direction;
         let mut findings = [None; 3];
-        if let (Some(mean), Some(std)) = (self.all.mean(), self.all.std()) {
+        if let Some(mean) = self.all.mean()
+            && may_fire(value - mean, dir, 0.0)
+            && let Some(std) = self.all.std()
+        {
             findings[0] = zscore::judge_with(value, mean, std.max(floor), s.z_threshold, 0.0, dir);
         }
         findings[1] = iqr::judge_with(
@@ -285,8 +292,12 @@ impl LatencyModel {
         }
         let mut recent = self.recent;
         recent.add(value);
-        let (recent_mean, base_mean, base_std) = (recent.mean()?, base.mean()?, base.std()?);
+        let (recent_mean, base_mean) = (recent.mean()?, base.mean()?);
         let min_rise = if self.is_ms() { s.min_increase_ms } else { 0.0 };
+        if !may_fire(recent_mean - base_mean, s.direction, min_rise) {
+            return None;
+        }
+        let base_std = base.std()?;
         rolling::judge_with(
             recent_mean,
             base_mean,
@@ -311,14 +322,14 @@ impl LatencyModel {
             bucket: bucket.unwrap_or(0),
             moment,
         });
-        if let Some(b) = bucket {
-            self.quantiles.insert_bucket(b);
+        match (bucket, evicted) {
+            // The same bucket in and out: the counts do not change.
+            (Some(b), Some(old)) => self.quantiles.move_bucket(old.bucket, b),
+            (Some(b), None) => self.quantiles.insert_bucket(b),
+            (None, _) => {}
         }
         self.all.add(moment);
         if let Some(old) = evicted {
-            if bucket.is_some() {
-                self.quantiles.remove_bucket(old.bucket);
-            }
             self.all.remove(old.moment);
         }
 

@@ -200,6 +200,14 @@ pub fn signed_departure(delta: f64, direction: Direction) -> Option<(f64, f64)> 
     }
 }
 
+/// Whether a departure `delta` can make a ratio detector fire at all: `direction` judges it
+/// and it is not below `min_rise` — the detectors' own first two checks. Callers ask it before
+/// working out a spread (a square root and divisions) that would then not be looked at.
+pub fn may_fire(delta: f64, direction: Direction, min_rise: f64) -> bool {
+    // The detectors go on when `min_rise` is NaN (`dev < NaN` is false); `dev` never is NaN.
+    signed_departure(delta, direction).is_some_and(|(dev, _)| dev >= min_rise || min_rise.is_nan())
+}
+
 /// Confidence that a sample is anomalous, from a detector's ratio `r` (1 at its threshold):
 /// `1 − 1/r²`, clamped to 0..=1. It is 0 at the threshold, 0.5 at √2 times it, 0.75 at twice it.
 pub fn ratio_confidence(r: f64) -> f64 {
