@@ -137,6 +137,10 @@ check = "binance"
 dedup_window = "5m"
 flap_hold = "0s"
 
+# The spike is 600 ms; a loaded CI machine's own hiccups stay under this floor.
+[detect.latency]
+min_increase_ms = 250
+
 [channels.ops]
 type = "webhook"
 url = "{sink}"
