@@ -702,6 +702,8 @@ async fn probe_graceful_stop_sends_no_further_requests() {
     })
     .await;
     p.stop().await;
+    // A request already on the wire when stop() began may still reach the fake: let it land.
+    tokio::time::sleep(4 * interval).await;
     let requests = fake.total_requests();
     // Six intervals: a running probe would have sent about six more.
     tokio::time::sleep(6 * interval).await;
