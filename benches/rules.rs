@@ -55,7 +55,7 @@ fn bench(c: &mut Criterion, name: &str, metric: RuleMetric, threshold: f64) {
             let mut m = input[i & (INPUTS - 1)].clone();
             m.at = Timestamp(m.at.0 + epoch);
             i += 1;
-            if i % INPUTS == 0 {
+            if i.is_multiple_of(INPUTS) {
                 epoch += INPUTS as i64 * 1000;
             }
             black_box(state.observe(black_box(&m)))

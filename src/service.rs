@@ -575,7 +575,11 @@ async fn join_arbiters(arbiters: Vec<Arbiter>) {
             }
             let _ = tx.send(());
         });
-    if joiner.is_ok() {
-        let _ = rx.await;
+    // Bounded: an actor that never yields (a bug) must not turn stop() into a hang.
+    if joiner.is_ok() && tokio::time::timeout(ARBITER_JOIN_WAIT, rx).await.is_err() {
+        tracing::warn!("An arbiter did not stop in time; stopping without waiting for it.");
     }
 }
+
+/// How long [`MonitorHandle::stop`] waits for its arbiters' threads to end.
+const ARBITER_JOIN_WAIT: Duration = Duration::from_secs(10);

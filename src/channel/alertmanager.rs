@@ -193,10 +193,10 @@ impl AlertmanagerChannel {
             AlertKind::Firing => {
                 // The series' other label sets end where this one begins.
                 for (i, t) in entry.by_severity.iter_mut().enumerate() {
-                    if i != slot(alert.severity) {
-                        if let Some(t) = t {
-                            t.resolve(alert.at, wall);
-                        }
+                    if i != slot(alert.severity)
+                        && let Some(t) = t
+                    {
+                        t.resolve(alert.at, wall);
                     }
                 }
                 let slot = &mut entry.by_severity[slot(alert.severity)];

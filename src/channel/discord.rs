@@ -177,10 +177,11 @@ fn pin_api_version(base: &str) -> String {
     if let Some(rest) = path.strip_prefix("/api/webhooks/") {
         return format!("{origin}/api/v{API_VERSION}/webhooks/{rest}");
     }
-    if let Some((version, tail)) = path.strip_prefix("/api/v").and_then(|r| r.split_once('/')) {
-        if tail.starts_with("webhooks/") && version.parse::<u32>().is_ok_and(|v| v < 8) {
-            return format!("{origin}/api/v{API_VERSION}/{tail}");
-        }
+    if let Some((version, tail)) = path.strip_prefix("/api/v").and_then(|r| r.split_once('/'))
+        && tail.starts_with("webhooks/")
+        && version.parse::<u32>().is_ok_and(|v| v < 8)
+    {
+        return format!("{origin}/api/v{API_VERSION}/{tail}");
     }
     base.to_owned()
 }

@@ -64,7 +64,7 @@ pub fn verify(secret: &Secret, header: &str, body: &[u8], now: i64) -> bool {
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())

@@ -369,10 +369,10 @@ fn exchanges(mut t: Table<'_>, defaults: &EndpointDefaults) -> Vec<ExchangeSetti
     let mut out = Vec::new();
     for (name, x) in entries {
         let name_ok = check_name(&t, &name);
-        if let Some(x) = exchange(x, &name, defaults) {
-            if name_ok {
-                out.push(x);
-            }
+        if let Some(x) = exchange(x, &name, defaults)
+            && name_ok
+        {
+            out.push(x);
         }
     }
     t.finish();
@@ -394,10 +394,10 @@ fn exchange(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option
     let mut endpoints = Vec::new();
     for (ep_name, e) in entries {
         let name_ok = check_name(&eps, &ep_name);
-        if let Some(e) = endpoint(e, &ep_name, defaults) {
-            if name_ok {
-                endpoints.push(e);
-            }
+        if let Some(e) = endpoint(e, &ep_name, defaults)
+            && name_ok
+        {
+            endpoints.push(e);
         }
     }
     eps.finish();
@@ -779,10 +779,10 @@ fn rules(mut t: Table<'_>) -> Vec<RuleSettings> {
     let mut out = Vec::new();
     for (name, r) in t.entries() {
         let name_ok = check_name(&t, &name);
-        if let Some(r) = rule(r, &name) {
-            if name_ok {
-                out.push(r);
-            }
+        if let Some(r) = rule(r, &name)
+            && name_ok
+        {
+            out.push(r);
         }
     }
     t.finish();
@@ -938,10 +938,10 @@ fn channels(mut t: Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Vec<Chann
     let mut out = Vec::new();
     for (name, c) in t.entries() {
         let name_ok = check_name(&t, &name);
-        if let Some(c) = channel(c, &name, env) {
-            if name_ok {
-                out.push(c);
-            }
+        if let Some(c) = channel(c, &name, env)
+            && name_ok
+        {
+            out.push(c);
         }
     }
     t.finish();

@@ -228,20 +228,19 @@ impl LatencyModel {
         if let Some(q3) = self.quantiles.quantile(0.75) {
             // Most samples are not above q3 by the minimum increase, and then the IQR detector
             // cannot fire upwards: skip the two other quantile queries for them.
-            if dir == Direction::Both || value - q3 >= s.min_increase_ms.max(0.0) {
-                if let (Some(q1), Some(median)) =
+            if (dir == Direction::Both || value - q3 >= s.min_increase_ms.max(0.0))
+                && let (Some(q1), Some(median)) =
                     (self.quantiles.quantile(0.25), self.quantiles.quantile(0.50))
-                {
-                    findings[1] = iqr::judge_with(
-                        value,
-                        q1,
-                        q3,
-                        iqr::effective_iqr(q1, q3, median),
-                        s.iqr_multiplier,
-                        s.min_increase_ms,
-                        dir,
-                    );
-                }
+            {
+                findings[1] = iqr::judge_with(
+                    value,
+                    q1,
+                    q3,
+                    iqr::effective_iqr(q1, q3, median),
+                    s.iqr_multiplier,
+                    s.min_increase_ms,
+                    dir,
+                );
             }
         }
         findings[2] = self.judge_rolling(value, effective_std);
@@ -485,7 +484,7 @@ mod tests {
         // sample stays within three of the window's (growing) standard deviations, so z-score
         // never fires; the mean of the last 15 samples leaves the older samples behind.
         let mut model = LatencyModel::new(&settings());
-        let noise = |i: usize| if i % 2 == 0 { -5.0 } else { 5.0 };
+        let noise = |i: usize| if i.is_multiple_of(2) { -5.0 } else { 5.0 };
         for i in 0..120 {
             assert_eq!(model.update(100.0 + noise(i)), None);
         }

@@ -105,10 +105,10 @@ impl DetectorSet {
         if let Some(prices) = self.inner.prices.get() {
             prices.send(&m);
         }
-        if let Some(Some(rules)) = self.inner.rules.get() {
-            if matches!(m.series.metric, Metric::Errors | Metric::LatencyMs) {
-                rules.do_send(m.clone());
-            }
+        if let Some(Some(rules)) = self.inner.rules.get()
+            && matches!(m.series.metric, Metric::Errors | Metric::LatencyMs)
+        {
+            rules.do_send(m.clone());
         }
         if let Some(addr) = self.get(&m.series) {
             addr.do_send(m);

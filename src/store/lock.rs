@@ -55,11 +55,8 @@ impl StoreLock {
             .write(true)
             .open(&path)
             .map_err(|error| lock_error(store_path, &path, error))?;
-        // `File::try_lock` is Rust 1.89. Cargo.toml still says 1.85, which the crate already
-        // outgrew (let chains need 1.88); raising it there wakes newer lints crate-wide.
-        #[allow(clippy::incompatible_msrv)]
-        let locked = file.try_lock();
-        match locked {
+        // `File::try_lock` (Rust 1.89, the crate's `rust-version`).
+        match file.try_lock() {
             Ok(()) => Ok(Some(StoreLock { _file: file, path })),
             Err(TryLockError::WouldBlock) => Err(Error::AlreadyRunning {
                 path: store_path.to_owned(),

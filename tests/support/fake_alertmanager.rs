@@ -236,10 +236,10 @@ fn validate(alert: &Value) -> Result<Parsed, String> {
     }
     let starts = time(obj.get("startsAt"), "startsAt")?;
     let ends = time(obj.get("endsAt"), "endsAt")?;
-    if let (Some(s), Some(e)) = (starts, ends) {
-        if e < s {
-            return Err("start time must be before end time".into());
-        }
+    if let (Some(s), Some(e)) = (starts, ends)
+        && e < s
+    {
+        return Err("start time must be before end time".into());
     }
     Ok((labels, annotations, starts, ends))
 }

@@ -284,15 +284,15 @@ pub fn check_message(msg: &Value) -> Result<(), Value> {
             ),
         }
     }
-    if let Some(am) = obj.get("allowed_mentions") {
-        if !am.is_object() {
-            add_error(
-                &mut errors,
-                &["allowed_mentions"],
-                "MODEL_TYPE_CONVERT",
-                "Only dictionaries may be used in a ModelType",
-            );
-        }
+    if let Some(am) = obj.get("allowed_mentions")
+        && !am.is_object()
+    {
+        add_error(
+            &mut errors,
+            &["allowed_mentions"],
+            "MODEL_TYPE_CONVERT",
+            "Only dictionaries may be used in a ModelType",
+        );
     }
     let embeds = obj
         .get("embeds")
@@ -354,26 +354,25 @@ pub fn check_message(msg: &Value) -> Result<(), Value> {
                 }
             }
         }
-        if let Some(color) = e.get("color") {
-            if color.as_u64().is_none_or(|c| c > 0xFF_FFFF) {
-                err(
-                    at(&["color"]),
-                    "NUMBER_TYPE_MAX",
-                    "int value should be <= 16777215 and >= 0.",
-                );
-            }
+        if let Some(color) = e.get("color")
+            && color.as_u64().is_none_or(|c| c > 0xFF_FFFF)
+        {
+            err(
+                at(&["color"]),
+                "NUMBER_TYPE_MAX",
+                "int value should be <= 16777215 and >= 0.",
+            );
         }
-        if let Some(ts) = e.get("timestamp") {
-            if ts
+        if let Some(ts) = e.get("timestamp")
+            && ts
                 .as_str()
                 .is_none_or(|t| humantime::parse_rfc3339_weak(t).is_err())
-            {
-                err(
-                    at(&["timestamp"]),
-                    "DATE_TIME_TYPE_PARSE",
-                    "Could not parse the timestamp. Should be ISO8601.",
-                );
-            }
+        {
+            err(
+                at(&["timestamp"]),
+                "DATE_TIME_TYPE_PARSE",
+                "Could not parse the timestamp. Should be ISO8601.",
+            );
         }
         let fields = e
             .get("fields")

@@ -311,13 +311,13 @@ pub fn check_push(req: &HttpRequest, body: &[u8], token: &str) -> Result<(), (u1
     if !details.is_empty() {
         return Err((400, schema_error(&details)));
     }
-    if let Some(key) = req.headers().get("x-line-retry-key") {
-        if !key.to_str().is_ok_and(is_uuid) {
-            return Err((
-                400,
-                error("The value for the 'X-Line-Retry-Key' header is invalid"),
-            ));
-        }
+    if let Some(key) = req.headers().get("x-line-retry-key")
+        && !key.to_str().is_ok_and(is_uuid)
+    {
+        return Err((
+            400,
+            error("The value for the 'X-Line-Retry-Key' header is invalid"),
+        ));
     }
     Ok(())
 }

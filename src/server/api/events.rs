@@ -330,10 +330,10 @@ pub fn filter_of(q: &EventsQuery, now: Timestamp) -> Result<EventFilter, ApiErro
         .as_deref()
         .map(|s| parse_time("until", s, now))
         .transpose()?;
-    if let (Some(s), Some(u)) = (since, until) {
-        if u < s {
-            return Err(ApiError::field("until", "until: before since"));
-        }
+    if let (Some(s), Some(u)) = (since, until)
+        && u < s
+    {
+        return Err(ApiError::field("until", "until: before since"));
     }
     let limit = match q.limit.as_deref() {
         None => DEFAULT_LIMIT,

@@ -46,11 +46,11 @@ pub fn parse_time(field: &str, s: &str, now: Timestamp) -> Result<Timestamp, Api
         return Ok(t);
     }
     // A duration starts with a digit; anything else was meant as a date.
-    if s.as_bytes()[0].is_ascii_digit() {
-        if let Ok(d) = humantime::parse_duration(s) {
-            let ms = i64::try_from(d.as_millis()).map_err(|_| bad())?;
-            return Ok(Timestamp(now.as_millis().saturating_sub(ms)));
-        }
+    if s.as_bytes()[0].is_ascii_digit()
+        && let Ok(d) = humantime::parse_duration(s)
+    {
+        let ms = i64::try_from(d.as_millis()).map_err(|_| bad())?;
+        return Ok(Timestamp(now.as_millis().saturating_sub(ms)));
     }
     Err(bad())
 }
