@@ -69,7 +69,14 @@ impl RunningServer {
 
     /// Stops accepting connections and waits (briefly) for requests in flight.
     pub async fn stop(self) {
-        self.handle.stop(true).await;
+        // Bounded: a client that holds a connection open must not hold up the monitor's stop.
+        let stopping = self.handle.stop(true);
+        if actix_rt::time::timeout(Duration::from_secs(5), stopping)
+            .await
+            .is_err()
+        {
+            tracing::warn!("The HTTP server did not stop within 5 s; going on without it.");
+        }
     }
 }
 
