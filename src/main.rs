@@ -330,7 +330,7 @@ fn events(
     let base = match url {
         Some(u) => u,
         None => match load(config) {
-            Ok(s) => events::base_url_of(s.http.listen),
+            Ok(s) => exwatch::status::fetch::base_url_for(s.http.listen),
             Err(code) => return code,
         },
     };

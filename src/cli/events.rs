@@ -3,7 +3,6 @@
 //! from exchanges or models (titles, errors, triage) is stripped of control characters before
 //! it reaches the terminal.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -87,19 +86,6 @@ impl FetchError {
     pub fn is_bad_argument(&self) -> bool {
         matches!(self, FetchError::BadUrl(_) | FetchError::Refused(_))
     }
-}
-
-/// The base URL of the API of an instance listening on `listen`: a wildcard address is asked
-/// on loopback.
-pub fn base_url_of(listen: SocketAddr) -> String {
-    let mut addr = listen;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    format!("http://{addr}")
 }
 
 /// Asks `base_url` (`http://host:port`) for a page of events, within `timeout` in all.
@@ -364,15 +350,15 @@ mod tests {
     #[test]
     fn wildcard_listen_addresses_are_asked_on_loopback() {
         assert_eq!(
-            base_url_of("0.0.0.0:9898".parse().unwrap()),
+            crate::status::fetch::base_url_for("0.0.0.0:9898".parse().unwrap()),
             "http://127.0.0.1:9898"
         );
         assert_eq!(
-            base_url_of("[::]:9898".parse().unwrap()),
+            crate::status::fetch::base_url_for("[::]:9898".parse().unwrap()),
             "http://[::1]:9898"
         );
         assert_eq!(
-            base_url_of("10.0.0.5:80".parse().unwrap()),
+            crate::status::fetch::base_url_for("10.0.0.5:80".parse().unwrap()),
             "http://10.0.0.5:80"
         );
     }
