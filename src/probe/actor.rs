@@ -16,6 +16,10 @@
 //! endpoints' first slots are spread over the interval ([`ProbeActor::with_phase`]) so that
 //! thousands of endpoints do not all fire in the same millisecond.
 //!
+//! A scheduled probe is sent only while one of the exchange's `max_connections` is free: with
+//! every connection busy it would time our own queue, not the exchange, so the slot is skipped
+//! and counted late.
+//!
 //! A restart re-arms the schedules from now (same phases) and keeps the breaker and back-off
 //! (they describe the exchange, not the actor); the answers of probes sent before it are
 //! dropped (their epoch is gone) and those probes give back their half-open trial slots.
@@ -326,6 +330,15 @@ impl ProbeActor {
                 return; // The exchange asked us to wait; do not hammer it.
             }
             self.backoff_until = None;
+        }
+        if self.in_flight >= self.settings.max_connections {
+            // Every connection is busy: a probe sent now would wait in our own queue and time
+            // our queue, not the exchange. The slot is skipped, and counted late.
+            if late == 0 {
+                self.endpoints[i].late.inc();
+            }
+            tracing::debug!(exchange = %self.exchange, endpoint = %self.endpoints[i].settings.name, "All connections busy; slot skipped.");
+            return;
         }
         let (admission, transition) = self.breaker.try_acquire(now);
         if let Some(t) = transition {
