@@ -16,9 +16,10 @@
 //! endpoints' first slots are spread over the interval ([`ProbeActor::with_phase`]) so that
 //! thousands of endpoints do not all fire in the same millisecond.
 //!
-//! A scheduled probe is sent only while one of the exchange's `max_connections` is free: with
-//! every connection busy it would time our own queue, not the exchange, so the slot is skipped
-//! and counted late.
+//! A scheduled probe is sent only while fewer than [`QUEUE_DEPTH`] × `max_connections` probes
+//! of the exchange are in flight: past that it would mostly time our own queue, not the
+//! exchange, and an unbounded queue collapses into timeouts; the slot is skipped and counted
+//! late.
 //!
 //! A restart re-arms the schedules from now (same phases) and keeps the breaker and back-off
 //! (they describe the exchange, not the actor); the answers of probes sent before it are
@@ -72,6 +73,10 @@ pub const MAX_RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(3 * 86_400);
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct StopProbing;
+
+/// Probes allowed in flight per connection (the rest wait in awc's pool) before a scheduled
+/// slot is skipped and counted late.
+pub const QUEUE_DEPTH: usize = 4;
 
 /// Due entries closer than this to the timer's wake-up are served in the same wake-up.
 const TICK_SLACK: Duration = Duration::from_millis(1);
@@ -331,9 +336,10 @@ impl ProbeActor {
             }
             self.backoff_until = None;
         }
-        if self.in_flight >= self.settings.max_connections {
-            // Every connection is busy: a probe sent now would wait in our own queue and time
-            // our queue, not the exchange. The slot is skipped, and counted late.
+        if self.in_flight >= QUEUE_DEPTH * self.settings.max_connections {
+            // Every connection is busy and the queue behind them is deep: a probe sent now would
+            // time our own queue, not the exchange (and an unbounded queue collapses into
+            // timeouts). The slot is skipped, and counted late.
             if late == 0 {
                 self.endpoints[i].late.inc();
             }
