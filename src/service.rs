@@ -4,7 +4,8 @@
 //! starts its [`StoreActor`] on a thread of its own, then, inside the current actix `System`:
 //! channels first (on a `channels` arbiter, so a slow platform never delays detection), then
 //! the Router and the detectors (on a `pipeline` arbiter), then one ProbeActor per exchange
-//! (on a `probes` arbiter) — each stage given the recipients of the next. Every actor runs
+//! (spread over `[monitor] probe_threads` probe arbiters, the first slots of all endpoints
+//! spread over their interval) — each stage given the recipients of the next. Every actor runs
 //! under `actix::Supervisor` with panic guards (see [`crate::supervision`]). The returned
 //! [`MonitorHandle`] injects measurements, subscribes anomaly recipients, and stops the whole
 //! thing gracefully.
@@ -196,7 +197,14 @@ impl MonitorBuilder {
         let link = StoreLink::new(&store);
         let channel_arbiter = Arbiter::new();
         let pipeline_arbiter = Arbiter::new();
-        let probe_arbiter = Arbiter::new();
+        // Probes are spread over `probe_threads` arbiters, each exchange to the least loaded
+        // (by endpoint count) so far.
+        let probe_arbiters: Vec<Arbiter> = (0..monitor.probe_threads.max(1))
+            .map(|_| Arbiter::new())
+            .collect();
+        let mut probe_load = vec![0usize; probe_arbiters.len()];
+        let total_endpoints: usize = exchanges.iter().map(|x| x.endpoints.len()).sum();
+        let mut first_endpoint = 0;
 
         let router_addr = {
             let (m, s, region, window) = (
@@ -379,6 +387,13 @@ impl MonitorBuilder {
         let probes = exchanges
             .into_iter()
             .map(|ex| {
+                let count = ex.endpoints.len();
+                let shard = (0..probe_load.len())
+                    .min_by_key(|&k| probe_load[k])
+                    .unwrap_or(0);
+                probe_load[shard] += count;
+                let first = first_endpoint;
+                first_endpoint += count;
                 let (d, m, b, s, e) = (
                     detectors.clone(),
                     metrics.clone(),
@@ -387,8 +402,10 @@ impl MonitorBuilder {
                     escalate.clone(),
                 );
                 let status = router_addr.clone().recipient();
-                Supervisor::start_in_arbiter(&probe_arbiter.handle(), move |_| {
-                    ProbeActor::new(ex, &b, &s, d, &m, Some(e)).with_maintenance(status)
+                Supervisor::start_in_arbiter(&probe_arbiters[shard].handle(), move |_| {
+                    ProbeActor::new(ex, &b, &s, d, &m, Some(e))
+                        .with_maintenance(status)
+                        .with_phase(first, total_endpoints)
                 })
             })
             .collect();
@@ -414,7 +431,10 @@ impl MonitorBuilder {
             store,
             probes,
             channels: channel_handles,
-            arbiters: vec![probe_arbiter, pipeline_arbiter, channel_arbiter],
+            arbiters: probe_arbiters
+                .into_iter()
+                .chain([pipeline_arbiter, channel_arbiter])
+                .collect(),
             metrics,
             grace: shutdown.grace,
             store_closed,

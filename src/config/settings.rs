@@ -95,14 +95,23 @@ pub struct Settings {
 pub struct MonitorSettings {
     /// Label on every measurement and alert.
     pub region: Name,
+    /// Threads (arbiters) the ProbeActors are spread over, by endpoint count; default: the
+    /// machine's available cores.
+    pub probe_threads: usize,
 }
 
 impl Default for MonitorSettings {
     fn default() -> Self {
         Self {
             region: Name::from("local"),
+            probe_threads: default_probe_threads(),
         }
     }
+}
+
+/// The default of `[monitor] probe_threads`: the available cores (1 when unknown), at most 64.
+pub fn default_probe_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(64))
 }
 
 /// `[http]`: the HTTP server (health, `/metrics`, the API under `/api/v1`, the dashboard).

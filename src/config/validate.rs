@@ -283,8 +283,12 @@ fn monitor(mut t: Table<'_>) -> MonitorSettings {
         Some(r) => Name::from(r.trim()),
         None => d.region,
     };
+    let probe_threads = usize_between(&mut t, "probe_threads", 1, 256, d.probe_threads);
     t.finish();
-    MonitorSettings { region }
+    MonitorSettings {
+        region,
+        probe_threads,
+    }
 }
 
 fn http(mut t: Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> HttpSettings {
@@ -2212,6 +2216,22 @@ min_severity = "warning"
                 "exchanges.x.endpoints.ping.confirm_interval: 10ms is too short; the minimum is 100ms",
                 "exchanges.x.endpoints.ping.confirm_probes: -1 is out of range; expected a non-negative integer",
             ]
+        );
+    }
+
+    #[test]
+    fn config_probe_threads_default_to_the_cores_and_are_bounded() {
+        let s = from_toml_str(&minimal(""), &no_env).unwrap();
+        assert_eq!(
+            s.monitor.probe_threads,
+            crate::config::default_probe_threads()
+        );
+        assert!(s.monitor.probe_threads >= 1);
+        let s = from_toml_str(&minimal("[monitor]\nprobe_threads = 3\n"), &no_env).unwrap();
+        assert_eq!(s.monitor.probe_threads, 3);
+        assert_eq!(
+            problems(&minimal("[monitor]\nprobe_threads = 0\n")),
+            ["monitor.probe_threads: 0 is too small; the minimum is 1"]
         );
     }
 }

@@ -19,9 +19,10 @@ use crate::metrics::Metrics;
 use crate::status::StatusBoard;
 use crate::store::BaselineLink;
 
-/// The most series one monitor tracks; more is almost surely a bug in the sender (a series
-/// key built from a changing value) and would grow without bound.
-pub const MAX_SERIES: usize = 10_000;
+/// The most series one monitor tracks (a probed endpoint has two or three: 25 000 endpoints
+/// need up to 75 000); more is almost surely a bug in the sender (a series key built from a
+/// changing value) and would grow without bound.
+pub const MAX_SERIES: usize = 250_000;
 
 struct Inner {
     arbiter: ArbiterHandle,

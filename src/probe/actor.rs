@@ -6,10 +6,24 @@
 //! rejects the probe — judges the answer with the endpoint's profile and sends
 //! [`Measurement`]s: errors (every outcome), latency (successful probes), clock skew (time
 //! endpoints), price (tickers), and availability (each breaker transition). It never decides
-//! what is anomalous. Timers: one `run_later` per endpoint, re-armed from the schedule so it
-//! never drifts. A restart re-arms the schedules from now and keeps the breaker and back-off
-//! (they describe the exchange, not the actor); the probes it dropped give back their
-//! half-open trial slots.
+//! what is anomalous.
+//!
+//! Timers: one actix timer per actor, armed for the earliest entry of a min-heap that holds
+//! every endpoint's next slot (from its drift-free schedule) and every pending re-probe. An
+//! actix context polls all its spawned items on every wake-up, so one timer per endpoint (and
+//! one context item per probe in flight) would make each event cost O(endpoints); instead each
+//! probe runs as its own task on the arbiter and comes back as a [`ProbeDone`] message. The
+//! endpoints' first slots are spread over the interval ([`ProbeActor::with_phase`]) so that
+//! thousands of endpoints do not all fire in the same millisecond.
+//!
+//! A scheduled probe is sent only while fewer than [`QUEUE_DEPTH`] × `max_connections` probes
+//! of the exchange are in flight: past that it would mostly time our own queue, not the
+//! exchange, and an unbounded queue collapses into timeouts; the slot is skipped and counted
+//! late.
+//!
+//! A restart re-arms the schedules from now (same phases) and keeps the breaker and back-off
+//! (they describe the exchange, not the actor); the answers of probes sent before it are
+//! dropped (their epoch is gone) and those probes give back their half-open trial slots.
 //!
 //! Fast confirmation ([`crate::probe::confirm`]): when a probe of a healthy endpoint fails, it
 //! arms quick re-probes of that endpoint (extra timers; the schedule is untouched) until one
@@ -18,11 +32,18 @@
 //! token; otherwise the confirmation ends (or, for a busy connection pool, waits one more
 //! `confirm_interval`).
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::clock::Instant;
-use actix::{Actor, AsyncContext, Context, Handler, Message, Recipient, Supervised};
+use actix::{
+    Actor, ActorContext, AsyncContext, Context, Handler, Message, Recipient, SpawnHandle,
+    Supervised, WeakAddr,
+};
+use futures_util::FutureExt;
 
 use crate::client::{TransportError, build_client, fetch};
 use crate::config::{
@@ -38,8 +59,8 @@ use crate::metrics::{Counter, Gauge, Histogram, Metrics};
 use crate::probe::breaker::{Admission, CircuitBreaker, Transition};
 use crate::probe::confirm::{ConfirmBudget, Confirmation, Seen};
 use crate::probe::exchange::{Answer, Verdict, judge};
-use crate::probe::schedule::FixedRate;
-use crate::supervision::{RestartTracker, guard, guard_future};
+use crate::probe::schedule::{FixedRate, phase};
+use crate::supervision::{RestartTracker, guard, panic_text};
 
 /// Back-off after a rate-limit answer that did not say how long to wait.
 pub const DEFAULT_RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(60);
@@ -53,10 +74,34 @@ pub const MAX_RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(3 * 86_400);
 #[rtype(result = "()")]
 pub struct StopProbing;
 
+/// Probes allowed in flight per connection (the rest wait in awc's pool) before a scheduled
+/// slot is skipped and counted late.
+pub const QUEUE_DEPTH: usize = 4;
+
+/// Due entries closer than this to the timer's wake-up are served in the same wake-up.
+const TICK_SLACK: Duration = Duration::from_millis(1);
+
+/// What a timer entry is due for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    /// The endpoint's next scheduled slot.
+    Slot,
+    /// A confirmation re-probe.
+    Confirm,
+}
+
+/// One entry of the timer heap: when, which endpoint, what for.
+type TimerEntry = Reverse<(Instant, usize, Due)>;
+
 /// Per-endpoint state: its settings, schedule, series keys and metric handles.
 struct Endpoint {
     settings: EndpointSettings,
     schedule: FixedRate,
+    /// Offset of the first slot from the (re)start, spreading endpoints over their interval.
+    phase: Duration,
+    /// The URL, parsed once (cloning it shares its bytes); `None` when it does not parse (the
+    /// probe then reports awc's own error for the string).
+    uri: Option<awc::http::Uri>,
     errors: SeriesKey,
     latency: SeriesKey,
     extra: Option<SeriesKey>,
@@ -69,10 +114,22 @@ struct Endpoint {
 }
 
 /// What one probe brought back.
+#[derive(Debug)]
 struct ProbeResult {
     started_wall: Timestamp,
     elapsed: Duration,
     answer: Result<crate::client::Reply, TransportError>,
+}
+
+/// A probe's answer, back from its task: endpoint, breaker ticket, the actor epoch that sent
+/// it, and the result (`Err`: the probe's task panicked, with the panic's text).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ProbeDone {
+    endpoint: usize,
+    ticket: u64,
+    epoch: u64,
+    result: Result<ProbeResult, String>,
 }
 
 /// Probes one exchange. See the module docs.
@@ -94,6 +151,16 @@ pub struct ProbeActor {
     confirm_budget: ConfirmBudget,
     /// Probes sent and not yet answered (re-probes wait for a free connection).
     in_flight: usize,
+    /// Every endpoint's next slot and every pending re-probe, earliest first.
+    timers: BinaryHeap<TimerEntry>,
+    /// The one armed actix timer and the instant it is armed for.
+    armed: Option<(Instant, SpawnHandle)>,
+    /// True while the timer's callback drains the heap (it re-arms once, at the end).
+    ticking: bool,
+    /// Bumped at each restart: answers of probes sent before it are dropped.
+    epoch: u64,
+    /// This actor's own address, for the probes' answers (weak: it keeps nothing alive).
+    me: Option<WeakAddr<Self>>,
 }
 
 impl ProbeActor {
@@ -121,6 +188,8 @@ impl ProbeActor {
                 };
                 Endpoint {
                     schedule: FixedRate::new(now, e.interval),
+                    phase: Duration::ZERO,
+                    uri: e.url.parse().ok(),
                     errors: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::Errors),
                     latency: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::LatencyMs),
                     extra: extra_metric
@@ -163,6 +232,11 @@ impl ProbeActor {
             maintenance: None,
             confirm_budget: ConfirmBudget::new(settings.confirm_per_minute, now),
             in_flight: 0,
+            timers: BinaryHeap::new(),
+            armed: None,
+            ticking: false,
+            epoch: 0,
+            me: None,
             restarts: RestartTracker::new(
                 Name::from(format!("probe:{exchange}")),
                 supervision,
@@ -181,16 +255,66 @@ impl ProbeActor {
         self
     }
 
-    /// Arms endpoint `i`'s next slot.
-    fn arm(&mut self, i: usize, ctx: &mut Context<Self>) {
-        let next = self.endpoints[i].schedule.next_slot();
-        let wait = next.saturating_duration_since(Instant::now());
-        ctx.run_later(wait, move |act, ctx| {
-            guard(act, ctx, "probe", |act, ctx| act.on_slot(i, ctx));
-        });
+    /// Spreads the first slots: endpoint `j` of this exchange is endpoint `first + j` of
+    /// `total` probed by the whole monitor, and starts [`phase`]`(first + j, total, interval)`
+    /// after the start (at most its interval; a few milliseconds apart for small configs).
+    pub fn with_phase(mut self, first: usize, total: usize) -> Self {
+        for (j, ep) in self.endpoints.iter_mut().enumerate() {
+            ep.phase = phase(first + j, total, ep.settings.interval);
+            ep.schedule = FixedRate::new(Instant::now() + ep.phase, ep.settings.interval);
+        }
+        self
     }
 
-    fn on_slot(&mut self, i: usize, ctx: &mut Context<Self>) {
+    /// Queues endpoint `i`'s next slot.
+    fn arm(&mut self, i: usize) {
+        let next = self.endpoints[i].schedule.next_slot();
+        self.timers.push(Reverse((next, i, Due::Slot)));
+    }
+
+    /// Makes sure the one actix timer goes off for the earliest entry of the heap.
+    fn rearm(&mut self, ctx: &mut Context<Self>) {
+        if self.ticking {
+            return;
+        }
+        let Some(&Reverse((next, _, _))) = self.timers.peek() else {
+            return;
+        };
+        if let Some((at, handle)) = self.armed {
+            if at <= next {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let wait = next.saturating_duration_since(Instant::now());
+        let handle = ctx.run_later(wait, |act, ctx| {
+            guard(act, ctx, "probe", |act, ctx| act.on_tick(ctx));
+        });
+        self.armed = Some((next, handle));
+    }
+
+    /// The timer went off: serves every entry that is due, then re-arms.
+    fn on_tick(&mut self, ctx: &mut Context<Self>) {
+        self.armed = None;
+        self.ticking = true;
+        let horizon = Instant::now() + TICK_SLACK;
+        while let Some(&Reverse((at, i, due))) = self.timers.peek() {
+            if at > horizon || self.stopped {
+                break;
+            }
+            self.timers.pop();
+            match due {
+                Due::Slot => self.on_slot(i),
+                Due::Confirm => self.on_confirm(i),
+            }
+        }
+        self.ticking = false;
+        if !self.stopped {
+            self.rearm(ctx);
+        }
+    }
+
+    fn on_slot(&mut self, i: usize) {
         if self.stopped {
             return;
         }
@@ -204,13 +328,23 @@ impl ProbeActor {
         if late > 0 {
             tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, lateness = ?fired.lateness, missed = fired.missed, "Probe late.");
         }
-        self.arm(i, ctx);
+        self.arm(i);
 
         if let Some(until) = self.backoff_until {
             if now < until {
                 return; // The exchange asked us to wait; do not hammer it.
             }
             self.backoff_until = None;
+        }
+        if self.in_flight >= QUEUE_DEPTH * self.settings.max_connections {
+            // Every connection is busy and the queue behind them is deep: a probe sent now would
+            // time our own queue, not the exchange (and an unbounded queue collapses into
+            // timeouts). The slot is skipped, and counted late.
+            if late == 0 {
+                self.endpoints[i].late.inc();
+            }
+            tracing::debug!(exchange = %self.exchange, endpoint = %self.endpoints[i].settings.name, "All connections busy; slot skipped.");
+            return;
         }
         let (admission, transition) = self.breaker.try_acquire(now);
         if let Some(t) = transition {
@@ -230,19 +364,16 @@ impl ProbeActor {
             return;
         }
         let ticket = self.breaker.generation();
-        self.probe(i, ticket, ctx);
+        self.probe(i, ticket);
     }
 
-    /// Arms endpoint `i`'s next confirmation re-probe, due `at`.
-    fn arm_confirm(&mut self, i: usize, at: Instant, ctx: &mut Context<Self>) {
-        let wait = at.saturating_duration_since(Instant::now());
-        ctx.run_later(wait, move |act, ctx| {
-            guard(act, ctx, "probe", |act, ctx| act.on_confirm(i, ctx));
-        });
+    /// Queues endpoint `i`'s next confirmation re-probe, due `at`.
+    fn arm_confirm(&mut self, i: usize, at: Instant) {
+        self.timers.push(Reverse((at, i, Due::Confirm)));
     }
 
     /// A confirmation re-probe of endpoint `i` is due: send it if the exchange lets us.
-    fn on_confirm(&mut self, i: usize, ctx: &mut Context<Self>) {
+    fn on_confirm(&mut self, i: usize) {
         if self.stopped || !self.endpoints[i].confirm.fire() {
             return;
         }
@@ -255,7 +386,7 @@ impl ProbeActor {
         }
         if self.in_flight >= self.settings.max_connections {
             if let Some(at) = self.endpoints[i].confirm.skip(now) {
-                self.arm_confirm(i, at, ctx);
+                self.arm_confirm(i, at);
             }
             return;
         }
@@ -274,33 +405,47 @@ impl ProbeActor {
         }
         self.endpoints[i].confirmations.inc();
         let ticket = self.breaker.generation();
-        self.probe(i, ticket, ctx);
+        self.probe(i, ticket);
     }
 
-    /// Sends the probe; `ticket` is the breaker generation that admitted it.
-    fn probe(&mut self, i: usize, ticket: u64, ctx: &mut Context<Self>) {
-        self.in_flight += 1;
-        let ep = &self.endpoints[i].settings;
-        let req = self.client.get(&ep.url);
-        let (max_body, deadline) = (ep.max_body_bytes, ep.timeout);
-        let started_wall = Timestamp::now();
-        let fut = async move {
-            let start = Instant::now();
-            let answer = fetch(req, None, max_body, deadline).await;
-            ProbeResult {
-                started_wall,
-                elapsed: start.elapsed(),
-                answer,
-            }
+    /// Sends the probe as its own task on this arbiter; its answer comes back as a
+    /// [`ProbeDone`]. `ticket` is the breaker generation that admitted it.
+    fn probe(&mut self, i: usize, ticket: u64) {
+        let Some(me) = self.me.clone() else {
+            return;
         };
-        ctx.spawn(guard_future(
-            "probe",
-            fut,
-            move |result, act: &mut Self, ctx| act.on_result(i, ticket, result, ctx),
-        ));
+        self.in_flight += 1;
+        let req = match &self.endpoints[i].uri {
+            Some(uri) => self.client.get(uri.clone()),
+            None => self.client.get(&self.endpoints[i].settings.url),
+        };
+        let ep = &self.endpoints[i].settings;
+        let (max_body, deadline, epoch) = (ep.max_body_bytes, ep.timeout, self.epoch);
+        let started_wall = Timestamp::now();
+        actix_rt::spawn(async move {
+            let start = Instant::now();
+            let answer = AssertUnwindSafe(fetch(req, None, max_body, deadline))
+                .catch_unwind()
+                .await;
+            let result = answer
+                .map(|answer| ProbeResult {
+                    started_wall,
+                    elapsed: start.elapsed(),
+                    answer,
+                })
+                .map_err(|payload| panic_text(&*payload).to_owned());
+            if let Some(me) = me.upgrade() {
+                me.do_send(ProbeDone {
+                    endpoint: i,
+                    ticket,
+                    epoch,
+                    result,
+                });
+            }
+        });
     }
 
-    fn on_result(&mut self, i: usize, ticket: u64, result: ProbeResult, ctx: &mut Context<Self>) {
+    fn on_result(&mut self, i: usize, ticket: u64, result: ProbeResult) {
         self.in_flight = self.in_flight.saturating_sub(1);
         if self.stopped {
             return;
@@ -406,7 +551,7 @@ impl ProbeActor {
             _ => Seen::Failure,
         };
         if let Some(at) = self.endpoints[i].confirm.observe(seen, now) {
-            self.arm_confirm(i, at, ctx);
+            self.arm_confirm(i, at);
         }
     }
 
@@ -425,9 +570,11 @@ impl Actor for ProbeActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.me = Some(ctx.address().downgrade());
         for i in 0..self.endpoints.len() {
-            self.arm(i, ctx);
+            self.arm(i);
         }
+        self.rearm(ctx);
     }
 }
 
@@ -441,11 +588,38 @@ impl Supervised for ProbeActor {
         // rejecting every probe, forever.
         self.breaker.abandon_trials();
         let now = Instant::now();
-        // Their timers and probes died with the old context.
+        // The timer died with the old context; the answers of probes still out are dropped
+        // (their epoch is over).
         self.in_flight = 0;
+        self.epoch += 1;
+        self.armed = None;
+        self.ticking = false;
+        self.timers.clear();
         for ep in &mut self.endpoints {
-            ep.schedule = FixedRate::new(now, ep.settings.interval);
+            ep.schedule = FixedRate::new(now + ep.phase, ep.settings.interval);
             ep.confirm.abandon();
+        }
+    }
+}
+
+impl Handler<ProbeDone> for ProbeActor {
+    type Result = ();
+
+    fn handle(&mut self, done: ProbeDone, ctx: &mut Context<Self>) {
+        if done.epoch != self.epoch {
+            return; // Sent before a restart: its breaker trial was given back already.
+        }
+        match done.result {
+            Ok(result) => {
+                guard(self, ctx, "probe", |act, ctx| {
+                    act.on_result(done.endpoint, done.ticket, result);
+                    act.rearm(ctx);
+                });
+            }
+            Err(panic) => {
+                tracing::error!(actor = "probe", panic, "Actor panicked; restarting.");
+                ctx.stop();
+            }
         }
     }
 }

@@ -14,6 +14,20 @@ use actix::clock::Instant;
 /// A probe that starts more than this after its slot is late (`exwatch_probes_late_total`).
 pub const LATE_AFTER: Duration = Duration::from_millis(100);
 
+/// The widest gap [`phase`] leaves between two endpoints' first slots.
+pub const SPREAD_STEP: Duration = Duration::from_millis(1);
+
+/// How long after the start endpoint `index` of `total` takes its first slot. Many endpoints
+/// are spread evenly over the interval (`interval / total` apart), a few are at most
+/// [`SPREAD_STEP`] apart (a small config still probes everything at once), so that thousands
+/// of endpoints never fall due in the same millisecond. Always less than `interval`.
+pub fn phase(index: usize, total: usize, interval: Duration) -> Duration {
+    let (total, period) = (total.max(1) as u128, interval.as_nanos().max(1));
+    let step = (period / total).min(SPREAD_STEP.as_nanos());
+    let nanos = (step * (index as u128 % total)) % period;
+    Duration::from_nanos(nanos as u64)
+}
+
 /// What [`FixedRate::fire`] took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fired {
@@ -99,6 +113,32 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn phases_of_a_small_config_are_a_millisecond_apart() {
+        let s = Duration::from_secs(1);
+        assert_eq!(phase(0, 3, s), Duration::ZERO);
+        assert_eq!(phase(1, 3, s), MS);
+        assert_eq!(phase(2, 3, s), 2 * MS);
+    }
+
+    #[test]
+    fn phases_of_a_large_config_cover_the_interval_evenly() {
+        let s = Duration::from_secs(1);
+        let n = 25_000;
+        assert_eq!(phase(1, n, s), Duration::from_micros(40));
+        assert_eq!(phase(n / 2, n, s), Duration::from_millis(500));
+        assert!(phase(n - 1, n, s) < s);
+        // Every 100 ms of the interval holds a tenth of the endpoints.
+        let mut per_tenth = [0u32; 10];
+        for i in 0..n {
+            per_tenth[(phase(i, n, s).as_millis() / 100) as usize] += 1;
+        }
+        assert!(per_tenth.iter().all(|&c| c == 2_500), "{per_tenth:?}");
+        // Out-of-range input stays in range.
+        assert!(phase(7, 0, Duration::ZERO) < Duration::from_nanos(1) + MS);
+        assert!(phase(usize::MAX, n, s) < s);
+    }
 
     #[test]
     fn first_slot_is_start() {

@@ -53,7 +53,7 @@ pub const HOUR_MINUTES: u32 = 60;
 
 /// The most endpoints the board tracks; past it, new names are ignored (a sender building
 /// names from changing values would otherwise grow it without bound).
-pub const MAX_ENDPOINTS: usize = 10_000;
+pub const MAX_ENDPOINTS: usize = 100_000;
 
 /// No outcome recorded yet.
 const NO_OUTCOME: u8 = u8::MAX;

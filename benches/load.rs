@@ -1,0 +1,382 @@
+//! Load bench of the probe side: how many endpoints one exwatch process keeps on schedule, how
+//! many probes per second it does over 50 connections, and what each costs in CPU and memory.
+//!
+//! It starts its own loopback HTTP target (raw tokio TCP, keep-alive, a fixed 200 JSON answer,
+//! two worker threads, so the target is never the bottleneck), writes a generated config, runs
+//! the real binary (`exwatch run --config <generated>`) as a child process and reads:
+//! - `exwatch_probes_scheduled_total`, `exwatch_probes_late_total` and `exwatch_probes_total`
+//!   (summed over all labels) from its `/metrics`, at the start and the end of a window;
+//! - CPU time (utime + stime) from `/proc/<pid>/stat`, RSS from `/proc/<pid>/status`.
+//!
+//! ```text
+//! cargo bench --bench load                 # both parts
+//! cargo bench --bench load -- schedule     # (a) endpoints at 1 s, < 1 % late, RSS per endpoint
+//! cargo bench --bench load -- throughput   # (b) probes/s over 50 connections, CPU s / 1000 probes
+//! ```
+//!
+//! Environment knobs: `LOAD_ENDPOINTS` (comma-separated ladder for the schedule part),
+//! `LOAD_RATES` (offered probes/s ladder for the throughput part), `LOAD_WINDOW_SECS`
+//! (measurement window, default 15), `LOAD_WARMUP_SECS` (default 5), `LOAD_PER_EXCHANGE`
+//! (endpoints per exchange in the schedule part, default 500), `LOAD_KEEP_GOING=1` (do not stop
+//! the ladder at the first failure), `LOAD_EXWATCH` (another exwatch binary to measure, e.g. an
+//! older build). Method and figures: benches/RESULTS.md.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ANSWER: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}";
+
+fn main() {
+    let parts: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
+    let target = start_target(2);
+    println!(
+        "load bench: target 127.0.0.1:{target}, {} CPUs, exwatch {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        exwatch_binary()
+    );
+    if want("schedule") {
+        schedule(target);
+    }
+    if want("throughput") {
+        throughput(target);
+    }
+}
+
+/// The binary under test: this build's, or `LOAD_EXWATCH` (to compare with another build).
+fn exwatch_binary() -> String {
+    std::env::var("LOAD_EXWATCH").unwrap_or_else(|_| env!("CARGO_BIN_EXE_exwatch").to_owned())
+}
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+/// (a): the ladder of endpoint counts at a 1 s interval.
+fn schedule(target: u16) {
+    let per_exchange = env_num("LOAD_PER_EXCHANGE", 500).max(1);
+    let ladder = env_list(
+        "LOAD_ENDPOINTS",
+        &[
+            100, 2_000, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000,
+        ],
+    );
+    let keep_going = std::env::var("LOAD_KEEP_GOING").is_ok_and(|v| v == "1");
+    println!(
+        "\n(a) endpoints at interval 1s ({per_exchange} per exchange, 16 connections each), late = started > 100 ms after its slot"
+    );
+    println!(
+        "{:>8} {:>10} {:>9} {:>8} {:>10} {:>7} {:>9} {:>10}",
+        "endpoints", "scheduled", "late", "late %", "ok/s", "CPU %", "RSS MiB", "B/endpoint"
+    );
+    let mut base: Option<(u64, u64)> = None;
+    let mut best = 0;
+    for n in ladder {
+        let cfg = Layout {
+            endpoints: n,
+            per_exchange,
+            interval: "1s",
+            connections: 16,
+        };
+        let r = run(target, &cfg);
+        let late_pct = 100.0 * r.late as f64 / r.scheduled.max(1) as f64;
+        let per_ep = match base {
+            Some((bn, brss)) if n > bn => {
+                format!(
+                    "{:.0}",
+                    (r.rss_kib.saturating_sub(brss) * 1024) as f64 / (n - bn) as f64
+                )
+            }
+            _ => "-".into(),
+        };
+        if base.is_none() {
+            base = Some((n, r.rss_kib));
+        }
+        println!(
+            "{:>8} {:>10} {:>9} {:>8.3} {:>10.0} {:>7.0} {:>9.1} {:>10}",
+            n,
+            r.scheduled,
+            r.late,
+            late_pct,
+            r.ok as f64 / r.secs,
+            100.0 * r.cpu_secs / r.secs,
+            r.rss_kib as f64 / 1024.0,
+            per_ep
+        );
+        if late_pct < 1.0 && r.scheduled > 0 {
+            best = n;
+        } else if !keep_going {
+            break;
+        }
+    }
+    println!("(a) most endpoints on schedule (< 1 % late): {best}");
+}
+
+/// (b): one exchange, 50 connections, endpoints at 100 ms offering `rate` probes/s.
+fn throughput(target: u16) {
+    let rates = env_list(
+        "LOAD_RATES",
+        &[5_000, 10_000, 20_000, 30_000, 40_000, 50_000],
+    );
+    let keep_going = std::env::var("LOAD_KEEP_GOING").is_ok_and(|v| v == "1");
+    println!(
+        "\n(b) one exchange, max_connections = 50 (at most 50 in flight), endpoints at 100 ms"
+    );
+    println!(
+        "{:>8} {:>9} {:>10} {:>8} {:>7} {:>14}",
+        "offered", "endpoints", "ok/s", "late %", "CPU %", "CPU s/1000"
+    );
+    let mut best = 0.0f64;
+    for rate in rates {
+        let n = (rate / 10).max(1);
+        let cfg = Layout {
+            endpoints: n,
+            per_exchange: n,
+            interval: "100ms",
+            connections: 50,
+        };
+        let r = run(target, &cfg);
+        let ok_s = r.ok as f64 / r.secs;
+        let late_pct = 100.0 * r.late as f64 / r.scheduled.max(1) as f64;
+        println!(
+            "{:>8} {:>9} {:>10.0} {:>8.3} {:>7.0} {:>14.4}",
+            rate,
+            n,
+            ok_s,
+            late_pct,
+            100.0 * r.cpu_secs / r.secs,
+            1000.0 * r.cpu_secs / r.ok.max(1) as f64
+        );
+        best = best.max(ok_s);
+        let kept_up = ok_s >= 0.97 * rate as f64 && late_pct < 1.0;
+        if !kept_up && !keep_going {
+            break;
+        }
+    }
+    println!("(b) most probes/s done over 50 connections: {best:.0}");
+}
+
+/// The shape of one generated config.
+struct Layout {
+    endpoints: u64,
+    per_exchange: u64,
+    interval: &'static str,
+    connections: u64,
+}
+
+/// What one run measured over its window.
+struct Figures {
+    secs: f64,
+    scheduled: u64,
+    late: u64,
+    ok: u64,
+    cpu_secs: f64,
+    rss_kib: u64,
+}
+
+fn run(target: u16, layout: &Layout) -> Figures {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let http = free_port();
+    let path = dir.path().join("load.toml");
+    std::fs::write(&path, config(target, http, layout)).expect("write config");
+    let log = std::fs::File::create(dir.path().join("exwatch.log")).expect("log file");
+    let mut child = Command::new(exwatch_binary())
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start exwatch");
+    let figures = measure(&mut child, http, dir.path());
+    let _ = child.kill();
+    let _ = child.wait();
+    figures
+}
+
+fn measure(child: &mut Child, http: u16, dir: &Path) -> Figures {
+    let pid = child.id();
+    let up = Instant::now();
+    while scrape(http).is_none() {
+        if up.elapsed() > Duration::from_secs(60) || child.try_wait().ok().flatten().is_some() {
+            let log = std::fs::read_to_string(dir.join("exwatch.log")).unwrap_or_default();
+            panic!("exwatch did not come up; its log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(env_num("LOAD_WARMUP_SECS", 5)));
+    let (c0, t0) = (cpu_secs(pid), Instant::now());
+    let s0 = scrape(http).expect("scrape");
+    std::thread::sleep(Duration::from_secs(env_num("LOAD_WINDOW_SECS", 15)));
+    let s1 = scrape(http).expect("scrape");
+    let (c1, t1) = (cpu_secs(pid), Instant::now());
+    Figures {
+        secs: (t1 - t0).as_secs_f64(),
+        scheduled: s1.scheduled - s0.scheduled,
+        late: s1.late - s0.late,
+        ok: s1.ok - s0.ok,
+        cpu_secs: c1 - c0,
+        rss_kib: rss_kib(pid),
+    }
+}
+
+fn config(target: u16, http: u16, l: &Layout) -> String {
+    let mut s = format!(
+        "[monitor]\nregion = \"bench\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n[store]\npath = \":memory:\"\n\
+         [defaults]\ninterval = \"{}\"\ntimeout = \"5s\"\n[breaker]\nfailure_threshold = 1000000\n\
+         [channels.log]\ntype = \"log\"\nmin_severity = \"critical\"\n",
+        l.interval
+    );
+    let exchanges = l.endpoints.div_ceil(l.per_exchange);
+    let mut left = l.endpoints;
+    for x in 0..exchanges {
+        let here = left.min(l.per_exchange);
+        left -= here;
+        s.push_str(&format!(
+            "[exchanges.x{x}]\nmax_connections = {}\n",
+            l.connections
+        ));
+        for e in 0..here {
+            s.push_str(&format!(
+                "[exchanges.x{x}.endpoints.e{e}]\nurl = \"http://127.0.0.1:{target}/x{x}/e{e}\"\ncheck = \"http\"\n"
+            ));
+        }
+    }
+    s
+}
+
+/// The summed probe counters of one `/metrics` scrape.
+struct Scrape {
+    scheduled: u64,
+    late: u64,
+    ok: u64,
+}
+
+fn scrape(port: u16) -> Option<Scrape> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    if !text.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    let mut out = Scrape {
+        scheduled: 0,
+        late: 0,
+        ok: 0,
+    };
+    for line in text.lines() {
+        let value = || {
+            line.rsplit(' ')
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0) as u64
+        };
+        if line.starts_with("exwatch_probes_scheduled_total{") {
+            out.scheduled += value();
+        } else if line.starts_with("exwatch_probes_late_total{") {
+            out.late += value();
+        } else if line.starts_with("exwatch_probes_total{") && line.contains("outcome=\"ok\"") {
+            out.ok += value();
+        }
+    }
+    Some(out)
+}
+
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // SAFETY-free: the clock tick is 100 Hz on every Linux this runs on.
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The loopback target: answers every GET with a tiny 200 JSON, keep-alive, pipelining-safe.
+fn start_target(threads: usize) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind target");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+            .expect("target runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("target listener");
+            while let Ok((sock, _)) = listener.accept().await {
+                tokio::spawn(serve(sock));
+            }
+        });
+    });
+    port
+}
+
+async fn serve(mut sock: tokio::net::TcpStream) {
+    let _ = sock.set_nodelay(true);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut filled = 0;
+    let mut out = Vec::with_capacity(ANSWER.len() * 4);
+    loop {
+        let n = match sock.read(&mut buf[filled..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        filled += n;
+        let mut start = 0;
+        while let Some(end) = buf[start..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+            start += end + 4;
+            out.extend_from_slice(ANSWER);
+        }
+        buf.copy_within(start..filled, 0);
+        filled -= start;
+        if filled == buf.len() {
+            return; // A request head larger than the buffer: not ours.
+        }
+        if !out.is_empty() {
+            if sock.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+    }
+}
