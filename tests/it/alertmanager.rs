@@ -168,7 +168,10 @@ async fn alertmanager_resends_while_firing_and_after_resolving() {
     let a = &am.alerts()[0];
     assert!(a.updates >= 4);
     assert!(a.ends_at.unwrap() > first_end, "each re-send pushes endsAt");
-    assert!(a.firing_at(SystemTime::now()));
+    // Firing when the last re-send arrived (on a loaded machine the next one may be late, so
+    // not necessarily "now").
+    let last_received = SystemTime::now() - posts.last().expect("posts").at.elapsed();
+    assert!(a.firing_at(last_received), "{a:?}");
 
     // Resolved: re-sent too (Alertmanager may have restarted), with the same endsAt.
     resolve(&monitor, "bybit", 1);
