@@ -12,12 +12,16 @@
 //! cargo bench --bench load                 # both parts
 //! cargo bench --bench load -- schedule     # (a) endpoints at 1 s, < 1 % late, RSS per endpoint
 //! cargo bench --bench load -- throughput   # (b) probes/s over 50 connections, CPU s / 1000 probes
+//! cargo bench --bench load -- target       # only the target (LOAD_TARGET_PORT), to run another
+//!                                          # monitor against the same target
 //! ```
 //!
 //! Environment knobs: `LOAD_ENDPOINTS` (comma-separated ladder for the schedule part),
 //! `LOAD_RATES` (offered probes/s ladder for the throughput part), `LOAD_WINDOW_SECS`
 //! (measurement window, default 15), `LOAD_WARMUP_SECS` (default 5), `LOAD_PER_EXCHANGE`
-//! (endpoints per exchange in the schedule part, default 500), `LOAD_KEEP_GOING=1` (do not stop
+//! (endpoints per exchange in the schedule part, default 500), `LOAD_EXCHANGES` (the
+//! throughput part's 50 connections split over this many exchanges, default 1),
+//! `LOAD_KEEP_GOING=1` (do not stop
 //! the ladder at the first failure), `LOAD_EXWATCH` (another exwatch binary to measure, e.g. an
 //! older build). Method and figures: benches/RESULTS.md.
 
@@ -38,7 +42,11 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
-    let target = start_target(2);
+    if parts.iter().any(|a| a == "target") {
+        serve_target_only();
+        return;
+    }
+    let target = start_target(2, 0);
     println!(
         "load bench: target 127.0.0.1:{target}, {} CPUs, exwatch {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -138,8 +146,12 @@ fn throughput(target: u16) {
         &[5_000, 10_000, 20_000, 30_000, 40_000, 50_000],
     );
     let keep_going = std::env::var("LOAD_KEEP_GOING").is_ok_and(|v| v == "1");
+    // The 50 connections on one exchange (one ProbeActor, one thread), or split evenly over
+    // `LOAD_EXCHANGES` exchanges (their actors spread over the probe threads).
+    let split = env_num("LOAD_EXCHANGES", 1).clamp(1, 50);
     println!(
-        "\n(b) one exchange, max_connections = 50 (at most 50 in flight), endpoints at 100 ms"
+        "\n(b) {split} exchange(s), max_connections = {} each (at most 50 in flight), endpoints at 100 ms",
+        50 / split
     );
     println!(
         "{:>8} {:>9} {:>10} {:>8} {:>7} {:>14}",
@@ -150,9 +162,9 @@ fn throughput(target: u16) {
         let n = (rate / 10).max(1);
         let cfg = Layout {
             endpoints: n,
-            per_exchange: n,
+            per_exchange: n.div_ceil(split),
             interval: "100ms",
-            connections: 50,
+            connections: 50 / split,
         };
         let r = run(target, &cfg);
         let ok_s = r.ok as f64 / r.secs;
@@ -330,9 +342,24 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// The loopback target: answers every GET with a tiny 200 JSON, keep-alive, pipelining-safe.
-fn start_target(threads: usize) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind target");
+/// `target`: only the loopback target, on `LOAD_TARGET_PORT` (default: a free port), until
+/// killed, so that another monitor (the original design's implementation, say) can be run
+/// against the very same target, one after the other or side by side.
+fn serve_target_only() {
+    let port = start_target(2, env_num("LOAD_TARGET_PORT", 0) as u16);
+    println!(
+        "load target: every GET on http://127.0.0.1:{port}/<any path> answers 200 {}; Ctrl-C stops it",
+        String::from_utf8_lossy(&ANSWER[ANSWER.len() - 11..])
+    );
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The loopback target on `port` (0: a free one): answers every GET with a tiny 200 JSON,
+/// keep-alive, pipelining-safe.
+fn start_target(threads: usize, port: u16) -> u16 {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind target");
     listener.set_nonblocking(true).expect("nonblocking");
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
