@@ -4,11 +4,14 @@
 //! channel queues in its own actor and never slows the Router). It also forwards every raw
 //! anomaly to subscribers (an embedding trading engine).
 //!
-//! With an event store ([`RouterActor::with_store`]), the fan-out goes through it: one
-//! [`Enqueue`] per alert, listing its targets, which the store commits (with a pending delivery
-//! per durable channel) before it forwards the alert, in the order the Router sent them. The
-//! anomalies the Router alerts on (first of an episode, escalations, reminders) and every
-//! resolution are recorded too.
+//! With an event store ([`RouterActor::with_store`]), each alert is first queued at the store
+//! as one [`Enqueue`] (the alert and a pending delivery per durable channel), then handed to
+//! the channels at once: the first attempt does not wait for the write's fsync. Nothing is
+//! lost by not waiting: until the commit the alert lives only in memory either way, and each
+//! channel's delivery reports reach the store's one mailbox after the [`Enqueue`] (queued
+//! before the channel saw the alert), so a delivery the channel could not make stays pending
+//! and is resumed after a restart. The anomalies the Router alerts on (first of an episode,
+//! escalations, reminders) and every resolution are recorded too.
 //!
 //! Inhibition: while an exchange's circuit breaker is open (its `availability` series is
 //! firing), anomalies of its other series are symptoms of the same outage and are not
@@ -63,7 +66,7 @@ use crate::route::connectivity::{Connectivity, Edge, OWN_EXCHANGE};
 use crate::route::dedup::{Dedup, Episode, Held, Verdict};
 use crate::route::maintenance::{Change, MaintenanceBoard};
 use crate::route::silence::{Silence, SilenceBoard};
-use crate::store::{Enqueue, RecordAnomaly, RecordResolved, StoreActor, Target};
+use crate::store::{Enqueue, RecordAnomaly, RecordResolved, StoreActor};
 use crate::supervision::{RestartTracker, guard};
 
 mod silences;
@@ -213,15 +216,23 @@ impl RouterActor {
         self
     }
 
-    /// Sends `alert` to `targets`: through the store when there is one, else directly.
-    fn dispatch(&self, alert: Alert, targets: Vec<Target>) {
-        match &self.store {
-            Some(store) => store.do_send(Enqueue { alert, targets }),
-            None => {
-                for t in targets {
-                    t.recipient.do_send(alert.clone());
-                }
-            }
+    /// Sends `alert` to the channels of `routes`, after queueing its record (with a pending
+    /// delivery per durable channel) at the store, if there is one. The alert does not wait
+    /// for the write (an fsync on a file store): see the module docs for why nothing is lost.
+    fn dispatch(&self, alert: Alert, routes: Vec<&Route>) {
+        if let Some(store) = &self.store {
+            let channels = routes
+                .iter()
+                .filter(|r| r.durable)
+                .map(|r| r.name.clone())
+                .collect();
+            store.do_send(Enqueue {
+                alert: alert.clone(),
+                channels,
+            });
+        }
+        for r in routes {
+            r.recipient.do_send(alert.clone());
         }
     }
 
@@ -455,7 +466,7 @@ impl RouterActor {
         for r in &self.routes {
             if r.route.wants_triage && severity >= r.route.min_severity {
                 r.triage.inc();
-                targets.push(target(&r.route));
+                targets.push(&r.route);
             }
         }
         self.dispatch(alert, targets);
@@ -472,23 +483,15 @@ impl RouterActor {
                 AlertKind::Resolved => r.resolved.inc(),
                 AlertKind::Triage => r.triage.inc(),
             }
-            targets.push(target(&r.route));
+            targets.push(&r.route);
         }
         if self.recent.len() == RECENT_ALERTS {
             self.recent.pop_front();
         }
         self.recent.push_back(alert.clone());
-        // do_send (here or from the store): the channel's handler only queues the alert, so
-        // its mailbox drains as fast as it fills; the durable queue is the store's.
+        // do_send: the channel's handler only queues the alert, so its mailbox drains as fast
+        // as it fills; the durable queue is the store's.
         self.dispatch(alert, targets);
-    }
-}
-
-fn target(route: &Route) -> Target {
-    Target {
-        channel: route.name.clone(),
-        durable: route.durable,
-        recipient: route.recipient.clone(),
     }
 }
 

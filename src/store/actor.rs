@@ -1,13 +1,15 @@
 //! [`StoreActor`]: the [`Store`] as an actor, on a thread of its own (a one-thread
 //! `SyncArbiter`), so that no SQLite write — fsync included — ever blocks an event loop.
 //!
-//! It is the outbox of the alert path: the Router sends one [`Enqueue`] per alert; the actor
-//! commits the alert and a pending delivery per durable target, THEN forwards the alert to
-//! every target, in the order the Router sent them. Channels report [`Attempted`],
-//! [`Delivered`] and [`Failed`]; at their first start they ask for their [`LoadPending`]
-//! deliveries, those enqueued before this process opened the store (newer ones are already in
-//! their mailboxes). A failed write is logged and counted (`exwatch_store_errors_total`), and
-//! the alert still goes out: the store never costs an alert held in memory.
+//! It is the outbox of the alert path: the Router sends one [`Enqueue`] per alert, then hands
+//! the alert to the channels; the actor commits the alert and a pending delivery per durable
+//! channel while their first attempts run. Channels report [`Attempted`], [`Delivered`] and
+//! [`Failed`], which reach this one mailbox after the [`Enqueue`] they are about (the Router
+//! queued it before the channel ever saw the alert), so they always find their row. At their
+//! first start channels ask for their [`LoadPending`] deliveries, those enqueued before this
+//! process opened the store (newer ones are already in their mailboxes). A failed write is
+//! logged and counted (`exwatch_store_errors_total`); the alert has gone out regardless: the
+//! store never costs or delays an alert held in memory.
 //!
 //! Panics: actix gives a `SyncContext` actor no second chance (a panic kills its thread and
 //! the store with it), so every handler body runs under `catch_unwind`; a caught panic is
@@ -46,28 +48,17 @@ pub struct RecordAnomaly(pub Anomaly);
 #[rtype(result = "()")]
 pub struct RecordResolved(pub Resolved);
 
-/// One destination of an alert.
-#[derive(Clone)]
-pub struct Target {
-    /// The channel's name.
-    pub channel: Name,
-    /// True for a channel that reports its deliveries back (a `ChannelActor`): the store
-    /// keeps a pending delivery for it until it says delivered or failed. In-process alert
-    /// recipients are not durable.
-    pub durable: bool,
-    /// Where the alert goes.
-    pub recipient: Recipient<Alert>,
-}
-
-/// Stores `alert` with a pending delivery per durable target, then forwards it to every
-/// target.
-#[derive(Message)]
+/// Stores `alert` with a pending delivery for each of `channels` (the durable ones it was sent
+/// to). The Router sends it before it hands the alert to the channels, so it is ahead of
+/// every delivery report of that alert in this actor's mailbox.
+#[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Enqueue {
     /// The alert.
     pub alert: Alert,
-    /// Its destinations, in the order it is forwarded to them.
-    pub targets: Vec<Target>,
+    /// The channels that report their deliveries back (a `ChannelActor`): each gets a pending
+    /// delivery until it says delivered or failed. In-process recipients are not listed.
+    pub channels: Vec<Name>,
 }
 
 /// A channel made one delivery attempt.
@@ -369,19 +360,12 @@ impl Handler<RecordResolved> for StoreActor {
 impl Handler<Enqueue> for StoreActor {
     type Result = ();
 
-    fn handle(&mut self, Enqueue { alert, targets }: Enqueue, ctx: &mut SyncContext<Self>) {
-        let durable: Vec<&str> = targets
-            .iter()
-            .filter(|t| t.durable)
-            .map(|t| &*t.channel)
-            .collect();
-        let stored = self.with_store(ctx, "enqueue", |s, _| s.enqueue(&alert, &durable));
+    fn handle(&mut self, Enqueue { alert, channels }: Enqueue, ctx: &mut SyncContext<Self>) {
+        let channels: Vec<&str> = channels.iter().map(|c| &**c).collect();
+        let stored = self.with_store(ctx, "enqueue", |s, _| s.enqueue(&alert, &channels));
         if stored.is_none() {
-            tracing::error!(alert = %alert.id, "Alert not stored; delivering it from memory only.");
-        }
-        // Forwarded whatever the write did: the store never costs an alert held in memory.
-        for t in &targets {
-            t.recipient.do_send(alert.clone());
+            // The channels have it already: it goes out, but is not resumed after a restart.
+            tracing::error!(alert = %alert.id, "Alert not stored; it is delivered from memory only.");
         }
     }
 }
@@ -547,20 +531,6 @@ mod tests {
     use super::*;
     use crate::messages::{AlertKind, Metric, Severity, Stats, new_id};
 
-    struct Collect(tokio::sync::mpsc::UnboundedSender<Alert>);
-
-    impl Actor for Collect {
-        type Context = actix::Context<Self>;
-    }
-
-    impl Handler<Alert> for Collect {
-        type Result = ();
-
-        fn handle(&mut self, a: Alert, _: &mut actix::Context<Self>) {
-            let _ = self.0.send(a);
-        }
-    }
-
     fn alert(i: i64) -> Alert {
         Alert {
             id: new_id(),
@@ -583,8 +553,7 @@ mod tests {
     }
 
     #[actix::test]
-    async fn store_actor_forwards_in_order_resumes_only_older_and_survives_a_panic() {
-        use actix::Actor as _;
+    async fn store_actor_stores_resumes_only_older_and_survives_a_panic() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("a.db");
         let path = path.to_str().expect("utf-8");
@@ -600,25 +569,14 @@ mod tests {
             &metrics,
         )
         .expect("start");
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let collector = Collect(tx).start().recipient();
-        let target = |durable| Target {
-            channel: "hook".into(),
-            durable,
-            recipient: collector.clone(),
-        };
         let new: Vec<Alert> = (1..=3).map(alert).collect();
         for a in &new {
             store.do_send(Enqueue {
                 alert: a.clone(),
-                targets: vec![target(true)],
+                channels: vec!["hook".into()],
             });
         }
         store.send(Crash).await.expect("crash answered");
-        for a in &new {
-            let got = rx.recv().await.expect("forwarded");
-            assert_eq!(got.id, a.id);
-        }
         // After the panic a fresh actor answers, around the same store.
         let pending = store
             .send(LoadPending {

@@ -8,8 +8,9 @@
 //! enqueued alert, a delivery mark) is fsynced before the call returns, so an alert the
 //! Router handed over survives not only `kill -9` (which `NORMAL` would survive too) but a
 //! power loss or kernel crash right after. The cost is one fsync per write; alerts are
-//! deduplicated (a handful per minute in a bad hour) and the writes run off the event loops,
-//! so exwatch pays it gladly: "nothing lost" is the point of the outbox.
+//! deduplicated (a handful per minute in a bad hour), the writes run off the event loops and
+//! no alert waits for them (the Router hands it to the channels at once), so exwatch pays it
+//! gladly: "nothing lost" is the point of the outbox.
 
 use std::time::{Duration, UNIX_EPOCH};
 

@@ -16,7 +16,7 @@ pub mod lock;
 pub use actor::QueryEvents;
 pub use actor::{
     Attempted, BaselineLink, CheckWritable, Delivered, DeliveryCounts, Enqueue, Failed,
-    LoadPending, RecentAlerts, RecordAnomaly, RecordResolved, StoreActor, StoreLink, Target,
+    LoadPending, RecentAlerts, RecordAnomaly, RecordResolved, StoreActor, StoreLink,
 };
 pub use actor::{Close, StoreClosed};
 pub use actor::{GetAlert, GetSilence, RecordAck, RecordSilenced, SaveSilence, StoredSilences};

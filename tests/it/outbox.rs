@@ -1,4 +1,4 @@
-//! The durable outbox: alerts are stored before any channel tries them, a channel that is down
+//! The durable outbox: every alert is stored (while its first attempt runs), a channel that is down
 //! keeps them pending, and pending deliveries resume after a restart — a graceful one, and
 //! `kill -9` of the real binary. The store file is read from the test with rusqlite, the way
 //! an operator reads it with `sqlite3`.
@@ -191,6 +191,43 @@ async fn outbox_channel_down_then_up_delivers_every_alert_once_in_order() {
             .all(|r| r.header("x-exwatch-signature").is_some())
     );
     assert_no_secret(&conn, secret);
+}
+
+/// The alert goes out while its write waits: another process holds the store's write lock
+/// (as a backup would), the webhook gets the alert anyway, and once the lock is released the
+/// write lands and the delivery is recorded against it.
+#[actix::test]
+async fn outbox_an_alert_does_not_wait_for_its_write() {
+    let sink = FakeSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("exwatch.db");
+    let monitor = Monitor::start(settings(
+        &db,
+        webhook(sink.url(), None),
+        Duration::from_secs(3),
+    ))
+    .expect("monitor starts");
+    let mut other = Connection::open(&db).expect("open");
+    let lock = other
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .expect("lock");
+    let locked_at = Instant::now();
+    skew(&monitor, "okx", 900.0, 0);
+    let got = sink.wait_for(1, Duration::from_secs(3)).await;
+    assert_eq!(got.len(), 1, "delivered while the store was locked");
+    assert_eq!(field(&got[0], "severity"), "warning");
+    let reader = read_only(&db).expect("readable");
+    assert_eq!(
+        count(&reader, "SELECT COUNT(*) FROM alerts"),
+        0,
+        "not written yet"
+    );
+    assert!(locked_at.elapsed() < Duration::from_secs(3));
+
+    lock.rollback().expect("unlock");
+    monitor.drain().await;
+    assert_eq!(deliveries(&reader, "hook", "delivered"), ids(&got));
+    assert!(monitor.stop().await);
 }
 
 /// Every text (and blob) value of every table, searched for `secret`.
