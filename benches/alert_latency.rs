@@ -1,14 +1,16 @@
 //! Measurement → webhook latency: the time from `MonitorHandle::inject` of a measurement that
 //! fires an alert to a loopback webhook sink receiving that alert's POST, through the whole
-//! library path (DetectorActor → RouterActor → StoreActor commit → ChannelActor → awc → sink).
+//! library path (DetectorActor → RouterActor → ChannelActor → awc → sink; the StoreActor's
+//! commit runs beside it).
 //!
 //! The bench starts its own sink (actix-web on 127.0.0.1, on a thread and System of its own)
 //! and a `Monitor` with one webhook channel to it. It cycles through `SERIES` clock-skew series:
 //! 5 000 ms fires a critical alert at once (timed), then three samples of 0 ms resolve the
 //! episode (the resolved POST is awaited, untimed), so every timed injection is a new
 //! episode's first alert. One alert is in flight at a time (closed loop). It runs with the
-//! store `":memory:"` and with a file store (WAL, `synchronous = FULL`: the enqueue commit is
-//! an fsync on the alert path) and prints p50 / p90 / p99 / max of each.
+//! store `":memory:"` and with a file store (WAL, `synchronous = FULL`: each commit is an
+//! fsync, on the store's thread, beside the alert's path) and prints p50 / p90 / p99 / max of
+//! each.
 //!
 //! Run: `cargo bench --bench alert_latency` (`ALERTS=n` changes the 2 000 timed alerts; `GAP_MS`
 //! adds a pause between rounds, for isolated alerts rather than back-to-back ones).
