@@ -16,6 +16,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use exwatch::config::DetectSettings;
+use exwatch::detect::baseline::{ErrorBaseline, P90Baseline};
+use exwatch::detect::errors::ErrorModel;
+use exwatch::detect::latency::LatencyModel;
 use exwatch::detect::series::SeriesDetector;
 use exwatch::messages::{Measurement, Metric, Outcome, SeriesKey, Timestamp};
 
@@ -45,7 +48,10 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         // SAFETY: forwarded with the caller's pointer, layout and size.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -87,7 +93,8 @@ fn scenario(name: &str, interval_ms: i64, probes: i64) {
     for k in 0..probes {
         for e in 0..ENDPOINTS {
             // Endpoints' probes are spread over the interval, as the scheduler spreads them.
-            let at = Timestamp(start + k * interval_ms + (e as i64 * interval_ms) / ENDPOINTS as i64);
+            let at =
+                Timestamp(start + k * interval_ms + (e as i64 * interval_ms) / ENDPOINTS as i64);
             let failed = rng.u32(0..100) == 0;
             let spike = if rng.u32(0..200) == 0 { 6.0 } else { 1.0 };
             let value = 40.0 * (0.75 + 0.5 * rng.f64()) * spike;
@@ -127,6 +134,14 @@ fn scenario(name: &str, interval_ms: i64, probes: i64) {
 
 fn main() {
     println!("{ENDPOINTS} endpoints, live heap bytes of their detectors (default DetectSettings)");
+    println!(
+        "struct sizes: SeriesDetector {} B, LatencyModel {} B, P90Baseline {} B (boxed), ErrorModel {} B, ErrorBaseline {} B (boxed)",
+        size_of::<SeriesDetector>(),
+        size_of::<LatencyModel>(),
+        size_of::<P90Baseline>(),
+        size_of::<ErrorModel>(),
+        size_of::<ErrorBaseline>(),
+    );
     scenario("10 s interval, 5 min", 10_000, 30);
     scenario("10 s interval, 6 h", 10_000, 6 * 360);
     scenario("1 s interval, 6 h", 1_000, 6 * 3600);
