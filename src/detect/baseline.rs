@@ -36,9 +36,12 @@
 //! end before the first live bucket (a replay of older data) is dropped: the ring stays in
 //! bucket order.
 
+use std::collections::VecDeque;
+
 use crate::config::BaselineSettings;
 use crate::detect::finding::Finding;
-use crate::detect::quantile::{BUCKETS, QuantileSketch, bucket_of, representative};
+use crate::detect::history::History;
+use crate::detect::quantile::{bucket_of, representative};
 use crate::messages::{Outcome, Severity, Timestamp};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -148,56 +151,6 @@ pub fn poisson_upper_tail(k: u32, lambda: f64) -> f64 {
     sum.min(1.0)
 }
 
-/// A fixed ring of `(bucket index, rollup)` in bucket order, allocated once.
-#[derive(Debug, Clone)]
-struct Ring<T> {
-    items: Box<[(i64, T)]>,
-    head: usize,
-    len: usize,
-}
-
-impl<T: Copy + Default> Ring<T> {
-    fn new(capacity: usize) -> Self {
-        Self {
-            items: vec![(0, T::default()); capacity.max(1)].into_boxed_slice(),
-            head: 0,
-            len: 0,
-        }
-    }
-
-    fn front(&self) -> Option<(i64, T)> {
-        (self.len > 0).then(|| self.items[self.head])
-    }
-
-    fn back(&self) -> Option<(i64, T)> {
-        (self.len > 0).then(|| self.items[(self.head + self.len - 1) % self.items.len()])
-    }
-
-    fn pop_front(&mut self) -> Option<(i64, T)> {
-        let out = self.front()?;
-        self.head = (self.head + 1) % self.items.len();
-        self.len -= 1;
-        Some(out)
-    }
-
-    /// Appends; the caller has evicted first, so a full ring drops its oldest (returned).
-    fn push(&mut self, index: i64, value: T) -> Option<(i64, T)> {
-        let dropped = if self.len == self.items.len() {
-            self.pop_front()
-        } else {
-            None
-        };
-        let at = (self.head + self.len) % self.items.len();
-        self.items[at] = (index, value);
-        self.len += 1;
-        dropped
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (i64, T)> + '_ {
-        (0..self.len).map(|i| self.items[(self.head + i) % self.items.len()])
-    }
-}
-
 /// Event-time bucketing shared by the models.
 #[derive(Debug, Clone)]
 struct Buckets {
@@ -277,15 +230,13 @@ impl Buckets {
 #[derive(Debug, Clone)]
 pub struct P90Baseline {
     buckets: Buckets,
-    /// The current bucket's histogram over the quantile sketch's buckets.
-    hist: Box<[u32]>,
-    lo: usize,
-    hi: usize,
+    /// The current bucket's samples as (quantile bucket, count), ascending by bucket: only the
+    /// buckets seen, a handful at a few probes a bucket. Cleared, not freed, at each close, so
+    /// it stops growing once it has held the busiest bucket's distinct latencies.
+    hist: Vec<(u16, u16)>,
     count: u32,
-    /// Past buckets' p90, as quantile-sketch buckets.
-    ring: Ring<u16>,
-    /// The same p90s, for rank queries.
-    past: QuantileSketch,
+    /// Past buckets' p90, as quantile buckets. Rank queries scan it, once per closed bucket.
+    ring: History,
     sum: f64,
     sum_sq: f64,
     verdict: Option<Finding>,
@@ -294,16 +245,14 @@ pub struct P90Baseline {
 }
 
 impl P90Baseline {
-    /// An empty baseline (allocates its histogram and ring once).
+    /// An empty baseline (allocates its ring once; the current bucket's histogram grows to the
+    /// distinct latencies of the busiest bucket and is then reused).
     pub fn new(settings: &BaselineSettings) -> Self {
         let buckets = Buckets::new(settings);
         Self {
-            ring: Ring::new(buckets.slots),
+            ring: History::new(buckets.slots + 1),
             buckets,
-            hist: vec![0; BUCKETS].into_boxed_slice(),
-            past: QuantileSketch::new(),
-            lo: BUCKETS,
-            hi: 0,
+            hist: Vec::new(),
             count: 0,
             sum: 0.0,
             sum_sq: 0.0,
@@ -315,10 +264,7 @@ impl P90Baseline {
     /// Adds a successful probe's latency observed at `at`; returns the verdict of the last
     /// closed bucket (`None` while it was normal or before `min_history`).
     pub fn update(&mut self, at: Timestamp, value_ms: f64) -> Option<Finding> {
-        if self
-            .buckets
-            .restored_too_new(at, self.ring.back().map(|b| b.0))
-        {
+        if self.buckets.restored_too_new(at, self.ring.back_index()) {
             while let Some((_, b)) = self.ring.pop_front() {
                 self.forget(b);
             }
@@ -327,10 +273,16 @@ impl P90Baseline {
             self.close(closed);
         }
         if value_ms.is_finite() {
-            let b = bucket_of(value_ms) as usize;
-            self.hist[b] += 1;
-            self.lo = self.lo.min(b);
-            self.hi = self.hi.max(b);
+            let b = bucket_of(value_ms);
+            let mut at = self.hist.partition_point(|e| e.0 < b);
+            // A full counter is followed by another of the same bucket.
+            while at < self.hist.len() && self.hist[at].0 == b && self.hist[at].1 == u16::MAX {
+                at += 1;
+            }
+            match self.hist.get_mut(at) {
+                Some(e) if e.0 == b => e.1 += 1,
+                _ => self.hist.insert(at, (b, 1)),
+            }
             self.count += 1;
         }
         self.verdict
@@ -344,7 +296,7 @@ impl P90Baseline {
     /// Loads a persisted rollup (bucket index, p90 ms) older than any sample yet seen: a warm
     /// start. Rollups must come oldest first.
     pub fn restore(&mut self, index: i64, p90_ms: f64) {
-        let in_order = self.ring.back().is_none_or(|b| b.0 < index);
+        let in_order = self.ring.back_index().is_none_or(|b| b < index);
         if in_order && self.buckets.current.is_none() && p90_ms.is_finite() && p90_ms > 0.0 {
             self.push(index, bucket_of(p90_ms));
         }
@@ -359,13 +311,13 @@ impl P90Baseline {
     fn p90(&self) -> u16 {
         let rank = (0.9 * f64::from(self.count)).ceil().max(1.0) as u32;
         let mut seen = 0;
-        for b in self.lo..=self.hi {
-            seen += self.hist[b];
+        for &(b, n) in &self.hist {
+            seen += u32::from(n);
             if seen >= rank {
-                return b as u16;
+                return b;
             }
         }
-        self.hi as u16
+        self.hist.last().map_or(0, |e| e.0)
     }
 
     fn close(&mut self, closed: i64) {
@@ -375,12 +327,10 @@ impl P90Baseline {
         }
         let p90 = self.p90();
         let x = log_p90(p90);
-        self.hist[self.lo..=self.hi].fill(0);
-        self.lo = BUCKETS;
-        self.hi = 0;
+        self.hist.clear();
         self.count = 0;
         self.evict(closed);
-        let n = self.ring.len;
+        let n = self.ring.len();
         if self
             .buckets
             .enough(self.ring.front().map(|f| f.0), n, closed)
@@ -392,7 +342,7 @@ impl P90Baseline {
             let z = (x - mean) / spread;
             if z > 0.0 {
                 let near = bucket_of(representative(p90) / CLOSE_FACTOR);
-                let seen = n - self.past.count_below(near);
+                let seen = n - self.ring.count_below(near);
                 let p = normal_upper_tail(z).max(seen as f64 / nf);
                 self.verdict =
                     self.buckets
@@ -416,21 +366,32 @@ impl P90Baseline {
     }
 
     fn push(&mut self, index: i64, p90: u16) {
-        if let Some((_, old)) = self.ring.push(index, p90) {
+        // A restore beyond the history's indices (the store loads none): the oldest go first.
+        while !self.ring.fits(index) {
+            if let Some((_, b)) = self.ring.pop_front() {
+                self.forget(b);
+            }
+        }
+        // A full history drops its oldest bucket, forgotten after the new one is in.
+        let dropped = if self.ring.len() >= self.buckets.slots {
+            self.ring.pop_front()
+        } else {
+            None
+        };
+        self.ring.push(index, p90);
+        if let Some((_, old)) = dropped {
             self.forget(old);
         }
         let x = log_p90(p90);
         self.sum += x;
         self.sum_sq += x * x;
-        self.past.insert_bucket(p90);
     }
 
     fn forget(&mut self, p90: u16) {
         let x = log_p90(p90);
         self.sum -= x;
         self.sum_sq -= x * x;
-        self.past.remove_bucket(p90);
-        if self.ring.len == 0 {
+        if self.ring.is_empty() {
             // No drift survives an empty history.
             self.sum = 0.0;
             self.sum_sq = 0.0;
@@ -470,13 +431,24 @@ impl ErrorCounts {
     }
 }
 
+/// A past bucket's total in an [`ErrorBaseline`]'s ring that means "this many probes or more:
+/// the counts are kept apart". Totals are kept in `u16`; a bucket of 65 534 probes or more
+/// (an hour-long bucket at 100 ms, or a replay's) keeps its exact counts in a side list.
+const OVERFLOW: u16 = u16::MAX - 1;
+
 /// `baseline_4xx`, `baseline_5xx`, `baseline_503`, `baseline_504`: each bucket's error rates
 /// against the trailing buckets' (see the module). The most severe class wins.
 #[derive(Debug, Clone)]
 pub struct ErrorBaseline {
     buckets: Buckets,
     current: ErrorCounts,
-    ring: Ring<ErrorCounts>,
+    /// Past buckets' probe totals ([`OVERFLOW`]: the counts are in `overflow`).
+    ring: History,
+    /// Past buckets' error counts, for the buckets that had errors (most have none), oldest
+    /// first. Grows to the most such buckets a history has held, then is reused.
+    errors: VecDeque<(i64, [u16; 4])>,
+    /// The counts of past buckets of [`OVERFLOW`] probes or more, oldest first.
+    overflow: VecDeque<(i64, ErrorCounts)>,
     /// Sums over the ring: probes, then errors per class.
     sums: [i64; 5],
     verdict: Option<Finding>,
@@ -485,11 +457,14 @@ pub struct ErrorBaseline {
 }
 
 impl ErrorBaseline {
-    /// An empty baseline (allocates its ring once).
+    /// An empty baseline (allocates its ring of totals once; the buckets with errors are kept
+    /// apart, in a list that grows to the most of them a history has held).
     pub fn new(settings: &BaselineSettings) -> Self {
         let buckets = Buckets::new(settings);
         Self {
-            ring: Ring::new(buckets.slots),
+            ring: History::new(buckets.slots + 1),
+            errors: VecDeque::new(),
+            overflow: VecDeque::new(),
             buckets,
             current: ErrorCounts::default(),
             sums: [0; 5],
@@ -501,11 +476,8 @@ impl ErrorBaseline {
     /// Adds one probe's outcome; returns the verdict of the last closed bucket. Probes that
     /// were not sent (breaker open) are the caller's to skip.
     pub fn update(&mut self, at: Timestamp, outcome: Outcome, status: u16) -> Option<Finding> {
-        if self
-            .buckets
-            .restored_too_new(at, self.ring.back().map(|b| b.0))
-        {
-            while self.ring.pop_front().is_some() {}
+        if self.buckets.restored_too_new(at, self.ring.back_index()) {
+            while self.pop_front().is_some() {}
             self.sums = [0; 5];
         }
         if let Some(closed) = self.buckets.advance(at) {
@@ -527,12 +499,29 @@ impl ErrorBaseline {
 
     /// Past buckets' counts, oldest first: the rollups to persist.
     pub fn rollups(&self) -> impl Iterator<Item = (i64, ErrorCounts)> + '_ {
-        self.ring.iter()
+        let mut errors = self.errors.iter().peekable();
+        let mut overflow = self.overflow.iter();
+        self.ring.iter().map(move |(i, total)| {
+            if total == OVERFLOW {
+                return (
+                    i,
+                    overflow.next().map_or_else(ErrorCounts::default, |o| o.1),
+                );
+            }
+            let errors = errors.next_if(|e| e.0 == i).map_or([0; 4], |e| e.1);
+            (
+                i,
+                ErrorCounts {
+                    total: u32::from(total),
+                    errors: errors.map(u32::from),
+                },
+            )
+        })
     }
 
     /// Loads a persisted rollup older than any sample yet seen (oldest first): a warm start.
     pub fn restore(&mut self, index: i64, counts: ErrorCounts) {
-        let in_order = self.ring.back().is_none_or(|b| b.0 < index);
+        let in_order = self.ring.back_index().is_none_or(|b| b < index);
         if in_order && self.buckets.current.is_none() && counts.total > 0 {
             self.push(index, counts);
         }
@@ -553,13 +542,13 @@ impl ErrorBaseline {
             if i > closed - self.buckets.slots as i64 {
                 break;
             }
-            if let Some((_, c)) = self.ring.pop_front() {
+            if let Some((_, c)) = self.pop_front() {
                 c.apply(-1, &mut self.sums);
             }
         }
         if self
             .buckets
-            .enough(self.ring.front().map(|f| f.0), self.ring.len, closed)
+            .enough(self.ring.front().map(|f| f.0), self.ring.len(), closed)
         {
             let n = f64::from(bucket.total);
             for (class, detector) in ERROR_CLASSES.iter().enumerate() {
@@ -584,10 +573,56 @@ impl ErrorBaseline {
     }
 
     fn push(&mut self, index: i64, counts: ErrorCounts) {
-        if let Some((_, old)) = self.ring.push(index, counts) {
+        // A restore beyond the history's indices (the store loads none): the oldest go first.
+        while !self.ring.fits(index) {
+            if let Some((_, old)) = self.pop_front() {
+                old.apply(-1, &mut self.sums);
+            }
+        }
+        // A full history drops its oldest bucket.
+        if self.ring.len() >= self.buckets.slots
+            && let Some((_, old)) = self.pop_front()
+        {
             old.apply(-1, &mut self.sums);
         }
+        let small = |n: u32| n < u32::from(OVERFLOW);
+        match u16::try_from(counts.total) {
+            Ok(total) if small(counts.total) && counts.errors.iter().all(|&e| small(e)) => {
+                self.ring.push(index, total);
+                if counts.errors != [0; 4] {
+                    self.errors
+                        .push_back((index, counts.errors.map(|e| e as u16)));
+                }
+            }
+            _ => {
+                self.ring.push(index, OVERFLOW);
+                self.overflow.push_back((index, counts));
+            }
+        }
         counts.apply(1, &mut self.sums);
+    }
+
+    /// Drops the oldest past bucket and returns its counts.
+    fn pop_front(&mut self) -> Option<(i64, ErrorCounts)> {
+        let (i, total) = self.ring.pop_front()?;
+        let counts = if total == OVERFLOW {
+            self.overflow
+                .pop_front()
+                .map_or_else(ErrorCounts::default, |o| o.1)
+        } else {
+            let errors = match self.errors.front() {
+                Some(&(at, errors)) if at == i => {
+                    self.errors.pop_front();
+                    errors
+                }
+                _ => [0; 4],
+            };
+            ErrorCounts {
+                total: u32::from(total),
+                errors: errors.map(u32::from),
+            }
+        };
+        Some((i, counts))
     }
 }
 
@@ -865,5 +900,47 @@ mod tests {
         }
         let f = m.update(Timestamp(61 * MIN), Outcome::Ok, 200).unwrap();
         assert_eq!(f.detector, "baseline_4xx");
+    }
+
+    /// The compact current bucket and history give what dense ones would: the exact p90 of a
+    /// bucket whose counters saturate, and error counts past `u16` restored and handed out.
+    #[test]
+    fn compact_state_keeps_exact_counts() {
+        let mut m = P90Baseline::new(&settings());
+        // 70 000 samples of 10 ms, then 10 000 of 20 ms: p90 (rank 72 000) is 20 ms's bucket.
+        for k in 0..80_000 {
+            let v = if k < 70_000 { 10.0 } else { 20.0 };
+            m.update(Timestamp(k / 10), v);
+        }
+        m.update(Timestamp(MIN), 10.0);
+        let (_, p90) = m.take_closed().unwrap();
+        assert_eq!(p90, representative(bucket_of(20.0)));
+        // 70 000 of 10 ms then 6 000 of 20 ms: rank 68 400 is in the saturated 10 ms bucket.
+        for k in 0..76_000 {
+            let v = if k < 70_000 { 10.0 } else { 20.0 };
+            m.update(Timestamp(MIN + k / 10), v);
+        }
+        m.update(Timestamp(2 * MIN), 10.0);
+        assert_eq!(m.take_closed().unwrap().1, representative(bucket_of(10.0)));
+
+        let mut e = ErrorBaseline::new(&settings());
+        let big = ErrorCounts {
+            total: 100_000,
+            errors: [0, 70_000, 70_000, 0],
+        };
+        let small = ErrorCounts {
+            total: 60,
+            errors: [1, 0, 0, 2],
+        };
+        let clean = ErrorCounts {
+            total: 6,
+            errors: [0; 4],
+        };
+        let restored = [(3, small), (5, big), (6, clean), (9, small), (10, big)];
+        for (i, c) in restored {
+            e.restore(i, c);
+        }
+        assert!(e.rollups().eq(restored));
+        assert_eq!(e.sums, [200_126, 2, 140_000, 140_000, 4]);
     }
 }

@@ -1,6 +1,7 @@
 //! The latency model: the z-score, IQR and rolling-mean detectors over one sliding window of
 //! the last `window` latencies of a series. It owns the window and the aggregates the detectors
-//! read (running moments of the whole window and of its recent part, a quantile sketch); the
+//! read (running moments of the whole window and of its recent part, the window's quantile
+//! buckets in rank order, [`WindowRanks`]); the
 //! detectors themselves are pure functions in [`zscore`], [`iqr`] and [`rolling`].
 //!
 //! Settings pick the unit and the direction. Live latency is `ms` and `up`: values clamped to
@@ -9,13 +10,16 @@
 //! and clips a value to the window's outer fences in the running moments; `both` judges drops
 //! as rises are judged.
 //!
-//! Every update is O(log B) (B = 1 438 quantile buckets) and allocates nothing; the running sums
+//! Every update is O(log window) plus one short `memmove` (see [`crate::detect::ranks`]) and
+//! allocates nothing; the window is kept column by column (values, their buckets, and with
+//! `unit = any` the clipped values the moments count), 10 bytes a sample for latencies; the running sums
 //! are rebuilt from the window once every `window` samples, an amortised O(1), so that rounding
 //! cannot drift.
 
 use crate::config::{Direction, LatencySettings, ValueUnit};
 use crate::detect::finding::Finding;
-use crate::detect::quantile::{self, QuantileSketch};
+use crate::detect::quantile;
+use crate::detect::ranks::WindowRanks;
 use crate::detect::scale::{self, IQR_TO_STD, RobustScale};
 use crate::detect::window::{Moments, Ring, effective_std, may_fire};
 use crate::detect::{iqr, rolling, zscore};
@@ -25,25 +29,21 @@ use crate::messages::Stats;
 /// (Tukey's "far out" fence).
 const OUTER_FENCE: f64 = 3.0;
 
-/// One latency in the window, with its quantile bucket so that evicting it costs no logarithm.
-#[derive(Debug, Clone, Copy, Default)]
-struct Sample {
-    value: f64,
-    bucket: u16,
-    /// The value as counted in the running moments: the value itself, except that with
-    /// `unit = any` it is clipped to the window's outer fences so that one huge spike does not
-    /// inflate the mean and spread the next samples are judged against.
-    moment: f64,
-}
-
 /// Latency detectors over a sliding window of the last `window` samples.
 #[derive(Debug)]
 pub struct LatencyModel {
     settings: LatencySettings,
     /// Judgements wait for this many samples in the window (at least 1).
     min_samples: usize,
-    window: Ring<Sample>,
-    quantiles: QuantileSketch,
+    /// The window's values, oldest first.
+    window: Ring<f64>,
+    /// Each value's quantile bucket, beside it, so that evicting it costs no logarithm.
+    buckets: Ring<u16>,
+    /// `unit = any`: each value as counted in the running moments, clipped to the window's
+    /// outer fences so that one huge spike does not inflate the mean and spread the next
+    /// samples are judged against. `None` for latencies, which the moments count as they are.
+    moments: Option<Ring<f64>>,
+    quantiles: WindowRanks,
     /// Moments of the whole window.
     all: Moments,
     /// Moments of the newest `recent_len` samples of the window: with the sample being judged,
@@ -65,8 +65,13 @@ impl LatencyModel {
         Self {
             settings: settings.clone(),
             min_samples: settings.min_samples.max(1),
-            window: Ring::new(settings.window, Sample::default()),
-            quantiles: QuantileSketch::new(),
+            window: Ring::new(settings.window, 0.0),
+            buckets: Ring::new(settings.window, 0),
+            moments: match settings.unit {
+                ValueUnit::Ms => None,
+                ValueUnit::Any => Some(Ring::new(settings.window, 0.0)),
+            },
+            quantiles: WindowRanks::new(settings.window.max(1)),
             all: Moments::default(),
             recent: Moments::default(),
             recent_len: settings.rolling_window.max(1) - 1,
@@ -105,15 +110,15 @@ impl LatencyModel {
     /// O(window log window), at most once per `window` pushes.
     fn refit(&mut self) {
         self.scratch.clear();
-        self.scratch.extend(self.window.iter().map(|s| s.value));
+        self.scratch.extend(self.window.iter());
         let fit = RobustScale::fit(&mut self.scratch);
         self.fit = Some(fit);
-        self.quantiles.clear();
-        let quantiles = &mut self.quantiles;
-        self.window.for_each_mut(|s| {
-            s.bucket = fit.bucket_of(s.value);
-            quantiles.insert_bucket(s.bucket);
-        });
+        // Refilled oldest first: the rings need not share a start, only the order.
+        self.buckets.clear();
+        for v in self.window.iter() {
+            self.buckets.push(fit.bucket_of(v));
+        }
+        self.quantiles.refill(self.buckets.iter());
     }
 
     /// Judges `value_ms` against the window as it was before, then adds it to the window.
@@ -316,29 +321,30 @@ impl LatencyModel {
             self.recent = Moments::with_shift(moment);
         }
         let bucket = self.bucket_of(value);
-        let evicted = self.window.push(Sample {
-            value,
-            bucket: bucket.unwrap_or(0),
-            moment,
-        });
-        match (bucket, evicted) {
+        let evicted_value = self.window.push(value);
+        let evicted_bucket = self.buckets.push(bucket.unwrap_or(0));
+        match (bucket, evicted_bucket) {
             // The same bucket in and out: the counts do not change.
-            (Some(b), Some(old)) => self.quantiles.move_bucket(old.bucket, b),
+            (Some(b), Some(old)) => self.quantiles.move_bucket(old, b),
             (Some(b), None) => self.quantiles.insert_bucket(b),
             (None, _) => {}
         }
+        let (evicted, aged) = match &mut self.moments {
+            None => (evicted_value, self.window.newest(self.recent_len)),
+            Some(moments) => (moments.push(moment), moments.newest(self.recent_len)),
+        };
         self.all.add(moment);
         if let Some(old) = evicted {
-            self.all.remove(old.moment);
+            self.all.remove(old);
         }
 
         self.recent.add(moment);
-        if let Some(aged) = self.window.newest(self.recent_len) {
+        if let Some(aged) = aged {
             // The sample that just aged out of the recent part joins the baseline.
-            self.recent.remove(aged.moment);
+            self.recent.remove(aged);
         } else if let Some(old) = evicted {
             // The recent part spans the whole window, so the evicted sample was in it.
-            self.recent.remove(old.moment);
+            self.recent.remove(old);
         }
 
         self.since_rebuild += 1;
@@ -367,10 +373,9 @@ impl LatencyModel {
     fn rebuild_moments(&mut self) {
         let shift = self.all.mean().unwrap_or(0.0);
         let older = self.window.len().saturating_sub(self.recent_len);
-        self.all
-            .rebuild(shift, self.window.iter().map(|s| s.moment));
-        self.recent
-            .rebuild(shift, self.window.iter().skip(older).map(|s| s.moment));
+        let moments = self.moments.as_ref().unwrap_or(&self.window);
+        self.all.rebuild(shift, moments.iter());
+        self.recent.rebuild(shift, moments.iter().skip(older));
         self.since_rebuild = 0;
     }
 }

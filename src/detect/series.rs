@@ -27,7 +27,8 @@ pub enum Event {
 
 #[derive(Debug)]
 enum Model {
-    Latency(LatencyModel),
+    /// Boxed: the latency model is the largest, and every other series would pay its size.
+    Latency(Box<LatencyModel>),
     Errors(ErrorModel),
     Availability {
         state: CircuitState,
@@ -85,7 +86,7 @@ impl SeriesDetector {
     /// The detector for a series of `metric`.
     pub fn new(metric: Metric, settings: &DetectSettings) -> Self {
         let model = match metric {
-            Metric::LatencyMs => Model::Latency(LatencyModel::new(&settings.latency)),
+            Metric::LatencyMs => Model::Latency(Box::new(LatencyModel::new(&settings.latency))),
             Metric::Errors => Model::Errors(ErrorModel::new(&settings.errors)),
             Metric::Availability => Model::Availability {
                 state: CircuitState::Closed,
