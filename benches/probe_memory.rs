@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
 use exwatch::config::Settings;
-use exwatch::messages::{Metric, Outcome, SeriesKey};
-use exwatch::metrics::{Counter, Histogram, Metrics};
+use exwatch::messages::{Metric, Name, Outcome, SeriesKey};
+use exwatch::metrics::{EndpointMetrics, Metrics};
 
 struct Counting;
 
@@ -41,7 +41,10 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         CALLS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded unchanged.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -63,40 +66,33 @@ fn endpoints() -> usize {
         .unwrap_or(2_000)
 }
 
-/// What one endpoint's probe keeps: its metric handles (as `ProbeActor::new` registers them).
-type ProbeHandles = ([Counter; 8], Counter, Counter, Histogram, Counter);
+/// What one endpoint's probe keeps: its metric handle (as `ProbeActor::new` registers it).
+type ProbeHandles = Arc<EndpointMetrics>;
 
-fn register_probe_metrics(metrics: &Metrics, exchange: &str, endpoint: &str) -> ProbeHandles {
-    let labels = [("exchange", exchange), ("endpoint", endpoint)];
-    (
-        Outcome::ALL.map(|o| {
-            metrics.counter(
-                "exwatch_probes_total",
-                &[labels[0], labels[1], ("outcome", o.as_str())],
-            )
-        }),
-        metrics.counter("exwatch_probes_scheduled_total", &labels),
-        metrics.counter("exwatch_probes_late_total", &labels),
-        metrics.histogram("exwatch_probe_duration_seconds", &labels),
-        metrics.counter("exwatch_probes_confirm_total", &labels),
-    )
+fn register_probe_metrics(metrics: &Metrics, exchange: &Name, endpoint: &Name) -> ProbeHandles {
+    metrics.endpoint(exchange, endpoint)
 }
 
 fn observe(h: &ProbeHandles, i: usize) {
-    h.0[i % 8].inc();
-    h.1.add(2);
-    h.2.inc();
-    h.3.observe(0.001 * i as f64);
-    h.4.add(i as u64 % 3);
+    h.outcome(Outcome::ALL[i % 8]);
+    h.scheduled(2);
+    h.late(1);
+    h.observe_duration(0.001 * i as f64);
+    for _ in 0..i % 3 {
+        h.confirmed();
+    }
 }
 
-/// Endpoint `i`'s exchange and endpoint names (20 exchanges).
-fn names(i: usize) -> (String, String) {
-    (format!("ex{:02}", i % 20), format!("endpoint_{i:05}"))
+/// Endpoint `i`'s exchange and endpoint names (20 exchanges), as the settings hold them.
+fn names(i: usize) -> (Name, Name) {
+    (
+        Name::from(format!("ex{:02}", i % 20)),
+        Name::from(format!("endpoint_{i:05}")),
+    )
 }
 
 fn probe_metrics(n: usize) {
-    let labels: Vec<(String, String)> = (0..n).map(names).collect();
+    let labels: Vec<(Name, Name)> = (0..n).map(names).collect();
     // The handles live inline in the probe's `Endpoint`s: reserve their room first.
     let mut handles: Vec<ProbeHandles> = Vec::with_capacity(n);
     let (b0, c0) = snapshot();
@@ -129,7 +125,7 @@ fn probe_metrics(n: usize) {
 
 fn detectors(n: usize) {
     use actix::{Actor, Context, Handler};
-    use exwatch::detect::{DetectorActor, DetectorOutputs, SeriesDetector};
+    use exwatch::detect::{DetectorActor, DetectorOutputs, DetectorShared, SeriesDetector};
     use exwatch::messages::{Anomaly, Resolved};
 
     struct Sink;
@@ -150,8 +146,7 @@ fn detectors(n: usize) {
     let series: Vec<SeriesKey> = (0..n)
         .flat_map(|i| {
             let (ex, ep) = names(i);
-            [Metric::Errors, Metric::LatencyMs]
-                .map(|m| SeriesKey::new(ex.as_str(), ep.as_str(), m))
+            [Metric::Errors, Metric::LatencyMs].map(|m| SeriesKey::new(ex.clone(), ep.clone(), m))
         })
         .collect();
     actix::System::new().block_on(async move {
@@ -161,6 +156,14 @@ fn detectors(n: usize) {
             resolved: sink.recipient(),
         };
         let metrics = Arc::new(Metrics::new());
+        // One for the whole set, as `DetectorSet` builds it.
+        let shared = DetectorShared::new(
+            detect.clone(),
+            settings.supervision.clone(),
+            outputs,
+            metrics,
+            None,
+        );
 
         // The structs live inline in the actors' tasks: reserve their room first.
         let mut models: Vec<SeriesDetector> = Vec::with_capacity(series.len());
@@ -174,20 +177,13 @@ fn detectors(n: usize) {
         let mut actors: Vec<DetectorActor> = Vec::with_capacity(series.len());
         let (b2, c2) = snapshot();
         for s in &series {
-            actors.push(DetectorActor::new(
-                s.clone(),
-                detect.clone(),
-                &settings.supervision,
-                outputs.clone(),
-                &metrics,
-            ));
+            actors.push(DetectorActor::new(s.clone(), &shared));
         }
         let (b3, c3) = snapshot();
         let count = series.len() as f64;
         let heap = ((b3 - b2) - (b1 - b0)) as f64 / count;
         let calls = ((c3 - c2) - (c1 - c0)) as f64 / count;
-        let inline =
-            std::mem::size_of::<DetectorActor>() - std::mem::size_of::<SeriesDetector>();
+        let inline = std::mem::size_of::<DetectorActor>() - std::mem::size_of::<SeriesDetector>();
         println!(
             "detector actors: {heap:.0} B heap per actor outside the model ({calls:.1} \
              allocation calls), {inline} B inline outside the model; {:.0} B per endpoint \
