@@ -5,14 +5,24 @@
 //! registry itself sits behind a `parking_lot::Mutex` because it is touched only at
 //! registration and at scrape time, from several arbiters' threads.
 //!
+//! A probed endpoint's metrics (probes by outcome, scheduled, late, confirmation, duration) are
+//! one [`EndpointMetrics`] — one registry entry and one allocation per endpoint instead of a
+//! dozen — rendered into the same families as separately registered metrics would be.
+//!
 //! The metric names are a public contract (see the design's Metrics table).
 
-use std::collections::BTreeMap;
+mod endpoint;
+
+pub use endpoint::EndpointMetrics;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
+
+use crate::messages::Name;
 
 /// A monotonically increasing count.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +82,23 @@ struct HistogramInner {
     sum_micros: AtomicU64,
 }
 
+impl HistogramInner {
+    fn observe(&self, seconds: f64) {
+        for (i, le) in DURATION_BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
 /// A distribution of durations, in seconds.
 #[derive(Debug, Clone, Default)]
 pub struct Histogram(Arc<HistogramInner>);
@@ -79,20 +106,12 @@ pub struct Histogram(Arc<HistogramInner>);
 impl Histogram {
     /// Records one observation of `seconds`.
     pub fn observe(&self, seconds: f64) {
-        for (i, le) in DURATION_BUCKETS.iter().enumerate() {
-            if seconds <= *le {
-                self.0.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.0.count.fetch_add(1, Ordering::Relaxed);
-        self.0
-            .sum_micros
-            .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
+        self.0.observe(seconds);
     }
 
     /// Observations so far.
     pub fn count(&self) -> u64 {
-        self.0.count.load(Ordering::Relaxed)
+        self.0.count()
     }
 }
 
@@ -108,7 +127,14 @@ type Labels = Vec<(&'static str, String)>;
 /// The registry of all of one monitor's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    families: Mutex<BTreeMap<&'static str, BTreeMap<Labels, Handle>>>,
+    registry: Mutex<Registry>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    families: BTreeMap<&'static str, BTreeMap<Labels, Handle>>,
+    /// Probed endpoints' metrics, by (exchange, endpoint).
+    endpoints: BTreeMap<(Name, Name), Arc<EndpointMetrics>>,
 }
 
 fn help(name: &str) -> (&'static str, &'static str) {
@@ -145,8 +171,8 @@ impl Metrics {
         pick: impl Fn(&Handle) -> Option<Handle>,
     ) -> Handle {
         let key: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-        let mut families = self.families.lock();
-        let family = families.entry(name).or_default();
+        let mut registry = self.registry.lock();
+        let family = registry.families.entry(name).or_default();
         if let Some(existing) = family.get(&key).and_then(&pick) {
             return existing;
         }
@@ -204,10 +230,29 @@ impl Metrics {
         }
     }
 
-    /// The value of a counter or gauge, if registered (for tests and the CLI).
+    /// The probe metrics of `exchange`'s `endpoint`, registered on first use.
+    pub fn endpoint(&self, exchange: &Name, endpoint: &Name) -> Arc<EndpointMetrics> {
+        let mut registry = self.registry.lock();
+        registry
+            .endpoints
+            .entry((exchange.clone(), endpoint.clone()))
+            .or_insert_with(|| Arc::new(EndpointMetrics::new(exchange.clone(), endpoint.clone())))
+            .clone()
+    }
+
+    /// The value of a counter or gauge (a histogram's count), if registered (for tests and
+    /// the CLI).
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let families = self.families.lock();
-        let family = families.get(name)?;
+        let registry = self.registry.lock();
+        if endpoint::FAMILIES.contains(&name)
+            && let Some(v) = registry
+                .endpoints
+                .values()
+                .find_map(|e| e.value(name, labels))
+        {
+            return Some(v);
+        }
+        let family = registry.families.get(name)?;
         family.iter().find_map(|(key, handle)| {
             let same = key.len() == labels.len()
                 && key
@@ -227,12 +272,24 @@ impl Metrics {
 
     /// The whole registry in the Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
-        let families = self.families.lock();
+        let registry = self.registry.lock();
+        let mut names: BTreeSet<&str> = registry.families.keys().copied().collect();
+        if !registry.endpoints.is_empty() {
+            names.extend(endpoint::FAMILIES);
+        }
         let mut out = String::new();
-        for (name, family) in families.iter() {
+        for name in names {
             let (kind, text) = help(name);
             let _ = writeln!(out, "# HELP {name} {text}");
             let _ = writeln!(out, "# TYPE {name} {kind}");
+            if endpoint::FAMILIES.contains(&name) {
+                for e in registry.endpoints.values() {
+                    e.render(name, &mut out);
+                }
+            }
+            let Some(family) = registry.families.get(name) else {
+                continue;
+            };
             for (labels, handle) in family {
                 let base = render_labels(labels, None);
                 match handle {

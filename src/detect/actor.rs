@@ -9,18 +9,27 @@
 //! persisted rollups ([`LoadRollups`]) before it handles any measurement — `ctx.wait` holds
 //! the mailbox until the answer (or [`WARM_START_WAIT`]), so measurements that arrive
 //! meanwhile queue up and count once, after the history they follow.
+//!
+//! A monitor runs two or three detectors per probed endpoint, so what they have in common
+//! (settings, outputs, the store link, the metrics registry, counters, detector names) sits in
+//! one [`DetectorShared`] behind an `Arc`; an actor holds only its series, its model and two
+//! pointers. Its restart tracker is built at its first restart.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, Supervised, WrapFuture,
 };
+use parking_lot::Mutex;
 
 use crate::config::{DetectSettings, SupervisionSettings};
 use crate::detect::baseline::bucket_ms;
 use crate::detect::series::{Event, SeriesDetector};
-use crate::messages::{Anomaly, Crash, Measurement, Name, Ping, Resolved, SeriesKey, Severity};
+use crate::messages::{
+    Anomaly, Crash, Measurement, Metric, Name, Ping, Resolved, SeriesKey, Severity,
+};
 use crate::metrics::{Counter, Metrics};
 use crate::store::{BaselineLink, LoadRollups, SaveRollup};
 use crate::supervision::{RestartTracker, guard};
@@ -37,78 +46,132 @@ pub struct DetectorOutputs {
     pub resolved: Recipient<Resolved>,
 }
 
+/// The counters of one (exchange, metric): every detector of those shares them.
+struct SeriesCounters {
+    /// `exwatch_detector_updates_total{metric}`.
+    updates: Counter,
+    /// `exwatch_anomalies_total{exchange,metric,severity}`, by severity.
+    anomalies: [Counter; 3],
+}
+
+/// What all the detectors of a [`DetectorSet`](crate::detect::DetectorSet) share.
+pub struct DetectorShared {
+    settings: Arc<DetectSettings>,
+    supervision: SupervisionSettings,
+    outputs: DetectorOutputs,
+    /// Where learned baselines persist, if anywhere.
+    store: Option<BaselineLink>,
+    metrics: Arc<Metrics>,
+    /// `exwatch_actor_restarts_total{actor="detector"}`, registered with the first detector.
+    restarts: OnceLock<Counter>,
+    counters: Mutex<HashMap<(Name, Metric), Arc<SeriesCounters>>>,
+    /// Detector names already made into `Name`s: firings reuse them.
+    names: Mutex<Vec<(&'static str, Name)>>,
+}
+
+impl DetectorShared {
+    /// What detectors judging with `settings`, reporting to `outputs` and persisting their
+    /// baselines through `store` (if any) share.
+    pub fn new(
+        settings: Arc<DetectSettings>,
+        supervision: SupervisionSettings,
+        outputs: DetectorOutputs,
+        metrics: Arc<Metrics>,
+        store: Option<BaselineLink>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            settings,
+            supervision,
+            outputs,
+            store,
+            metrics,
+            restarts: OnceLock::new(),
+            counters: Mutex::new(HashMap::new()),
+            names: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The counters of `series`' exchange and metric, registered on first use.
+    fn counters(&self, series: &SeriesKey) -> Arc<SeriesCounters> {
+        let key = (series.exchange.clone(), series.metric);
+        self.counters
+            .lock()
+            .entry(key)
+            .or_insert_with(|| {
+                let metric = series.metric.as_str();
+                let anomalies = [Severity::Info, Severity::Warning, Severity::Critical].map(|s| {
+                    self.metrics.counter(
+                        "exwatch_anomalies_total",
+                        &[
+                            ("exchange", &series.exchange),
+                            ("metric", metric),
+                            ("severity", s.as_str()),
+                        ],
+                    )
+                });
+                Arc::new(SeriesCounters {
+                    updates: self
+                        .metrics
+                        .counter("exwatch_detector_updates_total", &[("metric", metric)]),
+                    anomalies,
+                })
+            })
+            .clone()
+    }
+
+    /// `detector` as a shared `Name`.
+    fn name_of(&self, detector: &'static str) -> Name {
+        let mut names = self.names.lock();
+        if let Some((_, name)) = names.iter().find(|(d, _)| *d == detector) {
+            return name.clone();
+        }
+        let name = Name::from(detector);
+        names.push((detector, name.clone()));
+        name
+    }
+}
+
 /// Detection for one series.
 pub struct DetectorActor {
     series: SeriesKey,
-    settings: Arc<DetectSettings>,
     detector: SeriesDetector,
-    outputs: DetectorOutputs,
-    updates: Counter,
-    anomalies: [Counter; 3],
-    /// Detector names already made into `Name`s: a long episode reuses them.
-    names: Vec<(&'static str, Name)>,
-    restarts: RestartTracker,
-    /// Where the learned baseline persists, if anywhere.
-    store: Option<BaselineLink>,
+    shared: Arc<DetectorShared>,
+    counters: Arc<SeriesCounters>,
+    /// Built at the first restart (it names the actor, which costs an allocation).
+    restarts: Option<Box<RestartTracker>>,
 }
 
 impl DetectorActor {
-    /// A detector for `series`.
-    pub fn new(
-        series: SeriesKey,
-        settings: Arc<DetectSettings>,
-        supervision: &SupervisionSettings,
-        outputs: DetectorOutputs,
-        metrics: &Metrics,
-    ) -> Self {
-        let metric = series.metric.as_str();
-        let anomalies = [Severity::Info, Severity::Warning, Severity::Critical].map(|s| {
-            metrics.counter(
-                "exwatch_anomalies_total",
-                &[
-                    ("exchange", &series.exchange),
-                    ("metric", metric),
-                    ("severity", s.as_str()),
-                ],
-            )
+    /// A detector for `series`, sharing `shared` with the other detectors of its set.
+    pub fn new(series: SeriesKey, shared: &Arc<DetectorShared>) -> Self {
+        // Registered with the first detector, as a per-actor tracker would.
+        shared.restarts.get_or_init(|| {
+            shared
+                .metrics
+                .counter("exwatch_actor_restarts_total", &[("actor", "detector")])
         });
-        let restarts = RestartTracker::new(
-            Name::from(format!("detector:{series}")),
-            supervision,
-            metrics,
-            Some(outputs.anomalies.clone()),
-        );
         Self {
-            detector: SeriesDetector::for_series(&series, &settings),
-            updates: metrics.counter("exwatch_detector_updates_total", &[("metric", metric)]),
+            detector: SeriesDetector::for_series(&series, &shared.settings),
+            counters: shared.counters(&series),
+            shared: shared.clone(),
             series,
-            settings,
-            outputs,
-            anomalies,
-            names: Vec::new(),
-            restarts,
-            store: None,
+            restarts: None,
         }
-    }
-
-    /// Persists the learned baseline through `store` and warm-starts from it.
-    pub fn with_store(mut self, store: Option<BaselineLink>) -> Self {
-        self.store = store;
-        self
     }
 
     /// Loads the persisted rollups, holding the mailbox until they are in (see the module).
     fn warm_start(&mut self, ctx: &mut Context<Self>) {
-        let Some(store) = self.store.as_ref().filter(|_| self.detector.has_baseline()) else {
+        let Some(store) = (self.shared.store.as_ref()).filter(|_| self.detector.has_baseline())
+        else {
             return;
         };
-        let width = bucket_ms(&self.settings.baseline);
+        let width = bucket_ms(&self.shared.settings.baseline);
         let load = store
             .load
             .send(LoadRollups {
                 series: self.series.clone(),
                 width_ms: width,
-                keep_ms: self.settings.baseline.history.as_millis() as i64,
+                keep_ms: self.shared.settings.baseline.history.as_millis() as i64,
             })
             .timeout(WARM_START_WAIT);
         ctx.wait(load.into_actor(self).map(move |answer, act, _| match answer {
@@ -130,37 +193,28 @@ impl DetectorActor {
         let Some((index, rollup)) = self.detector.take_rollup() else {
             return;
         };
-        if let Some(store) = &self.store {
-            let width = bucket_ms(&self.settings.baseline);
+        if let Some(store) = &self.shared.store {
+            let width = bucket_ms(&self.shared.settings.baseline);
             store.save.do_send(SaveRollup {
                 series: self.series.clone(),
                 start_ms: index.saturating_mul(width),
                 width_ms: width,
                 rollup,
-                keep_ms: self.settings.baseline.history.as_millis() as i64,
+                keep_ms: self.shared.settings.baseline.history.as_millis() as i64,
             });
         }
     }
 
-    fn name_of(&mut self, detector: &'static str) -> Name {
-        if let Some((_, name)) = self.names.iter().find(|(d, _)| *d == detector) {
-            return name.clone();
-        }
-        let name = Name::from(detector);
-        self.names.push((detector, name.clone()));
-        name
-    }
-
     fn judge(&mut self, m: &Measurement) {
-        self.updates.inc();
+        self.counters.updates.inc();
         match self.detector.observe(m) {
             Some(Event::Firing {
                 finding,
                 started_at,
             }) => {
-                self.anomalies[finding.severity as usize].inc();
-                let detector = self.name_of(finding.detector);
-                self.outputs.anomalies.do_send(Anomaly {
+                self.counters.anomalies[finding.severity as usize].inc();
+                let detector = self.shared.name_of(finding.detector);
+                self.shared.outputs.anomalies.do_send(Anomaly {
                     series: self.series.clone(),
                     detector,
                     severity: finding.severity,
@@ -173,7 +227,7 @@ impl DetectorActor {
                     stats: self.detector.stats(),
                 });
             }
-            Some(Event::Resolved) => self.outputs.resolved.do_send(Resolved {
+            Some(Event::Resolved) => self.shared.outputs.resolved.do_send(Resolved {
                 series: self.series.clone(),
                 at: m.at,
                 stats: self.detector.stats(),
@@ -195,8 +249,19 @@ impl Actor for DetectorActor {
 impl Supervised for DetectorActor {
     /// Rebuilds the models from the settings; the firing flag and the restart budget survive.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.restarts.record(actix::clock::Instant::now());
-        self.detector = self.detector.rebuilt(self.series.metric, &self.settings);
+        let (shared, series) = (&self.shared, &self.series);
+        let tracker = self.restarts.get_or_insert_with(|| {
+            Box::new(RestartTracker::new(
+                Name::from(format!("detector:{series}")),
+                &shared.supervision,
+                &shared.metrics,
+                Some(shared.outputs.anomalies.clone()),
+            ))
+        });
+        tracker.record(actix::clock::Instant::now());
+        self.detector = self
+            .detector
+            .rebuilt(self.series.metric, &self.shared.settings);
     }
 }
 

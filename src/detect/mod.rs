@@ -31,7 +31,7 @@ pub mod set;
 pub mod window;
 pub mod zscore;
 
-pub use actor::{DetectorActor, DetectorOutputs};
+pub use actor::{DetectorActor, DetectorOutputs, DetectorShared};
 pub use finding::Finding;
 pub use price_actor::PriceActor;
 pub use rule_actor::RuleActor;

@@ -11,7 +11,7 @@ use actix::{Addr, ArbiterHandle, Supervisor};
 use parking_lot::Mutex;
 
 use crate::config::{DetectSettings, ExchangeSettings, RuleSettings, SupervisionSettings};
-use crate::detect::actor::{DetectorActor, DetectorOutputs};
+use crate::detect::actor::{DetectorActor, DetectorOutputs, DetectorShared};
 use crate::detect::price_actor::{PriceActor, PriceRoutes};
 use crate::detect::rule_actor::RuleActor;
 use crate::messages::{Measurement, Metric, SeriesKey};
@@ -30,13 +30,16 @@ struct Inner {
     supervision: SupervisionSettings,
     outputs: DetectorOutputs,
     metrics: Arc<Metrics>,
+    /// What the detectors started before [`DetectorSet::persist_baselines`] share.
+    cold: Arc<DetectorShared>,
     detectors: Mutex<HashMap<SeriesKey, Addr<DetectorActor>>>,
     /// Set once by [`DetectorSet::start_prices`].
     prices: OnceLock<PriceRoutes>,
     /// Set once by [`DetectorSet::start_rules`]; `None` inside when no rule applies.
     rules: OnceLock<Option<Addr<RuleActor>>>,
-    /// Set once by [`DetectorSet::persist_baselines`].
-    baselines: OnceLock<BaselineLink>,
+    /// What the detectors share, with the store link; set once by
+    /// [`DetectorSet::persist_baselines`].
+    warm: OnceLock<Arc<DetectorShared>>,
     /// Set once by [`DetectorSet::attach_status`].
     status: OnceLock<Arc<StatusBoard>>,
 }
@@ -56,17 +59,26 @@ impl DetectorSet {
         outputs: DetectorOutputs,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let settings = Arc::new(settings);
+        let cold = DetectorShared::new(
+            settings.clone(),
+            supervision.clone(),
+            outputs.clone(),
+            metrics.clone(),
+            None,
+        );
         Self {
             inner: Arc::new(Inner {
                 arbiter,
-                settings: Arc::new(settings),
+                settings,
                 supervision,
                 outputs,
                 metrics,
+                cold,
                 detectors: Mutex::new(HashMap::new()),
                 prices: OnceLock::new(),
                 rules: OnceLock::new(),
-                baselines: OnceLock::new(),
+                warm: OnceLock::new(),
                 status: OnceLock::new(),
             }),
         }
@@ -83,17 +95,10 @@ impl DetectorSet {
             tracing::warn!(series = %series, "Too many series; measurement dropped.");
             return None;
         }
-        let (key, settings, supervision, outputs, metrics) = (
-            series.clone(),
-            inner.settings.clone(),
-            inner.supervision.clone(),
-            inner.outputs.clone(),
-            inner.metrics.clone(),
-        );
-        let store = inner.baselines.get().cloned();
-        let addr = Supervisor::start_in_arbiter(&inner.arbiter, move |_| {
-            DetectorActor::new(key, settings, &supervision, outputs, &metrics).with_store(store)
-        });
+        let key = series.clone();
+        let shared = inner.warm.get().unwrap_or(&inner.cold).clone();
+        let addr =
+            Supervisor::start_in_arbiter(&inner.arbiter, move |_| DetectorActor::new(key, &shared));
         map.insert(series.clone(), addr.clone());
         Some(addr)
     }
@@ -159,7 +164,16 @@ impl DetectorSet {
     /// Persists the learned baselines of detectors started from now on through `store`, and
     /// warm-starts them from it. Only the first call has an effect.
     pub fn persist_baselines(&self, store: BaselineLink) {
-        let _ = self.inner.baselines.set(store);
+        let inner = &self.inner;
+        inner.warm.get_or_init(|| {
+            DetectorShared::new(
+                inner.settings.clone(),
+                inner.supervision.clone(),
+                inner.outputs.clone(),
+                inner.metrics.clone(),
+                Some(store),
+            )
+        });
     }
 
     /// The running RuleActor, if any rule applies.

@@ -55,7 +55,7 @@ use crate::messages::{
     Anomaly, Crash, MaintenanceStatus, Measurement, Metric, Name, Outcome, Ping, SeriesKey,
     Timestamp,
 };
-use crate::metrics::{Counter, Gauge, Histogram, Metrics};
+use crate::metrics::{EndpointMetrics, Gauge, Metrics};
 use crate::probe::breaker::{Admission, CircuitBreaker, Transition};
 use crate::probe::confirm::{ConfirmBudget, Confirmation, Seen};
 use crate::probe::exchange::{Answer, Verdict, judge};
@@ -105,12 +105,9 @@ struct Endpoint {
     errors: SeriesKey,
     latency: SeriesKey,
     extra: Option<SeriesKey>,
-    outcomes: [Counter; 8],
-    scheduled: Counter,
-    late: Counter,
-    duration: Histogram,
+    /// Probes by outcome, scheduled, late, confirmation and duration: one shared allocation.
+    metrics: Arc<EndpointMetrics>,
     confirm: Confirmation,
-    confirmations: Counter,
 }
 
 /// What one probe brought back.
@@ -180,7 +177,6 @@ impl ProbeActor {
             .endpoints
             .iter()
             .map(|e| {
-                let labels = [("exchange", &*exchange), ("endpoint", &*e.name)];
                 let extra_metric = match e.kind {
                     EndpointKind::Time => Some(Metric::ClockSkewMs),
                     EndpointKind::Ticker => Some(Metric::Price),
@@ -194,20 +190,11 @@ impl ProbeActor {
                     latency: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::LatencyMs),
                     extra: extra_metric
                         .map(|m| SeriesKey::new(exchange.clone(), e.name.clone(), m)),
-                    outcomes: Outcome::ALL.map(|o| {
-                        metrics.counter(
-                            "exwatch_probes_total",
-                            &[labels[0], labels[1], ("outcome", o.as_str())],
-                        )
-                    }),
-                    scheduled: metrics.counter("exwatch_probes_scheduled_total", &labels),
-                    late: metrics.counter("exwatch_probes_late_total", &labels),
-                    duration: metrics.histogram("exwatch_probe_duration_seconds", &labels),
+                    metrics: metrics.endpoint(&exchange, &e.name),
                     confirm: Confirmation::new(
                         e.confirm_interval.min(e.interval),
                         e.confirm_probes.unwrap_or(breaker.failure_threshold),
                     ),
-                    confirmations: metrics.counter("exwatch_probes_confirm_total", &labels),
                     settings: e.clone(),
                 }
             })
@@ -321,10 +308,10 @@ impl ProbeActor {
         let now = Instant::now();
         let ep = &mut self.endpoints[i];
         let fired = ep.schedule.fire(now);
-        ep.scheduled.add(1 + fired.missed);
+        ep.metrics.scheduled(1 + fired.missed);
         // Slots that passed while we could not run are counted as late, never silently lost.
         let late = fired.missed + u64::from(fired.is_late());
-        ep.late.add(late);
+        ep.metrics.late(late);
         if late > 0 {
             tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, lateness = ?fired.lateness, missed = fired.missed, "Probe late.");
         }
@@ -341,7 +328,7 @@ impl ProbeActor {
             // time our own queue, not the exchange (and an unbounded queue collapses into
             // timeouts). The slot is skipped, and counted late.
             if late == 0 {
-                self.endpoints[i].late.inc();
+                self.endpoints[i].metrics.late(1);
             }
             tracing::debug!(exchange = %self.exchange, endpoint = %self.endpoints[i].settings.name, "All connections busy; slot skipped.");
             return;
@@ -353,7 +340,7 @@ impl ProbeActor {
         if let Admission::Rejected = admission {
             let ep = &mut self.endpoints[i];
             ep.confirm.observe(Seen::Neutral, now);
-            ep.outcomes[Outcome::BreakerOpen.index()].inc();
+            ep.metrics.outcome(Outcome::BreakerOpen);
             self.detectors.send(Measurement {
                 series: ep.errors.clone(),
                 value: 1.0,
@@ -403,7 +390,7 @@ impl ProbeActor {
             self.endpoints[i].confirm.abandon();
             return;
         }
-        self.endpoints[i].confirmations.inc();
+        self.endpoints[i].metrics.confirmed();
         let ticket = self.breaker.generation();
         self.probe(i, ticket);
     }
@@ -474,8 +461,8 @@ impl ProbeActor {
         let status = result.answer.as_ref().map(|r| r.status).unwrap_or(0);
         let latency_ms = result.elapsed.as_secs_f64() * 1e3;
         let at = result.started_wall;
-        ep.outcomes[verdict.outcome.index()].inc();
-        ep.duration.observe(result.elapsed.as_secs_f64());
+        ep.metrics.outcome(verdict.outcome);
+        ep.metrics.observe_duration(result.elapsed.as_secs_f64());
         if !verdict.outcome.is_ok() {
             tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, outcome = %verdict.outcome, status, detail = verdict.detail.as_deref().unwrap_or(""), "Probe failed.");
         }

@@ -1,0 +1,202 @@
+//! Memory per monitored endpoint outside the detectors' models: the probe metrics a
+//! `ProbeActor` registers for each endpoint, and the non-model parts of the two
+//! `DetectorActor`s (errors, latency) each HTTP endpoint gets.
+//!
+//! A counting global allocator tracks live heap bytes and allocation calls; each part is
+//! built for `ENDPOINTS` endpoints (default 2 000, env `PROBE_MEMORY_ENDPOINTS`) and kept
+//! alive while measured. Inline sizes of the structs that hold the handles are added where
+//! they live in another allocation (the actor's task). With `PROBE_MEMORY_DUMP=<path>` the
+//! `/metrics` text of the probe metrics (after a few observations) is written to `path`, to
+//! diff the exposition across changes.
+//!
+//! Run: `cargo bench --bench probe_memory` (the figures do not depend on the profile, so
+//! `--profile dev` gives the same numbers without a release build).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+
+use exwatch::config::Settings;
+use exwatch::messages::{Metric, Name, Outcome, SeriesKey};
+use exwatch::metrics::{EndpointMetrics, Metrics};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same layout as asked.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: allocated by `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Live bytes and allocation calls so far.
+fn snapshot() -> (isize, usize) {
+    (LIVE.load(Ordering::Relaxed), CALLS.load(Ordering::Relaxed))
+}
+
+fn endpoints() -> usize {
+    std::env::var("PROBE_MEMORY_ENDPOINTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
+}
+
+/// What one endpoint's probe keeps: its metric handle (as `ProbeActor::new` registers it).
+type ProbeHandles = Arc<EndpointMetrics>;
+
+fn register_probe_metrics(metrics: &Metrics, exchange: &Name, endpoint: &Name) -> ProbeHandles {
+    metrics.endpoint(exchange, endpoint)
+}
+
+fn observe(h: &ProbeHandles, i: usize) {
+    h.outcome(Outcome::ALL[i % 8]);
+    h.scheduled(2);
+    h.late(1);
+    h.observe_duration(0.001 * i as f64);
+    for _ in 0..i % 3 {
+        h.confirmed();
+    }
+}
+
+/// Endpoint `i`'s exchange and endpoint names (20 exchanges), as the settings hold them.
+fn names(i: usize) -> (Name, Name) {
+    (
+        Name::from(format!("ex{:02}", i % 20)),
+        Name::from(format!("endpoint_{i:05}")),
+    )
+}
+
+fn probe_metrics(n: usize) {
+    let labels: Vec<(Name, Name)> = (0..n).map(names).collect();
+    // The handles live inline in the probe's `Endpoint`s: reserve their room first.
+    let mut handles: Vec<ProbeHandles> = Vec::with_capacity(n);
+    let (b0, c0) = snapshot();
+    let metrics = Metrics::new();
+    for (ex, ep) in &labels {
+        handles.push(register_probe_metrics(&metrics, ex, ep));
+    }
+    let (b1, c1) = snapshot();
+    let heap = (b1 - b0) as f64 / n as f64;
+    let allocs = (c1 - c0) as f64 / n as f64;
+    println!(
+        "probe metrics: {heap:.0} B heap per endpoint ({allocs:.1} allocation calls), \
+         {} B inline in the probe's Endpoint",
+        std::mem::size_of::<ProbeHandles>()
+    );
+    for (i, h) in handles.iter().enumerate() {
+        observe(h, i);
+    }
+    let text = metrics.render();
+    println!(
+        "  /metrics text: {} B per endpoint, {} lines",
+        text.len() / n,
+        text.lines().count()
+    );
+    if let Ok(path) = std::env::var("PROBE_MEMORY_DUMP") {
+        std::fs::write(path, &text).expect("dump written");
+    }
+    drop(handles);
+}
+
+fn detectors(n: usize) {
+    use actix::{Actor, Context, Handler};
+    use exwatch::detect::{DetectorActor, DetectorOutputs, DetectorShared, SeriesDetector};
+    use exwatch::messages::{Anomaly, Resolved};
+
+    struct Sink;
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+    impl Handler<Anomaly> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: Anomaly, _: &mut Context<Self>) {}
+    }
+    impl Handler<Resolved> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: Resolved, _: &mut Context<Self>) {}
+    }
+
+    let settings = Settings::default();
+    let detect = Arc::new(settings.detect.clone());
+    let series: Vec<SeriesKey> = (0..n)
+        .flat_map(|i| {
+            let (ex, ep) = names(i);
+            [Metric::Errors, Metric::LatencyMs].map(|m| SeriesKey::new(ex.clone(), ep.clone(), m))
+        })
+        .collect();
+    actix::System::new().block_on(async move {
+        let sink = Sink.start();
+        let outputs = DetectorOutputs {
+            anomalies: sink.clone().recipient(),
+            resolved: sink.recipient(),
+        };
+        let metrics = Arc::new(Metrics::new());
+        // One for the whole set, as `DetectorSet` builds it.
+        let shared = DetectorShared::new(
+            detect.clone(),
+            settings.supervision.clone(),
+            outputs,
+            metrics,
+            None,
+        );
+
+        // The structs live inline in the actors' tasks: reserve their room first.
+        let mut models: Vec<SeriesDetector> = Vec::with_capacity(series.len());
+        let (b0, c0) = snapshot();
+        for s in &series {
+            models.push(SeriesDetector::for_series(s, &detect));
+        }
+        let (b1, c1) = snapshot();
+        drop(models);
+
+        let mut actors: Vec<DetectorActor> = Vec::with_capacity(series.len());
+        let (b2, c2) = snapshot();
+        for s in &series {
+            actors.push(DetectorActor::new(s.clone(), &shared));
+        }
+        let (b3, c3) = snapshot();
+        let count = series.len() as f64;
+        let heap = ((b3 - b2) - (b1 - b0)) as f64 / count;
+        let calls = ((c3 - c2) - (c1 - c0)) as f64 / count;
+        let inline = std::mem::size_of::<DetectorActor>() - std::mem::size_of::<SeriesDetector>();
+        println!(
+            "detector actors: {heap:.0} B heap per actor outside the model ({calls:.1} \
+             allocation calls), {inline} B inline outside the model; {:.0} B per endpoint \
+             (2 actors, heap + inline)",
+            2.0 * (heap + inline as f64),
+        );
+        drop(actors);
+    });
+}
+
+fn main() {
+    let n = endpoints();
+    println!("{n} endpoints");
+    probe_metrics(n);
+    detectors(n);
+}
