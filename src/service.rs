@@ -27,6 +27,7 @@ use crate::messages::{
     Alert, Anomaly, Crash, Measurement, Name, Ping, Resolved, SeriesKey, Severity, Triage,
 };
 use crate::metrics::Metrics;
+use crate::probe::schedule::Spread;
 use crate::probe::{ProbeActor, StopProbing};
 use crate::route::{AddRoute, Route, RouterActor, Subscribe, SubscribeResolved};
 use crate::server::{self, AppState, RunningServer};
@@ -204,7 +205,7 @@ impl MonitorBuilder {
             .collect();
         let mut probe_load = vec![0usize; probe_arbiters.len()];
         let total_endpoints: usize = exchanges.iter().map(|x| x.endpoints.len()).sum();
-        let mut first_endpoint = 0;
+        let exchange_count = exchanges.len();
 
         let router_addr = {
             let (m, s, region, window) = (
@@ -386,14 +387,18 @@ impl MonitorBuilder {
 
         let probes = exchanges
             .into_iter()
-            .map(|ex| {
+            .enumerate()
+            .map(|(x, ex)| {
                 let count = ex.endpoints.len();
                 let shard = (0..probe_load.len())
                     .min_by_key(|&k| probe_load[k])
                     .unwrap_or(0);
                 probe_load[shard] += count;
-                let first = first_endpoint;
-                first_endpoint += count;
+                let spread = Spread {
+                    exchange: x,
+                    exchanges: exchange_count,
+                    total: total_endpoints,
+                };
                 let (d, m, b, s, e) = (
                     detectors.clone(),
                     metrics.clone(),
@@ -405,7 +410,7 @@ impl MonitorBuilder {
                 Supervisor::start_in_arbiter(&probe_arbiters[shard].handle(), move |_| {
                     ProbeActor::new(ex, &b, &s, d, &m, Some(e))
                         .with_maintenance(status)
-                        .with_phase(first, total_endpoints)
+                        .with_phase(spread)
                 })
             })
             .collect();

@@ -59,7 +59,7 @@ use crate::metrics::{EndpointMetrics, Gauge, Metrics};
 use crate::probe::breaker::{Admission, CircuitBreaker, Transition};
 use crate::probe::confirm::{ConfirmBudget, Confirmation, Seen};
 use crate::probe::exchange::{Answer, Verdict, judge};
-use crate::probe::schedule::{FixedRate, phase};
+use crate::probe::schedule::{FixedRate, Spread};
 use crate::supervision::{RestartTracker, guard, panic_text};
 
 /// Back-off after a rate-limit answer that did not say how long to wait.
@@ -242,12 +242,14 @@ impl ProbeActor {
         self
     }
 
-    /// Spreads the first slots: endpoint `j` of this exchange is endpoint `first + j` of
-    /// `total` probed by the whole monitor, and starts [`phase`]`(first + j, total, interval)`
-    /// after the start (at most its interval; a few milliseconds apart for small configs).
-    pub fn with_phase(mut self, first: usize, total: usize) -> Self {
+    /// Spreads the first slots: endpoint `j` of this exchange starts
+    /// [`Spread::phase`]`(j, endpoints, interval)` after the start (less than its interval;
+    /// a millisecond apart for small configs), so that neither this exchange's connections
+    /// nor the monitor as a whole see its endpoints fall due together.
+    pub fn with_phase(mut self, spread: Spread) -> Self {
+        let n = self.endpoints.len();
         for (j, ep) in self.endpoints.iter_mut().enumerate() {
-            ep.phase = phase(first + j, total, ep.settings.interval);
+            ep.phase = spread.phase(j, n, ep.settings.interval);
             ep.schedule = FixedRate::new(Instant::now() + ep.phase, ep.settings.interval);
         }
         self

@@ -14,18 +14,48 @@ use actix::clock::Instant;
 /// A probe that starts more than this after its slot is late (`exwatch_probes_late_total`).
 pub const LATE_AFTER: Duration = Duration::from_millis(100);
 
-/// The widest gap [`phase`] leaves between two endpoints' first slots.
+/// The widest gap [`Spread::phase`] leaves between two endpoints' first slots.
 pub const SPREAD_STEP: Duration = Duration::from_millis(1);
 
-/// How long after the start endpoint `index` of `total` takes its first slot. Many endpoints
-/// are spread evenly over the interval (`interval / total` apart), a few are at most
-/// [`SPREAD_STEP`] apart (a small config still probes everything at once), so that thousands
-/// of endpoints never fall due in the same millisecond. Always less than `interval`.
-pub fn phase(index: usize, total: usize, interval: Duration) -> Duration {
-    let (total, period) = (total.max(1) as u128, interval.as_nanos().max(1));
-    let step = (period / total).min(SPREAD_STEP.as_nanos());
-    let nanos = (step * (index as u128 % total)) % period;
-    Duration::from_nanos(nanos as u64)
+/// Where one exchange's endpoints sit among all the monitor probes: what [`Spread::phase`]
+/// needs to spread first slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spread {
+    /// This exchange's number among the probed exchanges, from 0.
+    pub exchange: usize,
+    /// Exchanges probed.
+    pub exchanges: usize,
+    /// Endpoints probed by the whole monitor.
+    pub total: usize,
+}
+
+impl Spread {
+    /// The only exchange, probing `total` endpoints.
+    pub fn alone(total: usize) -> Self {
+        Self {
+            exchange: 0,
+            exchanges: 1,
+            total,
+        }
+    }
+
+    /// How long after the start endpoint `j` of this exchange's `n` takes its first slot.
+    ///
+    /// Each exchange's endpoints are spread evenly over the span, and the exchanges are
+    /// interleaved within it: endpoint `j` of exchange `x` of `X` sits at `(j·X + x) / (n·X)` of
+    /// the span. So neither one exchange's connection pool (its endpoints never fall due
+    /// together: 500 endpoints at 1 s arrive 2 ms apart, not in one 20 ms burst) nor the
+    /// process as a whole sees a burst. The span is the interval, or `total` ×
+    /// [`SPREAD_STEP`] when that is shorter, so a small config still probes everything at
+    /// once (a millisecond apart). Always less than `interval`.
+    pub fn phase(&self, j: usize, n: usize, interval: Duration) -> Duration {
+        let period = interval.as_nanos().max(1);
+        let span = period.min(SPREAD_STEP.as_nanos() * self.total.max(1) as u128);
+        let (n, xs) = (n.max(1) as u128, self.exchanges.max(1) as u128);
+        let (j, x) = ((j as u128).min(n - 1), (self.exchange as u128).min(xs - 1));
+        let nanos = span * (j * xs + x) / (n * xs);
+        Duration::from_nanos(nanos.min(period - 1) as u64)
+    }
 }
 
 /// What [`FixedRate::fire`] took.
@@ -117,27 +147,69 @@ mod tests {
     #[test]
     fn phases_of_a_small_config_are_a_millisecond_apart() {
         let s = Duration::from_secs(1);
-        assert_eq!(phase(0, 3, s), Duration::ZERO);
-        assert_eq!(phase(1, 3, s), MS);
-        assert_eq!(phase(2, 3, s), 2 * MS);
+        let one = Spread::alone(3);
+        assert_eq!(one.phase(0, 3, s), Duration::ZERO);
+        assert_eq!(one.phase(1, 3, s), MS);
+        assert_eq!(one.phase(2, 3, s), 2 * MS);
+        // Three exchanges of four endpoints: twelve distinct milliseconds, interleaved.
+        let mut all: Vec<Duration> = (0..3)
+            .flat_map(|x| {
+                let spread = Spread {
+                    exchange: x,
+                    exchanges: 3,
+                    total: 12,
+                };
+                (0..4).map(move |j| spread.phase(j, 4, Duration::from_secs(10)))
+            })
+            .collect();
+        all.sort();
+        assert_eq!(all, (0..12).map(|k| k * MS).collect::<Vec<_>>());
     }
 
     #[test]
     fn phases_of_a_large_config_cover_the_interval_evenly() {
         let s = Duration::from_secs(1);
         let n = 25_000;
-        assert_eq!(phase(1, n, s), Duration::from_micros(40));
-        assert_eq!(phase(n / 2, n, s), Duration::from_millis(500));
-        assert!(phase(n - 1, n, s) < s);
+        let one = Spread::alone(n);
+        assert_eq!(one.phase(1, n, s), Duration::from_micros(40));
+        assert_eq!(one.phase(n / 2, n, s), Duration::from_millis(500));
+        assert!(one.phase(n - 1, n, s) < s);
         // Every 100 ms of the interval holds a tenth of the endpoints.
         let mut per_tenth = [0u32; 10];
         for i in 0..n {
-            per_tenth[(phase(i, n, s).as_millis() / 100) as usize] += 1;
+            per_tenth[(one.phase(i, n, s).as_millis() / 100) as usize] += 1;
         }
         assert!(per_tenth.iter().all(|&c| c == 2_500), "{per_tenth:?}");
         // Out-of-range input stays in range.
-        assert!(phase(7, 0, Duration::ZERO) < Duration::from_nanos(1) + MS);
-        assert!(phase(usize::MAX, n, s) < s);
+        assert!(Spread::alone(0).phase(7, 0, Duration::ZERO) < Duration::from_nanos(1) + MS);
+        assert!(one.phase(usize::MAX, n, s) < s);
+    }
+
+    #[test]
+    fn each_exchange_is_spread_over_the_interval_and_the_exchanges_interleave() {
+        // 50 exchanges of 500 endpoints at 1 s: each exchange's endpoints 2 ms apart over the
+        // whole second (not one 20 ms burst), and the monitor as a whole 40 µs apart.
+        let s = Duration::from_secs(1);
+        let mut all = Vec::new();
+        for x in 0..50 {
+            let spread = Spread {
+                exchange: x,
+                exchanges: 50,
+                total: 25_000,
+            };
+            let mine: Vec<Duration> = (0..500).map(|j| spread.phase(j, 500, s)).collect();
+            assert!(
+                mine.windows(2).all(|w| w[1] - w[0] == 2 * MS),
+                "exchange {x}"
+            );
+            assert!(mine[499] >= Duration::from_millis(998) && mine[499] < s);
+            all.extend(mine);
+        }
+        all.sort();
+        assert!(
+            all.windows(2)
+                .all(|w| w[1] - w[0] == Duration::from_micros(40))
+        );
     }
 
     #[test]
