@@ -516,19 +516,25 @@ impl MonitorHandle {
     }
 
     /// Waits until every measurement injected so far has been judged and every resulting
-    /// alert has been stored and has reached the channels' queues.
+    /// alert has been stored and has reached the channels' queues. Bounded by [`DRAIN_WAIT`]:
+    /// an actor whose thread is stuck is logged, not waited for forever.
     pub async fn drain(&self) {
-        for d in self.detectors.all() {
-            let _ = d.send(Ping).await;
+        let all = async {
+            for d in self.detectors.all() {
+                let _ = d.send(Ping).await;
+            }
+            for p in self.detectors.price_actors() {
+                let _ = p.send(Ping).await;
+            }
+            if let Some(r) = self.detectors.rule_actor() {
+                let _ = r.send(Ping).await;
+            }
+            let _ = self.router.send(Ping).await;
+            let _ = self.store.send(Ping).await;
+        };
+        if tokio::time::timeout(DRAIN_WAIT, all).await.is_err() {
+            tracing::warn!("The pipeline did not drain within {DRAIN_WAIT:?}; going on.");
         }
-        for p in self.detectors.price_actors() {
-            let _ = p.send(Ping).await;
-        }
-        if let Some(r) = self.detectors.rule_actor() {
-            let _ = r.send(Ping).await;
-        }
-        let _ = self.router.send(Ping).await;
-        let _ = self.store.send(Ping).await;
     }
 
     /// Stops gracefully: probes stop, the pipeline drains, channels deliver what they hold
@@ -587,6 +593,9 @@ impl MonitorHandle {
 /// How long [`MonitorHandle::stop`] waits for the store's thread to close the database: it
 /// only has to finish the write in hand.
 const STORE_CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// The longest [`MonitorHandle::drain`] waits for the pipeline to answer.
+pub const DRAIN_WAIT: Duration = Duration::from_secs(30);
 
 /// Waits for the threads of stopped arbiters to end, without blocking the caller's event
 /// loop: a plain thread joins them and reports back.
