@@ -380,6 +380,9 @@ impl MonitorBuilder {
             metrics.clone(),
         );
         detectors.persist_baselines(BaselineLink::new(&store));
+        // Three series at most per configured endpoint (errors, latency, a clock or a price),
+        // and room for what an embedding engine reports on its own.
+        detectors.limit_series(3 * total_endpoints + SPARE_SERIES);
         detectors.start_prices(&exchanges);
         let status_board = Arc::new(StatusBoard::new(monitor.region.clone(), &exchanges));
         detectors.attach_status(status_board.clone());
@@ -519,6 +522,11 @@ impl MonitorHandle {
     /// alert has been stored and has reached the channels' queues. Bounded by [`DRAIN_WAIT`]:
     /// an actor whose thread is stuck is logged, not waited for forever.
     pub async fn drain(&self) {
+        self.drained().await;
+    }
+
+    /// [`MonitorHandle::drain`], telling whether the pipeline answered in time.
+    async fn drained(&self) -> bool {
         let all = async {
             for d in self.detectors.all() {
                 let _ = d.send(Ping).await;
@@ -532,9 +540,11 @@ impl MonitorHandle {
             let _ = self.router.send(Ping).await;
             let _ = self.store.send(Ping).await;
         };
-        if tokio::time::timeout(DRAIN_WAIT, all).await.is_err() {
+        let answered = tokio::time::timeout(DRAIN_WAIT, all).await.is_ok();
+        if !answered {
             tracing::warn!("The pipeline did not drain within {DRAIN_WAIT:?}; going on.");
         }
+        answered
     }
 
     /// Stops gracefully: probes stop, the pipeline drains, channels deliver what they hold
@@ -547,20 +557,34 @@ impl MonitorHandle {
         for p in &self.probes {
             let _ = p.send(StopProbing).await;
         }
-        self.drain().await;
+        // Anomalies still queued in a stuck pipeline never became alerts: not "all delivered".
+        let drained = self.drained().await;
         let flushes = self.channels.iter().map(|c| {
             c.flush.send(Flush {
                 deadline: self.grace,
             })
         });
-        let all_done = futures_util::future::join_all(flushes)
-            .await
-            .into_iter()
-            .all(|r| r.unwrap_or(false));
+        // Each channel gives up by `grace`; the bound covers a channel whose thread is stuck.
+        let flushed = tokio::time::timeout(
+            self.grace + FLUSH_SLACK,
+            futures_util::future::join_all(flushes),
+        )
+        .await
+        .map(|replies| replies.into_iter().all(|r| r.unwrap_or(false)))
+        .unwrap_or(false);
+        let all_done = drained && flushed;
         // Every delivery report the channels sent is written before anything stops; then the
         // file is closed and its lock released, whatever addresses of the store live on.
-        let _ = self.store.send(Ping).await;
-        let _ = self.store.send(Close).await;
+        let store_done = async {
+            let _ = self.store.send(Ping).await;
+            let _ = self.store.send(Close).await;
+        };
+        if tokio::time::timeout(STORE_CLOSE_WAIT, store_done)
+            .await
+            .is_err()
+        {
+            tracing::warn!("The event store did not answer within {STORE_CLOSE_WAIT:?}.");
+        }
         let MonitorHandle {
             detectors,
             router,
@@ -593,6 +617,14 @@ impl MonitorHandle {
 /// How long [`MonitorHandle::stop`] waits for the store's thread to close the database: it
 /// only has to finish the write in hand.
 const STORE_CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// Series a monitor's detectors take beyond three per configured endpoint: those an
+/// embedding engine reports on its own.
+const SPARE_SERIES: usize = 10_000;
+
+/// How long past `[shutdown] grace` [`MonitorHandle::stop`] waits for the channels' flush
+/// answers (each channel gives up by the grace itself).
+const FLUSH_SLACK: Duration = Duration::from_secs(5);
 
 /// The longest [`MonitorHandle::drain`] waits for the pipeline to answer.
 pub const DRAIN_WAIT: Duration = Duration::from_secs(30);

@@ -21,7 +21,8 @@ use crate::store::BaselineLink;
 
 /// The most series one monitor tracks (a probed endpoint has two or three: 25 000 endpoints
 /// need up to 75 000); more is almost surely a bug in the sender (a series key built from a
-/// changing value) and would grow without bound.
+/// changing value) and would grow without bound. A monitor sets its own, lower limit from its
+/// config ([`DetectorSet::limit_series`]).
 pub const MAX_SERIES: usize = 250_000;
 
 struct Inner {
@@ -42,6 +43,8 @@ struct Inner {
     warm: OnceLock<Arc<DetectorShared>>,
     /// Set once by [`DetectorSet::attach_status`].
     status: OnceLock<Arc<StatusBoard>>,
+    /// Set once by [`DetectorSet::limit_series`].
+    max_series: OnceLock<usize>,
 }
 
 /// A cheap-to-clone handle on the running detectors.
@@ -80,18 +83,20 @@ impl DetectorSet {
                 rules: OnceLock::new(),
                 warm: OnceLock::new(),
                 status: OnceLock::new(),
+                max_series: OnceLock::new(),
             }),
         }
     }
 
-    /// The detector of `series`, started on first use. `None` past [`MAX_SERIES`].
+    /// The detector of `series`, started on first use. `None` past the limit
+    /// ([`DetectorSet::limit_series`], else [`MAX_SERIES`]).
     pub fn get(&self, series: &SeriesKey) -> Option<Addr<DetectorActor>> {
         let inner = &self.inner;
         let mut map = inner.detectors.lock();
         if let Some(addr) = map.get(series) {
             return Some(addr.clone());
         }
-        if map.len() >= MAX_SERIES {
+        if map.len() >= inner.max_series.get().copied().unwrap_or(MAX_SERIES) {
             tracing::warn!(series = %series, "Too many series; measurement dropped.");
             return None;
         }
@@ -193,6 +198,13 @@ impl DetectorSet {
     /// Every running detector.
     pub fn all(&self) -> Vec<Addr<DetectorActor>> {
         self.inner.detectors.lock().values().cloned().collect()
+    }
+
+    /// Tracks at most `max` series (capped at [`MAX_SERIES`]): a monitor sets it from its
+    /// configured endpoints, so a sender inventing series names is stopped long before the
+    /// detectors' memory matters. Only the first call has an effect.
+    pub fn limit_series(&self, max: usize) {
+        let _ = self.inner.max_series.set(max.min(MAX_SERIES));
     }
 
     /// Feeds every measurement sent from now on to `board` as well (the live status). Only

@@ -23,7 +23,8 @@
 //!
 //! A restart re-arms the schedules from now (same phases) and keeps the breaker and back-off
 //! (they describe the exchange, not the actor); the answers of probes sent before it are
-//! dropped (their epoch is gone) and those probes give back their half-open trial slots.
+//! dropped (their epoch is gone) and those probes give back their half-open trial slots; they
+//! still count in flight until they answer, as they hold their connections until then.
 //!
 //! Fast confirmation ([`crate::probe::confirm`]): when a probe of a healthy endpoint fails, it
 //! arms quick re-probes of that endpoint (extra timers; the schedule is untouched) until one
@@ -328,8 +329,8 @@ impl ProbeActor {
         if self.in_flight >= QUEUE_DEPTH * self.settings.max_connections {
             // Every connection is busy and the queue behind them is deep: a probe sent now would
             // time our own queue, not the exchange (and an unbounded queue collapses into
-            // timeouts). The slot is skipped, and counted late.
-            if late == 0 {
+            // timeouts). The slot is skipped, and counted late (unless it already was).
+            if !fired.is_late() {
                 self.endpoints[i].metrics.late(1);
             }
             tracing::debug!(exchange = %self.exchange, endpoint = %self.endpoints[i].settings.name, "All connections busy; slot skipped.");
@@ -435,7 +436,6 @@ impl ProbeActor {
     }
 
     fn on_result(&mut self, i: usize, ticket: u64, result: ProbeResult) {
-        self.in_flight = self.in_flight.saturating_sub(1);
         if self.stopped {
             return;
         }
@@ -568,18 +568,18 @@ impl Actor for ProbeActor {
 }
 
 impl Supervised for ProbeActor {
-    /// Timers and probes in flight died with the old context: restart every schedule from
-    /// now, and give the lost probes' half-open trial slots back. The breaker and the
-    /// rate-limit back-off are kept.
+    /// The timer died with the old context and the answers of probes in flight will be
+    /// dropped: restart every schedule from now, and give those probes' half-open trial slots
+    /// back. The breaker and the rate-limit back-off are kept.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.restarts.record(Instant::now());
         // A lost trial never answers; holding its slot would keep the breaker half-open,
         // rejecting every probe, forever.
         self.breaker.abandon_trials();
         let now = Instant::now();
-        // The timer died with the old context; the answers of probes still out are dropped
-        // (their epoch is over).
-        self.in_flight = 0;
+        // The timer died with the old context. Probes still out run on as tasks and hold their
+        // connections until they answer, so they keep counting in flight; their answers are
+        // dropped (their epoch is over).
         self.epoch += 1;
         self.armed = None;
         self.ticking = false;
@@ -595,6 +595,8 @@ impl Handler<ProbeDone> for ProbeActor {
     type Result = ();
 
     fn handle(&mut self, done: ProbeDone, ctx: &mut Context<Self>) {
+        // Whatever the answer, its connection is free again.
+        self.in_flight = self.in_flight.saturating_sub(1);
         if done.epoch != self.epoch {
             return; // Sent before a restart: its breaker trial was given back already.
         }

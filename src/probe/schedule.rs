@@ -43,7 +43,8 @@ impl Spread {
     ///
     /// Each exchange's endpoints are spread evenly over the span, and the exchanges are
     /// interleaved within it: endpoint `j` of exchange `x` of `X` sits at `(j·X + x) / (n·X)` of
-    /// the span. So neither one exchange's connection pool (its endpoints never fall due
+    /// the span (every slot distinct when the exchanges have as many endpoints each; two
+    /// exchanges of different sizes may share an instant now and then, which is harmless). So neither one exchange's connection pool (its endpoints never fall due
     /// together: 500 endpoints at 1 s arrive 2 ms apart, not in one 20 ms burst) nor the
     /// process as a whole sees a burst. The span is the interval, or `total` ×
     /// [`SPREAD_STEP`] when that is shorter, so a small config still probes everything at

@@ -52,8 +52,13 @@ pub const RECENT_MINUTES: u32 = 5;
 pub const HOUR_MINUTES: u32 = 60;
 
 /// The most endpoints the board tracks; past it, new names are ignored (a sender building
-/// names from changing values would otherwise grow it without bound).
+/// names from changing values would otherwise grow it without bound). A board tracks its
+/// configured endpoints plus [`SPARE_ENDPOINTS`], within this ceiling.
 pub const MAX_ENDPOINTS: usize = 100_000;
+
+/// Endpoints a board takes beyond the configured ones: those an embedding engine reports on
+/// its own (its order placement, say).
+pub const SPARE_ENDPOINTS: usize = 10_000;
 
 /// No outcome recorded yet.
 const NO_OUTCOME: u8 = u8::MAX;
@@ -346,6 +351,8 @@ pub struct StatusBoard {
     /// The newest event time seen, `i64::MIN` before any.
     latest: AtomicI64,
     endpoints: AtomicUsize,
+    /// The configured endpoints plus [`SPARE_ENDPOINTS`], at most [`MAX_ENDPOINTS`].
+    max_endpoints: usize,
     exchanges: RwLock<BTreeMap<Name, ExchangeBoard>>,
 }
 
@@ -353,7 +360,9 @@ impl StatusBoard {
     /// An empty board for the monitor of `region`, listing `exchanges`' endpoints from the
     /// start (before their first probe).
     pub fn new(region: Name, exchanges: &[ExchangeSettings]) -> Self {
+        let configured: usize = exchanges.iter().map(|x| x.endpoints.len()).sum();
         let board = Self {
+            max_endpoints: (configured + SPARE_ENDPOINTS).min(MAX_ENDPOINTS),
             region,
             latest: AtomicI64::new(i64::MIN),
             endpoints: AtomicUsize::new(0),
@@ -395,7 +404,7 @@ impl StatusBoard {
         }
     }
 
-    /// Runs `f` on `exchange`'s entry, created on first sight (within [`MAX_ENDPOINTS`]).
+    /// Runs `f` on `exchange`'s entry, created on first sight (within the board's limit).
     fn with_exchange<R>(&self, exchange: &Name, f: impl FnOnce(&ExchangeBoard) -> R) -> Option<R> {
         {
             let map = self.exchanges.read();
@@ -404,14 +413,14 @@ impl StatusBoard {
             }
         }
         let mut map = self.exchanges.write();
-        if !map.contains_key(&**exchange) && map.len() >= MAX_ENDPOINTS {
+        if !map.contains_key(&**exchange) && map.len() >= self.max_endpoints {
             return None;
         }
         Some(f(map.entry(exchange.clone()).or_default()))
     }
 
-    /// Runs `f` on the slot of `exchange`/`endpoint`, created on first sight (within
-    /// [`MAX_ENDPOINTS`]).
+    /// Runs `f` on the slot of `exchange`/`endpoint`, created on first sight (within the
+    /// board's limit).
     fn with_slot<R>(
         &self,
         exchange: &Name,
@@ -427,7 +436,7 @@ impl StatusBoard {
             }
             let mut map = ex.endpoints.write();
             if !map.contains_key(&**endpoint) {
-                if self.endpoints.load(Ordering::Relaxed) >= MAX_ENDPOINTS {
+                if self.endpoints.load(Ordering::Relaxed) >= self.max_endpoints {
                     tracing::warn!(%exchange, %endpoint, "Too many endpoints; the status board ignores this one.");
                     return None;
                 }
@@ -560,6 +569,15 @@ mod tests {
 
     fn close(a: Option<f64>, b: f64) -> bool {
         a.is_some_and(|a| (a - b).abs() / b <= super::super::histogram::RELATIVE_ERROR)
+    }
+
+    #[test]
+    fn a_board_tracks_its_configured_endpoints_plus_the_spare_and_no_more() {
+        let board = StatusBoard::new("local".into(), &[]);
+        for i in 0..SPARE_ENDPOINTS + 5 {
+            probe(&board, &format!("made-up-{i}"), 10.0, T0);
+        }
+        assert_eq!(board.endpoint_count(), SPARE_ENDPOINTS);
     }
 
     #[test]

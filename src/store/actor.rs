@@ -5,7 +5,8 @@
 //! the alert to the channels; the actor commits the alert and a pending delivery per durable
 //! channel while their first attempts run. Channels report [`Attempted`], [`Delivered`] and
 //! [`Failed`], which reach this one mailbox after the [`Enqueue`] they are about (the Router
-//! queued it before the channel ever saw the alert), so they always find their row. At their
+//! queued it before the channel ever saw the alert), so they find its row (when that write
+//! succeeded). At their
 //! first start channels ask for their [`LoadPending`] deliveries, those enqueued before this
 //! process opened the store (newer ones are already in their mailboxes). A failed write is
 //! logged and counted (`exwatch_store_errors_total`); the alert has gone out regardless: the
