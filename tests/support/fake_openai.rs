@@ -147,6 +147,11 @@ impl FakeOpenAi {
         self.state.lock().queued.extend(modes);
     }
 
+    /// Forgets the modes queued and not yet used.
+    pub fn clear_queue(&self) {
+        self.state.lock().queued.clear();
+    }
+
     /// Lets held requests answer.
     pub fn release(&self) {
         self.state.lock().released = true;
