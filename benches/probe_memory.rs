@@ -12,52 +12,18 @@
 //! Run: `cargo bench --bench probe_memory` (the figures do not depend on the profile, so
 //! `--profile dev` gives the same numbers without a release build).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
 use exwatch::config::Settings;
 use exwatch::messages::{Metric, Name, Outcome, SeriesKey};
 use exwatch::metrics::{EndpointMetrics, Metrics};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static CALLS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        CALLS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same layout as asked.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: allocated by `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        CALLS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
+use counting::snapshot;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// Live bytes and allocation calls so far.
-fn snapshot() -> (isize, usize) {
-    (LIVE.load(Ordering::Relaxed), CALLS.load(Ordering::Relaxed))
-}
+static ALLOC: counting::Counting = counting::Counting;
 
 fn endpoints() -> usize {
     std::env::var("PROBE_MEMORY_ENDPOINTS")
