@@ -291,7 +291,7 @@ impl Metrics {
                 continue;
             };
             for (labels, handle) in family {
-                let base = render_labels(labels, None);
+                let base = render_labels(labels);
                 match handle {
                     Handle::Counter(c) => {
                         let _ = writeln!(out, "{name}{base} {}", c.get());
@@ -300,16 +300,7 @@ impl Metrics {
                         let _ = writeln!(out, "{name}{base} {}", g.get());
                     }
                     Handle::Histogram(h) => {
-                        for (i, le) in DURATION_BUCKETS.iter().enumerate() {
-                            let l = render_labels(labels, Some(&le.to_string()));
-                            let n = h.0.buckets[i].load(Ordering::Relaxed);
-                            let _ = writeln!(out, "{name}_bucket{l} {n}");
-                        }
-                        let l = render_labels(labels, Some("+Inf"));
-                        let _ = writeln!(out, "{name}_bucket{l} {}", h.count());
-                        let sum = h.0.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-                        let _ = writeln!(out, "{name}_sum{base} {sum}");
-                        let _ = writeln!(out, "{name}_count{base} {}", h.count());
+                        write_histogram(&mut out, name, &label_list(labels), &h.0);
                     }
                 }
             }
@@ -318,24 +309,61 @@ impl Metrics {
     }
 }
 
-fn render_labels(labels: &Labels, le: Option<&str>) -> String {
-    if labels.is_empty() && le.is_none() {
-        return String::new();
+/// `{k="v",…}`, or nothing for no labels.
+fn render_labels(labels: &Labels) -> String {
+    if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", label_list(labels))
     }
-    let mut parts: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
-    if let Some(le) = le {
-        parts.push(format!("le=\"{le}\""));
-    }
-    format!("{{{}}}", parts.join(","))
 }
 
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// `k="v",…` without the braces, values escaped.
+fn label_list(labels: &Labels) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in labels.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "," };
+        let _ = write!(out, "{sep}{k}=\"{}\"", Escaped(v));
+    }
+    out
+}
+
+/// A histogram's samples in the text format; `labels` is its label list without braces
+/// (possibly empty), to which each bucket adds its `le`.
+fn write_histogram(out: &mut String, name: &str, labels: &str, h: &HistogramInner) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    for (i, le) in DURATION_BUCKETS.iter().enumerate() {
+        let n = h.buckets[i].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {n}");
+    }
+    let count = h.count();
+    let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+    let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+    let braced = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    };
+    let _ = writeln!(out, "{name}_sum{braced} {sum}");
+    let _ = writeln!(out, "{name}_count{braced} {count}");
+}
+
+/// A label value, escaped for the text format as it is written.
+struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        for c in self.0.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '"' => f.write_str("\\\"")?,
+                '\n' => f.write_str("\\n")?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

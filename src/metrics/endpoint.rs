@@ -8,12 +8,12 @@
 //! probe already holds. [`Metrics`](super::Metrics) keeps one entry per endpoint and renders
 //! them into the same families, labels and sample order as the separate counters would have.
 
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::messages::{Name, Outcome};
 
-use super::{DURATION_BUCKETS, HistogramInner};
+use super::{Escaped, HistogramInner, write_histogram};
 
 /// The families an [`EndpointMetrics`] contributes to, in the registry's (name) order.
 pub(super) const FAMILIES: [&str; 5] = [
@@ -140,47 +140,10 @@ impl EndpointMetrics {
             "exwatch_probes_late_total" => one(out, &self.late),
             "exwatch_probes_confirm_total" => one(out, &self.confirm),
             "exwatch_probe_duration_seconds" => {
-                let h = &self.duration;
-                for (i, le) in DURATION_BUCKETS.iter().enumerate() {
-                    let n = h.buckets[i].load(Ordering::Relaxed);
-                    let _ = writeln!(
-                        out,
-                        "{family}_bucket{{exchange=\"{ex}\",endpoint=\"{ep}\",le=\"{le}\"}} {n}"
-                    );
-                }
-                let count = h.count();
-                let _ = writeln!(
-                    out,
-                    "{family}_bucket{{exchange=\"{ex}\",endpoint=\"{ep}\",le=\"+Inf\"}} {count}"
-                );
-                let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-                let _ = writeln!(
-                    out,
-                    "{family}_sum{{exchange=\"{ex}\",endpoint=\"{ep}\"}} {sum}"
-                );
-                let _ = writeln!(
-                    out,
-                    "{family}_count{{exchange=\"{ex}\",endpoint=\"{ep}\"}} {count}"
-                );
+                let labels = format!("exchange=\"{ex}\",endpoint=\"{ep}\"");
+                write_histogram(out, family, &labels, &self.duration);
             }
             _ => {}
         }
-    }
-}
-
-/// A label value, escaped for the text format as it is written.
-struct Escaped<'a>(&'a str);
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '\\' => f.write_str("\\\\")?,
-                '"' => f.write_str("\\\"")?,
-                '\n' => f.write_str("\\n")?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
     }
 }
