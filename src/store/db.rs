@@ -398,28 +398,9 @@ impl Store {
     /// Writes `alert` and one pending delivery per channel of `channels`, in ONE transaction:
     /// either the alert is stored with all its deliveries or nothing is. Returns its `seq`.
     pub fn enqueue(&mut self, alert: &Alert, channels: &[&str]) -> Result<i64, StoreError> {
-        let payload = serde_json::to_string(alert)?;
         let now = rfc3339_ms(Timestamp::now());
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO alerts (id, kind, severity, exchange, endpoint, metric, title, payload,
-                 at, at_ms, started_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                &*alert.id,
-                alert.kind.as_str(),
-                alert.severity.as_str(),
-                &*alert.exchange,
-                &*alert.endpoint,
-                alert.metric.as_str(),
-                alert.title,
-                payload,
-                rfc3339_ms(alert.at),
-                alert.at.as_millis(),
-                alert.started_at.as_millis(),
-            ],
-        )?;
-        let seq = tx.last_insert_rowid();
+        let seq = insert_alert(&tx, alert, false)?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO deliveries (alert_id, channel, state, attempts, updated_at)
@@ -1047,6 +1028,36 @@ impl Store {
         }
         Ok(page)
     }
+}
+
+/// Inserts `alert` into `alerts` (`silenced`: a silence kept it from the channels); returns
+/// its `seq`. The one place that writes the table's columns. A sent alert leaves `silenced`
+/// to its default, so the statement also fits a schema from before the column (v5).
+fn insert_alert(conn: &Connection, alert: &Alert, silenced: bool) -> Result<i64, StoreError> {
+    let payload = serde_json::to_string(alert)?;
+    let sql = if silenced {
+        "INSERT INTO alerts (id, kind, severity, exchange, endpoint, metric, title, payload,
+             at, at_ms, started_at_ms, silenced)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)"
+    } else {
+        "INSERT INTO alerts (id, kind, severity, exchange, endpoint, metric, title, payload,
+             at, at_ms, started_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    };
+    conn.prepare_cached(sql)?.execute(params![
+        &*alert.id,
+        alert.kind.as_str(),
+        alert.severity.as_str(),
+        &*alert.exchange,
+        &*alert.endpoint,
+        alert.metric.as_str(),
+        alert.title,
+        payload,
+        rfc3339_ms(alert.at),
+        alert.at.as_millis(),
+        alert.started_at.as_millis(),
+    ])?;
+    Ok(conn.last_insert_rowid())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Store, decode, rfc3339_ms};
+use super::{Store, decode};
 use crate::error::StoreError;
 use crate::messages::{Alert, Metric, Name, Timestamp};
 use crate::route::silence::Silence;
@@ -128,27 +128,7 @@ impl Store {
     /// Stores an alert a silence kept from the channels: visible with the others (its
     /// `silenced` column set), with no delivery.
     pub fn record_silenced(&mut self, alert: &Alert) -> Result<(), StoreError> {
-        let payload = serde_json::to_string(alert)?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO alerts (id, kind, severity, exchange, endpoint, metric, title,
-                     payload, at, at_ms, started_at_ms, silenced)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)",
-            )?
-            .execute(params![
-                &*alert.id,
-                alert.kind.as_str(),
-                alert.severity.as_str(),
-                &*alert.exchange,
-                &*alert.endpoint,
-                alert.metric.as_str(),
-                alert.title,
-                payload,
-                rfc3339_ms(alert.at),
-                alert.at.as_millis(),
-                alert.started_at.as_millis(),
-            ])?;
-        Ok(())
+        super::insert_alert(&self.conn, alert, true).map(|_| ())
     }
 
     /// Whether the stored alert `id` was kept from the channels by a silence.
