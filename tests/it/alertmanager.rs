@@ -14,7 +14,7 @@ use exwatch::messages::{Measurement, Metric, Name, SeriesKey, Severity, Timestam
 use exwatch::metrics::Metrics;
 use exwatch::{Monitor, MonitorHandle};
 
-use crate::common::{T0, WAIT, retry};
+use crate::common::{WAIT, now, retry, t0};
 use crate::support::fake_alertmanager::{AmMode, FakeAlertmanager, StoredAlert};
 
 fn settings(region: &str, urls: Vec<String>, resend: Duration, max_attempts: u32) -> Settings {
@@ -53,7 +53,7 @@ fn skew(monitor: &MonitorHandle, exchange: &str, ms: f64, i: i64) {
     monitor.inject(Measurement::ok(
         SeriesKey::new(exchange, "time", Metric::ClockSkewMs),
         ms,
-        Timestamp(T0 + i * 1000),
+        Timestamp(t0() + i * 1000),
     ));
 }
 
@@ -99,7 +99,7 @@ fn label_vec(a: &StoredAlert) -> Vec<(String, String)> {
 }
 
 fn one_firing(alerts: &[StoredAlert]) -> bool {
-    alerts.len() == 1 && alerts[0].firing_at(SystemTime::now())
+    alerts.len() == 1 && alerts[0].firing_at(now())
 }
 
 #[actix::test]
@@ -122,9 +122,9 @@ async fn alertmanager_firing_then_resolved() {
     assert_eq!(a.annotation("value"), "2500");
     assert_eq!(a.annotation("threshold"), "2000");
     assert_eq!(a.annotation("alert_id").len(), 26, "a ULID");
-    assert_eq!(a.starts_at, at(T0));
+    assert_eq!(a.starts_at, at(t0()));
     let ends = a.ends_at.expect("endsAt set while firing");
-    assert!(ends > SystemTime::now(), "firing: endsAt ahead");
+    assert!(ends > now(), "firing: endsAt ahead");
 
     let post = &am.posts()[0];
     assert_eq!(post.path, "/api/v2/alerts");
@@ -133,16 +133,16 @@ async fn alertmanager_firing_then_resolved() {
 
     resolve(&monitor, "bybit", 1);
     let got = am
-        .wait_until(WAIT, |a| a.len() == 1 && !a[0].firing_at(SystemTime::now()))
+        .wait_until(WAIT, |a| a.len() == 1 && !a[0].firing_at(now()))
         .await;
     assert_eq!(got.len(), 1, "the same label set, resolved: {got:?}");
     assert_eq!(label_vec(&got[0]), labels("bybit", "critical"));
     assert_eq!(
         got[0].ends_at,
-        Some(at(T0 + 3000)),
+        Some(at(t0() + 3000)),
         "endsAt = the resolve time"
     );
-    assert_eq!(got[0].starts_at, at(T0));
+    assert_eq!(got[0].starts_at, at(t0()));
     assert!(got[0].annotation("summary").ends_with("resolved"));
     assert!(monitor.stop().await);
     assert_eq!(am.posts().len(), 2, "one post per alert, no heartbeat");
@@ -170,12 +170,12 @@ async fn alertmanager_resends_while_firing_and_after_resolving() {
     assert!(a.ends_at.unwrap() > first_end, "each re-send pushes endsAt");
     // Firing when the last re-send arrived (on a loaded machine the next one may be late, so
     // not necessarily "now").
-    let last_received = SystemTime::now() - posts.last().expect("posts").at.elapsed();
+    let last_received = now() - posts.last().expect("posts").at.elapsed();
     assert!(a.firing_at(last_received), "{a:?}");
 
     // Resolved: re-sent too (Alertmanager may have restarted), with the same endsAt.
     resolve(&monitor, "bybit", 1);
-    am.wait_until(WAIT, |a| a.len() == 1 && !a[0].firing_at(SystemTime::now()))
+    am.wait_until(WAIT, |a| a.len() == 1 && !a[0].firing_at(now()))
         .await;
     let before = am.accepted_posts().len();
     actix_rt::time::sleep(Duration::from_millis(500)).await;
@@ -185,7 +185,7 @@ async fn alertmanager_resends_while_firing_and_after_resolving() {
         "resolved alerts keep being re-sent"
     );
     let last = &after.last().unwrap().body[0];
-    assert_eq!(last["endsAt"], Timestamp(T0 + 3000).to_rfc3339());
+    assert_eq!(last["endsAt"], Timestamp(t0() + 3000).to_rfc3339());
     assert_eq!(am.alerts().len(), 1);
     assert!(monitor.stop().await);
 }
@@ -198,18 +198,18 @@ async fn alertmanager_escalation_resolves_the_old_label_set_in_the_same_post() {
     am.wait_until(WAIT, one_firing).await;
     skew(&monitor, "okx", 2500.0, 1);
     let got = am.wait_until(WAIT, |a| a.len() == 2).await;
-    let now = SystemTime::now();
+    let seen = now();
     let find = |sev: &str| {
         got.iter()
             .find(|a| a.label("severity") == sev)
             .unwrap_or_else(|| panic!("{sev} in {got:?}"))
     };
     assert!(
-        !find("warning").firing_at(now),
+        !find("warning").firing_at(seen),
         "the warning label set ended"
     );
-    assert_eq!(find("warning").ends_at, Some(at(T0 + 1000)));
-    assert!(find("critical").firing_at(now));
+    assert_eq!(find("warning").ends_at, Some(at(t0() + 1000)));
+    assert!(find("critical").firing_at(seen));
     let posts = am.posts();
     assert_eq!(posts.len(), 2);
     assert_eq!(
@@ -219,7 +219,7 @@ async fn alertmanager_escalation_resolves_the_old_label_set_in_the_same_post() {
     );
     resolve(&monitor, "okx", 2);
     let got = am
-        .wait_until(WAIT, |a| a.iter().all(|a| !a.firing_at(SystemTime::now())))
+        .wait_until(WAIT, |a| a.iter().all(|a| !a.firing_at(now())))
         .await;
     assert_eq!(got.len(), 2);
     assert!(monitor.stop().await);
@@ -278,7 +278,7 @@ async fn alertmanager_dead_instance_blocks_nothing_and_catches_up() {
         2,
         "re-sent to the instance that missed them"
     );
-    assert!(caught_up.iter().all(|a| a.firing_at(SystemTime::now())));
+    assert!(caught_up.iter().all(|a| a.firing_at(now())));
     assert!(monitor.stop().await);
 }
 

@@ -18,6 +18,8 @@ use exwatch::messages::{Measurement, Metric, Outcome, SeriesKey, Timestamp};
 use exwatch::{Monitor, MonitorHandle};
 use serde_json::{Value, json};
 
+use crate::common::now_ms;
+
 const TOKEN: &str = "conformance-token";
 
 fn start() -> (MonitorHandle, String) {
@@ -389,7 +391,7 @@ async fn silence_bodies_the_schema_allows_are_taken_and_out_of_range_times_refus
     assert_eq!(schema["required"], json!(["comment"]));
     assert_eq!(schema["additionalProperties"], false);
 
-    let in_an_hour = (Timestamp::now().as_millis() + 3_600_000) as f64;
+    let in_an_hour = (now_ms() + 3_600_000) as f64;
     for body in [
         json!({"exchange": "a", "duration": "1h", "comment": "c"}),
         json!({"exchange": null, "metric": "errors", "duration": "90s", "comment": "c"}),
@@ -434,7 +436,7 @@ async fn silence_bodies_the_schema_allows_are_taken_and_out_of_range_times_refus
 #[actix::test]
 async fn metrics_stay_a_valid_exposition_while_faults_are_injected() {
     let (monitor, base) = start();
-    let t0 = Timestamp::now().as_millis();
+    let t0 = now_ms();
     for round in 0..20i64 {
         // A failing exchange and a latency spike on another, as the pipeline sees them.
         for i in 0..10 {

@@ -12,7 +12,7 @@ use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Secret, Setti
 use exwatch::messages::{Name, Severity, Timestamp};
 use serde_json::Value;
 
-use crate::common::{T0, fire, resolve, skew};
+use crate::common::{fire, resolve, skew, t0, utc};
 use crate::server::start;
 use crate::support::fake_openai::FakeOpenAi;
 use crate::support::fake_sink::{FakeSink, SinkMode};
@@ -123,7 +123,7 @@ async fn events_are_newest_first_with_deliveries_and_every_filter_works() {
     let (monitor, base, _good, _bad) = seeded().await;
     let all = ok(&base, "").await;
     let s = |e: &str, k: &str, sev: &str, i: i64| {
-        (e.to_owned(), k.to_owned(), sev.to_owned(), T0 + i * 1000)
+        (e.to_owned(), k.to_owned(), sev.to_owned(), t0() + i * 1000)
     };
     assert_eq!(
         summary(&all),
@@ -161,7 +161,7 @@ async fn events_are_newest_first_with_deliveries_and_every_filter_works() {
             .map(|&i| field(&all[i], "id"))
             .collect::<Vec<_>>()
     };
-    let t1 = Timestamp(T0 + 1000);
+    let t1 = Timestamp(t0() + 1000);
     for (query, want) in [
         ("exchange=okx", pick(&[1, 3])),
         ("exchange=kraken", pick(&[])),
@@ -178,11 +178,11 @@ async fn events_are_newest_first_with_deliveries_and_every_filter_works() {
         (&*format!("since={}", t1.as_millis()), pick(&[0, 1, 2])),
         (&*format!("until={}", t1.to_rfc3339()), pick(&[2, 3])),
         (
-            &*format!("since={}&until={}", t1.as_millis(), T0 + 4000),
+            &*format!("since={}&until={}", t1.as_millis(), t0() + 4000),
             pick(&[1, 2]),
         ),
         ("exchange=okx&kind=firing&severity=critical", pick(&[3])),
-        // T0 is days ago: nothing in the last hour, everything in the last year.
+        // t0() is hours ago: nothing in the last hour, everything in the last year.
         ("since=1h", pick(&[])),
         ("since=365d&until=now", pick(&[0, 1, 2, 3])),
     ] {
@@ -349,11 +349,17 @@ async fn exwatch_events_prints_the_table_and_exits_by_the_contract() {
     assert_eq!(lines.len(), 5, "{out}");
     assert!(lines[0].starts_with("TIME (UTC)"), "{out}");
     assert!(
-        lines[1].starts_with("2026-11-18 11:06:50  firing    warning   binance/time/clock_skew_ms"),
+        lines[1].starts_with(&format!(
+            "{}  firing    warning   binance/time/clock_skew_ms",
+            utc(t0() + 10_000)
+        )),
         "{out}"
     );
     assert!(
-        lines[4].starts_with("2026-11-18 11:06:40  firing    critical  okx/time/clock_skew_ms"),
+        lines[4].starts_with(&format!(
+            "{}  firing    critical  okx/time/clock_skew_ms",
+            utc(t0())
+        )),
         "{out}"
     );
     assert!(lines[4].ends_with("bad=failed(1) hook=delivered"), "{out}");

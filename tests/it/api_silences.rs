@@ -11,6 +11,7 @@ use exwatch::{Monitor, MonitorHandle};
 use serde_json::{Value, json};
 
 use crate::collect::Collected;
+use crate::common::now_ms;
 
 /// A monitor with a test recipient of every alert, and its server's base URL.
 fn start(settings: Settings) -> (MonitorHandle, Collected<Alert>, String) {
@@ -29,7 +30,7 @@ fn skew_now(monitor: &MonitorHandle, exchange: &str, ms: f64) {
     monitor.inject(Measurement::ok(
         SeriesKey::new(exchange, "time", Metric::ClockSkewMs),
         ms,
-        Timestamp::now(),
+        Timestamp(now_ms()),
     ));
 }
 
@@ -83,7 +84,7 @@ async fn a_silence_mutes_what_it_matches_records_it_and_lets_it_out_when_it_expi
         path: path.to_string_lossy().into_owned(),
     };
     let (monitor, mut alerts, base) = start(settings);
-    let ends_at = Timestamp::now().as_millis() + 3_000;
+    let ends_at = now_ms() + 3_000;
     let s = silence(
         &base,
         None,
@@ -172,7 +173,7 @@ async fn deleting_a_silence_lets_a_still_firing_series_out_at_once() {
     .await;
     assert_eq!(status, 200, "{ended}");
     assert_eq!(ended["active"], false);
-    assert!(ended["ends_at"].as_i64().unwrap() <= Timestamp::now().as_millis());
+    assert!(ended["ends_at"].as_i64().unwrap() <= now_ms());
     let out = alerts.next(5).await;
     assert_eq!((&*out.exchange, out.kind), ("okx", AlertKind::Firing));
     // Deleting again answers it as it is; an unknown id is 404.
@@ -288,7 +289,7 @@ async fn writes_need_the_token_reads_do_not() {
 async fn bad_bodies_are_400_naming_the_field_and_oversized_ones_413() {
     let (monitor, _alerts, base) = start(crate::support::test_settings());
     let url = format!("{base}/api/v1/silences");
-    let now = Timestamp::now().as_millis();
+    let now = now_ms();
     let cases = [
         (json!({"exchange": "okx", "duration": "1h"}), "comment"),
         (json!({"duration": "1h", "comment": "c"}), "exchange"),

@@ -8,12 +8,14 @@ use exwatch::messages::{Measurement, Metric, Outcome, SeriesKey, Timestamp};
 use exwatch::status::StatusReport;
 use serde_json::Value;
 
-use crate::common::T0;
+use crate::common::t0;
 use crate::e2e::EXWATCH;
 use crate::server::start;
 
-/// A whole minute at or before T0.
-const M0: i64 = T0 - T0 % 60_000;
+/// A whole minute at or before `t0()`.
+fn m0() -> i64 {
+    t0() - t0() % 60_000
+}
 
 async fn status(base: &str) -> Value {
     let mut r = crate::support::client()
@@ -78,7 +80,7 @@ async fn status_shows_latency_errors_breaker_and_open_anomalies_on_event_time() 
                 &monitor,
                 "binance",
                 40.0 + f64::from(i),
-                M0 + minute * 60_000 + i64::from(i) * 5_000,
+                m0() + minute * 60_000 + i64::from(i) * 5_000,
             );
         }
     }
@@ -87,21 +89,21 @@ async fn status_shows_latency_errors_breaker_and_open_anomalies_on_event_time() 
         value: 1.0,
         outcome: Outcome::Http5xx,
         status: 502,
-        at: Timestamp(M0 + 119_000),
+        at: Timestamp(m0() + 119_000),
     });
-    availability(&monitor, "binance", 0.0, M0);
+    availability(&monitor, "binance", 0.0, m0());
     monitor.drain().await;
 
     let v = status(&base).await;
     assert_eq!(v["region"], "local");
-    assert_eq!(v["as_of"], M0 + 119_000);
-    assert!(v["generated_at"].as_i64().expect("ms") > M0);
+    assert_eq!(v["as_of"], m0() + 119_000);
+    assert!(v["generated_at"].as_i64().expect("ms") > m0());
     let binance = exchange(&v, "binance");
     assert_eq!(binance["breaker"], "closed");
     assert_eq!(binance["maintenance"], false);
     assert_eq!(binance["open_anomalies"], serde_json::json!([]));
     let ping = endpoint(binance, "ping");
-    assert_eq!(ping["last_probe_at"], M0 + 119_000);
+    assert_eq!(ping["last_probe_at"], m0() + 119_000);
     assert_eq!(ping["last_outcome"], "http_5xx");
     assert_eq!(ping["last_status"], 502);
     assert_eq!(ping["last_latency_ms"], Value::Null);
@@ -118,17 +120,20 @@ async fn status_shows_latency_errors_breaker_and_open_anomalies_on_event_time() 
     let chart = ping["chart"].as_array().expect("chart");
     assert_eq!(chart.len(), 60);
     let (a, b) = (&chart[58], &chart[59]);
-    assert_eq!((a["t"].as_i64(), a["count"].as_u64()), (Some(M0), Some(10)));
+    assert_eq!(
+        (a["t"].as_i64(), a["count"].as_u64()),
+        (Some(m0()), Some(10))
+    );
     assert_eq!(
         (b["t"].as_i64(), b["errors"].as_u64()),
-        (Some(M0 + 60_000), Some(1))
+        (Some(m0() + 60_000), Some(1))
     );
     assert_eq!(a["max_ms"], 49.0);
     assert_eq!(chart[0]["p50_ms"], Value::Null);
     assert_eq!(chart[0]["count"], 0);
 
     // The breaker opens: the exchange shows open and its outage as an open anomaly.
-    availability(&monitor, "okx", 2.0, M0 + 120_000);
+    availability(&monitor, "okx", 2.0, m0() + 120_000);
     monitor.drain().await;
     let v = status(&base).await;
     let okx = exchange(&v, "okx");
@@ -139,7 +144,7 @@ async fn status_shows_latency_errors_breaker_and_open_anomalies_on_event_time() 
     assert_eq!(open[0]["metric"], "availability");
     assert_eq!(open[0]["severity"], "critical");
     assert_eq!(open[0]["detector"], "circuit_open");
-    assert_eq!(open[0]["since"], M0 + 120_000);
+    assert_eq!(open[0]["since"], m0() + 120_000);
     assert_eq!(open[0]["title"], "okx down (circuit open)");
     assert_eq!(
         (&open[0]["acked"], &open[0]["silenced"]),
@@ -147,7 +152,7 @@ async fn status_shows_latency_errors_breaker_and_open_anomalies_on_event_time() 
     );
 
     // It closes again: the anomaly is gone.
-    availability(&monitor, "okx", 0.0, M0 + 160_000);
+    availability(&monitor, "okx", 0.0, m0() + 160_000);
     monitor.drain().await;
     let v = status(&base).await;
     let okx = exchange(&v, "okx");
@@ -155,7 +160,7 @@ async fn status_shows_latency_errors_breaker_and_open_anomalies_on_event_time() 
     assert_eq!(okx["open_anomalies"], serde_json::json!([]));
     // The typed view reads what the server wrote.
     let typed: StatusReport = serde_json::from_value(v).expect("StatusReport");
-    assert_eq!(typed.as_of, Some(M0 + 160_000));
+    assert_eq!(typed.as_of, Some(m0() + 160_000));
     monitor.stop().await;
 }
 
@@ -191,9 +196,9 @@ async fn exwatch(args: &[&str]) -> std::process::Output {
 async fn the_status_command_prints_the_running_instances_table() {
     let (monitor, base) = start(crate::support::test_settings());
     for i in 0..5 {
-        probe(&monitor, "bybit", 30.0, M0 + i * 1_000);
+        probe(&monitor, "bybit", 30.0, m0() + i * 1_000);
     }
-    availability(&monitor, "okx", 2.0, M0 + 6_000);
+    availability(&monitor, "okx", 2.0, m0() + 6_000);
     monitor.drain().await;
     let out = exwatch(&["status", "--url", &base]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1,16 +1,54 @@
-//! Helpers shared by the channel and pipeline tests: event times, quick retries, and alerts
-//! driven by clock-skew measurements (2500 ms fires a critical alert at once; three normal
-//! samples resolve it).
+//! Helpers shared by the channel and pipeline tests: the one clock of the tests (`now_ms`,
+//! `t0`), quick retries, and alerts driven by clock-skew measurements (2500 ms fires a critical
+//! alert at once; three normal samples resolve it).
+//!
+//! No test depends on the calendar: event times are stamped relative to the moment the test
+//! binary started (`t0`), so a query such as `since=7d`, a retention or a silence judged on the
+//! wall clock sees the same data on any date. `.ci/run`'s note says how the suite is run with
+//! the clock moved (faketime).
 
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 use exwatch::MonitorHandle;
 use exwatch::config::RetrySettings;
 use exwatch::messages::{Measurement, Metric, SeriesKey, Timestamp};
 use exwatch::metrics::Metrics;
 
-/// The event time the tests' measurements start at.
-pub const T0: i64 = 1_795_000_000_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// The wall clock now: the one "now" of the tests.
+pub fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+/// [`now`] in ms since the Unix epoch.
+pub fn now_ms() -> i64 {
+    Timestamp::from_system_time(now()).as_millis()
+}
+
+/// `2026-11-18 11:06:40`: an event time in UTC as the text channels and `exwatch events` write
+/// it (their own unit tests pin the format against fixed instants).
+pub fn utc(at_ms: i64) -> String {
+    Timestamp(at_ms)
+        .to_rfc3339()
+        .replacen('T', " ", 1)
+        .trim_end_matches('Z')
+        .to_owned()
+}
+
+/// The event time the tests' measurements start at: three hours before the test binary first
+/// asked (in the past, so `since=1h` excludes what starts here and the dashboard's default 24 h
+/// includes it, however long the suite runs), always at 6 min 40 s past an hour, so minute and
+/// hour buckets split the tests' samples the same way on every run.
+pub fn t0() -> i64 {
+    static T0: OnceLock<i64> = OnceLock::new();
+    *T0.get_or_init(|| {
+        const PAST_THE_HOUR_MS: i64 = 400_000;
+        let anchor = now_ms() - 3 * HOUR_MS;
+        anchor - (anchor - PAST_THE_HOUR_MS).rem_euclid(HOUR_MS)
+    })
+}
 
 /// The longest any single wait in these tests may take: generous, because CI machines are
 /// slow and shared; a passing test never waits this long.
@@ -31,7 +69,7 @@ pub fn skew(exchange: &str, ms: f64, i: i64) -> Measurement {
     Measurement::ok(
         SeriesKey::new(exchange, "time", Metric::ClockSkewMs),
         ms,
-        Timestamp(T0 + i * 1000),
+        Timestamp(t0() + i * 1000),
     )
 }
 

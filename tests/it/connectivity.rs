@@ -10,7 +10,7 @@ use exwatch::messages::{
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;
-use crate::common::T0;
+use crate::common::t0;
 use crate::support::fake_exchange::FakeExchange;
 
 /// Two healthy exchanges probed once an hour: the alerts all come from injected messages.
@@ -57,8 +57,8 @@ fn anomaly(exchange: &str, endpoint: &str, metric: Metric, detector: &str, i: i6
         threshold: 2.0,
         confidence: 1.0,
         message: "down".into(),
-        started_at: Timestamp(T0 + i * 1000),
-        at: Timestamp(T0 + i * 1000),
+        started_at: Timestamp(t0() + i * 1000),
+        at: Timestamp(t0() + i * 1000),
         stats: Stats::default(),
     }
 }
@@ -84,7 +84,7 @@ async fn connectivity_every_exchange_down_is_one_alert_until_one_answers() {
         ("exwatch", "monitor_connectivity")
     );
     assert_eq!(lost.severity, Severity::Critical);
-    assert_eq!(lost.at, Timestamp(T0 + 1000));
+    assert_eq!(lost.at, Timestamp(t0() + 1000));
     // Per-exchange alerts are held back while it fires.
     router.do_send(down("okx", 2));
     router.do_send(anomaly(
@@ -100,13 +100,13 @@ async fn connectivity_every_exchange_down_is_one_alert_until_one_answers() {
 
     router.do_send(Resolved {
         series: SeriesKey::new("binance", "*", Metric::Availability),
-        at: Timestamp(T0 + 10_000),
+        at: Timestamp(t0() + 10_000),
         stats: Stats::default(),
     });
     let restored = alerts.next(5).await;
     assert_eq!(restored.kind, AlertKind::Resolved);
     assert_eq!(&*restored.detector, "monitor_connectivity");
-    assert_eq!(restored.started_at, Timestamp(T0 + 1000));
+    assert_eq!(restored.started_at, Timestamp(t0() + 1000));
     let binance_up = alerts.next(5).await;
     assert_eq!(
         (binance_up.kind, &*binance_up.exchange),

@@ -14,6 +14,8 @@ use exwatch::metrics::Metrics;
 use exwatch::store::{Attempted, Delivered, Failed, LoadPending, PendingAlert, StoreLink};
 use exwatch::{Alert, DeliveryError, Metric, Severity, Timestamp};
 
+use crate::common::t0;
+
 fn alert(i: i64) -> Alert {
     Alert {
         id: new_id(),
@@ -28,8 +30,8 @@ fn alert(i: i64) -> Alert {
         value: 1.0,
         threshold: 1.0,
         region: "test".into(),
-        started_at: Timestamp(1_795_000_000_000 + i),
-        at: Timestamp(1_795_000_000_000 + i),
+        started_at: Timestamp(t0() + i),
+        at: Timestamp(t0() + i),
         stats: Stats::default(),
         in_reply_to: None,
     }

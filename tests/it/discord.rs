@@ -18,7 +18,7 @@ use exwatch::{DeliveryError, Monitor, MonitorHandle};
 use serde_json::{Value, json};
 
 use crate::collect::Collected;
-use crate::common::{T0, WAIT, deliveries, fire, resolve, retry, skew};
+use crate::common::{WAIT, deliveries, fire, resolve, retry, skew, t0};
 use crate::support::fake_discord::{DiscordMode, DiscordRequest, FakeDiscord, WEBHOOK_ID};
 
 const TOKEN: &str = "dIsCoRd-WeBhOoK-tOkEn-SECRET-0123456789abcdefghijklmnopqrstuvwxyz";
@@ -83,8 +83,8 @@ fn alert(message: &str) -> Alert {
         value: 5234.5,
         threshold: 71.33333,
         region: Name::from("ap-southeast-1"),
-        started_at: Timestamp(T0),
-        at: Timestamp(T0 + 3000),
+        started_at: Timestamp(t0()),
+        at: Timestamp(t0() + 3000),
         stats: Stats {
             p50_ms: Some(41.0),
             p99_ms: Some(120.0),
@@ -125,9 +125,10 @@ async fn discord_message_follows_the_webhook_api() {
     assert_eq!(e["title"], "bybit time clock skew");
     assert!(e["description"].as_str().unwrap().contains("2500"), "{e}");
     assert_eq!(e["color"], 15158332);
-    assert_eq!(e["timestamp"], "2026-11-18T11:06:40Z");
+    assert_eq!(e["timestamp"], Timestamp(t0()).to_rfc3339());
     assert_eq!(e["footer"]["text"], "exwatch · local");
     let firing_id = alert_id(m);
+    let started = format!("<t:{s}:f> (<t:{s}:R>)", s = t0() / 1000);
     for (name, value) in [
         ("Exchange", "bybit"),
         ("Endpoint", "time"),
@@ -135,7 +136,7 @@ async fn discord_message_follows_the_webhook_api() {
         ("Value", "2500 ms"),
         ("Threshold", "2000 ms"),
         ("Detector", "clock_skew"),
-        ("Started", "<t:1795000000:f> (<t:1795000000:R>)"),
+        ("Started", started.as_str()),
     ] {
         assert_eq!(m.field(name).as_deref(), Some(value), "{name}");
     }
@@ -155,7 +156,7 @@ async fn discord_message_follows_the_webhook_api() {
     assert_eq!(resolved.field("Last value").as_deref(), Some("900 ms"));
     assert_eq!(
         resolved.field("Resolved").as_deref(),
-        Some("<t:1795000003:f> (<t:1795000003:R>)")
+        Some(format!("<t:{s}:f> (<t:{s}:R>)", s = t0() / 1000 + 3).as_str())
     );
 
     monitor.router().do_send(Triage {

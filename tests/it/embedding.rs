@@ -20,7 +20,7 @@ fn breaker(venue: &str, state: f64, i: i64) -> Measurement {
     Measurement::ok(
         SeriesKey::new(venue, "*", Metric::Availability),
         state,
-        Timestamp(crate::common::T0 + i * 1000),
+        Timestamp(crate::common::t0() + i * 1000),
     )
 }
 
@@ -89,7 +89,7 @@ async fn the_engines_own_rejects_are_judged_by_the_same_detectors() {
             value: 1.0,
             outcome: Outcome::Http5xx,
             status: 503,
-            at: Timestamp(crate::common::T0 + i * 100),
+            at: Timestamp(crate::common::t0() + i * 100),
         });
     }
     let a = anomalies.next(10).await;

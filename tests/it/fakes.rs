@@ -1,7 +1,7 @@
 //! Proves that each mode of the loopback fakes does what it says, with the `awc::Client` the
 //! probes use.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use exwatch::client::parse_retry_after;
@@ -9,6 +9,7 @@ use exwatch::config::{CheckProfile, EndpointKind};
 use exwatch::messages::Outcome;
 use exwatch::probe::exchange::{Answer, Verdict, judge};
 
+use crate::common::{now, now_ms};
 use crate::support::fake_exchange::{FakeExchange, Mode, Venue};
 use crate::support::fake_sink::{FakeSink, SinkMode};
 use crate::support::{client, client_with_timeout};
@@ -20,7 +21,7 @@ async fn probe(url: &str, profile: CheckProfile, kind: EndpointKind) -> Verdict 
         .headers()
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        .and_then(|v| parse_retry_after(v, now()));
     let body = res.body().await.expect("a body");
     judge(
         profile,
@@ -31,13 +32,6 @@ async fn probe(url: &str, profile: CheckProfile, kind: EndpointKind) -> Verdict 
             body: &body,
         },
     )
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 const ROUTES: &[(&str, CheckProfile, EndpointKind)] = &[

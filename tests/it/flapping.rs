@@ -9,11 +9,12 @@ use exwatch::messages::{
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;
+use crate::common::now_ms;
 
 /// Event times near the wall clock, so that the Router's wall-clock tick does not release
 /// held resolutions early; the hold is long (an hour) so that only event time releases them.
-fn t0() -> i64 {
-    Timestamp::now().as_millis()
+fn near_now() -> i64 {
+    now_ms()
 }
 
 fn start() -> (MonitorHandle, Collected<Alert>) {
@@ -60,7 +61,7 @@ const S: i64 = 1000;
 async fn flapping_series_is_one_incident_resolved_once_after_the_hold() {
     let (monitor, mut alerts) = start();
     let router = monitor.router().clone();
-    let t = t0();
+    let t = near_now();
     router.do_send(anomaly("time", t));
     let first = alerts.next(5).await;
     assert_eq!((first.kind, &*first.endpoint), (AlertKind::Firing, "time"));
@@ -107,7 +108,7 @@ async fn flapping_hold_is_released_by_the_wall_clock_tick() {
         .alert_recipient("test", Severity::Info, alerts.recipient())
         .start()
         .expect("monitor starts");
-    let t = t0();
+    let t = near_now();
     monitor.router().do_send(anomaly("time", t));
     assert_eq!(alerts.next(5).await.kind, AlertKind::Firing);
     monitor.router().do_send(resolved("time", t + 1));

@@ -17,7 +17,7 @@ use exwatch::metrics::Metrics;
 use exwatch::{DeliveryError, Monitor, MonitorHandle};
 
 use crate::collect::Collected;
-use crate::common::{T0, WAIT, deliveries, fire, resolve, retry};
+use crate::common::{WAIT, deliveries, fire, resolve, retry, t0, utc};
 use crate::support::fake_line::{FakeLine, LineMode, LineRequest};
 
 const TOKEN: &str = "line-channel-token-SECRET-0123456789";
@@ -102,8 +102,8 @@ fn alert(message: &str) -> Alert {
         value: 5234.5,
         threshold: 71.33333,
         region: Name::from("ap-southeast-1"),
-        started_at: Timestamp(T0),
-        at: Timestamp(T0 + 3000),
+        started_at: Timestamp(t0()),
+        at: Timestamp(t0() + 3000),
         stats: Stats {
             p50_ms: Some(41.0),
             p99_ms: Some(120.0),
@@ -166,7 +166,7 @@ async fn line_push_follows_the_messaging_api() {
         "bybit / time / clock_skew_ms",
         "value 2500 ms (threshold 2000 ms)",
         "detector clock_skew",
-        "started 2026-11-18 11:06:40 UTC",
+        &format!("started {} UTC", utc(t0())),
         "region local",
     ] {
         assert!(
@@ -192,7 +192,7 @@ async fn line_push_follows_the_messaging_api() {
         "{text}"
     );
     assert!(
-        text.contains("\nresolved 2026-11-18 11:06:43 UTC\n"),
+        text.contains(&format!("\nresolved {} UTC\n", utc(t0() + 3000))),
         "{text}"
     );
 

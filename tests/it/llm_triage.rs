@@ -25,7 +25,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::collect::Collected;
-use crate::common::{T0, WAIT, skew};
+use crate::common::{WAIT, skew, t0};
 use crate::support::fake_openai::{ANSWER, FakeOpenAi, ModelMode};
 
 const KEY: &str = "sk-test-FAKE0123456789abcdefSECRETKEY";
@@ -376,8 +376,8 @@ async fn exchange_text_is_quoted_as_bounded_data() {
         threshold: 0.05,
         confidence: 1.0,
         message: evil.clone(),
-        started_at: Timestamp(T0),
-        at: Timestamp(T0 + 5000),
+        started_at: Timestamp(t0()),
+        at: Timestamp(t0() + 5000),
         stats: Stats {
             error_rate: Some(1.0),
             ..Stats::default()
@@ -459,8 +459,8 @@ fn alert(id: &str) -> Alert {
         value: 5234.5,
         threshold: 71.3,
         region: Name::from("local"),
-        started_at: Timestamp(T0),
-        at: Timestamp(T0 + 3000),
+        started_at: Timestamp(t0()),
+        at: Timestamp(t0() + 3000),
         stats: Stats::default(),
         in_reply_to: None,
     }

@@ -13,7 +13,7 @@ use exwatch::messages::{
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;
-use crate::common::T0;
+use crate::common::t0;
 use crate::support::fake_exchange::{FakeExchange, Mode};
 
 fn start(settings: Settings) -> (MonitorHandle, Collected<Alert>) {
@@ -31,7 +31,7 @@ fn failure(exchange: &str, i: i64) -> Measurement {
         value: 1.0,
         outcome: Outcome::Http5xx,
         status: 503,
-        at: Timestamp(T0 + i * 1000),
+        at: Timestamp(t0() + i * 1000),
     }
 }
 
@@ -39,13 +39,13 @@ fn status(ongoing: bool, until: Option<i64>, i: i64) -> MaintenanceStatus {
     MaintenanceStatus {
         exchange: "okx".into(),
         ongoing,
-        until: until.map(|s| Timestamp(T0 + s * 1000)),
+        until: until.map(|s| Timestamp(t0() + s * 1000)),
         detail: if ongoing {
             "maintenance: upgrade".into()
         } else {
             String::new()
         },
-        at: Timestamp(T0 + i * 1000),
+        at: Timestamp(t0() + i * 1000),
     }
 }
 
@@ -81,7 +81,7 @@ async fn maintenance_silences_the_exchange_until_the_status_says_it_is_over() {
     assert_eq!(end.kind, AlertKind::Resolved);
     assert_eq!(&*end.detector, "maintenance");
     assert_eq!(end.title, "okx maintenance ended");
-    assert_eq!(end.at, Timestamp(T0 + 60_000));
+    assert_eq!(end.at, Timestamp(t0() + 60_000));
     // Alerts resume: the still-failing series alerts on its next anomaly.
     monitor.inject(failure("okx", 61));
     let resumed = alerts.next(5).await;
@@ -109,7 +109,7 @@ async fn maintenance_ends_at_the_announced_end_by_event_time() {
         (end.kind, &*end.detector),
         (AlertKind::Resolved, "maintenance")
     );
-    assert_eq!(end.at, Timestamp(T0 + 40_000));
+    assert_eq!(end.at, Timestamp(t0() + 40_000));
     let resumed = alerts.next(5).await;
     assert_eq!(
         (resumed.metric, resumed.kind),

@@ -17,7 +17,7 @@ use exwatch::{Monitor, MonitorHandle};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
-use crate::common::T0;
+use crate::common::t0;
 use crate::support::fake_exchange::{FakeExchange, Mode};
 use crate::support::fake_sink::{FakeSink, SinkMode};
 
@@ -53,7 +53,7 @@ fn skew(monitor: &MonitorHandle, exchange: &str, ms: f64, i: i64) {
     monitor.inject(Measurement::ok(
         SeriesKey::new(exchange, "time", Metric::ClockSkewMs),
         ms,
-        Timestamp(T0 + i * 1000),
+        Timestamp(t0() + i * 1000),
     ));
 }
 

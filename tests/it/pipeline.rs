@@ -11,7 +11,7 @@ use exwatch::{Monitor, MonitorHandle};
 use futures_util::future::LocalBoxFuture;
 
 use crate::collect::Collected;
-use crate::common::T0;
+use crate::common::t0;
 
 fn settings() -> Settings {
     crate::support::test_settings()
@@ -30,7 +30,7 @@ fn latency(ms: f64, i: i64) -> Measurement {
     Measurement::ok(
         SeriesKey::new("binance", "ping", Metric::LatencyMs),
         ms,
-        Timestamp(T0 + i * 1000),
+        Timestamp(t0() + i * 1000),
     )
 }
 
@@ -40,7 +40,7 @@ fn outcome(o: Outcome, status: u16, i: i64) -> Measurement {
         value: if o.is_ok() { 0.0 } else { 1.0 },
         outcome: o,
         status,
-        at: Timestamp(T0 + i * 1000),
+        at: Timestamp(t0() + i * 1000),
     }
 }
 
@@ -68,7 +68,7 @@ async fn pipeline_spike_fires_one_critical_latency_alert() {
     );
     assert_eq!(alert.title, "binance ping latency spike");
     assert_eq!(alert.value, 5234.5);
-    assert_eq!(alert.at, Timestamp(T0 + 40_000));
+    assert_eq!(alert.at, Timestamp(t0() + 40_000));
     assert!(
         alert
             .stats
@@ -152,7 +152,7 @@ async fn pipeline_reminds_after_the_dedup_window() {
         monitor.inject(Measurement::ok(
             series.clone(),
             900.0,
-            Timestamp(T0 + i * 1000),
+            Timestamp(t0() + i * 1000),
         ));
     }
     monitor.drain().await;
@@ -166,7 +166,7 @@ async fn pipeline_reminds_after_the_dedup_window() {
     );
     assert!(got.iter().all(|a| a.severity == Severity::Warning));
     assert!(got[1].title.ends_with("(still firing)"));
-    assert_eq!(got[1].at, Timestamp(T0 + 60_000));
+    assert_eq!(got[1].at, Timestamp(t0() + 60_000));
     monitor.stop().await;
 }
 
@@ -181,12 +181,12 @@ async fn pipeline_routes_by_min_severity() {
         .expect("monitor starts");
     let (mut info, mut critical) = (info, critical);
     let series = SeriesKey::new("bybit", "time", Metric::ClockSkewMs);
-    monitor.inject(Measurement::ok(series.clone(), 900.0, Timestamp(T0)));
+    monitor.inject(Measurement::ok(series.clone(), 900.0, Timestamp(t0())));
     for i in 1..4 {
         monitor.inject(Measurement::ok(
             series.clone(),
             1.0,
-            Timestamp(T0 + i * 1000),
+            Timestamp(t0() + i * 1000),
         ));
     }
     monitor.drain().await;
@@ -205,7 +205,7 @@ async fn pipeline_subscribers_see_raw_anomalies() {
     monitor.subscribe(anomalies.recipient());
     let series = SeriesKey::new("bybit", "time", Metric::ClockSkewMs);
     for i in 0..5 {
-        monitor.inject(Measurement::ok(series.clone(), 2500.0, Timestamp(T0 + i)));
+        monitor.inject(Measurement::ok(series.clone(), 2500.0, Timestamp(t0() + i)));
     }
     monitor.drain().await;
     let got = anomalies.drain().await;
@@ -251,15 +251,19 @@ async fn pipeline_detector_restarts_after_a_panic() {
 async fn pipeline_router_restarts_after_a_panic_and_keeps_its_dedup_table() {
     let (monitor, mut alerts) = start(settings());
     let series = SeriesKey::new("bybit", "time", Metric::ClockSkewMs);
-    monitor.inject(Measurement::ok(series.clone(), 900.0, Timestamp(T0)));
+    monitor.inject(Measurement::ok(series.clone(), 900.0, Timestamp(t0())));
     assert_eq!(alerts.next(5).await.kind, AlertKind::Firing);
     monitor.router().do_send(Crash);
-    monitor.inject(Measurement::ok(series.clone(), 900.0, Timestamp(T0 + 1000)));
+    monitor.inject(Measurement::ok(
+        series.clone(),
+        900.0,
+        Timestamp(t0() + 1000),
+    ));
     for i in 2..5 {
         monitor.inject(Measurement::ok(
             series.clone(),
             1.0,
-            Timestamp(T0 + i * 1000),
+            Timestamp(t0() + i * 1000),
         ));
     }
     monitor.drain().await;
@@ -317,7 +321,7 @@ async fn pipeline_channel_restarts_after_a_panic_and_delivers_the_alert() {
         .start()
         .expect("monitor starts");
     let series = SeriesKey::new("bybit", "time", Metric::ClockSkewMs);
-    monitor.inject(Measurement::ok(series, 2500.0, Timestamp(T0)));
+    monitor.inject(Measurement::ok(series, 2500.0, Timestamp(t0())));
     let alert = tokio::time::timeout(Duration::from_secs(5), delivered.recv())
         .await
         .expect("delivered after the restart")
@@ -361,7 +365,7 @@ async fn pipeline_crash_loop_is_escalated_as_an_exwatch_anomaly() {
 async fn pipeline_open_circuit_inhibits_the_exchanges_other_alerts() {
     let (monitor, mut alerts) = start(settings());
     let availability = SeriesKey::new("okx", "*", Metric::Availability);
-    monitor.inject(Measurement::ok(availability.clone(), 2.0, Timestamp(T0)));
+    monitor.inject(Measurement::ok(availability.clone(), 2.0, Timestamp(t0())));
     for i in 1..40 {
         monitor.inject(outcome(Outcome::Http5xx, 503, i));
     }
@@ -375,7 +379,7 @@ async fn pipeline_open_circuit_inhibits_the_exchanges_other_alerts() {
     );
     assert_eq!(down[0].title, "okx down (circuit open)");
     assert_eq!(down[0].severity, Severity::Critical);
-    monitor.inject(Measurement::ok(availability, 0.0, Timestamp(T0 + 41_000)));
+    monitor.inject(Measurement::ok(availability, 0.0, Timestamp(t0() + 41_000)));
     monitor.drain().await;
     let up = alerts.drain().await;
     assert_eq!(up.len(), 1);
@@ -423,12 +427,12 @@ async fn pipeline_poison_alert_is_dropped_after_repeated_crashes_and_the_rest_fl
     monitor.inject(Measurement::ok(
         SeriesKey::new("bybit", "time", Metric::ClockSkewMs),
         2500.0,
-        Timestamp(T0),
+        Timestamp(t0()),
     ));
     monitor.inject(Measurement::ok(
         SeriesKey::new("okx", "time", Metric::ClockSkewMs),
         2500.0,
-        Timestamp(T0 + 1000),
+        Timestamp(t0() + 1000),
     ));
     let got = tokio::time::timeout(Duration::from_secs(5), delivered.recv())
         .await

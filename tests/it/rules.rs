@@ -10,7 +10,7 @@ use exwatch::messages::{
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;
-use crate::common::T0;
+use crate::common::t0;
 
 fn start() -> (MonitorHandle, Collected<Alert>) {
     start_scoped(RuleScope {
@@ -50,7 +50,7 @@ fn probe(exchange: &str, status: u16, secs: i64) -> Measurement {
         value: if outcome.is_ok() { 0.0 } else { 1.0 },
         outcome,
         status,
-        at: Timestamp(T0 + secs * 1000),
+        at: Timestamp(t0() + secs * 1000),
     }
 }
 
@@ -90,8 +90,8 @@ async fn rules_okx_5xx_rate_fires_after_for_and_resolves() {
     assert_eq!(a.title, "okx ping: rule okx-5xx");
     assert_eq!((&*a.exchange, a.metric), ("okx", Metric::Errors));
     assert_eq!(a.severity, Severity::Critical);
-    assert_eq!(a.at, Timestamp(T0 + 93_000));
-    assert_eq!(a.started_at, Timestamp(T0 + 63_000));
+    assert_eq!(a.at, Timestamp(t0() + 93_000));
+    assert_eq!(a.started_at, Timestamp(t0() + 63_000));
     assert_eq!(a.threshold, 0.10);
     assert!(a.message.contains("error_rate_5xx"), "{}", a.message);
 
@@ -103,7 +103,7 @@ async fn rules_okx_5xx_rate_fires_after_for_and_resolves() {
     let resolved = rule_alerts(alerts.drain().await);
     assert_eq!(resolved.len(), 1, "{resolved:?}");
     assert_eq!(resolved[0].kind, AlertKind::Resolved);
-    assert_eq!(resolved[0].at, Timestamp(T0 + 146_000));
+    assert_eq!(resolved[0].at, Timestamp(t0() + 146_000));
     monitor.stop().await;
 }
 

@@ -8,7 +8,7 @@ use exwatch::messages::{Measurement, Metric, SeriesKey, Timestamp};
 use exwatch::{Monitor, MonitorHandle};
 use serde_json::Value;
 
-use crate::common::T0;
+use crate::common::t0;
 
 /// A monitor with its server on a free loopback port; its base URL.
 pub(crate) fn start(settings: Settings) -> (MonitorHandle, String) {
@@ -164,7 +164,7 @@ async fn metrics_is_a_well_formed_exposition_with_the_contracted_names() {
         monitor.inject(Measurement::ok(
             SeriesKey::new("binance", "ping", Metric::LatencyMs),
             40.0 + (i % 5) as f64,
-            Timestamp(T0 + i * 1000),
+            Timestamp(t0() + i * 1000),
         ));
     }
     monitor.drain().await;

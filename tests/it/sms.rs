@@ -17,7 +17,7 @@ use exwatch::messages::{
 use exwatch::metrics::Metrics;
 use exwatch::{Monitor, MonitorHandle};
 
-use crate::common::{T0, WAIT, retry};
+use crate::common::{WAIT, retry, t0};
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, TwilioMode, decode_base64};
 
 const FROM: &str = "+15005550006";
@@ -54,7 +54,7 @@ fn fire(monitor: &MonitorHandle, exchange: &str, i: i64) {
     monitor.inject(Measurement::ok(
         SeriesKey::new(exchange, "time", Metric::ClockSkewMs),
         2500.0,
-        Timestamp(T0 + i * 1000),
+        Timestamp(t0() + i * 1000),
     ));
 }
 
@@ -94,8 +94,8 @@ fn alert(message: &str) -> Alert {
         value: 5234.5,
         threshold: 1000.0,
         region: Name::from("local"),
-        started_at: Timestamp(T0),
-        at: Timestamp(T0 + 3000),
+        started_at: Timestamp(t0()),
+        at: Timestamp(t0() + 3000),
         stats: Stats::default(),
         in_reply_to: None,
     }

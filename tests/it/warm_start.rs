@@ -8,11 +8,13 @@ use exwatch::messages::{
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;
-use crate::common::T0;
+use crate::common::t0;
 
 const MIN: i64 = 60_000;
 /// Event time starts at a bucket boundary.
-const START: i64 = T0 / MIN * MIN;
+fn first_bucket() -> i64 {
+    t0() / MIN * MIN
+}
 
 fn latency_series() -> SeriesKey {
     SeriesKey::new("binance", "ping", Metric::LatencyMs)
@@ -36,7 +38,7 @@ fn start(path: &std::path::Path) -> (MonitorHandle, Collected<Anomaly>) {
 /// Six probes in `minute` on both series: latency `ms` (jittered), and `status` for errors.
 fn minute(monitor: &MonitorHandle, minute: i64, ms: f64, status: u16) {
     for s in 0..6 {
-        let at = Timestamp(START + minute * MIN + s * 10_000);
+        let at = Timestamp(first_bucket() + minute * MIN + s * 10_000);
         let jitter = ((minute * 6 + s) * 7919 % 11) as f64 - 5.0;
         monitor.inject(Measurement::ok(latency_series(), ms + jitter, at));
         let outcome = if status == 200 {
@@ -94,11 +96,12 @@ async fn warm_start_restart_keeps_the_learned_baseline_and_a_cold_start_does_not
             .query_row("SELECT COUNT(*) FROM baseline_rollups", [], |r| r.get(0))
             .expect("count");
         assert_eq!(rows, 2 * 40, "one row per series and closed bucket");
+        let start = first_bucket();
         db.execute_batch(&format!(
-            "UPDATE baseline_rollups SET p90_us = 'garbled' WHERE bucket_ms = {START};
+            "UPDATE baseline_rollups SET p90_us = 'garbled' WHERE bucket_ms = {start};
              INSERT INTO baseline_rollups (exchange, endpoint, metric, model, bucket_ms,
                  width_ms, p90_us)
-             VALUES ('binance', 'ping', 'latency_ms', 'p99', {START}, 60000, 1);"
+             VALUES ('binance', 'ping', 'latency_ms', 'p99', {start}, 60000, 1);"
         ))
         .expect("corrupt");
     }

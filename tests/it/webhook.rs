@@ -14,7 +14,7 @@ use exwatch::metrics::Metrics;
 use exwatch::{Monitor, MonitorHandle};
 use serde_json::Value;
 
-use crate::common::{T0, WAIT, deliveries, fire, resolve, retry};
+use crate::common::{WAIT, deliveries, fire, now_ms, resolve, retry, t0};
 use crate::support::fake_sink::{FakeSink, SinkMode};
 
 fn webhook(
@@ -65,7 +65,7 @@ fn series(exchange: &str) -> SeriesKey {
 }
 
 fn skew(exchange: &str, ms: f64, i: i64) -> Measurement {
-    Measurement::ok(series(exchange), ms, Timestamp(T0 + i * 1000))
+    Measurement::ok(series(exchange), ms, Timestamp(t0() + i * 1000))
 }
 
 fn pending(metrics: &Metrics, channel: &str) -> f64 {
@@ -166,8 +166,8 @@ async fn webhook_payload_follows_the_contract() {
     for key in ["started_at", "at"] {
         assert!(is_rfc3339_utc(field(firing, key)), "{key} {}", firing[key]);
     }
-    assert_eq!(field(firing, "started_at"), Timestamp(T0).to_rfc3339());
-    assert_eq!(field(firing, "at"), Timestamp(T0).to_rfc3339());
+    assert_eq!(field(firing, "started_at"), Timestamp(t0()).to_rfc3339());
+    assert_eq!(field(firing, "at"), Timestamp(t0()).to_rfc3339());
     assert!(firing["stats"].is_object(), "stats {}", firing["stats"]);
 
     resolve(&monitor, "bybit", 1);
@@ -179,7 +179,7 @@ async fn webhook_payload_follows_the_contract() {
     assert_ne!(resolved["id"], firing["id"], "a fresh id per alert");
     assert_eq!(field(resolved, "severity"), "critical");
     assert_eq!(resolved["started_at"], firing["started_at"]);
-    assert_eq!(field(resolved, "at"), Timestamp(T0 + 3000).to_rfc3339());
+    assert_eq!(field(resolved, "at"), Timestamp(t0() + 3000).to_rfc3339());
     assert!(resolved["stats"].is_object());
     assert!(monitor.stop().await);
     assert_eq!(sink.attempts().len(), 2, "no request beyond the two alerts");
@@ -681,7 +681,7 @@ async fn webhook_requests_are_signed_with_the_secret() {
     fire(&monitor, "okx", 0);
     let attempts = sink.wait_for_attempts(2, WAIT).await;
     assert_eq!(attempts.len(), 2);
-    let now = Timestamp::now().as_millis() / 1000;
+    let now = now_ms() / 1000;
     for a in &attempts {
         let header = a.header("x-exwatch-signature").expect("signed");
         assert!(
