@@ -82,17 +82,24 @@ struct Pending {
     crashes: u32,
 }
 
-/// What the actor is doing about the front of its queue.
+/// What the actor is doing about the front of its queue. Each attempt and each back-off has
+/// its own `turn`, so that an attempt's result or a back-off's timer that is no longer the
+/// current one changes nothing: actix still runs a cancelled timer that was already due in the
+/// turn that cancelled it, which would otherwise start a second attempt beside the one a
+/// shutdown's hurry started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Idle,
     /// An attempt is in flight.
-    Sending,
+    Sending {
+        turn: u64,
+    },
     /// Waiting before the next attempt; `asked` when the platform set the wait (Retry-After),
     /// which a shutdown must honour too.
     BackingOff {
         timer: SpawnHandle,
         asked: bool,
+        turn: u64,
     },
 }
 
@@ -103,6 +110,8 @@ pub struct ChannelActor<C: Channel> {
     retry: RetrySettings,
     queue: VecDeque<Pending>,
     state: State,
+    /// The number of the latest attempt or back-off (see [`State`]).
+    turn: u64,
     /// A heartbeat is running.
     beating: bool,
     /// Alerts dropped undelivered since the actor was created (survives restarts).
@@ -154,6 +163,7 @@ impl<C: Channel> ChannelActor<C> {
             retry,
             queue: VecDeque::new(),
             state: State::Idle,
+            turn: 0,
             beating: false,
             dropped: 0,
             waiters: Vec::new(),
@@ -236,7 +246,7 @@ impl<C: Channel> ChannelActor<C> {
     fn push(&mut self, alert: Alert, attempts: u32, _ctx: &mut Context<Self>) {
         if self.queue.len() >= MAX_QUEUE {
             // Never the alert whose attempt is in flight: its result belongs to it.
-            let oldest_idle = usize::from(self.state == State::Sending);
+            let oldest_idle = usize::from(matches!(self.state, State::Sending { .. }));
             if let Some(dropped) = self.queue.remove(oldest_idle) {
                 self.failed.inc();
                 self.dropped += 1;
@@ -268,7 +278,9 @@ impl<C: Channel> ChannelActor<C> {
             }
             return;
         };
-        self.state = State::Sending;
+        self.turn += 1;
+        let turn = self.turn;
+        self.state = State::Sending { turn };
         // Counted before the attempt, so an alert whose delivery panics every time still
         // runs out of attempts across restarts.
         front.attempts += 1;
@@ -286,11 +298,15 @@ impl<C: Channel> ChannelActor<C> {
         ctx.spawn(guard_future(
             "channel",
             bounded,
-            |result, act: &mut Self, ctx| act.on_result(result, ctx),
+            move |result, act: &mut Self, ctx| act.on_result(turn, result, ctx),
         ));
     }
 
-    fn on_result(&mut self, result: Result<(), DeliveryError>, ctx: &mut Context<Self>) {
+    fn on_result(&mut self, turn: u64, result: Result<(), DeliveryError>, ctx: &mut Context<Self>) {
+        if self.state != (State::Sending { turn }) {
+            tracing::debug!(channel = %self.name, turn, "Result of an attempt that is no longer current; ignored.");
+            return;
+        }
         self.state = State::Idle;
         let Some(front) = self.queue.front() else {
             return;
@@ -341,11 +357,16 @@ impl<C: Channel> ChannelActor<C> {
 
     /// Waits `delay` before the next attempt.
     fn back_off(&mut self, delay: Duration, asked: bool, ctx: &mut Context<Self>) {
-        let timer = ctx.run_later(delay, |act, ctx| {
-            act.state = State::Idle;
-            guard(act, ctx, "channel", |act, ctx| act.kick(ctx));
+        self.turn += 1;
+        let turn = self.turn;
+        let timer = ctx.run_later(delay, move |act, ctx| {
+            // Not when a shutdown's hurry already ended this back-off (see `State`).
+            if matches!(act.state, State::BackingOff { turn: t, .. } if t == turn) {
+                act.state = State::Idle;
+                guard(act, ctx, "channel", |act, ctx| act.kick(ctx));
+            }
         });
-        self.state = State::BackingOff { timer, asked };
+        self.state = State::BackingOff { timer, asked, turn };
     }
 
     /// At shutdown, a back-off of our own choosing is cut short: the receiver may be back,
@@ -354,6 +375,7 @@ impl<C: Channel> ChannelActor<C> {
         if let State::BackingOff {
             timer,
             asked: false,
+            ..
         } = self.state
         {
             ctx.cancel_future(timer);
@@ -436,7 +458,7 @@ impl<C: Channel> Supervised for ChannelActor<C> {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.restarts.record(actix::clock::Instant::now());
         // An attempt in flight when the actor died is the likeliest cause of the crash.
-        self.crashed = self.state == State::Sending;
+        self.crashed = matches!(self.state, State::Sending { .. });
         self.state = State::Idle;
         self.beating = false;
     }

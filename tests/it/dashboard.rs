@@ -201,6 +201,12 @@ fn run_chromium(bin: &Path, url: &str, extra: &[String]) -> String {
         ))
         .args(extra)
         .arg(url)
+        // The browser keeps the machine's own clock when the suite runs under faketime
+        // (`.ci/clock-moved`): every clock read of Chromium's is intercepted there, which makes
+        // a page take minutes. The page only sends relative windows (`since=24h`), which the
+        // monitor resolves against its own, moved clock.
+        .env_remove("LD_PRELOAD")
+        .env_remove("FAKETIME")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).expect("stdout file"))
         .stderr(std::fs::File::create(&err_path).expect("stderr file"))

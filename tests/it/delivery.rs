@@ -167,3 +167,104 @@ async fn delivery_full_queue_never_drops_the_alert_in_flight() {
         );
     }
 }
+
+/// The first attempt fails (retryable); every later one answers after `answer_after`. Each
+/// attempt records when it started.
+struct FailsFirst {
+    answer_after: Duration,
+    calls: Arc<Mutex<Vec<std::time::Instant>>>,
+}
+impl Channel for FailsFirst {
+    fn kind(&self) -> &'static str {
+        "fails-first"
+    }
+    fn deliver(&mut self, _: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
+        let mut calls = self.calls.lock().expect("ok");
+        calls.push(std::time::Instant::now());
+        let first = calls.len() == 1;
+        let wait = self.answer_after;
+        Box::pin(async move {
+            if first {
+                return Err(DeliveryError::Retryable {
+                    reason: "first attempt fails".into(),
+                    retry_after: None,
+                });
+            }
+            actix_rt::time::sleep(wait).await;
+            Ok(())
+        })
+    }
+}
+
+/// A shutdown's flush cuts a back-off short and starts the retry at once. If the back-off's
+/// timer fell due in the same turn of the actor (a loaded machine runs it late), the timer must
+/// not start a second, concurrent attempt of the same alert: actix polls a cancelled timer
+/// that is already due once more before it reaps it. (This was the extra model request seen
+/// now and then under load in `llm_triage::model_failures_cost_no_alert_and_no_crash`.)
+#[actix::test]
+async fn delivery_a_due_back_off_cut_short_by_a_flush_starts_one_attempt_not_two() {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let ch = FailsFirst {
+        answer_after: Duration::from_millis(50),
+        calls: calls.clone(),
+    };
+    let retry = RetrySettings {
+        max_attempts: 0,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+    };
+    let metrics = Metrics::new();
+    let arbiter = Arbiter::new();
+    let actor = ChannelActor::new(
+        "c".into(),
+        ch,
+        retry,
+        &SupervisionSettings::default(),
+        &metrics,
+        None,
+    );
+    let addr = ChannelActor::start_in_arbiter(&arbiter.handle(), |_| actor);
+    addr.do_send(alert(0));
+    // The first attempt has failed and the back-off (at most 10 ms) is running.
+    addr.send(exwatch::messages::Ping).await.expect("ok");
+    addr.send(exwatch::messages::Ping).await.expect("ok");
+    // On the actor's thread: a timer of 1 ms, then the thread is busy for 30 ms (a loaded
+    // machine), so that the next turn of the timers finds this timer and the back-off both due,
+    // and wakes this task first: the flush reaches the mailbox before the actor runs, with the
+    // back-off's timer already fired.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let on_thread = addr.clone();
+    arbiter.spawn(async move {
+        let mut due = Box::pin(actix_rt::time::sleep(Duration::from_millis(1)));
+        std::future::poll_fn(|cx| {
+            let _ = due.as_mut().poll(cx);
+            std::task::Poll::Ready(())
+        })
+        .await;
+        std::thread::sleep(Duration::from_millis(30));
+        due.await;
+        let flushed = on_thread.send(Flush {
+            deadline: Duration::from_secs(5),
+        });
+        let _ = tx.send(flushed.await);
+    });
+    let flushed = rx.await.expect("answered").expect("ok");
+    assert!(flushed, "delivered");
+    let calls = calls.lock().expect("ok").clone();
+    assert_eq!(
+        calls.len(),
+        2,
+        "one failed attempt and one retry: {calls:?}"
+    );
+    let count = |outcome: &str| {
+        metrics
+            .value(
+                "exwatch_deliveries_total",
+                &[("channel", "c"), ("outcome", outcome)],
+            )
+            .unwrap_or(0.0)
+    };
+    assert_eq!((count("retry"), count("ok")), (1.0, 1.0));
+    arbiter.stop();
+}

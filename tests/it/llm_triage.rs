@@ -229,16 +229,16 @@ async fn budget_caps_model_calls_per_hour() {
 async fn model_failures_cost_no_alert_and_no_crash() {
     let fake = FakeOpenAi::start(KEY);
     fake.queue_modes([
-        ModelMode::ServerError, // x1: 500, retried twice, then given up
+        // In the order the alerts reach the channel (any order of x1..x7):
+        ModelMode::ServerError, // the first: 500, retried twice, then given up
         ModelMode::ServerError,
         ModelMode::ServerError,
-        ModelMode::Garbage,           // x2
-        ModelMode::NullContent,       // x3
-        ModelMode::Refusal,           // x4
-        ModelMode::InsufficientQuota, // x5: never retried
-        ModelMode::Huge,              // x6
-        ModelMode::Stall,             // x7: times out, not retried
-        ModelMode::Refusal,           // spare, for the extra request described below
+        ModelMode::Garbage,           // the second
+        ModelMode::NullContent,       // the third
+        ModelMode::Refusal,           // the fourth
+        ModelMode::InsufficientQuota, // the fifth: never retried
+        ModelMode::Huge,              // the sixth
+        ModelMode::Stall,             // the seventh: times out, not retried
     ]);
     let (monitor, mut desk) = start(&fake, 100, Duration::from_millis(300));
     let started = Instant::now();
@@ -247,12 +247,10 @@ async fn model_failures_cost_no_alert_and_no_crash() {
     }
     settle(&monitor).await;
     // The channel retried the 500s only (twice, then gave up), and nothing else: its own count
-    // of retries says so. On the wire the fake saw 3 requests for x1, then at least one for
-    // each other alert. Under heavy load (several test binaries on two cores) it now and then
-    // records one request more for one of x2..x7, with no retry or restart in the channel's
-    // metrics; the cause is below exwatch (awc has no retry of its own) and was not found, so
-    // the wire count may be 9 or 10 (the spare mode answers the extra one with a failure), and
-    // the statuses in order are the same either way.
+    // of retries says so, and on the wire the fake saw 3 requests for the first alert, then one
+    // for each other alert. (An extra request seen now and then under load was a second attempt started
+    // by a back-off timer that the settle's flush had cut short: see
+    // `delivery::delivery_a_due_back_off_cut_short_by_a_flush_starts_one_attempt_not_two`.)
     let channel_retries = monitor
         .metrics()
         .value(
@@ -270,18 +268,23 @@ async fn model_failures_cost_no_alert_and_no_crash() {
             .unwrap_or(0)
     };
     let order: Vec<usize> = reqs.iter().map(asked).collect();
-    assert!(
-        matches!(reqs.len(), 9 | 10),
-        "3 for the 500s, 1 for each other failure: {statuses:?} {order:?}"
+    // The alerts reach the Router from seven detectors, in any order; the modes go in order.
+    assert_eq!(
+        statuses,
+        [500, 500, 500, 200, 200, 200, 429, 200, 0],
+        "3 for the 500s, 1 for each other failure: {order:?}"
     );
-    assert!(
-        (2..=7).all(|i| order.contains(&i)),
+    let mut asked_once = order.clone();
+    asked_once.sort_unstable();
+    asked_once.dedup();
+    assert_eq!(
+        asked_once,
+        [1, 2, 3, 4, 5, 6, 7],
         "every alert asked: {order:?}"
     );
-    assert_eq!(
-        statuses[..9],
-        [500, 500, 500, 200, 200, 200, 429, 200, 0],
-        "{order:?}"
+    assert!(
+        order[..3].iter().all(|&i| i == order[0]),
+        "the first alert's three tries came first: {order:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(4), "no retry storm");
 
