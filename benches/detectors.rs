@@ -11,20 +11,25 @@
 //! `detector_judge` times each sliding detector's own judgement (z-score, IQR, rolling mean)
 //! on given aggregates, and the clock-skew judgement against Binance's signing window.
 //!
+//! `likelihood_model` times `LikelihoodModel::update` (the default latency model) after a
+//! warm-up of 10 000 rows (windows full, the surprise histograms past their young phase), as
+//! live latency (`ms`, up) and as the replay default (`any`, both), and prints its size.
+//!
 //! Target: at least 5 million latency updates per second on one core (≤ 200 ns per update);
-//! issue 6 aims at 10 million (≤ 100 ns).
+//! issue 6 aims at 10 million (≤ 100 ns); the likelihood model ≤ 300 ns (issue 12).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use exwatch::config::{
-    BaselineSettings, ClockSettings, Direction, ErrorSettings, LatencySettings, PriceSettings,
-    ValueUnit,
+    BaselineSettings, ClockSettings, Direction, ErrorSettings, LatencySettings, LikelihoodSettings,
+    PriceSettings, ValueUnit,
 };
 use exwatch::detect::baseline::{ErrorBaseline, P90Baseline};
 use exwatch::detect::clock::{SigningWindow, SkewLimits};
 use exwatch::detect::errors::ErrorModel;
 use exwatch::detect::latency::LatencyModel;
+use exwatch::detect::likelihood::LikelihoodModel;
 use exwatch::detect::price::PriceDetector;
 use exwatch::detect::{iqr, rolling, zscore};
 use exwatch::messages::{Outcome, Timestamp};
@@ -95,6 +100,42 @@ fn bench_latency(c: &mut Criterion) {
             black_box(model.update(black_box(v)))
         })
     });
+    group.finish();
+}
+
+fn bench_likelihood(c: &mut Criterion) {
+    let inputs = latencies();
+    let mut group = c.benchmark_group("likelihood_model");
+    group.throughput(Throughput::Elements(1));
+    let any = LatencySettings {
+        unit: ValueUnit::Any,
+        direction: Direction::Both,
+        ..LatencySettings::default()
+    };
+    for (name, latency) in [
+        ("update_ms_up", LatencySettings::default()),
+        ("update_any_unit_both", any),
+    ] {
+        let mut model = LikelihoodModel::new(&latency, &LikelihoodSettings::default());
+        let mut at = 0i64;
+        for k in 0..10_000 {
+            at += 10_000;
+            model.update(at, inputs[k & (INPUTS - 1)]);
+        }
+        println!(
+            "likelihood_model: {} bytes per series (the model and its two windows' buffers)",
+            std::mem::size_of::<LikelihoodModel>() + model.heap_bytes()
+        );
+        let mut i = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let v = inputs[i & (INPUTS - 1)];
+                i = i.wrapping_add(1);
+                at += 10_000;
+                black_box(model.update(at, black_box(v)))
+            })
+        });
+    }
     group.finish();
 }
 
@@ -237,6 +278,7 @@ fn bench_baseline(c: &mut Criterion) {
 criterion_group!(
     benches,
     bench_latency,
+    bench_likelihood,
     bench_each_detector,
     bench_errors,
     bench_price,

@@ -75,11 +75,13 @@ enum Command {
         /// only, as for live latency).
         #[arg(long, default_value = "both", value_parser = ["both", "up"])]
         direction: String,
-        /// Score one detector alone (`all`: the composite a live series uses).
+        /// The detector: `likelihood` (the default, as live latency is judged), `composite`
+        /// (or `all`: the sliding-window z-score, IQR and rolling-mean composite), or one of its
+        /// detectors alone (`zscore`, `iqr`, `rolling_mean`, `baseline_p90`).
         #[arg(
             long,
-            default_value = "all",
-            value_parser = ["all", "zscore", "iqr", "rolling_mean", "baseline_p90"]
+            default_value = "likelihood",
+            value_parser = exwatch::config::LatencySettings::DETECTORS
         )]
         detector: String,
     },
@@ -273,7 +275,7 @@ fn replay(
     let latency = &mut settings.detect.latency;
     latency.unit = exwatch::config::ValueUnit::parse(unit).unwrap_or_default();
     latency.direction = exwatch::config::Direction::parse(direction).unwrap_or_default();
-    latency.only = (detector != "all").then(|| detector.to_owned());
+    latency.select(detector);
     let reader = match std::fs::File::open(input) {
         Ok(f) => std::io::BufReader::with_capacity(1 << 16, f),
         Err(e) => {

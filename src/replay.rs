@@ -135,6 +135,11 @@ pub struct ReplaySummary {
     pub rows: u64,
     /// Rows judged anomalous.
     pub flagged: u64,
+    /// Rows written but not judged because their value was empty, `NaN` or infinite.
+    pub skipped_values: u64,
+    /// Rows written but not judged because their timestamp was not after the last judged
+    /// row's (a duplicate or an out-of-order row).
+    pub skipped_timestamps: u64,
     /// Earliest and latest timestamp, ms since the epoch; `None` when there were no rows.
     pub span_ms: Option<(i64, i64)>,
     /// Agreement with the labels, when the input has a `label` column.
@@ -160,9 +165,11 @@ impl ReplaySummary {
     /// The report printed after a labelled replay, one `key=value` per field.
     pub fn report(&self) -> String {
         let mut text = format!(
-            "rows={} flagged={} days={:.3}",
+            "rows={} flagged={} skipped_values={} skipped_timestamps={} days={:.3}",
             self.rows,
             self.flagged,
+            self.skipped_values,
+            self.skipped_timestamps,
             self.days()
         );
         if let Some(l) = self.labels {
@@ -323,6 +330,7 @@ fn run<R: BufRead, W: Write>(
     let mut summary = ReplaySummary::default();
     let mut scorer = columns.label.map(|_| Scorer::default());
     let mut line_no = 1;
+    let mut last_at: Option<i64> = None;
     loop {
         line.clear();
         if input.read_line(&mut line)? == 0 {
@@ -334,25 +342,43 @@ fn run<R: BufRead, W: Write>(
             continue;
         }
         let fields = parse_row(row, &columns, line_no)?;
-        measurement.value = fields.value;
-        measurement.at = Timestamp(fields.at);
-
-        let judgement = match detector.observe(&measurement) {
-            Some(Event::Firing { finding, .. }) => Some(finding),
-            _ => None,
+        // A row the model cannot learn from is written (one output row per input row) with
+        // score 0 and counted, and the model never sees it: see "Bad rows" in the README.
+        let judged = match fields.value {
+            None => {
+                summary.skipped_values += 1;
+                false
+            }
+            Some(_) if last_at.is_some_and(|last| fields.at <= last) => {
+                summary.skipped_timestamps += 1;
+                false
+            }
+            Some(_) => true,
+        };
+        let (judgement, score) = if judged {
+            measurement.value = fields.value.unwrap_or_default();
+            measurement.at = Timestamp(fields.at);
+            last_at = Some(fields.at);
+            let judgement = match detector.observe(&measurement) {
+                Some(Event::Firing { finding, .. }) => Some(finding),
+                _ => None,
+            };
+            // The likelihood model scores every row by onset; the sliding models score the
+            // rows they flag by their confidence.
+            let score = detector
+                .onset_score()
+                .unwrap_or_else(|| judgement.as_ref().map_or(0.0, anomaly_score));
+            (judgement, score)
+        } else {
+            (None, 0.0)
         };
         output.write_all(fields.timestamp_text.as_bytes())?;
         output.write_all(b",")?;
         output.write_all(fields.value_text.as_bytes())?;
-        match judgement {
-            Some(f) => writeln!(
-                output,
-                ",{:.4},{},{}",
-                anomaly_score(&f),
-                f.severity.as_str(),
-                f.detector
-            )?,
-            None => output.write_all(b",0,,\n")?,
+        match (judgement, score > 0.0) {
+            (Some(f), _) => writeln!(output, ",{score:.4},{},{}", f.severity.as_str(), f.detector)?,
+            (None, true) => writeln!(output, ",{score:.4},,")?,
+            (None, false) => output.write_all(b",0,,\n")?,
         }
 
         summary.rows += 1;
@@ -374,7 +400,8 @@ struct Row<'a> {
     timestamp_text: &'a str,
     value_text: &'a str,
     at: i64,
-    value: f64,
+    /// `None` when the field is empty, `NaN` or infinite (the row is skipped, not an error).
+    value: Option<f64>,
     label: Option<bool>,
 }
 
@@ -410,17 +437,20 @@ fn parse_row<'a>(row: &'a str, columns: &Columns, line: usize) -> Result<Row<'a>
         )
     })?;
     let value_text = value.ok_or_else(|| missing(columns.value, "value"))?;
-    let value = value_text
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| {
+    // Empty, NaN and infinities are missing readings (skipped and counted); anything else
+    // that is not a number is an error.
+    let value = if value_text.trim().is_empty() {
+        None
+    } else {
+        let v = value_text.trim().parse::<f64>().map_err(|_| {
             bad(
                 columns.value,
                 "value",
-                format!("`{value_text}` is not a finite number"),
+                format!("`{value_text}` is not a number"),
             )
         })?;
+        v.is_finite().then_some(v)
+    };
     let label =
         match columns.label {
             None => None,
@@ -629,13 +659,68 @@ mod tests {
     }
 
     #[test]
+    fn missing_values_and_rows_back_in_time_are_skipped_counted_and_harmless() {
+        let clean: String = (0..300)
+            .map(|i| format!("{},{}\n", i * 60_000, 50 + i % 7))
+            .collect();
+        let mut dirty = String::new();
+        for (i, row) in clean.lines().enumerate() {
+            dirty.push_str(row);
+            dirty.push('\n');
+            // After some rows: a missing reading, NaN, an infinity, a duplicate timestamp
+            // and one from the past.
+            let at = i as i64 * 60_000;
+            match i {
+                50 => dirty.push_str(&format!("{},\n", at + 1)),
+                60 => dirty.push_str(&format!("{},NaN\n", at + 1)),
+                70 => dirty.push_str(&format!("{},inf\n", at + 1)),
+                80 => dirty.push_str(&format!("{at},9999\n")),
+                90 => dirty.push_str(&format!("{},-5000\n", at - 600_000)),
+                _ => {}
+            }
+        }
+        let (clean_result, clean_out) = run_str(&format!("timestamp,value\n{clean}"));
+        let (result, out) = run_str(&format!("timestamp,value\n{dirty}"));
+        let summary = result.unwrap();
+        assert_eq!(summary.rows, 305, "one output row per input row");
+        assert_eq!(out.lines().count(), 306);
+        assert_eq!((summary.skipped_values, summary.skipped_timestamps), (3, 2));
+        assert!(
+            summary
+                .report()
+                .contains("skipped_values=3 skipped_timestamps=2")
+        );
+        // The skipped rows score 0, and the others exactly as without them.
+        let judged = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| {
+                    !(l.ends_with(",,0,,")
+                        || l.contains(",NaN,")
+                        || l.contains(",inf,")
+                        || l.contains(",9999,")
+                        || l.contains(",-5000,"))
+                })
+                .map(str::to_owned)
+                .collect()
+        };
+        for skipped in out
+            .lines()
+            .filter(|l| l.contains(",NaN,") || l.contains(",9999,") || l.contains(",-5000,"))
+        {
+            assert!(skipped.ends_with(",0,,"), "{skipped}");
+        }
+        assert_eq!(judged(&out), judged(&clean_out));
+        assert_eq!(clean_result.unwrap().flagged, summary.flagged);
+    }
+
+    #[test]
     fn malformed_row_stops_with_line_and_column_after_the_rows_before() {
         let input = "timestamp,value\n1000,50\n\n2000,51\n3000,abc\n4000,52\n";
         let (result, out) = run_str(input);
         let err = result.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "line 5, column 2 (value): `abc` is not a finite number"
+            "line 5, column 2 (value): `abc` is not a number"
         );
         assert_eq!(out, format!("{OUTPUT_HEADER}\n1000,50,0,,\n2000,51,0,,\n"));
 
@@ -667,7 +752,7 @@ mod tests {
                 150 => (60.0, 1), // a labelled point the detector cannot see
                 _ => (50.0 + (i % 5) as f64, 0),
             };
-            input.push_str(&format!("{},{value},{label}\r\n", i * 1_000));
+            input.push_str(&format!("{},{value},{label}\r\n", i * 60_000));
         }
         let (result, out) = run_str(&input);
         let summary = result.unwrap();
@@ -675,12 +760,14 @@ mod tests {
         let rows: Vec<&str> = out.lines().skip(1).collect();
         assert_eq!(rows.len(), 200);
         let spike: Vec<&str> = rows[100].split(',').collect();
-        assert_eq!(spike[0], "100000");
+        assert_eq!(spike[0], "6000000");
         let score: f64 = spike[2].parse().unwrap();
         assert!(score > 0.0 && score <= 1.0, "{score}");
-        assert_eq!(spike[3], "critical");
+        // A young series (a hundred rows) has little history to be sure with: flagged, at
+        // whatever severity its short history allows.
+        assert!(!spike[3].is_empty(), "{spike:?}");
         assert!(!spike[4].is_empty());
-        assert_eq!(rows[99], "99000,54,0,,");
+        assert_eq!(rows[99], "5940000,54,0,,");
 
         let labels = summary.labels.unwrap();
         assert_eq!(labels.true_positives, 2);

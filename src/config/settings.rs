@@ -377,6 +377,37 @@ pub struct DetectSettings {
     pub clock: ClockSettings,
     /// `[detect.baseline]`
     pub baseline: BaselineSettings,
+    /// `[detect.likelihood]`
+    pub likelihood: LikelihoodSettings,
+}
+
+/// `[detect.likelihood]`: the likelihood model, the default latency detector; see
+/// [`crate::detect::likelihood`].
+#[derive(Debug, Clone, Serialize)]
+pub struct LikelihoodSettings {
+    /// Rows in the sliding windows of values and of steps.
+    pub window: usize,
+    /// Half-life, in rows, of the learned history: the long-run distributions of surprise and
+    /// the learned normal band.
+    pub history: usize,
+    /// Rows needed before any judgement.
+    pub min_samples: usize,
+    /// Calm rows back inside the learned normal band that close an incident.
+    pub resolve_after: usize,
+    /// Confidence levels (that of an hour of rows) for info / warning / critical.
+    pub levels: [f64; 3],
+}
+
+impl Default for LikelihoodSettings {
+    fn default() -> Self {
+        Self {
+            window: 128,
+            history: 5000,
+            min_samples: 12,
+            resolve_after: 5,
+            levels: [0.95, 0.99, 0.999],
+        }
+    }
 }
 
 /// `[detect.baseline]`: learned per-series baselines (p90 latency, error-class rates) over
@@ -431,11 +462,53 @@ pub struct LatencySettings {
     pub unit: ValueUnit,
     /// Which departures count. Live latency only rises matter (`Up`); replay defaults to `Both`.
     pub direction: Direction,
-    /// Only this detector's findings count (`zscore`, `iqr`, `rolling_mean`,
-    /// `baseline_p90`), for evaluating one detector with `exwatch replay --detector`; `None`
-    /// (always, live) for the composite.
+    /// The model that judges the series: the likelihood model (default) or the sliding-window
+    /// composite (`detector = "composite"`, or one of its detectors by name).
+    pub model: LatencyModelKind,
+    /// With the sliding-window composite: only this detector's findings count (`zscore`,
+    /// `iqr`, `rolling_mean`, `baseline_p90`); `None` for the whole composite.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub only: Option<String>,
+}
+
+/// Which model judges a latency series (`[detect.latency] detector`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyModelKind {
+    /// [`crate::detect::likelihood`].
+    #[default]
+    Likelihood,
+    /// The z-score, IQR and rolling-mean detectors over sliding windows
+    /// ([`crate::detect::latency`]), with the learned p90 baseline.
+    Sliding,
+}
+
+impl LatencySettings {
+    /// Picks the model by detector name: `likelihood`; `composite` (or `all`) for the
+    /// sliding-window composite; `zscore`, `iqr`, `rolling_mean` or `baseline_p90` for one of
+    /// its detectors alone. `None` for an unknown name.
+    pub fn select(&mut self, detector: &str) -> Option<()> {
+        (self.model, self.only) = match detector {
+            "likelihood" => (LatencyModelKind::Likelihood, None),
+            "composite" | "all" => (LatencyModelKind::Sliding, None),
+            "zscore" | "iqr" | "rolling_mean" | "baseline_p90" => {
+                (LatencyModelKind::Sliding, Some(detector.to_owned()))
+            }
+            _ => return None,
+        };
+        Some(())
+    }
+
+    /// The detector names [`LatencySettings::select`] accepts.
+    pub const DETECTORS: [&'static str; 7] = [
+        "likelihood",
+        "composite",
+        "all",
+        "zscore",
+        "iqr",
+        "rolling_mean",
+        "baseline_p90",
+    ];
 }
 
 /// What a series' values are, for the latency model's floors and quantiles.
@@ -496,6 +569,7 @@ impl Default for LatencySettings {
             resolve_after: 3,
             unit: ValueUnit::Ms,
             direction: Direction::Up,
+            model: LatencyModelKind::Likelihood,
             only: None,
         }
     }

@@ -531,6 +531,7 @@ fn detect(mut t: Table<'_>) -> DetectSettings {
         price: price(t.table("price")),
         clock: clock(t.table("clock")),
         baseline: baseline(t.table("baseline")),
+        likelihood: likelihood(t.table("likelihood")),
     };
     t.finish();
     out
@@ -549,8 +550,21 @@ fn latency(mut t: Table<'_>) -> LatencySettings {
         resolve_after: usize_at_least(&mut t, "resolve_after", 1, d.resolve_after),
         unit: d.unit,
         direction: d.direction,
+        model: d.model,
         only: None,
     };
+    let mut out = out;
+    if let Some(name) = t.str("detector")
+        && out.select(&name).is_none()
+    {
+        t.problem(
+            "detector",
+            format!(
+                "{name:?} is not a latency detector; expected one of {}",
+                LatencySettings::DETECTORS.join(", ")
+            ),
+        );
+    }
     if out.rolling_window >= out.window {
         t.problem(
             "rolling_window",
@@ -682,29 +696,58 @@ fn clock(mut t: Table<'_>) -> ClockSettings {
 /// The most buckets a baseline's history may hold (a ring allocated once per series).
 const MAX_BASELINE_BUCKETS: u128 = 10_080;
 
+/// `levels`: three increasing confidences in (0, 1) for info, warning and critical, or
+/// `default`.
+fn levels(t: &mut Table<'_>, default: [f64; 3]) -> [f64; 3] {
+    let Some(list) = t.f64_list("levels") else {
+        return default;
+    };
+    let valid = list.len() == 3
+        && list.iter().all(|l| *l > 0.0 && *l < 1.0)
+        && list[0] < list[1]
+        && list[1] < list[2];
+    if valid {
+        [list[0], list[1], list[2]]
+    } else {
+        t.problem(
+            "levels",
+            format!(
+                "{list:?} is not valid; expected three increasing confidences in (0, 1) for \
+                 info, warning and critical, e.g. [0.95, 0.99, 0.999]"
+            ),
+        );
+        default
+    }
+}
+
+fn likelihood(mut t: Table<'_>) -> LikelihoodSettings {
+    let d = LikelihoodSettings::default();
+    let out = LikelihoodSettings {
+        window: usize_between(&mut t, "window", 8, MAX_WINDOW, d.window),
+        history: usize_between(&mut t, "history", 10, 10_000_000, d.history),
+        min_samples: usize_at_least(&mut t, "min_samples", 2, d.min_samples),
+        resolve_after: usize_at_least(&mut t, "resolve_after", 1, d.resolve_after),
+        levels: levels(&mut t, d.levels),
+    };
+    if out.min_samples > out.window {
+        t.problem(
+            "min_samples",
+            format!(
+                "{} must not exceed detect.likelihood.window ({})",
+                out.min_samples, out.window
+            ),
+        );
+    }
+    t.finish();
+    out
+}
+
 fn baseline(mut t: Table<'_>) -> BaselineSettings {
     let d = BaselineSettings::default();
     let bucket = duration_at_least(&mut t, "bucket", Duration::from_secs(1), d.bucket);
     let history = positive_duration(&mut t, "history", d.history);
     let min_history = positive_duration(&mut t, "min_history", d.min_history);
-    let mut levels = d.levels;
-    if let Some(list) = t.f64_list("levels") {
-        let valid = list.len() == 3
-            && list.iter().all(|l| *l > 0.0 && *l < 1.0)
-            && list[0] < list[1]
-            && list[1] < list[2];
-        if valid {
-            levels = [list[0], list[1], list[2]];
-        } else {
-            t.problem(
-                "levels",
-                format!(
-                    "{list:?} is not valid; expected three increasing confidences in (0, 1) for \
-                     info, warning and critical, e.g. [0.95, 0.99, 0.999]"
-                ),
-            );
-        }
-    }
+    let levels = levels(&mut t, d.levels);
     let buckets = history.as_millis() / bucket.as_millis().max(1);
     if history <= bucket {
         t.problem(

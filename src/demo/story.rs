@@ -10,7 +10,7 @@
 //! | chapter | what the simulators do | what exwatch says |
 //! |---|---|---|
 //! | calm | a few ms of jitter | nothing; the latency detectors learn their baselines |
-//! | OKX latency | OKX answers 0 → 400 ms slower | `okx … latency spike/degradation` (zscore, iqr, rolling_mean), resolved later |
+//! | OKX latency | OKX answers 0 → 400 ms slower, and stays slow until the recovery | `okx … latency spike` (the likelihood model), firing until the recovery chapter |
 //! | Bybit 503 storm | Bybit answers 503 (`retCode` 10016) | `bybit … failing`, then `bybit down (circuit open)` (critical); resolved once half-open trials succeed |
 //! | Binance 429 | 429 with `Retry-After`; exwatch backs off | `binance … failing` (consecutive `rate_limited`, warning); the breaker stays closed: a rate limit is not an outage |
 //! | price drift | OKX's BTC/USDT drifts to +300 bps | `okx btc-usdt price deviation`, warning then critical; resolved when it returns |
@@ -192,6 +192,16 @@ impl Scene {
     ) -> Conditions {
         let p = progress.clamp(0.0, 1.0);
         let mut c = Conditions::default();
+        // OKX stays slow from its chapter until the recovery: a degradation that persists.
+        if matches!(
+            self,
+            Scene::BybitOutage
+                | Scene::BinanceRateLimit
+                | Scene::PriceDrift
+                | Scene::BybitMaintenance
+        ) {
+            c.okx.delay = PEAK_DELAY;
+        }
         match self {
             Scene::Calm | Scene::Recovery => {}
             Scene::OkxLatency => {
@@ -292,6 +302,15 @@ mod tests {
         assert!(d[1] > d[0] && d[2] > d[1]);
         assert_eq!(d[2], PEAK_DELAY);
         assert_eq!(d[3], PEAK_DELAY);
+        // ... and holds until the recovery.
+        for scene in [
+            Scene::BybitOutage,
+            Scene::BinanceRateLimit,
+            Scene::PriceDrift,
+            Scene::BybitMaintenance,
+        ] {
+            assert_eq!(at(scene, 0.5).okx.delay, PEAK_DELAY, "{scene:?}");
+        }
         // Latency is what is measured: it is not scaled by the speed.
         assert_eq!(
             Scene::OkxLatency

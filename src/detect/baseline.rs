@@ -14,6 +14,7 @@
 //!   slowest probe), so the history's own frequency of buckets that came close — p90 at least
 //!   2/3 of this one, counted in O(log B) from a quantile sketch of past p90s — bounds the
 //!   surprise: `p = max(p_z, close / n)`. A slowdown nothing in the history came near keeps `p_z`.
+//!   A bucket of fewer than five probes is learned but not judged: its "p90" is one slow probe.
 //! * [`ErrorBaseline`] (`baseline_4xx`, `baseline_5xx`, `baseline_503`, `baseline_504`): each
 //!   bucket counts probes and errors of each class. A closed bucket's count `k` of `n` probes is
 //!   tested against the trailing rate `p` by the Poisson upper tail `P(X ≥ k; λ = n·p)` (the
@@ -226,6 +227,9 @@ impl Buckets {
     }
 }
 
+/// The fewest probes in a bucket whose p90 is judged.
+const MIN_P90_SAMPLES: u32 = 5;
+
 /// `baseline_p90`: each bucket's p90 latency against the trailing buckets' (see the module).
 #[derive(Debug, Clone)]
 pub struct P90Baseline {
@@ -326,6 +330,7 @@ impl P90Baseline {
             return;
         }
         let p90 = self.p90();
+        let count = self.count;
         let x = log_p90(p90);
         self.hist.clear();
         self.count = 0;
@@ -340,7 +345,9 @@ impl P90Baseline {
             let var = ((self.sum_sq - nf * mean * mean) / (nf - 1.0)).max(0.0);
             let spread = (var + MIN_LOG_STD * MIN_LOG_STD).sqrt() * (1.0 + 1.0 / nf).sqrt();
             let z = (x - mean) / spread;
-            if z > 0.0 {
+            // A bucket of a handful of probes has no p90 worth the name (it is its slowest
+            // probe): rows that sparse are the likelihood model's to judge, one by one.
+            if z > 0.0 && count >= MIN_P90_SAMPLES {
                 let near = bucket_of(representative(p90) / CLOSE_FACTOR);
                 let seen = n - self.ring.count_below(near);
                 let p = normal_upper_tail(z).max(seen as f64 / nf);

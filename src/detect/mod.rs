@@ -18,6 +18,7 @@ pub mod finding;
 pub mod history;
 pub mod iqr;
 pub mod latency;
+pub mod likelihood;
 pub mod price;
 pub mod price_actor;
 pub mod quantile;

@@ -1,12 +1,13 @@
 //! One series' detection state: the model that fits its metric, plus the firing/resolved
 //! bookkeeping (hysteresis) around it. Pure: measurements in, events out, no runtime.
 
-use crate::config::{DetectSettings, Direction, ValueUnit};
+use crate::config::{DetectSettings, Direction, LatencyModelKind, ValueUnit};
 use crate::detect::baseline::{ErrorBaseline, P90Baseline, Rollup};
 use crate::detect::clock::SkewLimits;
 use crate::detect::errors::ErrorModel;
 use crate::detect::finding::Finding;
 use crate::detect::latency::LatencyModel;
+use crate::detect::likelihood::{self, LikelihoodModel};
 use crate::messages::{
     CircuitState, Measurement, Metric, Outcome, SeriesKey, Severity, Stats, Timestamp,
 };
@@ -27,8 +28,9 @@ pub enum Event {
 
 #[derive(Debug)]
 enum Model {
-    /// Boxed: the latency model is the largest, and every other series would pay its size.
+    /// Boxed: the latency models are the largest, and every other series would pay their size.
     Latency(Box<LatencyModel>),
+    Likelihood(Box<LikelihoodModel>),
     Errors(ErrorModel),
     Availability {
         state: CircuitState,
@@ -80,13 +82,23 @@ pub struct SeriesDetector {
     only: Option<String>,
     resolve_after: usize,
     recovery_successes: u32,
+    /// The likelihood model's onset score of the last row it judged.
+    onset_score: f64,
 }
 
 impl SeriesDetector {
     /// The detector for a series of `metric`.
     pub fn new(metric: Metric, settings: &DetectSettings) -> Self {
         let model = match metric {
-            Metric::LatencyMs => Model::Latency(Box::new(LatencyModel::new(&settings.latency))),
+            Metric::LatencyMs => match settings.latency.model {
+                LatencyModelKind::Likelihood => Model::Likelihood(Box::new(LikelihoodModel::new(
+                    &settings.latency,
+                    &settings.likelihood,
+                ))),
+                LatencyModelKind::Sliding => {
+                    Model::Latency(Box::new(LatencyModel::new(&settings.latency)))
+                }
+            },
             Metric::Errors => Model::Errors(ErrorModel::new(&settings.errors)),
             Metric::Availability => Model::Availability {
                 state: CircuitState::Closed,
@@ -114,6 +126,7 @@ impl SeriesDetector {
             only: settings.latency.only.clone(),
             resolve_after: settings.latency.resolve_after.max(1),
             recovery_successes: settings.errors.recovery_successes.max(1),
+            onset_score: 0.0,
         }
     }
 
@@ -173,6 +186,12 @@ impl SeriesDetector {
         self.firing_since.is_some()
     }
 
+    /// The onset score (0..=1) of the last measurement, when the likelihood model judges this
+    /// series (see [`crate::detect::likelihood`]).
+    pub fn onset_score(&self) -> Option<f64> {
+        matches!(self.model, Model::Likelihood(_)).then_some(self.onset_score)
+    }
+
     /// Judges one measurement.
     pub fn observe(&mut self, m: &Measurement) -> Option<Event> {
         let episode = self.episode;
@@ -216,6 +235,23 @@ impl SeriesDetector {
                         })
                     }
                     (None, _) => Step::Normal,
+                }
+            }
+            Model::Likelihood(model) => {
+                if !m.outcome.is_ok() || !m.value.is_finite() {
+                    return None;
+                }
+                let learned = match &mut self.baseline {
+                    Baseline::P90(b) => b.update(m.at, m.value),
+                    _ => None,
+                };
+                let judged = model.update(m.at.as_millis(), m.value);
+                self.onset_score = judged.score;
+                // The model keeps its own incident (with its own hysteresis): when neither it
+                // nor the learned baseline finds anything, the episode is over.
+                match Finding::most_severe(judged.finding, learned) {
+                    Some(f) => Step::Fire(f),
+                    None => Step::Resolve,
                 }
             }
             Model::Errors(model) => {
@@ -321,6 +357,7 @@ impl SeriesDetector {
     pub fn stats(&self) -> Stats {
         match &self.model {
             Model::Latency(model) => model.stats(),
+            Model::Likelihood(model) => model.stats(),
             Model::Errors(model) => Stats {
                 error_rate: Some(model.error_rate()),
                 ..Stats::default()
@@ -341,13 +378,25 @@ impl SeriesDetector {
                 "recent mean latency {:.1} ms is above the baseline limit {:.1} ms (gradual degradation, confidence {:.2})",
                 f.value, f.threshold, f.confidence
             ),
-            (Model::Latency(_), "baseline_p90") => format!(
+            (_, "baseline_p90") => format!(
                 "p90 latency {:.1} ms in the last bucket is above this series' learned p90 of {:.1} ms (baseline_p90, confidence {:.3})",
                 f.value, f.threshold, f.confidence
             ),
             (Model::Latency(_), detector) => format!(
                 "latency {:.1} ms exceeds {:.1} ms ({detector}, confidence {:.2})",
                 f.value, f.threshold, f.confidence
+            ),
+            (Model::Likelihood(_), likelihood::SUSTAINED) => format!(
+                "latency {:.1} ms has stayed unusual against this series' learned normal of up to {:.1} ms ({})",
+                f.value,
+                f.threshold,
+                rarity(f.confidence)
+            ),
+            (Model::Likelihood(_), detector) => format!(
+                "latency {:.1} ms is far above this series' recent values and its learned normal of up to {:.1} ms ({detector}; {})",
+                f.value,
+                f.threshold,
+                rarity(f.confidence)
             ),
             (Model::Errors(model), "error_rate") => format!(
                 "error rate {:.1}% over the last probes exceeds {:.1}%: {}",
@@ -376,6 +425,16 @@ impl SeriesDetector {
             (Model::Clock(limits), _) => limits.explain(f),
             (Model::Passive, _) => String::new(),
         }
+    }
+}
+
+/// How rare a row of this confidence is by chance: "as rare as once in 1000 hours".
+fn rarity(confidence: f64) -> String {
+    let hours = 1.0 / (1.0 - confidence).max(1e-12);
+    if hours >= 1e6 {
+        "far rarer than once in a million hours by chance".to_owned()
+    } else {
+        format!("as rare as once in {hours:.0} hours by chance")
     }
 }
 
@@ -461,19 +520,42 @@ mod tests {
 
     #[test]
     fn latency_sustained_slowdown_stays_firing_until_it_recovers() {
-        let mut d = SeriesDetector::new(Metric::LatencyMs, &DetectSettings::default());
-        for i in 0..60 {
-            d.observe(&m(Metric::LatencyMs, 50.0 + (i % 7) as f64, i));
+        for model in [LatencyModelKind::Likelihood, LatencyModelKind::Sliding] {
+            let mut settings = DetectSettings::default();
+            settings.latency.model = model;
+            let mut d = SeriesDetector::new(Metric::LatencyMs, &settings);
+            let probe = |v: f64, i: i64| m(Metric::LatencyMs, v, i * 10_000);
+            for i in 0..60 {
+                d.observe(&probe(50.0 + (i % 7) as f64, i));
+            }
+            // Ten times slower for longer than the window: the window adapts, the episode
+            // must not. (The likelihood model opens on the first slow probe at info, which
+            // fires nothing, and escalates on the second.)
+            for i in 61..300 {
+                let e = d.observe(&probe(500.0 + (i % 7) as f64, i));
+                assert!(
+                    matches!(e, Some(Event::Firing { .. })),
+                    "{model:?} sample {i}: {e:?}"
+                );
+            }
+            let back: Vec<_> = (300..320).map(|i| d.observe(&probe(50.0, i))).collect();
+            let resolved: Vec<_> = back
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| **e == Some(Event::Resolved))
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(resolved.len(), 1, "{model:?} {back:?}");
+            // The likelihood model waits for its recent level to come back, then five calm
+            // probes: about two minutes.
+            assert!(resolved[0] < 16, "{model:?} {back:?}");
+            assert!(
+                back[..resolved[0]]
+                    .iter()
+                    .all(|e| e.is_none() || matches!(e, Some(Event::Firing { .. }))),
+                "{model:?} {back:?}"
+            );
         }
-        // Ten times slower for longer than the window: the baseline adapts, the episode must not.
-        for i in 60..300 {
-            let e = d.observe(&m(Metric::LatencyMs, 500.0 + (i % 7) as f64, i));
-            assert!(matches!(e, Some(Event::Firing { .. })), "sample {i}: {e:?}");
-        }
-        let back: Vec<_> = (300..304)
-            .map(|i| d.observe(&m(Metric::LatencyMs, 50.0, i)))
-            .collect();
-        assert_eq!(back, vec![None, None, Some(Event::Resolved), None]);
     }
 
     #[test]
@@ -592,13 +674,16 @@ mod tests {
         let mut s = DetectSettings::default();
         s.latency.unit = ValueUnit::Any;
         s.latency.direction = Direction::Both;
-        s.latency.only = only.map(str::to_owned);
+        if let Some(name) = only {
+            s.latency.select(name).expect("a detector name");
+        }
         s
     }
 
     #[test]
     fn a_shift_down_is_sustained_for_two_windows_at_most() {
-        let settings = replay_settings(None);
+        let mut settings = replay_settings(None);
+        settings.latency.model = LatencyModelKind::Sliding;
         let mut d = SeriesDetector::new(Metric::LatencyMs, &settings);
         let mut rng = fastrand::Rng::with_seed(3);
         for i in 0..200 {

@@ -518,8 +518,9 @@ fn title(series: &SeriesKey, detector: &str) -> String {
 /// A short headline for what a detector found.
 pub fn headline(detector: &str) -> &str {
     match detector {
-        "zscore" | "iqr" => "latency spike",
-        "rolling_mean" => "latency degradation",
+        "zscore" | "iqr" | "spike" | "jump" => "latency spike",
+        "rolling_mean" | "sustained" | "drift" => "latency degradation",
+        "flatline" => "flat line",
         "error_rate" => "error rate high",
         "consecutive_failures" => "failing",
         "circuit_open" => "down (circuit open)",

@@ -10,14 +10,26 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs the binary; returns (exit code, stderr, output file's text).
+/// Runs the binary with the sliding composite (the bounds below are the ones it was built
+/// to; the likelihood model's are in `replay_likelihood_*`); returns (exit code, stderr,
+/// output file's text).
 fn replay(input: &Path) -> (i32, String, String) {
-    replay_with(input, &[])
+    replay_with(input, &["--detector", "composite"])
 }
 
-/// Replays a latency series exactly as a live latency series is judged.
+/// Replays a latency series with the composite exactly as a live latency series is judged.
 fn replay_latency(input: &Path) -> (i32, String, String) {
-    replay_with(input, &["--unit", "ms", "--direction", "up"])
+    replay_with(
+        input,
+        &[
+            "--unit",
+            "ms",
+            "--direction",
+            "up",
+            "--detector",
+            "composite",
+        ],
+    )
 }
 
 /// Runs the binary with extra arguments; returns (exit code, stderr, output file's text).
@@ -204,4 +216,68 @@ fn replay_any_unit_flags_small_values_and_drops_that_latency_mode_mutes() {
         let (_, any, _) = replay(&data(file));
         assert_eq!(figure(&any, "event_recall"), 1.0, "{file}: {any}");
     }
+}
+
+#[test]
+fn replay_likelihood_small_corpus_recall_and_false_alarms_stay_within_bounds() {
+    // The default detector over the small corpus, in both modes: (file, mode, least event
+    // recall, most false alarms per day). Measured when the model was made (see
+    // tests/data/README.md); a regression guard, the evaluation proper is
+    // tests/data/evaluate_corpus.py. Spikes recurring every two hours become this series'
+    // ordinary after a few (the calibration learns them), so not every spike is an event.
+    let latency = ["--unit", "ms", "--direction", "up"];
+    for (file, args, min_recall, max_false_per_day) in [
+        ("spikes.csv", &latency[..], 0.6, 2.0),
+        ("level_shifts.csv", &latency[..], 1.0, 1.0),
+        ("ramps.csv", &latency[..], 1.0, 3.0),
+        ("noise.csv", &latency[..], 1.0, 5.0),
+        ("spikes.csv", &[][..], 0.6, 2.0),
+        ("level_shifts.csv", &[][..], 1.0, 2.0),
+        ("ramps.csv", &[][..], 0.6, 2.0),
+        ("noise.csv", &[][..], 1.0, 4.0),
+        ("small_values.csv", &[][..], 0.8, 1.0),
+        ("negative_values.csv", &[][..], 0.8, 1.0),
+        ("cpu_shifts_down.csv", &[][..], 1.0, 2.0),
+        ("seasonal.csv", &[][..], 0.8, 1.0),
+        ("counts.csv", &[][..], 0.8, 1.0),
+    ] {
+        let (code, report, out) = replay_with(&data(file), args);
+        assert_eq!(code, 0, "{file}: {report}");
+        let input_rows = std::fs::read_to_string(data(file)).unwrap().lines().count();
+        assert_eq!(
+            out.lines().count(),
+            input_rows,
+            "{file}: one row per input row"
+        );
+        let recall = figure(&report, "event_recall");
+        let false_per_day = figure(&report, "false_alarms_per_day");
+        assert!(
+            recall >= min_recall,
+            "{file} {args:?}: event recall {recall}"
+        );
+        assert!(
+            false_per_day <= max_false_per_day,
+            "{file} {args:?}: {false_per_day} false alarms per day"
+        );
+    }
+}
+
+#[test]
+fn replay_likelihood_scores_onsets_not_every_row_of_an_episode() {
+    // A level shift held for 150 rows: the first rows score high, the held rows 0.
+    let (_, _, out) = replay_with(&data("level_shifts.csv"), &[]);
+    let input = std::fs::read_to_string(data("level_shifts.csv")).unwrap();
+    let labels: Vec<bool> = input.lines().skip(1).map(|l| l.ends_with(",1")).collect();
+    let scores: Vec<f64> = out
+        .lines()
+        .skip(1)
+        .map(|r| r.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    let labelled = labels.iter().filter(|l| **l).count();
+    let high = scores.iter().filter(|s| **s >= 0.5).count();
+    assert!(high >= 4, "every shift's onset scores high: {high}");
+    assert!(
+        high * 10 < labelled,
+        "{high} rows score >= 0.5 of {labelled} labelled rows: onsets, not episodes"
+    );
 }

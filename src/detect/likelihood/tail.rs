@@ -1,0 +1,356 @@
+//! The long-run distribution of a series' surprise, and the tail probability of a new one
+//! against it: how often *this* series produces a surprise this large.
+//!
+//! Surprises (`s = −log10 p`) land in a histogram of fixed bins whose old mass decays with a
+//! half-life of `history` rows (the weight of a new row grows instead, rescaled now and then),
+//! so the distribution follows the series over its learned history, not over minutes.
+//!
+//! Up to the distribution's 99th percentile the tail probability is the share of the mass at
+//! or above `s`. Beyond it, the tail is exponential with the slope of the bulk's own tail
+//! (from the 90th to the 99th percentile): `P(S ≥ s) = 0.01 · exp(−(s − s99) / τ)` with
+//! `τ = (s99 − s90) / ln 10`, the peaks-over-threshold idea of Siffer et al., "Anomaly
+//! Detection in Streams with Extreme Value Theory" (KDD 2017), fitted where the data are dense.
+//! So a series whose noise is heavy-tailed (benign hiccups on 1 % of rows) learns that large
+//! surprises are ordinary, while a handful of extreme rows — the anomalies themselves — do not
+//! make the next one look ordinary. History can only discount a surprise, never sharpen it:
+//! the answer is never below the null's `10^−s` (what the surprise claims by itself). A prior
+//! (pseudo-rows with a tail heavier than the null's) steadies the first rows of a series and
+//! fades as its own rows come in. An update is O(1) (the percentiles are refreshed every 16 rows by one scan of the
+//! bins), and so is a query.
+
+/// Bins per histogram, evenly spaced in `ln(1 + s)` from 0 to [`MAX_SURPRISE`]: fine where
+/// surprises are common, coarse where only their order matters.
+pub const BINS: usize = 64;
+
+/// The largest surprise a bin resolves.
+pub const MAX_SURPRISE: f64 = 300.0;
+
+/// Width of a bin in `ln(1 + s)`.
+const BIN_WIDTH: f64 = 0.089_173_597_886_701_18; // ln(301) / 64
+
+/// What a pseudo-row of the prior keeps of its weight per row: `2^(−1/200)`, a half-life of
+/// 200 rows (the prior only steadies a young series).
+const PRIOR_FADE: f64 = 0.996_540_262_827_867_8;
+
+/// Rows' worth of mass beyond the fitted tail that [`SurpriseTail::at_least`] ignores as
+/// one-off extremes.
+const ONCE_ROWS: f64 = 2.0;
+
+/// Adds during which the distribution is refreshed on every add (it moves fast while young).
+const YOUNG_ADDS: u32 = 4 * BINS as u32;
+
+/// Rows between refreshes of the cached quantiles (each refresh scans the bins).
+const REFRESH_EVERY: u32 = 16;
+
+/// Knots of the learned tail: 0, the median, the 90th percentile, and the two deepest
+/// reliably counted points.
+const KNOTS: usize = 5;
+
+/// A tail probability is counted (not extrapolated) where at least this many rows' worth of
+/// mass lies at or above it.
+const RELIABLE_ROWS: f64 = 10.0;
+
+/// The prior's `P(S ≥ s)`: `1 / (1 + s)²`, far heavier-tailed than the null's `10^−s`, since
+/// few real series are as calm as their own windows suggest; the series' own rows replace it.
+fn prior_tail(s: f64) -> f64 {
+    if s.is_infinite() {
+        0.0
+    } else {
+        (1.0 + s).powi(-2).min(10f64.powf(-s / 4.0))
+    }
+}
+
+/// A decaying histogram of surprises. See the module docs.
+#[derive(Debug, Clone)]
+pub struct SurpriseTail {
+    bins: [f32; BINS],
+    /// The weight the next row adds (grows by `growth` per row).
+    weight: f32,
+    growth: f32,
+    /// Sum of the bins.
+    total: f64,
+    /// The knots of the tail as of the last refresh: `(s, ln P(S ≥ s))`, from (0, 0) up to
+    /// the largest surprise that at least [`RELIABLE_ROWS`] rows' worth of mass reached.
+    knots: [(f32, f32); KNOTS],
+    /// The exponential scale of the tail beyond the last knot.
+    tau: f32,
+    /// Share of the mass in the bins above each bin, as of the last refresh.
+    above: [f32; BINS],
+    /// Adds since the last refresh.
+    stale: u32,
+    /// Adds so far (saturating): a young distribution is refreshed on every add.
+    adds: u32,
+    /// Pseudo-rows of the prior, in current rows; they fade much faster than the series' own
+    /// rows ([`PRIOR_FADE`]).
+    prior: f64,
+}
+
+impl SurpriseTail {
+    /// A histogram forgetting with a half-life of `history` rows, seeded with `prior`
+    /// pseudo-rows (none when 0).
+    pub fn new(history: usize, prior: f64) -> Self {
+        let mut t = Self {
+            bins: [0.0; BINS],
+            weight: 1.0,
+            growth: 2f64.powf(1.0 / history.max(1) as f64) as f32,
+            total: 0.0,
+            knots: [(0.0, 0.0); KNOTS],
+            tau: 1.0,
+            above: [0.0; BINS],
+            stale: 0,
+            adds: 0,
+            prior: prior.max(0.0),
+        };
+        t.refresh();
+        t
+    }
+
+    fn bin_of(&self, s: f64) -> usize {
+        if s.is_nan() || s <= 0.0 {
+            // Most rows surprise nobody: no logarithm for them.
+            return 0;
+        }
+        ((s.ln_1p() / BIN_WIDTH) as usize).min(BINS - 1)
+    }
+
+    /// Counts surprise `s` with relative weight `w` (1 for an ordinary row).
+    pub fn add(&mut self, s: f64, w: f64) {
+        let mass = self.weight * w as f32;
+        let b = self.bin_of(s);
+        self.bins[b] += mass;
+        self.total += f64::from(mass);
+        self.weight *= self.growth;
+        if self.weight > 1e18 {
+            // Rescale everything so that the next weight is 1 again: same distribution.
+            let k = 1.0 / self.weight;
+            for bin in &mut self.bins {
+                *bin *= k;
+            }
+            self.total *= f64::from(k);
+            self.weight = 1.0;
+        }
+        self.prior *= PRIOR_FADE;
+        self.stale += 1;
+        // Every row while the distribution is young, then every few rows.
+        self.adds = self.adds.saturating_add(1);
+        if self.stale >= REFRESH_EVERY || self.adds < YOUNG_ADDS {
+            self.refresh();
+        }
+    }
+
+    /// The knots `(s, P(S ≥ s))` and the tail scale beyond them (for diagnostics).
+    pub fn knots(&self) -> ([(f32, f32); KNOTS], f32) {
+        (self.knots.map(|(s, l)| (s, l.exp())), self.tau)
+    }
+
+    /// The mass counted so far, in current rows (a row added now counts 1).
+    pub fn mass(&self) -> f64 {
+        self.total / f64::from(self.weight)
+    }
+
+    /// The surprise above which `share` of the mass lies (interpolated within its bin), from
+    /// the shares cached by the last refresh: a binary search over the bins.
+    fn upper_quantile(&self, share: f64) -> f64 {
+        let at_or_above =
+            |b: usize| f64::from(self.above[b]) + f64::from(self.bins[b]) / self.total;
+        // The highest bin with at least `share` of the mass at or above it.
+        let (mut lo, mut hi) = (0, BINS);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if at_or_above(mid) >= share {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let b = lo;
+        if b == 0 {
+            return 0.0;
+        }
+        let b = b - 1;
+        let bin = f64::from(self.bins[b]) / self.total;
+        if bin <= 0.0 {
+            return ((b as f64 + 1.0) * BIN_WIDTH).exp_m1();
+        }
+        // Inside bin b: the part of it above the quantile makes up the rest.
+        let frac = ((share - f64::from(self.above[b])) / bin).clamp(0.0, 1.0);
+        ((b as f64 + 1.0 - frac) * BIN_WIDTH).exp_m1()
+    }
+
+    /// Recomputes the knots and the tail scale: a few scans of the bins.
+    fn refresh(&mut self) {
+        self.stale = 0;
+        if self.total <= 0.0 {
+            return;
+        }
+        // The deepest share still counted reliably, and three times that: the tail's local
+        // slope there is its slope beyond.
+        // (A young distribution counts reliably only down to a large share: its knots then
+        // coincide, and the fit starts there.)
+        let mut above = 0.0;
+        for b in (0..BINS).rev() {
+            self.above[b] = (above / self.total) as f32;
+            above += f64::from(self.bins[b]);
+        }
+        let deep = (RELIABLE_ROWS / self.mass().max(1.0)).clamp(1e-6, 0.5);
+        let shares = [0.5, 0.1, 3.0 * deep, deep];
+        let mut knots = [(0.0f32, 0.0f32); KNOTS];
+        let mut last = 0.0f64;
+        let mut prev_share = 1.0f64;
+        for (k, share) in shares.into_iter().enumerate() {
+            let share = share.max(deep).min(prev_share);
+            prev_share = share;
+            let s = self.upper_quantile(share).max(last);
+            knots[k + 1] = (s as f32, share.ln() as f32);
+            last = s;
+        }
+        // The tail's slope from the two deepest knots, and from the deepest to the median of
+        // the rows beyond it (where a sparse tail of benign hiccups shows when the bulk sits
+        // in the first bin); the heavier of the two, and never thinner than the null's tail
+        // (tenfold per unit of surprise). The median ignores the few most extreme rows.
+        let (a, b) = (knots[KNOTS - 2], knots[KNOTS - 1]);
+        let beyond = self.upper_quantile(0.5 * deep).max(last);
+        let drop = f64::from(a.1 - b.1);
+        let near = if drop > 0.0 {
+            f64::from(b.0 - a.0) / drop
+        } else {
+            0.0
+        };
+        let far = (beyond - f64::from(b.0)) / std::f64::consts::LN_2;
+        let null = 1.0 / std::f64::consts::LN_10;
+        self.tau = near.max(far).max(null) as f32;
+        self.knots = knots;
+    }
+
+    /// `P(S ≥ s)` under the long-run distribution mixed with the fading prior, and never
+    /// below the null's `10^−s`; 1 when nothing was counted.
+    pub fn at_least(&self, s: f64) -> f64 {
+        if s.is_nan() || s <= 0.0 {
+            // Every surprise is at least 0 (the common case, answered without a look).
+            return 1.0;
+        }
+        let rows = self.mass();
+        let learned = if rows > 0.0 { self.learned(s) } else { 1.0 };
+        // A prior faded to nothing costs no `powf`.
+        let prior = if self.prior > 1e-9 * rows {
+            self.prior * prior_tail(s)
+        } else {
+            0.0
+        };
+        let mixed = (prior + rows * learned) / (self.prior + rows).max(1e-300);
+        mixed.max(10f64.powf(-s)).min(1.0)
+    }
+
+    /// The learned part of [`SurpriseTail::at_least`]: log-linear between the knots,
+    /// exponential beyond the last.
+    fn learned(&self, s: f64) -> f64 {
+        if self.total <= 0.0 {
+            return 1.0;
+        }
+        let (last_s, last_l) = self.knots[KNOTS - 1];
+        if s >= f64::from(last_s) {
+            let fitted = (f64::from(last_l) - (s - f64::from(last_s)) / f64::from(self.tau)).exp();
+            // Rows counted beyond the fit still count, less the few most extreme: a surprise
+            // this series has produced a few times is no longer extraordinary, one it produced
+            // once still is.
+            let rows = self.mass();
+            let counted = f64::from(self.above[self.bin_of(s)]) * rows - ONCE_ROWS;
+            return fitted.max(counted / rows);
+        }
+        for pair in self.knots.windows(2) {
+            let ((a, la), (b, lb)) = (pair[0], pair[1]);
+            let (a, b, la, lb) = (f64::from(a), f64::from(b), f64::from(la), f64::from(lb));
+            if s < b {
+                if b <= a {
+                    return lb.exp();
+                }
+                return (la + (lb - la) * (s - a) / (b - a)).exp();
+            }
+        }
+        f64::from(last_l).exp()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prior_is_heavy_tailed_and_data_overrides_it() {
+        let t = SurpriseTail::new(1000, 100.0);
+        // P(S ≥ 2) = 1/9 under the prior, P(S ≥ 12) = 10^−3 (its far tail is 10^(−s/4)).
+        assert!(
+            (t.at_least(2.0) - 1.0 / 9.0).abs() < 0.01,
+            "{}",
+            t.at_least(2.0)
+        );
+        assert!(
+            (t.at_least(12.0) - 1e-3).abs() < 1e-4,
+            "{}",
+            t.at_least(12.0)
+        );
+        // A series whose surprises are often 3: 3 becomes ordinary.
+        let mut t = t;
+        for i in 0..2000 {
+            t.add(if i % 4 == 0 { 3.0 } else { 0.2 }, 1.0);
+        }
+        assert!(t.at_least(3.0) > 0.1, "{}", t.at_least(3.0));
+        assert!(t.at_least(8.0) < t.at_least(4.0));
+        assert!(t.at_least(0.0) > 0.99);
+    }
+
+    #[test]
+    fn old_mass_fades_with_the_half_life() {
+        let mut t = SurpriseTail::new(100, 0.0);
+        for _ in 0..1000 {
+            t.add(5.0, 1.0);
+        }
+        for _ in 0..1000 {
+            t.add(0.1, 1.0);
+        }
+        // 1000 rows = ten half-lives later, the 5s weigh about 0.1 %.
+        assert!(t.at_least(4.0) < 0.01, "{}", t.at_least(4.0));
+        assert!((t.mass() - 144.0).abs() < 5.0, "{}", t.mass());
+    }
+
+    #[test]
+    fn tail_probabilities_fall_with_the_surprise() {
+        let mut t = SurpriseTail::new(10_000, 50.0);
+        let mut rng = fastrand::Rng::with_seed(9);
+        for _ in 0..5000 {
+            t.add(-(rng.f64().max(1e-12)).log10(), 1.0);
+        }
+        let mut last = 1.0;
+        for k in 0..40 {
+            let p = t.at_least(f64::from(k) * 0.5);
+            assert!(p <= last + 1e-12, "not monotone at {k}: {p} > {last}");
+            last = p;
+        }
+        // Calibrated data stays calibrated: P(S ≥ 2) ≈ 0.01.
+        assert!(
+            (t.at_least(2.0) / 0.01 - 1.0).abs() < 0.5,
+            "{}",
+            t.at_least(2.0)
+        );
+    }
+
+    #[test]
+    fn a_benign_hiccup_on_one_row_in_a_hundred_is_learned_but_a_rare_extreme_is_not() {
+        let mut t = SurpriseTail::new(5000, 100.0);
+        for i in 0..10_000 {
+            let s = match i {
+                _ if i % 100 == 0 => 6.0,
+                4321 => 14.0,
+                _ => 0.1,
+            };
+            t.add(s, 1.0);
+        }
+        assert!(
+            t.at_least(6.0) > 1e-3,
+            "{} {:?}",
+            t.at_least(6.0),
+            t.knots()
+        );
+        assert!(t.at_least(14.0) < 1e-5, "{}", t.at_least(14.0));
+    }
+}
