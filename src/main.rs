@@ -267,9 +267,17 @@ fn replay(
     direction: &str,
     detector: &str,
 ) -> ExitCode {
-    let mut settings = match load(config) {
+    // Replay reads only `[detect]`: a file of just those tables is layered over the default.
+    let loaded = match config {
+        Some(path) => exwatch::config::load_over_default(path),
+        None => exwatch::config::load(None),
+    };
+    let mut settings = match loaded {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(e) => {
+            report(&e);
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
     };
     // clap has checked both against their lists.
     let latency = &mut settings.detect.latency;

@@ -61,11 +61,35 @@ pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
         }
         None => (DEFAULT_TOML.to_owned(), "the embedded default".to_owned()),
     };
-    let env_source = Environment::with_prefix(ENV_PREFIX)
-        .separator(ENV_SEPARATOR)
-        .prefix_separator(ENV_SEPARATOR);
     let env = |name: &str| std::env::var(name).ok();
-    load_from(&text, &origin, Some(env_source), &env)
+    load_from(&[&text], &origin, Some(env_overrides()), &env)
+}
+
+/// Loads the file at `path` layered over the embedded [`DEFAULT_TOML`] (then the environment
+/// overrides and validation, as [`load`]): for commands that read only part of the
+/// configuration, such as `exwatch replay` (its `[detect]` tables), so that a file holding
+/// just those tables is a valid one.
+///
+/// # Errors
+///
+/// As [`load`].
+pub fn load_over_default(path: &Path) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Source(format!("{}: {e}", path.display())))?;
+    let env = |name: &str| std::env::var(name).ok();
+    load_from(
+        &[DEFAULT_TOML, &text],
+        &path.display().to_string(),
+        Some(env_overrides()),
+        &env,
+    )
+}
+
+/// The `EXWATCH__…` environment overrides.
+fn env_overrides() -> Environment {
+    Environment::with_prefix(ENV_PREFIX)
+        .separator(ENV_SEPARATOR)
+        .prefix_separator(ENV_SEPARATOR)
 }
 
 /// Validates a configuration given as TOML text, without environment overrides. Secrets named
@@ -80,19 +104,22 @@ pub fn from_toml_str(
     toml: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, ConfigError> {
-    load_from(toml, "the given TOML", None, env)
+    load_from(&[toml], "the given TOML", None, env)
 }
 
-/// The shared path of [`load`] and [`from_toml_str`]: layer the sources, take the merged tree,
-/// validate it.
+/// The shared path of [`load`], [`load_over_default`] and [`from_toml_str`]: layer the TOML
+/// texts (later ones override earlier ones) and the overrides, take the merged tree, validate
+/// it.
 fn load_from(
-    toml: &str,
+    layers: &[&str],
     origin: &str,
     overrides: Option<Environment>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, ConfigError> {
-    let mut builder: ConfigBuilder<DefaultState> =
-        Config::builder().add_source(File::from_str(toml, FileFormat::Toml));
+    let mut builder: ConfigBuilder<DefaultState> = Config::builder();
+    for toml in layers {
+        builder = builder.add_source(File::from_str(toml, FileFormat::Toml));
+    }
     if let Some(overrides) = overrides {
         builder = builder.add_source(overrides);
     }

@@ -281,3 +281,28 @@ fn replay_likelihood_scores_onsets_not_every_row_of_an_episode() {
         "{high} rows score >= 0.5 of {labelled} labelled rows: onsets, not episodes"
     );
 }
+
+#[test]
+fn replay_config_of_only_detect_tables_is_enough_and_a_bad_key_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("detect.toml");
+    std::fs::write(
+        &config,
+        "[detect.likelihood]\nlevels = [0.9, 0.99, 0.9999]\n",
+    )
+    .unwrap();
+    let arg = config.to_str().unwrap();
+    let (code, report, out) = replay_with(&data("level_shifts.csv"), &["--config", arg]);
+    assert_eq!(code, 0, "{report}");
+    assert!(out.lines().count() > 1000);
+
+    std::fs::write(
+        &config,
+        "[detect.likelihood]\nwindow = 1\nlevels = [0.99, 0.9]\n",
+    )
+    .unwrap();
+    let (code, report, _) = replay_with(&data("level_shifts.csv"), &["--config", arg]);
+    assert_eq!(code, 2, "{report}");
+    assert!(report.contains("detect.likelihood.window"), "{report}");
+    assert!(report.contains("detect.likelihood.levels"), "{report}");
+}
