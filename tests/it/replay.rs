@@ -138,6 +138,20 @@ fn replay_missing_column_exits_2_and_names_it() {
     assert_eq!(code, 1, "{stderr}");
 }
 
+/// The `label` column of a corpus file (its last field), one per data row.
+fn labels(file: &str) -> Vec<bool> {
+    let input = std::fs::read_to_string(data(file)).unwrap();
+    input.lines().skip(1).map(|l| l.ends_with(",1")).collect()
+}
+
+/// The `anomaly_score` column of a replay's output, one per data row.
+fn scores(out: &str) -> Vec<f64> {
+    out.lines()
+        .skip(1)
+        .map(|r| r.split(',').nth(2).unwrap().parse().unwrap())
+        .collect()
+}
+
 /// ROC AUC of `scores` against `labels` (ties count half), by the rank-sum.
 fn auc(scores: &[f64], labels: &[bool]) -> f64 {
     let mut pairs: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
@@ -182,13 +196,8 @@ fn replay_any_unit_corpus_scores_rank_faults_and_false_alarms_stay_within_bounds
             false_per_day <= max_false_per_day,
             "{file}: {false_per_day} false alarms per day"
         );
-        let input = std::fs::read_to_string(data(file)).unwrap();
-        let labels: Vec<bool> = input.lines().skip(1).map(|l| l.ends_with(",1")).collect();
-        let scores: Vec<f64> = out
-            .lines()
-            .skip(1)
-            .map(|r| r.split(',').nth(2).unwrap().parse().unwrap())
-            .collect();
+        let labels = labels(file);
+        let scores = scores(&out);
         assert_eq!(scores.len(), labels.len(), "{file}");
         assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)), "{file}");
         if labels.iter().any(|l| *l) {
@@ -266,13 +275,8 @@ fn replay_likelihood_small_corpus_recall_and_false_alarms_stay_within_bounds() {
 fn replay_likelihood_scores_onsets_not_every_row_of_an_episode() {
     // A level shift held for 150 rows: the first rows score high, the held rows 0.
     let (_, _, out) = replay_with(&data("level_shifts.csv"), &[]);
-    let input = std::fs::read_to_string(data("level_shifts.csv")).unwrap();
-    let labels: Vec<bool> = input.lines().skip(1).map(|l| l.ends_with(",1")).collect();
-    let scores: Vec<f64> = out
-        .lines()
-        .skip(1)
-        .map(|r| r.split(',').nth(2).unwrap().parse().unwrap())
-        .collect();
+    let labels = labels("level_shifts.csv");
+    let scores = scores(&out);
     let labelled = labels.iter().filter(|l| **l).count();
     let high = scores.iter().filter(|s| **s >= 0.5).count();
     assert!(high >= 4, "every shift's onset scores high: {high}");

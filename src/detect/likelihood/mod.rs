@@ -49,6 +49,7 @@ pub use tail::SurpriseTail;
 pub use window::{SortedWindow, normal_surprise};
 
 use crate::config::{Direction, LatencySettings, LikelihoodSettings, ValueUnit};
+use crate::detect::baseline::severity_for;
 use crate::detect::finding::Finding;
 use crate::messages::{Severity, Stats};
 
@@ -411,15 +412,7 @@ impl LikelihoodModel {
         let doubt = -log_confidence.exp_m1();
         let confidence = log_confidence.exp();
         let levels = self.settings.levels;
-        let severity = if confidence >= levels[2] {
-            Some(Severity::Critical)
-        } else if confidence >= levels[1] {
-            Some(Severity::Warning)
-        } else if confidence >= levels[0] {
-            Some(Severity::Info)
-        } else {
-            None
-        };
+        let severity = severity_for(confidence, &levels);
         // One slow probe is not a degradation: for latency, a row that stands out alone (no
         // other unusual row among the few before it; probes overlap, so slow answers may
         // interleave with fast ones) opens an incident at info at most; the next slow one

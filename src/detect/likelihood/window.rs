@@ -131,27 +131,19 @@ impl SortedWindow {
     /// long-run distribution of its surprises, which discounts them ([`super::tail`]), while a
     /// tail guessed too heavy could never be sharpened. 0 when empty.
     pub fn upper_surprise(&self, x: f64, floor: f64) -> f64 {
-        let n = self.sorted.len();
-        if n == 0 {
-            return 0.0;
-        }
-        let xf = to_f32(x);
-        let below = self.sorted.partition_point(|&v| v < xf);
-        let at_or_below = self.sorted.partition_point(|&v| v <= xf);
-        let above = n - at_or_below;
-        let ties = at_or_below - below;
-        let rank = -((above as f64 + 0.5 * ties as f64 + 0.5) / (n as f64 + 1.0)).log10();
-        let (q50, q90) = (self.quantile_f(0.5), self.quantile_f(0.9));
-        if x <= q90 {
-            return rank;
-        }
-        let sigma = ((q90 - q50) / Z_90).max(floor);
-        rank.max(normal_surprise((x - q50) / sigma))
+        self.side_surprise(x, floor, true)
     }
 
     /// The lower-tail counterpart of [`SortedWindow::upper_surprise`] (below q10, scaled by
     /// `q50 − q10`).
     pub fn lower_surprise(&self, x: f64, floor: f64) -> f64 {
+        self.side_surprise(x, floor, false)
+    }
+
+    /// The surprise of `x` on one side: its mid-rank tail among the held values, and beyond
+    /// the side's 90 % quantile the normal tail scaled by that quantile's distance from the
+    /// median.
+    fn side_surprise(&self, x: f64, floor: f64, upper: bool) -> f64 {
         let n = self.sorted.len();
         if n == 0 {
             return 0.0;
@@ -159,14 +151,21 @@ impl SortedWindow {
         let xf = to_f32(x);
         let below = self.sorted.partition_point(|&v| v < xf);
         let at_or_below = self.sorted.partition_point(|&v| v <= xf);
+        let beyond = if upper { n - at_or_below } else { below };
         let ties = at_or_below - below;
-        let rank = -((below as f64 + 0.5 * ties as f64 + 0.5) / (n as f64 + 1.0)).log10();
-        let (q10, q50) = (self.quantile_f(0.1), self.quantile_f(0.5));
-        if x >= q10 {
+        let rank = -((beyond as f64 + 0.5 * ties as f64 + 0.5) / (n as f64 + 1.0)).log10();
+        let q50 = self.quantile_f(0.5);
+        let edge = self.quantile_f(if upper { 0.9 } else { 0.1 });
+        let (distance, spread) = if upper {
+            (x - q50, edge - q50)
+        } else {
+            (q50 - x, q50 - edge)
+        };
+        if distance <= spread {
             return rank;
         }
-        let sigma = ((q50 - q10) / Z_90).max(floor);
-        rank.max(normal_surprise((q50 - x) / sigma))
+        let sigma = (spread / Z_90).max(floor);
+        rank.max(normal_surprise(distance / sigma))
     }
 
     /// [`SortedWindow::quantile`] of a non-empty window.
