@@ -314,26 +314,25 @@ impl<C: Channel> ChannelActor<C> {
         let (id, attempts) = (front.alert.id.clone(), front.attempts);
         match result {
             Ok(()) => {
-                self.ok.inc();
                 tracing::debug!(channel = %self.name, alert = %id, attempts, "Alert delivered.");
                 self.report_attempt(&id, attempts, AttemptOutcome::Ok, "");
                 self.report_delivered(&id);
                 self.finish_front();
+                self.ok.inc();
             }
             Err(DeliveryError::Rejected { reason }) => {
-                self.failed.inc();
                 self.dropped += 1;
                 tracing::error!(channel = %self.name, alert = %id, %reason, "Alert rejected by the platform; not retried.");
                 self.report_attempt(&id, attempts, AttemptOutcome::Failed, &reason);
                 self.report_failed(&id, &format!("rejected: {reason}"));
                 self.finish_front();
+                self.failed.inc();
             }
             Err(DeliveryError::Retryable {
                 reason,
                 retry_after,
             }) => {
                 if self.retry.max_attempts > 0 && attempts >= self.retry.max_attempts {
-                    self.failed.inc();
                     self.dropped += 1;
                     tracing::error!(channel = %self.name, alert = %id, attempts, %reason, "Alert undeliverable; giving up.");
                     self.report_attempt(&id, attempts, AttemptOutcome::Failed, &reason);
@@ -342,6 +341,7 @@ impl<C: Channel> ChannelActor<C> {
                         &format!("gave up after {attempts} attempts: {reason}"),
                     );
                     self.finish_front();
+                    self.failed.inc();
                 } else {
                     self.retried.inc();
                     self.report_attempt(&id, attempts, AttemptOutcome::Retry, &reason);
@@ -394,12 +394,12 @@ impl<C: Channel> ChannelActor<C> {
         let (id, attempts, crashes) = (front.alert.id.clone(), front.attempts, front.crashes);
         if crashes >= MAX_CRASHES_PER_ALERT {
             let reason = format!("its delivery crashed the channel {crashes} times");
-            self.failed.inc();
             self.dropped += 1;
             tracing::error!(channel = %self.name, alert = %id, %reason, "Alert dropped.");
             self.report_attempt(&id, attempts, AttemptOutcome::Failed, &reason);
             self.report_failed(&id, &reason);
             self.finish_front();
+            self.failed.inc();
             self.kick(ctx);
         } else {
             let delay = backoff_delay(attempts, &self.retry, None, &mut self.rng);
@@ -420,6 +420,8 @@ impl<C: Channel> ChannelActor<C> {
         }
     }
 
+    /// Drops the front alert. Callers count its outcome only after this, so whoever sees the
+    /// outcome counted (a test, a scrape on another thread) sees the pending gauge shrunk too.
     fn finish_front(&mut self) {
         self.queue.pop_front();
         self.pending.set(self.queue.len() as f64);
