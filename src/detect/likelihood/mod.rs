@@ -36,9 +36,10 @@
 //! clamped to 0..=1 (confidence 0.99 scores 0.25, 1 − 10⁻⁸ scores 1), on rows outside an
 //! incident and on the rows that open or escalate one; the other rows of an incident score 0.
 //!
-//! Cost: two sorted windows of `window` `f32`s, two 64-bin histograms and a few scalars
-//! (about 1.3 KB at the default window of 128); an update is a few binary searches, two short
-//! `memmove`s and two histogram scans, with no allocation.
+//! Cost: two sorted windows of `window` `f32`s (each with its short queue), six 64-bin
+//! histograms with their cached shares and a few scalars (about 6 KB at the default window of
+//! 128); an update is a few binary searches, two short `memmove`s and a few histogram adds,
+//! with no allocation.
 
 pub mod incident;
 pub mod tail;
@@ -321,16 +322,23 @@ impl LikelihoodModel {
     /// the larger, less `log10 2` for having looked twice).
     fn surprise(&self, window: &SortedWindow, x: f64, reference: f64) -> f64 {
         let floor = self.floor();
-        let up = if x - reference >= self.min_rise {
-            window.upper_surprise(x, floor)
-        } else {
-            0.0
-        };
+        let rises = x - reference >= self.min_rise;
         if self.up_only {
-            up
-        } else {
-            (up.max(window.lower_surprise(x, floor)) - std::f64::consts::LOG10_2).max(0.0)
+            return if rises {
+                window.upper_surprise(x, floor)
+            } else {
+                0.0
+            };
         }
+        let (up, low) = window.surprises(x, floor);
+        let up = if rises { up } else { 0.0 };
+        (up.max(low) - std::f64::consts::LOG10_2).max(0.0)
+    }
+
+    /// False for the views a one-sided series never has (latency's dips and flat lines): they
+    /// are neither judged nor learned.
+    fn watches(&self, view: View) -> bool {
+        !(self.up_only && matches!(view, View::Dip | View::Flat))
     }
 
     fn judge(&mut self, x: f64, step: Option<f64>) -> Judgement {
@@ -338,16 +346,14 @@ impl LikelihoodModel {
         // Highs and lows are judged apart: a series whose benign hiccups are all upwards
         // (latency, volumes) has learned nothing about how rare a drop is.
         let floor = self.floor();
-        let s_high = if x - median >= self.min_rise {
-            self.values.upper_surprise(x, floor).min(MAX_SURPRISE)
-        } else {
-            0.0
+        let rises = x - median >= self.min_rise;
+        let (up, low) = match (self.up_only, rises) {
+            (true, false) => (0.0, 0.0),
+            (true, true) => (self.values.upper_surprise(x, floor), 0.0),
+            (false, _) => self.values.surprises(x, floor),
         };
-        let s_low = if self.up_only {
-            0.0
-        } else {
-            self.values.lower_surprise(x, floor).min(MAX_SURPRISE)
-        };
+        let s_high = if rises { up.min(MAX_SURPRISE) } else { 0.0 };
+        let s_low = low.min(MAX_SURPRISE);
         let s_level = s_high.max(s_low);
         // A step counts only away from the window's median: the step back from an outlier
         // says the outlier was unusual, which the level view said already.
@@ -389,11 +395,12 @@ impl LikelihoodModel {
         for (v, view) in View::ALL.iter().enumerate() {
             let tail = &self.tails[v];
             let judged = match view {
-                View::Flat | View::Dip => !self.up_only,
                 View::Sustained => tail.mass() >= SUSTAIN_WARMUP,
-                _ => true,
+                _ => self.watches(*view),
             };
-            if judged {
+            // Most rows are ordinary on most views; those need no exact tail: a view at 1/4
+            // or more cannot be the row's smallest once multiplied by the (four or six) views.
+            if judged && s[v] >= tail.ordinary() {
                 q[v] = tail.at_least(s[v]);
             }
         }
@@ -407,10 +414,14 @@ impl LikelihoodModel {
         let detector = View::ALL[best].detector();
         let q_sustained = q[View::Sustained as usize];
         // Confidence (1 − q)^m, and its complement (an hour of normal rows would produce
-        // one this surprising), computed without cancellation.
-        let log_confidence = self.rows_per_hour() * (-q_row).ln_1p();
-        let doubt = -log_confidence.exp_m1();
-        let confidence = log_confidence.exp();
+        // one this surprising), computed without cancellation; an ordinary row (q = 1, most
+        // rows) has none.
+        let (confidence, doubt) = if q_row >= 1.0 {
+            (0.0, 1.0)
+        } else {
+            let log_confidence = self.rows_per_hour() * (-q_row).ln_1p();
+            (log_confidence.exp(), -log_confidence.exp_m1())
+        };
         let levels = self.settings.levels;
         let severity = severity_for(confidence, &levels);
         // One slow probe is not a degradation: for latency, a row that stands out alone (no
@@ -438,8 +449,11 @@ impl LikelihoodModel {
         } else {
             1.0
         };
-        for (tail, s) in self.tails.iter_mut().zip(s) {
-            tail.add(s, weight);
+        let watched = View::ALL.map(|view| self.watches(view));
+        for ((tail, s), watched) in self.tails.iter_mut().zip(s).zip(watched) {
+            if watched {
+                tail.add(s, weight);
+            }
         }
         // The learned normal learns from ordinary rows: not from a creep the window follows.
         if severity.is_some() || self.is_open() || s_level > UNUSUAL_LEVEL {
@@ -543,6 +557,9 @@ impl LikelihoodModel {
 /// The onset score of a row whose confidence is `1 − doubt`: `−log10(doubt) / 8`, clamped
 /// to 0..=1.
 pub fn onset_score(doubt: f64) -> f64 {
+    if doubt >= 1.0 {
+        return 0.0;
+    }
     (-doubt.max(1e-300).log10() / 8.0).clamp(0.0, 1.0)
 }
 

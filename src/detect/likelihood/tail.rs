@@ -15,8 +15,8 @@
 //! make the next one look ordinary. History can only discount a surprise, never sharpen it:
 //! the answer is never below the null's `10^−s` (what the surprise claims by itself). A prior
 //! (pseudo-rows with a tail heavier than the null's) steadies the first rows of a series and
-//! fades as its own rows come in. An update is O(1) (the percentiles are refreshed every 16 rows by one scan of the
-//! bins), and so is a query.
+//! fades as its own rows come in. An update is O(1) (a binary search for the bin; the
+//! percentiles are refreshed every 16 rows by one scan of the bins), and so is a query.
 
 /// Bins per histogram, evenly spaced in `ln(1 + s)` from 0 to [`MAX_SURPRISE`]: fine where
 /// surprises are common, coarse where only their order matters.
@@ -50,13 +50,25 @@ const KNOTS: usize = 5;
 /// mass lies at or above it.
 const RELIABLE_ROWS: f64 = 10.0;
 
+/// The lower edge of each bin, `exp(b · BIN_WIDTH) − 1`.
+fn bin_edges() -> &'static [f64; BINS] {
+    static EDGES: std::sync::LazyLock<[f64; BINS]> =
+        std::sync::LazyLock::new(|| std::array::from_fn(|b| (b as f64 * BIN_WIDTH).exp_m1()));
+    &EDGES
+}
+
+/// `10^−s`, by `exp` (cheaper than `powf`).
+fn null_tail(s: f64) -> f64 {
+    (-s * std::f64::consts::LN_10).exp()
+}
+
 /// The prior's `P(S ≥ s)`: `1 / (1 + s)²`, far heavier-tailed than the null's `10^−s`, since
 /// few real series are as calm as their own windows suggest; the series' own rows replace it.
 fn prior_tail(s: f64) -> f64 {
     if s.is_infinite() {
         0.0
     } else {
-        (1.0 + s).powi(-2).min(10f64.powf(-s / 4.0))
+        (1.0 + s).powi(-2).min(null_tail(s / 4.0))
     }
 }
 
@@ -74,6 +86,9 @@ pub struct SurpriseTail {
     knots: [(f32, f32); KNOTS],
     /// The exponential scale of the tail beyond the last knot.
     tau: f32,
+    /// Every surprise below this has `P(S ≥ s) ≥ 1/4`, as of the last refresh (see
+    /// [`SurpriseTail::ordinary`]).
+    ordinary: f32,
     /// Share of the mass in the bins above each bin, as of the last refresh.
     above: [f32; BINS],
     /// Adds since the last refresh.
@@ -96,6 +111,7 @@ impl SurpriseTail {
             total: 0.0,
             knots: [(0.0, 0.0); KNOTS],
             tau: 1.0,
+            ordinary: 0.0,
             above: [0.0; BINS],
             stale: 0,
             adds: 0,
@@ -107,10 +123,21 @@ impl SurpriseTail {
 
     fn bin_of(&self, s: f64) -> usize {
         if s.is_nan() || s <= 0.0 {
-            // Most rows surprise nobody: no logarithm for them.
+            // Most rows surprise nobody.
             return 0;
         }
-        ((s.ln_1p() / BIN_WIDTH) as usize).min(BINS - 1)
+        // The last bin whose lower edge is at or below `s`: a branch-free binary search of
+        // the edges, cheaper than a logarithm per row.
+        let edges = bin_edges();
+        let mut b = 0;
+        let mut step = BINS / 2;
+        while step > 0 {
+            if edges[b + step] <= s {
+                b += step;
+            }
+            step /= 2;
+        }
+        b
     }
 
     /// Counts surprise `s` with relative weight `w` (1 for an ordinary row).
@@ -129,13 +156,25 @@ impl SurpriseTail {
             self.total *= f64::from(k);
             self.weight = 1.0;
         }
-        self.prior *= PRIOR_FADE;
+        // Faded to nothing, the prior is dropped before it turns subnormal (slow to multiply).
+        self.prior = if self.prior > 1e-30 {
+            self.prior * PRIOR_FADE
+        } else {
+            0.0
+        };
         self.stale += 1;
         // Every row while the distribution is young, then every few rows.
         self.adds = self.adds.saturating_add(1);
         if self.stale >= REFRESH_EVERY || self.adds < YOUNG_ADDS {
             self.refresh();
         }
+    }
+
+    /// A surprise below this is ordinary: [`SurpriseTail::at_least`] is at least 1/4 for
+    /// it, so a caller that only needs to know whether a probability is small can skip the
+    /// exact answer.
+    pub fn ordinary(&self) -> f64 {
+        f64::from(self.ordinary)
     }
 
     /// The knots `(s, P(S ≥ s))` and the tail scale beyond them (for diagnostics).
@@ -188,8 +227,9 @@ impl SurpriseTail {
         // (A young distribution counts reliably only down to a large share: its knots then
         // coincide, and the fit starts there.)
         let mut above = 0.0;
+        let per_total = 1.0 / self.total;
         for b in (0..BINS).rev() {
-            self.above[b] = (above / self.total) as f32;
+            self.above[b] = (above * per_total) as f32;
             above += f64::from(self.bins[b]);
         }
         let deep = (RELIABLE_ROWS / self.mass().max(1.0)).clamp(1e-6, 0.5);
@@ -220,6 +260,9 @@ impl SurpriseTail {
         let null = 1.0 / std::f64::consts::LN_10;
         self.tau = near.max(far).max(null) as f32;
         self.knots = knots;
+        // Below the median knot the learned tail is at least 1/2, and below 1 the prior's is
+        // at least 1/4 (and the null's more): so is any mix of them.
+        self.ordinary = knots[1].0.min(1.0);
     }
 
     /// `P(S ≥ s)` under the long-run distribution mixed with the fading prior, and never
@@ -238,7 +281,7 @@ impl SurpriseTail {
             0.0
         };
         let mixed = (prior + rows * learned) / (self.prior + rows).max(1e-300);
-        mixed.max(10f64.powf(-s)).min(1.0)
+        mixed.max(null_tail(s)).min(1.0)
     }
 
     /// The learned part of [`SurpriseTail::at_least`]: log-linear between the knots,

@@ -144,28 +144,46 @@ impl SortedWindow {
     /// the side's 90 % quantile the normal tail scaled by that quantile's distance from the
     /// median.
     fn side_surprise(&self, x: f64, floor: f64, upper: bool) -> f64 {
+        let (up, low) = self.surprises_on(x, floor, upper, !upper);
+        up.max(low)
+    }
+
+    /// Both sides' surprise of `x`, `(upper, lower)`, from one pair of binary searches (what
+    /// [`SortedWindow::upper_surprise`] and [`SortedWindow::lower_surprise`] give apart).
+    pub fn surprises(&self, x: f64, floor: f64) -> (f64, f64) {
+        self.surprises_on(x, floor, true, true)
+    }
+
+    /// The sides asked for (0 for the other).
+    fn surprises_on(&self, x: f64, floor: f64, upper: bool, lower: bool) -> (f64, f64) {
         let n = self.sorted.len();
         if n == 0 {
-            return 0.0;
+            return (0.0, 0.0);
         }
         let xf = to_f32(x);
         let below = self.sorted.partition_point(|&v| v < xf);
-        let at_or_below = self.sorted.partition_point(|&v| v <= xf);
-        let beyond = if upper { n - at_or_below } else { below };
-        let ties = at_or_below - below;
-        let rank = -((beyond as f64 + 0.5 * ties as f64 + 0.5) / (n as f64 + 1.0)).log10();
+        let at_or_below = below + self.sorted[below..].partition_point(|&v| v <= xf);
+        let ties = 0.5 * (at_or_below - below) as f64 + 0.5;
         let q50 = self.quantile_f(0.5);
-        let edge = self.quantile_f(if upper { 0.9 } else { 0.1 });
-        let (distance, spread) = if upper {
-            (x - q50, edge - q50)
-        } else {
-            (q50 - x, q50 - edge)
+        let side = |beyond: usize, distance: f64, spread: f64| {
+            let rank = -((beyond as f64 + ties) / (n as f64 + 1.0)).log10();
+            if distance <= spread {
+                return rank;
+            }
+            let sigma = (spread / Z_90).max(floor);
+            rank.max(normal_surprise(distance / sigma))
         };
-        if distance <= spread {
-            return rank;
-        }
-        let sigma = (spread / Z_90).max(floor);
-        rank.max(normal_surprise(distance / sigma))
+        let up = if upper {
+            side(n - at_or_below, x - q50, self.quantile_f(0.9) - q50)
+        } else {
+            0.0
+        };
+        let low = if lower {
+            side(below, q50 - x, q50 - self.quantile_f(0.1))
+        } else {
+            0.0
+        };
+        (up, low)
     }
 
     /// [`SortedWindow::quantile`] of a non-empty window.
