@@ -24,6 +24,8 @@ mod raw;
 mod settings;
 mod validate;
 
+pub use validate::MIN_INTERVAL;
+
 use std::path::Path;
 
 use config::{

@@ -14,7 +14,7 @@ use crate::error::Problem;
 use crate::messages::{Name, Severity};
 
 /// The shortest probe interval accepted.
-const MIN_INTERVAL: Duration = Duration::from_millis(100);
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// The largest detection window: each series allocates its window up front.
 const MAX_WINDOW: usize = 100_000;
 /// Restarts a budget may allow before a crash loop is declared.

@@ -73,7 +73,7 @@ pub enum DemoError {
         source: std::io::Error,
     },
     /// The generated settings were refused (a bug: they are generated).
-    #[error("the demo's settings are invalid: {0}")]
+    #[error("the demo's settings are invalid")]
     Settings(#[from] ConfigError),
     /// The monitor could not start.
     #[error(transparent)]
@@ -295,7 +295,7 @@ url = "{sink_url}"
 min_severity = "info"
 "#,
         speed = timeline.speed(),
-        interval = s(1.0),
+        interval = s(story::PROBE_INTERVAL.as_secs_f64()),
         recovery = s(6.0),
         stale = s(5.0),
         dedup = s(60.0),

@@ -21,8 +21,15 @@ use std::time::{Duration, SystemTime};
 
 use super::sim::{Condition, Failure, Maintenance, Venue};
 
-/// The slowest and fastest `--speed`.
-pub const SPEED_RANGE: (f64, f64) = (0.25, 50.0);
+/// Every endpoint's probe interval in script time (the demo's settings divide it by the speed).
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The slowest and fastest `--speed`: the fastest probes at the shortest interval the
+/// configuration accepts (10).
+pub const SPEED_RANGE: (f64, f64) = (
+    0.25,
+    PROBE_INTERVAL.as_secs_f64() / crate::config::MIN_INTERVAL.as_secs_f64(),
+);
 
 /// How often, in script time, the run loop re-applies the scene (ramps move in these steps).
 pub const TICK: Duration = Duration::from_millis(250);
@@ -278,13 +285,13 @@ mod tests {
 
     #[test]
     fn speeds_outside_the_range_are_refused() {
-        for s in [0.0, -1.0, 0.1, 51.0, f64::NAN, f64::INFINITY] {
+        for s in [0.0, -1.0, 0.1, 10.5, 20.0, f64::NAN, f64::INFINITY] {
             assert!(Timeline::new(s).is_err(), "{s}");
         }
-        assert!(Timeline::new(0.25).is_ok() && Timeline::new(50.0).is_ok());
+        assert!(Timeline::new(0.25).is_ok() && Timeline::new(10.0).is_ok());
         assert_eq!(
-            BadSpeed(0.1).to_string(),
-            "--speed must be between 0.25 and 50, not 0.1"
+            BadSpeed(20.0).to_string(),
+            "--speed must be between 0.25 and 10, not 20"
         );
     }
 

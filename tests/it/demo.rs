@@ -237,3 +237,22 @@ fn demo_ends_cleanly_on_sigint_and_closes_its_ports() {
         "something still listens on {dashboard}"
     );
 }
+
+#[test]
+fn demo_refuses_a_speed_outside_its_range_once_with_exit_2() {
+    for speed in ["20", "0.1", "fast"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_exwatch"))
+            .args(["demo", "--speed", speed])
+            .output()
+            .expect("run exwatch demo");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--speed {speed}: {stderr}");
+        if speed != "fast" {
+            assert_eq!(
+                stderr.trim(),
+                format!("exwatch: --speed must be between 0.25 and 10, not {speed}"),
+                "said once, with the range"
+            );
+        }
+    }
+}
