@@ -143,3 +143,19 @@ pub enum DeliveryError {
         reason: String,
     },
 }
+
+impl DeliveryError {
+    /// The same error with its reason passed through `f` (to redact secrets from it).
+    pub fn map_reason(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            DeliveryError::Retryable {
+                reason,
+                retry_after,
+            } => DeliveryError::Retryable {
+                reason: f(reason),
+                retry_after,
+            },
+            DeliveryError::Rejected { reason } => DeliveryError::Rejected { reason: f(reason) },
+        }
+    }
+}

@@ -36,7 +36,7 @@ use crate::channel::Channel;
 use crate::channel::text::{self, fit, utf16_len};
 use crate::channel::webhook::transport_failure;
 use crate::client::{bounded_text, classify_send_error, retry_after};
-use crate::config::Secret;
+use crate::config::{Secret, redact};
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Severity};
 
@@ -106,21 +106,10 @@ impl DiscordChannel {
     }
 
     fn scrub(&self) -> impl Fn(DeliveryError) -> DeliveryError + 'static {
-        let secrets: Vec<String> = self.secrets.iter().map(|s| s.expose().to_owned()).collect();
+        let secrets = self.secrets.clone();
         move |e| {
-            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-            match e {
-                DeliveryError::Retryable {
-                    reason,
-                    retry_after,
-                } => DeliveryError::Retryable {
-                    reason: text::redact(reason, &secrets),
-                    retry_after,
-                },
-                DeliveryError::Rejected { reason } => DeliveryError::Rejected {
-                    reason: text::redact(reason, &secrets),
-                },
-            }
+            let secrets: Vec<&Secret> = secrets.iter().collect();
+            e.map_reason(|reason| redact(&reason, &secrets))
         }
     }
 }

@@ -315,18 +315,7 @@ impl Channel for LineChannel {
         let quota_backoff = self.quota_backoff;
         // The ChannelActor bounds the whole attempt with the channel's timeout.
         Box::pin(async move {
-            let scrub = |e: DeliveryError| match e {
-                DeliveryError::Retryable {
-                    reason,
-                    retry_after,
-                } => DeliveryError::Retryable {
-                    reason: text::redact(reason, &[token.expose()]),
-                    retry_after,
-                },
-                DeliveryError::Rejected { reason } => DeliveryError::Rejected {
-                    reason: text::redact(reason, &[token.expose()]),
-                },
-            };
+            let scrub = |e: DeliveryError| e.map_reason(|reason| token.redact(&reason));
             let mut resp = req
                 .send_body(body)
                 .await

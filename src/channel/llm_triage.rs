@@ -320,15 +320,6 @@ pub fn parse_completion(body: &[u8]) -> ModelOutcome {
     }
 }
 
-/// Replaces every occurrence of the secret in `text` (a remote server may echo it).
-fn redact(text: &str, secret: &Secret) -> String {
-    if secret.expose().is_empty() {
-        text.to_owned()
-    } else {
-        text.replace(secret.expose(), "***")
-    }
-}
-
 /// Triages firing alerts with a model. See the module docs.
 pub struct LlmTriageChannel {
     name: Name,
@@ -452,12 +443,12 @@ impl Channel for LlmTriageChannel {
                 }
                 ModelOutcome::Retry { reason, after } if attempt < MAX_MODEL_ATTEMPTS => {
                     Err(DeliveryError::Retryable {
-                        reason: redact(&reason, &key),
+                        reason: key.redact(&reason),
                         retry_after: after,
                     })
                 }
                 ModelOutcome::Retry { reason, .. } | ModelOutcome::Failed(reason) => {
-                    let reason = redact(&reason, &key);
+                    let reason = key.redact(&reason);
                     tracing::warn!(channel = %name, alert = %id, attempt, %reason,
                         "LLM triage failed; the alert was delivered without it.");
                     Ok(())
@@ -644,7 +635,7 @@ mod tests {
     fn redaction_hides_the_key() {
         let key = Secret::new("sk-abc");
         assert_eq!(
-            redact("Incorrect API key provided: sk-abc.", &key),
+            key.redact("Incorrect API key provided: sk-abc."),
             "Incorrect API key provided: ***."
         );
         let s = LlmTriageSettings {

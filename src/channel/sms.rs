@@ -29,7 +29,7 @@ use futures_util::future::{LocalBoxFuture, join_all};
 
 use crate::channel::Channel;
 use crate::client::{TransportError, bounded_text, classify_send_error, retry_after};
-use crate::config::Secret;
+use crate::config::{Secret, redact};
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Name};
 
@@ -325,15 +325,10 @@ pub fn twilio_reason(status: u16, body: &[u8]) -> String {
     }
 }
 
-/// `text` with every secret value replaced by `***`.
+/// `text` with the channel's secrets redacted (the one rule, [`redact`]).
 fn scrubbed(text: &str, secrets: &[Secret]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets {
-        if !s.expose().is_empty() {
-            out = out.replace(s.expose(), "***");
-        }
-    }
-    out
+    let secrets: Vec<&Secret> = secrets.iter().collect();
+    redact(text, &secrets)
 }
 
 /// A recipient as it appears in reasons: the last four digits only (`to …5678`).

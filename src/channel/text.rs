@@ -140,19 +140,6 @@ pub fn stats(s: &Stats) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
-/// `reason` with every occurrence of each secret replaced by `***`. Secrets shorter than 8
-/// bytes are left alone (they would match innocent text). For failure reasons, which come
-/// partly from libraries and remote platforms, so that no secret reaches a log.
-pub fn redact(reason: String, secrets: &[&str]) -> String {
-    let mut out = reason;
-    for s in secrets {
-        if s.len() >= 8 && out.contains(s) {
-            out = out.replace(s, "***");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,15 +181,5 @@ mod tests {
             time(Timestamp(1_795_000_003_000)),
             "2026-11-18 11:06:43 UTC"
         );
-    }
-
-    #[test]
-    fn redact_hides_secrets() {
-        let r = redact(
-            "connect to https://h/api/webhooks/1/tok-123456789 failed".into(),
-            &["tok-123456789", "short"],
-        );
-        assert_eq!(r, "connect to https://h/api/webhooks/1/*** failed");
-        assert_eq!(redact("short".into(), &["short"]), "short");
     }
 }

@@ -21,6 +21,7 @@
 //! Library users may skip all this and build [`Settings`] directly: every part has a `Default`.
 
 mod raw;
+mod secret;
 mod settings;
 mod validate;
 
@@ -32,6 +33,7 @@ use config::{
     Config, ConfigBuilder, Environment, File, FileFormat, ValueKind, builder::DefaultState,
 };
 
+pub use secret::{REDACTED, Secret, redact};
 pub use settings::*;
 
 use crate::error::ConfigError;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use awc::http::Uri;
 use config::{Map, Value};
 
+use super::Secret;
 use super::raw::{Problems, Table};
 use super::settings::*;
 use crate::detect::rules::{RuleMetric, RuleOp};
