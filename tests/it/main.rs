@@ -29,6 +29,7 @@ mod outbox;
 mod pipeline;
 mod price;
 mod probe;
+mod reload;
 mod replay;
 mod rules;
 mod secrets;
