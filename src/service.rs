@@ -1,15 +1,15 @@
 //! The topology: the one place that knows the whole graph and wires it.
 //!
 //! [`Monitor::start`] (or [`MonitorBuilder`]) builds it in stages, each a short function that
-//! returns a typed handle to the next: the event store ([`StoreStage`], its own thread), the
-//! Router (on the `pipeline` arbiter), the channels ([`ChannelStage`], on a `channels` arbiter,
+//! returns a typed handle to the next: the event store (`StoreStage`, its own thread), the
+//! Router (on the `pipeline` arbiter), the channels (`ChannelStage`, on a `channels` arbiter,
 //! so a slow platform never delays detection), the detectors and their taps
-//! ([`DetectorSet`], on the `pipeline` arbiter), the probes ([`ProbeStage`], one ProbeActor
+//! ([`DetectorSet`], on the `pipeline` arbiter), the probes (`ProbeStage`, one ProbeActor
 //! per exchange spread over `[monitor] probe_threads` arbiters, the first slots of all
 //! endpoints spread over their interval) and the HTTP server. Every actor runs under
 //! `actix::Supervisor` with panic guards (see [`crate::supervision`]).
 //!
-//! The running stages form the [`Topology`], which a live reload ([`crate::reload`]) changes
+//! The running stages form the `Topology`, which a live reload ([`crate::reload`]) changes
 //! as a difference: it starts, stops and reconfigures actors, and keeps the rest as it runs.
 //! The returned [`MonitorHandle`] injects measurements, subscribes anomaly recipients,
 //! reloads, and stops the whole thing gracefully.

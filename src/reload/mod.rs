@@ -2,7 +2,7 @@
 //! re-read the configuration file and apply it as a difference.
 //!
 //! [`Reloader`] owns the reload: it reads the [`ConfigSource`], and on a valid configuration
-//! asks the topology (`service.rs`) to apply the [`plan`] of what changed — exchanges and
+//! asks the topology (`service.rs`) to apply the [`plan()`] of what changed — exchanges and
 //! channels added, removed or changed, detector, rule, router and shutdown settings — while
 //! what is unchanged keeps its state (detector windows and baselines of unchanged series,
 //! breakers of unchanged exchanges, open incidents, silences, pending deliveries). An invalid
