@@ -38,7 +38,7 @@ use crate::messages::{
 use crate::metrics::Metrics;
 use crate::probe::schedule::Spread;
 use crate::probe::{ProbeActor, StopProbing};
-use crate::reload::{ConfigSource, ReloadError, ReloadReport, Reloader};
+use crate::reload::{Apply, ConfigSource, ReloadError, ReloadReport, Reloader};
 use crate::route::{
     AddRoute, Reconfigure, RemoveRoute, Route, RouterActor, Subscribe, SubscribeResolved,
 };
@@ -404,14 +404,13 @@ pub(crate) struct Topology {
     channels: ChannelStage,
 }
 
-impl Topology {
-    /// The settings as they run.
-    pub(crate) fn settings(&self) -> &Settings {
+impl Apply for Topology {
+    fn settings(&self) -> &Settings {
         &self.settings
     }
 
     /// Applies `new` as a difference from the running settings. See [`crate::reload`].
-    pub(crate) fn apply(&mut self, new: Settings) -> ReloadReport {
+    fn apply(&mut self, new: Settings) -> ReloadReport {
         let new = with_clock_windows(new);
         let plan = crate::reload::plan(&self.settings, &new);
         let new = crate::reload::plan::effective(&self.settings, new);

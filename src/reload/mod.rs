@@ -24,7 +24,6 @@ use crate::config::Settings;
 use crate::error::ConfigError;
 use crate::messages::Timestamp;
 use crate::metrics::{Counter, Gauge, Metrics};
-use crate::service::Topology;
 
 pub use plan::{Changes, Plan, plan};
 
@@ -50,10 +49,20 @@ pub enum ReloadError {
     Config(#[from] ConfigError),
 }
 
+/// What a reload changes: the running topology (`service.rs` implements it). Kept as a
+/// trait so that the reload depends on no component above it.
+pub trait Apply: Send {
+    /// The settings as they run.
+    fn settings(&self) -> &Settings;
+
+    /// Applies `settings` (valid) as a difference from the running ones.
+    fn apply(&mut self, settings: Settings) -> ReloadReport;
+}
+
 /// Reloads a running monitor. See the module docs.
 pub struct Reloader {
     source: Option<ConfigSource>,
-    topology: Arc<Mutex<Topology>>,
+    topology: Arc<Mutex<dyn Apply>>,
     success: Counter,
     failure: Counter,
     last_successful: Gauge,
@@ -65,7 +74,7 @@ impl Reloader {
     /// being the last successful load (not counted as a reload).
     pub(crate) fn new(
         source: Option<ConfigSource>,
-        topology: Arc<Mutex<Topology>>,
+        topology: Arc<Mutex<dyn Apply>>,
         metrics: &Metrics,
     ) -> Self {
         let reloads =
