@@ -37,7 +37,7 @@ use crate::messages::{
 };
 use crate::metrics::Metrics;
 use crate::probe::schedule::Spread;
-use crate::probe::{ProbeActor, StopProbing};
+use crate::probe::{ProbeActor, Reconfigure as ProbeReconfigure, StopProbing};
 use crate::reload::{Apply, ConfigSource, ReloadError, ReloadReport, Reloader};
 use crate::route::{
     AddRoute, Reconfigure, RemoveRoute, Route, RouterActor, Subscribe, SubscribeResolved,
@@ -352,11 +352,7 @@ impl ProbeStage {
             .min_by_key(|&k| self.load[k])
             .unwrap_or(0);
         self.load[shard] += endpoints;
-        let spread = Spread {
-            exchange: index,
-            exchanges: all.len(),
-            total: all.iter().map(|x| x.endpoints.len()).sum(),
-        };
+        let spread = spread_of(index, all);
         let (d, m, b, s, e) = (
             self.detectors.clone(),
             self.metrics.clone(),
@@ -379,6 +375,27 @@ impl ProbeStage {
         });
     }
 
+    /// A reload changed `ex`: its actor takes the new settings in place and keeps its
+    /// breaker and back-off (see [`crate::probe::Reconfigure`]).
+    fn change(
+        &mut self,
+        ex: ExchangeSettings,
+        index: usize,
+        all: &[ExchangeSettings],
+        settings: &Settings,
+    ) {
+        let Some(probe) = self.running.iter_mut().find(|p| p.name == ex.name) else {
+            return self.start(ex, index, all, settings);
+        };
+        self.load[probe.shard] = self.load[probe.shard] - probe.endpoints + ex.endpoints.len();
+        probe.endpoints = ex.endpoints.len();
+        probe.addr.do_send(ProbeReconfigure {
+            settings: ex,
+            breaker: settings.breaker.clone(),
+            spread: spread_of(index, all),
+        });
+    }
+
     /// Stops probing `name`; its actor ends once its last address is gone.
     fn stop(&mut self, name: &Name) {
         if let Some(i) = self.running.iter().position(|p| &p.name == name) {
@@ -390,6 +407,15 @@ impl ProbeStage {
 
     fn addrs(&self) -> Vec<Addr<ProbeActor>> {
         self.running.iter().map(|p| p.addr.clone()).collect()
+    }
+}
+
+/// Where the first slots of the `index`-th of `all` exchanges fall.
+fn spread_of(index: usize, all: &[ExchangeSettings]) -> Spread {
+    Spread {
+        exchange: index,
+        exchanges: all.len(),
+        total: all.iter().map(|x| x.endpoints.len()).sum(),
     }
 }
 
@@ -433,14 +459,14 @@ impl Apply for Topology {
             changes.extend(restarted.into_iter().map(|r| format!("restarted: {r}")));
         }
         if !plan.exchanges.is_empty() {
-            for name in plan.exchanges.removed.iter().chain(&plan.exchanges.changed) {
+            for name in &plan.exchanges.removed {
                 self.probes.stop(name);
             }
             for (i, ex) in new.exchanges.iter().enumerate() {
-                if plan.exchanges.added.contains(&ex.name)
-                    || plan.exchanges.changed.contains(&ex.name)
-                {
+                if plan.exchanges.added.contains(&ex.name) {
                     self.probes.start(ex.clone(), i, &new.exchanges, &new);
+                } else if plan.exchanges.changed.contains(&ex.name) {
+                    self.probes.change(ex.clone(), i, &new.exchanges, &new);
                 }
             }
             self.status.reshape(&new.exchanges);

@@ -63,6 +63,10 @@ use crate::probe::exchange::{Answer, Verdict, judge};
 use crate::probe::schedule::{FixedRate, Spread};
 use crate::supervision::{RestartTracker, guard, panic_text};
 
+mod reconfigure;
+
+pub use reconfigure::Reconfigure;
+
 /// Back-off after a rate-limit answer that did not say how long to wait.
 pub const DEFAULT_RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -159,6 +163,55 @@ pub struct ProbeActor {
     epoch: u64,
     /// This actor's own address, for the probes' answers (weak: it keeps nothing alive).
     me: Option<WeakAddr<Self>>,
+    /// The registry, for the endpoints a reload adds.
+    metrics: Arc<Metrics>,
+    /// What the breaker was built from (a reload that changes it rebuilds the breaker).
+    breaker_settings: BreakerSettings,
+}
+
+/// The endpoints of `settings`, their schedules starting at `now` (unspread).
+fn endpoints_of(
+    settings: &ExchangeSettings,
+    breaker: &BreakerSettings,
+    metrics: &Arc<Metrics>,
+    now: Instant,
+) -> Vec<Endpoint> {
+    let exchange = &settings.name;
+    settings
+        .endpoints
+        .iter()
+        .map(|e| {
+            let extra_metric = match e.kind {
+                EndpointKind::Time => Some(Metric::ClockSkewMs),
+                EndpointKind::Ticker => Some(Metric::Price),
+                EndpointKind::Health | EndpointKind::Status => None,
+            };
+            Endpoint {
+                schedule: FixedRate::new(now, e.interval),
+                phase: Duration::ZERO,
+                uri: e.url.parse().ok(),
+                errors: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::Errors),
+                latency: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::LatencyMs),
+                extra: extra_metric.map(|m| SeriesKey::new(exchange.clone(), e.name.clone(), m)),
+                metrics: metrics.endpoint(exchange, &e.name),
+                confirm: Confirmation::new(
+                    e.confirm_interval.min(e.interval),
+                    e.confirm_probes.unwrap_or(breaker.failure_threshold),
+                ),
+                settings: e.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The longest timeout of `settings`' endpoints: the client's own bound.
+fn max_timeout(settings: &ExchangeSettings) -> Duration {
+    settings
+        .endpoints
+        .iter()
+        .map(|e| e.timeout)
+        .max()
+        .unwrap_or(Duration::from_secs(10))
 }
 
 impl ProbeActor {
@@ -174,38 +227,8 @@ impl ProbeActor {
     ) -> Self {
         let exchange = settings.name.clone();
         let now = Instant::now();
-        let endpoints = settings
-            .endpoints
-            .iter()
-            .map(|e| {
-                let extra_metric = match e.kind {
-                    EndpointKind::Time => Some(Metric::ClockSkewMs),
-                    EndpointKind::Ticker => Some(Metric::Price),
-                    EndpointKind::Health | EndpointKind::Status => None,
-                };
-                Endpoint {
-                    schedule: FixedRate::new(now, e.interval),
-                    phase: Duration::ZERO,
-                    uri: e.url.parse().ok(),
-                    errors: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::Errors),
-                    latency: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::LatencyMs),
-                    extra: extra_metric
-                        .map(|m| SeriesKey::new(exchange.clone(), e.name.clone(), m)),
-                    metrics: metrics.endpoint(&exchange, &e.name),
-                    confirm: Confirmation::new(
-                        e.confirm_interval.min(e.interval),
-                        e.confirm_probes.unwrap_or(breaker.failure_threshold),
-                    ),
-                    settings: e.clone(),
-                }
-            })
-            .collect();
-        let max_timeout = settings
-            .endpoints
-            .iter()
-            .map(|e| e.timeout)
-            .max()
-            .unwrap_or(Duration::from_secs(10));
+        let endpoints = endpoints_of(&settings, breaker, metrics, now);
+        let max_timeout = max_timeout(&settings);
         let breaker_gauge = metrics.gauge("exwatch_breaker_state", &[("exchange", &exchange)]);
         breaker_gauge.set(0.0);
         Self {
@@ -225,6 +248,8 @@ impl ProbeActor {
             ticking: false,
             epoch: 0,
             me: None,
+            metrics: metrics.clone(),
+            breaker_settings: breaker.clone(),
             restarts: RestartTracker::new(
                 Name::from(format!("probe:{exchange}")),
                 supervision,
@@ -248,12 +273,17 @@ impl ProbeActor {
     /// a millisecond apart for small configs), so that neither this exchange's connections
     /// nor the monitor as a whole see its endpoints fall due together.
     pub fn with_phase(mut self, spread: Spread) -> Self {
+        self.spread(spread);
+        self
+    }
+
+    /// Sets each endpoint's phase and restarts its schedule from now (see `with_phase`).
+    fn spread(&mut self, spread: Spread) {
         let n = self.endpoints.len();
         for (j, ep) in self.endpoints.iter_mut().enumerate() {
             ep.phase = spread.phase(j, n, ep.settings.interval);
             ep.schedule = FixedRate::new(Instant::now() + ep.phase, ep.settings.interval);
         }
-        self
     }
 
     /// Queues endpoint `i`'s next slot.

@@ -8,4 +8,4 @@ pub mod confirm;
 pub mod exchange;
 pub mod schedule;
 
-pub use actor::{ProbeActor, StopProbing};
+pub use actor::{ProbeActor, Reconfigure, StopProbing};

@@ -437,3 +437,51 @@ fn sighup_reloads_the_running_binary() {
     let status = child.wait().expect("exits");
     assert!(status.success(), "exits 0 on SIGTERM: {status}");
 }
+
+#[actix::test]
+async fn a_changed_exchange_keeps_its_probe_and_an_open_breaker_stays_open() {
+    let fake = FakeExchange::start();
+    fake.set_mode(crate::support::fake_exchange::Mode::Status(503));
+    let dir = tempfile::tempdir().unwrap();
+    let breaker = "[breaker]\nfailure_threshold = 2\nrecovery_timeout = \"1h\"\n";
+    let first = format!(
+        "{}{breaker}{}",
+        base(":memory:"),
+        exchange("alpha", &fake, &["ping"])
+    );
+    let file = write(&dir, &first);
+    let monitor = start_from(&file);
+    let state = |m: &MonitorHandle| {
+        m.metrics()
+            .value("exwatch_breaker_state", &[("exchange", "alpha")])
+            .unwrap_or(f64::NAN)
+    };
+    until("alpha's breaker open", || state(&monitor) == 2.0).await;
+    let probe = monitor.probes()[0].clone();
+
+    let second = format!(
+        "{}{breaker}{}",
+        base(":memory:"),
+        exchange("alpha", &fake, &["ping", "time"])
+    );
+    write(&dir, &second);
+    let report = monitor.reload().expect("valid");
+    assert_eq!(report.changes, ["exchange changed: alpha"]);
+    monitor.drain().await;
+    assert!(
+        monitor.probes()[0] == probe,
+        "the same probe took the new settings"
+    );
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        state(&monitor),
+        2.0,
+        "the open breaker is kept: the exchange is still down"
+    );
+    assert_eq!(
+        fake.requests("/alpha/time"),
+        0,
+        "an open breaker admits no probe"
+    );
+    monitor.stop().await;
+}
