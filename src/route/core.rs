@@ -700,3 +700,6 @@ pub fn headline(detector: &str) -> &str {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests;
