@@ -3,7 +3,8 @@
 //! this alert to these routes, record it silenced, hold a resolution, drop with a reason). It
 //! owns the Router's whole memory (dedup table, inhibitions, maintenance windows, silences,
 //! acknowledgements, recent alerts); it touches no actor, store, channel, timer, metric or
-//! clock. [`crate::route::RouterActor`] carries its decisions out.
+//! clock (only the alert ids it mints, ULIDs from [`new_id`], are not given to it).
+//! [`crate::route::RouterActor`] carries its decisions out.
 //!
 //! **Dedup** ([`Dedup`]): within the dedup window a series' firing alert is sent once,
 //! whichever detector fired; a rise in severity at once; a reminder after the window; one

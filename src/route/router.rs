@@ -18,7 +18,6 @@
 //! and is resumed after a restart. The anomalies the Router alerts on (first of an episode,
 //! escalations, reminders) and every resolution are recorded too.
 //!
-//!
 //! A restart keeps the core: it is the Router's whole memory (dedup table, inhibitions,
 //! silences), and losing it would repeat or lose alerts. Held resolutions are not kept across
 //! a shutdown.
