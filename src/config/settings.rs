@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 use super::Secret;
 use crate::detect::rules::{Condition, RuleMetric, RuleOp};
 use crate::messages::{Name, Severity};
+pub use crate::route::config::RouterSettings;
 
 /// Serializes a duration the way the file writes it (`"10s"`, `"5m"`).
 /// Serializes a list of named settings as a table keyed by name, the way the file writes it.
@@ -666,27 +667,6 @@ impl Default for ClockSettings {
             warn_ms_explicit: false,
             critical_ms_explicit: false,
             windows: Vec::new(),
-        }
-    }
-}
-
-/// `[router]`
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RouterSettings {
-    /// Within this window a series' firing alert is sent once (a rise in severity at once).
-    #[serde(serialize_with = "ser_duration")]
-    pub dedup_window: Duration,
-    /// A resolved series that fires again within this hold stays one incident: the resolved
-    /// alert waits this long and is dropped if it does. Zero disables.
-    #[serde(serialize_with = "ser_duration")]
-    pub flap_hold: Duration,
-}
-
-impl Default for RouterSettings {
-    fn default() -> Self {
-        Self {
-            dedup_window: Duration::from_secs(300),
-            flap_hold: Duration::from_secs(120),
         }
     }
 }

@@ -77,7 +77,7 @@ pub(crate) fn validate(
         breaker: breaker(t.table("breaker")),
         exchanges: Vec::new(),
         detect: detect(t.table("detect")),
-        router: router(t.table("router")),
+        router: crate::route::config::router(t.table("router")),
         channels: channels(t.table("channels"), env),
         supervision: supervision(t.table("supervision")),
         shutdown: shutdown(t.table("shutdown")),
@@ -786,16 +786,6 @@ fn baseline(mut t: Table<'_>) -> BaselineSettings {
         bucket,
         levels,
     }
-}
-
-fn router(mut t: Table<'_>) -> RouterSettings {
-    let d = RouterSettings::default();
-    let out = RouterSettings {
-        dedup_window: positive_duration(&mut t, "dedup_window", d.dedup_window),
-        flap_hold: t.duration("flap_hold").unwrap_or(d.flap_hold),
-    };
-    t.finish();
-    out
 }
 
 fn supervision(mut t: Table<'_>) -> SupervisionSettings {
@@ -1797,16 +1787,6 @@ min_severity = "warning"
                 "rules.d.window: 5m must not exceed for (1m)",
             ]
         );
-    }
-
-    #[test]
-    fn config_router_flap_hold_defaults_allows_zero_and_checks_its_type() {
-        let s = from_toml_str(&minimal(""), &no_env).unwrap();
-        assert_eq!(s.router.flap_hold, Duration::from_secs(120));
-        let s = from_toml_str(&minimal("[router]\nflap_hold = \"0s\"\n"), &no_env).unwrap();
-        assert_eq!(s.router.flap_hold, Duration::ZERO);
-        let p = problems(&minimal("[router]\nflap_hold = 5\n"));
-        assert!(p.iter().any(|l| l.contains("router.flap_hold")), "{p:?}");
     }
 
     #[test]

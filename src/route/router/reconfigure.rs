@@ -5,8 +5,8 @@
 use actix::{Context, Handler, Message};
 
 use super::RouterActor;
-use crate::config::RouterSettings;
 use crate::messages::Name;
+use crate::route::config::RouterSettings;
 
 /// New `[router]` settings and the number of probed exchanges (for the all-down judgement).
 #[derive(Debug, Clone, Message)]
@@ -31,9 +31,8 @@ impl Handler<Reconfigure> for RouterActor {
             dedup_window,
             flap_hold,
         } = msg.settings;
-        self.dedup.reconfigure(dedup_window, flap_hold);
-        self.flap_hold = flap_hold;
-        self.connectivity.set_exchanges(msg.exchanges);
+        self.core
+            .reconfigure(dedup_window, flap_hold, msg.exchanges);
         // Resolutions held before keep their due time; the tick (if any ran) releases them.
         self.start_flap_tick(ctx);
     }
@@ -43,6 +42,8 @@ impl Handler<RemoveRoute> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, RemoveRoute(name): RemoveRoute, _: &mut Context<Self>) {
-        self.routes.retain(|r| r.route.name != name);
+        if let Some(i) = self.core.remove_route(&name) {
+            self.routes.remove(i);
+        }
     }
 }

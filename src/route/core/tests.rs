@@ -1,0 +1,448 @@
+//! The Router's policy, without a runtime: messages in, decisions out.
+
+use std::time::Duration;
+
+use super::*;
+
+const S: i64 = 1000;
+
+fn router() -> RouterCore {
+    let mut core = RouterCore::new(Name::from("eu"), Duration::from_secs(300)).with_exchanges(2);
+    for (name, min_severity, wants_triage) in [
+        ("log", Severity::Info, true),
+        ("pager", Severity::Critical, true),
+        ("triage", Severity::Critical, false),
+    ] {
+        core.add_route(Target {
+            name: Name::from(name),
+            min_severity,
+            wants_triage,
+        });
+    }
+    core
+}
+
+fn series(exchange: &str, endpoint: &str, metric: Metric) -> SeriesKey {
+    SeriesKey::new(exchange, endpoint, metric)
+}
+
+fn anomaly(series: &SeriesKey, detector: &str, severity: Severity, at: i64) -> Anomaly {
+    Anomaly {
+        series: series.clone(),
+        detector: Name::from(detector),
+        severity,
+        value: 1.0,
+        threshold: 0.5,
+        confidence: 1.0,
+        message: "failing".into(),
+        started_at: Timestamp(at),
+        at: Timestamp(at),
+        stats: Stats::default(),
+    }
+}
+
+fn resolved(series: &SeriesKey, at: i64) -> Resolved {
+    Resolved {
+        series: series.clone(),
+        at: Timestamp(at),
+        stats: Stats::default(),
+    }
+}
+
+fn okx_latency() -> SeriesKey {
+    series("okx", "time", Metric::LatencyMs)
+}
+
+fn down(exchange: &str) -> SeriesKey {
+    series(exchange, "*", Metric::Availability)
+}
+
+/// The alerts sent, with their routes' names and why.
+fn sent(core: &RouterCore, decisions: &[Decision]) -> Vec<(Alert, Vec<String>, Why)> {
+    decisions
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Send(Dispatch { alert, routes, why }) => Some((
+                alert.clone(),
+                routes
+                    .iter()
+                    .map(|&i| core.routes()[i].name.to_string())
+                    .collect(),
+                *why,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn kinds(core: &RouterCore, decisions: &[Decision]) -> Vec<(AlertKind, Why)> {
+    sent(core, decisions)
+        .into_iter()
+        .map(|(a, _, why)| (a.kind, why))
+        .collect()
+}
+
+fn stopped_at(decisions: &[Decision]) -> Option<Gate> {
+    decisions.iter().find_map(|d| match d {
+        Decision::Drop(Dropped::Gate { gate, .. }) => Some(*gate),
+        _ => None,
+    })
+}
+
+#[test]
+fn router_gates_are_one_list_inhibitions_first() {
+    assert_eq!(
+        GATES,
+        [
+            Gate::ExchangeDown,
+            Gate::Connectivity,
+            Gate::Maintenance,
+            Gate::Dedup,
+            Gate::Acknowledged,
+            Gate::Silence,
+        ]
+    );
+}
+
+#[test]
+fn router_sends_once_escalates_at_once_reminds_after_the_window_and_resolves_once() {
+    let mut core = router();
+    let s = okx_latency();
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Warning, 0));
+    assert!(matches!(d[0], Decision::RecordAnomaly(_)), "recorded first");
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0.title, "okx time latency spike");
+    assert_eq!((out[0].1.clone(), out[0].2), (vec!["log".into()], Why::New));
+
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Warning, 10 * S));
+    assert_eq!(stopped_at(&d), Some(Gate::Dedup));
+    assert!(!d.iter().any(|d| matches!(d, Decision::RecordAnomaly(_))));
+
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Critical, 20 * S));
+    let out = sent(&core, &d);
+    assert_eq!(out[0].1, ["log", "pager", "triage"], "critical meets all");
+    assert_eq!(out[0].2, Why::Escalated);
+
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Critical, 400 * S));
+    let out = sent(&core, &d);
+    assert_eq!(out[0].0.title, "okx time latency spike (still firing)");
+    assert_eq!(out[0].2, Why::Reminder);
+
+    let d = core.on_resolved(resolved(&s, 500 * S));
+    assert!(
+        matches!(d[0], Decision::RecordResolved(_)),
+        "recorded first"
+    );
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 1);
+    let (alert, routes, why) = &out[0];
+    assert_eq!(
+        (alert.kind, alert.severity),
+        (AlertKind::Resolved, Severity::Critical)
+    );
+    assert_eq!(alert.title, "okx time latency spike resolved");
+    assert_eq!(
+        *routes,
+        ["log", "pager", "triage"],
+        "every channel that heard of it"
+    );
+    assert_eq!(*why, Why::Resolved);
+    // A quiet series' resolution is recorded, nothing else.
+    let d = core.on_resolved(resolved(&s, 600 * S));
+    assert_eq!(d.len(), 1);
+}
+
+#[test]
+fn router_inhibits_an_exchange_s_other_series_while_it_is_down_and_leaves_dedup_untouched() {
+    let mut core = router().with_exchanges(3);
+    let s = okx_latency();
+    let d = core.on_anomaly(anomaly(&down("okx"), "circuit_open", Severity::Critical, 0));
+    assert_eq!(sent(&core, &d)[0].0.title, "okx down (circuit open)");
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Warning, S));
+    assert_eq!(stopped_at(&d), Some(Gate::ExchangeDown));
+    assert!(sent(&core, &d).is_empty());
+    // Another exchange is not inhibited.
+    let other = series("binance", "ping", Metric::LatencyMs);
+    let d = core.on_anomaly(anomaly(&other, "zscore", Severity::Warning, 2 * S));
+    assert_eq!(kinds(&core, &d), [(AlertKind::Firing, Why::New)]);
+    // The breaker closes; the symptom persists: it alerts now, as a new episode.
+    let d = core.on_resolved(resolved(&down("okx"), 3 * S));
+    assert_eq!(kinds(&core, &d), [(AlertKind::Resolved, Why::Resolved)]);
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Warning, 4 * S));
+    assert_eq!(kinds(&core, &d), [(AlertKind::Firing, Why::New)]);
+}
+
+#[test]
+fn router_every_exchange_down_is_one_connectivity_alert_until_one_answers() {
+    let mut core = router();
+    let d = core.on_anomaly(anomaly(&down("okx"), "circuit_open", Severity::Critical, 0));
+    assert_eq!(kinds(&core, &d), [(AlertKind::Firing, Why::New)]);
+    // The last exchange goes down: one monitor_connectivity alert, and its own is held back.
+    let d = core.on_anomaly(anomaly(
+        &down("bybit"),
+        "circuit_open",
+        Severity::Critical,
+        S,
+    ));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (&*out[0].0.exchange, &*out[0].0.detector),
+        ("exwatch", "monitor_connectivity")
+    );
+    assert_eq!(out[0].2, Why::Connectivity);
+    assert_eq!(stopped_at(&d), Some(Gate::Connectivity));
+    let other = series("bybit", "ping", Metric::Errors);
+    let d = core.on_anomaly(anomaly(&other, "error_rate", Severity::Warning, 2 * S));
+    assert_eq!(stopped_at(&d), Some(Gate::ExchangeDown));
+    // exwatch's own series are never inhibited by it.
+    let own = series("exwatch", "router", Metric::Errors);
+    let d = core.on_anomaly(anomaly(&own, "restart_budget", Severity::Critical, 3 * S));
+    assert_eq!(kinds(&core, &d), [(AlertKind::Firing, Why::New)]);
+    // One answers again: connectivity restored, and okx's own resolved.
+    let d = core.on_resolved(resolved(&down("okx"), 10 * S));
+    assert_eq!(
+        kinds(&core, &d),
+        [
+            (AlertKind::Resolved, Why::Connectivity),
+            (AlertKind::Resolved, Why::Resolved)
+        ]
+    );
+}
+
+fn maintenance(ongoing: bool, until: Option<i64>, at: i64) -> MaintenanceStatus {
+    MaintenanceStatus {
+        exchange: Name::from("okx"),
+        ongoing,
+        until: until.map(Timestamp),
+        detail: "maintenance: upgrade".into(),
+        at: Timestamp(at),
+    }
+}
+
+#[test]
+fn router_maintenance_holds_back_firing_alerts_not_resolutions() {
+    let mut core = router();
+    let s = okx_latency();
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Warning, 0));
+    assert_eq!(sent(&core, &d).len(), 1);
+    let d = core.on_maintenance(&maintenance(true, Some(100 * S), S));
+    let out = sent(&core, &d);
+    assert_eq!(
+        (out[0].0.kind, out[0].2),
+        (AlertKind::Firing, Why::Maintenance)
+    );
+    assert_eq!(out[0].0.severity, Severity::Info);
+    let errors = series("okx", "ping", Metric::Errors);
+    let d = core.on_anomaly(anomaly(&errors, "error_rate", Severity::Critical, 2 * S));
+    assert_eq!(stopped_at(&d), Some(Gate::Maintenance));
+    assert_eq!(core.incidents().maintenance, [Name::from("okx")]);
+    let d = core.on_resolved(resolved(&s, 3 * S));
+    assert_eq!(kinds(&core, &d), [(AlertKind::Resolved, Why::Resolved)]);
+    // The announced end passes (event time): the window closes, the series alerts again.
+    let d = core.on_anomaly(anomaly(&errors, "error_rate", Severity::Critical, 101 * S));
+    assert_eq!(
+        kinds(&core, &d),
+        [
+            (AlertKind::Resolved, Why::Maintenance),
+            (AlertKind::Firing, Why::New)
+        ]
+    );
+}
+
+fn silence(id: &str, from: i64, to: i64) -> Silence {
+    Silence {
+        id: Name::from(id),
+        exchange: Some(Name::from("okx")),
+        endpoint: None,
+        metric: None,
+        starts_at: Timestamp(from),
+        ends_at: Timestamp(to),
+        comment: "planned".into(),
+        created_by: None,
+    }
+}
+
+#[test]
+fn router_silence_records_the_alert_and_lets_it_out_when_it_ends_while_firing() {
+    let mut core = router().with_silences([silence("s1", 0, 100 * S)]);
+    let s = okx_latency();
+    assert_eq!(core.active_silences(Timestamp(S)), 1);
+    assert_eq!(
+        core.next_silence_end(Timestamp(S)),
+        Some(Timestamp(100 * S))
+    );
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Warning, S));
+    assert!(
+        matches!(d[0], Decision::RecordAnomaly(_)),
+        "a silenced alert is recorded"
+    );
+    let Decision::Silence { alert, silence } = &d[1] else {
+        panic!("{d:?}");
+    };
+    assert_eq!((&**silence, alert.kind), ("s1", AlertKind::Firing));
+    let first_id = alert.id.clone();
+    assert!(sent(&core, &d).is_empty());
+    let i = core.ack(alert, Timestamp(2 * S)).expect("open");
+    assert!(i.silenced, "no channel heard of it");
+    // The silence's end (the actor's timer): still firing, so it goes out, fresh.
+    assert!(core.on_silence_timer(Timestamp(50 * S)).is_empty());
+    let d = core.on_silence_timer(Timestamp(100 * S));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].2, Why::LetOut);
+    assert_ne!(out[0].0.id, first_id);
+    assert_eq!(out[0].0.at, Timestamp(100 * S));
+    assert!(core.silences().is_empty(), "pruned");
+    // Heard of now: its resolution goes out.
+    let d = core.on_resolved(resolved(&s, 200 * S));
+    assert_eq!(kinds(&core, &d), [(AlertKind::Resolved, Why::Resolved)]);
+}
+
+#[test]
+fn router_an_episode_silenced_from_start_to_end_says_nothing() {
+    let mut core = router();
+    core.add_silence(silence("s1", 0, 100 * S));
+    let s = okx_latency();
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Warning, S));
+    assert!(matches!(d[1], Decision::Silence { .. }));
+    let d = core.on_resolved(resolved(&s, 2 * S));
+    assert!(sent(&core, &d).is_empty());
+    assert!(
+        d.iter()
+            .any(|d| matches!(d, Decision::Drop(Dropped::Unheard { .. })))
+    );
+    // Ended early: nothing to let out, since it recovered.
+    let (ended, d) = core.expire_silence("s1", Timestamp(3 * S));
+    assert!(ended.is_some());
+    assert!(sent(&core, &d).is_empty());
+    assert_eq!(core.expire_silence("nope", Timestamp(3 * S)).0, None);
+}
+
+#[test]
+fn router_an_acknowledged_incident_gets_no_reminders_but_escalates_and_resolves() {
+    let mut core = router();
+    let s = okx_latency();
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Warning, 0));
+    let alert = sent(&core, &d).remove(0).0;
+    let i = core.ack(&alert, Timestamp(S)).expect("open");
+    assert_eq!(
+        (i.acked_at, i.severity, i.silenced),
+        (Timestamp(S), Severity::Warning, false)
+    );
+    assert_eq!(
+        core.ack(&alert, Timestamp(2 * S)).unwrap().acked_at,
+        Timestamp(S),
+        "first ack"
+    );
+    assert!(core.incidents().open[0].acked);
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Warning, 400 * S));
+    assert_eq!(stopped_at(&d), Some(Gate::Acknowledged));
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Critical, 401 * S));
+    assert_eq!(kinds(&core, &d), [(AlertKind::Firing, Why::Escalated)]);
+    let d = core.on_resolved(resolved(&s, 402 * S));
+    let resolved_alert = sent(&core, &d).remove(0).0;
+    assert_eq!(
+        core.ack(&resolved_alert, Timestamp(403 * S)),
+        Err(AckError::NotOpen(resolved_alert.id.clone()))
+    );
+    assert_eq!(
+        core.ack(&alert, Timestamp(403 * S)),
+        Err(AckError::NotOpen(alert.id.clone()))
+    );
+}
+
+#[test]
+fn router_triage_replies_to_a_remembered_alert_on_the_routes_that_want_it() {
+    let mut core = router();
+    let s = okx_latency();
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Critical, 0));
+    let original = sent(&core, &d).remove(0).0;
+    let d = core.on_triage(Triage {
+        alert_id: original.id.clone(),
+        text: "their gateway".into(),
+    });
+    let out = sent(&core, &d);
+    let (reply, routes, why) = &out[0];
+    assert_eq!((reply.kind, *why), (AlertKind::Triage, Why::Triage));
+    assert_eq!(reply.in_reply_to.as_ref(), Some(&original.id));
+    assert_eq!(reply.title, "okx time latency spike (triage)");
+    assert_eq!(*routes, ["log", "pager"], "not back to the triage channel");
+    let d = core.on_triage(Triage {
+        alert_id: Name::from("unknown"),
+        text: String::new(),
+    });
+    assert!(matches!(
+        &d[..],
+        [Decision::Drop(Dropped::UnknownAlert { .. })]
+    ));
+}
+
+#[test]
+fn router_flap_hold_holds_the_resolution_and_the_tick_releases_it() {
+    let mut core = router().with_flap_hold(Duration::from_secs(120));
+    assert_eq!(core.tick_every(), Some(Duration::from_secs(1)));
+    assert_eq!(router().tick_every(), None);
+    let s = okx_latency();
+    core.on_anomaly(anomaly(&s, "zscore", Severity::Warning, 0));
+    let d = core.on_resolved(resolved(&s, 10 * S));
+    assert!(matches!(&d[1], Decision::Hold { until, .. } if *until == Timestamp(130 * S)));
+    assert!(core.on_tick(Timestamp(129 * S)).is_empty());
+    let d = core.on_tick(Timestamp(130 * S));
+    assert_eq!(kinds(&core, &d), [(AlertKind::Resolved, Why::Resolved)]);
+}
+
+/// Moved from tests/it/flapping.rs (it needed a whole monitor): same messages, same
+/// assertions, on the core.
+#[test]
+fn flapping_series_is_one_incident_resolved_once_after_the_hold() {
+    let mut core = router().with_flap_hold(Duration::from_secs(3600));
+    let series = |endpoint: &str| SeriesKey::new("okx", endpoint, Metric::Errors);
+    let anomaly = |endpoint: &str, at: i64| {
+        anomaly(
+            &series(endpoint),
+            "consecutive_failures",
+            Severity::Warning,
+            at,
+        )
+    };
+    let resolved = |endpoint: &str, at: i64| resolved(&series(endpoint), at);
+    let t = 1_700_000_000_000;
+    let d = core.on_anomaly(anomaly("time", t));
+    let first = sent(&core, &d).remove(0).0;
+    assert_eq!((first.kind, &*first.endpoint), (AlertKind::Firing, "time"));
+    // Ping-pong within the hour: nothing new is said.
+    let mut quiet = Vec::new();
+    for k in 1..5 {
+        let d = core.on_resolved(resolved("time", t + k * 60 * S));
+        quiet.extend(sent(&core, &d));
+        let d = core.on_anomaly(anomaly("time", t + k * 60 * S + 30 * S));
+        quiet.extend(sent(&core, &d));
+    }
+    let d = core.on_resolved(resolved("time", t + 600 * S));
+    quiet.extend(sent(&core, &d));
+    assert!(quiet.is_empty(), "one incident: {quiet:?}");
+    // Another series' message past the hold (event time) releases the resolution.
+    let d = core.on_anomaly(anomaly("ping", t + 600 * S + 3600 * S));
+    let mut got: Vec<Alert> = sent(&core, &d).into_iter().map(|(a, _, _)| a).collect();
+    got.sort_by_key(|a| a.kind == AlertKind::Firing);
+    assert_eq!(
+        (got[0].kind, &*got[0].endpoint),
+        (AlertKind::Resolved, "time")
+    );
+    assert_eq!(
+        got[0].at,
+        Timestamp(t + 600 * S),
+        "resolved at the last recovery"
+    );
+    assert_eq!(
+        got[0].started_at,
+        Timestamp(t),
+        "the incident began at the first failure"
+    );
+    assert_eq!(
+        (got[1].kind, &*got[1].endpoint),
+        (AlertKind::Firing, "ping")
+    );
+}
