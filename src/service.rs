@@ -32,7 +32,9 @@ use crate::probe::{ProbeActor, StopProbing};
 use crate::route::{AddRoute, Route, RouterActor, Subscribe, SubscribeResolved};
 use crate::server::{self, AppState, RunningServer};
 use crate::status::StatusBoard;
-use crate::store::{BaselineLink, Close, Store, StoreActor, StoreClosed, StoreLink, StoreLock};
+use crate::store::{
+    BaselineLink, Close, SilenceStore, SqliteStore, StoreActor, StoreClosed, StoreLink, StoreLock,
+};
 
 /// The addresses of one running channel.
 #[derive(Clone)]
@@ -191,7 +193,7 @@ impl MonitorBuilder {
         let metrics = Arc::new(Metrics::new());
         // One running monitor per store file: claimed before the file is even opened.
         let lock = StoreLock::acquire(&store.path)?;
-        let db = Store::open(&store.path)?;
+        let mut db = SqliteStore::open(&store.path)?;
         // Silences persist: those not over yet are in force again from the start.
         let silences = db.open_silences(crate::messages::Timestamp::now())?;
         let (store, store_closed) = StoreActor::start_locked(db, lock, &supervision, &metrics)?;

@@ -20,7 +20,7 @@
 //!
 //! Library users may skip all this and build [`Settings`] directly: every part has a `Default`.
 
-mod raw;
+pub(crate) mod raw;
 mod secret;
 mod settings;
 mod validate;
