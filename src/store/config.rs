@@ -1,4 +1,4 @@
-//! `[store]`: where the event store lives. [`StoreSettings`] is the validated spec; [`validate`]
+//! `[store]`: where the event store lives. [`StoreSettings`] is the validated spec; `validate`
 //! turns the raw table into it purely (every problem with its key path, through the generic
 //! walk of [`crate::config`]); [`crate::Monitor`] opens the store from it.
 

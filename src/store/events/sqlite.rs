@@ -76,7 +76,7 @@ impl EventStore for SqliteStore {
     }
 
     fn record_silenced(&mut self, alert: &Alert) -> Result<(), StoreError> {
-        insert_alert(&mut self.conn, alert, true).map(|_| ())
+        insert_alert(&self.conn, alert, true).map(|_| ())
     }
 
     fn silenced(&mut self, id: &str) -> Result<bool, StoreError> {
