@@ -114,8 +114,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX IF NOT EXISTS alerts_triage_reply
         ON alerts (json_extract(payload, '$.in_reply_to')) WHERE kind = 'triage';
     ",
-    // v5: silences and acknowledgements (see db/silences.rs): the silences people set, the acks
-    // of open incidents, and which stored alerts a silence kept from the channels.
+    // v5: silences and acknowledgements (see silences/ and events/): the silences people set,
+    // the acks of open incidents, and which stored alerts a silence kept from the channels.
     "
     CREATE TABLE silences (
         id            TEXT    PRIMARY KEY,
