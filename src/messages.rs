@@ -566,6 +566,29 @@ pub fn new_id() -> Name {
     Name::from(ulid::Ulid::new().to_string())
 }
 
+/// One silence an operator set (`/api/v1/silences`): which series it matches and when. A
+/// value the API, the Router and the event store share; what it means (matching, activity,
+/// validation) lives in [`crate::route::silence`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Silence {
+    /// Its id (a ULID).
+    pub id: Name,
+    /// Only this exchange; `None`: any.
+    pub exchange: Option<Name>,
+    /// Only this endpoint; `None`: any.
+    pub endpoint: Option<Name>,
+    /// Only this metric; `None`: any.
+    pub metric: Option<Metric>,
+    /// When it begins (inclusive).
+    pub starts_at: Timestamp,
+    /// When it ends (exclusive).
+    pub ends_at: Timestamp,
+    /// Why (required).
+    pub comment: String,
+    /// Who set it, when they said.
+    pub created_by: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

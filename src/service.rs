@@ -45,7 +45,8 @@ use crate::route::{
 use crate::server::{self, AppState, RunningServer};
 use crate::status::StatusBoard;
 use crate::store::{
-    BaselineLink, Close, FailPending, Store, StoreActor, StoreClosed, StoreLink, StoreLock,
+    BaselineLink, Close, FailPending, SilenceStore, SqliteStore, StoreActor, StoreClosed,
+    StoreLink, StoreLock,
 };
 
 /// What a removed channel's undelivered alerts are marked failed with.
@@ -520,7 +521,7 @@ impl StoreStage {
     fn open(settings: &Settings, metrics: &Arc<Metrics>) -> Result<Self, Error> {
         // One running monitor per store file: claimed before the file is even opened.
         let lock = StoreLock::acquire(&settings.store.path)?;
-        let db = Store::open(&settings.store.path)?;
+        let mut db = SqliteStore::open(&settings.store.path)?;
         // Silences persist: those not over yet are in force again from the start.
         let silences = db.open_silences(crate::messages::Timestamp::now())?;
         let (addr, closed) = StoreActor::start_locked(db, lock, &settings.supervision, metrics)?;

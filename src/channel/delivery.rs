@@ -250,6 +250,7 @@ impl<C: Channel> ChannelActor<C> {
         };
         let ask = store.load.send(LoadPending {
             channel: self.name.clone(),
+            limit: MAX_QUEUE,
         });
         ctx.wait(ask.into_actor(self).map(|answer, act, ctx| match answer {
             Ok(pending) => {

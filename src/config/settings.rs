@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+pub use crate::store::StoreSettings;
+
 use super::Secret;
 use crate::detect::rules::{Condition, RuleMetric, RuleOp};
 use crate::messages::{Name, Severity};
@@ -140,35 +142,6 @@ impl Default for HttpSettings {
             enabled: true,
             token_env: None,
             token: None,
-        }
-    }
-}
-
-/// `[store]`: the event store.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StoreSettings {
-    /// SQLite file, or `:memory:` to keep nothing.
-    pub path: String,
-}
-
-impl Default for StoreSettings {
-    /// `exwatch.db` in the working directory.
-    fn default() -> Self {
-        Self {
-            path: "exwatch.db".into(),
-        }
-    }
-}
-
-impl StoreSettings {
-    /// The path that keeps nothing.
-    pub const MEMORY: &'static str = ":memory:";
-
-    /// An in-memory store that keeps nothing past the process (tests, embedding without
-    /// durability).
-    pub fn in_memory() -> Self {
-        Self {
-            path: Self::MEMORY.into(),
         }
     }
 }

@@ -72,7 +72,7 @@ pub(crate) fn validate(
     let settings = Settings {
         monitor: monitor(t.table("monitor")),
         http: http(t.table("http"), env),
-        store: store(t.table("store")),
+        store: crate::store::config::validate(t.table("store")),
         defaults: defaults(t.table("defaults")),
         breaker: breaker(t.table("breaker")),
         exchanges: Vec::new(),
@@ -320,23 +320,6 @@ fn http(mut t: Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> HttpSettings 
         token_env,
         token,
     }
-}
-
-fn store(mut t: Table<'_>) -> StoreSettings {
-    let d = StoreSettings::default();
-    let path = match t.str("path") {
-        Some(p) if p.trim().is_empty() => {
-            t.problem(
-                "path",
-                "must not be empty; use \":memory:\" to keep nothing",
-            );
-            d.path
-        }
-        Some(p) => p,
-        None => d.path,
-    };
-    t.finish();
-    StoreSettings { path }
 }
 
 fn defaults(mut t: Table<'_>) -> EndpointDefaults {

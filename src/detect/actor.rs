@@ -25,13 +25,13 @@ use actix::{
 use parking_lot::Mutex;
 
 use crate::config::{DetectSettings, SupervisionSettings};
-use crate::detect::baseline::bucket_ms;
+use crate::detect::baseline::{ErrorCounts, Rollup, bucket_ms};
 use crate::detect::series::{Event, SeriesDetector};
 use crate::messages::{
     Anomaly, Crash, Measurement, Metric, Name, Ping, Resolved, SeriesKey, Severity,
 };
 use crate::metrics::{Counter, Metrics};
-use crate::store::{BaselineLink, LoadRollups, SaveRollup};
+use crate::store::{BaselineLink, BucketCounts, LoadRollups, RollupRecord, SaveRollup};
 use crate::supervision::{RestartTracker, guard};
 
 /// The longest a starting detector waits for its persisted baseline before it starts cold.
@@ -177,7 +177,7 @@ impl DetectorActor {
         ctx.wait(load.into_actor(self).map(move |answer, act, _| match answer {
             Ok(rollups) if !rollups.is_empty() => {
                 for &(start_ms, rollup) in &rollups {
-                    act.detector.restore(start_ms.div_euclid(width), rollup);
+                    act.detector.restore(start_ms.div_euclid(width), from_record(rollup));
                 }
                 tracing::info!(series = %act.series, buckets = rollups.len(), "Learned baseline warm-started from the event store.");
             }
@@ -199,7 +199,7 @@ impl DetectorActor {
                 series: self.series.clone(),
                 start_ms: index.saturating_mul(width),
                 width_ms: width,
-                rollup,
+                rollup: to_record(rollup),
                 keep_ms: self.shared.settings.baseline.history.as_millis() as i64,
             });
         }
@@ -287,4 +287,26 @@ impl Handler<Ping> for DetectorActor {
     type Result = ();
 
     fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
+}
+
+/// A closed bucket's rollup as the event store keeps it.
+fn to_record(rollup: Rollup) -> RollupRecord {
+    match rollup {
+        Rollup::P90(ms) => RollupRecord::P90(ms),
+        Rollup::Errors(c) => RollupRecord::Errors(BucketCounts {
+            total: c.total,
+            errors: c.errors,
+        }),
+    }
+}
+
+/// A stored rollup as the baselines take it back.
+fn from_record(record: RollupRecord) -> Rollup {
+    match record {
+        RollupRecord::P90(ms) => Rollup::P90(ms),
+        RollupRecord::Errors(c) => Rollup::Errors(ErrorCounts {
+            total: c.total,
+            errors: c.errors,
+        }),
+    }
 }

@@ -9,31 +9,12 @@
 
 use std::fmt;
 
-use crate::messages::{Metric, Name, SeriesKey, Timestamp};
+use crate::messages::{Metric, SeriesKey, Timestamp};
+
+pub use crate::messages::Silence;
 
 /// The longest comment a silence may carry, in characters.
 pub const MAX_COMMENT: usize = 1000;
-
-/// One silence.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Silence {
-    /// Its id (a ULID).
-    pub id: Name,
-    /// Only this exchange; `None`: any.
-    pub exchange: Option<Name>,
-    /// Only this endpoint; `None`: any.
-    pub endpoint: Option<Name>,
-    /// Only this metric; `None`: any.
-    pub metric: Option<Metric>,
-    /// When it begins (inclusive).
-    pub starts_at: Timestamp,
-    /// When it ends (exclusive).
-    pub ends_at: Timestamp,
-    /// Why (required).
-    pub comment: String,
-    /// Who set it, when they said.
-    pub created_by: Option<String>,
-}
 
 /// Why a silence is not valid: the field at fault and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -174,6 +155,7 @@ impl SilenceBoard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::messages::Name;
 
     fn silence(
         exchange: Option<&str>,
