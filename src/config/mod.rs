@@ -20,10 +20,10 @@
 //!
 //! Library users may skip all this and build [`Settings`] directly: every part has a `Default`.
 
-mod raw;
+pub(crate) mod raw;
 mod secret;
 mod settings;
-mod validate;
+pub(crate) mod validate;
 
 pub use validate::MIN_INTERVAL;
 
