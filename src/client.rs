@@ -282,6 +282,22 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "tls-rustls")]
+    #[test]
+    fn every_client_shares_one_tls_configuration() {
+        assert!(std::sync::Arc::ptr_eq(&tls_config(), &tls_config()));
+    }
+
+    #[actix::test]
+    async fn a_lean_client_request_carries_the_user_agent() {
+        let client = build_lean_client(1, Duration::from_secs(1));
+        let req = with_user_agent(client.get("http://127.0.0.1:9/"));
+        assert_eq!(
+            req.headers().get(awc::http::header::USER_AGENT).unwrap(),
+            USER_AGENT
+        );
+    }
+
     #[test]
     fn retry_after_garbage() {
         let now = SystemTime::now();
