@@ -12,6 +12,7 @@
 //! cargo bench --bench load                 # both parts
 //! cargo bench --bench load -- schedule     # (a) endpoints at 1 s, < 1 % late, RSS per endpoint
 //! cargo bench --bench load -- throughput   # (b) probes/s over 50 connections, CPU s / 1000 probes
+//! LOAD_PER_EXCHANGE=1 cargo bench --bench load -- schedule   # (a) one endpoint per exchange
 //! cargo bench --bench load -- target       # only the target (LOAD_TARGET_PORT), to run another
 //!                                          # monitor against the same target
 //! ```
@@ -19,7 +20,8 @@
 //! Environment knobs: `LOAD_ENDPOINTS` (comma-separated ladder for the schedule part),
 //! `LOAD_RATES` (offered probes/s ladder for the throughput part), `LOAD_WINDOW_SECS`
 //! (measurement window, default 15), `LOAD_WARMUP_SECS` (default 5), `LOAD_PER_EXCHANGE`
-//! (endpoints per exchange in the schedule part, default 500), `LOAD_EXCHANGES` (the
+//! (endpoints per exchange in the schedule part, default 500; `1` is the one-endpoint-per-
+//! exchange shape, its ladder 100, 2 000, 5 000, 8 000, 10 000), `LOAD_EXCHANGES` (the
 //! throughput part's 50 connections split over this many exchanges, default 1),
 //! `LOAD_KEEP_GOING=1` (do not stop
 //! the ladder at the first failure), `LOAD_EXWATCH` (another exwatch binary to measure, e.g. an
@@ -82,18 +84,24 @@ fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
 /// (a): the ladder of endpoint counts at a 1 s interval.
 fn schedule(target: u16) {
     let per_exchange = env_num("LOAD_PER_EXCHANGE", 500).max(1);
+    // `LOAD_PER_EXCHANGE=1` is the original design's shape (one endpoint, one breaker, one
+    // ProbeActor and one HTTP client per exchange): what an exchange costs shows there.
     let ladder = env_list(
         "LOAD_ENDPOINTS",
-        &[
-            100, 2_000, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000,
-        ],
+        if per_exchange == 1 {
+            &[100, 2_000, 5_000, 8_000, 10_000]
+        } else {
+            &[
+                100, 2_000, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000,
+            ]
+        },
     );
     let keep_going = std::env::var("LOAD_KEEP_GOING").is_ok_and(|v| v == "1");
     println!(
         "\n(a) endpoints at interval 1s ({per_exchange} per exchange, 16 connections each), late = started > 100 ms after its slot"
     );
     println!(
-        "{:>8} {:>10} {:>9} {:>8} {:>10} {:>7} {:>9} {:>10}",
+        "{:>8} {:>10} {:>9} {:>8} {:>10} {:>7} {:>9} {:>10}  load",
         "endpoints", "scheduled", "late", "late %", "ok/s", "CPU %", "RSS MiB", "B/endpoint"
     );
     let mut base: Option<(u64, u64)> = None;
@@ -120,7 +128,7 @@ fn schedule(target: u16) {
             base = Some((n, r.rss_kib));
         }
         println!(
-            "{:>8} {:>10} {:>9} {:>8.3} {:>10.0} {:>7.0} {:>9.1} {:>10}",
+            "{:>8} {:>10} {:>9} {:>8.3} {:>10.0} {:>7.0} {:>9.1} {:>10}  {}",
             n,
             r.scheduled,
             r.late,
@@ -128,7 +136,8 @@ fn schedule(target: u16) {
             r.ok as f64 / r.secs,
             100.0 * r.cpu_secs / r.secs,
             r.rss_kib as f64 / 1024.0,
-            per_ep
+            per_ep,
+            r.loadavg
         );
         if late_pct < 1.0 && r.scheduled > 0 {
             best = n;
@@ -203,6 +212,9 @@ struct Figures {
     ok: u64,
     cpu_secs: f64,
     rss_kib: u64,
+    /// `/proc/loadavg`'s one-minute figure at the end of the window: the cores are shared, and
+    /// lateness means little without it.
+    loadavg: String,
 }
 
 fn run(target: u16, layout: &Layout) -> Figures {
@@ -248,6 +260,10 @@ fn measure(child: &mut Child, http: u16, dir: &Path) -> Figures {
         ok: s1.ok - s0.ok,
         cpu_secs: c1 - c0,
         rss_kib: rss_kib(pid),
+        loadavg: std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+            .unwrap_or_default(),
     }
 }
 

@@ -160,9 +160,86 @@ fn detectors(n: usize) {
     });
 }
 
+/// A whole monitor's config: `exchanges` exchanges of `per_exchange` HTTP endpoints each,
+/// probing a closed loopback port once an hour (so that the measurement sees the standing
+/// state, not probes in flight).
+fn monitor_toml(exchanges: usize, per_exchange: usize) -> String {
+    let mut s = String::from(
+        "[monitor]\nregion = \"bench\"\nprobe_threads = 2\n[http]\nenabled = false\n\
+         [store]\npath = \":memory:\"\n[defaults]\ninterval = \"1h\"\ntimeout = \"5s\"\n\
+         [channels.log]\ntype = \"log\"\nmin_severity = \"critical\"\n",
+    );
+    for x in 0..exchanges {
+        s.push_str(&format!("[exchanges.x{x}]\nmax_connections = 16\n"));
+        for e in 0..per_exchange {
+            s.push_str(&format!(
+                "[exchanges.x{x}.endpoints.e{e}]\nurl = \"http://127.0.0.1:9/x{x}/e{e}\"\ncheck = \"http\"\n"
+            ));
+        }
+    }
+    s
+}
+
+/// Heap kept by a started monitor of `exchanges` × `per_exchange` endpoints, once settled.
+async fn monitor_heap(exchanges: usize, per_exchange: usize) -> (f64, f64) {
+    let settings =
+        exwatch::config::from_toml_str(&monitor_toml(exchanges, per_exchange), &|_| None)
+            .expect("bench config is valid");
+    let (b0, c0) = snapshot();
+    let handle = exwatch::Monitor::start(settings).expect("monitor starts");
+    actix_rt::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (b1, c1) = snapshot();
+    std::mem::forget(handle);
+    ((b1 - b0) as f64, (c1 - c0) as f64)
+}
+
+/// What an exchange costs beyond its endpoints: a monitor of `n` exchanges of one endpoint
+/// against one of a single exchange of `n` endpoints, and the HTTP client alone.
+fn exchanges(n: usize) {
+    actix::System::new().block_on(async move {
+        let (clients, calls) = {
+            let mut kept: Vec<awc::Client> = Vec::with_capacity(n);
+            exwatch::client::install_crypto_provider();
+            let (b0, c0) = snapshot();
+            for _ in 0..n {
+                kept.push(exwatch::client::build_client(16, std::time::Duration::from_secs(5)));
+            }
+            let (b1, c1) = snapshot();
+            ((b1 - b0) as f64 / n as f64, (c1 - c0) as f64 / n as f64)
+        };
+        println!("http client (build_client): {clients:.0} B heap per client ({calls:.1} allocation calls)");
+        let (one, one_calls) = monitor_heap(1, n).await;
+        let (many, many_calls) = monitor_heap(n, 1).await;
+        println!(
+            "monitor, 1 exchange x {n} endpoints: {:.0} B heap per endpoint ({:.1} allocation calls)",
+            one / n as f64,
+            one_calls / n as f64
+        );
+        println!(
+            "monitor, {n} exchanges x 1 endpoint: {:.0} B heap per exchange ({:.1} allocation calls); \
+             {:.0} B per exchange beyond its endpoint",
+            many / n as f64,
+            many_calls / n as f64,
+            (many - one) / n as f64
+        );
+    });
+}
+
 fn main() {
     let n = endpoints();
+    let parts: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
     println!("{n} endpoints");
-    probe_metrics(n);
-    detectors(n);
+    if want("metrics") {
+        probe_metrics(n);
+    }
+    if want("detectors") {
+        detectors(n);
+    }
+    if want("exchanges") {
+        exchanges(n);
+    }
 }

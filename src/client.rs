@@ -2,7 +2,9 @@
 //! bounded body under one deadline, and classifying what went wrong.
 //!
 //! `awc::Client` is `!Send` (it holds `Rc`s), so every actor builds its own inside the
-//! arbiter it runs on, never moving it between threads.
+//! arbiter it runs on, never moving it between threads. What can be shared is: every client
+//! uses the one process-wide TLS configuration and root store ([`tls_config`]), instead of
+//! awc's default of a fresh one per connector (≈ 17 KB of heap per client).
 
 use std::time::{Duration, SystemTime};
 
@@ -27,13 +29,39 @@ pub fn install_crypto_provider() {
     }
 }
 
+/// The process's one TLS client configuration: webpki roots, ALPN `h2` then `http/1.1` (what
+/// awc's own default connector uses), its session cache shared by every client. Built on first
+/// use; each call is an `Arc` clone.
+#[cfg(feature = "tls-rustls")]
+pub fn tls_config() -> std::sync::Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<std::sync::Arc<rustls::ClientConfig>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            install_crypto_provider();
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            let mut config = rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            std::sync::Arc::new(config)
+        })
+        .clone()
+}
+
 /// A client with at most `max_connections` open connections. Per-request timeouts are set by
-/// the caller ([`fetch`] applies one deadline to the whole exchange, body included).
+/// the caller ([`fetch`] applies one deadline to the whole exchange, body included). Its TLS
+/// configuration is the shared [`tls_config`].
 pub fn build_client(max_connections: usize, connect_timeout: Duration) -> awc::Client {
     install_crypto_provider();
     let connector = awc::Connector::new()
         .limit(max_connections.max(1))
         .timeout(connect_timeout);
+    // awc's `new` has built a configuration of its own already; it is dropped here.
+    #[cfg(feature = "tls-rustls")]
+    let connector = connector.rustls_0_23(tls_config());
     awc::Client::builder()
         .connector(connector)
         // A redirect is reported, never followed: awc would turn a redirected POST into a
@@ -44,6 +72,32 @@ pub fn build_client(max_connections: usize, connect_timeout: Duration) -> awc::C
         // The caller's deadline governs; this only stops awc's own 5 s default from cutting in.
         .timeout(Duration::from_secs(3600))
         .finish()
+}
+
+/// A client like [`build_client`] but with no default headers of its own: awc keeps them in a
+/// map per client (≈ 850 B of heap), which one exchange per client (the probe's case) pays
+/// thousands of times over. The caller sets `User-Agent` on each request
+/// ([`with_user_agent`]), which costs a request no more than a default header does (awc copies
+/// those into every request).
+pub fn build_lean_client(max_connections: usize, connect_timeout: Duration) -> awc::Client {
+    install_crypto_provider();
+    let connector = awc::Connector::new()
+        .limit(max_connections.max(1))
+        .timeout(connect_timeout);
+    #[cfg(feature = "tls-rustls")]
+    let connector = connector.rustls_0_23(tls_config());
+    awc::Client::builder()
+        .connector(connector)
+        // As in `build_client`: redirects are reported, not followed; the caller's deadline
+        // governs.
+        .disable_redirects()
+        .timeout(Duration::from_secs(3600))
+        .finish()
+}
+
+/// `req` with exwatch's `User-Agent`, for the clients of [`build_lean_client`].
+pub fn with_user_agent(req: awc::ClientRequest) -> awc::ClientRequest {
+    req.insert_header((awc::http::header::USER_AGENT, USER_AGENT))
 }
 
 /// Why an HTTP exchange produced no usable answer.
@@ -225,6 +279,22 @@ mod tests {
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", later),
             Some(Duration::ZERO)
+        );
+    }
+
+    #[cfg(feature = "tls-rustls")]
+    #[test]
+    fn every_client_shares_one_tls_configuration() {
+        assert!(std::sync::Arc::ptr_eq(&tls_config(), &tls_config()));
+    }
+
+    #[actix::test]
+    async fn a_lean_client_request_carries_the_user_agent() {
+        let client = build_lean_client(1, Duration::from_secs(1));
+        let req = with_user_agent(client.get("http://127.0.0.1:9/"));
+        assert_eq!(
+            req.headers().get(awc::http::header::USER_AGENT).unwrap(),
+            USER_AGENT
         );
     }
 

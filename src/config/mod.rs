@@ -23,7 +23,7 @@
 pub(crate) mod raw;
 mod secret;
 mod settings;
-mod validate;
+pub(crate) mod validate;
 
 pub use validate::MIN_INTERVAL;
 

@@ -12,7 +12,9 @@ use super::raw::{Problems, Table};
 use super::settings::*;
 use crate::detect::rules::{RuleMetric, RuleOp};
 use crate::error::Problem;
+// The probe's sections are validated beside the probe; this is the one call into them.
 use crate::messages::{Name, Severity};
+use crate::probe::config as probe;
 
 /// The shortest probe interval accepted.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -21,7 +23,7 @@ const MAX_WINDOW: usize = 100_000;
 /// Restarts a budget may allow before a crash loop is declared.
 const MAX_RESTARTS: usize = 1000;
 /// The shortest timeout accepted.
-const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+pub(crate) const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 
 /// The channel types.
 const CHANNEL_TYPES: &[&str] = &[
@@ -73,8 +75,8 @@ pub(crate) fn validate(
         monitor: monitor(t.table("monitor")),
         http: http(t.table("http"), env),
         store: crate::store::config::validate(t.table("store")),
-        defaults: defaults(t.table("defaults")),
-        breaker: breaker(t.table("breaker")),
+        defaults: probe::defaults(t.table("defaults")),
+        breaker: probe::breaker(t.table("breaker")),
         exchanges: Vec::new(),
         detect: detect(t.table("detect")),
         router: crate::route::config::router(t.table("router")),
@@ -83,7 +85,7 @@ pub(crate) fn validate(
         shutdown: shutdown(t.table("shutdown")),
         rules: rules(t.table("rules")),
     };
-    let exchanges = exchanges(t.table("exchanges"), &settings.defaults);
+    let exchanges = probe::exchanges(t.table("exchanges"), &settings.defaults);
     t.finish();
     if problems.is_empty() {
         Ok(Settings {
@@ -107,7 +109,7 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
 }
 
 /// Reports a name that is not lowercase `[a-z0-9_-]+`; true when it is fine.
-fn check_name(parent: &Table<'_>, name: &str) -> bool {
+pub(crate) fn check_name(parent: &Table<'_>, name: &str) -> bool {
     let ok = is_valid_name(name);
     if !ok {
         parent.problems().push(
@@ -119,7 +121,7 @@ fn check_name(parent: &Table<'_>, name: &str) -> bool {
 }
 
 /// Checks an absolute http(s) URL with a host; `None` means a problem was reported.
-fn check_url(t: &Table<'_>, key: &str, url: &str) -> Option<String> {
+pub(crate) fn check_url(t: &Table<'_>, key: &str, url: &str) -> Option<String> {
     let url = url.trim();
     if url.is_empty() {
         t.problem(key, "empty URL; expected an absolute http(s) URL");
@@ -160,7 +162,12 @@ fn check_url(t: &Table<'_>, key: &str, url: &str) -> Option<String> {
 }
 
 /// A duration of at least `min` (`Duration::ZERO` excluded in any case), or `default`.
-fn duration_at_least(t: &mut Table<'_>, key: &str, min: Duration, default: Duration) -> Duration {
+pub(crate) fn duration_at_least(
+    t: &mut Table<'_>,
+    key: &str,
+    min: Duration,
+    default: Duration,
+) -> Duration {
     match t.duration(key) {
         Some(d) if d.is_zero() => {
             t.problem(key, "must be greater than zero");
@@ -184,7 +191,11 @@ fn duration_at_least(t: &mut Table<'_>, key: &str, min: Duration, default: Durat
 
 /// A duration of at least `min` when the key is present (a bad value is reported and read as
 /// absent).
-fn opt_duration_at_least(t: &mut Table<'_>, key: &str, min: Duration) -> Option<Duration> {
+pub(crate) fn opt_duration_at_least(
+    t: &mut Table<'_>,
+    key: &str,
+    min: Duration,
+) -> Option<Duration> {
     if !t.has(key) {
         return None;
     }
@@ -194,12 +205,12 @@ fn opt_duration_at_least(t: &mut Table<'_>, key: &str, min: Duration) -> Option<
 }
 
 /// A positive duration, or `default`.
-fn positive_duration(t: &mut Table<'_>, key: &str, default: Duration) -> Duration {
+pub(crate) fn positive_duration(t: &mut Table<'_>, key: &str, default: Duration) -> Duration {
     duration_at_least(t, key, Duration::ZERO, default)
 }
 
 /// An integer of at least `min`, or `default`.
-fn usize_at_least(t: &mut Table<'_>, key: &str, min: usize, default: usize) -> usize {
+pub(crate) fn usize_at_least(t: &mut Table<'_>, key: &str, min: usize, default: usize) -> usize {
     match t.usize(key) {
         Some(n) if n < min => {
             t.problem(key, format!("{n} is too small; the minimum is {min}"));
@@ -222,7 +233,7 @@ fn usize_between(t: &mut Table<'_>, key: &str, min: usize, max: usize, default: 
 }
 
 /// A `u32` of at least `min`, or `default`.
-fn u32_at_least(t: &mut Table<'_>, key: &str, min: u32, default: u32) -> u32 {
+pub(crate) fn u32_at_least(t: &mut Table<'_>, key: &str, min: u32, default: u32) -> u32 {
     match t.u32(key) {
         Some(n) if n < min => {
             t.problem(key, format!("{n} is too small; the minimum is {min}"));
@@ -319,192 +330,6 @@ fn http(mut t: Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> HttpSettings 
         enabled,
         token_env,
         token,
-    }
-}
-
-fn defaults(mut t: Table<'_>) -> EndpointDefaults {
-    let d = EndpointDefaults::default();
-    let out = EndpointDefaults {
-        interval: duration_at_least(&mut t, "interval", MIN_INTERVAL, d.interval),
-        timeout: duration_at_least(&mut t, "timeout", MIN_TIMEOUT, d.timeout),
-        max_body_bytes: usize_at_least(&mut t, "max_body_bytes", 1, d.max_body_bytes),
-        max_connections: usize_at_least(&mut t, "max_connections", 1, d.max_connections),
-        confirm_interval: opt_duration_at_least(&mut t, "confirm_interval", MIN_INTERVAL)
-            .or(d.confirm_interval),
-        confirm_probes: t.u32("confirm_probes").or(d.confirm_probes),
-        confirm_per_minute: u32_at_least(&mut t, "confirm_per_minute", 0, d.confirm_per_minute),
-    };
-    t.finish();
-    out
-}
-
-fn breaker(mut t: Table<'_>) -> BreakerSettings {
-    let d = BreakerSettings::default();
-    let out = BreakerSettings {
-        failure_threshold: u32_at_least(&mut t, "failure_threshold", 1, d.failure_threshold),
-        recovery_timeout: positive_duration(&mut t, "recovery_timeout", d.recovery_timeout),
-        half_open_max_calls: u32_at_least(&mut t, "half_open_max_calls", 1, d.half_open_max_calls),
-    };
-    t.finish();
-    out
-}
-
-fn exchanges(mut t: Table<'_>, defaults: &EndpointDefaults) -> Vec<ExchangeSettings> {
-    let entries = t.entries();
-    if entries.is_empty() {
-        t.problem_here("no exchanges; configure at least one exchange with at least one endpoint");
-    }
-    let mut out = Vec::new();
-    for (name, x) in entries {
-        let name_ok = check_name(&t, &name);
-        if let Some(x) = exchange(x, &name, defaults)
-            && name_ok
-        {
-            out.push(x);
-        }
-    }
-    t.finish();
-    out
-}
-
-fn exchange(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option<ExchangeSettings> {
-    let max_connections = usize_at_least(&mut t, "max_connections", 1, defaults.max_connections);
-    let confirm_per_minute =
-        u32_at_least(&mut t, "confirm_per_minute", 0, defaults.confirm_per_minute);
-    let mut eps = t.table("endpoints");
-    let entries = eps.entries();
-    if entries.is_empty() {
-        t.problem(
-            "endpoints",
-            "no endpoints; an exchange needs at least one endpoint",
-        );
-    }
-    let mut endpoints = Vec::new();
-    for (ep_name, e) in entries {
-        let name_ok = check_name(&eps, &ep_name);
-        if let Some(e) = endpoint(e, &ep_name, defaults)
-            && name_ok
-        {
-            endpoints.push(e);
-        }
-    }
-    eps.finish();
-    let recv_window = t
-        .has("recv_window")
-        .then(|| positive_duration(&mut t, "recv_window", Duration::ZERO))
-        .filter(|d| !d.is_zero());
-    let ahead_window = t
-        .has("ahead_window")
-        .then(|| positive_duration(&mut t, "ahead_window", Duration::ZERO))
-        .filter(|d| !d.is_zero());
-    t.finish();
-    Some(ExchangeSettings {
-        name: Name::from(name),
-        max_connections,
-        confirm_per_minute,
-        endpoints,
-        recv_window,
-        ahead_window,
-    })
-}
-
-fn endpoint(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option<EndpointSettings> {
-    let url = t
-        .req_str("url", "an absolute http(s) URL")
-        .and_then(|u| check_url(&t, "url", &u));
-    let check = match t.str("check") {
-        Some(s) => CheckProfile::parse(s.trim()).or_else(|| {
-            t.problem(
-                "check",
-                format!("unknown check profile {s:?}; expected http, binance, bybit or okx"),
-            );
-            None
-        }),
-        None => Some(CheckProfile::Http),
-    };
-    let kind = match t.str("kind") {
-        Some(s) => EndpointKind::parse(s.trim()).or_else(|| {
-            t.problem(
-                "kind",
-                format!("unknown kind {s:?}; expected health, time, ticker or status"),
-            );
-            None
-        }),
-        None => Some(EndpointKind::Health),
-    };
-    let symbol = t.str("symbol");
-    let symbol = match (kind, symbol) {
-        (Some(EndpointKind::Ticker), None) => {
-            if !t.has("symbol") {
-                t.missing(
-                    "symbol",
-                    "a venue-neutral symbol such as \"BTC/USDT\" (required for kind = \"ticker\")",
-                );
-            }
-            None
-        }
-        (Some(EndpointKind::Ticker), Some(s)) => {
-            let s = s.trim().to_owned();
-            let ok = s
-                .split_once('/')
-                .is_some_and(|(b, q)| !b.is_empty() && !q.is_empty() && !q.contains('/'))
-                && !s.contains(char::is_whitespace);
-            if ok {
-                Some(s)
-            } else {
-                t.problem(
-                    "symbol",
-                    format!("invalid symbol {s:?}; expected BASE/QUOTE such as \"BTC/USDT\""),
-                );
-                None
-            }
-        }
-        (Some(k), Some(_)) => {
-            t.problem(
-                "symbol",
-                format!(
-                    "only meaningful for kind = \"ticker\" (this endpoint is kind = \"{}\")",
-                    kind_name(k)
-                ),
-            );
-            None
-        }
-        (_, s) => s,
-    };
-    if let (Some(u), Some(c), Some(s)) = (&url, check, &symbol)
-        && let Err(e) = crate::detect::price::check_ticker_url(c, s, u)
-    {
-        t.problem("url", e);
-    }
-    let interval = duration_at_least(&mut t, "interval", MIN_INTERVAL, defaults.interval);
-    let timeout = duration_at_least(&mut t, "timeout", MIN_TIMEOUT, defaults.timeout);
-    let max_body_bytes = usize_at_least(&mut t, "max_body_bytes", 1, defaults.max_body_bytes);
-    // Clamped to the interval: a re-probe later than the next scheduled probe is pointless.
-    let confirm_interval = opt_duration_at_least(&mut t, "confirm_interval", MIN_INTERVAL)
-        .or(defaults.confirm_interval)
-        .map_or_else(|| default_confirm_interval(interval), |d| d.min(interval));
-    let confirm_probes = t.u32("confirm_probes").or(defaults.confirm_probes);
-    t.finish();
-    Some(EndpointSettings {
-        name: Name::from(name),
-        url: url?,
-        check: check?,
-        kind: kind?,
-        symbol,
-        interval,
-        timeout,
-        max_body_bytes,
-        confirm_interval,
-        confirm_probes,
-    })
-}
-
-fn kind_name(k: EndpointKind) -> &'static str {
-    match k {
-        EndpointKind::Health => "health",
-        EndpointKind::Time => "time",
-        EndpointKind::Ticker => "ticker",
-        EndpointKind::Status => "status",
     }
 }
 
@@ -1650,70 +1475,6 @@ min_severity = "warning"
     }
 
     #[test]
-    fn config_endpoint_rules() {
-        let p = problems(
-            "[exchanges.x.endpoints.t]\nurl = \"ftp://example.com/\"\nkind = \"ticker\"\n\
-             interval = \"50ms\"\ntimeout = \"0s\"\n\
-             [exchanges.x.endpoints.h]\nurl = \"https://example.com/\"\nsymbol = \"BTC/USDT\"\nkind = \"pong\"\n\
-             [exchanges.y]\nmax_connections = 0\n",
-        );
-        assert_eq!(
-            p,
-            [
-                "exchanges.x.endpoints.h.kind: unknown kind \"pong\"; expected health, time, ticker or status",
-                "exchanges.x.endpoints.t.interval: 50ms is too short; the minimum is 100ms",
-                "exchanges.x.endpoints.t.symbol: missing; expected a venue-neutral symbol such as \"BTC/USDT\" (required for kind = \"ticker\")",
-                "exchanges.x.endpoints.t.timeout: must be greater than zero",
-                "exchanges.x.endpoints.t.url: unsupported scheme \"ftp\" in \"ftp://example.com/\"; expected http or https",
-                "exchanges.y.endpoints: no endpoints; an exchange needs at least one endpoint",
-                "exchanges.y.max_connections: 0 is too small; the minimum is 1",
-            ]
-        );
-        let p = problems(
-            "[exchanges.okx.endpoints.ticker]\nurl = \"https://www.okx.com/api/v5/market/ticker?instId=BTCUSDT\"\n\
-             check = \"okx\"\nkind = \"ticker\"\nsymbol = \"BTC/USDT\"\n",
-        );
-        assert_eq!(
-            p,
-            [
-                "exchanges.okx.endpoints.ticker.url: asks for instId=BTCUSDT but symbol \"BTC/USDT\" is instId=BTC-USDT on this venue"
-            ]
-        );
-        let p = problems(&minimal("symbol = \"BTC/USDT\"\n"));
-        assert_eq!(
-            p,
-            [
-                "exchanges.x.endpoints.ping.symbol: only meaningful for kind = \"ticker\" (this endpoint is kind = \"health\")"
-            ]
-        );
-        assert_eq!(
-            problems("[monitor]\nregion = \"\"\n"),
-            [
-                "exchanges: no exchanges; configure at least one exchange with at least one endpoint",
-                "monitor.region: must not be empty",
-            ]
-        );
-    }
-
-    #[test]
-    fn config_endpoint_falls_back_to_defaults() {
-        let s = from_toml_str(
-            &minimal("[defaults]\ninterval = \"3s\"\ntimeout = \"1s\"\nmax_body_bytes = 1024\nmax_connections = 2\n"),
-            &no_env,
-        )
-        .unwrap();
-        let x = &s.exchanges[0];
-        assert_eq!(x.max_connections, 2);
-        let e = &x.endpoints[0];
-        assert_eq!(e.interval, Duration::from_secs(3));
-        assert_eq!(e.timeout, Duration::from_secs(1));
-        assert_eq!(e.max_body_bytes, 1024);
-        assert_eq!(e.check, CheckProfile::Http);
-        assert_eq!(e.kind, EndpointKind::Health);
-        assert!(s.channels.is_empty(), "no channel is fine");
-    }
-
-    #[test]
     fn config_rules_parse_with_defaults_and_percentages() {
         let s = from_toml_str(
             &minimal(
@@ -2154,76 +1915,6 @@ min_severity = "warning"
             p.join("\n")
         );
         assert!(p.iter().all(|p| !p.contains("never-printed")));
-    }
-
-    #[test]
-    fn config_confirm_defaults_follow_the_interval_and_the_breaker() {
-        let s = from_toml_str(&minimal("interval = \"3s\"\n"), &no_env).unwrap();
-        let x = &s.exchanges[0];
-        assert_eq!(x.confirm_per_minute, 60);
-        let e = &x.endpoints[0];
-        assert_eq!(
-            e.confirm_interval,
-            Duration::from_millis(600),
-            "a fifth of 3 s"
-        );
-        assert_eq!(
-            e.confirm_probes, None,
-            "the breaker's threshold, resolved by the probe"
-        );
-        let s = from_toml_str(&minimal(""), &no_env).unwrap();
-        assert_eq!(
-            s.exchanges[0].endpoints[0].confirm_interval,
-            Duration::from_secs(1)
-        );
-        let s = from_toml_str(&minimal("interval = \"200ms\"\n"), &no_env).unwrap();
-        assert_eq!(
-            s.exchanges[0].endpoints[0].confirm_interval,
-            Duration::from_millis(100)
-        );
-    }
-
-    #[test]
-    fn config_confirm_keys_override_and_clamp_to_the_interval() {
-        let s = from_toml_str(
-            &minimal(
-                "interval = \"2s\"\nconfirm_probes = 2\n\
-                 [exchanges.x.endpoints.slow]\nurl = \"https://example.com/slow\"\n\
-                 [exchanges.x]\nconfirm_per_minute = 0\n\
-                 [defaults]\nconfirm_interval = \"5s\"\nconfirm_probes = 7\nconfirm_per_minute = 9\n",
-            ),
-            &no_env,
-        )
-        .unwrap();
-        let x = &s.exchanges[0];
-        assert_eq!(x.confirm_per_minute, 0, "the exchange's own budget");
-        let ping = x.endpoints.iter().find(|e| &*e.name == "ping").unwrap();
-        assert_eq!(
-            ping.confirm_interval,
-            Duration::from_secs(2),
-            "clamped to the interval"
-        );
-        assert_eq!(ping.confirm_probes, Some(2));
-        let slow = x.endpoints.iter().find(|e| &*e.name == "slow").unwrap();
-        assert_eq!(slow.confirm_interval, Duration::from_secs(5));
-        assert_eq!(slow.confirm_probes, Some(7));
-        assert_eq!(s.defaults.confirm_per_minute, 9);
-    }
-
-    #[test]
-    fn config_confirm_keys_are_validated_with_their_paths() {
-        assert_eq!(
-            problems(&minimal(
-                "confirm_interval = \"10ms\"\nconfirm_probes = -1\n\
-                 [defaults]\nconfirm_interval = \"0s\"\nconfirm_per_minute = \"lots\"\n"
-            )),
-            [
-                "defaults.confirm_interval: must be greater than zero",
-                "defaults.confirm_per_minute: expected a non-negative integer, found string \"lots\"",
-                "exchanges.x.endpoints.ping.confirm_interval: 10ms is too short; the minimum is 100ms",
-                "exchanges.x.endpoints.ping.confirm_probes: -1 is out of range; expected a non-negative integer",
-            ]
-        );
     }
 
     #[test]

@@ -50,8 +50,10 @@ pub struct DetectorOutputs {
 struct SeriesCounters {
     /// `exwatch_detector_updates_total{metric}`.
     updates: Counter,
-    /// `exwatch_anomalies_total{exchange,metric,severity}`, by severity.
-    anomalies: [Counter; 3],
+    /// `exwatch_anomalies_total{exchange,metric,severity}`, by severity, registered at the
+    /// first anomaly of its kind: three registry entries per exchange and metric up front were
+    /// ≈ 1.5 KB per exchange, for counters most exchanges never move.
+    anomalies: [std::sync::OnceLock<Counter>; 3],
 }
 
 /// What all the detectors of a [`DetectorSet`](crate::detect::DetectorSet) share.
@@ -98,25 +100,27 @@ impl DetectorShared {
             .lock()
             .entry(key)
             .or_insert_with(|| {
-                let metric = series.metric.as_str();
-                let anomalies = [Severity::Info, Severity::Warning, Severity::Critical].map(|s| {
-                    self.metrics.counter(
-                        "exwatch_anomalies_total",
-                        &[
-                            ("exchange", &series.exchange),
-                            ("metric", metric),
-                            ("severity", s.as_str()),
-                        ],
-                    )
-                });
                 Arc::new(SeriesCounters {
-                    updates: self
-                        .metrics
-                        .counter("exwatch_detector_updates_total", &[("metric", metric)]),
-                    anomalies,
+                    updates: self.metrics.counter(
+                        "exwatch_detector_updates_total",
+                        &[("metric", series.metric.as_str())],
+                    ),
+                    anomalies: Default::default(),
                 })
             })
             .clone()
+    }
+
+    /// `exwatch_anomalies_total{exchange,metric,severity}` of `series`' exchange and metric.
+    fn anomaly_counter(&self, series: &SeriesKey, severity: Severity) -> Counter {
+        self.metrics.counter(
+            "exwatch_anomalies_total",
+            &[
+                ("exchange", &series.exchange),
+                ("metric", series.metric.as_str()),
+                ("severity", severity.as_str()),
+            ],
+        )
     }
 
     /// `detector` as a shared `Name`.
@@ -212,7 +216,9 @@ impl DetectorActor {
                 finding,
                 started_at,
             }) => {
-                self.counters.anomalies[finding.severity as usize].inc();
+                self.counters.anomalies[finding.severity as usize]
+                    .get_or_init(|| self.shared.anomaly_counter(&self.series, finding.severity))
+                    .inc();
                 let detector = self.shared.name_of(finding.detector);
                 self.shared.outputs.anomalies.do_send(Anomaly {
                     series: self.series.clone(),

@@ -46,7 +46,7 @@ use actix::{
 };
 use futures_util::FutureExt;
 
-use crate::client::{TransportError, build_client, fetch};
+use crate::client::{TransportError, build_lean_client, fetch, with_user_agent};
 use crate::config::{
     BreakerSettings, EndpointKind, EndpointSettings, ExchangeSettings, SupervisionSettings,
 };
@@ -232,7 +232,7 @@ impl ProbeActor {
         let breaker_gauge = metrics.gauge("exwatch_breaker_state", &[("exchange", &exchange)]);
         breaker_gauge.set(0.0);
         Self {
-            client: build_client(settings.max_connections, max_timeout),
+            client: build_lean_client(settings.max_connections, max_timeout),
             breaker: CircuitBreaker::new(breaker),
             backoff_until: None,
             endpoints,
@@ -435,10 +435,10 @@ impl ProbeActor {
             return;
         };
         self.in_flight += 1;
-        let req = match &self.endpoints[i].uri {
+        let req = with_user_agent(match &self.endpoints[i].uri {
             Some(uri) => self.client.get(uri.clone()),
             None => self.client.get(&self.endpoints[i].settings.url),
-        };
+        });
         let ep = &self.endpoints[i].settings;
         let (max_body, deadline, epoch) = (ep.max_body_bytes, ep.timeout, self.epoch);
         let started_wall = Timestamp::now();
