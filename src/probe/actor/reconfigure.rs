@@ -8,7 +8,7 @@ use actix::clock::Instant;
 use actix::{Context, Handler, Message};
 
 use super::{ProbeActor, endpoints_of, max_timeout};
-use crate::client::build_client;
+use crate::client::build_lean_client;
 use crate::config::{BreakerSettings, ExchangeSettings};
 use crate::probe::breaker::CircuitBreaker;
 use crate::probe::confirm::ConfirmBudget;
@@ -46,7 +46,7 @@ impl Handler<Reconfigure> for ProbeActor {
         if settings.max_connections != self.settings.max_connections
             || max_timeout(&settings) != max_timeout(&self.settings)
         {
-            self.client = build_client(settings.max_connections, max_timeout(&settings));
+            self.client = build_lean_client(settings.max_connections, max_timeout(&settings));
         }
         if settings.confirm_per_minute != self.settings.confirm_per_minute {
             self.confirm_budget = ConfirmBudget::new(settings.confirm_per_minute, now);
