@@ -3,13 +3,17 @@
 //! A channel is one file implementing [`Channel`]: it formats an [`Alert`] for its platform
 //! and makes one delivery attempt. Everything else — the queue, ordering, retries with
 //! exponential back-off and full jitter, `Retry-After`, bounded attempts, metrics, flushing at
-//! shutdown, surviving its own panics — is the generic [`ChannelActor`] in `delivery.rs`.
+//! shutdown, surviving its own panics — is the generic [`ChannelActor`] in `delivery.rs`. An
+//! HTTP channel's attempt goes through the one skeleton in [`http`]: the platform supplies the
+//! payload and the judgement of the answer; sending, transport errors, `Retry-After`, the
+//! bounded body and redaction are shared.
 //! Each channel runs in its own actor, so a slow or dead one delays no other and never the
 //! Router.
 
 pub mod alertmanager;
 pub mod delivery;
 pub mod discord;
+pub mod http;
 pub mod line;
 pub mod llm_triage;
 pub mod log;

@@ -22,14 +22,15 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
-use std::time::SystemTime;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::{LocalBoxFuture, join_all};
 
 use crate::channel::Channel;
-use crate::client::{TransportError, bounded_text, classify_send_error, retry_after};
-use crate::config::{Secret, redact};
+use crate::channel::http::{self, Redactor};
+use crate::client::bounded_text;
+use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Name};
 
@@ -41,9 +42,6 @@ pub const TWILIO_MAX_BODY_CHARS: usize = 1600;
 
 /// How many alerts' per-recipient progress is remembered (oldest forgotten first).
 const MAX_TRACKED_ALERTS: usize = 1024;
-
-/// How much of an error answer is read, to quote Twilio's reason.
-const MAX_ANSWER: usize = 64 * 1024;
 
 /// Where one recipient stands for one alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +95,8 @@ pub struct SmsChannel {
     api_base: String,
     messages_url: Secret,
     authorization: Secret,
-    /// Secret values scrubbed from any quoted text.
-    scrub: Rc<[Secret; 2]>,
+    /// Secret values redacted from any quoted text.
+    redactor: Redactor,
     from: String,
     to: Vec<String>,
     book: Rc<RefCell<Book>>,
@@ -141,7 +139,7 @@ impl SmsChannel {
             api_base,
             messages_url,
             authorization,
-            scrub: Rc::new([account_sid, auth_token]),
+            redactor: Redactor::new([account_sid, auth_token]),
             from,
             to,
             book: Rc::new(RefCell::new(Book::default())),
@@ -178,10 +176,14 @@ impl Channel for SmsChannel {
                     .insert_header(("Authorization", self.authorization.expose()))
                     .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
                     .insert_header(("Accept", "application/json"));
-                let (book, scrub, id) = (self.book.clone(), self.scrub.clone(), id.clone());
+                let (book, redactor, id) = (self.book.clone(), self.redactor.clone(), id.clone());
                 let who = recipient_label(&self.to[i]);
                 async move {
-                    let outcome = send_one(req, body, &scrub).await;
+                    // awc's error text may quote the URL, which carries the Account SID.
+                    let outcome = http::deliver(req, body, &redactor, |answer| {
+                        judge_twilio(answer.status, answer.retry_after, &answer.body)
+                    })
+                    .await;
                     // Recorded as soon as known: an attempt cut short by the channel's
                     // timeout keeps what it learnt.
                     let progress = match &outcome {
@@ -261,36 +263,17 @@ impl Channel for SmsChannel {
     }
 }
 
-/// One request to one recipient, judged.
-async fn send_one(
-    req: awc::ClientRequest,
-    body: Bytes,
-    scrub: &[Secret; 2],
+/// Judges Twilio's answer to one message: 2xx (201 Created) accepted; 408, 429 and 5xx
+/// retried; anything else rejected, quoting Twilio's code and message.
+pub fn judge_twilio(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
 ) -> Result<(), DeliveryError> {
-    let mut resp = match req.send_body(body).await {
-        Ok(resp) => resp,
-        Err(e) => {
-            // awc's error text may quote the URL, which carries the Account SID.
-            return Err(match classify_send_error(&e) {
-                TransportError::Request(r) => DeliveryError::Rejected {
-                    reason: scrubbed(&format!("bad request: {r}"), scrub),
-                },
-                other => DeliveryError::Retryable {
-                    reason: scrubbed(&other.to_string(), scrub),
-                    retry_after: None,
-                },
-            });
-        }
-    };
-    let status = resp.status().as_u16();
     if (200..300).contains(&status) {
-        // Accepted (201 Created); the body is not needed, and a broken one must not turn a
-        // sent message into a retry.
         return Ok(());
     }
-    let retry_after = retry_after(resp.headers(), SystemTime::now());
-    let body = resp.body().limit(MAX_ANSWER).await.unwrap_or_default();
-    let reason = scrubbed(&twilio_reason(status, &body), scrub);
+    let reason = twilio_reason(status, body);
     match status {
         408 | 429 | 500..=599 => Err(DeliveryError::Retryable {
             reason,
@@ -323,12 +306,6 @@ pub fn twilio_reason(status: u16, body: &[u8]) -> String {
         }
         Err(_) => crate::client::http_reason(status, body),
     }
-}
-
-/// `text` with the channel's secrets redacted (the one rule, [`redact`]).
-fn scrubbed(text: &str, secrets: &[Secret]) -> String {
-    let secrets: Vec<&Secret> = secrets.iter().collect();
-    redact(text, &secrets)
 }
 
 /// A recipient as it appears in reasons: the last four digits only (`to …5678`).
@@ -567,10 +544,7 @@ mod tests {
         let token = "tok-never-printed";
         let s = [Secret::new(sid), Secret::new(token)];
         assert_eq!(
-            scrubbed(
-                &format!("/2010-04-01/Accounts/{sid}/Messages.json {token}"),
-                &s
-            ),
+            Redactor::new(s).text(&format!("/2010-04-01/Accounts/{sid}/Messages.json {token}")),
             "/2010-04-01/Accounts/***/Messages.json ***"
         );
         crate::client::install_crypto_provider();
