@@ -15,12 +15,9 @@ use std::time::Duration;
 
 use actix::{Addr, Arbiter, ArbiterHandle, Recipient, Supervisor};
 
-use crate::channel::{
-    AlertmanagerChannel, Channel, ChannelActor, DiscordChannel, Flush, LineChannel,
-    LlmTriageChannel, LlmTriageSettings, LogChannel, SmsChannel, WebhookChannel,
-};
-use crate::client::build_client;
-use crate::config::{ChannelKind, RetrySettings, Settings, SupervisionSettings};
+use crate::channel::registry::{Launch, StartContext};
+use crate::channel::{Channel, ChannelActor, Flush};
+use crate::config::{RetrySettings, Settings, SupervisionSettings};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
 use crate::error::Error;
 use crate::messages::{
@@ -85,6 +82,19 @@ impl Monitor {
     /// A builder, for embedding: extra channels, alert recipients, anomaly subscribers.
     pub fn builder(settings: Settings) -> MonitorBuilder {
         MonitorBuilder::new(settings)
+    }
+}
+
+impl Launch for ChannelEnv {
+    type Output = (Recipient<Alert>, ChannelHandle);
+
+    fn launch<C: Channel>(
+        &self,
+        name: Name,
+        retry: RetrySettings,
+        make: impl FnOnce() -> C + Send + 'static,
+    ) -> Self::Output {
+        self.start(name, retry, make)
     }
 }
 
@@ -254,101 +264,13 @@ impl MonitorBuilder {
             // The triage channel neither receives triage follow-ups nor is durable: a model
             // asked about yesterday's alert after a restart costs budget and says nothing
             // useful (and its answer would have no alert to follow up).
-            let human = !matches!(ch.kind, ChannelKind::LlmTriage { .. });
-            let (recipient, handle) = match ch.kind {
-                ChannelKind::Log => {
-                    let n = ch.name.clone();
-                    env.start(ch.name.clone(), ch.retry, move || LogChannel::new(n))
-                }
-                ChannelKind::Webhook { url, secret, .. } => {
-                    let timeout = ch.retry.timeout;
-                    env.start(ch.name.clone(), ch.retry, move || {
-                        WebhookChannel::new(build_client(4, timeout), url, secret)
-                    })
-                }
-                ChannelKind::Line {
-                    to,
-                    token,
-                    api_base,
-                    ..
-                } => {
-                    let (timeout, n) = (ch.retry.timeout, ch.name.clone());
-                    env.start(ch.name.clone(), ch.retry, move || {
-                        LineChannel::new(build_client(4, timeout), n, &api_base, to, token)
-                    })
-                }
-                ChannelKind::Discord { webhook_url, .. } => {
-                    let timeout = ch.retry.timeout;
-                    env.start(ch.name.clone(), ch.retry, move || {
-                        DiscordChannel::new(build_client(4, timeout), &webhook_url)
-                    })
-                }
-                ChannelKind::LlmTriage {
-                    base_url,
-                    model,
-                    api_key,
-                    language,
-                    calls_per_hour,
-                    max_tokens_field,
-                    ..
-                } => {
-                    let settings = LlmTriageSettings {
-                        base_url,
-                        model,
-                        api_key,
-                        language,
-                        calls_per_hour,
-                        max_tokens_field,
-                        timeout: ch.retry.timeout,
-                    };
-                    // The channel bounds each model call itself (a timeout is logged, not
-                    // retried); the actor's bound is only a backstop behind it.
-                    let mut retry = ch.retry;
-                    retry.timeout += Duration::from_secs(5);
-                    let (n, router) = (ch.name.clone(), triage_router.clone());
-                    env.start(ch.name.clone(), retry, move || {
-                        let client = build_client(2, settings.timeout);
-                        LlmTriageChannel::new(n, client, settings, router)
-                    })
-                }
-                ChannelKind::Sms {
-                    account_sid,
-                    auth_token,
-                    from,
-                    to,
-                    api_base,
-                    ..
-                } => {
-                    let timeout = ch.retry.timeout;
-                    let connections = to.len().clamp(1, 8);
-                    env.start(ch.name.clone(), ch.retry, move || {
-                        SmsChannel::new(
-                            build_client(connections, timeout),
-                            api_base,
-                            account_sid,
-                            auth_token,
-                            from,
-                            to,
-                        )
-                    })
-                }
-                ChannelKind::Alertmanager {
-                    urls,
-                    resend_interval,
-                } => {
-                    let timeout = ch.retry.timeout;
-                    // Two per instance: a delivery and a heartbeat may overlap.
-                    let connections = (urls.len() * 2).max(2);
-                    env.start(ch.name.clone(), ch.retry, move || {
-                        AlertmanagerChannel::new(
-                            build_client(connections, timeout),
-                            urls,
-                            resend_interval,
-                            timeout,
-                        )
-                    })
-                }
-            };
+            let human = ch.kind.info().human;
+            let (recipient, handle) = ch.kind.start(&StartContext {
+                name: &ch.name,
+                retry: ch.retry,
+                triage: &triage_router,
+                launcher: &env,
+            });
             add_route(ch.name, ch.min_severity, human, human, recipient);
             channel_handles.push(handle);
         }

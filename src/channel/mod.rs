@@ -17,6 +17,7 @@ pub mod http;
 pub mod line;
 pub mod llm_triage;
 pub mod log;
+pub mod registry;
 pub mod signature;
 pub mod sms;
 pub mod text;
@@ -32,8 +33,17 @@ pub use discord::DiscordChannel;
 pub use line::LineChannel;
 pub use llm_triage::{LlmTriageChannel, LlmTriageSettings};
 pub use log::LogChannel;
+pub use registry::{ChannelKind, ChannelSettings};
 pub use sms::SmsChannel;
 pub use webhook::WebhookChannel;
+
+pub use alertmanager::config::AlertmanagerSpec;
+pub use discord::config::DiscordSpec;
+pub use line::config::LineSpec;
+pub use llm_triage::config::LlmTriageSpec;
+pub use log::config::LogSpec;
+pub use sms::config::SmsSpec;
+pub use webhook::config::WebhookSpec;
 
 /// One platform's delivery of alerts.
 pub trait Channel: Unpin + 'static {

@@ -20,7 +20,8 @@
 //!
 //! Library users may skip all this and build [`Settings`] directly: every part has a `Default`.
 
-mod raw;
+pub(crate) mod check;
+pub(crate) mod raw;
 mod secret;
 mod settings;
 mod validate;

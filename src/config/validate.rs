@@ -4,10 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use awc::http::Uri;
 use config::{Map, Value};
 
-use super::Secret;
+use super::check::*;
 use super::raw::{Problems, Table};
 use super::settings::*;
 use crate::detect::rules::{RuleMetric, RuleOp};
@@ -20,47 +19,6 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 const MAX_WINDOW: usize = 100_000;
 /// Restarts a budget may allow before a crash loop is declared.
 const MAX_RESTARTS: usize = 1000;
-/// The shortest timeout accepted.
-const MIN_TIMEOUT: Duration = Duration::from_millis(10);
-
-/// The channel types.
-const CHANNEL_TYPES: &[&str] = &[
-    "log",
-    "webhook",
-    "discord",
-    "line",
-    "sms",
-    "alertmanager",
-    "llm_triage",
-];
-/// Keys of some channel type (so that a key of another type is "not a key of a … channel"
-/// rather than "unknown key").
-const ANY_CHANNEL_KEYS: &[&str] = &[
-    "url",
-    "secret_env",
-    "to",
-    "token_env",
-    "api_base",
-    "webhook_url_env",
-    "account_sid_env",
-    "auth_token_env",
-    "from",
-    "urls",
-    "base_url",
-    "model",
-    "api_key_env",
-    "language",
-    "calls_per_hour",
-    "max_tokens_field",
-    "resend_interval",
-];
-
-/// The Twilio API base URL.
-const DEFAULT_TWILIO_API_BASE: &str = "https://api.twilio.com";
-/// How often the alertmanager channel re-sends its alerts by default.
-const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
-/// The shortest alertmanager `resend_interval` accepted.
-const MIN_RESEND_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Validates a merged tree. `env` looks up environment variables named by `*_env` keys.
 pub(crate) fn validate(
@@ -78,7 +36,7 @@ pub(crate) fn validate(
         exchanges: Vec::new(),
         detect: detect(t.table("detect")),
         router: router(t.table("router")),
-        channels: channels(t.table("channels"), env),
+        channels: crate::channel::registry::channels(t.table("channels"), env),
         supervision: supervision(t.table("supervision")),
         shutdown: shutdown(t.table("shutdown")),
         rules: rules(t.table("rules")),
@@ -97,179 +55,6 @@ pub(crate) fn validate(
 
 // ---------------------------------------------------------------------------------------------
 // Small checks shared by the sections.
-
-/// True for a lowercase `[a-z0-9_-]+` name.
-pub(crate) fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
-/// Reports a name that is not lowercase `[a-z0-9_-]+`; true when it is fine.
-fn check_name(parent: &Table<'_>, name: &str) -> bool {
-    let ok = is_valid_name(name);
-    if !ok {
-        parent.problems().push(
-            parent.path_of(name),
-            format!("invalid name {name:?}; names are lowercase [a-z0-9_-]+"),
-        );
-    }
-    ok
-}
-
-/// Checks an absolute http(s) URL with a host; `None` means a problem was reported.
-fn check_url(t: &Table<'_>, key: &str, url: &str) -> Option<String> {
-    let url = url.trim();
-    if url.is_empty() {
-        t.problem(key, "empty URL; expected an absolute http(s) URL");
-        return None;
-    }
-    if !url.contains("://") {
-        t.problem(
-            key,
-            format!("relative URL {url:?}; expected an absolute http(s) URL"),
-        );
-        return None;
-    }
-    let uri = match url.parse::<Uri>() {
-        Ok(uri) => uri,
-        Err(e) => {
-            t.problem(key, format!("invalid URL {url:?} ({e})"));
-            return None;
-        }
-    };
-    match uri.scheme_str() {
-        Some("http" | "https") => {}
-        other => {
-            t.problem(
-                key,
-                format!(
-                    "unsupported scheme {:?} in {url:?}; expected http or https",
-                    other.unwrap_or("")
-                ),
-            );
-            return None;
-        }
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        t.problem(key, format!("URL {url:?} has no host"));
-        return None;
-    }
-    Some(url.to_owned())
-}
-
-/// A duration of at least `min` (`Duration::ZERO` excluded in any case), or `default`.
-fn duration_at_least(t: &mut Table<'_>, key: &str, min: Duration, default: Duration) -> Duration {
-    match t.duration(key) {
-        Some(d) if d.is_zero() => {
-            t.problem(key, "must be greater than zero");
-            default
-        }
-        Some(d) if d < min => {
-            t.problem(
-                key,
-                format!(
-                    "{} is too short; the minimum is {}",
-                    humantime::format_duration(d),
-                    humantime::format_duration(min)
-                ),
-            );
-            default
-        }
-        Some(d) => d,
-        None => default,
-    }
-}
-
-/// A duration of at least `min` when the key is present (a bad value is reported and read as
-/// absent).
-fn opt_duration_at_least(t: &mut Table<'_>, key: &str, min: Duration) -> Option<Duration> {
-    if !t.has(key) {
-        return None;
-    }
-    // Every problem falls back to zero, which is never valid.
-    let d = duration_at_least(t, key, min, Duration::ZERO);
-    (!d.is_zero()).then_some(d)
-}
-
-/// A positive duration, or `default`.
-fn positive_duration(t: &mut Table<'_>, key: &str, default: Duration) -> Duration {
-    duration_at_least(t, key, Duration::ZERO, default)
-}
-
-/// An integer of at least `min`, or `default`.
-fn usize_at_least(t: &mut Table<'_>, key: &str, min: usize, default: usize) -> usize {
-    match t.usize(key) {
-        Some(n) if n < min => {
-            t.problem(key, format!("{n} is too small; the minimum is {min}"));
-            default
-        }
-        Some(n) => n,
-        None => default,
-    }
-}
-
-/// An integer in `min..=max`, or `default`.
-fn usize_between(t: &mut Table<'_>, key: &str, min: usize, max: usize, default: usize) -> usize {
-    match usize_at_least(t, key, min, default) {
-        n if n > max => {
-            t.problem(key, format!("{n} is too large; the maximum is {max}"));
-            default
-        }
-        n => n,
-    }
-}
-
-/// A `u32` of at least `min`, or `default`.
-fn u32_at_least(t: &mut Table<'_>, key: &str, min: u32, default: u32) -> u32 {
-    match t.u32(key) {
-        Some(n) if n < min => {
-            t.problem(key, format!("{n} is too small; the minimum is {min}"));
-            default
-        }
-        Some(n) => n,
-        None => default,
-    }
-}
-
-/// A number > 0, or `default`.
-fn positive_f64(t: &mut Table<'_>, key: &str, default: f64) -> f64 {
-    match t.f64(key) {
-        Some(n) if n <= 0.0 => {
-            t.problem(key, format!("{n} must be greater than zero"));
-            default
-        }
-        Some(n) => n,
-        None => default,
-    }
-}
-
-/// A number ≥ 0, or `default`.
-fn non_negative_f64(t: &mut Table<'_>, key: &str, default: f64) -> f64 {
-    match t.f64(key) {
-        Some(n) if n < 0.0 => {
-            t.problem(key, format!("{n} must not be negative"));
-            default
-        }
-        Some(n) => n,
-        None => default,
-    }
-}
-
-/// A severity (`info`, `warning`, `critical`), or `default`.
-fn severity(t: &mut Table<'_>, key: &str, default: Severity) -> Severity {
-    match t.str(key) {
-        Some(s) => Severity::parse(s.trim()).unwrap_or_else(|| {
-            t.problem(
-                key,
-                format!("unknown severity {s:?}; expected info, warning or critical"),
-            );
-            default
-        }),
-        None => default,
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Sections.
@@ -982,449 +767,13 @@ fn rule_threshold(t: &mut Table<'_>, metric: RuleMetric) -> Option<f64> {
     Some(n)
 }
 
-fn channels(mut t: Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Vec<ChannelSettings> {
-    let mut out = Vec::new();
-    for (name, c) in t.entries() {
-        let name_ok = check_name(&t, &name);
-        if let Some(c) = channel(c, &name, env)
-            && name_ok
-        {
-            out.push(c);
-        }
-    }
-    t.finish();
-    out
-}
-
-fn channel(
-    mut t: Table<'_>,
-    name: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Option<ChannelSettings> {
-    let all_types = || CHANNEL_TYPES.join(", ");
-    let ty = t.req_str("type", &format!("a channel type ({})", all_types()));
-    let Some(ty) = ty.map(|s| s.trim().to_owned()) else {
-        t.mark_all();
-        return None;
-    };
-    if !CHANNEL_TYPES.contains(&ty.as_str()) {
-        t.problem(
-            "type",
-            format!(
-                "unknown channel type {ty:?}; expected one of {}",
-                all_types()
-            ),
-        );
-        t.mark_all();
-        return None;
-    }
-
-    let default_severity = match ty.as_str() {
-        "llm_triage" => Severity::Critical,
-        _ => Severity::Info,
-    };
-    let min_severity = severity(&mut t, "min_severity", default_severity);
-    let mut retry = retry(&mut t);
-    if ty == "llm_triage" && !t.has("timeout") {
-        retry.timeout = LLM_DEFAULT_TIMEOUT;
-    }
-    let kind = match ty.as_str() {
-        "log" => Some(ChannelKind::Log),
-        "llm_triage" => llm_triage(&mut t, env),
-        "line" => line(&mut t, env),
-        "discord" => discord(&mut t, env),
-        "sms" => sms(&mut t, env),
-        "alertmanager" => alertmanager(&mut t),
-        _ => webhook(&mut t, env),
-    };
-
-    // Keys of other channel types are reported as such, not as typos.
-    for key in t.keys() {
-        if ANY_CHANNEL_KEYS.contains(&key.as_str()) && !t.is_read(&key) {
-            t.problem(&key, format!("not a key of a {ty} channel"));
-            t.mark(&key);
-        }
-    }
-    t.finish();
-    Some(ChannelSettings {
-        name: Name::from(name),
-        min_severity,
-        retry,
-        kind: kind?,
-    })
-}
-
-fn retry(t: &mut Table<'_>) -> RetrySettings {
-    let d = RetrySettings::default();
-    let out = RetrySettings {
-        max_attempts: t.u32("max_attempts").unwrap_or(d.max_attempts),
-        initial_backoff: positive_duration(t, "initial_backoff", d.initial_backoff),
-        max_backoff: positive_duration(t, "max_backoff", d.max_backoff),
-        timeout: duration_at_least(t, "timeout", MIN_TIMEOUT, d.timeout),
-    };
-    if out.max_backoff < out.initial_backoff {
-        t.problem(
-            "max_backoff",
-            format!(
-                "{} must not be shorter than initial_backoff ({})",
-                humantime::format_duration(out.max_backoff),
-                humantime::format_duration(out.initial_backoff)
-            ),
-        );
-    }
-    out
-}
-
-fn webhook(t: &mut Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Option<ChannelKind> {
-    let url = t
-        .req_str("url", "an absolute http(s) URL")
-        .and_then(|u| check_url(t, "url", &u));
-    let (secret_env, secret) = match t.str("secret_env") {
-        None => (None, None),
-        Some(var) => {
-            let var = var.trim().to_owned();
-            match secret_from_env(t, "secret_env", &var, env) {
-                Some(secret) => (Some(var), Some(secret)),
-                None => return None,
-            }
-        }
-    };
-    Some(ChannelKind::Webhook {
-        url: url?,
-        secret_env,
-        secret,
-    })
-}
-
-/// The default `timeout` of an `llm_triage` channel: models answer slowly.
-const LLM_DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn llm_triage(t: &mut Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Option<ChannelKind> {
-    let base_url = match t.str("base_url") {
-        Some(u) => check_url(t, "base_url", &u).map(|u| u.trim_end_matches('/').to_owned()),
-        None => Some("https://api.openai.com/v1".to_owned()),
-    };
-    let model = t
-        .req_str("model", "a model name such as \"gpt-4o-mini\"")
-        .and_then(|m| {
-            let m = m.trim().to_owned();
-            if m.is_empty() {
-                t.problem("model", "must not be empty");
-                None
-            } else {
-                Some(m)
-            }
-        });
-    let api_key_env = t
-        .req_str(
-            "api_key_env",
-            "the name of the environment variable that holds the API key",
-        )
-        .map(|v| v.trim().to_owned());
-    let api_key = api_key_env
-        .as_deref()
-        .and_then(|var| secret_from_env(t, "api_key_env", var, env));
-    let language = match t.str("language") {
-        None => Some("en".to_owned()),
-        Some(l) => {
-            let l = l.trim().to_owned();
-            let ok = !l.is_empty()
-                && l.chars().count() <= 35
-                && l.chars()
-                    .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '));
-            if ok {
-                Some(l)
-            } else {
-                t.problem(
-                    "language",
-                    format!("invalid language {l:?}; expected a language code or name such as \"th\" or \"en\""),
-                );
-                None
-            }
-        }
-    };
-    let calls_per_hour = u32_at_least(t, "calls_per_hour", 1, 30);
-    let max_tokens_field = match t.str("max_tokens_field") {
-        None => Some("max_tokens".to_owned()),
-        Some(f) if matches!(f.trim(), "max_tokens" | "max_completion_tokens") => {
-            Some(f.trim().to_owned())
-        }
-        Some(f) => {
-            t.problem(
-                "max_tokens_field",
-                format!("unknown field {f:?}; expected max_tokens or max_completion_tokens"),
-            );
-            None
-        }
-    };
-    Some(ChannelKind::LlmTriage {
-        base_url: base_url?,
-        model: model?,
-        api_key_env: api_key_env?,
-        api_key: api_key?,
-        language: language?,
-        calls_per_hour,
-        max_tokens_field: max_tokens_field?,
-    })
-}
-
-fn line(t: &mut Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Option<ChannelKind> {
-    let to = t
-        .req_str("to", "a LINE user, group or room id (U…, C… or R…)")
-        .map(|to| to.trim().to_owned())
-        .and_then(|to| {
-            if is_line_id(&to) {
-                Some(to)
-            } else {
-                t.problem(
-                    "to",
-                    format!(
-                        "{to:?} is not a LINE user, group or room id; expected an id such as U4af4980629… (no spaces)"
-                    ),
-                );
-                None
-            }
-        });
-    let token = required_secret(t, "token_env", env);
-    let api_base = match t.str("api_base") {
-        None => Some(crate::channel::line::DEFAULT_API_BASE.to_owned()),
-        Some(base) => check_url(t, "api_base", &base).map(|b| b.trim_end_matches('/').to_owned()),
-    };
-    let (token_env, token) = token?;
-    Some(ChannelKind::Line {
-        to: to?,
-        token_env,
-        token,
-        api_base: api_base?,
-    })
-}
-
-/// A plausible LINE user, group or room id. LINE's own ids are `U`, `C` or `R` and 32 hex
-/// digits, but that format is not documented as a contract, so only what can never be an id
-/// is refused: empty, too long, whitespace or control characters.
-fn is_line_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 100 && !id.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-fn discord(t: &mut Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Option<ChannelKind> {
-    let (var, url) = required_secret(t, "webhook_url_env", env)?;
-    let url = Secret::new(url.expose().trim());
-    if let Err(why) = check_secret_url(url.expose()) {
-        t.problem(
-            "webhook_url_env",
-            format!(
-                "the value of {var} {why}; expected an absolute http(s) URL such as \
-                 https://discord.com/api/webhooks/<id>/<token> (the value is not shown: it holds the webhook's token)"
-            ),
-        );
-        return None;
-    }
-    Some(ChannelKind::Discord {
-        webhook_url_env: var,
-        webhook_url: url,
-    })
-}
-
-/// Checks a URL held in a secret. The error says what is wrong without quoting any of it.
-fn check_secret_url(url: &str) -> Result<(), &'static str> {
-    if url.is_empty() {
-        return Err("is empty");
-    }
-    if !url.contains("://") {
-        return Err("is not an absolute URL");
-    }
-    let uri = url.parse::<Uri>().map_err(|_| "is not a valid URL")?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err("has a scheme other than http or https");
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err("has no host");
-    }
-    Ok(())
-}
-
-/// A required `*_env` key and the secret it names: `(variable, secret)`.
-/// A required `*_env` key and the secret it names: `(variable name, secret)`.
-fn required_secret(
-    t: &mut Table<'_>,
-    key: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Option<(String, Secret)> {
-    let var = t
-        .req_str(key, "the name of an environment variable")?
-        .trim()
-        .to_owned();
-    let secret = secret_from_env(t, key, &var, env)?;
-    Some((var, secret))
-}
-
-/// True for an E.164-style number: `+`, then 7 to 15 digits, the first not 0.
-pub(crate) fn is_e164(number: &str) -> bool {
-    number.strip_prefix('+').is_some_and(|digits| {
-        (7..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0')
-    })
-}
-
-/// A required list of strings (a lone string counts as a list of one), trimmed; `None` when
-/// missing, wrongly typed or empty (each reported).
-fn required_list(t: &mut Table<'_>, key: &str, expected: &str) -> Option<Vec<String>> {
-    if !t.has(key) {
-        t.mark(key);
-        t.missing(key, expected);
-        return None;
-    }
-    let items: Vec<String> = t
-        .str_or_list(key)?
-        .into_iter()
-        .map(|s| s.trim().to_owned())
-        .collect();
-    if items.is_empty() {
-        t.problem(key, format!("empty list; expected {expected}"));
-        return None;
-    }
-    Some(items)
-}
-
-/// The path of item `i` of list `key` (`to[1]`), for problems about one entry.
-fn item_key(key: &str, i: usize) -> String {
-    format!("{key}[{i}]")
-}
-
-fn sms(t: &mut Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> Option<ChannelKind> {
-    let sid = required_secret(t, "account_sid_env", env);
-    let token = required_secret(t, "auth_token_env", env);
-    let from = t
-        .req_str(
-            "from",
-            "the sender: an E.164 number such as \"+15005550006\", a short code or an alphanumeric sender ID",
-        )
-        .map(|f| f.trim().to_owned())
-        .filter(|from| {
-            let ok = if from.starts_with('+') {
-                is_e164(from)
-            } else {
-                // A short code (digits) or an alphanumeric sender ID (at most 11 characters).
-                !from.is_empty()
-                    && from.len() <= 11
-                    && from.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
-            };
-            if !ok {
-                t.problem(
-                    "from",
-                    format!(
-                        "{from:?} is not a sender; expected an E.164 number (+ and 7 to 15 digits), a short code or an alphanumeric sender ID of at most 11 characters"
-                    ),
-                );
-            }
-            ok
-        });
-    let to = required_list(
-        t,
-        "to",
-        "a list of E.164 phone numbers such as [\"+66800000000\"]",
-    )
-    .and_then(|to| {
-        let mut ok = true;
-        for (i, number) in to.iter().enumerate() {
-            if !is_e164(number) {
-                t.problem(
-                    &item_key("to", i),
-                    format!("{number:?} is not an E.164 number; expected + and 7 to 15 digits"),
-                );
-                ok = false;
-            } else if to[..i].contains(number) {
-                t.problem(&item_key("to", i), format!("{number} is listed twice"));
-                ok = false;
-            }
-        }
-        ok.then_some(to)
-    });
-    let api_base = match t.str("api_base") {
-        None => Some(DEFAULT_TWILIO_API_BASE.to_owned()),
-        Some(u) => check_url(t, "api_base", &u).map(|u| u.trim_end_matches('/').to_owned()),
-    };
-    let ((account_sid_env, account_sid), (auth_token_env, auth_token)) = (sid?, token?);
-    Some(ChannelKind::Sms {
-        account_sid_env,
-        account_sid,
-        auth_token_env,
-        auth_token,
-        from: from?,
-        to: to?,
-        api_base: api_base?,
-    })
-}
-
-fn alertmanager(t: &mut Table<'_>) -> Option<ChannelKind> {
-    let urls = required_list(
-        t,
-        "urls",
-        "the base URL of every Alertmanager instance, such as [\"http://127.0.0.1:9093\"]",
-    )
-    .and_then(|urls| {
-        let mut out = Vec::with_capacity(urls.len());
-        for (i, url) in urls.iter().enumerate() {
-            let key = item_key("urls", i);
-            if let Some(url) = check_url(t, &key, url) {
-                let url = url.trim_end_matches('/').to_owned();
-                if out.contains(&url) {
-                    t.problem(&key, format!("{url} is listed twice"));
-                } else {
-                    out.push(url);
-                }
-            }
-        }
-        (out.len() == urls.len()).then_some(out)
-    });
-    let resend_interval = duration_at_least(
-        t,
-        "resend_interval",
-        MIN_RESEND_INTERVAL,
-        DEFAULT_RESEND_INTERVAL,
-    );
-    Some(ChannelKind::Alertmanager {
-        urls: urls?,
-        resend_interval,
-    })
-}
-
-/// Looks up the secret named by a `*_env` key. Never prints the value.
-fn secret_from_env(
-    t: &Table<'_>,
-    key: &str,
-    var: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Option<Secret> {
-    if var.is_empty() {
-        t.problem(key, "empty; expected the name of an environment variable");
-        return None;
-    }
-    if var.contains(['=', '\0']) {
-        t.problem(
-            key,
-            format!("{var:?} is not a valid environment variable name"),
-        );
-        return None;
-    }
-    match env(var) {
-        Some(v) if !v.is_empty() => Some(Secret::new(v)),
-        Some(_) => {
-            t.problem(key, format!("environment variable {var} is empty"));
-            None
-        }
-        None => {
-            t.problem(key, format!("environment variable {var} is not set"));
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{DEFAULT_TOML, from_toml_str};
+    use super::super::{DEFAULT_TOML, Secret, from_toml_str};
     use super::*;
+    use crate::channel::{
+        AlertmanagerSpec, ChannelKind, DiscordSpec, LineSpec, LlmTriageSpec, SmsSpec, WebhookSpec,
+    };
     use crate::error::ConfigError;
 
     const EXAMPLE_TOML: &str = include_str!("../../config/example.toml");
@@ -1476,7 +825,7 @@ mod tests {
         );
         assert_eq!(s.store.path, "exwatch.db");
         assert_eq!(s.channels.len(), 1);
-        assert!(matches!(s.channels[0].kind, ChannelKind::Log));
+        assert!(matches!(s.channels[0].kind, ChannelKind::Log(_)));
         assert_eq!(s.channels[0].min_severity, Severity::Info);
     }
 
@@ -1507,19 +856,19 @@ mod tests {
         );
         assert!(matches!(
             &s.channels[1].kind,
-            ChannelKind::Discord { webhook_url_env, .. } if webhook_url_env == "DISCORD_WEBHOOK_URL"
+            ChannelKind::Discord(DiscordSpec { webhook_url_env, .. }) if webhook_url_env == "DISCORD_WEBHOOK_URL"
         ));
         assert!(matches!(
             &s.channels[2].kind,
-            ChannelKind::Line { token_env, api_base, .. }
+            ChannelKind::Line(LineSpec { token_env, api_base, .. })
                 if token_env == "LINE_CHANNEL_ACCESS_TOKEN" && api_base == "https://api.line.me"
         ));
         let ops = &s.channels[5];
         assert_eq!(ops.min_severity, Severity::Warning);
         match &ops.kind {
-            ChannelKind::Webhook {
+            ChannelKind::Webhook(WebhookSpec {
                 secret, secret_env, ..
-            } => {
+            }) => {
                 assert_eq!(secret_env.as_deref(), Some("EXWATCH_OPS_SECRET"));
                 assert_eq!(secret.as_ref().map(Secret::expose), Some(SECRET));
             }
@@ -1827,14 +1176,14 @@ min_severity = "warning"
             &env,
         )
         .expect("valid");
-        let ChannelKind::Sms {
+        let ChannelKind::Sms(SmsSpec {
             account_sid,
             auth_token,
             from,
             to,
             api_base,
             ..
-        } = &s.channels[0].kind
+        }) = &s.channels[0].kind
         else {
             panic!("an sms channel: {:?}", s.channels[0].kind);
         };
@@ -1850,7 +1199,7 @@ min_severity = "warning"
         );
         assert!(!printed.contains(SECRET), "{printed}");
         assert!(!printed.contains("AC0123456789abcdef"), "{printed}");
-        let ChannelKind::Sms { to, api_base, .. } = &s.channels[1].kind else {
+        let ChannelKind::Sms(SmsSpec { to, api_base, .. }) = &s.channels[1].kind else {
             panic!("an sms channel");
         };
         assert_eq!(to, &["+66800000000"]);
@@ -1894,19 +1243,19 @@ min_severity = "warning"
             &no_env,
         )
         .expect("valid");
-        let ChannelKind::Alertmanager {
+        let ChannelKind::Alertmanager(AlertmanagerSpec {
             urls,
             resend_interval,
-        } = &s.channels[0].kind
+        }) = &s.channels[0].kind
         else {
             panic!("an alertmanager channel");
         };
         assert_eq!(urls, &["http://am-1:9093", "https://am-2.example.com"]);
         assert_eq!(*resend_interval, Duration::from_secs(60));
-        let ChannelKind::Alertmanager {
+        let ChannelKind::Alertmanager(AlertmanagerSpec {
             urls,
             resend_interval,
-        } = &s.channels[1].kind
+        }) = &s.channels[1].kind
         else {
             panic!("an alertmanager channel");
         };
@@ -1975,7 +1324,7 @@ min_severity = "warning"
         assert_eq!(ch.min_severity, Severity::Critical, "critical by default");
         assert_eq!(ch.retry.timeout, Duration::from_secs(30), "30 s by default");
         match &ch.kind {
-            ChannelKind::LlmTriage {
+            ChannelKind::LlmTriage(LlmTriageSpec {
                 base_url,
                 model,
                 api_key,
@@ -1983,7 +1332,7 @@ min_severity = "warning"
                 calls_per_hour,
                 max_tokens_field,
                 ..
-            } => {
+            }) => {
                 assert_eq!(base_url, "https://api.openai.com/v1");
                 assert_eq!(model, "gpt-4o-mini");
                 assert_eq!(api_key.expose(), KEY);
@@ -2010,7 +1359,7 @@ min_severity = "warning"
         assert_eq!(s.channels[0].retry.timeout, Duration::from_secs(5));
         assert!(matches!(
             &s.channels[0].kind,
-            ChannelKind::LlmTriage { base_url, language, calls_per_hour: 2, max_tokens_field, .. }
+            ChannelKind::LlmTriage(LlmTriageSpec { base_url, language, calls_per_hour: 2, max_tokens_field, .. })
                 if base_url == "http://127.0.0.1:8000/v1" && language == "th"
                     && max_tokens_field == "max_completion_tokens"
         ));
@@ -2126,22 +1475,22 @@ min_severity = "warning"
         let names: Vec<&str> = s.channels.iter().map(|c| &*c.name).collect();
         assert_eq!(names, ["desk-discord", "desk-line", "proxied-line"]);
         match &s.channels[0].kind {
-            ChannelKind::Discord {
+            ChannelKind::Discord(DiscordSpec {
                 webhook_url_env,
                 webhook_url,
-            } => {
+            }) => {
                 assert_eq!(webhook_url_env, "DISCORD_URL");
                 assert_eq!(webhook_url.expose(), DISCORD_URL, "trimmed");
             }
             other => panic!("expected discord, got {other:?}"),
         }
         match &s.channels[1].kind {
-            ChannelKind::Line {
+            ChannelKind::Line(LineSpec {
                 to,
                 token_env,
                 token,
                 api_base,
-            } => {
+            }) => {
                 assert_eq!(to, LINE_ID);
                 assert_eq!(token_env, "LINE_TOKEN");
                 assert_eq!(token.expose(), LINE_TOKEN);
@@ -2150,7 +1499,7 @@ min_severity = "warning"
             other => panic!("expected line, got {other:?}"),
         }
         match &s.channels[2].kind {
-            ChannelKind::Line { api_base, .. } => {
+            ChannelKind::Line(LineSpec { api_base, .. }) => {
                 assert_eq!(api_base, "http://127.0.0.1:8080/line")
             }
             other => panic!("expected line, got {other:?}"),

@@ -30,6 +30,8 @@
 //! delivery is retried (5xx, timeouts, connection failures) or rejected (400, Alertmanager's
 //! validation message quoted, bounded). Heartbeat failures are only logged.
 
+pub mod config;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -40,9 +42,12 @@ use serde_json::{Map, Value, json};
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
+use crate::channel::registry::{Launch, StartContext};
 use crate::client::bounded_text;
+use crate::client::build_client;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Metric, Name, SeriesKey, Severity, Timestamp};
+use config::AlertmanagerSpec;
 
 /// How long a resolved alert keeps being re-sent.
 pub const RESOLVED_RETENTION: Duration = Duration::from_secs(300);
@@ -493,6 +498,22 @@ impl Channel for AlertmanagerChannel {
             join_all(runs).await;
         }))
     }
+}
+
+/// Builds and starts a `alertmanager` channel from its validated spec.
+pub fn start<L: Launch>(spec: AlertmanagerSpec, cx: &StartContext<'_, L>) -> L::Output {
+    let timeout = cx.retry.timeout;
+    // Two per instance: a delivery and a heartbeat may overlap.
+    let connections = (spec.urls.len() * 2).max(2);
+    cx.launcher
+        .launch(cx.name.clone(), cx.retry.clone(), move || {
+            AlertmanagerChannel::new(
+                build_client(connections, timeout),
+                spec.urls,
+                spec.resend_interval,
+                timeout,
+            )
+        })
 }
 
 #[cfg(test)]

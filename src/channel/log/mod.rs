@@ -1,11 +1,15 @@
 //! The `log` channel: writes alerts to the log through `tracing` (critical as ERROR, warning
 //! as WARN, the rest as INFO). It cannot fail.
 
+pub mod config;
+
 use futures_util::future::{LocalBoxFuture, ready};
 
 use crate::channel::Channel;
+use crate::channel::registry::{Launch, StartContext};
 use crate::error::DeliveryError;
 use crate::messages::{Alert, Name, Severity};
+use config::LogSpec;
 
 /// Logs every alert.
 #[derive(Debug, Clone)]
@@ -53,4 +57,13 @@ impl Channel for LogChannel {
         }
         Box::pin(ready(Ok(())))
     }
+}
+
+/// Builds and starts a `log` channel from its validated spec.
+pub fn start<L: Launch>(_spec: LogSpec, cx: &StartContext<'_, L>) -> L::Output {
+    let n = cx.name.clone();
+    cx.launcher
+        .launch(cx.name.clone(), cx.retry.clone(), move || {
+            LogChannel::new(n)
+        })
 }

@@ -4,14 +4,19 @@
 //! read bounded, only to quote the platform's reason: once the status says 2xx the alert is
 //! delivered, whatever follows.
 
+pub mod config;
+
 use futures_util::future::LocalBoxFuture;
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
+use crate::channel::registry::{Launch, StartContext};
 use crate::channel::signature::{SIGNATURE_HEADER, sign};
+use crate::client::build_client;
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, Timestamp};
+use config::WebhookSpec;
 
 /// Posts alerts to one URL.
 pub struct WebhookChannel {
@@ -63,4 +68,13 @@ impl Channel for WebhookChannel {
             .await
         })
     }
+}
+
+/// Builds and starts a `webhook` channel from its validated spec.
+pub fn start<L: Launch>(spec: WebhookSpec, cx: &StartContext<'_, L>) -> L::Output {
+    let timeout = cx.retry.timeout;
+    cx.launcher
+        .launch(cx.name.clone(), cx.retry.clone(), move || {
+            WebhookChannel::new(build_client(4, timeout), spec.url, spec.secret)
+        })
 }

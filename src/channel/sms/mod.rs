@@ -18,6 +18,8 @@
 //! no delivery error and no `Debug` output, and any text quoted from the platform or from the
 //! HTTP client is scrubbed of both.
 
+pub mod config;
+
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -29,10 +31,13 @@ use futures_util::future::{LocalBoxFuture, join_all};
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
+use crate::channel::registry::{Launch, StartContext};
 use crate::client::bounded_text;
+use crate::client::build_client;
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Name};
+use config::SmsSpec;
 
 /// The longest text sent, in characters: Twilio recommends at most 320 for deliverability.
 pub const MAX_SMS_CHARS: usize = 320;
@@ -433,6 +438,23 @@ pub fn base64(input: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Builds and starts a `sms` channel from its validated spec.
+pub fn start<L: Launch>(spec: SmsSpec, cx: &StartContext<'_, L>) -> L::Output {
+    let timeout = cx.retry.timeout;
+    let connections = spec.to.len().clamp(1, 8);
+    cx.launcher
+        .launch(cx.name.clone(), cx.retry.clone(), move || {
+            SmsChannel::new(
+                build_client(connections, timeout),
+                spec.api_base,
+                spec.account_sid,
+                spec.auth_token,
+                spec.from,
+                spec.to,
+            )
+        })
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@
 //!   the first field errors) and every other 4xx are rejections. No reason ever contains the
 //!   URL or its token.
 
+pub mod config;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -33,11 +35,14 @@ use serde_json::{Value, json};
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
+use crate::channel::registry::{Launch, StartContext};
 use crate::channel::text::{self, fit, utf16_len};
 use crate::client::bounded_text;
+use crate::client::build_client;
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Severity};
+use config::DiscordSpec;
 
 /// The API version exwatch pins unversioned webhook URLs to.
 pub const API_VERSION: u32 = 10;
@@ -440,6 +445,15 @@ impl Channel for DiscordChannel {
             .await
         })
     }
+}
+
+/// Builds and starts a `discord` channel from its validated spec.
+pub fn start<L: Launch>(spec: DiscordSpec, cx: &StartContext<'_, L>) -> L::Output {
+    let timeout = cx.retry.timeout;
+    cx.launcher
+        .launch(cx.name.clone(), cx.retry.clone(), move || {
+            DiscordChannel::new(build_client(4, timeout), &spec.webhook_url)
+        })
 }
 
 #[cfg(test)]

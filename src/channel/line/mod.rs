@@ -24,6 +24,8 @@
 //!   accepted since), retries wait an hour. The alerts stay pending — a 429 is never a
 //!   rejection — and go out once the quota is renewed (or raised).
 
+pub mod config;
+
 use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
@@ -34,11 +36,14 @@ use sha2::{Digest, Sha256};
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
+use crate::channel::registry::{Launch, StartContext};
 use crate::channel::text::{self, fit, utf16_len};
 use crate::client::bounded_text;
+use crate::client::build_client;
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Name};
+use config::LineSpec;
 
 /// The default API base.
 pub const DEFAULT_API_BASE: &str = "https://api.line.me";
@@ -331,6 +336,21 @@ impl Channel for LineChannel {
             .await
         })
     }
+}
+
+/// Builds and starts a `line` channel from its validated spec.
+pub fn start<L: Launch>(spec: LineSpec, cx: &StartContext<'_, L>) -> L::Output {
+    let (timeout, n) = (cx.retry.timeout, cx.name.clone());
+    cx.launcher
+        .launch(cx.name.clone(), cx.retry.clone(), move || {
+            LineChannel::new(
+                build_client(4, timeout),
+                n,
+                &spec.api_base,
+                spec.to,
+                spec.token,
+            )
+        })
 }
 
 #[cfg(test)]

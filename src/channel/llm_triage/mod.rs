@@ -23,6 +23,8 @@
 //!
 //! [`ChannelActor`]: crate::channel::ChannelActor
 
+pub mod config;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
@@ -35,10 +37,13 @@ use serde_json::{Value, json};
 
 use crate::channel::Channel;
 use crate::channel::http::{self, ReadBody, Redactor};
+use crate::channel::registry::{Launch, StartContext};
+use crate::client::build_client;
 use crate::client::{bounded_text, retry_after};
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Name, Triage};
+use config::LlmTriageSpec;
 
 /// Characters of exchange-supplied text (the alert's message) quoted into the prompt.
 pub const MAX_QUOTED_CHARS: usize = 500;
@@ -459,6 +464,28 @@ impl Channel for LlmTriageChannel {
             }
         })
     }
+}
+
+/// Builds and starts a `llm_triage` channel from its validated spec.
+pub fn start<L: Launch>(spec: LlmTriageSpec, cx: &StartContext<'_, L>) -> L::Output {
+    let settings = LlmTriageSettings {
+        base_url: spec.base_url,
+        model: spec.model,
+        api_key: spec.api_key,
+        language: spec.language,
+        calls_per_hour: spec.calls_per_hour,
+        max_tokens_field: spec.max_tokens_field,
+        timeout: cx.retry.timeout,
+    };
+    // The channel bounds each model call itself (a timeout is logged, not retried); the
+    // actor's bound is only a backstop behind it.
+    let mut retry = cx.retry.clone();
+    retry.timeout += Duration::from_secs(5);
+    let (n, router) = (cx.name.clone(), cx.triage.clone());
+    cx.launcher.launch(cx.name.clone(), retry, move || {
+        let client = build_client(2, settings.timeout);
+        LlmTriageChannel::new(n, client, settings, router)
+    })
 }
 
 #[cfg(test)]

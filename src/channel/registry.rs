@@ -1,0 +1,204 @@
+//! The channel kinds: the one list of them, and the generic walk of `[channels.<name>]`.
+//!
+//! Each kind is a folder `channel/<kind>/`: `config.rs` turns the kind's own keys into a
+//! validated spec (and says, in its `KIND`, its type name, keys and defaults), `mod.rs` holds
+//! the runtime and a `start` that builds the channel from that spec. Adding a channel is one
+//! new folder and one line in the `kinds!` list below.
+//!
+//! This module reads the generic keys every channel has (`type`, `min_severity`, the retry
+//! keys) with the helpers of `crate::config`, and hands the rest of the table to the kind.
+
+use std::time::Duration;
+
+use actix::Recipient;
+use serde::Serialize;
+
+use crate::channel::Channel;
+use crate::config::RetrySettings;
+use crate::config::check::{Env, check_name, retry, severity};
+use crate::config::raw::Table;
+use crate::messages::{Name, Severity, Triage};
+
+/// What the registry knows of one channel kind, besides its spec and start.
+#[derive(Debug, Clone, Copy)]
+pub struct KindInfo {
+    /// The value of `type` (`webhook`).
+    pub type_name: &'static str,
+    /// The kind's own keys (so that a key of another kind is reported as such, not as a typo).
+    pub keys: &'static [&'static str],
+    /// `min_severity` when not given.
+    pub default_severity: Severity,
+    /// `timeout` when not given, when it differs from the retry default.
+    pub default_timeout: Option<Duration>,
+    /// Alerts go to people: the channel receives triage follow-ups and its deliveries are
+    /// durable. False for the triage channel itself (a model asked about yesterday's alert
+    /// after a restart costs budget and says nothing useful).
+    pub human: bool,
+}
+
+/// Starts a channel's supervised actor: implemented by the topology, which owns the arbiter,
+/// metrics, restart budget and store a channel actor is started with.
+pub trait Launch {
+    /// What a started channel is to the topology (its recipient and handle).
+    type Output;
+
+    /// Starts the actor of channel `name` delivering through what `make` builds; `make` runs
+    /// on the channel arbiter (where a `!Send` HTTP client must be created).
+    fn launch<C: Channel>(
+        &self,
+        name: Name,
+        retry: RetrySettings,
+        make: impl FnOnce() -> C + Send + 'static,
+    ) -> Self::Output;
+}
+
+/// What a kind's `start` gets besides its spec.
+pub struct StartContext<'a, L: Launch> {
+    /// The channel's name.
+    pub name: &'a Name,
+    /// Its delivery retries.
+    pub retry: RetrySettings,
+    /// The Router's triage input (for a channel that answers the Router).
+    pub triage: &'a Recipient<Triage>,
+    /// Starts the actor.
+    pub launcher: &'a L,
+}
+
+/// `[channels.<name>]`
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelSettings {
+    /// Lowercase `[a-z0-9_-]+`.
+    #[serde(skip_serializing)]
+    pub name: Name,
+    /// Alerts below this severity are not sent here.
+    pub min_severity: Severity,
+    /// Delivery retries.
+    #[serde(flatten)]
+    pub retry: RetrySettings,
+    /// What the channel is and what it needs.
+    #[serde(flatten)]
+    pub kind: ChannelKind,
+}
+
+/// Declares the kinds: for each, `Variant(Spec) => module`, the module being
+/// `crate::channel::<module>` with `config::{KIND, parse}` and `start`. The order is the
+/// order in which the types are listed in messages.
+macro_rules! kinds {
+    ($($variant:ident($spec:ty) => $module:ident),* $(,)?) => {
+        /// The channel kinds, each with its validated spec.
+        #[derive(Debug, Clone, Serialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        pub enum ChannelKind {
+            $(
+                #[doc = concat!("A `", stringify!($module), "` channel.")]
+                $variant($spec),
+            )*
+        }
+
+        /// Every kind, in the order they are listed.
+        pub const KINDS: &[&KindInfo] = &[$(&crate::channel::$module::config::KIND),*];
+
+        impl ChannelKind {
+            /// What the registry knows of this kind.
+            pub fn info(&self) -> &'static KindInfo {
+                match self {
+                    $(ChannelKind::$variant(_) => &crate::channel::$module::config::KIND,)*
+                }
+            }
+
+            /// Builds and starts the channel (see [`Launch`]).
+            pub fn start<L: Launch>(self, cx: &StartContext<'_, L>) -> L::Output {
+                match self {
+                    $(ChannelKind::$variant(spec) => crate::channel::$module::start(spec, cx),)*
+                }
+            }
+        }
+
+        /// The kind-specific keys of a channel of type `ty` (a known one); `None` when a
+        /// problem was reported.
+        fn parse(ty: &str, t: &mut Table<'_>, env: &Env<'_>) -> Option<ChannelKind> {
+            $(
+                if ty == crate::channel::$module::config::KIND.type_name {
+                    return crate::channel::$module::config::parse(t, env).map(ChannelKind::$variant);
+                }
+            )*
+            None
+        }
+    };
+}
+
+kinds! {
+    Log(crate::channel::log::config::LogSpec) => log,
+    Webhook(crate::channel::webhook::config::WebhookSpec) => webhook,
+    Discord(crate::channel::discord::config::DiscordSpec) => discord,
+    Line(crate::channel::line::config::LineSpec) => line,
+    Sms(crate::channel::sms::config::SmsSpec) => sms,
+    Alertmanager(crate::channel::alertmanager::config::AlertmanagerSpec) => alertmanager,
+    LlmTriage(crate::channel::llm_triage::config::LlmTriageSpec) => llm_triage,
+}
+
+/// `[channels]`: every channel, each checked by its kind.
+pub(crate) fn channels(mut t: Table<'_>, env: &Env<'_>) -> Vec<ChannelSettings> {
+    let mut out = Vec::new();
+    for (name, c) in t.entries() {
+        let name_ok = check_name(&t, &name);
+        if let Some(c) = channel(c, &name, env)
+            && name_ok
+        {
+            out.push(c);
+        }
+    }
+    t.finish();
+    out
+}
+
+fn channel(mut t: Table<'_>, name: &str, env: &Env<'_>) -> Option<ChannelSettings> {
+    let all_types = || {
+        KINDS
+            .iter()
+            .map(|k| k.type_name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let ty = t.req_str("type", &format!("a channel type ({})", all_types()));
+    let Some(ty) = ty.map(|s| s.trim().to_owned()) else {
+        t.mark_all();
+        return None;
+    };
+    let Some(info) = KINDS.iter().find(|k| k.type_name == ty) else {
+        t.problem(
+            "type",
+            format!(
+                "unknown channel type {ty:?}; expected one of {}",
+                all_types()
+            ),
+        );
+        t.mark_all();
+        return None;
+    };
+
+    let min_severity = severity(&mut t, "min_severity", info.default_severity);
+    let mut retry = retry(&mut t);
+    if let Some(timeout) = info.default_timeout
+        && !t.has("timeout")
+    {
+        retry.timeout = timeout;
+    }
+    let kind = parse(&ty, &mut t, env);
+
+    // Keys of other channel types are reported as such, not as typos.
+    for key in t.keys() {
+        let of_some_kind = KINDS.iter().any(|k| k.keys.contains(&key.as_str()));
+        if of_some_kind && !t.is_read(&key) {
+            t.problem(&key, format!("not a key of a {ty} channel"));
+            t.mark(&key);
+        }
+    }
+    t.finish();
+    Some(ChannelSettings {
+        name: Name::from(name),
+        min_severity,
+        retry,
+        kind: kind?,
+    })
+}
