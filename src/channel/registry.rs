@@ -202,3 +202,63 @@ fn channel(mut t: Table<'_>, name: &str, env: &Env<'_>) -> Option<ChannelSetting
         kind: kind?,
     })
 }
+
+/// Helpers for the channel kinds' configuration tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::config::from_toml_str;
+    use crate::error::ConfigError;
+
+    /// No environment at all.
+    pub(crate) fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    /// The problems of `toml` (which must be invalid), as printed.
+    pub(crate) fn problems(toml: &str) -> Vec<String> {
+        match from_toml_str(toml, &no_env) {
+            Err(ConfigError::Invalid(p)) => p.iter().map(ToString::to_string).collect(),
+            Err(e) => panic!("expected problems, got {e}"),
+            Ok(_) => panic!("expected problems, got valid settings"),
+        }
+    }
+
+    /// A minimal valid file plus `extra`.
+    pub(crate) fn minimal(extra: &str) -> String {
+        format!("[exchanges.x.endpoints.ping]\nurl = \"https://example.com/ping\"\n{extra}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+
+    #[test]
+    fn config_channel_rules() {
+        let p = problems(&minimal(
+            "[channels.oncall-sms]\ntype = \"sms\"\nto = \"+66800000000\"\n\
+             [channels.x]\ntype = \"webhook\"\nurl = \"https://h.example.com/\"\ntoken_env = \"T\"\nurll = 1\n\
+             min_severity = \"urgent\"\nmax_attempts = -1\n\
+             [channels.y]\ntype = \"telegram\"\n\
+             [channels.z]\nmin_severity = \"info\"\n",
+        ));
+        assert_eq!(
+            p,
+            [
+                "channels.oncall-sms.account_sid_env: missing; expected the name of an environment variable",
+                "channels.oncall-sms.auth_token_env: missing; expected the name of an environment variable",
+                "channels.oncall-sms.from: missing; expected the sender: an E.164 number such as \"+15005550006\", a short code or an alphanumeric sender ID",
+                "channels.x.max_attempts: -1 is out of range; expected a non-negative integer",
+                "channels.x.min_severity: unknown severity \"urgent\"; expected info, warning or critical",
+                "channels.x.token_env: not a key of a webhook channel",
+                "channels.x.urll: unknown key; did you mean `url`?",
+                "channels.y.type: unknown channel type \"telegram\"; expected one of log, webhook, discord, line, sms, alertmanager, llm_triage",
+                "channels.z.type: missing; expected a channel type (log, webhook, discord, line, sms, alertmanager, llm_triage)",
+            ]
+        );
+        let p = problems(&minimal(
+            "[channels.log]\ntype = \"log\"\nurl = \"https://a.example.com\"\n",
+        ));
+        assert_eq!(p, ["channels.log.url: not a key of a log channel"]);
+    }
+}

@@ -69,3 +69,58 @@ pub(crate) fn parse(t: &mut Table<'_>, _env: &Env<'_>) -> Option<AlertmanagerSpe
         resend_interval,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::ChannelKind;
+    use crate::channel::registry::testing::*;
+    use crate::config::from_toml_str;
+    use std::time::Duration;
+
+    #[test]
+    fn config_alertmanager_channel() {
+        let s = from_toml_str(
+            &minimal(
+                "[channels.am]\ntype = \"alertmanager\"\nurls = [\"http://am-1:9093/\", \"https://am-2.example.com\"]\n\
+                 [channels.am2]\ntype = \"alertmanager\"\nurls = \"http://127.0.0.1:9093\"\nresend_interval = \"15s\"\n",
+            ),
+            &no_env,
+        )
+        .expect("valid");
+        let ChannelKind::Alertmanager(AlertmanagerSpec {
+            urls,
+            resend_interval,
+        }) = &s.channels[0].kind
+        else {
+            panic!("an alertmanager channel");
+        };
+        assert_eq!(urls, &["http://am-1:9093", "https://am-2.example.com"]);
+        assert_eq!(*resend_interval, Duration::from_secs(60));
+        let ChannelKind::Alertmanager(AlertmanagerSpec {
+            urls,
+            resend_interval,
+        }) = &s.channels[1].kind
+        else {
+            panic!("an alertmanager channel");
+        };
+        assert_eq!(urls, &["http://127.0.0.1:9093"]);
+        assert_eq!(*resend_interval, Duration::from_secs(15));
+
+        let p = problems(&minimal(
+            "[channels.a]\ntype = \"alertmanager\"\nurls = [\"am:9093\", 5, \"http://h:1\"]\n\
+             [channels.b]\ntype = \"alertmanager\"\nurls = [\"http://h:1\", \"http://h:1/\"]\nresend_interval = \"10ms\"\n\
+             [channels.c]\ntype = \"alertmanager\"\nurl = \"http://h:1\"\n",
+        ));
+        assert_eq!(
+            p,
+            [
+                "channels.a.urls[1]: expected a string, found integer 5",
+                "channels.b.resend_interval: 10ms is too short; the minimum is 100ms",
+                "channels.b.urls[1]: http://h:1 is listed twice",
+                "channels.c.url: not a key of a alertmanager channel",
+                "channels.c.urls: missing; expected the base URL of every Alertmanager instance, such as [\"http://127.0.0.1:9093\"]",
+            ]
+        );
+    }
+}

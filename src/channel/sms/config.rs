@@ -112,3 +112,89 @@ pub(crate) fn parse(t: &mut Table<'_>, env: &Env<'_>) -> Option<SmsSpec> {
         api_base: api_base?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::registry::testing::*;
+
+    const SECRET: &str = "s3cr3t-v4lue-never-printed";
+    use crate::channel::ChannelKind;
+    use crate::config::from_toml_str;
+    use crate::error::ConfigError;
+
+    #[test]
+    fn config_sms_channel() {
+        let env = |name: &str| match name {
+            "TW_SID" => Some("AC0123456789abcdef".to_owned()),
+            "TW_TOKEN" => Some(SECRET.to_owned()),
+            "TW_EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        let s = from_toml_str(
+            &minimal(
+                "[channels.oncall]\ntype = \"sms\"\naccount_sid_env = \"TW_SID\"\nauth_token_env = \"TW_TOKEN\"\n\
+                 from = \"+15005550006\"\nto = [\"+66800000000\", \"+4915112345678\"]\nmin_severity = \"critical\"\n\
+                 [channels.one]\ntype = \"sms\"\naccount_sid_env = \"TW_SID\"\nauth_token_env = \"TW_TOKEN\"\n\
+                 from = \"EXWATCH\"\nto = \"+66800000000\"\napi_base = \"http://127.0.0.1:8080/\"\n",
+            ),
+            &env,
+        )
+        .expect("valid");
+        let ChannelKind::Sms(SmsSpec {
+            account_sid,
+            auth_token,
+            from,
+            to,
+            api_base,
+            ..
+        }) = &s.channels[0].kind
+        else {
+            panic!("an sms channel: {:?}", s.channels[0].kind);
+        };
+        assert_eq!(account_sid.expose(), "AC0123456789abcdef");
+        assert_eq!(auth_token.expose(), SECRET);
+        assert_eq!(from, "+15005550006");
+        assert_eq!(to, &["+66800000000", "+4915112345678"]);
+        assert_eq!(api_base, "https://api.twilio.com");
+        let printed = format!(
+            "{:?} {}",
+            s.channels,
+            toml::to_string(&s.channels[0]).unwrap()
+        );
+        assert!(!printed.contains(SECRET), "{printed}");
+        assert!(!printed.contains("AC0123456789abcdef"), "{printed}");
+        let ChannelKind::Sms(SmsSpec { to, api_base, .. }) = &s.channels[1].kind else {
+            panic!("an sms channel");
+        };
+        assert_eq!(to, &["+66800000000"]);
+        assert_eq!(api_base, "http://127.0.0.1:8080");
+
+        let p = match from_toml_str(
+            &minimal(
+                "[channels.a]\ntype = \"sms\"\naccount_sid_env = \"TW_MISSING\"\nauth_token_env = \"TW_EMPTY\"\n\
+                 from = \"+0123\"\nto = [\"0812345678\", \"+66800000000\", \"+66800000000\"]\napi_base = \"ftp://x\"\n\
+                 [channels.b]\ntype = \"sms\"\nto = []\nfrom = \"A sender that is too long\"\n",
+            ),
+            &env,
+        ) {
+            Err(ConfigError::Invalid(p)) => p.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            other => panic!("expected problems, got {other:?}"),
+        };
+        assert_eq!(
+            p,
+            [
+                "channels.a.account_sid_env: environment variable TW_MISSING is not set",
+                "channels.a.api_base: unsupported scheme \"ftp\" in \"ftp://x\"; expected http or https",
+                "channels.a.auth_token_env: environment variable TW_EMPTY is empty",
+                "channels.a.from: \"+0123\" is not a sender; expected an E.164 number (+ and 7 to 15 digits), a short code or an alphanumeric sender ID of at most 11 characters",
+                "channels.a.to[0]: \"0812345678\" is not an E.164 number; expected + and 7 to 15 digits",
+                "channels.a.to[2]: +66800000000 is listed twice",
+                "channels.b.account_sid_env: missing; expected the name of an environment variable",
+                "channels.b.auth_token_env: missing; expected the name of an environment variable",
+                "channels.b.from: \"A sender that is too long\" is not a sender; expected an E.164 number (+ and 7 to 15 digits), a short code or an alphanumeric sender ID of at most 11 characters",
+                "channels.b.to: empty list; expected a list of E.164 phone numbers such as [\"+66800000000\"]",
+            ]
+        );
+    }
+}
