@@ -9,6 +9,7 @@ mod api_conformance;
 mod api_events;
 mod api_silences;
 mod api_status;
+mod channel_contract;
 mod clock;
 mod collect;
 mod common;
