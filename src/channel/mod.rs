@@ -1,13 +1,15 @@
 //! Channels: where alerts go.
 //!
-//! A channel is one file implementing [`Channel`]: it formats an [`Alert`] for its platform
-//! and makes one delivery attempt. Everything else — the queue, ordering, retries with
+//! A channel is one folder, `channel/<kind>/`: `config.rs` turns its `[channels.<name>]`
+//! table into a validated spec (purely, every problem with its key path), `mod.rs` implements
+//! [`Channel`] — it formats an [`Alert`] for its platform and makes one delivery attempt — and
+//! a `start` that builds it from the spec. [`registry`] lists the kinds: adding a channel is
+//! one new folder and one line there. Everything else — the queue, ordering, retries with
 //! exponential back-off and full jitter, `Retry-After`, bounded attempts, metrics, flushing at
 //! shutdown, surviving its own panics — is the generic [`ChannelActor`] in `delivery.rs`. An
 //! HTTP channel's attempt goes through the one skeleton in [`http`]: the platform supplies the
 //! payload and the judgement of the answer; sending, transport errors, `Retry-After`, the
-//! bounded body and redaction are shared.
-//! Each channel runs in its own actor, so a slow or dead one delays no other and never the
+//! bounded body and redaction are shared. Each channel runs in its own actor, so a slow or dead one delays no other and never the
 //! Router.
 
 pub mod alertmanager;
