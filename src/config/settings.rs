@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use super::Secret;
-use crate::channel::ChannelSettings;
+use crate::channel::registry::ChannelSettings;
 use crate::detect::rules::{Condition, RuleMetric, RuleOp};
 use crate::messages::{Name, Severity};
 
