@@ -106,6 +106,7 @@ pub mod error;
 pub mod messages;
 pub mod metrics;
 pub mod probe;
+pub mod reload;
 pub mod replay;
 pub mod route;
 pub mod server;

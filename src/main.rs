@@ -1,7 +1,9 @@
 //! The `exwatch` command: a thin shell over the library.
 //!
 //! - `exwatch run [--config FILE]` runs the monitor (on the embedded default config when no
-//!   file is given) until SIGINT or SIGTERM, then stops gracefully and exits 0.
+//!   file is given) until SIGINT or SIGTERM, then stops gracefully and exits 0. SIGHUP
+//!   re-reads the file and applies what changed ([`exwatch::reload`]); an invalid file is
+//!   logged, problem by problem, and changes nothing.
 //! - `exwatch check-config FILE` prints the resolved settings, secrets redacted, or lists
 //!   every problem and exits 2.
 //! - `exwatch replay --input FILE.csv --output OUT.csv [--config FILE] [--unit any|ms]
@@ -206,7 +208,7 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            match run(settings) {
+            match run(settings, config) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");
@@ -367,10 +369,15 @@ fn events(
     }
 }
 
-fn run(settings: Settings) -> anyhow::Result<()> {
+fn run(settings: Settings, config: Option<PathBuf>) -> anyhow::Result<()> {
     let system = actix::System::new();
     system.block_on(async move {
-        let monitor = exwatch::Monitor::start(settings)?;
+        // A reload reads what the start read: the file (or the embedded default), then the
+        // environment's overrides and secrets.
+        let monitor = exwatch::Monitor::builder(settings)
+            .config_source(move || exwatch::config::load(config.as_deref()))
+            .start()?;
+        reload_on_hangup(monitor.reloader())?;
         wait_for_signal()
             .await
             .context("waiting for a shutdown signal")?;
@@ -378,6 +385,26 @@ fn run(settings: Settings) -> anyhow::Result<()> {
         monitor.stop().await;
         Ok::<_, anyhow::Error>(())
     })?;
+    Ok(())
+}
+
+/// Reloads the configuration on every SIGHUP, for as long as the process runs.
+fn reload_on_hangup(reloader: std::sync::Arc<exwatch::reload::Reloader>) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use actix_rt::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup())?;
+        actix_rt::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the configuration.");
+                let reloader = reloader.clone();
+                // The outcome is logged by the reloader, problem by problem.
+                let _ = actix_web::rt::task::spawn_blocking(move || reloader.reload()).await;
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = reloader;
     Ok(())
 }
 

@@ -1,45 +1,68 @@
 //! The topology: the one place that knows the whole graph and wires it.
 //!
-//! [`Monitor::start`] (or [`MonitorBuilder`]) opens the event store at `[store] path` and
-//! starts its [`StoreActor`] on a thread of its own, then, inside the current actix `System`:
-//! channels first (on a `channels` arbiter, so a slow platform never delays detection), then
-//! the Router and the detectors (on a `pipeline` arbiter), then one ProbeActor per exchange
-//! (spread over `[monitor] probe_threads` probe arbiters, the first slots of all endpoints
-//! spread over their interval) — each stage given the recipients of the next. Every actor runs
-//! under `actix::Supervisor` with panic guards (see [`crate::supervision`]). The returned
-//! [`MonitorHandle`] injects measurements, subscribes anomaly recipients, and stops the whole
-//! thing gracefully.
+//! [`Monitor::start`] (or [`MonitorBuilder`]) builds it in stages, each a short function that
+//! returns a typed handle to the next: the event store (`StoreStage`, its own thread), the
+//! Router (on the `pipeline` arbiter), the channels (`ChannelStage`, on a `channels` arbiter,
+//! so a slow platform never delays detection), the detectors and their taps
+//! ([`DetectorSet`], on the `pipeline` arbiter), the probes (`ProbeStage`, one ProbeActor
+//! per exchange spread over `[monitor] probe_threads` arbiters, the first slots of all
+//! endpoints spread over their interval) and the HTTP server. Every actor runs under
+//! `actix::Supervisor` with panic guards (see [`crate::supervision`]).
+//!
+//! The running stages form the `Topology`, which a live reload ([`crate::reload`]) changes
+//! as a difference: it starts, stops and reconfigures actors, and keeps the rest as it runs.
+//! The returned [`MonitorHandle`] injects measurements, subscribes anomaly recipients,
+//! reloads, and stops the whole thing gracefully.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Addr, Arbiter, ArbiterHandle, Recipient, Supervisor};
+use parking_lot::Mutex;
 
-use crate::channel::registry::{Launch, StartContext};
-use crate::channel::{Channel, ChannelActor, Flush};
-use crate::config::{RetrySettings, Settings, SupervisionSettings};
+use crate::channel::registry::{MakeChannel, MakeContext};
+use crate::channel::{
+    Channel, ChannelActor, ChannelKind, ChannelSettings, Flush, ReplaceChannel, RetireChannel,
+};
+use crate::config::{ExchangeSettings, RetrySettings, Settings, SupervisionSettings};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::messages::{
-    Alert, Anomaly, Crash, Measurement, Name, Ping, Resolved, SeriesKey, Severity, Triage,
+    Alert, Anomaly, Crash, MaintenanceStatus, Measurement, Name, Ping, Resolved, SeriesKey,
+    Severity, Triage,
 };
 use crate::metrics::Metrics;
 use crate::probe::schedule::Spread;
 use crate::probe::{ProbeActor, StopProbing};
-use crate::route::{AddRoute, Route, RouterActor, Subscribe, SubscribeResolved};
+use crate::reload::{Apply, ConfigSource, ReloadError, ReloadReport, Reloader};
+use crate::route::{
+    AddRoute, Reconfigure, RemoveRoute, Route, RouterActor, Subscribe, SubscribeResolved,
+};
 use crate::server::{self, AppState, RunningServer};
 use crate::status::StatusBoard;
-use crate::store::{BaselineLink, Close, Store, StoreActor, StoreClosed, StoreLink, StoreLock};
+use crate::store::{
+    BaselineLink, Close, FailPending, Store, StoreActor, StoreClosed, StoreLink, StoreLock,
+};
+
+/// What a removed channel's undelivered alerts are marked failed with.
+pub const CHANNEL_REMOVED: &str = "channel removed";
 
 /// The addresses of one running channel.
 #[derive(Clone)]
 pub struct ChannelHandle {
     /// The channel's name.
     pub name: Name,
+    /// Its queue.
+    pub alerts: Recipient<Alert>,
     /// Waits for its queue to drain.
     pub flush: Recipient<Flush>,
     /// Fault injection.
     pub crash: Recipient<Crash>,
+    /// Marks its undelivered alerts failed and ends its deliveries (a reload removed it).
+    pub retire: Recipient<RetireChannel>,
+    /// Replaces its platform settings (a reload changed them); `None` for channels added
+    /// in code ([`MonitorBuilder::channel`]), which a reload leaves alone.
+    pub replace: Option<Recipient<ReplaceChannel>>,
 }
 
 type ChannelFactory = Box<dyn FnOnce(&ChannelEnv) -> (Recipient<Alert>, ChannelHandle) + Send>;
@@ -63,6 +86,7 @@ struct ExtraChannel {
 /// Starts a monitor with extra channels or subscribers beyond what the settings describe.
 pub struct MonitorBuilder {
     settings: Settings,
+    source: Option<ConfigSource>,
     extra: Vec<ExtraChannel>,
     recipients: Vec<(Name, Severity, Recipient<Alert>)>,
     subscribers: Vec<Recipient<Anomaly>>,
@@ -85,19 +109,6 @@ impl Monitor {
     }
 }
 
-impl Launch for ChannelEnv {
-    type Output = (Recipient<Alert>, ChannelHandle);
-
-    fn launch<C: Channel>(
-        &self,
-        name: Name,
-        retry: RetrySettings,
-        make: impl FnOnce() -> C + Send + 'static,
-    ) -> Self::Output {
-        self.start(name, retry, make)
-    }
-}
-
 impl ChannelEnv {
     /// Starts the supervised actor of one channel; `make` builds the channel on the channel
     /// arbiter (where its `!Send` HTTP client must be created).
@@ -106,7 +117,7 @@ impl ChannelEnv {
         name: Name,
         retry: RetrySettings,
         make: impl FnOnce() -> C + Send + 'static,
-    ) -> (Recipient<Alert>, ChannelHandle) {
+    ) -> (Recipient<Alert>, ChannelHandle, Addr<ChannelActor<C>>) {
         let (m, s, n) = (self.metrics.clone(), self.supervision.clone(), name.clone());
         let (escalate, store) = (self.escalate.clone(), self.store.clone());
         let addr = Supervisor::start_in_arbiter(&self.arbiter, move |_| {
@@ -116,11 +127,369 @@ impl ChannelEnv {
             addr.clone().recipient(),
             ChannelHandle {
                 name,
+                alerts: addr.clone().recipient(),
                 flush: addr.clone().recipient(),
-                crash: addr.recipient(),
+                crash: addr.clone().recipient(),
+                retire: addr.clone().recipient(),
+                replace: None,
             },
+            addr,
         )
     }
+}
+
+/// The channels' stage: starts configured channels, and changes them on a reload.
+struct ChannelStage {
+    env: ChannelEnv,
+    store: Addr<StoreActor>,
+    router: Addr<RouterActor>,
+    /// Where the triage channel sends its follow-ups.
+    triage: Recipient<Triage>,
+    running: Vec<ChannelHandle>,
+}
+
+impl ChannelStage {
+    /// Starts the configured channel `ch` and routes to it.
+    fn start(&mut self, ch: ChannelSettings) {
+        let human = is_human(&ch.kind);
+        let (retry, make) = channel_maker(&ch, &self.triage);
+        let (recipient, mut handle, addr) = self.env.start(ch.name.clone(), retry, make);
+        handle.replace = Some(addr.recipient());
+        self.route(ch.name, ch.min_severity, human, human, recipient);
+        self.running.push(handle);
+    }
+
+    /// A reload changed `ch`: its actor (and queue) stays, its platform settings and route
+    /// change.
+    fn change(&mut self, ch: ChannelSettings) {
+        let Some(handle) = self.running.iter().find(|h| h.name == ch.name) else {
+            return self.start(ch);
+        };
+        let Some(replace) = handle.replace.clone() else {
+            return;
+        };
+        let human = is_human(&ch.kind);
+        let (retry, make) = channel_maker(&ch, &self.triage);
+        replace.do_send(ReplaceChannel { make, retry });
+        // The route's recipient is the same actor; only its severity and kind may differ.
+        let recipient = handle.alerts.clone();
+        self.route(ch.name, ch.min_severity, human, human, recipient);
+    }
+
+    /// A reload removed the channel `name`: no more routing to it, and every delivery it
+    /// still owes is marked failed ([`CHANNEL_REMOVED`]), in memory and in the store.
+    fn remove(&mut self, name: &Name) {
+        self.router.do_send(RemoveRoute(name.clone()));
+        if let Some(i) = self.running.iter().position(|h| &h.name == name) {
+            let handle = self.running.remove(i);
+            handle.retire.do_send(RetireChannel {
+                reason: CHANNEL_REMOVED.to_owned(),
+            });
+        }
+        self.store.do_send(FailPending {
+            channel: name.clone(),
+            reason: CHANNEL_REMOVED.to_owned(),
+        });
+    }
+
+    fn route(
+        &self,
+        name: Name,
+        min_severity: Severity,
+        wants_triage: bool,
+        durable: bool,
+        recipient: Recipient<Alert>,
+    ) {
+        self.router.do_send(AddRoute(Route {
+            name,
+            min_severity,
+            wants_triage,
+            durable,
+            recipient,
+        }));
+    }
+}
+
+/// The triage channel neither receives triage follow-ups nor is durable: a model asked about
+/// yesterday's alert after a restart costs budget and says nothing useful (and its answer
+/// would have no alert to follow up).
+fn is_human(kind: &ChannelKind) -> bool {
+    kind.info().human
+}
+
+/// The retry policy and the builder of the configured channel `ch` (its kind's `make`).
+fn channel_maker(ch: &ChannelSettings, triage: &Recipient<Triage>) -> (RetrySettings, MakeChannel) {
+    ch.kind.clone().make(&MakeContext {
+        name: &ch.name,
+        retry: &ch.retry,
+        triage,
+    })
+}
+
+/// The probes' stage: one ProbeActor per exchange, each on the least loaded probe arbiter.
+struct ProbeStage {
+    arbiters: Vec<ArbiterHandle>,
+    /// Endpoints per arbiter.
+    load: Vec<usize>,
+    running: Vec<RunningProbe>,
+    detectors: DetectorSet,
+    metrics: Arc<Metrics>,
+    supervision: SupervisionSettings,
+    escalate: Recipient<Anomaly>,
+    maintenance: Recipient<MaintenanceStatus>,
+}
+
+struct RunningProbe {
+    name: Name,
+    shard: usize,
+    endpoints: usize,
+    addr: Addr<ProbeActor>,
+}
+
+impl ProbeStage {
+    /// Starts the probe of `ex`, the `index`-th of `all`, on the least loaded arbiter.
+    fn start(
+        &mut self,
+        ex: ExchangeSettings,
+        index: usize,
+        all: &[ExchangeSettings],
+        settings: &Settings,
+    ) {
+        let endpoints = ex.endpoints.len();
+        let shard = (0..self.load.len())
+            .min_by_key(|&k| self.load[k])
+            .unwrap_or(0);
+        self.load[shard] += endpoints;
+        let spread = Spread {
+            exchange: index,
+            exchanges: all.len(),
+            total: all.iter().map(|x| x.endpoints.len()).sum(),
+        };
+        let (d, m, b, s, e) = (
+            self.detectors.clone(),
+            self.metrics.clone(),
+            settings.breaker.clone(),
+            self.supervision.clone(),
+            self.escalate.clone(),
+        );
+        let status = self.maintenance.clone();
+        let name = ex.name.clone();
+        let addr = Supervisor::start_in_arbiter(&self.arbiters[shard], move |_| {
+            ProbeActor::new(ex, &b, &s, d, &m, Some(e))
+                .with_maintenance(status)
+                .with_phase(spread)
+        });
+        self.running.push(RunningProbe {
+            name,
+            shard,
+            endpoints,
+            addr,
+        });
+    }
+
+    /// Stops probing `name`; its actor ends once its last address is gone.
+    fn stop(&mut self, name: &Name) {
+        if let Some(i) = self.running.iter().position(|p| &p.name == name) {
+            let probe = self.running.remove(i);
+            self.load[probe.shard] -= probe.endpoints;
+            probe.addr.do_send(StopProbing);
+        }
+    }
+
+    fn addrs(&self) -> Vec<Addr<ProbeActor>> {
+        self.running.iter().map(|p| p.addr.clone()).collect()
+    }
+}
+
+/// The running stages, as a reload finds them. See the module docs.
+pub(crate) struct Topology {
+    /// The settings as they run (keys that need a restart keep their start values).
+    settings: Settings,
+    router: Addr<RouterActor>,
+    detectors: DetectorSet,
+    status: Arc<StatusBoard>,
+    probes: ProbeStage,
+    channels: ChannelStage,
+}
+
+impl Apply for Topology {
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Applies `new` as a difference from the running settings. See [`crate::reload`].
+    fn apply(&mut self, new: Settings) -> ReloadReport {
+        let new = with_clock_windows(new);
+        let plan = crate::reload::plan(&self.settings, &new);
+        let new = crate::reload::plan::effective(&self.settings, new);
+        let mut changes = plan.describe();
+        if plan.is_empty() {
+            self.settings = new;
+            return ReloadReport {
+                changes,
+                needs_restart: plan.needs_restart,
+            };
+        }
+        // Detectors first, so that a new exchange's first measurements meet the new taps.
+        if plan.detect || plan.rules || !plan.exchanges.is_empty() {
+            let restarted = self.detectors.reconfigure(crate::detect::set::Reconfigure {
+                settings: new.detect.clone(),
+                exchanges: &new.exchanges,
+                rules: &new.rules,
+                max_series: series_limit(&new.exchanges),
+            });
+            changes.extend(restarted.into_iter().map(|r| format!("restarted: {r}")));
+        }
+        if !plan.exchanges.is_empty() {
+            for name in plan.exchanges.removed.iter().chain(&plan.exchanges.changed) {
+                self.probes.stop(name);
+            }
+            for (i, ex) in new.exchanges.iter().enumerate() {
+                if plan.exchanges.added.contains(&ex.name)
+                    || plan.exchanges.changed.contains(&ex.name)
+                {
+                    self.probes.start(ex.clone(), i, &new.exchanges, &new);
+                }
+            }
+            self.status.reshape(&new.exchanges);
+        }
+        if plan.router || !plan.exchanges.is_empty() {
+            self.router.do_send(Reconfigure {
+                settings: new.router.clone(),
+                exchanges: new.exchanges.len(),
+            });
+        }
+        for name in &plan.channels.removed {
+            self.channels.remove(name);
+        }
+        for ch in &new.channels {
+            if plan.channels.added.contains(&ch.name) {
+                self.channels.start(ch.clone());
+            } else if plan.channels.changed.contains(&ch.name) {
+                self.channels.change(ch.clone());
+            }
+        }
+        self.settings = new;
+        ReloadReport {
+            changes,
+            needs_restart: plan.needs_restart,
+        }
+    }
+}
+
+/// `settings` with each exchange's signing window filled into `[detect.clock]` (derived from
+/// `[exchanges]`, so that a reload compares like with like).
+fn with_clock_windows(mut settings: Settings) -> Settings {
+    settings.detect.clock.windows = crate::detect::clock::windows_of(&settings.exchanges);
+    settings
+}
+
+/// Three series at most per configured endpoint (errors, latency, a clock or a price), and
+/// room for what an embedding engine reports on its own.
+fn series_limit(exchanges: &[ExchangeSettings]) -> usize {
+    3 * exchanges.iter().map(|x| x.endpoints.len()).sum::<usize>() + SPARE_SERIES
+}
+
+/// The event store's stage: the file claimed and opened, its actor on its own thread.
+struct StoreStage {
+    addr: Addr<StoreActor>,
+    closed: StoreClosed,
+    link: StoreLink,
+    silences: Vec<crate::route::Silence>,
+}
+
+impl StoreStage {
+    fn open(settings: &Settings, metrics: &Arc<Metrics>) -> Result<Self, Error> {
+        // One running monitor per store file: claimed before the file is even opened.
+        let lock = StoreLock::acquire(&settings.store.path)?;
+        let db = Store::open(&settings.store.path)?;
+        // Silences persist: those not over yet are in force again from the start.
+        let silences = db.open_silences(crate::messages::Timestamp::now())?;
+        let (addr, closed) = StoreActor::start_locked(db, lock, &settings.supervision, metrics)?;
+        let link = StoreLink::new(&addr);
+        Ok(Self {
+            addr,
+            closed,
+            link,
+            silences,
+        })
+    }
+}
+
+/// The monitor's arbiters: probes, the pipeline (Router, detectors), the channels.
+struct Arbiters {
+    probes: Vec<Arbiter>,
+    pipeline: Arbiter,
+    channels: Arbiter,
+}
+
+impl Arbiters {
+    fn new(probe_threads: usize) -> Self {
+        Self {
+            probes: (0..probe_threads.max(1)).map(|_| Arbiter::new()).collect(),
+            pipeline: Arbiter::new(),
+            channels: Arbiter::new(),
+        }
+    }
+
+    fn into_vec(self) -> Vec<Arbiter> {
+        self.probes
+            .into_iter()
+            .chain([self.pipeline, self.channels])
+            .collect()
+    }
+}
+
+/// Starts the Router on the pipeline arbiter.
+fn start_router(
+    settings: &Settings,
+    arbiter: &ArbiterHandle,
+    store: &StoreStage,
+    metrics: &Arc<Metrics>,
+) -> Addr<RouterActor> {
+    let (m, s, region, window) = (
+        metrics.clone(),
+        settings.supervision.clone(),
+        settings.monitor.region.clone(),
+        settings.router.dedup_window,
+    );
+    let (store, silences) = (store.addr.clone(), store.silences.clone());
+    let exchange_count = settings.exchanges.len();
+    let flap_hold = settings.router.flap_hold;
+    Supervisor::start_in_arbiter(arbiter, move |_| {
+        RouterActor::new(region, window, &s, m)
+            .with_store(store)
+            .with_exchanges(exchange_count)
+            .with_flap_hold(flap_hold)
+            .with_silences(silences)
+    })
+}
+
+/// Starts the detectors, their taps included, on the pipeline arbiter.
+fn start_detectors(
+    settings: &Settings,
+    arbiter: &ArbiterHandle,
+    router: &Addr<RouterActor>,
+    store: &StoreStage,
+    status: Arc<StatusBoard>,
+    metrics: &Arc<Metrics>,
+) -> DetectorSet {
+    DetectorSet::builder(
+        arbiter.clone(),
+        settings.detect.clone(),
+        settings.supervision.clone(),
+        DetectorOutputs {
+            anomalies: router.clone().recipient(),
+            resolved: router.clone().recipient(),
+        },
+        metrics.clone(),
+    )
+    .baselines(BaselineLink::new(&store.addr))
+    .max_series(series_limit(&settings.exchanges))
+    .prices(&settings.exchanges)
+    .status(status)
+    .rules(&settings.rules, &settings.monitor.region)
+    .build()
 }
 
 impl MonitorBuilder {
@@ -128,11 +497,22 @@ impl MonitorBuilder {
     pub fn new(settings: Settings) -> Self {
         Self {
             settings,
+            source: None,
             extra: Vec::new(),
             recipients: Vec::new(),
             subscribers: Vec::new(),
             resolved_subscribers: Vec::new(),
         }
+    }
+
+    /// Where a live reload ([`MonitorHandle::reload`], `SIGHUP`, `POST /-/reload`) reads the
+    /// configuration from; without one, a reload is refused.
+    pub fn config_source(
+        mut self,
+        source: impl Fn() -> Result<Settings, ConfigError> + Send + Sync + 'static,
+    ) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     /// Adds a channel implemented outside exwatch. `make` runs on the channel arbiter.
@@ -147,7 +527,10 @@ impl MonitorBuilder {
         self.extra.push(ExtraChannel {
             name: n.clone(),
             min_severity,
-            start: Box::new(move |env| env.start(n, retry, make)),
+            start: Box::new(move |env| {
+                let (recipient, handle, _) = env.start(n, retry, make);
+                (recipient, handle)
+            }),
         });
         self
     }
@@ -184,190 +567,107 @@ impl MonitorBuilder {
     /// from a latency-sensitive event loop. Fails when the event store cannot
     /// be opened or migrated.
     pub fn start(self) -> Result<MonitorHandle, Error> {
-        let Settings {
-            monitor,
-            store,
-            breaker,
-            exchanges,
-            detect,
-            router,
-            channels,
-            supervision,
-            shutdown,
-            rules,
-            http,
-            ..
-        } = self.settings;
+        let settings = with_clock_windows(self.settings);
         let metrics = Arc::new(Metrics::new());
-        // One running monitor per store file: claimed before the file is even opened.
-        let lock = StoreLock::acquire(&store.path)?;
-        let db = Store::open(&store.path)?;
-        // Silences persist: those not over yet are in force again from the start.
-        let silences = db.open_silences(crate::messages::Timestamp::now())?;
-        let (store, store_closed) = StoreActor::start_locked(db, lock, &supervision, &metrics)?;
-        let link = StoreLink::new(&store);
-        let channel_arbiter = Arbiter::new();
-        let pipeline_arbiter = Arbiter::new();
-        // Probes are spread over `probe_threads` arbiters, each exchange to the least loaded
-        // (by endpoint count) so far.
-        let probe_arbiters: Vec<Arbiter> = (0..monitor.probe_threads.max(1))
-            .map(|_| Arbiter::new())
-            .collect();
-        let mut probe_load = vec![0usize; probe_arbiters.len()];
-        let total_endpoints: usize = exchanges.iter().map(|x| x.endpoints.len()).sum();
-        let exchange_count = exchanges.len();
+        let store = StoreStage::open(&settings, &metrics)?;
+        let arbiters = Arbiters::new(settings.monitor.probe_threads);
+        let router = start_router(&settings, &arbiters.pipeline.handle(), &store, &metrics);
+        let escalate: Recipient<Anomaly> = router.clone().recipient();
 
-        let router_addr = {
-            let (m, s, region, window) = (
-                metrics.clone(),
-                supervision.clone(),
-                monitor.region.clone(),
-                router.dedup_window,
-            );
-            let store = store.clone();
-            let exchange_count = exchanges.len();
-            let flap_hold = router.flap_hold;
-            Supervisor::start_in_arbiter(&pipeline_arbiter.handle(), move |_| {
-                RouterActor::new(region, window, &s, m)
-                    .with_store(store)
-                    .with_exchanges(exchange_count)
-                    .with_flap_hold(flap_hold)
-                    .with_silences(silences)
-            })
+        let mut channels = ChannelStage {
+            env: ChannelEnv {
+                arbiter: arbiters.channels.handle(),
+                metrics: metrics.clone(),
+                supervision: settings.supervision.clone(),
+                escalate: escalate.clone(),
+                store: store.link.clone(),
+            },
+            store: store.addr.clone(),
+            router: router.clone(),
+            triage: router.clone().recipient(),
+            running: Vec::new(),
         };
-        let escalate: Recipient<Anomaly> = router_addr.clone().recipient();
-
-        let mut channel_handles = Vec::new();
-        let add_route = |name: Name,
-                         min_severity: Severity,
-                         wants_triage: bool,
-                         durable: bool,
-                         recipient: Recipient<Alert>| {
-            router_addr.do_send(AddRoute(Route {
-                name,
-                min_severity,
-                wants_triage,
-                durable,
-                recipient,
-            }));
-        };
-        // The triage channel answers to the Router and never triages its own follow-ups.
-        let triage_router: Recipient<Triage> = router_addr.clone().recipient();
-        let env = ChannelEnv {
-            arbiter: channel_arbiter.handle(),
-            metrics: metrics.clone(),
-            supervision: supervision.clone(),
-            escalate: escalate.clone(),
-            store: link.clone(),
-        };
-        for ch in channels {
-            // The triage channel neither receives triage follow-ups nor is durable: a model
-            // asked about yesterday's alert after a restart costs budget and says nothing
-            // useful (and its answer would have no alert to follow up).
-            let human = ch.kind.info().human;
-            let (recipient, handle) = ch.kind.start(&StartContext {
-                name: &ch.name,
-                retry: ch.retry,
-                triage: &triage_router,
-                launcher: &env,
-            });
-            add_route(ch.name, ch.min_severity, human, human, recipient);
-            channel_handles.push(handle);
+        for ch in settings.channels.clone() {
+            channels.start(ch);
         }
         for extra in self.extra {
-            let (recipient, handle) = (extra.start)(&env);
-            add_route(extra.name, extra.min_severity, true, true, recipient);
-            channel_handles.push(handle);
+            let (recipient, handle) = (extra.start)(&channels.env);
+            channels.route(extra.name, extra.min_severity, true, true, recipient);
+            channels.running.push(handle);
         }
         for (name, min_severity, recipient) in self.recipients {
-            add_route(name, min_severity, true, false, recipient);
+            channels.route(name, min_severity, true, false, recipient);
         }
         for s in self.subscribers {
-            router_addr.do_send(Subscribe(s));
+            router.do_send(Subscribe(s));
         }
         for s in self.resolved_subscribers {
-            router_addr.do_send(SubscribeResolved(s));
+            router.do_send(SubscribeResolved(s));
         }
 
-        let mut detect = detect;
-        detect.clock.windows = crate::detect::clock::windows_of(&exchanges);
-        let detectors = DetectorSet::new(
-            pipeline_arbiter.handle(),
-            detect,
-            supervision.clone(),
-            DetectorOutputs {
-                anomalies: router_addr.clone().recipient(),
-                resolved: router_addr.clone().recipient(),
-            },
-            metrics.clone(),
+        let status = Arc::new(StatusBoard::new(
+            settings.monitor.region.clone(),
+            &settings.exchanges,
+        ));
+        let detectors = start_detectors(
+            &settings,
+            &arbiters.pipeline.handle(),
+            &router,
+            &store,
+            status.clone(),
+            &metrics,
         );
-        detectors.persist_baselines(BaselineLink::new(&store));
-        // Three series at most per configured endpoint (errors, latency, a clock or a price),
-        // and room for what an embedding engine reports on its own.
-        detectors.limit_series(3 * total_endpoints + SPARE_SERIES);
-        detectors.start_prices(&exchanges);
-        let status_board = Arc::new(StatusBoard::new(monitor.region.clone(), &exchanges));
-        detectors.attach_status(status_board.clone());
-        detectors.start_rules(&rules, &monitor.region);
 
-        let probes = exchanges
-            .into_iter()
-            .enumerate()
-            .map(|(x, ex)| {
-                let count = ex.endpoints.len();
-                let shard = (0..probe_load.len())
-                    .min_by_key(|&k| probe_load[k])
-                    .unwrap_or(0);
-                probe_load[shard] += count;
-                let spread = Spread {
-                    exchange: x,
-                    exchanges: exchange_count,
-                    total: total_endpoints,
-                };
-                let (d, m, b, s, e) = (
-                    detectors.clone(),
-                    metrics.clone(),
-                    breaker.clone(),
-                    supervision.clone(),
-                    escalate.clone(),
-                );
-                let status = router_addr.clone().recipient();
-                Supervisor::start_in_arbiter(&probe_arbiters[shard].handle(), move |_| {
-                    ProbeActor::new(ex, &b, &s, d, &m, Some(e))
-                        .with_maintenance(status)
-                        .with_phase(spread)
-                })
-            })
-            .collect();
+        let mut probes = ProbeStage {
+            arbiters: arbiters.probes.iter().map(Arbiter::handle).collect(),
+            load: vec![0; arbiters.probes.len()],
+            running: Vec::new(),
+            detectors: detectors.clone(),
+            metrics: metrics.clone(),
+            supervision: settings.supervision.clone(),
+            escalate,
+            maintenance: router.clone().recipient(),
+        };
+        for (i, ex) in settings.exchanges.iter().enumerate() {
+            probes.start(ex.clone(), i, &settings.exchanges, &settings);
+        }
+
+        let http = settings.http.clone();
+        tracing::info!(region = %settings.monitor.region, "exwatch started.");
+        let topology = Arc::new(Mutex::new(Topology {
+            settings,
+            router: router.clone(),
+            detectors: detectors.clone(),
+            status: status.clone(),
+            probes,
+            channels,
+        }));
+        let reloader = Arc::new(Reloader::new(self.source, topology.clone(), &metrics));
 
         let server = if http.enabled {
             let state = AppState {
-                store: store.clone(),
-                router: router_addr.clone(),
+                store: store.addr.clone(),
+                router: router.clone(),
                 metrics: metrics.clone(),
                 token: http.token.clone(),
-                status: status_board.clone(),
+                status,
+                reloader: reloader.clone(),
             };
             Some(server::start(&http, state)?)
         } else {
             None
         };
 
-        tracing::info!(region = %monitor.region, "exwatch started.");
         Ok(MonitorHandle {
             server,
             detectors,
-            router: router_addr,
-            store,
-            probes,
-            channels: channel_handles,
-            arbiters: probe_arbiters
-                .into_iter()
-                .chain([pipeline_arbiter, channel_arbiter])
-                .collect(),
+            router,
+            store: store.addr,
+            topology,
+            reloader,
+            arbiters: arbiters.into_vec(),
             metrics,
-            grace: shutdown.grace,
-            store_closed,
+            store_closed: store.closed,
         })
     }
 }
@@ -378,11 +678,10 @@ pub struct MonitorHandle {
     detectors: DetectorSet,
     router: Addr<RouterActor>,
     store: Addr<StoreActor>,
-    probes: Vec<Addr<ProbeActor>>,
-    channels: Vec<ChannelHandle>,
+    topology: Arc<Mutex<Topology>>,
+    reloader: Arc<Reloader>,
     arbiters: Vec<Arbiter>,
     metrics: Arc<Metrics>,
-    grace: Duration,
     store_closed: StoreClosed,
 }
 
@@ -430,14 +729,41 @@ impl MonitorHandle {
         self.server.as_ref().map(RunningServer::addr)
     }
 
-    /// The probes, one per exchange.
-    pub fn probes(&self) -> &[Addr<ProbeActor>] {
-        &self.probes
+    /// The probes, one per exchange, in the order of the configuration.
+    pub fn probes(&self) -> Vec<Addr<ProbeActor>> {
+        self.topology.lock().probes.addrs()
     }
 
     /// The channel named `name`.
-    pub fn channel(&self, name: &str) -> Option<&ChannelHandle> {
-        self.channels.iter().find(|c| &*c.name == name)
+    pub fn channel(&self, name: &str) -> Option<ChannelHandle> {
+        let topology = self.topology.lock();
+        topology
+            .channels
+            .running
+            .iter()
+            .find(|c| &*c.name == name)
+            .cloned()
+    }
+
+    /// The settings as they run now (after the last successful reload).
+    pub fn settings(&self) -> Settings {
+        self.topology.lock().settings.clone()
+    }
+
+    /// Re-reads the configuration source ([`MonitorBuilder::config_source`]) and applies it
+    /// as a difference; an invalid one changes nothing. See [`crate::reload`].
+    pub fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        self.reloader.reload()
+    }
+
+    /// Applies `settings` (valid, built in code) as a difference from the running ones.
+    pub fn apply(&self, settings: Settings) -> ReloadReport {
+        self.reloader.apply(settings)
+    }
+
+    /// The reloader (for a signal handler that outlives a borrow of the handle).
+    pub fn reloader(&self) -> Arc<Reloader> {
+        self.reloader.clone()
     }
 
     /// Waits until every measurement injected so far has been judged and every resulting
@@ -476,24 +802,28 @@ impl MonitorHandle {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
-        for p in &self.probes {
+        let (probes, channels, grace) = {
+            let t = self.topology.lock();
+            (
+                t.probes.addrs(),
+                t.channels.running.clone(),
+                t.settings.shutdown.grace,
+            )
+        };
+        for p in &probes {
             let _ = p.send(StopProbing).await;
         }
         // Anomalies still queued in a stuck pipeline never became alerts: not "all delivered".
         let drained = self.drained().await;
-        let flushes = self.channels.iter().map(|c| {
-            c.flush.send(Flush {
-                deadline: self.grace,
-            })
-        });
+        let flushes = channels
+            .iter()
+            .map(|c| c.flush.send(Flush { deadline: grace }));
         // Each channel gives up by `grace`; the bound covers a channel whose thread is stuck.
-        let flushed = tokio::time::timeout(
-            self.grace + FLUSH_SLACK,
-            futures_util::future::join_all(flushes),
-        )
-        .await
-        .map(|replies| replies.into_iter().all(|r| r.unwrap_or(false)))
-        .unwrap_or(false);
+        let flushed =
+            tokio::time::timeout(grace + FLUSH_SLACK, futures_util::future::join_all(flushes))
+                .await
+                .map(|replies| replies.into_iter().all(|r| r.unwrap_or(false)))
+                .unwrap_or(false);
         let all_done = drained && flushed;
         // Every delivery report the channels sent is written before anything stops; then the
         // file is closed and its lock released, whatever addresses of the store live on.
@@ -511,8 +841,8 @@ impl MonitorHandle {
             detectors,
             router,
             store,
-            probes,
-            channels,
+            topology,
+            reloader,
             arbiters,
             store_closed,
             ..
@@ -524,7 +854,8 @@ impl MonitorHandle {
             a.stop();
         }
         join_arbiters(arbiters).await;
-        drop((detectors, router, store, probes, channels));
+        drop((detectors, router, store, probes, channels, reloader));
+        drop(topology);
         if tokio::time::timeout(STORE_CLOSE_WAIT, store_closed)
             .await
             .is_err()

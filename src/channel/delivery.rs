@@ -129,6 +129,31 @@ pub struct ChannelActor<C: Channel> {
     loaded: bool,
     /// The actor restarted while an attempt was in flight.
     crashed: bool,
+    /// The heartbeat's interval timer, when the channel has one.
+    heartbeat: Option<SpawnHandle>,
+    /// The channel was removed by a reload: it takes no more alerts and delivers nothing.
+    retired: bool,
+}
+
+/// A live reload changed the channel's settings (its URL, its secrets, its kind): deliveries
+/// go through the channel `make` builds from now on — the alerts still queued included —
+/// with the new retry policy. `make` runs on the channel's arbiter (awc clients are `!Send`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReplaceChannel {
+    /// Builds the new channel.
+    pub make: Box<dyn FnOnce() -> Box<dyn Channel> + Send>,
+    /// The new retry policy.
+    pub retry: RetrySettings,
+}
+
+/// A live reload removed the channel: every alert it still holds is marked failed with
+/// `reason` (not left pending forever), and it delivers nothing more.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RetireChannel {
+    /// Why, as the store records it ("channel removed").
+    pub reason: String,
 }
 
 impl<C: Channel> ChannelActor<C> {
@@ -171,6 +196,8 @@ impl<C: Channel> ChannelActor<C> {
             store: None,
             loaded: false,
             crashed: false,
+            heartbeat: None,
+            retired: false,
         }
     }
 
@@ -239,6 +266,9 @@ impl<C: Channel> ChannelActor<C> {
     }
 
     fn enqueue(&mut self, alert: Alert, ctx: &mut Context<Self>) {
+        if self.retired {
+            return;
+        }
         self.push(alert, 0, ctx);
         self.kick(ctx);
     }
@@ -268,7 +298,7 @@ impl<C: Channel> ChannelActor<C> {
 
     /// Starts the next attempt unless one is under way.
     fn kick(&mut self, ctx: &mut Context<Self>) {
-        if self.state != State::Idle {
+        if self.state != State::Idle || self.retired {
             return;
         }
         let Some(front) = self.queue.front_mut() else {
@@ -409,7 +439,7 @@ impl<C: Channel> ChannelActor<C> {
 
     /// Runs the channel's heartbeat unless the previous one is still running.
     fn beat(&mut self, ctx: &mut Context<Self>) {
-        if self.beating {
+        if self.beating || self.retired {
             return;
         }
         if let Some(work) = self.channel.heartbeat() {
@@ -418,6 +448,18 @@ impl<C: Channel> ChannelActor<C> {
                 act.beating = false;
             }));
         }
+    }
+
+    /// Runs the channel's heartbeat every [`Channel::heartbeat_interval`], if it has one.
+    fn arm_heartbeat(&mut self, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.heartbeat.take() {
+            ctx.cancel_future(timer);
+        }
+        self.heartbeat = self.channel.heartbeat_interval().map(|every| {
+            ctx.run_interval(every, |act, ctx| {
+                guard(act, ctx, "channel", |act, ctx| act.beat(ctx));
+            })
+        });
     }
 
     /// Drops the front alert. Callers count its outcome only after this, so whoever sees the
@@ -433,11 +475,7 @@ impl<C: Channel> Actor for ChannelActor<C> {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1024);
-        if let Some(every) = self.channel.heartbeat_interval() {
-            ctx.run_interval(every, |act, ctx| {
-                guard(act, ctx, "channel", |act, ctx| act.beat(ctx));
-            });
-        }
+        self.arm_heartbeat(ctx);
         // Guarded like every handler: a delivery that panics here must restart the actor,
         // not kill it.
         guard(self, ctx, "channel", |act, ctx| {
@@ -506,6 +544,52 @@ impl<C: Channel> Handler<Crash> for ChannelActor<C> {
         guard(self, ctx, "channel", |_, _| {
             panic!("fault injected by a Crash message")
         });
+    }
+}
+
+impl Handler<ReplaceChannel> for ChannelActor<Box<dyn Channel>> {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReplaceChannel, ctx: &mut Context<Self>) {
+        guard(self, ctx, "channel", |act, ctx| {
+            act.channel = (msg.make)();
+            act.retry = msg.retry;
+            act.arm_heartbeat(ctx);
+            tracing::info!(channel = %act.name, pending = act.queue.len(), "Channel reconfigured; queued alerts go to its new settings.");
+            // A back-off was waiting for the old destination: the new one is tried at once.
+            if let State::BackingOff { timer, .. } = act.state {
+                ctx.cancel_future(timer);
+                act.state = State::Idle;
+            }
+            act.kick(ctx);
+        });
+    }
+}
+
+impl<C: Channel> Handler<RetireChannel> for ChannelActor<C> {
+    type Result = ();
+
+    fn handle(&mut self, msg: RetireChannel, ctx: &mut Context<Self>) {
+        self.retired = true;
+        if let State::BackingOff { timer, .. } = self.state {
+            ctx.cancel_future(timer);
+        }
+        if let Some(timer) = self.heartbeat.take() {
+            ctx.cancel_future(timer);
+        }
+        // An attempt in flight finishes on its own; its result is no longer booked.
+        self.state = State::Idle;
+        while let Some(front) = self.queue.front() {
+            let id = front.alert.id.clone();
+            self.report_failed(&id, &msg.reason);
+            self.dropped += 1;
+            self.finish_front();
+            self.failed.inc();
+        }
+        for (w, _) in self.waiters.drain(..) {
+            let _ = w.send(false);
+        }
+        tracing::info!(channel = %self.name, "Channel removed by a reload; its undelivered alerts are marked failed.");
     }
 }
 

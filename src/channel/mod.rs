@@ -30,7 +30,7 @@ use futures_util::future::LocalBoxFuture;
 pub use crate::error::DeliveryError;
 use crate::messages::Alert;
 pub use alertmanager::AlertmanagerChannel;
-pub use delivery::{ChannelActor, Flush, backoff_delay};
+pub use delivery::{ChannelActor, Flush, ReplaceChannel, RetireChannel, backoff_delay};
 pub use discord::DiscordChannel;
 pub use line::LineChannel;
 pub use llm_triage::{LlmTriageChannel, LlmTriageSettings};
@@ -75,5 +75,29 @@ pub trait Channel: Unpin + 'static {
     /// time, guarded like every other piece of the channel.
     fn heartbeat(&mut self) -> Option<LocalBoxFuture<'static, ()>> {
         None
+    }
+}
+
+/// A boxed channel is a channel: the configured channels run as `ChannelActor<Box<dyn
+/// Channel>>`, so that a reload can replace one by another ([`ReplaceChannel`]).
+impl Channel for Box<dyn Channel> {
+    fn kind(&self) -> &'static str {
+        (**self).kind()
+    }
+
+    fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
+        (**self).deliver(alert)
+    }
+
+    fn resumed(&mut self, alert: &Alert) {
+        (**self).resumed(alert);
+    }
+
+    fn heartbeat_interval(&self) -> Option<std::time::Duration> {
+        (**self).heartbeat_interval()
+    }
+
+    fn heartbeat(&mut self) -> Option<LocalBoxFuture<'static, ()>> {
+        (**self).heartbeat()
     }
 }

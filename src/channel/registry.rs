@@ -2,7 +2,7 @@
 //!
 //! Each kind is a folder `channel/<kind>/`: `config.rs` turns the kind's own keys into a
 //! validated spec (and says, in its `KIND`, its type name, keys and defaults), `mod.rs` holds
-//! the runtime and a `start` that builds the channel from that spec. Adding a channel is one
+//! the runtime and a `make` that builds the channel from that spec. Adding a channel is one
 //! new folder and one line in the `kinds!` list below.
 //!
 //! This module reads the generic keys every channel has (`type`, `min_severity`, the retry
@@ -19,7 +19,7 @@ use crate::config::check::{Env, check_name, retry, severity};
 use crate::config::raw::Table;
 use crate::messages::{Name, Severity, Triage};
 
-/// What the registry knows of one channel kind, besides its spec and start.
+/// What the registry knows of one channel kind, besides its spec and make.
 #[derive(Debug, Clone, Copy)]
 pub struct KindInfo {
     /// The value of `type` (`webhook`).
@@ -36,36 +36,22 @@ pub struct KindInfo {
     pub human: bool,
 }
 
-/// Starts a channel's supervised actor: implemented by the topology, which owns the arbiter,
-/// metrics, restart budget and store a channel actor is started with.
-pub trait Launch {
-    /// What a started channel is to the topology (its recipient and handle).
-    type Output;
+/// Builds a configured channel on the channel arbiter (where its `!Send` HTTP client must be
+/// created).
+pub type MakeChannel = Box<dyn FnOnce() -> Box<dyn Channel> + Send>;
 
-    /// Starts the actor of channel `name` delivering through what `make` builds; `make` runs
-    /// on the channel arbiter (where a `!Send` HTTP client must be created).
-    fn launch<C: Channel>(
-        &self,
-        name: Name,
-        retry: RetrySettings,
-        make: impl FnOnce() -> C + Send + 'static,
-    ) -> Self::Output;
-}
-
-/// What a kind's `start` gets besides its spec.
-pub struct StartContext<'a, L: Launch> {
+/// What a kind's `make` gets besides its spec.
+pub struct MakeContext<'a> {
     /// The channel's name.
     pub name: &'a Name,
     /// Its delivery retries.
-    pub retry: RetrySettings,
+    pub retry: &'a RetrySettings,
     /// The Router's triage input (for a channel that answers the Router).
     pub triage: &'a Recipient<Triage>,
-    /// Starts the actor.
-    pub launcher: &'a L,
 }
 
 /// `[channels.<name>]`
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChannelSettings {
     /// Lowercase `[a-z0-9_-]+`.
     #[serde(skip_serializing)]
@@ -81,12 +67,12 @@ pub struct ChannelSettings {
 }
 
 /// Declares the kinds: for each, `Variant(Spec) => module`, the module being
-/// `crate::channel::<module>` with `config::{KIND, parse}` and `start`. The order is the
+/// `crate::channel::<module>` with `config::{KIND, parse}` and `make`. The order is the
 /// order in which the types are listed in messages.
 macro_rules! kinds {
     ($($variant:ident($spec:ty) => $module:ident),* $(,)?) => {
         /// The channel kinds, each with its validated spec.
-        #[derive(Debug, Clone, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Serialize)]
         #[serde(tag = "type", rename_all = "snake_case")]
         pub enum ChannelKind {
             $(
@@ -106,10 +92,11 @@ macro_rules! kinds {
                 }
             }
 
-            /// Builds and starts the channel (see [`Launch`]).
-            pub fn start<L: Launch>(self, cx: &StartContext<'_, L>) -> L::Output {
+            /// The retry policy the channel's actor runs with and the builder of the channel
+            /// (the kind's `make`).
+            pub fn make(self, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
                 match self {
-                    $(ChannelKind::$variant(spec) => crate::channel::$module::start(spec, cx),)*
+                    $(ChannelKind::$variant(spec) => crate::channel::$module::make(spec, cx),)*
                 }
             }
         }

@@ -61,7 +61,7 @@ pub(crate) fn ser_opt_duration<S: Serializer>(
 }
 
 /// Everything exwatch needs to run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Settings {
     /// `[monitor]`
     pub monitor: MonitorSettings,
@@ -93,7 +93,7 @@ pub struct Settings {
 }
 
 /// `[monitor]`
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MonitorSettings {
     /// Label on every measurement and alert.
     pub region: Name,
@@ -117,7 +117,7 @@ pub fn default_probe_threads() -> usize {
 }
 
 /// `[http]`: the HTTP server (health, `/metrics`, the API under `/api/v1`, the dashboard).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HttpSettings {
     /// Address to bind; loopback by default. Port 0 picks a free port (logged at start).
     pub listen: SocketAddr,
@@ -145,7 +145,7 @@ impl Default for HttpSettings {
 }
 
 /// `[store]`: the event store.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoreSettings {
     /// SQLite file, or `:memory:` to keep nothing.
     pub path: String,
@@ -174,7 +174,7 @@ impl StoreSettings {
 }
 
 /// `[defaults]`: per-endpoint defaults.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EndpointDefaults {
     /// Time between two probes of one endpoint.
     #[serde(serialize_with = "ser_duration")]
@@ -229,7 +229,7 @@ pub fn default_confirm_interval(interval: Duration) -> Duration {
 }
 
 /// `[breaker]`: the per-exchange circuit breaker.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BreakerSettings {
     /// Consecutive failures that open the breaker.
     pub failure_threshold: u32,
@@ -305,7 +305,7 @@ impl EndpointKind {
 }
 
 /// `[exchanges.<name>]`
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExchangeSettings {
     /// Lowercase `[a-z0-9_-]+`.
     #[serde(skip_serializing)]
@@ -335,7 +335,7 @@ pub struct ExchangeSettings {
 }
 
 /// `[exchanges.<exchange>.endpoints.<name>]`
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EndpointSettings {
     /// Lowercase `[a-z0-9_-]+`.
     #[serde(skip_serializing)]
@@ -367,7 +367,7 @@ pub struct EndpointSettings {
 }
 
 /// `[detect]`
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DetectSettings {
     /// `[detect.latency]`
     pub latency: LatencySettings,
@@ -385,7 +385,7 @@ pub struct DetectSettings {
 
 /// `[detect.likelihood]`: the likelihood model, the default latency detector; see
 /// [`crate::detect::likelihood`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LikelihoodSettings {
     /// Rows in the sliding windows of values and of steps.
     pub window: usize,
@@ -414,7 +414,7 @@ impl Default for LikelihoodSettings {
 
 /// `[detect.baseline]`: learned per-series baselines (p90 latency, error-class rates) over
 /// trailing per-bucket rollups; see [`crate::detect::baseline`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BaselineSettings {
     /// Trailing history the baseline learns from.
     #[serde(serialize_with = "ser_duration")]
@@ -441,7 +441,7 @@ impl Default for BaselineSettings {
 }
 
 /// `[detect.latency]`: z-score, IQR and rolling-mean detectors over sliding windows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LatencySettings {
     /// Samples in the baseline window.
     pub window: usize,
@@ -578,7 +578,7 @@ impl Default for LatencySettings {
 }
 
 /// `[detect.errors]`: error rate and consecutive failures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorSettings {
     /// Error rate over the window at which the series fires.
     pub rate_threshold: f64,
@@ -605,7 +605,7 @@ impl Default for ErrorSettings {
 }
 
 /// `[detect.price]`: cross-exchange price deviation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PriceSettings {
     /// Deviation from the median in basis points that warns.
     pub warn_bps: f64,
@@ -632,7 +632,7 @@ impl Default for PriceSettings {
 /// `[detect.clock]`: clock skew thresholds. Where an exchange's signing window is known,
 /// the thresholds are the fractions below of it, and `warn_ms` / `critical_ms` cap them only
 /// when set explicitly; see [`crate::detect::clock`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClockSettings {
     /// |skew| in ms that warns.
     pub warn_ms: f64,
@@ -672,7 +672,7 @@ impl Default for ClockSettings {
 }
 
 /// `[router]`
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RouterSettings {
     /// Within this window a series' firing alert is sent once (a rise in severity at once).
     #[serde(serialize_with = "ser_duration")]
@@ -693,7 +693,7 @@ impl Default for RouterSettings {
 }
 
 /// `[supervision]`: restart intensity.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SupervisionSettings {
     /// Restarts of one actor within `within` that count as a crash loop.
     pub max_restarts: u32,
@@ -712,7 +712,7 @@ impl Default for SupervisionSettings {
 }
 
 /// `[shutdown]`
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShutdownSettings {
     /// How long queued alerts may take to be delivered at shutdown.
     #[serde(serialize_with = "ser_duration")]
@@ -728,7 +728,7 @@ impl Default for ShutdownSettings {
 }
 
 /// Retry policy of a channel's deliveries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RetrySettings {
     /// Attempts per alert, the first included; `0` (the default) retries until delivered:
     /// an alert a channel could not deliver stays pending and is retried.
@@ -757,7 +757,7 @@ impl Default for RetrySettings {
 
 /// `[rules.<name>]`: an operator rule, "`metric` `op` `threshold` for `for`". Its alerts carry
 /// detector `rule:<name>`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RuleSettings {
     /// Lowercase `[a-z0-9_-]+`.
     #[serde(skip_serializing)]

@@ -172,7 +172,7 @@ impl Handler<Ping> for PriceActor {
 
 /// Where each ticker endpoint's prices go: (exchange, endpoint) → (PriceActor, venue slot).
 /// Built once at start; a lookup is a scan of the few ticker endpoints, no allocation.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct PriceRoutes {
     routes: Vec<(Name, Name, Addr<PriceActor>, usize)>,
     actors: Vec<Addr<PriceActor>>,

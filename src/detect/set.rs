@@ -1,20 +1,30 @@
-//! The set of running detectors: finds (or starts) the DetectorActor of a series.
+//! The set of running detectors, and the measurement sink every probe emits into.
 //!
-//! Probes and the embedding engine both send measurements through it. It is shared across
-//! arbiters' threads, hence the `parking_lot::Mutex` around the map: a lookup is a short
-//! critical section with no await inside, cheaper and simpler than a message round trip.
+//! [`DetectorSet::send`] passes each measurement through the named [`Taps`] in order — the
+//! live status board, the cross-exchange price comparison, the operator rules — and then to
+//! the DetectorActor of its series, started on first use. Probes and an embedding engine both
+//! send through it.
+//!
+//! A set is built complete by [`DetectorSetBuilder`] (every part given up front, in any
+//! order); a live reload swaps its taps and its settings with [`DetectorSet::reconfigure`],
+//! restarting only the detectors whose settings changed. The series map is shared across
+//! arbiters' threads behind a `parking_lot::Mutex` (a lookup is a short critical section with
+//! no await inside); the taps and the settings for new detectors are read through `ArcSwap`,
+//! so the hot path takes no lock for them and allocates nothing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix::{Addr, ArbiterHandle, Supervisor};
+use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use crate::config::{DetectSettings, ExchangeSettings, RuleSettings, SupervisionSettings};
 use crate::detect::actor::{DetectorActor, DetectorOutputs, DetectorShared};
 use crate::detect::price_actor::{PriceActor, PriceRoutes};
 use crate::detect::rule_actor::RuleActor;
-use crate::messages::{Measurement, Metric, SeriesKey};
+use crate::messages::{Measurement, Metric, Name, SeriesKey};
 use crate::metrics::Metrics;
 use crate::status::StatusBoard;
 use crate::store::BaselineLink;
@@ -22,194 +32,343 @@ use crate::store::BaselineLink;
 /// The most series one monitor tracks (a probed endpoint has two or three: 25 000 endpoints
 /// need up to 75 000); more is almost surely a bug in the sender (a series key built from a
 /// changing value) and would grow without bound. A monitor sets its own, lower limit from its
-/// config ([`DetectorSet::limit_series`]).
+/// config ([`DetectorSetBuilder::max_series`]).
 pub const MAX_SERIES: usize = 250_000;
+
+/// What every measurement passes through before its series' detector, in this order.
+#[derive(Default)]
+pub struct Taps {
+    /// The live status board (`GET /api/v1/status`): every measurement.
+    pub status: Option<Arc<StatusBoard>>,
+    /// The cross-exchange price comparison: `price` measurements of ticker endpoints.
+    pub prices: PriceRoutes,
+    /// The operator rules: `errors` and `latency_ms` measurements.
+    pub rules: Option<Addr<RuleActor>>,
+}
+
+/// What the detectors are started with; the parts a reload may change.
+struct Parts {
+    settings: DetectSettings,
+    exchanges: Vec<ExchangeSettings>,
+    rules: Vec<RuleSettings>,
+}
 
 struct Inner {
     arbiter: ArbiterHandle,
-    settings: Arc<DetectSettings>,
     supervision: SupervisionSettings,
     outputs: DetectorOutputs,
     metrics: Arc<Metrics>,
-    /// What the detectors started before [`DetectorSet::persist_baselines`] share.
-    cold: Arc<DetectorShared>,
+    baselines: Option<BaselineLink>,
+    region: Name,
+    /// What detectors started from now on share (their settings among it).
+    shared: ArcSwap<DetectorShared>,
+    taps: ArcSwap<Taps>,
+    max_series: AtomicUsize,
     detectors: Mutex<HashMap<SeriesKey, Addr<DetectorActor>>>,
-    /// Set once by [`DetectorSet::start_prices`].
-    prices: OnceLock<PriceRoutes>,
-    /// Set once by [`DetectorSet::start_rules`]; `None` inside when no rule applies.
-    rules: OnceLock<Option<Addr<RuleActor>>>,
-    /// What the detectors share, with the store link; set once by
-    /// [`DetectorSet::persist_baselines`].
-    warm: OnceLock<Arc<DetectorShared>>,
-    /// Set once by [`DetectorSet::attach_status`].
-    status: OnceLock<Arc<StatusBoard>>,
-    /// Set once by [`DetectorSet::limit_series`].
-    max_series: OnceLock<usize>,
+    /// The parts the running taps and detectors were built from (a reload compares with it).
+    parts: Mutex<Parts>,
 }
 
-/// A cheap-to-clone handle on the running detectors.
+/// A cheap-to-clone handle on the running detectors. See the module docs.
 #[derive(Clone)]
 pub struct DetectorSet {
     inner: Arc<Inner>,
 }
 
+/// Builds a [`DetectorSet`] complete: each method records one part, in any order, and
+/// [`DetectorSetBuilder::build`] starts the taps.
+pub struct DetectorSetBuilder {
+    arbiter: ArbiterHandle,
+    settings: DetectSettings,
+    supervision: SupervisionSettings,
+    outputs: DetectorOutputs,
+    metrics: Arc<Metrics>,
+    baselines: Option<BaselineLink>,
+    max_series: usize,
+    exchanges: Vec<ExchangeSettings>,
+    rules: Vec<RuleSettings>,
+    region: Name,
+    status: Option<Arc<StatusBoard>>,
+}
+
+impl DetectorSetBuilder {
+    /// Persists the learned baselines through `store` and warm-starts new detectors from it.
+    pub fn baselines(mut self, store: BaselineLink) -> Self {
+        self.baselines = Some(store);
+        self
+    }
+
+    /// Tracks at most `max` series (capped at [`MAX_SERIES`]): a monitor sets it from its
+    /// configured endpoints, so a sender inventing series names is stopped long before the
+    /// detectors' memory matters.
+    pub fn max_series(mut self, max: usize) -> Self {
+        self.max_series = max.min(MAX_SERIES);
+        self
+    }
+
+    /// Compares the prices of `exchanges`' ticker endpoints: one PriceActor per symbol quoted
+    /// by two or more of them.
+    pub fn prices(mut self, exchanges: &[ExchangeSettings]) -> Self {
+        self.exchanges = exchanges.to_vec();
+        self
+    }
+
+    /// Judges the operator `rules` (those scoped to another region than `region` are left
+    /// out); nothing runs when no rule applies.
+    pub fn rules(mut self, rules: &[RuleSettings], region: &str) -> Self {
+        self.rules = rules.to_vec();
+        self.region = Name::from(region);
+        self
+    }
+
+    /// Feeds every measurement to `board` as well (the live status).
+    pub fn status(mut self, board: Arc<StatusBoard>) -> Self {
+        self.status = Some(board);
+        self
+    }
+
+    /// Starts the taps; detectors start with their series' first measurement.
+    pub fn build(self) -> DetectorSet {
+        let shared = DetectorShared::new(
+            Arc::new(self.settings.clone()),
+            self.supervision.clone(),
+            self.outputs.clone(),
+            self.metrics.clone(),
+            self.baselines.clone(),
+        );
+        let inner = Inner {
+            arbiter: self.arbiter,
+            supervision: self.supervision,
+            outputs: self.outputs,
+            metrics: self.metrics,
+            baselines: self.baselines,
+            region: self.region,
+            shared: ArcSwap::new(shared),
+            taps: ArcSwap::from_pointee(Taps::default()),
+            max_series: AtomicUsize::new(self.max_series),
+            detectors: Mutex::new(HashMap::new()),
+            parts: Mutex::new(Parts {
+                settings: self.settings,
+                exchanges: self.exchanges,
+                rules: self.rules,
+            }),
+        };
+        let taps = {
+            let parts = inner.parts.lock();
+            Taps {
+                status: self.status,
+                prices: inner.start_prices(&parts),
+                rules: inner.start_rules(&parts.rules),
+            }
+        };
+        inner.taps.store(Arc::new(taps));
+        DetectorSet {
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+/// What a reload hands a running [`DetectorSet`].
+pub struct Reconfigure<'a> {
+    /// The new `[detect]` settings.
+    pub settings: DetectSettings,
+    /// The configured exchanges (ticker endpoints for prices, signing windows for clocks).
+    pub exchanges: &'a [ExchangeSettings],
+    /// The operator rules.
+    pub rules: &'a [RuleSettings],
+    /// The new series limit.
+    pub max_series: usize,
+}
+
+impl Inner {
+    fn start_prices(&self, parts: &Parts) -> PriceRoutes {
+        PriceRoutes::start(
+            &parts.exchanges,
+            &self.arbiter,
+            &parts.settings.price,
+            &self.supervision,
+            &self.outputs,
+            &self.metrics,
+        )
+    }
+
+    fn start_rules(&self, rules: &[RuleSettings]) -> Option<Addr<RuleActor>> {
+        let (supervision, outputs, metrics) = (
+            self.supervision.clone(),
+            self.outputs.clone(),
+            self.metrics.clone(),
+        );
+        let probe = RuleActor::new(rules, &self.region, &supervision, outputs.clone(), &metrics);
+        if probe.is_empty() {
+            return None;
+        }
+        let (rules, region) = (rules.to_vec(), self.region.clone());
+        Some(Supervisor::start_in_arbiter(&self.arbiter, move |_| {
+            RuleActor::new(&rules, &region, &supervision, outputs, &metrics)
+        }))
+    }
+}
+
 impl DetectorSet {
-    /// Detectors that will run on `arbiter` and report to `outputs`.
-    pub fn new(
+    /// A builder of detectors that will run on `arbiter` and report to `outputs`.
+    pub fn builder(
         arbiter: ArbiterHandle,
         settings: DetectSettings,
         supervision: SupervisionSettings,
         outputs: DetectorOutputs,
         metrics: Arc<Metrics>,
-    ) -> Self {
-        let settings = Arc::new(settings);
-        let cold = DetectorShared::new(
-            settings.clone(),
-            supervision.clone(),
-            outputs.clone(),
-            metrics.clone(),
-            None,
-        );
-        Self {
-            inner: Arc::new(Inner {
-                arbiter,
-                settings,
-                supervision,
-                outputs,
-                metrics,
-                cold,
-                detectors: Mutex::new(HashMap::new()),
-                prices: OnceLock::new(),
-                rules: OnceLock::new(),
-                warm: OnceLock::new(),
-                status: OnceLock::new(),
-                max_series: OnceLock::new(),
-            }),
+    ) -> DetectorSetBuilder {
+        DetectorSetBuilder {
+            arbiter,
+            settings,
+            supervision,
+            outputs,
+            metrics,
+            baselines: None,
+            max_series: MAX_SERIES,
+            exchanges: Vec::new(),
+            rules: Vec::new(),
+            region: Name::from(""),
+            status: None,
         }
     }
 
     /// The detector of `series`, started on first use. `None` past the limit
-    /// ([`DetectorSet::limit_series`], else [`MAX_SERIES`]).
+    /// ([`DetectorSetBuilder::max_series`], else [`MAX_SERIES`]).
     pub fn get(&self, series: &SeriesKey) -> Option<Addr<DetectorActor>> {
         let inner = &self.inner;
         let mut map = inner.detectors.lock();
         if let Some(addr) = map.get(series) {
             return Some(addr.clone());
         }
-        if map.len() >= inner.max_series.get().copied().unwrap_or(MAX_SERIES) {
+        if map.len() >= inner.max_series.load(Ordering::Relaxed) {
             tracing::warn!(series = %series, "Too many series; measurement dropped.");
             return None;
         }
         let key = series.clone();
-        let shared = inner.warm.get().unwrap_or(&inner.cold).clone();
+        let shared = inner.shared.load_full();
         let addr =
             Supervisor::start_in_arbiter(&inner.arbiter, move |_| DetectorActor::new(key, &shared));
         map.insert(series.clone(), addr.clone());
         Some(addr)
     }
 
-    /// Sends a measurement to its series' detector.
+    /// Sends a measurement through the [`Taps`] and to its series' detector.
     pub fn send(&self, m: Measurement) {
-        if let Some(board) = self.inner.status.get() {
-            board.record(&m);
-        }
-        if let Some(prices) = self.inner.prices.get() {
-            prices.send(&m);
-        }
-        if let Some(Some(rules)) = self.inner.rules.get()
-            && matches!(m.series.metric, Metric::Errors | Metric::LatencyMs)
         {
-            rules.do_send(m.clone());
+            let taps = self.inner.taps.load();
+            if let Some(board) = &taps.status {
+                board.record(&m);
+            }
+            taps.prices.send(&m);
+            if let Some(rules) = &taps.rules
+                && matches!(m.series.metric, Metric::Errors | Metric::LatencyMs)
+            {
+                rules.do_send(m.clone());
+            }
         }
         if let Some(addr) = self.get(&m.series) {
             addr.do_send(m);
         }
     }
 
-    /// Starts one PriceActor per symbol quoted by two or more of `exchanges`' ticker
-    /// endpoints, and routes their `price` measurements to it from now on. Only the first
-    /// call has an effect.
-    pub fn start_prices(&self, exchanges: &[ExchangeSettings]) {
+    /// Applies a reload: what changed restarts, what did not keeps its state. The detectors
+    /// of a metric whose settings changed are dropped (their series start afresh, learned
+    /// baselines warm-started from the store); the price comparison restarts when the ticker
+    /// endpoints or `[detect.price]` changed, the rules when they changed. Returns what was
+    /// restarted, for the reload report.
+    pub fn reconfigure(&self, new: Reconfigure<'_>) -> Vec<String> {
         let inner = &self.inner;
-        inner.prices.get_or_init(|| {
-            PriceRoutes::start(
-                exchanges,
-                &inner.arbiter,
-                &inner.settings.price,
-                &inner.supervision,
-                &inner.outputs,
-                &inner.metrics,
-            )
-        });
-    }
-
-    /// Starts the RuleActor judging `rules` (those scoped to another region than `region` are
-    /// left out), and routes `errors` and `latency_ms` measurements to it from now on. Nothing
-    /// runs when no rule applies. Only the first call has an effect.
-    pub fn start_rules(&self, rules: &[RuleSettings], region: &str) {
-        let inner = &self.inner;
-        inner.rules.get_or_init(|| {
-            let (supervision, outputs, metrics) = (
+        let mut parts = inner.parts.lock();
+        let old = &parts.settings;
+        let s = &new.settings;
+        let mut dropped: Vec<Metric> = Vec::new();
+        if old.latency != s.latency || old.likelihood != s.likelihood || old.baseline != s.baseline
+        {
+            dropped.push(Metric::LatencyMs);
+        }
+        if old.errors != s.errors || old.baseline != s.baseline {
+            dropped.push(Metric::Errors);
+        }
+        if old.clock != s.clock {
+            dropped.push(Metric::ClockSkewMs);
+        }
+        let prices_changed =
+            old.price != s.price || tickers(&parts.exchanges) != tickers(new.exchanges);
+        let rules_changed = parts.rules != new.rules;
+        let mut restarted: Vec<String> = dropped
+            .iter()
+            .map(|m| format!("detectors of {}", m.as_str()))
+            .collect();
+        if *old != *s {
+            inner.shared.store(DetectorShared::new(
+                Arc::new(s.clone()),
                 inner.supervision.clone(),
                 inner.outputs.clone(),
                 inner.metrics.clone(),
-            );
-            let probe = RuleActor::new(rules, region, &supervision, outputs.clone(), &metrics);
-            if probe.is_empty() {
-                return None;
-            }
-            let rules = rules.to_vec();
-            let region = region.to_owned();
-            Some(Supervisor::start_in_arbiter(&inner.arbiter, move |_| {
-                RuleActor::new(&rules, &region, &supervision, outputs, &metrics)
-            }))
-        });
-    }
-
-    /// Persists the learned baselines of detectors started from now on through `store`, and
-    /// warm-starts them from it. Only the first call has an effect.
-    pub fn persist_baselines(&self, store: BaselineLink) {
-        let inner = &self.inner;
-        inner.warm.get_or_init(|| {
-            DetectorShared::new(
-                inner.settings.clone(),
-                inner.supervision.clone(),
-                inner.outputs.clone(),
-                inner.metrics.clone(),
-                Some(store),
-            )
-        });
+                inner.baselines.clone(),
+            ));
+        }
+        if !dropped.is_empty() {
+            inner
+                .detectors
+                .lock()
+                .retain(|series, _| !dropped.contains(&series.metric));
+        }
+        inner
+            .max_series
+            .store(new.max_series.min(MAX_SERIES), Ordering::Relaxed);
+        parts.settings = new.settings;
+        parts.exchanges = new.exchanges.to_vec();
+        parts.rules = new.rules.to_vec();
+        if prices_changed || rules_changed {
+            let current = inner.taps.load_full();
+            let taps = Taps {
+                status: current.status.clone(),
+                prices: if prices_changed {
+                    restarted.push("price comparison".to_owned());
+                    inner.start_prices(&parts)
+                } else {
+                    current.prices.clone()
+                },
+                rules: if rules_changed {
+                    restarted.push("rules".to_owned());
+                    inner.start_rules(&parts.rules)
+                } else {
+                    current.rules.clone()
+                },
+            };
+            inner.taps.store(Arc::new(taps));
+        }
+        restarted
     }
 
     /// The running RuleActor, if any rule applies.
     pub fn rule_actor(&self) -> Option<Addr<RuleActor>> {
-        self.inner.rules.get().cloned().flatten()
+        self.inner.taps.load().rules.clone()
     }
 
     /// Every running PriceActor.
     pub fn price_actors(&self) -> Vec<Addr<PriceActor>> {
-        self.inner
-            .prices
-            .get()
-            .map(|p| p.actors().to_vec())
-            .unwrap_or_default()
+        self.inner.taps.load().prices.actors().to_vec()
     }
 
     /// Every running detector.
     pub fn all(&self) -> Vec<Addr<DetectorActor>> {
         self.inner.detectors.lock().values().cloned().collect()
     }
+}
 
-    /// Tracks at most `max` series (capped at [`MAX_SERIES`]): a monitor sets it from its
-    /// configured endpoints, so a sender inventing series names is stopped long before the
-    /// detectors' memory matters. Only the first call has an effect.
-    pub fn limit_series(&self, max: usize) {
-        let _ = self.inner.max_series.set(max.min(MAX_SERIES));
-    }
-
-    /// Feeds every measurement sent from now on to `board` as well (the live status). Only
-    /// the first call has an effect.
-    pub fn attach_status(&self, board: Arc<StatusBoard>) {
-        let _ = self.inner.status.set(board);
-    }
+/// The ticker endpoints of `exchanges`, with their symbols: what the price comparison is
+/// built from.
+fn tickers(exchanges: &[ExchangeSettings]) -> Vec<(&str, &str, Option<&str>)> {
+    exchanges
+        .iter()
+        .flat_map(|x| {
+            x.endpoints
+                .iter()
+                .filter(|e| e.kind == crate::config::EndpointKind::Ticker)
+                .map(move |e| (&*x.name, &*e.name, e.symbol.as_deref()))
+        })
+        .collect()
 }

@@ -99,6 +99,11 @@ impl Connectivity {
         }
     }
 
+    /// The monitor now probes `exchanges` exchanges (a live reload); those down stay down.
+    pub fn set_exchanges(&mut self, exchanges: usize) {
+        self.exchanges = exchanges;
+    }
+
     /// `exchange` is down (its circuit opened) at `at`.
     pub fn on_down(&mut self, exchange: &Name, at: Timestamp) -> Option<Edge> {
         self.down.insert(exchange.clone());

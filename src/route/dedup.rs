@@ -75,6 +75,13 @@ impl Dedup {
         self
     }
 
+    /// Changes the dedup window and the flap hold (a live reload); open episodes and held
+    /// resolutions are kept and judged by the new values from now on.
+    pub fn reconfigure(&mut self, window: Duration, flap_hold: Duration) {
+        self.window = window;
+        self.flap_hold = flap_hold;
+    }
+
     /// Decides whether `a` becomes an alert.
     pub fn on_anomaly(&mut self, a: &Anomaly) -> Verdict {
         if let Some(h) = self.held.remove(&a.series) {

@@ -12,4 +12,5 @@ pub use dedup::{Dedup, Verdict};
 pub use incidents::{Incidents, OpenIncident, OpenIncidents};
 pub use router::{Ack, AckError, AddSilence, ExpireSilence, Incident, ListSilences};
 pub use router::{AddRoute, Route, RouterActor, Subscribe, SubscribeResolved, headline};
+pub use router::{Reconfigure, RemoveRoute};
 pub use silence::{Silence, SilenceBoard};

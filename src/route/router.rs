@@ -69,7 +69,10 @@ use crate::route::silence::{Silence, SilenceBoard};
 use crate::store::{Enqueue, RecordAnomaly, RecordResolved, StoreActor};
 use crate::supervision::{RestartTracker, guard};
 
+mod reconfigure;
 mod silences;
+
+pub use reconfigure::{Reconfigure, RemoveRoute};
 pub use silences::{Ack, AckError, AddSilence, ExpireSilence, Incident, ListSilences};
 
 /// How many recent alerts the Router remembers, to attach triage follow-ups to them.
@@ -128,6 +131,8 @@ pub struct RouterActor {
     down: HashSet<Name>,
     /// `[router] flap_hold`: how long a resolution is held (zero: none, and no tick).
     flap_hold: Duration,
+    /// The flap tick runs (started once per actor start, see `start_flap_tick`).
+    flap_ticking: bool,
     /// Exchanges in announced maintenance: their firing alerts are silenced.
     maintenance: MaintenanceBoard,
     /// Whether every exchange is down at once (exwatch's own network).
@@ -171,6 +176,7 @@ impl RouterActor {
             down: HashSet::new(),
             maintenance: MaintenanceBoard::new(),
             flap_hold: Duration::ZERO,
+            flap_ticking: false,
             connectivity: Connectivity::new(0),
             restarts: RestartTracker::new(Name::from("router"), supervision, &metrics, None),
             store: None,
@@ -547,7 +553,15 @@ impl Actor for RouterActor {
             .set_escalation(ctx.address().recipient::<Anomaly>());
         ctx.set_mailbox_capacity(1024);
         self.schedule_silence_timer(ctx);
-        if !self.flap_hold.is_zero() {
+        self.start_flap_tick(ctx);
+    }
+}
+
+impl RouterActor {
+    /// Starts the wall-clock tick that releases held resolutions, once, when there is a hold.
+    fn start_flap_tick(&mut self, ctx: &mut Context<Self>) {
+        if !self.flap_hold.is_zero() && !self.flap_ticking {
+            self.flap_ticking = true;
             // Held resolutions are due on event time, but a recovered exchange may send the
             // Router nothing more: a wall-clock tick (the one place the Router reads the clock)
             // releases them. Live, event time is wall time; a replayed past is released at once.
@@ -566,6 +580,8 @@ impl Supervised for RouterActor {
     /// Nothing is rebuilt: the dedup table and routes are kept (see the module docs).
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.restarts.record(actix::clock::Instant::now());
+        // A restart drops the context's timers; `started` arms the tick again.
+        self.flap_ticking = false;
     }
 }
 
@@ -604,6 +620,7 @@ impl Handler<Triage> for RouterActor {
 impl Handler<AddRoute> for RouterActor {
     type Result = ();
 
+    /// A route with the name of an existing one replaces it (a live reload), keeping its place.
     fn handle(&mut self, AddRoute(route): AddRoute, _: &mut Context<Self>) {
         let counter = |kind: AlertKind| {
             self.metrics.counter(
@@ -617,7 +634,14 @@ impl Handler<AddRoute> for RouterActor {
             triage: counter(AlertKind::Triage),
             route,
         };
-        self.routes.push(state);
+        match self
+            .routes
+            .iter_mut()
+            .find(|r| r.route.name == state.route.name)
+        {
+            Some(existing) => *existing = state,
+            None => self.routes.push(state),
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //!
 //! - `GET /healthz`, `GET /readyz` ([`health`]);
 //! - `GET /metrics`, the Prometheus text format ([`metrics`]);
+//! - `POST /-/reload`, a live reload of the configuration file ([`reload`]);
 //! - `/api/v1/…`, JSON, described by `/api/v1/openapi.json` ([`api`]);
 //! - `GET /` and `/assets/…`, the dashboard ([`dashboard`]).
 //!
@@ -19,6 +20,7 @@ pub mod dashboard;
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod reload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +55,8 @@ pub struct AppState {
     pub token: Option<Secret>,
     /// The live status of every exchange and endpoint (`GET /api/v1/status`).
     pub status: Arc<StatusBoard>,
+    /// Live reload (`POST /-/reload`).
+    pub reloader: Arc<crate::reload::Reloader>,
 }
 
 /// A running server.
@@ -100,6 +104,7 @@ pub fn start(settings: &HttpSettings, state: AppState) -> Result<RunningServer, 
             .app_data(web::PayloadConfig::new(MAX_BODY))
             .configure(health::configure)
             .configure(metrics::configure)
+            .configure(reload::configure)
             .service(web::scope("/api/v1").configure(api::configure))
             .configure(dashboard::configure)
             .default_service(web::to(error::not_found))

@@ -377,6 +377,37 @@ impl StatusBoard {
         board
     }
 
+    /// Follows a reload: the exchanges and endpoints configured now are listed (those added
+    /// from the start, before their first probe); those no longer configured leave the board.
+    /// What an embedding engine reports on its own (never configured) stays.
+    pub fn reshape(&self, exchanges: &[ExchangeSettings]) {
+        {
+            let mut map = self.exchanges.write();
+            map.retain(|name, board| {
+                let Some(now) = exchanges.iter().find(|x| x.name == *name) else {
+                    let probed = board.probed.load(Ordering::Relaxed);
+                    if probed {
+                        let gone = board.endpoints.read().len();
+                        self.endpoints.fetch_sub(gone, Ordering::Relaxed);
+                    }
+                    return !probed;
+                };
+                let mut endpoints = board.endpoints.write();
+                let before = endpoints.len();
+                endpoints.retain(|ep, _| now.endpoints.iter().any(|e| e.name == *ep));
+                self.endpoints
+                    .fetch_sub(before - endpoints.len(), Ordering::Relaxed);
+                true
+            });
+        }
+        for ex in exchanges {
+            self.with_exchange(&ex.name, |e| e.probed.store(true, Ordering::Relaxed));
+            for ep in &ex.endpoints {
+                self.with_slot(&ex.name, &ep.name, |_| ());
+            }
+        }
+    }
+
     /// Takes one measurement (see the module docs for what is kept). O(1), no allocation once
     /// its exchange and endpoint are known.
     pub fn record(&self, m: &Measurement) {

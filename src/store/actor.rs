@@ -100,6 +100,17 @@ pub struct Failed {
     pub reason: String,
 }
 
+/// Every delivery of `channel` still pending is marked failed with `reason`: a reload removed
+/// the channel, and its alerts must not stay pending forever.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct FailPending {
+    /// The channel.
+    pub channel: Name,
+    /// Why ("channel removed").
+    pub reason: String,
+}
+
 /// The pending deliveries of `channel` enqueued before this process opened the store, in
 /// enqueue order.
 #[derive(Debug, Clone, Message)]
@@ -405,6 +416,19 @@ impl Handler<Failed> for StoreActor {
         self.with_store(ctx, "mark_failed", |s, _| {
             s.mark_failed(&m.alert_id, &m.channel, &m.reason, Timestamp::now())
         });
+    }
+}
+
+impl Handler<FailPending> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, m: FailPending, ctx: &mut SyncContext<Self>) {
+        let failed = self.with_store(ctx, "fail_pending", |s, _| {
+            s.fail_pending(&m.channel, &m.reason, Timestamp::now())
+        });
+        if let Some(n) = failed.filter(|&n| n > 0) {
+            tracing::info!(channel = %m.channel, deliveries = n, reason = %m.reason, "Pending deliveries marked failed.");
+        }
     }
 }
 

@@ -489,6 +489,24 @@ impl Store {
         Ok(())
     }
 
+    /// Marks every pending delivery of `channel` failed with `reason` (the channel was
+    /// removed by a reload); returns how many.
+    pub fn fail_pending(
+        &mut self,
+        channel: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE deliveries SET state = 'failed', last_error = ?2, updated_at = ?3
+                 WHERE channel = ?1 AND state = 'pending'",
+            )?
+            .execute(params![channel, reason, rfc3339_ms(at)])?;
+        Ok(n)
+    }
+
     /// The pending deliveries of `channel`, in enqueue order; with `before_seq`, only the
     /// alerts enqueued before it (`seq < before_seq`).
     pub fn pending(

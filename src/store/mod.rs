@@ -18,7 +18,7 @@ pub use actor::{
     Attempted, BaselineLink, CheckWritable, Delivered, DeliveryCounts, Enqueue, Failed,
     LoadPending, RecentAlerts, RecordAnomaly, RecordResolved, StoreActor, StoreLink,
 };
-pub use actor::{Close, StoreClosed};
+pub use actor::{Close, FailPending, StoreClosed};
 pub use actor::{GetAlert, GetSilence, RecordAck, RecordSilenced, SaveSilence, StoredSilences};
 pub use actor::{LoadRollups, SaveRollup};
 pub use db::AckRecord;

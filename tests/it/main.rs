@@ -30,6 +30,7 @@ mod outbox;
 mod pipeline;
 mod price;
 mod probe;
+mod reload;
 mod replay;
 mod rules;
 mod secrets;

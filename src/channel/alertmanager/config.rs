@@ -27,7 +27,7 @@ const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
 const MIN_RESEND_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Posts alerts to every instance of a Prometheus Alertmanager cluster (API v2).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertmanagerSpec {
     /// Base URLs of every instance (`http://am-1:9093`), without `/api/v2/alerts`.
     pub urls: Vec<String>,

@@ -42,9 +42,10 @@ use serde_json::{Map, Value, json};
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
-use crate::channel::registry::{Launch, StartContext};
+use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::client::bounded_text;
 use crate::client::build_client;
+use crate::config::RetrySettings;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Metric, Name, SeriesKey, Severity, Timestamp};
 use config::AlertmanagerSpec;
@@ -500,20 +501,22 @@ impl Channel for AlertmanagerChannel {
     }
 }
 
-/// Builds and starts a `alertmanager` channel from its validated spec.
-pub fn start<L: Launch>(spec: AlertmanagerSpec, cx: &StartContext<'_, L>) -> L::Output {
+/// The retry policy and the builder of a `alertmanager` channel, from its validated spec.
+pub fn make(spec: AlertmanagerSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
     let timeout = cx.retry.timeout;
     // Two per instance: a delivery and a heartbeat may overlap.
     let connections = (spec.urls.len() * 2).max(2);
-    cx.launcher
-        .launch(cx.name.clone(), cx.retry.clone(), move || {
-            AlertmanagerChannel::new(
+    (
+        cx.retry.clone(),
+        Box::new(move || {
+            Box::new(AlertmanagerChannel::new(
                 build_client(connections, timeout),
                 spec.urls,
                 spec.resend_interval,
                 timeout,
-            )
-        })
+            ))
+        }),
+    )
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub const KIND: KindInfo = KindInfo {
 };
 
 /// Executes a Discord webhook.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DiscordSpec {
     /// Name of the environment variable that holds the webhook URL (it carries the
     /// webhook's token, so it is a secret).

@@ -35,10 +35,11 @@ use serde_json::{Value, json};
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
-use crate::channel::registry::{Launch, StartContext};
+use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::text::{self, fit, utf16_len};
 use crate::client::bounded_text;
 use crate::client::build_client;
+use crate::config::RetrySettings;
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Severity};
@@ -447,13 +448,18 @@ impl Channel for DiscordChannel {
     }
 }
 
-/// Builds and starts a `discord` channel from its validated spec.
-pub fn start<L: Launch>(spec: DiscordSpec, cx: &StartContext<'_, L>) -> L::Output {
+/// The retry policy and the builder of a `discord` channel, from its validated spec.
+pub fn make(spec: DiscordSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
     let timeout = cx.retry.timeout;
-    cx.launcher
-        .launch(cx.name.clone(), cx.retry.clone(), move || {
-            DiscordChannel::new(build_client(4, timeout), &spec.webhook_url)
-        })
+    (
+        cx.retry.clone(),
+        Box::new(move || {
+            Box::new(DiscordChannel::new(
+                build_client(4, timeout),
+                &spec.webhook_url,
+            ))
+        }),
+    )
 }
 
 #[cfg(test)]

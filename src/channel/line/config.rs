@@ -20,7 +20,7 @@ pub const KIND: KindInfo = KindInfo {
 };
 
 /// Pushes a text message through the LINE Messaging API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LineSpec {
     /// The user, group or room id pushed to (`U…`, `C…`, `R…`).
     pub to: String,

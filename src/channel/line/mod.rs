@@ -36,10 +36,11 @@ use sha2::{Digest, Sha256};
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
-use crate::channel::registry::{Launch, StartContext};
+use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::text::{self, fit, utf16_len};
 use crate::client::bounded_text;
 use crate::client::build_client;
+use crate::config::RetrySettings;
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Name};
@@ -338,19 +339,21 @@ impl Channel for LineChannel {
     }
 }
 
-/// Builds and starts a `line` channel from its validated spec.
-pub fn start<L: Launch>(spec: LineSpec, cx: &StartContext<'_, L>) -> L::Output {
-    let (timeout, n) = (cx.retry.timeout, cx.name.clone());
-    cx.launcher
-        .launch(cx.name.clone(), cx.retry.clone(), move || {
-            LineChannel::new(
+/// The retry policy and the builder of a `line` channel, from its validated spec.
+pub fn make(spec: LineSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
+    let (timeout, name) = (cx.retry.timeout, cx.name.clone());
+    (
+        cx.retry.clone(),
+        Box::new(move || {
+            Box::new(LineChannel::new(
                 build_client(4, timeout),
-                n,
+                name,
                 &spec.api_base,
                 spec.to,
                 spec.token,
-            )
-        })
+            ))
+        }),
+    )
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub const KIND: KindInfo = KindInfo {
 
 /// Asks an OpenAI-compatible chat-completions endpoint to triage firing alerts, and sends
 /// the answer back to the Router as a follow-up.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LlmTriageSpec {
     /// The API base (`https://api.openai.com/v1`); `/chat/completions` is appended unless
     /// already there.

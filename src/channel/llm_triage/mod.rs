@@ -37,9 +37,10 @@ use serde_json::{Value, json};
 
 use crate::channel::Channel;
 use crate::channel::http::{self, ReadBody, Redactor};
-use crate::channel::registry::{Launch, StartContext};
+use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::client::build_client;
 use crate::client::{bounded_text, retry_after};
+use crate::config::RetrySettings;
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Name, Triage};
@@ -466,8 +467,8 @@ impl Channel for LlmTriageChannel {
     }
 }
 
-/// Builds and starts a `llm_triage` channel from its validated spec.
-pub fn start<L: Launch>(spec: LlmTriageSpec, cx: &StartContext<'_, L>) -> L::Output {
+/// The retry policy and the builder of a `llm_triage` channel, from its validated spec.
+pub fn make(spec: LlmTriageSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
     let settings = LlmTriageSettings {
         base_url: spec.base_url,
         model: spec.model,
@@ -481,11 +482,14 @@ pub fn start<L: Launch>(spec: LlmTriageSpec, cx: &StartContext<'_, L>) -> L::Out
     // actor's bound is only a backstop behind it.
     let mut retry = cx.retry.clone();
     retry.timeout += Duration::from_secs(5);
-    let (n, router) = (cx.name.clone(), cx.triage.clone());
-    cx.launcher.launch(cx.name.clone(), retry, move || {
-        let client = build_client(2, settings.timeout);
-        LlmTriageChannel::new(n, client, settings, router)
-    })
+    let (name, router) = (cx.name.clone(), cx.triage.clone());
+    (
+        retry,
+        Box::new(move || {
+            let client = build_client(2, settings.timeout);
+            Box::new(LlmTriageChannel::new(name, client, settings, router))
+        }),
+    )
 }
 
 #[cfg(test)]

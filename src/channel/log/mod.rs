@@ -6,7 +6,8 @@ pub mod config;
 use futures_util::future::{LocalBoxFuture, ready};
 
 use crate::channel::Channel;
-use crate::channel::registry::{Launch, StartContext};
+use crate::channel::registry::{MakeChannel, MakeContext};
+use crate::config::RetrySettings;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, Name, Severity};
 use config::LogSpec;
@@ -59,11 +60,11 @@ impl Channel for LogChannel {
     }
 }
 
-/// Builds and starts a `log` channel from its validated spec.
-pub fn start<L: Launch>(_spec: LogSpec, cx: &StartContext<'_, L>) -> L::Output {
-    let n = cx.name.clone();
-    cx.launcher
-        .launch(cx.name.clone(), cx.retry.clone(), move || {
-            LogChannel::new(n)
-        })
+/// The retry policy and the builder of a `log` channel, from its validated spec.
+pub fn make(_spec: LogSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
+    let name = cx.name.clone();
+    (
+        cx.retry.clone(),
+        Box::new(move || Box::new(LogChannel::new(name))),
+    )
 }

@@ -29,7 +29,7 @@ pub const KIND: KindInfo = KindInfo {
 const DEFAULT_TWILIO_API_BASE: &str = "https://api.twilio.com";
 
 /// Sends an SMS per recipient through a Twilio-compatible Messages API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SmsSpec {
     /// Name of the environment variable that holds the Account SID.
     pub account_sid_env: String,

@@ -31,9 +31,10 @@ use futures_util::future::{LocalBoxFuture, join_all};
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
-use crate::channel::registry::{Launch, StartContext};
+use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::client::bounded_text;
 use crate::client::build_client;
+use crate::config::RetrySettings;
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Name};
@@ -440,21 +441,23 @@ pub fn base64(input: &[u8]) -> String {
     out
 }
 
-/// Builds and starts a `sms` channel from its validated spec.
-pub fn start<L: Launch>(spec: SmsSpec, cx: &StartContext<'_, L>) -> L::Output {
+/// The retry policy and the builder of a `sms` channel, from its validated spec.
+pub fn make(spec: SmsSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
     let timeout = cx.retry.timeout;
     let connections = spec.to.len().clamp(1, 8);
-    cx.launcher
-        .launch(cx.name.clone(), cx.retry.clone(), move || {
-            SmsChannel::new(
+    (
+        cx.retry.clone(),
+        Box::new(move || {
+            Box::new(SmsChannel::new(
                 build_client(connections, timeout),
                 spec.api_base,
                 spec.account_sid,
                 spec.auth_token,
                 spec.from,
                 spec.to,
-            )
-        })
+            ))
+        }),
+    )
 }
 
 #[cfg(test)]

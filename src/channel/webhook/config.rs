@@ -20,7 +20,7 @@ pub const KIND: KindInfo = KindInfo {
 };
 
 /// POSTs the JSON payload to a URL.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WebhookSpec {
     /// Where to POST.
     pub url: String,

@@ -10,9 +10,10 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
-use crate::channel::registry::{Launch, StartContext};
+use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::signature::{SIGNATURE_HEADER, sign};
 use crate::client::build_client;
+use crate::config::RetrySettings;
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, Timestamp};
@@ -70,11 +71,17 @@ impl Channel for WebhookChannel {
     }
 }
 
-/// Builds and starts a `webhook` channel from its validated spec.
-pub fn start<L: Launch>(spec: WebhookSpec, cx: &StartContext<'_, L>) -> L::Output {
+/// The retry policy and the builder of a `webhook` channel, from its validated spec.
+pub fn make(spec: WebhookSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
     let timeout = cx.retry.timeout;
-    cx.launcher
-        .launch(cx.name.clone(), cx.retry.clone(), move || {
-            WebhookChannel::new(build_client(4, timeout), spec.url, spec.secret)
-        })
+    (
+        cx.retry.clone(),
+        Box::new(move || {
+            Box::new(WebhookChannel::new(
+                build_client(4, timeout),
+                spec.url,
+                spec.secret,
+            ))
+        }),
+    )
 }

@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
 use crate::server::api::{acks, events, silences, status};
-use crate::server::{error, health, metrics};
+use crate::server::{error, health, metrics, reload};
 use crate::status::view as status_view;
 
 /// The document.
@@ -28,6 +28,7 @@ use crate::status::view as status_view;
         silences::delete,
         acks::ack,
         status::status,
+        reload::reload,
     ),
     components(schemas(
         error::ErrorBody,
@@ -52,6 +53,7 @@ use crate::status::view as status_view;
         status_view::WindowStats,
         status_view::ChartPoint,
         status_view::OpenAnomaly,
+        crate::reload::ReloadReport,
     )),
     modifiers(&BearerAuth)
 )]
