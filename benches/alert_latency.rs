@@ -18,7 +18,8 @@
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Settings, StoreSettings};
+use exwatch::channel::{ChannelKind, ChannelSettings, WebhookSpec};
+use exwatch::config::{RetrySettings, Settings, StoreSettings};
 use exwatch::messages::{Measurement, Metric, Name, SeriesKey, Severity, Timestamp};
 use exwatch::{Monitor, MonitorHandle};
 use tokio::sync::mpsc;
@@ -76,11 +77,11 @@ fn settings(store: &str, url: &str) -> Settings {
             name: Name::from("hook"),
             min_severity: Severity::Info,
             retry: RetrySettings::default(),
-            kind: ChannelKind::Webhook {
+            kind: ChannelKind::Webhook(WebhookSpec {
                 url: url.to_owned(),
                 secret_env: None,
                 secret: None,
-            },
+            }),
         }],
         ..Settings::default()
     };

@@ -20,15 +20,11 @@ use std::time::Duration;
 use actix::{Addr, Arbiter, ArbiterHandle, Recipient, Supervisor};
 use parking_lot::Mutex;
 
+use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::{
-    AlertmanagerChannel, Channel, ChannelActor, DiscordChannel, Flush, LineChannel,
-    LlmTriageChannel, LlmTriageSettings, LogChannel, ReplaceChannel, RetireChannel, SmsChannel,
-    WebhookChannel,
+    Channel, ChannelActor, ChannelKind, ChannelSettings, Flush, ReplaceChannel, RetireChannel,
 };
-use crate::client::build_client;
-use crate::config::{
-    ChannelKind, ChannelSettings, ExchangeSettings, RetrySettings, Settings, SupervisionSettings,
-};
+use crate::config::{ExchangeSettings, RetrySettings, Settings, SupervisionSettings};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
 use crate::error::{ConfigError, Error};
 use crate::messages::{
@@ -71,10 +67,6 @@ pub struct ChannelHandle {
 }
 
 type ChannelFactory = Box<dyn FnOnce(&ChannelEnv) -> (Recipient<Alert>, ChannelHandle) + Send>;
-
-/// Builds a configured channel on the channel arbiter (where its `!Send` HTTP client must be
-/// created).
-type MakeChannel = Box<dyn FnOnce() -> Box<dyn Channel> + Send>;
 
 /// What every channel actor is started with: its arbiter, the metrics, the restart budget,
 /// where crash loops are escalated, and the store it reports deliveries to.
@@ -223,100 +215,16 @@ impl ChannelStage {
 /// yesterday's alert after a restart costs budget and says nothing useful (and its answer
 /// would have no alert to follow up).
 fn is_human(kind: &ChannelKind) -> bool {
-    !matches!(kind, ChannelKind::LlmTriage { .. })
+    kind.info().human
 }
 
-/// The retry policy and the builder of the configured channel `ch`.
+/// The retry policy and the builder of the configured channel `ch` (its kind's `make`).
 fn channel_maker(ch: &ChannelSettings, triage: &Recipient<Triage>) -> (RetrySettings, MakeChannel) {
-    let name = ch.name.clone();
-    let mut retry = ch.retry.clone();
-    let timeout = ch.retry.timeout;
-    let make: MakeChannel = match ch.kind.clone() {
-        ChannelKind::Log => Box::new(move || Box::new(LogChannel::new(name))),
-        ChannelKind::Webhook { url, secret, .. } => {
-            Box::new(move || Box::new(WebhookChannel::new(build_client(4, timeout), url, secret)))
-        }
-        ChannelKind::Line {
-            to,
-            token,
-            api_base,
-            ..
-        } => Box::new(move || {
-            Box::new(LineChannel::new(
-                build_client(4, timeout),
-                name,
-                &api_base,
-                to,
-                token,
-            ))
-        }),
-        ChannelKind::Discord { webhook_url, .. } => {
-            Box::new(move || Box::new(DiscordChannel::new(build_client(4, timeout), &webhook_url)))
-        }
-        ChannelKind::LlmTriage {
-            base_url,
-            model,
-            api_key,
-            language,
-            calls_per_hour,
-            max_tokens_field,
-            ..
-        } => {
-            let settings = LlmTriageSettings {
-                base_url,
-                model,
-                api_key,
-                language,
-                calls_per_hour,
-                max_tokens_field,
-                timeout,
-            };
-            // The channel bounds each model call itself (a timeout is logged, not retried);
-            // the actor's bound is only a backstop behind it.
-            retry.timeout += Duration::from_secs(5);
-            let router = triage.clone();
-            Box::new(move || {
-                let client = build_client(2, settings.timeout);
-                Box::new(LlmTriageChannel::new(name, client, settings, router))
-            })
-        }
-        ChannelKind::Sms {
-            account_sid,
-            auth_token,
-            from,
-            to,
-            api_base,
-            ..
-        } => {
-            let connections = to.len().clamp(1, 8);
-            Box::new(move || {
-                Box::new(SmsChannel::new(
-                    build_client(connections, timeout),
-                    api_base,
-                    account_sid,
-                    auth_token,
-                    from,
-                    to,
-                ))
-            })
-        }
-        ChannelKind::Alertmanager {
-            urls,
-            resend_interval,
-        } => {
-            // Two per instance: a delivery and a heartbeat may overlap.
-            let connections = (urls.len() * 2).max(2);
-            Box::new(move || {
-                Box::new(AlertmanagerChannel::new(
-                    build_client(connections, timeout),
-                    urls,
-                    resend_interval,
-                    timeout,
-                ))
-            })
-        }
-    };
-    (retry, make)
+    ch.kind.clone().make(&MakeContext {
+        name: &ch.name,
+        retry: &ch.retry,
+        triage,
+    })
 }
 
 /// The probes' stage: one ProbeActor per exchange, each on the least loaded probe arbiter.

@@ -1,18 +1,25 @@
 //! Channels: where alerts go.
 //!
-//! A channel is one file implementing [`Channel`]: it formats an [`Alert`] for its platform
-//! and makes one delivery attempt. Everything else — the queue, ordering, retries with
+//! A channel is one folder, `channel/<kind>/`: `config.rs` turns its `[channels.<name>]`
+//! table into a validated spec (purely, every problem with its key path), `mod.rs` implements
+//! [`Channel`] — it formats an [`Alert`] for its platform and makes one delivery attempt — and
+//! a `start` that builds it from the spec. [`registry`] lists the kinds: adding a channel is
+//! one new folder and one line there. Everything else — the queue, ordering, retries with
 //! exponential back-off and full jitter, `Retry-After`, bounded attempts, metrics, flushing at
-//! shutdown, surviving its own panics — is the generic [`ChannelActor`] in `delivery.rs`.
-//! Each channel runs in its own actor, so a slow or dead one delays no other and never the
+//! shutdown, surviving its own panics — is the generic [`ChannelActor`] in `delivery.rs`. An
+//! HTTP channel's attempt goes through the one skeleton in [`http`]: the platform supplies the
+//! payload and the judgement of the answer; sending, transport errors, `Retry-After`, the
+//! bounded body and redaction are shared. Each channel runs in its own actor, so a slow or dead one delays no other and never the
 //! Router.
 
 pub mod alertmanager;
 pub mod delivery;
 pub mod discord;
+pub mod http;
 pub mod line;
 pub mod llm_triage;
 pub mod log;
+pub mod registry;
 pub mod signature;
 pub mod sms;
 pub mod text;
@@ -28,8 +35,17 @@ pub use discord::DiscordChannel;
 pub use line::LineChannel;
 pub use llm_triage::{LlmTriageChannel, LlmTriageSettings};
 pub use log::LogChannel;
+pub use registry::{ChannelKind, ChannelSettings};
 pub use sms::SmsChannel;
 pub use webhook::WebhookChannel;
+
+pub use alertmanager::config::AlertmanagerSpec;
+pub use discord::config::DiscordSpec;
+pub use line::config::LineSpec;
+pub use llm_triage::config::LlmTriageSpec;
+pub use log::config::LogSpec;
+pub use sms::config::SmsSpec;
+pub use webhook::config::WebhookSpec;
 
 /// One platform's delivery of alerts.
 pub trait Channel: Unpin + 'static {

@@ -19,7 +19,14 @@
 //!    never printed.
 //!
 //! Library users may skip all this and build [`Settings`] directly: every part has a `Default`.
+//!
+//! Components read their own tables: `check.rs` holds the checks they share (URLs, durations,
+//! secrets named by `*_env` keys, lists, retry keys), and each channel kind's `config.rs`
+//! (`crate::channel::<kind>`) turns its keys into a spec. The one place this module reaches
+//! into a component is the `[channels]` section of the aggregate [`Settings`]: its type and
+//! its walk come from `crate::channel::registry`, the list of channel kinds.
 
+pub(crate) mod check;
 pub(crate) mod raw;
 mod secret;
 mod settings;

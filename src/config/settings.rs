@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 pub use crate::store::StoreSettings;
 
 use super::Secret;
+use crate::channel::registry::ChannelSettings;
 use crate::detect::rules::{Condition, RuleMetric, RuleOp};
 use crate::messages::{Name, Severity};
 pub use crate::route::config::RouterSettings;
@@ -705,105 +706,6 @@ impl Default for RetrySettings {
             timeout: Duration::from_secs(10),
         }
     }
-}
-
-/// `[channels.<name>]`
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ChannelSettings {
-    /// Lowercase `[a-z0-9_-]+`.
-    #[serde(skip_serializing)]
-    pub name: Name,
-    /// Alerts below this severity are not sent here.
-    pub min_severity: Severity,
-    /// Delivery retries.
-    #[serde(flatten)]
-    pub retry: RetrySettings,
-    /// What the channel is and what it needs.
-    #[serde(flatten)]
-    pub kind: ChannelKind,
-}
-
-/// The channel types and their platform settings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ChannelKind {
-    /// Writes alerts to the log (tracing).
-    Log,
-    /// POSTs the JSON payload to a URL.
-    Webhook {
-        /// Where to POST.
-        url: String,
-        /// Name of the environment variable that holds the signing secret.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        secret_env: Option<String>,
-        /// The signing secret, read from `secret_env`.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        secret: Option<Secret>,
-    },
-    /// Asks an OpenAI-compatible chat-completions endpoint to triage firing alerts, and sends
-    /// the answer back to the Router as a follow-up.
-    LlmTriage {
-        /// The API base (`https://api.openai.com/v1`); `/chat/completions` is appended unless
-        /// already there.
-        base_url: String,
-        /// The model name (`gpt-4o-mini`).
-        model: String,
-        /// Name of the environment variable that holds the API key.
-        api_key_env: String,
-        /// The API key, read from `api_key_env`.
-        api_key: Secret,
-        /// The language of the answer (`en`, `th` …).
-        language: String,
-        /// Model calls allowed per rolling hour.
-        calls_per_hour: u32,
-        /// The request field carrying the answer's token limit: `max_tokens` or
-        /// `max_completion_tokens`.
-        max_tokens_field: String,
-    },
-    /// Pushes a text message through the LINE Messaging API.
-    Line {
-        /// The user, group or room id pushed to (`U…`, `C…`, `R…`).
-        to: String,
-        /// Name of the environment variable that holds the channel access token.
-        token_env: String,
-        /// The channel access token, read from `token_env`.
-        token: Secret,
-        /// The API's origin, `https://api.line.me` by default.
-        api_base: String,
-    },
-    /// Executes a Discord webhook.
-    Discord {
-        /// Name of the environment variable that holds the webhook URL (it carries the
-        /// webhook's token, so it is a secret).
-        webhook_url_env: String,
-        /// The webhook URL, read from `webhook_url_env`.
-        webhook_url: Secret,
-    },
-    /// Sends an SMS per recipient through a Twilio-compatible Messages API.
-    Sms {
-        /// Name of the environment variable that holds the Account SID.
-        account_sid_env: String,
-        /// The Account SID (part of the request path and of the Basic credentials).
-        account_sid: Secret,
-        /// Name of the environment variable that holds the Auth Token.
-        auth_token_env: String,
-        /// The Auth Token.
-        auth_token: Secret,
-        /// The sender: an E.164 number, short code or alphanumeric sender ID.
-        from: String,
-        /// The recipients, E.164 numbers (`+` and digits).
-        to: Vec<String>,
-        /// The API base URL, `https://api.twilio.com` by default.
-        api_base: String,
-    },
-    /// Posts alerts to every instance of a Prometheus Alertmanager cluster (API v2).
-    Alertmanager {
-        /// Base URLs of every instance (`http://am-1:9093`), without `/api/v2/alerts`.
-        urls: Vec<String>,
-        /// How often active and recently resolved alerts are re-sent.
-        #[serde(serialize_with = "ser_duration")]
-        resend_interval: Duration,
-    },
 }
 
 /// `[rules.<name>]`: an operator rule, "`metric` `op` `threshold` for `for`". Its alerts carry

@@ -8,11 +8,12 @@
 
 use std::time::Duration;
 
-use crate::config::raw::Table;
-use crate::config::validate::{
-    MIN_INTERVAL, MIN_TIMEOUT, check_name, check_url, duration_at_least, opt_duration_at_least,
+use crate::config::check::{
+    MIN_TIMEOUT, check_name, check_url, duration_at_least, opt_duration_at_least,
     positive_duration, u32_at_least, usize_at_least,
 };
+use crate::config::raw::Table;
+use crate::config::validate::MIN_INTERVAL;
 use crate::config::{
     BreakerSettings, CheckProfile, EndpointDefaults, EndpointKind, EndpointSettings,
     ExchangeSettings, default_confirm_interval,

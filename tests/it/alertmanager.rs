@@ -9,7 +9,8 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use exwatch::config::{ChannelKind, ChannelSettings, Settings};
+use exwatch::channel::{AlertmanagerSpec, ChannelKind, ChannelSettings};
+use exwatch::config::Settings;
 use exwatch::messages::{Measurement, Metric, Name, SeriesKey, Severity, Timestamp};
 use exwatch::metrics::Metrics;
 use exwatch::{Monitor, MonitorHandle};
@@ -23,10 +24,10 @@ fn settings(region: &str, urls: Vec<String>, resend: Duration, max_attempts: u32
             name: Name::from("am"),
             min_severity: Severity::Info,
             retry: retry(max_attempts),
-            kind: ChannelKind::Alertmanager {
+            kind: ChannelKind::Alertmanager(AlertmanagerSpec {
                 urls,
                 resend_interval: resend,
-            },
+            }),
         }],
         ..crate::support::test_settings()
     };

@@ -8,7 +8,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use exwatch::MonitorHandle;
-use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Secret, Settings};
+use exwatch::channel::{ChannelKind, ChannelSettings, LlmTriageSpec, WebhookSpec};
+use exwatch::config::{RetrySettings, Secret, Settings};
 use exwatch::messages::{Name, Severity, Timestamp};
 use serde_json::Value;
 
@@ -24,11 +25,11 @@ fn webhook(name: &str, url: String) -> ChannelSettings {
         name: Name::from(name),
         min_severity: Severity::Info,
         retry: crate::common::retry(2),
-        kind: ChannelKind::Webhook {
+        kind: ChannelKind::Webhook(WebhookSpec {
             url,
             secret_env: None,
             secret: None,
-        },
+        }),
     }
 }
 
@@ -288,7 +289,7 @@ async fn the_triage_text_is_attached_to_the_alert_it_explains() {
             max_backoff: Duration::from_millis(100),
             timeout: Duration::from_secs(5),
         },
-        kind: ChannelKind::LlmTriage {
+        kind: ChannelKind::LlmTriage(LlmTriageSpec {
             base_url: model.base_url(),
             model: "gpt-4o-mini".to_owned(),
             api_key_env: "EXWATCH_LLM_API_KEY".to_owned(),
@@ -296,7 +297,7 @@ async fn the_triage_text_is_attached_to_the_alert_it_explains() {
             language: "en".to_owned(),
             calls_per_hour: 30,
             max_tokens_field: "max_tokens".to_owned(),
-        },
+        }),
     };
     let sink = FakeSink::start();
     let settings = Settings {

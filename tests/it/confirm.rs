@@ -10,9 +10,10 @@
 
 use std::time::{Duration, Instant};
 
+use exwatch::channel::{ChannelKind, ChannelSettings, WebhookSpec};
 use exwatch::config::{
-    BreakerSettings, ChannelKind, ChannelSettings, CheckProfile, EndpointKind, EndpointSettings,
-    ExchangeSettings, Settings, default_confirm_interval,
+    BreakerSettings, CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings,
+    default_confirm_interval,
 };
 use exwatch::messages::{Name, Severity};
 use exwatch::metrics::Metrics;
@@ -98,11 +99,11 @@ fn start(fake: &FakeExchange, sink: &FakeSink, setup: Setup) -> MonitorHandle {
             name: Name::from("hook"),
             min_severity: Severity::Info,
             retry: retry(3),
-            kind: ChannelKind::Webhook {
+            kind: ChannelKind::Webhook(WebhookSpec {
                 url: sink.url(),
                 secret_env: None,
                 secret: None,
-            },
+            }),
         }],
         ..crate::support::test_settings()
     };

@@ -604,10 +604,8 @@ async fn the_page_says_so_when_the_api_cannot_be_reached() {
 ///
 #[actix::test]
 async fn a_browser_shows_the_seeded_alerts_of_a_running_monitor() {
-    use exwatch::config::{
-        ChannelKind, ChannelSettings, CheckProfile, EndpointKind, EndpointSettings,
-        ExchangeSettings, Secret,
-    };
+    use exwatch::channel::{ChannelKind, ChannelSettings, LlmTriageSpec, WebhookSpec};
+    use exwatch::config::{CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Secret};
     use exwatch::messages::{Name, Severity};
 
     use crate::common::{WAIT, fire, retry};
@@ -644,17 +642,17 @@ async fn a_browser_shows_the_seeded_alerts_of_a_running_monitor() {
             name: Name::from("ops"),
             min_severity: Severity::Info,
             retry: retry(3),
-            kind: ChannelKind::Webhook {
+            kind: ChannelKind::Webhook(WebhookSpec {
                 url: sink.url(),
                 secret_env: None,
                 secret: None,
-            },
+            }),
         },
         ChannelSettings {
             name: Name::from("triage"),
             min_severity: Severity::Critical,
             retry: retry(3),
-            kind: ChannelKind::LlmTriage {
+            kind: ChannelKind::LlmTriage(LlmTriageSpec {
                 base_url: model.base_url(),
                 model: "gpt-4o-mini".to_owned(),
                 api_key_env: "EXWATCH_LLM_API_KEY".to_owned(),
@@ -662,7 +660,7 @@ async fn a_browser_shows_the_seeded_alerts_of_a_running_monitor() {
                 language: "en".to_owned(),
                 calls_per_hour: 10,
                 max_tokens_field: "max_tokens".to_owned(),
-            },
+            }),
         },
     ];
     let (monitor, base) = start(settings);

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use exwatch::channel::Channel;
 use exwatch::channel::discord::DiscordChannel;
+use exwatch::channel::{ChannelKind, ChannelSettings, DiscordSpec};
 use exwatch::client::build_client;
-use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Secret, Settings};
+use exwatch::config::{RetrySettings, Secret, Settings};
 use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp, Triage};
 use exwatch::metrics::Metrics;
 use exwatch::{DeliveryError, Monitor, MonitorHandle};
@@ -28,10 +29,10 @@ fn discord_settings(name: &str, url: String, retry: RetrySettings) -> ChannelSet
         name: Name::from(name),
         min_severity: Severity::Info,
         retry,
-        kind: ChannelKind::Discord {
+        kind: ChannelKind::Discord(DiscordSpec {
             webhook_url_env: "EXWATCH_TEST_DISCORD_URL".into(),
             webhook_url: Secret::new(url),
-        },
+        }),
     }
 }
 

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use exwatch::channel::Channel;
 use exwatch::channel::line::{self, LineChannel, retry_key};
+use exwatch::channel::{ChannelKind, ChannelSettings, LineSpec};
 use exwatch::client::build_client;
-use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Secret, Settings};
+use exwatch::config::{RetrySettings, Secret, Settings};
 use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp, Triage};
 use exwatch::metrics::Metrics;
 use exwatch::{DeliveryError, Monitor, MonitorHandle};
@@ -28,12 +29,12 @@ fn line_settings(name: &str, api_base: String, retry: RetrySettings) -> ChannelS
         name: Name::from(name),
         min_severity: Severity::Info,
         retry,
-        kind: ChannelKind::Line {
+        kind: ChannelKind::Line(LineSpec {
             to: TO.into(),
             token_env: "EXWATCH_TEST_LINE_TOKEN".into(),
             token: Secret::new(TOKEN),
             api_base,
-        },
+        }),
     }
 }
 

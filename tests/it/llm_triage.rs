@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Context, Handler};
 use exwatch::channel::{Channel, Flush, LlmTriageChannel, LlmTriageSettings};
+use exwatch::channel::{ChannelKind, ChannelSettings, LlmTriageSpec};
 use exwatch::client::build_client;
-use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Secret, Settings};
+use exwatch::config::{RetrySettings, Secret, Settings};
 use exwatch::messages::{
     Alert, AlertKind, Anomaly, Metric, Name, SeriesKey, Severity, Stats, Timestamp, Triage,
 };
@@ -41,7 +42,7 @@ fn llm_channel(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> Cha
             max_backoff: Duration::from_millis(100),
             timeout,
         },
-        kind: ChannelKind::LlmTriage {
+        kind: ChannelKind::LlmTriage(LlmTriageSpec {
             base_url: fake.base_url(),
             model: "gpt-4o-mini".to_owned(),
             api_key_env: "EXWATCH_LLM_API_KEY".to_owned(),
@@ -49,7 +50,7 @@ fn llm_channel(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> Cha
             language: "th".to_owned(),
             calls_per_hour,
             max_tokens_field: "max_tokens".to_owned(),
-        },
+        }),
     }
 }
 

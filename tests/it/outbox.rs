@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Secret, Settings};
+use exwatch::channel::{ChannelKind, ChannelSettings, WebhookSpec};
+use exwatch::config::{RetrySettings, Secret, Settings};
 use exwatch::messages::{Measurement, Metric, Name, SeriesKey, Severity, Timestamp};
 use exwatch::{Monitor, MonitorHandle};
 use rusqlite::{Connection, OpenFlags};
@@ -33,11 +34,11 @@ fn webhook(url: String, secret: Option<Secret>) -> ChannelSettings {
             max_backoff: Duration::from_millis(150),
             timeout: Duration::from_millis(500),
         },
-        kind: ChannelKind::Webhook {
+        kind: ChannelKind::Webhook(WebhookSpec {
             url,
             secret_env: secret.as_ref().map(|_| "EXWATCH_OUTBOX_SECRET".into()),
             secret,
-        },
+        }),
     }
 }
 

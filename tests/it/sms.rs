@@ -10,7 +10,8 @@
 use std::time::{Duration, Instant};
 
 use exwatch::channel::{Channel, DeliveryError, SmsChannel};
-use exwatch::config::{ChannelKind, ChannelSettings, Secret, Settings};
+use exwatch::channel::{ChannelKind, ChannelSettings, SmsSpec};
+use exwatch::config::{Secret, Settings};
 use exwatch::messages::{
     Alert, AlertKind, Measurement, Metric, Name, SeriesKey, Severity, Stats, Timestamp,
 };
@@ -30,7 +31,7 @@ fn sms_settings(fake: &FakeTwilio, to: &[&str], max_attempts: u32) -> Settings {
             name: Name::from("pager"),
             min_severity: Severity::Info,
             retry: retry(max_attempts),
-            kind: ChannelKind::Sms {
+            kind: ChannelKind::Sms(SmsSpec {
                 account_sid_env: "TWILIO_ACCOUNT_SID".into(),
                 account_sid: Secret::new(ACCOUNT_SID),
                 auth_token_env: "TWILIO_AUTH_TOKEN".into(),
@@ -38,7 +39,7 @@ fn sms_settings(fake: &FakeTwilio, to: &[&str], max_attempts: u32) -> Settings {
                 from: FROM.into(),
                 to: to.iter().map(|s| s.to_string()).collect(),
                 api_base: fake.api_base(),
-            },
+            }),
         }],
         ..crate::support::test_settings()
     };

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use exwatch::config::{ChannelKind, ChannelSettings, RetrySettings, Settings};
+use exwatch::channel::{ChannelKind, ChannelSettings, WebhookSpec};
+use exwatch::config::{RetrySettings, Settings};
 use exwatch::messages::{Measurement, Metric, Name, SeriesKey, Severity, Timestamp};
 use exwatch::metrics::Metrics;
 use exwatch::{Monitor, MonitorHandle};
@@ -27,11 +28,11 @@ fn webhook(
         name: Name::from(name),
         min_severity,
         retry,
-        kind: ChannelKind::Webhook {
+        kind: ChannelKind::Webhook(WebhookSpec {
             url,
             secret_env: None,
             secret: None,
-        },
+        }),
     }
 }
 
@@ -669,11 +670,11 @@ async fn webhook_requests_are_signed_with_the_secret() {
     let sink = FakeSink::start();
     let secret = exwatch::config::Secret::new("hunter2-signing-secret");
     let mut channel = webhook("signed", Severity::Info, sink.url(), retry(3));
-    channel.kind = ChannelKind::Webhook {
+    channel.kind = ChannelKind::Webhook(WebhookSpec {
         url: sink.url(),
         secret_env: Some("EXWATCH_TEST_SECRET".into()),
         secret: Some(secret.clone()),
-    };
+    });
     let monitor =
         Monitor::start(settings(vec![channel], Duration::from_secs(3))).expect("monitor starts");
     // A first attempt that fails: the retry is signed afresh.

@@ -25,20 +25,25 @@
 //!   the first field errors) and every other 4xx are rejections. No reason ever contains the
 //!   URL or its token.
 
-use std::fmt;
-use std::time::{Duration, SystemTime};
+pub mod config;
 
-use bytes::Bytes;
+use std::fmt;
+use std::time::Duration;
+
 use futures_util::future::LocalBoxFuture;
 use serde_json::{Value, json};
 
 use crate::channel::Channel;
+use crate::channel::http::{self, Redactor};
+use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::text::{self, fit, utf16_len};
-use crate::channel::webhook::transport_failure;
-use crate::client::{bounded_text, classify_send_error, retry_after};
-use crate::config::{Secret, redact};
+use crate::client::bounded_text;
+use crate::client::build_client;
+use crate::config::RetrySettings;
+use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Severity};
+use config::DiscordSpec;
 
 /// The API version exwatch pins unversioned webhook URLs to.
 pub const API_VERSION: u32 = 10;
@@ -72,9 +77,6 @@ pub mod limits {
     pub const TOTAL: usize = 6000;
 }
 
-/// How much of an error answer is read, to quote Discord's reason.
-const MAX_ANSWER: usize = 64 * 1024;
-
 /// The most characters of Discord's reason quoted in a rejection.
 const MAX_REASON: usize = 300;
 
@@ -84,7 +86,7 @@ pub struct DiscordChannel {
     /// The URL POSTed to (pinned API version, `wait=true`).
     url: Secret,
     /// What must never appear in a reason: the URL as configured and as POSTed, and its token.
-    secrets: Vec<Secret>,
+    redactor: Redactor,
 }
 
 impl DiscordChannel {
@@ -101,15 +103,7 @@ impl DiscordChannel {
         Self {
             client,
             url: Secret::new(url),
-            secrets,
-        }
-    }
-
-    fn scrub(&self) -> impl Fn(DeliveryError) -> DeliveryError + 'static {
-        let secrets = self.secrets.clone();
-        move |e| {
-            let secrets: Vec<&Secret> = secrets.iter().collect();
-            e.map_reason(|reason| redact(&reason, &secrets))
+            redactor: Redactor::new(secrets),
         }
     }
 }
@@ -435,34 +429,37 @@ impl Channel for DiscordChannel {
     }
 
     fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
-        let body = match serde_json::to_vec(&payload(alert)) {
-            Ok(body) => Bytes::from(body),
-            Err(e) => {
-                let reason = format!("cannot encode alert: {e}");
-                return Box::pin(async move { Err(DeliveryError::Rejected { reason }) });
-            }
+        let body = match http::encode_json(&payload(alert), "alert") {
+            Ok(body) => body,
+            Err(e) => return Box::pin(async move { Err(e) }),
         };
         let req = self
             .client
             .post(self.url.expose())
             .insert_header(("Content-Type", "application/json"));
-        let scrub = self.scrub();
+        let redactor = self.redactor.clone();
         // The ChannelActor bounds the whole attempt with the channel's timeout.
         Box::pin(async move {
-            let mut resp = req
-                .send_body(body)
-                .await
-                .map_err(|e| scrub(transport_failure(classify_send_error(&e))))?;
-            let status = resp.status().as_u16();
-            if (200..300).contains(&status) {
-                // Stored: whatever the body says (or fails to say), it is delivered.
-                return Ok(());
-            }
-            let header_retry_after = retry_after(resp.headers(), SystemTime::now());
-            let body = resp.body().limit(MAX_ANSWER).await.unwrap_or_default();
-            judge_discord(status, header_retry_after, &body).map_err(scrub)
+            http::deliver(req, body, &redactor, |answer| {
+                judge_discord(answer.status, answer.retry_after, &answer.body)
+            })
+            .await
         })
     }
+}
+
+/// The retry policy and the builder of a `discord` channel, from its validated spec.
+pub fn make(spec: DiscordSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
+    let timeout = cx.retry.timeout;
+    (
+        cx.retry.clone(),
+        Box::new(move || {
+            Box::new(DiscordChannel::new(
+                build_client(4, timeout),
+                &spec.webhook_url,
+            ))
+        }),
+    )
 }
 
 #[cfg(test)]

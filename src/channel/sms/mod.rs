@@ -18,20 +18,27 @@
 //! no delivery error and no `Debug` output, and any text quoted from the platform or from the
 //! HTTP client is scrubbed of both.
 
+pub mod config;
+
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
-use std::time::SystemTime;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::{LocalBoxFuture, join_all};
 
 use crate::channel::Channel;
-use crate::client::{TransportError, bounded_text, classify_send_error, retry_after};
-use crate::config::{Secret, redact};
+use crate::channel::http::{self, Redactor};
+use crate::channel::registry::{MakeChannel, MakeContext};
+use crate::client::bounded_text;
+use crate::client::build_client;
+use crate::config::RetrySettings;
+use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Name};
+use config::SmsSpec;
 
 /// The longest text sent, in characters: Twilio recommends at most 320 for deliverability.
 pub const MAX_SMS_CHARS: usize = 320;
@@ -41,9 +48,6 @@ pub const TWILIO_MAX_BODY_CHARS: usize = 1600;
 
 /// How many alerts' per-recipient progress is remembered (oldest forgotten first).
 const MAX_TRACKED_ALERTS: usize = 1024;
-
-/// How much of an error answer is read, to quote Twilio's reason.
-const MAX_ANSWER: usize = 64 * 1024;
 
 /// Where one recipient stands for one alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +101,8 @@ pub struct SmsChannel {
     api_base: String,
     messages_url: Secret,
     authorization: Secret,
-    /// Secret values scrubbed from any quoted text.
-    scrub: Rc<[Secret; 2]>,
+    /// Secret values redacted from any quoted text.
+    redactor: Redactor,
     from: String,
     to: Vec<String>,
     book: Rc<RefCell<Book>>,
@@ -141,7 +145,7 @@ impl SmsChannel {
             api_base,
             messages_url,
             authorization,
-            scrub: Rc::new([account_sid, auth_token]),
+            redactor: Redactor::new([account_sid, auth_token]),
             from,
             to,
             book: Rc::new(RefCell::new(Book::default())),
@@ -178,10 +182,14 @@ impl Channel for SmsChannel {
                     .insert_header(("Authorization", self.authorization.expose()))
                     .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
                     .insert_header(("Accept", "application/json"));
-                let (book, scrub, id) = (self.book.clone(), self.scrub.clone(), id.clone());
+                let (book, redactor, id) = (self.book.clone(), self.redactor.clone(), id.clone());
                 let who = recipient_label(&self.to[i]);
                 async move {
-                    let outcome = send_one(req, body, &scrub).await;
+                    // awc's error text may quote the URL, which carries the Account SID.
+                    let outcome = http::deliver(req, body, &redactor, |answer| {
+                        judge_twilio(answer.status, answer.retry_after, &answer.body)
+                    })
+                    .await;
                     // Recorded as soon as known: an attempt cut short by the channel's
                     // timeout keeps what it learnt.
                     let progress = match &outcome {
@@ -261,36 +269,17 @@ impl Channel for SmsChannel {
     }
 }
 
-/// One request to one recipient, judged.
-async fn send_one(
-    req: awc::ClientRequest,
-    body: Bytes,
-    scrub: &[Secret; 2],
+/// Judges Twilio's answer to one message: 2xx (201 Created) accepted; 408, 429 and 5xx
+/// retried; anything else rejected, quoting Twilio's code and message.
+pub fn judge_twilio(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
 ) -> Result<(), DeliveryError> {
-    let mut resp = match req.send_body(body).await {
-        Ok(resp) => resp,
-        Err(e) => {
-            // awc's error text may quote the URL, which carries the Account SID.
-            return Err(match classify_send_error(&e) {
-                TransportError::Request(r) => DeliveryError::Rejected {
-                    reason: scrubbed(&format!("bad request: {r}"), scrub),
-                },
-                other => DeliveryError::Retryable {
-                    reason: scrubbed(&other.to_string(), scrub),
-                    retry_after: None,
-                },
-            });
-        }
-    };
-    let status = resp.status().as_u16();
     if (200..300).contains(&status) {
-        // Accepted (201 Created); the body is not needed, and a broken one must not turn a
-        // sent message into a retry.
         return Ok(());
     }
-    let retry_after = retry_after(resp.headers(), SystemTime::now());
-    let body = resp.body().limit(MAX_ANSWER).await.unwrap_or_default();
-    let reason = scrubbed(&twilio_reason(status, &body), scrub);
+    let reason = twilio_reason(status, body);
     match status {
         408 | 429 | 500..=599 => Err(DeliveryError::Retryable {
             reason,
@@ -323,12 +312,6 @@ pub fn twilio_reason(status: u16, body: &[u8]) -> String {
         }
         Err(_) => crate::client::http_reason(status, body),
     }
-}
-
-/// `text` with the channel's secrets redacted (the one rule, [`redact`]).
-fn scrubbed(text: &str, secrets: &[Secret]) -> String {
-    let secrets: Vec<&Secret> = secrets.iter().collect();
-    redact(text, &secrets)
 }
 
 /// A recipient as it appears in reasons: the last four digits only (`to …5678`).
@@ -458,6 +441,25 @@ pub fn base64(input: &[u8]) -> String {
     out
 }
 
+/// The retry policy and the builder of a `sms` channel, from its validated spec.
+pub fn make(spec: SmsSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
+    let timeout = cx.retry.timeout;
+    let connections = spec.to.len().clamp(1, 8);
+    (
+        cx.retry.clone(),
+        Box::new(move || {
+            Box::new(SmsChannel::new(
+                build_client(connections, timeout),
+                spec.api_base,
+                spec.account_sid,
+                spec.auth_token,
+                spec.from,
+                spec.to,
+            ))
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,10 +569,7 @@ mod tests {
         let token = "tok-never-printed";
         let s = [Secret::new(sid), Secret::new(token)];
         assert_eq!(
-            scrubbed(
-                &format!("/2010-04-01/Accounts/{sid}/Messages.json {token}"),
-                &s
-            ),
+            Redactor::new(s).text(&format!("/2010-04-01/Accounts/{sid}/Messages.json {token}")),
             "/2010-04-01/Accounts/***/Messages.json ***"
         );
         crate::client::install_crypto_provider();

@@ -23,6 +23,8 @@
 //!
 //! [`ChannelActor`]: crate::channel::ChannelActor
 
+pub mod config;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
@@ -34,10 +36,15 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::{Value, json};
 
 use crate::channel::Channel;
-use crate::client::{bounded_text, classify_send_error, retry_after};
+use crate::channel::http::{self, ReadBody, Redactor};
+use crate::channel::registry::{MakeChannel, MakeContext};
+use crate::client::build_client;
+use crate::client::{bounded_text, retry_after};
+use crate::config::RetrySettings;
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Name, Triage};
+use config::LlmTriageSpec;
 
 /// Characters of exchange-supplied text (the alert's message) quoted into the prompt.
 pub const MAX_QUOTED_CHARS: usize = 500;
@@ -403,29 +410,31 @@ impl Channel for LlmTriageChannel {
             &self.settings.max_tokens_field,
         );
         let body = Bytes::from(body.to_string());
-        let key = self.settings.api_key.clone();
+        let key = Redactor::new([self.settings.api_key.clone()]);
         let req = self
             .client
             .post(&self.url)
-            .insert_header(("Authorization", format!("Bearer {}", key.expose())))
+            .insert_header((
+                "Authorization",
+                format!("Bearer {}", self.settings.api_key.expose()),
+            ))
             .insert_header(("Content-Type", "application/json"));
         let timeout = self.settings.timeout;
         let router = self.router.clone();
         Box::pin(async move {
             let call = async {
-                let mut resp = req
-                    .send_body(body)
-                    .await
-                    .map_err(|e| classify_send_error(&e).to_string())?;
-                let status = resp.status().as_u16();
-                let after = model_retry_after(resp.headers(), SystemTime::now());
-                let verdict = should_retry(resp.headers());
-                let body = resp
-                    .body()
-                    .limit(MAX_BODY)
-                    .await
-                    .map_err(|e| format!("HTTP {status}, unreadable body: {e}"))?;
-                Ok::<_, String>(judge_reply(status, after, verdict, &body))
+                // The model's judgement covers transport failures too: a model that cannot be
+                // reached is logged, not retried (the alert itself went out already).
+                let answer = match http::send(req, body, ReadBody::always(MAX_BODY)).await {
+                    Ok(answer) => answer,
+                    Err(e) => return Err(http::transport_failure(e).to_string()),
+                };
+                if let Some(e) = &answer.unreadable {
+                    return Err(format!("HTTP {}, unreadable body: {e}", answer.status));
+                }
+                let after = model_retry_after(&answer.headers, SystemTime::now());
+                let verdict = should_retry(&answer.headers);
+                Ok::<_, String>(judge_reply(answer.status, after, verdict, &answer.body))
             };
             let outcome = match actix_rt::time::timeout(timeout, call).await {
                 Ok(Ok(outcome)) => outcome,
@@ -443,12 +452,12 @@ impl Channel for LlmTriageChannel {
                 }
                 ModelOutcome::Retry { reason, after } if attempt < MAX_MODEL_ATTEMPTS => {
                     Err(DeliveryError::Retryable {
-                        reason: key.redact(&reason),
+                        reason: key.text(&reason),
                         retry_after: after,
                     })
                 }
                 ModelOutcome::Retry { reason, .. } | ModelOutcome::Failed(reason) => {
-                    let reason = key.redact(&reason);
+                    let reason = key.text(&reason);
                     tracing::warn!(channel = %name, alert = %id, attempt, %reason,
                         "LLM triage failed; the alert was delivered without it.");
                     Ok(())
@@ -456,6 +465,31 @@ impl Channel for LlmTriageChannel {
             }
         })
     }
+}
+
+/// The retry policy and the builder of a `llm_triage` channel, from its validated spec.
+pub fn make(spec: LlmTriageSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
+    let settings = LlmTriageSettings {
+        base_url: spec.base_url,
+        model: spec.model,
+        api_key: spec.api_key,
+        language: spec.language,
+        calls_per_hour: spec.calls_per_hour,
+        max_tokens_field: spec.max_tokens_field,
+        timeout: cx.retry.timeout,
+    };
+    // The channel bounds each model call itself (a timeout is logged, not retried); the
+    // actor's bound is only a backstop behind it.
+    let mut retry = cx.retry.clone();
+    retry.timeout += Duration::from_secs(5);
+    let (name, router) = (cx.name.clone(), cx.triage.clone());
+    (
+        retry,
+        Box::new(move || {
+            let client = build_client(2, settings.timeout);
+            Box::new(LlmTriageChannel::new(name, client, settings, router))
+        }),
+    )
 }
 
 #[cfg(test)]

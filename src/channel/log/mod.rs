@@ -1,11 +1,16 @@
 //! The `log` channel: writes alerts to the log through `tracing` (critical as ERROR, warning
 //! as WARN, the rest as INFO). It cannot fail.
 
+pub mod config;
+
 use futures_util::future::{LocalBoxFuture, ready};
 
 use crate::channel::Channel;
+use crate::channel::registry::{MakeChannel, MakeContext};
+use crate::config::RetrySettings;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, Name, Severity};
+use config::LogSpec;
 
 /// Logs every alert.
 #[derive(Debug, Clone)]
@@ -53,4 +58,13 @@ impl Channel for LogChannel {
         }
         Box::pin(ready(Ok(())))
     }
+}
+
+/// The retry policy and the builder of a `log` channel, from its validated spec.
+pub fn make(_spec: LogSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
+    let name = cx.name.clone();
+    (
+        cx.retry.clone(),
+        Box::new(move || Box::new(LogChannel::new(name))),
+    )
 }

@@ -24,22 +24,27 @@
 //!   accepted since), retries wait an hour. The alerts stay pending — a 429 is never a
 //!   rejection — and go out once the quota is renewed (or raised).
 
+pub mod config;
+
 use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 
 use crate::channel::Channel;
+use crate::channel::http::{self, Redactor};
+use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::text::{self, fit, utf16_len};
-use crate::channel::webhook::transport_failure;
-use crate::client::{bounded_text, classify_send_error, retry_after};
+use crate::client::bounded_text;
+use crate::client::build_client;
+use crate::config::RetrySettings;
 use crate::config::Secret;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Name};
+use config::LineSpec;
 
 /// The default API base.
 pub const DEFAULT_API_BASE: &str = "https://api.line.me";
@@ -62,9 +67,6 @@ pub const QUOTA_BACKOFF: Duration = Duration::from_secs(60);
 /// While the quota stays used up, each retry waits this many [`QUOTA_BACKOFF`]s (an hour).
 pub const QUOTA_PATIENCE: u32 = 60;
 
-/// How much of an error answer is read, to quote LINE's reason.
-const MAX_ANSWER: usize = 64 * 1024;
-
 /// The most characters of LINE's reason quoted in a rejection.
 const MAX_REASON: usize = 300;
 
@@ -75,6 +77,7 @@ pub struct LineChannel {
     url: String,
     to: String,
     token: Secret,
+    redactor: Redactor,
     quota_backoff: Duration,
     /// A monthly-quota `429` was answered and no push has been accepted since.
     quota_exhausted: Rc<Cell<bool>>,
@@ -90,6 +93,7 @@ impl LineChannel {
             name,
             url: format!("{}{PUSH_PATH}", api_base.trim().trim_end_matches('/')),
             to,
+            redactor: Redactor::new([token.clone()]),
             token,
             quota_backoff: QUOTA_BACKOFF,
             quota_exhausted: Rc::new(Cell::new(false)),
@@ -297,12 +301,9 @@ impl Channel for LineChannel {
     }
 
     fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
-        let body = match serde_json::to_vec(&self.payload(alert)) {
-            Ok(body) => Bytes::from(body),
-            Err(e) => {
-                let reason = format!("cannot encode alert: {e}");
-                return Box::pin(async move { Err(DeliveryError::Rejected { reason }) });
-            }
+        let body = match http::encode_json(&self.payload(alert), "alert") {
+            Ok(body) => body,
+            Err(e) => return Box::pin(async move { Err(e) }),
         };
         let req = self
             .client
@@ -310,46 +311,49 @@ impl Channel for LineChannel {
             .insert_header(("Content-Type", "application/json"))
             .insert_header(("Authorization", format!("Bearer {}", self.token.expose())))
             .insert_header((RETRY_KEY_HEADER, retry_key(&alert.id, &self.name)));
-        let token = self.token.clone();
+        let redactor = self.redactor.clone();
         let quota = self.quota_exhausted.clone();
         let quota_backoff = self.quota_backoff;
         // The ChannelActor bounds the whole attempt with the channel's timeout.
         Box::pin(async move {
-            let scrub = |e: DeliveryError| e.map_reason(|reason| token.redact(&reason));
-            let mut resp = req
-                .send_body(body)
-                .await
-                .map_err(|e| scrub(transport_failure(classify_send_error(&e))))?;
-            let status = resp.status().as_u16();
-            if (200..300).contains(&status) {
-                // Accepted: whatever the body says (or fails to say), it is delivered.
-                quota.set(false);
-                return Ok(());
-            }
-            let headers = resp.headers();
-            let retry_after = retry_after(headers, SystemTime::now());
-            let accepted = headers
-                .get(ACCEPTED_REQUEST_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = resp.body().limit(MAX_ANSWER).await.unwrap_or_default();
-            let result = judge_line(
-                status,
-                retry_after,
-                accepted.as_deref(),
-                &body,
-                &quota,
-                quota_backoff,
-            );
-            if status == 409 && result.is_ok() {
-                tracing::debug!(
-                    accepted_request = accepted.as_deref().unwrap_or(""),
-                    "LINE had already accepted this push (409); delivered."
+            http::deliver(req, body, &redactor, |answer| {
+                let accepted = answer.header(ACCEPTED_REQUEST_HEADER);
+                let result = judge_line(
+                    answer.status,
+                    answer.retry_after,
+                    accepted,
+                    &answer.body,
+                    &quota,
+                    quota_backoff,
                 );
-            }
-            result.map_err(scrub)
+                if answer.status == 409 && result.is_ok() {
+                    tracing::debug!(
+                        accepted_request = accepted.unwrap_or(""),
+                        "LINE had already accepted this push (409); delivered."
+                    );
+                }
+                result
+            })
+            .await
         })
     }
+}
+
+/// The retry policy and the builder of a `line` channel, from its validated spec.
+pub fn make(spec: LineSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
+    let (timeout, name) = (cx.retry.timeout, cx.name.clone());
+    (
+        cx.retry.clone(),
+        Box::new(move || {
+            Box::new(LineChannel::new(
+                build_client(4, timeout),
+                name,
+                &spec.api_base,
+                spec.to,
+                spec.token,
+            ))
+        }),
+    )
 }
 
 #[cfg(test)]

@@ -30,6 +30,8 @@
 //! delivery is retried (5xx, timeouts, connection failures) or rejected (400, Alertmanager's
 //! validation message quoted, bounded). Heartbeat failures are only logged.
 
+pub mod config;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -39,9 +41,14 @@ use futures_util::future::{LocalBoxFuture, join_all};
 use serde_json::{Map, Value, json};
 
 use crate::channel::Channel;
-use crate::client::{TransportError, bounded_text, classify_send_error};
+use crate::channel::http::{self, Redactor};
+use crate::channel::registry::{MakeChannel, MakeContext};
+use crate::client::bounded_text;
+use crate::client::build_client;
+use crate::config::RetrySettings;
 use crate::error::DeliveryError;
 use crate::messages::{Alert, AlertKind, Metric, Name, SeriesKey, Severity, Timestamp};
+use config::AlertmanagerSpec;
 
 /// How long a resolved alert keeps being re-sent.
 pub const RESOLVED_RETENTION: Duration = Duration::from_secs(300);
@@ -55,9 +62,6 @@ const BATCH: usize = 500;
 
 /// The most resumed alerts remembered (a channel queue's worth).
 const MAX_RESUMED: usize = crate::channel::delivery::MAX_QUEUE;
-
-/// How much of an error answer is read, to quote Alertmanager's reason.
-const MAX_ANSWER: usize = 64 * 1024;
 
 /// The Alertmanager `alertname` of a metric: stable across detectors and severities.
 pub fn alertname(metric: Metric) -> &'static str {
@@ -123,6 +127,8 @@ pub struct AlertmanagerChannel {
     client: awc::Client,
     /// `{url}/api/v2/alerts` of each instance.
     endpoints: Vec<String>,
+    /// Credentials the URLs carry (`http://user:pass@am`), kept out of every reason.
+    redactor: Redactor,
     resend_interval: Duration,
     timeout: Duration,
     series: HashMap<SeriesKey, SeriesAlerts>,
@@ -151,6 +157,7 @@ impl AlertmanagerChannel {
     ) -> Self {
         Self {
             client,
+            redactor: Redactor::new(urls.iter().flat_map(|u| http::url_credentials(u))),
             endpoints: urls
                 .iter()
                 .map(|u| format!("{}/api/v2/alerts", u.trim_end_matches('/')))
@@ -325,9 +332,15 @@ impl AlertmanagerChannel {
                     .post(url)
                     .insert_header(("Content-Type", "application/json"));
                 let (body, timeout) = (body.clone(), self.timeout);
+                let redactor = self.redactor.clone();
+                // One POST, judged plainly: 2xx accepted; 408, 429 and 5xx retryable; else
+                // (400: validation) rejected with Alertmanager's message.
                 let fut: LocalBoxFuture<'static, Result<(), DeliveryError>> =
                     Box::pin(async move {
-                        match actix_rt::time::timeout(timeout, post(req, body)).await {
+                        let post = http::deliver(req, body, &redactor, |answer| {
+                            http::judge_answer(answer.status, answer.retry_after, &answer.body)
+                        });
+                        match actix_rt::time::timeout(timeout, post).await {
                             Ok(r) => r,
                             Err(_) => Err(DeliveryError::Retryable {
                                 reason: "timed out".into(),
@@ -352,34 +365,6 @@ fn annotations(alert: &Alert) -> BTreeMap<&'static str, String> {
         ("alert_id", alert.id.to_string()),
         ("detector", alert.detector.to_string()),
     ])
-}
-
-/// One POST to one instance, judged: 2xx accepted; 408, 429 and 5xx retryable; else (400:
-/// validation) rejected with Alertmanager's message.
-async fn post(req: awc::ClientRequest, body: Bytes) -> Result<(), DeliveryError> {
-    let mut resp = req.send_body(body).await.map_err(|e| {
-        // awc's text is not quoted: a URL may carry credentials (`http://user:pass@am`).
-        match classify_send_error(&e) {
-            TransportError::Request(_) => DeliveryError::Rejected {
-                reason: "invalid URL".into(),
-            },
-            TransportError::Timeout => DeliveryError::Retryable {
-                reason: "timed out".into(),
-                retry_after: None,
-            },
-            _ => DeliveryError::Retryable {
-                reason: "connection failed".into(),
-                retry_after: None,
-            },
-        }
-    })?;
-    let status = resp.status().as_u16();
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let retry_after = crate::client::retry_after(resp.headers(), std::time::SystemTime::now());
-    let body = resp.body().limit(MAX_ANSWER).await.unwrap_or_default();
-    crate::channel::webhook::judge_answer(status, retry_after, &body)
 }
 
 /// Combines the instances' outcomes: delivered when one accepted; else retryable when one
@@ -514,6 +499,24 @@ impl Channel for AlertmanagerChannel {
             join_all(runs).await;
         }))
     }
+}
+
+/// The retry policy and the builder of a `alertmanager` channel, from its validated spec.
+pub fn make(spec: AlertmanagerSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
+    let timeout = cx.retry.timeout;
+    // Two per instance: a delivery and a heartbeat may overlap.
+    let connections = (spec.urls.len() * 2).max(2);
+    (
+        cx.retry.clone(),
+        Box::new(move || {
+            Box::new(AlertmanagerChannel::new(
+                build_client(connections, timeout),
+                spec.urls,
+                spec.resend_interval,
+                timeout,
+            ))
+        }),
+    )
 }
 
 #[cfg(test)]
