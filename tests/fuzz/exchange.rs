@@ -218,3 +218,121 @@ proptest! {
         prop_assert!(bounded_text(&text, max).chars().count() <= max + 1);
     }
 }
+
+/// The raw answer the loopback exchange gives next (one per connection, then it closes).
+static NEXT_ANSWER: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// A loopback "exchange" that reads one request head per connection, writes
+/// [`NEXT_ANSWER`] as it is and closes. Started once per test binary.
+fn raw_exchange() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    static ADDR: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
+    *ADDR.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            for mut sock in listener.incoming().flatten() {
+                let _ = sock.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = NEXT_ANSWER.lock().expect("answer").clone();
+                let _ = sock.write_all(&answer);
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        addr
+    })
+}
+
+/// A raw HTTP/1.1 answer: a status line (well formed or not), headers the probe reads
+/// (`Retry-After`, framing, encoding) with hostile values, and a body.
+fn raw_answer() -> impl Strategy<Value = Vec<u8>> {
+    let status_line = prop_oneof![
+        6 => (100u16..600).prop_map(|s| format!("HTTP/1.1 {s} X\r\n")),
+        1 => status().prop_map(|s| format!("HTTP/1.1 {s} X\r\n")),
+        1 => prop::sample::select(vec![
+            "HTTP/1.1 200\r\n", "HTTP/1.0 503 Service Unavailable\r\n", "HTTP/2 200 OK\r\n",
+            "HTTP/1.1 2000 OK\r\n", "HTTP/1.1 -1 X\r\n", "HTTP/1.1 099 X\r\n", "\r\n", "",
+            "ICY 200 OK\r\n", "HTTP/1.1 200 OK\n",
+        ]).prop_map(str::to_owned),
+    ];
+    let header = prop_oneof![
+        3 => (
+            prop::sample::select(vec![
+                "Retry-After", "Content-Length", "Transfer-Encoding", "Content-Encoding",
+                "Content-Type", "Connection", "Location", "retry-after",
+            ]),
+            prop_oneof![
+                1 => nasty_text(),
+                1 => "[ -~]{0,30}",
+                3 => prop::sample::select(vec![
+                    "0", "120", "-1", "1.5", "18446744073709551616", "Wed, 21 Oct 2015 07:28:00 GMT",
+                    "Fri, 31 Dec 9999 23:59:59 GMT", "chunked", "gzip", "deflate", "br", "identity, chunked",
+                    "close", "keep-alive", "application/json", "5, 7",
+                ])
+                .prop_map(str::to_owned),
+            ],
+        ).prop_map(|(k, v)| format!("{k}: {}\r\n", v.replace(['\r', '\n'], " "))),
+        1 => "[ -~]{0,40}".prop_map(|l| format!("{l}\r\n")),
+    ];
+    (
+        status_line,
+        prop::collection::vec(header, 0..5),
+        body(),
+        any::<u8>(),
+    )
+        .prop_map(|(status, headers, body, framing)| {
+            let mut out = status.into_bytes();
+            for h in headers {
+                out.extend_from_slice(h.as_bytes());
+            }
+            match framing % 4 {
+                0 => {
+                    out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes())
+                }
+                1 => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+                _ => {}
+            }
+            out.extend_from_slice(b"\r\n");
+            if framing % 4 == 1 && framing & 0x10 == 0 {
+                out.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+                out.extend_from_slice(&body);
+                out.extend_from_slice(b"\r\n0\r\n\r\n");
+            } else {
+                out.extend_from_slice(&body);
+            }
+            out
+        })
+}
+
+proptest! {
+    #![proptest_config(cases(200))]
+
+    /// The probe's own HTTP path ([`exwatch::client::fetch`], as the probe calls it, then
+    /// [`judge`]) against raw answers on the wire: a reply or a transport error, then a
+    /// verdict for every profile and kind; never a body over the limit, never a panic.
+    #[test]
+    fn raw_answers_on_the_wire_give_an_outcome(answer in raw_answer(), max_body in 1usize..512) {
+        *NEXT_ANSWER.lock().expect("answer") = answer;
+        let url = format!("http://{}/api/v3/time", raw_exchange());
+        let result = actix_rt::System::new().block_on(async move {
+            let client = exwatch::client::build_client(1, Duration::from_secs(1));
+            exwatch::client::fetch(client.get(url), None, max_body, Duration::from_millis(500)).await
+        });
+        if let Ok(reply) = result {
+            prop_assert!(reply.body.len() <= max_body);
+            let answer = Answer { status: reply.status, retry_after: reply.retry_after, body: &reply.body };
+            for profile in PROFILES {
+                for kind in KINDS {
+                    let _ = judge(profile, kind, &answer);
+                }
+            }
+        }
+    }
+}
