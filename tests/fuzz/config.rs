@@ -140,13 +140,13 @@ enum Edit {
 fn edit() -> impl Strategy<Value = Edit> {
     let at = any::<usize>();
     prop_oneof![
-        1 => (at.clone()).prop_map(Edit::Delete),
-        1 => (at.clone()).prop_map(Edit::Duplicate),
-        1 => (at.clone(), any::<usize>()).prop_map(|(a, b)| Edit::Swap(a, b)),
-        4 => (at.clone(), value()).prop_map(|(a, v)| Edit::SetValue(a, v)),
-        2 => (at.clone(), key(), value()).prop_map(|(a, k, v)| Edit::Insert(a, format!("{k} = {v}"))),
-        1 => (at.clone(), header()).prop_map(|(a, h)| Edit::Header(a, h)),
-        1 => (at.clone()).prop_map(Edit::Uncomment),
+        1 => at.prop_map(Edit::Delete),
+        1 => at.prop_map(Edit::Duplicate),
+        1 => (at, any::<usize>()).prop_map(|(a, b)| Edit::Swap(a, b)),
+        4 => (at, value()).prop_map(|(a, v)| Edit::SetValue(a, v)),
+        2 => (at, key(), value()).prop_map(|(a, k, v)| Edit::Insert(a, format!("{k} = {v}"))),
+        1 => (at, header()).prop_map(|(a, h)| Edit::Header(a, h)),
+        1 => at.prop_map(Edit::Uncomment),
         1 => (at, any::<usize>()).prop_map(|(a, b)| Edit::Truncate(a, b)),
     ]
 }
