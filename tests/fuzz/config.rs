@@ -271,3 +271,51 @@ proptest! {
         }
     }
 }
+
+/// Found by `mutated_configs_give_an_outcome`: the default config without the Bybit time
+/// endpoint's `url` line.
+#[test]
+fn an_endpoint_without_its_url_names_the_key() {
+    let text: String = DEFAULT
+        .lines()
+        .filter(|l| *l != "url = \"https://api.bybit.com/v5/market/time\"")
+        .collect::<Vec<_>>()
+        .join("\n");
+    let err = from_toml_str(&text, &|_| None).expect_err("a url is required");
+    let ConfigError::Invalid(problems) = err else {
+        panic!("expected Invalid, got {err}");
+    };
+    assert!(
+        problems.iter().all(|p| !p.key.is_empty()),
+        "every problem names its key: {problems:?}"
+    );
+}
+
+/// Found by `mutated_configs_give_an_outcome`: `"" = ""` (an empty quoted key, valid TOML) was
+/// reported as an unknown key with an empty key path. Keys that are not bare are quoted in
+/// paths.
+#[test]
+fn an_empty_or_dotted_key_is_named_quoted() {
+    for (line, key) in [
+        ("\"\" = \"\"", "\"\""),
+        ("\"a b\" = 1", "\"a b\""),
+        ("[monitor]\n\"\" = 1", "monitor.\"\""),
+    ] {
+        let text = format!("{line}\n{DEFAULT}");
+        let text = if line.starts_with('[') {
+            DEFAULT.replace("[monitor]", line)
+        } else {
+            text
+        };
+        let err = from_toml_str(&text, &|_| None).expect_err("an unknown key");
+        let ConfigError::Invalid(problems) = err else {
+            panic!("expected Invalid, got {err}");
+        };
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.key == key && p.message.contains("unknown key")),
+            "{line}: {problems:?}"
+        );
+    }
+}
