@@ -120,10 +120,22 @@ impl<'a> Table<'a> {
         }
     }
 
-    /// The dotted path of `key` in this table.
+    /// The dotted path of `key` in this table. A key that is not a bare TOML key (empty, or
+    /// holding a space, a quote, a non-ASCII letter…) is quoted (`monitor.""`), so that every
+    /// path names its key and none is empty. `[i]` stays as it is: callers name list items
+    /// `to[0]`.
     pub(crate) fn path_of(&self, key: &str) -> String {
-        if self.path.is_empty() {
+        let bare = !key.is_empty()
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'[' | b']'));
+        let key = if bare {
             key.to_owned()
+        } else {
+            format!("{key:?}")
+        };
+        if self.path.is_empty() {
+            key
         } else {
             format!("{}.{key}", self.path)
         }
