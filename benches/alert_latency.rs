@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use exwatch::channel::{ChannelKind, ChannelSettings, WebhookSpec};
-use exwatch::config::{RetrySettings, Settings, StoreSettings};
 use exwatch::messages::{Measurement, Metric, Name, SeriesKey, Severity, Timestamp};
+use exwatch::settings::{RetrySettings, Settings, StoreSettings};
 use exwatch::{Monitor, MonitorHandle};
 use tokio::sync::mpsc;
 

@@ -21,10 +21,6 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use exwatch::config::{
-    BaselineSettings, ClockSettings, Direction, ErrorSettings, LatencySettings, LikelihoodSettings,
-    PriceSettings, ValueUnit,
-};
 use exwatch::detect::baseline::{ErrorBaseline, P90Baseline};
 use exwatch::detect::clock::{SigningWindow, SkewLimits};
 use exwatch::detect::errors::ErrorModel;
@@ -33,6 +29,10 @@ use exwatch::detect::likelihood::LikelihoodModel;
 use exwatch::detect::price::PriceDetector;
 use exwatch::detect::{iqr, rolling, zscore};
 use exwatch::messages::{Outcome, Timestamp};
+use exwatch::settings::{
+    BaselineSettings, ClockSettings, Direction, ErrorSettings, LatencySettings, LikelihoodSettings,
+    PriceSettings, ValueUnit,
+};
 
 /// Inputs per benchmark; a power of two so cycling is a mask.
 const INPUTS: usize = 4096;

@@ -12,12 +12,12 @@
 //!
 //! Run: `cargo bench --bench memory`.
 
-use exwatch::config::DetectSettings;
 use exwatch::detect::baseline::{ErrorBaseline, P90Baseline};
 use exwatch::detect::errors::ErrorModel;
 use exwatch::detect::latency::LatencyModel;
 use exwatch::detect::series::SeriesDetector;
 use exwatch::messages::{Measurement, Metric, Outcome, SeriesKey, Timestamp};
+use exwatch::settings::DetectSettings;
 
 #[path = "common/counting.rs"]
 mod counting;

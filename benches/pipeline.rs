@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Context, Handler};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use exwatch::config::{Settings, StoreSettings};
 use exwatch::messages::{Alert, AlertKind, Measurement, Metric, SeriesKey, Severity, Timestamp};
+use exwatch::settings::{Settings, StoreSettings};
 use exwatch::{Monitor, MonitorHandle};
 use tokio::sync::mpsc;
 

@@ -14,9 +14,9 @@
 
 use std::sync::Arc;
 
-use exwatch::config::Settings;
 use exwatch::messages::{Metric, Name, Outcome, SeriesKey};
 use exwatch::metrics::{EndpointMetrics, Metrics};
+use exwatch::settings::Settings;
 
 #[path = "common/counting.rs"]
 mod counting;
@@ -183,7 +183,7 @@ fn monitor_toml(exchanges: usize, per_exchange: usize) -> String {
 /// Heap kept by a started monitor of `exchanges` × `per_exchange` endpoints, once settled.
 async fn monitor_heap(exchanges: usize, per_exchange: usize) -> (f64, f64) {
     let settings =
-        exwatch::config::from_toml_str(&monitor_toml(exchanges, per_exchange), &|_| None)
+        exwatch::settings::from_toml_str(&monitor_toml(exchanges, per_exchange), &|_| None)
             .expect("bench config is valid");
     let (b0, c0) = snapshot();
     let handle = exwatch::Monitor::start(settings).expect("monitor starts");

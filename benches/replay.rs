@@ -9,8 +9,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use exwatch::config::{DetectSettings, Direction, ValueUnit};
 use exwatch::replay::replay;
+use exwatch::settings::{DetectSettings, Direction, ValueUnit};
 
 const ROWS: usize = 100_000;
 

@@ -94,7 +94,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .replace("{binance}", sims[0].base_url())
         .replace("{bybit}", sims[1].base_url())
         .replace("{okx}", sims[2].base_url());
-    let settings = exwatch::config::from_toml_str(&toml, &|name| std::env::var(name).ok())?;
+    let settings = exwatch::settings::from_toml_str(&toml, &|name| std::env::var(name).ok())?;
     let router = OrderRouter::start(settings, &VENUES, true)?;
     println!("Engine up: exwatch embedded, routing over binance, bybit, okx.");
 

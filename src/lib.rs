@@ -57,10 +57,10 @@
 //! #     fn handle(&mut self, a: Anomaly, _: &mut Self::Context) { let _ = self.0.send(a); }
 //! # }
 //! actix::System::new().block_on(async {
-//!     // Settings in code (or from TOML: exwatch::config::from_toml_str). No exchanges to
+//!     // Settings in code (or from TOML: exwatch::settings::from_toml_str). No exchanges to
 //!     // probe here: the engine's own observations are the input.
-//!     let mut settings = exwatch::config::Settings::default();
-//!     settings.store = exwatch::config::StoreSettings::in_memory(); // a file keeps alerts
+//!     let mut settings = exwatch::settings::Settings::default();
+//!     settings.store = exwatch::settings::StoreSettings::in_memory(); // a file keeps alerts
 //!     settings.http.listen = ([127, 0, 0, 1], 0).into(); // any free port
 //!     let monitor = Monitor::start(settings).expect("exwatch starts");
 //!     println!("dashboard at http://{}/", monitor.http_addr().expect("HTTP is on"));
@@ -111,6 +111,7 @@ pub mod replay;
 pub mod route;
 pub mod server;
 pub mod service;
+pub mod settings;
 pub mod status;
 pub mod store;
 pub mod supervision;

@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use exwatch::ConfigError;
-use exwatch::config::Settings;
+use exwatch::settings::Settings;
 
 /// mimalloc rather than the system allocator: awc allocates on every request, and glibc's
 /// malloc/free were ≈ 12 % of the probe thread's time under load (benches/RESULTS.md).
@@ -83,7 +83,7 @@ enum Command {
         #[arg(
             long,
             default_value = "likelihood",
-            value_parser = exwatch::config::LatencySettings::DETECTORS
+            value_parser = exwatch::settings::LatencySettings::DETECTORS
         )]
         detector: String,
     },
@@ -221,7 +221,7 @@ fn main() -> ExitCode {
 }
 
 fn load(path: Option<&Path>) -> Result<Settings, ExitCode> {
-    exwatch::config::load(path).map_err(|e| {
+    exwatch::settings::load(path).map_err(|e| {
         report(&e);
         ExitCode::from(EXIT_BAD_CONFIG)
     })
@@ -272,8 +272,8 @@ fn replay(
 ) -> ExitCode {
     // Replay reads only `[detect]`: a file of just those tables is layered over the default.
     let loaded = match config {
-        Some(path) => exwatch::config::load_over_default(path),
-        None => exwatch::config::load(None),
+        Some(path) => exwatch::settings::load_over_default(path),
+        None => exwatch::settings::load(None),
     };
     let mut settings = match loaded {
         Ok(s) => s,
@@ -284,8 +284,8 @@ fn replay(
     };
     // clap has checked both against their lists.
     let latency = &mut settings.detect.latency;
-    latency.unit = exwatch::config::ValueUnit::parse(unit).unwrap_or_default();
-    latency.direction = exwatch::config::Direction::parse(direction).unwrap_or_default();
+    latency.unit = exwatch::settings::ValueUnit::parse(unit).unwrap_or_default();
+    latency.direction = exwatch::settings::Direction::parse(direction).unwrap_or_default();
     latency.select(detector);
     let reader = match std::fs::File::open(input) {
         Ok(f) => std::io::BufReader::with_capacity(1 << 16, f),
@@ -375,7 +375,7 @@ fn run(settings: Settings, config: Option<PathBuf>) -> anyhow::Result<()> {
         // A reload reads what the start read: the file (or the embedded default), then the
         // environment's overrides and secrets.
         let monitor = exwatch::Monitor::builder(settings)
-            .config_source(move || exwatch::config::load(config.as_deref()))
+            .config_source(move || exwatch::settings::load(config.as_deref()))
             .start()?;
         reload_on_hangup(monitor.reloader())?;
         wait_for_signal()

@@ -16,10 +16,10 @@ use std::io::{BufRead, Write};
 
 use thiserror::Error;
 
-use crate::config::DetectSettings;
 use crate::detect::finding::Finding;
 use crate::detect::series::{Event, SeriesDetector};
 use crate::messages::{Measurement, Metric, SeriesKey, Timestamp};
+use crate::settings::DetectSettings;
 
 /// The output's header line.
 pub const OUTPUT_HEADER: &str = "timestamp,value,anomaly_score,severity,detector";

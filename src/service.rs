@@ -24,7 +24,6 @@ use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::{
     Channel, ChannelActor, ChannelKind, ChannelSettings, Flush, ReplaceChannel, RetireChannel,
 };
-use crate::config::{ExchangeSettings, RetrySettings, Settings, SupervisionSettings};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
 use crate::error::{ConfigError, Error};
 use crate::messages::{
@@ -39,6 +38,7 @@ use crate::route::{
     AddRoute, Reconfigure, RemoveRoute, Route, RouterActor, Subscribe, SubscribeResolved,
 };
 use crate::server::{self, AppState, RunningServer};
+use crate::settings::{ExchangeSettings, RetrySettings, Settings, SupervisionSettings};
 use crate::status::StatusBoard;
 use crate::store::{
     BaselineLink, Close, FailPending, SilenceStore, SqliteStore, StoreActor, StoreClosed,

@@ -9,8 +9,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, ResponseFuture};
-use exwatch::config::Settings;
 use exwatch::messages::{Anomaly, CircuitState, Measurement, Metric, Resolved, SeriesKey};
+use exwatch::settings::Settings;
 use exwatch::{Monitor, MonitorHandle};
 
 /// What changed in the routing after exwatch spoke.

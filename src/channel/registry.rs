@@ -193,8 +193,8 @@ fn channel(mut t: Table<'_>, name: &str, env: &Env<'_>) -> Option<ChannelSetting
 /// Helpers for the channel kinds' configuration tests.
 #[cfg(test)]
 pub(crate) mod testing {
-    use crate::config::from_toml_str;
     use crate::error::ConfigError;
+    use crate::settings::from_toml_str;
 
     /// No environment at all.
     pub(crate) fn no_env(_: &str) -> Option<String> {

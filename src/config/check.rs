@@ -15,6 +15,9 @@ use crate::messages::Severity;
 /// How a `*_env` key's variable is looked up.
 pub(crate) type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
+/// The shortest probe interval accepted.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
 /// The shortest timeout accepted.
 pub(crate) const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 

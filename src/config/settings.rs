@@ -1,4 +1,6 @@
-//! The validated, typed settings that actors receive. Library users may build these directly
+//! The validated, typed settings of the parts no single component owns (the monitor, the
+//! HTTP listener, endpoints and exchanges as configured, supervision, shutdown, retries), and
+//! the serializers every component's settings share. Library users may build these directly
 //! (every part has a `Default`) without the `config` crate or any file.
 
 use std::net::SocketAddr;
@@ -6,17 +8,15 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-pub use crate::store::StoreSettings;
-
 use super::Secret;
-use crate::channel::registry::ChannelSettings;
-use crate::detect::rules::{Condition, RuleMetric, RuleOp};
-use crate::messages::{Name, Severity};
-pub use crate::route::config::RouterSettings;
+use crate::messages::Name;
 
 /// Serializes a duration the way the file writes it (`"10s"`, `"5m"`).
 /// Serializes a list of named settings as a table keyed by name, the way the file writes it.
-fn ser_named<T: Serialize + Named, S: Serializer>(items: &[T], s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_named<T: Serialize + Named, S: Serializer>(
+    items: &[T],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = s.serialize_map(Some(items.len()))?;
     for item in items {
@@ -26,7 +26,8 @@ fn ser_named<T: Serialize + Named, S: Serializer>(items: &[T], s: S) -> Result<S
 }
 
 /// Settings that appear in the file as a table keyed by their name.
-trait Named {
+pub(crate) trait Named {
+    /// The name, the table's key.
     fn name(&self) -> &str;
 }
 
@@ -40,12 +41,7 @@ macro_rules! named {
     )*};
 }
 
-named!(
-    ExchangeSettings,
-    EndpointSettings,
-    ChannelSettings,
-    RuleSettings
-);
+named!(ExchangeSettings, EndpointSettings);
 
 pub(crate) fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&humantime::format_duration(*d).to_string())
@@ -61,38 +57,6 @@ pub(crate) fn ser_opt_duration<S: Serializer>(
         Some(d) => ser_duration(d, s),
         None => s.serialize_none(),
     }
-}
-
-/// Everything exwatch needs to run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Settings {
-    /// `[monitor]`
-    pub monitor: MonitorSettings,
-    /// `[http]`
-    pub http: HttpSettings,
-    /// `[store]`
-    pub store: StoreSettings,
-    /// `[defaults]`
-    pub defaults: EndpointDefaults,
-    /// `[breaker]`
-    pub breaker: BreakerSettings,
-    /// `[exchanges.<name>]`, sorted by name.
-    #[serde(serialize_with = "ser_named")]
-    pub exchanges: Vec<ExchangeSettings>,
-    /// `[detect]`
-    pub detect: DetectSettings,
-    /// `[router]`
-    pub router: RouterSettings,
-    /// `[channels.<name>]`, sorted by name.
-    #[serde(serialize_with = "ser_named")]
-    pub channels: Vec<ChannelSettings>,
-    /// `[supervision]`
-    pub supervision: SupervisionSettings,
-    /// `[shutdown]`
-    pub shutdown: ShutdownSettings,
-    /// `[rules.<name>]`, sorted by name.
-    #[serde(serialize_with = "ser_named")]
-    pub rules: Vec<RuleSettings>,
 }
 
 /// `[monitor]`
@@ -340,311 +304,6 @@ pub struct EndpointSettings {
     pub confirm_probes: Option<u32>,
 }
 
-/// `[detect]`
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct DetectSettings {
-    /// `[detect.latency]`
-    pub latency: LatencySettings,
-    /// `[detect.errors]`
-    pub errors: ErrorSettings,
-    /// `[detect.price]`
-    pub price: PriceSettings,
-    /// `[detect.clock]`
-    pub clock: ClockSettings,
-    /// `[detect.baseline]`
-    pub baseline: BaselineSettings,
-    /// `[detect.likelihood]`
-    pub likelihood: LikelihoodSettings,
-}
-
-/// `[detect.likelihood]`: the likelihood model, the default latency detector; see
-/// [`crate::detect::likelihood`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LikelihoodSettings {
-    /// Rows in the sliding windows of values and of steps.
-    pub window: usize,
-    /// Half-life, in rows, of the learned history: the long-run distributions of surprise and
-    /// the learned normal band.
-    pub history: usize,
-    /// Rows needed before any judgement.
-    pub min_samples: usize,
-    /// Calm rows back inside the learned normal band that close an incident.
-    pub resolve_after: usize,
-    /// Confidence levels (that of an hour of rows) for info / warning / critical.
-    pub levels: [f64; 3],
-}
-
-impl Default for LikelihoodSettings {
-    fn default() -> Self {
-        Self {
-            window: 128,
-            history: 5000,
-            min_samples: 12,
-            resolve_after: 5,
-            levels: [0.95, 0.99, 0.999],
-        }
-    }
-}
-
-/// `[detect.baseline]`: learned per-series baselines (p90 latency, error-class rates) over
-/// trailing per-bucket rollups; see [`crate::detect::baseline`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BaselineSettings {
-    /// Trailing history the baseline learns from.
-    #[serde(serialize_with = "ser_duration")]
-    pub history: Duration,
-    /// History needed before the baseline says anything.
-    #[serde(serialize_with = "ser_duration")]
-    pub min_history: Duration,
-    /// Width of one rollup bucket (event time).
-    #[serde(serialize_with = "ser_duration")]
-    pub bucket: Duration,
-    /// Confidence levels for slight / moderate / severe (info / warning / critical).
-    pub levels: [f64; 3],
-}
-
-impl Default for BaselineSettings {
-    fn default() -> Self {
-        Self {
-            history: Duration::from_secs(6 * 3600),
-            min_history: Duration::from_secs(30 * 60),
-            bucket: Duration::from_secs(60),
-            levels: [0.95, 0.99, 0.999],
-        }
-    }
-}
-
-/// `[detect.latency]`: z-score, IQR and rolling-mean detectors over sliding windows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LatencySettings {
-    /// Samples in the baseline window.
-    pub window: usize,
-    /// z-score at which a sample is a (slight) anomaly.
-    pub z_threshold: f64,
-    /// IQR fence multiplier (`q3 + k·IQR`).
-    pub iqr_multiplier: f64,
-    /// Samples in the recent window compared against the baseline.
-    pub rolling_window: usize,
-    /// Standard deviations the recent mean may rise above the baseline.
-    pub rolling_k: f64,
-    /// Samples needed before any judgement.
-    pub min_samples: usize,
-    /// Smallest rise over the baseline, in ms, that can count as anomalous: jitter of a few
-    /// milliseconds is never worth an alert however small the variance.
-    pub min_increase_ms: f64,
-    /// Consecutive normal samples before a firing series is resolved (hysteresis).
-    pub resolve_after: usize,
-    /// What the values are. Live series are latencies (`Ms`); replay of other data uses `Any`.
-    pub unit: ValueUnit,
-    /// Which departures count. Live latency only rises matter (`Up`); replay defaults to `Both`.
-    pub direction: Direction,
-    /// The model that judges the series: the likelihood model (default) or the sliding-window
-    /// composite (`detector = "composite"`, or one of its detectors by name).
-    pub model: LatencyModelKind,
-    /// With the sliding-window composite: only this detector's findings count (`zscore`,
-    /// `iqr`, `rolling_mean`, `baseline_p90`); `None` for the whole composite.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub only: Option<String>,
-}
-
-/// Which model judges a latency series (`[detect.latency] detector`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LatencyModelKind {
-    /// [`crate::detect::likelihood`].
-    #[default]
-    Likelihood,
-    /// The z-score, IQR and rolling-mean detectors over sliding windows
-    /// ([`crate::detect::latency`]), with the learned p90 baseline.
-    Sliding,
-}
-
-impl LatencySettings {
-    /// Picks the model by detector name: `likelihood`; `composite` (or `all`) for the
-    /// sliding-window composite; `zscore`, `iqr`, `rolling_mean` or `baseline_p90` for one of
-    /// its detectors alone. `None` for an unknown name.
-    pub fn select(&mut self, detector: &str) -> Option<()> {
-        (self.model, self.only) = match detector {
-            "likelihood" => (LatencyModelKind::Likelihood, None),
-            "composite" | "all" => (LatencyModelKind::Sliding, None),
-            "zscore" | "iqr" | "rolling_mean" | "baseline_p90" => {
-                (LatencyModelKind::Sliding, Some(detector.to_owned()))
-            }
-            _ => return None,
-        };
-        Some(())
-    }
-
-    /// The detector names [`LatencySettings::select`] accepts.
-    pub const DETECTORS: [&'static str; 7] = [
-        "likelihood",
-        "composite",
-        "all",
-        "zscore",
-        "iqr",
-        "rolling_mean",
-        "baseline_p90",
-    ];
-}
-
-/// What a series' values are, for the latency model's floors and quantiles.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ValueUnit {
-    /// Milliseconds: values clamped to 0 ..= 10 min, floors of 1 ms and `min_increase_ms`.
-    #[default]
-    Ms,
-    /// Any unit and scale (negative values too): floors are fractions of the window's own
-    /// robust spread, `min_increase_ms` is ignored; see [`crate::detect::scale`].
-    Any,
-}
-
-impl ValueUnit {
-    /// Parses `ms` or `any`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "ms" => Some(Self::Ms),
-            "any" => Some(Self::Any),
-            _ => None,
-        }
-    }
-}
-
-/// Which departures from the baseline a model judges.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// Only rises (latency: faster is never an incident).
-    #[default]
-    Up,
-    /// Rises and drops.
-    Both,
-}
-
-impl Direction {
-    /// Parses `up` or `both`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "up" => Some(Self::Up),
-            "both" => Some(Self::Both),
-            _ => None,
-        }
-    }
-}
-
-impl Default for LatencySettings {
-    fn default() -> Self {
-        Self {
-            window: 60,
-            z_threshold: 3.0,
-            iqr_multiplier: 1.5,
-            rolling_window: 15,
-            rolling_k: 2.0,
-            min_samples: 10,
-            min_increase_ms: 50.0,
-            resolve_after: 3,
-            unit: ValueUnit::Ms,
-            direction: Direction::Up,
-            model: LatencyModelKind::Likelihood,
-            only: None,
-        }
-    }
-}
-
-/// `[detect.errors]`: error rate and consecutive failures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ErrorSettings {
-    /// Error rate over the window at which the series fires.
-    pub rate_threshold: f64,
-    /// Consecutive failed probes at which the series fires.
-    pub consecutive_failures: u32,
-    /// Outcomes in the window.
-    pub window: usize,
-    /// Outcomes needed before the error rate is judged.
-    pub min_samples: usize,
-    /// Consecutive successes after which a firing series is resolved and its window cleared.
-    pub recovery_successes: u32,
-}
-
-impl Default for ErrorSettings {
-    fn default() -> Self {
-        Self {
-            rate_threshold: 0.05,
-            consecutive_failures: 3,
-            window: 100,
-            min_samples: 10,
-            recovery_successes: 5,
-        }
-    }
-}
-
-/// `[detect.price]`: cross-exchange price deviation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PriceSettings {
-    /// Deviation from the median in basis points that warns.
-    pub warn_bps: f64,
-    /// Deviation that is critical.
-    pub critical_bps: f64,
-    /// A price older than this is left out of the comparison.
-    #[serde(serialize_with = "ser_duration")]
-    pub stale_after: Duration,
-    /// Normal comparisons in a row that resolve a deviating exchange.
-    pub resolve_after: usize,
-}
-
-impl Default for PriceSettings {
-    fn default() -> Self {
-        Self {
-            warn_bps: 50.0,
-            critical_bps: 200.0,
-            stale_after: Duration::from_secs(30),
-            resolve_after: 3,
-        }
-    }
-}
-
-/// `[detect.clock]`: clock skew thresholds. Where an exchange's signing window is known,
-/// the thresholds are the fractions below of it, and `warn_ms` / `critical_ms` cap them only
-/// when set explicitly; see [`crate::detect::clock`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClockSettings {
-    /// |skew| in ms that warns.
-    pub warn_ms: f64,
-    /// |skew| in ms that is critical.
-    pub critical_ms: f64,
-    /// Share of the signing window at which the skew is worth an info alert.
-    pub info_fraction: f64,
-    /// Share of the signing window that warns.
-    pub warn_fraction: f64,
-    /// Share of the signing window that is critical.
-    pub critical_fraction: f64,
-    /// `warn_ms` was set in the configuration (then it caps the derived warning threshold).
-    #[serde(skip)]
-    pub warn_ms_explicit: bool,
-    /// `critical_ms` was set in the configuration (then it caps the derived critical one).
-    #[serde(skip)]
-    pub critical_ms_explicit: bool,
-    /// Each exchange's signing window, by exchange name: derived from `[exchanges]` when the
-    /// monitor starts ([`crate::detect::clock::windows_of`]), not a key of its own.
-    #[serde(skip)]
-    pub windows: Vec<(String, crate::detect::clock::SigningWindow)>,
-}
-
-impl Default for ClockSettings {
-    fn default() -> Self {
-        Self {
-            warn_ms: 500.0,
-            critical_ms: 2000.0,
-            info_fraction: 0.2,
-            warn_fraction: 0.5,
-            critical_fraction: 0.8,
-            warn_ms_explicit: false,
-            critical_ms_explicit: false,
-            windows: Vec::new(),
-        }
-    }
-}
-
 /// `[supervision]`: restart intensity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SupervisionSettings {
@@ -705,91 +364,5 @@ impl Default for RetrySettings {
             max_backoff: Duration::from_secs(60),
             timeout: Duration::from_secs(10),
         }
-    }
-}
-
-/// `[rules.<name>]`: an operator rule, "`metric` `op` `threshold` for `for`". Its alerts carry
-/// detector `rule:<name>`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RuleSettings {
-    /// Lowercase `[a-z0-9_-]+`.
-    #[serde(skip_serializing)]
-    pub name: Name,
-    /// What is measured.
-    pub metric: RuleMetric,
-    /// How it is compared with the threshold.
-    pub op: RuleOp,
-    /// A fraction in 0..=1 for rates (`"10%"` is accepted in the file), ms for latencies, a
-    /// count for `count_2xx`.
-    pub threshold: f64,
-    /// How long the condition must hold before the rule fires (event time).
-    #[serde(rename = "for", serialize_with = "ser_duration")]
-    pub hold: Duration,
-    /// The trailing window the metric is computed over: `1m` by default, at most `for`.
-    #[serde(serialize_with = "ser_duration")]
-    pub window: Duration,
-    /// Which series the rule applies to; absent keys match all.
-    pub scope: RuleScope,
-    /// The severity of its alerts.
-    pub severity: Severity,
-}
-
-impl RuleSettings {
-    /// The default metric window.
-    pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
-
-    /// The rule's condition, for [`RuleState`](crate::detect::rules::RuleState).
-    pub fn condition(&self) -> Condition {
-        Condition {
-            metric: self.metric,
-            op: self.op,
-            threshold: self.threshold,
-            hold: self.hold,
-            window: self.window,
-        }
-    }
-}
-
-/// `[rules.<name>.scope]`: the series a rule applies to. `None` matches every value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct RuleScope {
-    /// Only this exchange.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exchange: Option<Name>,
-    /// Only endpoints of this name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<Name>,
-    /// Only when the monitor's `[monitor] region` is this one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<Name>,
-}
-
-impl RuleScope {
-    /// True when a series of `exchange`/`endpoint` is in scope (the region is checked once, at
-    /// start).
-    pub fn matches(&self, exchange: &str, endpoint: &str) -> bool {
-        self.exchange.as_deref().is_none_or(|e| e == exchange)
-            && self.endpoint.as_deref().is_none_or(|e| e == endpoint)
-    }
-}
-
-#[cfg(test)]
-mod rule_tests {
-    use super::*;
-
-    #[test]
-    fn rule_scope_matches_absent_keys_as_all() {
-        let all = RuleScope::default();
-        assert!(all.matches("okx", "ping"));
-        let okx = RuleScope {
-            exchange: Some("okx".into()),
-            ..RuleScope::default()
-        };
-        assert!(okx.matches("okx", "time") && !okx.matches("binance", "time"));
-        let ep = RuleScope {
-            endpoint: Some("ping".into()),
-            ..okx
-        };
-        assert!(ep.matches("okx", "ping") && !ep.matches("okx", "time"));
     }
 }

@@ -27,10 +27,11 @@ use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{self, Settings};
 use crate::error::{ConfigError, Error};
 use crate::messages::Alert;
 use crate::service::Monitor;
+use crate::settings as config;
+use crate::settings::Settings;
 
 use print::{Printer, Tally};
 use sim::{SimExchange, Venue};

@@ -28,7 +28,7 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// configuration accepts (10).
 pub const SPEED_RANGE: (f64, f64) = (
     0.25,
-    PROBE_INTERVAL.as_secs_f64() / crate::config::MIN_INTERVAL.as_secs_f64(),
+    PROBE_INTERVAL.as_secs_f64() / crate::settings::MIN_INTERVAL.as_secs_f64(),
 );
 
 /// How often, in script time, the run loop re-applies the scene (ramps move in these steps).

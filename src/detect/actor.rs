@@ -24,8 +24,9 @@ use actix::{
 };
 use parking_lot::Mutex;
 
-use crate::config::{DetectSettings, SupervisionSettings};
+use crate::config::SupervisionSettings;
 use crate::detect::baseline::{ErrorCounts, Rollup, bucket_ms};
+use crate::detect::config::DetectSettings;
 use crate::detect::series::{Event, SeriesDetector};
 use crate::messages::{
     Anomaly, Crash, Measurement, Metric, Name, Ping, Resolved, SeriesKey, Severity,

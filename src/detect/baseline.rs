@@ -39,7 +39,7 @@
 
 use std::collections::VecDeque;
 
-use crate::config::BaselineSettings;
+use crate::detect::config::BaselineSettings;
 use crate::detect::finding::Finding;
 use crate::detect::history::History;
 use crate::detect::quantile::{bucket_of, representative};

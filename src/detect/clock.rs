@@ -24,7 +24,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{CheckProfile, ClockSettings, ExchangeSettings};
+use crate::config::{CheckProfile, ExchangeSettings};
+use crate::detect::config::ClockSettings;
 use crate::detect::finding::Finding;
 use crate::messages::Severity;
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::config::ErrorSettings;
+use crate::detect::config::ErrorSettings;
 use crate::detect::finding::Finding;
 use crate::detect::window::Ring;
 use crate::messages::{Outcome, Severity};

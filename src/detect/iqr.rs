@@ -2,7 +2,7 @@
 //! the outliers already in the window, where the z-score's mean and std are not. Pure: the
 //! caller keeps the window's quantiles.
 
-use crate::config::Direction;
+use crate::detect::config::Direction;
 use crate::detect::finding::Finding;
 use crate::detect::window::finding_from_ratio;
 

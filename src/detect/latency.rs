@@ -16,7 +16,7 @@
 //! are rebuilt from the window once every `window` samples, an amortised O(1), so that rounding
 //! cannot drift.
 
-use crate::config::{Direction, LatencySettings, ValueUnit};
+use crate::detect::config::{Direction, LatencySettings, ValueUnit};
 use crate::detect::finding::Finding;
 use crate::detect::quantile;
 use crate::detect::ranks::WindowRanks;

@@ -13,6 +13,7 @@
 pub mod actor;
 pub mod baseline;
 pub mod clock;
+pub mod config;
 pub mod errors;
 pub mod finding;
 pub mod history;

@@ -16,7 +16,8 @@
 //! `resolve_after` normal comparisons in a row. Cost per quote: O(v log v) over a fixed stack
 //! array of at most [`MAX_VENUES`] venues (v is 3 in practice), no allocation.
 
-use crate::config::{CheckProfile, PriceSettings};
+use crate::config::CheckProfile;
+use crate::detect::config::PriceSettings;
 use crate::detect::finding::Finding;
 use crate::messages::{Name, Severity, Timestamp};
 

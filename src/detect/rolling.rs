@@ -3,7 +3,7 @@
 //! only a little above the last and none stands out on its own. Pure: the caller keeps the
 //! moments of both parts of the window.
 
-use crate::config::Direction;
+use crate::detect::config::Direction;
 use crate::detect::finding::Finding;
 use crate::detect::window::{effective_std, finding_from_ratio, signed_departure};
 

@@ -11,8 +11,9 @@ use std::collections::HashMap;
 
 use actix::{Actor, Context, Handler, Supervised};
 
-use crate::config::{RuleSettings, SupervisionSettings};
+use crate::config::SupervisionSettings;
 use crate::detect::actor::DetectorOutputs;
+use crate::detect::config::RuleSettings;
 use crate::detect::rules::{RuleEvent, RuleState};
 use crate::detect::set::MAX_SERIES;
 use crate::messages::{Anomaly, Crash, Measurement, Name, Ping, Resolved, SeriesKey, Stats};

@@ -1,9 +1,9 @@
 //! One series' detection state: the model that fits its metric, plus the firing/resolved
 //! bookkeeping (hysteresis) around it. Pure: measurements in, events out, no runtime.
 
-use crate::config::{DetectSettings, Direction, LatencyModelKind, ValueUnit};
 use crate::detect::baseline::{ErrorBaseline, P90Baseline, Rollup};
 use crate::detect::clock::SkewLimits;
+use crate::detect::config::{DetectSettings, Direction, LatencyModelKind, ValueUnit};
 use crate::detect::errors::ErrorModel;
 use crate::detect::finding::Finding;
 use crate::detect::latency::LatencyModel;

@@ -20,8 +20,9 @@ use actix::{Addr, ArbiterHandle, Supervisor};
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
-use crate::config::{DetectSettings, ExchangeSettings, RuleSettings, SupervisionSettings};
+use crate::config::{ExchangeSettings, SupervisionSettings};
 use crate::detect::actor::{DetectorActor, DetectorOutputs, DetectorShared};
+use crate::detect::config::{DetectSettings, RuleSettings};
 use crate::detect::price_actor::{PriceActor, PriceRoutes};
 use crate::detect::rule_actor::RuleActor;
 use crate::messages::{Measurement, Metric, Name, SeriesKey};

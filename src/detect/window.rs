@@ -3,7 +3,7 @@
 //! detector's ratio into a confidence and a severity. Everything here is allocated once, in
 //! `new`, and updated in O(1).
 
-use crate::config::Direction;
+use crate::detect::config::Direction;
 use crate::detect::finding::Finding;
 use crate::messages::Severity;
 

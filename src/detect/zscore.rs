@@ -1,7 +1,7 @@
 //! The z-score detector: how many (effective) standard deviations a sample lies above the
 //! window's mean. It catches sudden spikes. Pure: the caller keeps the window's moments.
 
-use crate::config::Direction;
+use crate::detect::config::Direction;
 use crate::detect::finding::Finding;
 use crate::detect::window::{effective_std, finding_from_ratio, signed_departure};
 

@@ -4,16 +4,16 @@
 //!
 //! It reads the tree through `config`'s generic walk (`Table`) and its shared checks; the
 //! imports go from here to `config` only (`config` calls in here to assemble the whole
-//! [`crate::config::Settings`]).
+//! [`crate::settings::Settings`]).
 
 use std::time::Duration;
 
+use crate::config::MIN_INTERVAL;
 use crate::config::check::{
     MIN_TIMEOUT, check_name, check_url, duration_at_least, opt_duration_at_least,
     positive_duration, u32_at_least, usize_at_least,
 };
 use crate::config::raw::Table;
-use crate::config::validate::MIN_INTERVAL;
 use crate::config::{
     BreakerSettings, CheckProfile, EndpointDefaults, EndpointKind, EndpointSettings,
     ExchangeSettings, default_confirm_interval,
@@ -216,8 +216,9 @@ fn kind_name(k: EndpointKind) -> &'static str {
 mod tests {
     use std::time::Duration;
 
-    use crate::config::{CheckProfile, EndpointKind, from_toml_str};
+    use crate::config::{CheckProfile, EndpointKind};
     use crate::error::ConfigError;
+    use crate::settings::from_toml_str;
 
     fn no_env(_: &str) -> Option<String> {
         None

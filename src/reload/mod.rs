@@ -20,10 +20,10 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::config::Settings;
 use crate::error::ConfigError;
 use crate::messages::Timestamp;
 use crate::metrics::{Counter, Gauge, Metrics};
+use crate::settings::Settings;
 
 pub use plan::{Changes, Plan, plan};
 

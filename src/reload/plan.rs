@@ -4,8 +4,8 @@
 //! settings changed, and the keys whose change needs a restart ([`NEEDS_RESTART`]); those keep
 //! their running value ([`effective`]). Nothing here touches an actor.
 
-use crate::config::Settings;
 use crate::messages::Name;
+use crate::settings::Settings;
 
 /// The keys a running monitor cannot change in place: the listener, the store file, the
 /// region every series and alert is labelled with, the probe threads, the restart budgets.
@@ -163,7 +163,7 @@ pub fn effective(old: &Settings, mut new: Settings) -> Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::from_toml_str;
+    use crate::settings::from_toml_str;
 
     fn settings(toml: &str) -> Settings {
         from_toml_str(toml, &|_| None).expect("valid")

@@ -58,8 +58,8 @@ fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::from_toml_str;
     use crate::error::ConfigError;
+    use crate::settings::from_toml_str;
 
     fn no_env(_: &str) -> Option<String> {
         None

@@ -714,7 +714,7 @@ mod tests {
 
     #[test]
     fn breaker_comes_from_availability_and_incidents_are_listed() {
-        let ex = crate::config::Settings::default().exchanges;
+        let ex = crate::settings::Settings::default().exchanges;
         let board = StatusBoard::new("local".into(), &ex);
         let availability = |v: f64, at: i64| {
             Measurement::ok(

@@ -55,8 +55,8 @@ pub(crate) fn validate(mut t: Table<'_>) -> StoreSettings {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::from_toml_str;
     use crate::error::ConfigError;
+    use crate::settings::from_toml_str;
 
     /// The problems `toml` has under `[store]`.
     fn store_problems(toml: &str) -> Vec<(String, String)> {

@@ -10,11 +10,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use exwatch::config::{Secret, Settings, StoreSettings};
 use exwatch::messages::Timestamp;
 use exwatch::server::api::events::{EventsQuery, filter_of, parse_cursor};
 use exwatch::server::api::params::{parse_duration, parse_time};
 use exwatch::server::api::silences::NewSilence;
+use exwatch::settings::{Secret, Settings, StoreSettings};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 

@@ -1,17 +1,17 @@
-//! The config loader ([`exwatch::config::from_toml_str`], the path `load` takes without the
+//! The config loader ([`exwatch::settings::from_toml_str`], the path `load` takes without the
 //! environment): arbitrary text, and the shipped configs mutated line by line. Every outcome
 //! is `Ok` or a [`ConfigError`]; an `Invalid` one lists at least one problem, each with a key
 //! path and a message. Mutations that do not change the meaning (comments, blank lines,
 //! indentation, the order of the tables) keep a valid config valid.
 
 use exwatch::ConfigError;
-use exwatch::config::from_toml_str;
+use exwatch::settings::from_toml_str;
 use proptest::prelude::*;
 
 use crate::{cases, nasty_text};
 
 const EXAMPLE: &str = include_str!("../../config/example.toml");
-const DEFAULT: &str = exwatch::config::DEFAULT_TOML;
+const DEFAULT: &str = exwatch::settings::DEFAULT_TOML;
 
 /// Every secret the example names is set; URL secrets hold a URL.
 fn env(name: &str) -> Option<String> {

@@ -7,9 +7,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use exwatch::client::{bounded_text, http_reason, parse_retry_after};
-use exwatch::config::{CheckProfile, EndpointKind};
 use exwatch::messages::Outcome;
 use exwatch::probe::exchange::{Answer, DETAIL_MAX_CHARS, judge};
+use exwatch::settings::{CheckProfile, EndpointKind};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 

@@ -3,8 +3,8 @@
 //! values, quotes, BOMs, short rows, labels). Every input gives a summary or a
 //! [`ReplayError`]; a summary's report renders; the output has one row per judged input row.
 
-use exwatch::config::{DetectSettings, Direction, ValueUnit};
 use exwatch::replay::{ReplayError, parse_timestamp, replay};
+use exwatch::settings::{DetectSettings, Direction, ValueUnit};
 use proptest::prelude::*;
 
 use crate::{cases, nasty_text};

@@ -10,9 +10,9 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use exwatch::channel::{AlertmanagerSpec, ChannelKind, ChannelSettings};
-use exwatch::config::Settings;
 use exwatch::messages::{Measurement, Metric, Name, SeriesKey, Severity, Timestamp};
 use exwatch::metrics::Metrics;
+use exwatch::settings::Settings;
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::common::{WAIT, now, retry, t0};

@@ -13,8 +13,8 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::Method;
-use exwatch::config::{Secret, Settings};
 use exwatch::messages::{Measurement, Metric, Outcome, SeriesKey, Timestamp};
+use exwatch::settings::{Secret, Settings};
 use exwatch::{Monitor, MonitorHandle};
 use serde_json::{Value, json};
 

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use exwatch::MonitorHandle;
 use exwatch::channel::{ChannelKind, ChannelSettings, LlmTriageSpec, WebhookSpec};
-use exwatch::config::{RetrySettings, Secret, Settings};
 use exwatch::messages::{Name, Severity, Timestamp};
+use exwatch::settings::{RetrySettings, Secret, Settings};
 use serde_json::Value;
 
 use crate::common::{fire, resolve, skew, t0, utc};

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use exwatch::config::{Secret, Settings, StoreSettings};
 use exwatch::messages::{Alert, AlertKind, Measurement, Metric, SeriesKey, Severity, Timestamp};
+use exwatch::settings::{Secret, Settings, StoreSettings};
 use exwatch::{Monitor, MonitorHandle};
 use serde_json::{Value, json};
 

@@ -16,8 +16,8 @@ use exwatch::channel::{
     Channel, DeliveryError, DiscordChannel, LineChannel, SmsChannel, WebhookChannel,
 };
 use exwatch::client::build_client;
-use exwatch::config::Secret;
 use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp};
+use exwatch::settings::Secret;
 
 use crate::common::t0;
 use crate::support::fake_discord::{DiscordMode, FakeDiscord};

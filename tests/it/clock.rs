@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use exwatch::config::{CheckProfile, EndpointKind};
 use exwatch::messages::{Metric, Severity};
+use exwatch::settings::{CheckProfile, EndpointKind};
 
 use crate::probe::{
     BINANCE_TIME, MS, OKX_TIME, Probed, describe, endpoint, exchange, firing, settings,
@@ -16,7 +16,7 @@ fn time_exchange(
     name: &str,
     path: &str,
     check: CheckProfile,
-) -> exwatch::config::ExchangeSettings {
+) -> exwatch::settings::ExchangeSettings {
     exchange(
         name,
         vec![endpoint(

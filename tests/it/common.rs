@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use exwatch::MonitorHandle;
-use exwatch::config::RetrySettings;
 use exwatch::messages::{Measurement, Metric, SeriesKey, Timestamp};
 use exwatch::metrics::Metrics;
+use exwatch::settings::RetrySettings;
 
 const HOUR_MS: i64 = 3_600_000;
 

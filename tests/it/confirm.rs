@@ -11,12 +11,12 @@
 use std::time::{Duration, Instant};
 
 use exwatch::channel::{ChannelKind, ChannelSettings, WebhookSpec};
-use exwatch::config::{
+use exwatch::messages::{Name, Severity};
+use exwatch::metrics::Metrics;
+use exwatch::settings::{
     BreakerSettings, CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings,
     default_confirm_interval,
 };
-use exwatch::messages::{Name, Severity};
-use exwatch::metrics::Metrics;
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::common::retry;

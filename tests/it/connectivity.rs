@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use exwatch::config::{CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings};
 use exwatch::messages::{
     Alert, AlertKind, Anomaly, Metric, Resolved, SeriesKey, Severity, Stats, Timestamp,
 };
+use exwatch::settings::{CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings};
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;

@@ -605,8 +605,10 @@ async fn the_page_says_so_when_the_api_cannot_be_reached() {
 #[actix::test]
 async fn a_browser_shows_the_seeded_alerts_of_a_running_monitor() {
     use exwatch::channel::{ChannelKind, ChannelSettings, LlmTriageSpec, WebhookSpec};
-    use exwatch::config::{CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Secret};
     use exwatch::messages::{Name, Severity};
+    use exwatch::settings::{
+        CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Secret,
+    };
 
     use crate::common::{WAIT, fire, retry};
     use crate::support::fake_exchange::FakeExchange;

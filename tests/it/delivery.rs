@@ -8,9 +8,9 @@ use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
 
 use exwatch::channel::{Channel, ChannelActor, Flush};
-use exwatch::config::{RetrySettings, SupervisionSettings};
 use exwatch::messages::{AlertKind, Name, Stats, new_id};
 use exwatch::metrics::Metrics;
+use exwatch::settings::{RetrySettings, SupervisionSettings};
 use exwatch::store::{Attempted, Delivered, Failed, LoadPending, PendingAlert, StoreLink};
 use exwatch::{Alert, DeliveryError, Metric, Severity, Timestamp};
 

@@ -12,9 +12,9 @@ use exwatch::channel::Channel;
 use exwatch::channel::discord::DiscordChannel;
 use exwatch::channel::{ChannelKind, ChannelSettings, DiscordSpec};
 use exwatch::client::build_client;
-use exwatch::config::{RetrySettings, Secret, Settings};
 use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp, Triage};
 use exwatch::metrics::Metrics;
+use exwatch::settings::{RetrySettings, Secret, Settings};
 use exwatch::{DeliveryError, Monitor, MonitorHandle};
 use serde_json::{Value, json};
 

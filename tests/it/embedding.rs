@@ -24,7 +24,7 @@ fn breaker(venue: &str, state: f64, i: i64) -> Measurement {
     )
 }
 
-fn no_http() -> exwatch::config::Settings {
+fn no_http() -> exwatch::settings::Settings {
     let mut s = test_settings();
     s.http.enabled = false;
     s
@@ -183,7 +183,7 @@ fn released_in_a_process_of_its_own() {
              kind = \"time\"\ninterval = \"100ms\"\n",
             sim.base_url()
         );
-        let settings = exwatch::config::from_toml_str(&toml, &|_| None).unwrap();
+        let settings = exwatch::settings::from_toml_str(&toml, &|_| None).unwrap();
         // Let the simulator's server start its threads before counting.
         actix_rt::time::sleep(Duration::from_millis(300)).await;
         let before = threads();

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use exwatch::client::parse_retry_after;
-use exwatch::config::{CheckProfile, EndpointKind};
 use exwatch::messages::Outcome;
 use exwatch::probe::exchange::{Answer, Verdict, judge};
+use exwatch::settings::{CheckProfile, EndpointKind};
 
 use crate::common::{now, now_ms};
 use crate::support::fake_exchange::{FakeExchange, Mode, Venue};

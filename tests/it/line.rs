@@ -12,9 +12,9 @@ use exwatch::channel::Channel;
 use exwatch::channel::line::{self, LineChannel, retry_key};
 use exwatch::channel::{ChannelKind, ChannelSettings, LineSpec};
 use exwatch::client::build_client;
-use exwatch::config::{RetrySettings, Secret, Settings};
 use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp, Triage};
 use exwatch::metrics::Metrics;
+use exwatch::settings::{RetrySettings, Secret, Settings};
 use exwatch::{DeliveryError, Monitor, MonitorHandle};
 
 use crate::collect::Collected;

@@ -16,10 +16,10 @@ use actix::{Actor, Context, Handler};
 use exwatch::channel::{Channel, Flush, LlmTriageChannel, LlmTriageSettings};
 use exwatch::channel::{ChannelKind, ChannelSettings, LlmTriageSpec};
 use exwatch::client::build_client;
-use exwatch::config::{RetrySettings, Secret, Settings};
 use exwatch::messages::{
     Alert, AlertKind, Anomaly, Metric, Name, SeriesKey, Severity, Stats, Timestamp, Triage,
 };
+use exwatch::settings::{RetrySettings, Secret, Settings};
 use exwatch::{DeliveryError, Monitor, MonitorHandle};
 use parking_lot::Mutex;
 use serde_json::Value;

@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use exwatch::config::{
-    BreakerSettings, CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings,
-};
 use exwatch::messages::{
     Alert, AlertKind, MaintenanceStatus, Measurement, Metric, Outcome, SeriesKey, Severity,
     Timestamp,
+};
+use exwatch::settings::{
+    BreakerSettings, CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings,
 };
 use exwatch::{Monitor, MonitorHandle};
 

@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use exwatch::channel::{ChannelKind, ChannelSettings, WebhookSpec};
-use exwatch::config::{RetrySettings, Secret, Settings};
 use exwatch::messages::{Measurement, Metric, Name, SeriesKey, Severity, Timestamp};
+use exwatch::settings::{RetrySettings, Secret, Settings};
 use exwatch::{Monitor, MonitorHandle};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use exwatch::channel::{Channel, DeliveryError};
-use exwatch::config::{RetrySettings, Settings};
 use exwatch::messages::{
     Alert, AlertKind, Anomaly, Crash, Measurement, Metric, Outcome, SeriesKey, Severity, Timestamp,
 };
+use exwatch::settings::{RetrySettings, Settings};
 use exwatch::{Monitor, MonitorHandle};
 use futures_util::future::LocalBoxFuture;
 

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use exwatch::config::{CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings};
 use exwatch::messages::{Alert, AlertKind, Metric, Severity};
+use exwatch::settings::{CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings};
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;

@@ -9,11 +9,11 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use exwatch::config::{
-    BreakerSettings, CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings,
-};
 use exwatch::messages::{Alert, AlertKind, Anomaly, Crash, Metric, Ping, Severity};
 use exwatch::metrics::Metrics;
+use exwatch::settings::{
+    BreakerSettings, CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings,
+};
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;

@@ -18,9 +18,9 @@ use crate::support::fake_sink::{FakeSink, SinkMode};
 /// A monitor of `file`'s configuration that re-reads `file` on reload.
 fn start_from(file: &Path) -> MonitorHandle {
     let path = file.to_owned();
-    let settings = exwatch::config::load(Some(file)).expect("the first file is valid");
+    let settings = exwatch::settings::load(Some(file)).expect("the first file is valid");
     Monitor::builder(settings)
-        .config_source(move || exwatch::config::load(Some(&path)))
+        .config_source(move || exwatch::settings::load(Some(&path)))
         .start()
         .expect("monitor starts")
 }

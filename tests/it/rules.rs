@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use exwatch::config::{RuleScope, RuleSettings};
 use exwatch::detect::rules::{RuleMetric, RuleOp};
 use exwatch::messages::{
     Alert, AlertKind, Measurement, Metric, Outcome, SeriesKey, Severity, Timestamp,
 };
+use exwatch::settings::{RuleScope, RuleSettings};
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use exwatch::config::{Settings, StoreSettings};
 use exwatch::messages::{Measurement, Metric, SeriesKey, Timestamp};
+use exwatch::settings::{Settings, StoreSettings};
 use exwatch::{Monitor, MonitorHandle};
 use serde_json::Value;
 

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use exwatch::channel::{Channel, DeliveryError, SmsChannel};
 use exwatch::channel::{ChannelKind, ChannelSettings, SmsSpec};
-use exwatch::config::{Secret, Settings};
 use exwatch::messages::{
     Alert, AlertKind, Measurement, Metric, Name, SeriesKey, Severity, Stats, Timestamp,
 };
 use exwatch::metrics::Metrics;
+use exwatch::settings::{Secret, Settings};
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::common::{WAIT, retry, t0};

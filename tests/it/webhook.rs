@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use exwatch::channel::{ChannelKind, ChannelSettings, WebhookSpec};
-use exwatch::config::{RetrySettings, Settings};
 use exwatch::messages::{Measurement, Metric, Name, SeriesKey, Severity, Timestamp};
 use exwatch::metrics::Metrics;
+use exwatch::settings::{RetrySettings, Settings};
 use exwatch::{Monitor, MonitorHandle};
 use serde_json::Value;
 
@@ -668,7 +668,7 @@ async fn webhook_redirect_never_counts_a_bodiless_get_as_delivered() {
 #[actix::test]
 async fn webhook_requests_are_signed_with_the_secret() {
     let sink = FakeSink::start();
-    let secret = exwatch::config::Secret::new("hunter2-signing-secret");
+    let secret = exwatch::settings::Secret::new("hunter2-signing-secret");
     let mut channel = webhook("signed", Severity::Info, sink.url(), retry(3));
     channel.kind = ChannelKind::Webhook(WebhookSpec {
         url: sink.url(),

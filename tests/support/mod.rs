@@ -119,10 +119,10 @@ pub fn kill_connection(req: &HttpRequest) -> bool {
 /// behind (the default store path is a file in the working directory). Every test that starts
 /// a monitor starts from this, or sets `store.path` to a file in a tempdir. Resolutions are
 /// not held (`router.flap_hold` 0): the tests of flapping control set their own.
-pub fn test_settings() -> exwatch::config::Settings {
-    let mut s = exwatch::config::Settings {
-        store: exwatch::config::StoreSettings::in_memory(),
-        ..exwatch::config::Settings::default()
+pub fn test_settings() -> exwatch::settings::Settings {
+    let mut s = exwatch::settings::Settings {
+        store: exwatch::settings::StoreSettings::in_memory(),
+        ..exwatch::settings::Settings::default()
     };
     s.router.flap_hold = std::time::Duration::ZERO;
     // Tests run side by side: each server on a free port of its own.

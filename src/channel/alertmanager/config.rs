@@ -75,7 +75,7 @@ mod tests {
     use super::*;
     use crate::channel::ChannelKind;
     use crate::channel::registry::testing::*;
-    use crate::config::from_toml_str;
+    use crate::settings::from_toml_str;
     use std::time::Duration;
 
     #[test]

@@ -77,8 +77,8 @@ mod tests {
     use crate::channel::ChannelKind;
     use crate::channel::DiscordSpec;
     use crate::channel::registry::testing::*;
-    use crate::config::from_toml_str;
     use crate::error::ConfigError;
+    use crate::settings::from_toml_str;
 
     const LINE_ID: &str = "U0123456789abcdef0123456789abcdef";
     const LINE_TOKEN: &str = "line-access-token-never-printed";

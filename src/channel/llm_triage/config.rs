@@ -128,7 +128,7 @@ mod tests {
     use super::*;
     use crate::channel::ChannelKind;
     use crate::channel::registry::testing::*;
-    use crate::config::from_toml_str;
+    use crate::settings::from_toml_str;
 
     #[test]
     fn config_llm_triage_defaults_and_rules() {

@@ -120,8 +120,8 @@ mod tests {
 
     const SECRET: &str = "s3cr3t-v4lue-never-printed";
     use crate::channel::ChannelKind;
-    use crate::config::from_toml_str;
     use crate::error::ConfigError;
+    use crate::settings::from_toml_str;
 
     #[test]
     fn config_sms_channel() {

@@ -49,8 +49,8 @@ pub use incident::{Change, Incident, Verdict};
 pub use tail::SurpriseTail;
 pub use window::{SortedWindow, normal_surprise};
 
-use crate::config::{Direction, LatencySettings, LikelihoodSettings, ValueUnit};
 use crate::detect::baseline::severity_for;
+use crate::detect::config::{Direction, LatencySettings, LikelihoodSettings, ValueUnit};
 use crate::detect::finding::Finding;
 use crate::messages::{Severity, Stats};
 

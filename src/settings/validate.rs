@@ -1,24 +1,19 @@
-//! From the tree as written to [`Settings`]. Pure: no I/O; secrets are looked up through the
-//! `env` closure. Every problem is collected with its key path; nothing stops at the first.
+//! From the tree as written to [`Settings`]: each section to the component that owns it
+//! (probe, detect, route, store, the channel registry), the few sections no component owns
+//! here. Pure: no I/O; secrets are looked up through the `env` closure. Every problem is
+//! collected with its key path; nothing stops at the first.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use config::{Map, Value};
 
-use super::check::*;
-use super::raw::{Problems, Table};
-use super::settings::*;
-use crate::detect::rules::{RuleMetric, RuleOp};
+use super::Settings;
+use crate::config::check::*;
+use crate::config::raw::{Problems, Table};
+use crate::config::*;
 use crate::error::Problem;
-// The probe's sections are validated beside the probe; this is the one call into them.
-use crate::messages::{Name, Severity};
+use crate::messages::Name;
 use crate::probe::config as probe;
-
-/// The shortest probe interval accepted.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
-/// The largest detection window: each series allocates its window up front.
-const MAX_WINDOW: usize = 100_000;
 /// Restarts a budget may allow before a crash loop is declared.
 const MAX_RESTARTS: usize = 1000;
 
@@ -36,12 +31,12 @@ pub(crate) fn validate(
         defaults: probe::defaults(t.table("defaults")),
         breaker: probe::breaker(t.table("breaker")),
         exchanges: Vec::new(),
-        detect: detect(t.table("detect")),
+        detect: crate::detect::config::validate(t.table("detect")),
         router: crate::route::config::router(t.table("router")),
         channels: crate::channel::registry::channels(t.table("channels"), env),
         supervision: supervision(t.table("supervision")),
         shutdown: shutdown(t.table("shutdown")),
-        rules: rules(t.table("rules")),
+        rules: crate::detect::config::rules(t.table("rules")),
     };
     let exchanges = probe::exchanges(t.table("exchanges"), &settings.defaults);
     t.finish();
@@ -54,9 +49,6 @@ pub(crate) fn validate(
         Err(problems.into_sorted())
     }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Small checks shared by the sections.
 
 // ---------------------------------------------------------------------------------------------
 // Sections.
@@ -109,269 +101,6 @@ fn http(mut t: Table<'_>, env: &dyn Fn(&str) -> Option<String>) -> HttpSettings 
     }
 }
 
-fn detect(mut t: Table<'_>) -> DetectSettings {
-    let out = DetectSettings {
-        latency: latency(t.table("latency")),
-        errors: errors(t.table("errors")),
-        price: price(t.table("price")),
-        clock: clock(t.table("clock")),
-        baseline: baseline(t.table("baseline")),
-        likelihood: likelihood(t.table("likelihood")),
-    };
-    t.finish();
-    out
-}
-
-fn latency(mut t: Table<'_>) -> LatencySettings {
-    let d = LatencySettings::default();
-    let out = LatencySettings {
-        window: usize_between(&mut t, "window", 2, MAX_WINDOW, d.window),
-        z_threshold: positive_f64(&mut t, "z_threshold", d.z_threshold),
-        iqr_multiplier: positive_f64(&mut t, "iqr_multiplier", d.iqr_multiplier),
-        rolling_window: usize_at_least(&mut t, "rolling_window", 2, d.rolling_window),
-        rolling_k: positive_f64(&mut t, "rolling_k", d.rolling_k),
-        min_samples: usize_at_least(&mut t, "min_samples", 1, d.min_samples),
-        min_increase_ms: non_negative_f64(&mut t, "min_increase_ms", d.min_increase_ms),
-        resolve_after: usize_at_least(&mut t, "resolve_after", 1, d.resolve_after),
-        unit: d.unit,
-        direction: d.direction,
-        model: d.model,
-        only: None,
-    };
-    let mut out = out;
-    if let Some(name) = t.str("detector")
-        && out.select(&name).is_none()
-    {
-        t.problem(
-            "detector",
-            format!(
-                "{name:?} is not a latency detector; expected one of {}",
-                LatencySettings::DETECTORS.join(", ")
-            ),
-        );
-    }
-    if out.rolling_window >= out.window {
-        t.problem(
-            "rolling_window",
-            format!(
-                "{} must be smaller than detect.latency.window ({})",
-                out.rolling_window, out.window
-            ),
-        );
-    }
-    if out.min_samples > out.window {
-        t.problem(
-            "min_samples",
-            format!(
-                "{} must not exceed detect.latency.window ({})",
-                out.min_samples, out.window
-            ),
-        );
-    }
-    t.finish();
-    out
-}
-
-fn errors(mut t: Table<'_>) -> ErrorSettings {
-    let d = ErrorSettings::default();
-    let rate_threshold = match t.f64("rate_threshold") {
-        Some(r) if r > 0.0 && r <= 1.0 => r,
-        Some(r) => {
-            t.problem(
-                "rate_threshold",
-                format!("{r} is out of range; expected a fraction in (0, 1], e.g. 0.05 for 5%"),
-            );
-            d.rate_threshold
-        }
-        None => d.rate_threshold,
-    };
-    let out = ErrorSettings {
-        rate_threshold,
-        consecutive_failures: u32_at_least(
-            &mut t,
-            "consecutive_failures",
-            1,
-            d.consecutive_failures,
-        ),
-        window: usize_between(&mut t, "window", 2, MAX_WINDOW, d.window),
-        min_samples: usize_at_least(&mut t, "min_samples", 1, d.min_samples),
-        recovery_successes: u32_at_least(&mut t, "recovery_successes", 1, d.recovery_successes),
-    };
-    if out.min_samples > out.window {
-        t.problem(
-            "min_samples",
-            format!(
-                "{} must not exceed detect.errors.window ({})",
-                out.min_samples, out.window
-            ),
-        );
-    }
-    t.finish();
-    out
-}
-
-fn price(mut t: Table<'_>) -> PriceSettings {
-    let d = PriceSettings::default();
-    let out = PriceSettings {
-        warn_bps: positive_f64(&mut t, "warn_bps", d.warn_bps),
-        critical_bps: positive_f64(&mut t, "critical_bps", d.critical_bps),
-        stale_after: positive_duration(&mut t, "stale_after", d.stale_after),
-        resolve_after: usize_at_least(&mut t, "resolve_after", 1, d.resolve_after),
-    };
-    if out.warn_bps >= out.critical_bps {
-        t.problem(
-            "warn_bps",
-            format!(
-                "{} must be smaller than detect.price.critical_bps ({})",
-                out.warn_bps, out.critical_bps
-            ),
-        );
-    }
-    t.finish();
-    out
-}
-
-fn clock(mut t: Table<'_>) -> ClockSettings {
-    let d = ClockSettings::default();
-    let warn_ms_explicit = t.has("warn_ms");
-    let critical_ms_explicit = t.has("critical_ms");
-    let fraction = |t: &mut Table<'_>, key: &str, default: f64| {
-        let v = positive_f64(t, key, default);
-        if v > 1.0 {
-            t.problem(
-                key,
-                format!("{v} must be at most 1 (a share of the exchange's signing window)"),
-            );
-            return default;
-        }
-        v
-    };
-    let out = ClockSettings {
-        warn_ms: positive_f64(&mut t, "warn_ms", d.warn_ms),
-        critical_ms: positive_f64(&mut t, "critical_ms", d.critical_ms),
-        info_fraction: fraction(&mut t, "info_fraction", d.info_fraction),
-        warn_fraction: fraction(&mut t, "warn_fraction", d.warn_fraction),
-        critical_fraction: fraction(&mut t, "critical_fraction", d.critical_fraction),
-        warn_ms_explicit,
-        critical_ms_explicit,
-        windows: Vec::new(),
-    };
-    if out.info_fraction >= out.warn_fraction || out.warn_fraction >= out.critical_fraction {
-        t.problem(
-            "warn_fraction",
-            format!(
-                "fractions must rise: info_fraction {} < warn_fraction {} < critical_fraction {}",
-                out.info_fraction, out.warn_fraction, out.critical_fraction
-            ),
-        );
-    }
-    if out.warn_ms >= out.critical_ms {
-        t.problem(
-            "warn_ms",
-            format!(
-                "{} must be smaller than detect.clock.critical_ms ({})",
-                out.warn_ms, out.critical_ms
-            ),
-        );
-    }
-    t.finish();
-    out
-}
-
-/// The most buckets a baseline's history may hold (a ring allocated once per series).
-const MAX_BASELINE_BUCKETS: u128 = 10_080;
-
-/// `levels`: three increasing confidences in (0, 1) for info, warning and critical, or
-/// `default`.
-fn levels(t: &mut Table<'_>, default: [f64; 3]) -> [f64; 3] {
-    let Some(list) = t.f64_list("levels") else {
-        return default;
-    };
-    let valid = list.len() == 3
-        && list.iter().all(|l| *l > 0.0 && *l < 1.0)
-        && list[0] < list[1]
-        && list[1] < list[2];
-    if valid {
-        [list[0], list[1], list[2]]
-    } else {
-        t.problem(
-            "levels",
-            format!(
-                "{list:?} is not valid; expected three increasing confidences in (0, 1) for \
-                 info, warning and critical, e.g. [0.95, 0.99, 0.999]"
-            ),
-        );
-        default
-    }
-}
-
-fn likelihood(mut t: Table<'_>) -> LikelihoodSettings {
-    let d = LikelihoodSettings::default();
-    let out = LikelihoodSettings {
-        window: usize_between(&mut t, "window", 8, MAX_WINDOW, d.window),
-        history: usize_between(&mut t, "history", 10, 10_000_000, d.history),
-        min_samples: usize_at_least(&mut t, "min_samples", 2, d.min_samples),
-        resolve_after: usize_at_least(&mut t, "resolve_after", 1, d.resolve_after),
-        levels: levels(&mut t, d.levels),
-    };
-    if out.min_samples > out.window {
-        t.problem(
-            "min_samples",
-            format!(
-                "{} must not exceed detect.likelihood.window ({})",
-                out.min_samples, out.window
-            ),
-        );
-    }
-    t.finish();
-    out
-}
-
-fn baseline(mut t: Table<'_>) -> BaselineSettings {
-    let d = BaselineSettings::default();
-    let bucket = duration_at_least(&mut t, "bucket", Duration::from_secs(1), d.bucket);
-    let history = positive_duration(&mut t, "history", d.history);
-    let min_history = positive_duration(&mut t, "min_history", d.min_history);
-    let levels = levels(&mut t, d.levels);
-    let buckets = history.as_millis() / bucket.as_millis().max(1);
-    if history <= bucket {
-        t.problem(
-            "history",
-            format!(
-                "{} must be longer than detect.baseline.bucket ({})",
-                humantime::format_duration(history),
-                humantime::format_duration(bucket)
-            ),
-        );
-    } else if buckets > MAX_BASELINE_BUCKETS {
-        t.problem(
-            "history",
-            format!(
-                "{} holds {buckets} buckets of {}; the most is {MAX_BASELINE_BUCKETS}",
-                humantime::format_duration(history),
-                humantime::format_duration(bucket)
-            ),
-        );
-    }
-    if min_history > history {
-        t.problem(
-            "min_history",
-            format!(
-                "{} must not exceed detect.baseline.history ({})",
-                humantime::format_duration(min_history),
-                humantime::format_duration(history)
-            ),
-        );
-    }
-    t.finish();
-    BaselineSettings {
-        history,
-        min_history,
-        bucket,
-        levels,
-    }
-}
-
 fn supervision(mut t: Table<'_>) -> SupervisionSettings {
     let d = SupervisionSettings::default();
     let out = SupervisionSettings {
@@ -397,171 +126,17 @@ fn shutdown(mut t: Table<'_>) -> ShutdownSettings {
     out
 }
 
-fn rules(mut t: Table<'_>) -> Vec<RuleSettings> {
-    let mut out = Vec::new();
-    for (name, r) in t.entries() {
-        let name_ok = check_name(&t, &name);
-        if let Some(r) = rule(r, &name)
-            && name_ok
-        {
-            out.push(r);
-        }
-    }
-    t.finish();
-    out
-}
-
-fn rule(mut t: Table<'_>, name: &str) -> Option<RuleSettings> {
-    let metrics = || {
-        RuleMetric::ALL
-            .iter()
-            .map(|m| m.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let metric = t
-        .req_str("metric", &format!("a metric ({})", metrics()))
-        .and_then(|m| {
-            RuleMetric::parse(m.trim()).or_else(|| {
-                t.problem(
-                    "metric",
-                    format!("unknown metric {m:?}; expected one of {}", metrics()),
-                );
-                None
-            })
-        });
-    let op = t
-        .req_str("op", "an operator: >, >=, < or <=")
-        .and_then(|o| {
-            RuleOp::parse(o.trim()).or_else(|| {
-                t.problem(
-                    "op",
-                    format!("unknown operator {o:?}; expected >, >=, < or <="),
-                );
-                None
-            })
-        });
-    let threshold = metric.and_then(|m| rule_threshold(&mut t, m));
-    if metric.is_none() {
-        t.mark("threshold");
-    }
-    let hold = if t.has("for") {
-        t.duration("for").filter(|d| {
-            let ok = !d.is_zero();
-            if !ok {
-                t.problem("for", "must be greater than zero");
-            }
-            ok
-        })
-    } else {
-        t.mark("for");
-        t.missing("for", "a duration such as \"10m\"");
-        None
-    };
-    let window = positive_duration(&mut t, "window", RuleSettings::DEFAULT_WINDOW);
-    let window = match hold {
-        Some(h) if t.has("window") && window > h => {
-            t.problem(
-                "window",
-                format!(
-                    "{} must not exceed for ({})",
-                    humantime::format_duration(window),
-                    humantime::format_duration(h)
-                ),
-            );
-            h
-        }
-        Some(h) => window.min(h),
-        None => window,
-    };
-    let mut sc = t.table("scope");
-    let mut scope_name = |key: &str| {
-        sc.str(key).and_then(|v| {
-            let v = v.trim().to_owned();
-            if v.is_empty() {
-                sc.problem(key, "must not be empty");
-                None
-            } else {
-                Some(Name::from(v))
-            }
-        })
-    };
-    let scope = RuleScope {
-        exchange: scope_name("exchange"),
-        endpoint: scope_name("endpoint"),
-        region: scope_name("region"),
-    };
-    sc.finish();
-    let severity = severity(&mut t, "severity", Severity::Warning);
-    t.finish();
-    Some(RuleSettings {
-        name: Name::from(name),
-        metric: metric?,
-        op: op?,
-        threshold: threshold?,
-        hold: hold?,
-        window,
-        scope,
-        severity,
-    })
-}
-
-/// A rule's threshold: a number of the metric's kind; rates also as a percentage (`"10%"`).
-fn rule_threshold(t: &mut Table<'_>, metric: RuleMetric) -> Option<f64> {
-    use config::ValueKind;
-    let expected = if metric.is_rate() {
-        format!("a fraction in 0..=1 or a percentage such as \"10%\" for {metric}")
-    } else if metric.is_latency() {
-        format!("a number of milliseconds for {metric}")
-    } else {
-        format!("a number of probes for {metric}")
-    };
-    if !t.has("threshold") {
-        t.mark("threshold");
-        t.missing("threshold", &expected);
-        return None;
-    }
-    let v = t.get("threshold")?;
-    let n = match &v.kind {
-        ValueKind::Float(f) => Some(*f),
-        ValueKind::I64(_) | ValueKind::I128(_) | ValueKind::U64(_) | ValueKind::U128(_) => {
-            Some(v.to_string().parse::<f64>().unwrap_or(f64::NAN))
-        }
-        // Numeric strings, as every number key accepts (environment overrides are strings).
-        ValueKind::String(s) => match s.trim().strip_suffix('%') {
-            Some(p) if metric.is_rate() => p.trim().parse::<f64>().ok().map(|p| p / 100.0),
-            Some(_) => None,
-            None => s.trim().parse::<f64>().ok(),
-        },
-        _ => None,
-    };
-    let Some(n) = n.filter(|n| n.is_finite()) else {
-        t.problem(
-            "threshold",
-            format!("expected {expected}, found {}", super::raw::describe(v)),
-        );
-        return None;
-    };
-    if metric.is_rate() && !(0.0..=1.0).contains(&n) {
-        t.problem(
-            "threshold",
-            format!("{n} is out of range; expected {expected} (0.1 means 10%)"),
-        );
-        return None;
-    }
-    if n < 0.0 {
-        t.problem("threshold", format!("{n} must not be negative"));
-        return None;
-    }
-    Some(n)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{DEFAULT_TOML, Secret, from_toml_str};
+    use super::super::{DEFAULT_TOML, from_toml_str};
+    use std::time::Duration;
+
     use super::*;
     use crate::channel::{ChannelKind, DiscordSpec, LineSpec, WebhookSpec};
+    use crate::config::Secret;
+    use crate::detect::rules::{RuleMetric, RuleOp};
     use crate::error::ConfigError;
+    use crate::messages::Severity;
 
     const EXAMPLE_TOML: &str = include_str!("../../config/example.toml");
     const SECRET: &str = "s3cr3t-v4lue-never-printed";
