@@ -35,6 +35,10 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[path = "common/process.rs"]
+mod process;
+use process::{cpu_secs, env_num, free_port, rss_kib};
+
 const ANSWER: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}";
 
@@ -65,13 +69,6 @@ fn main() {
 /// The binary under test: this build's, or `LOAD_EXWATCH` (to compare with another build).
 fn exwatch_binary() -> String {
     std::env::var("LOAD_EXWATCH").unwrap_or_else(|_| env!("CARGO_BIN_EXE_exwatch").to_owned())
-}
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
@@ -330,32 +327,6 @@ fn scrape(port: u16) -> Option<Scrape> {
         }
     }
     Some(out)
-}
-
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    // SAFETY-free: the clock tick is 100 Hz on every Linux this runs on.
-    (ticks(11) + ticks(12)) as f64 / 100.0
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// `target`: only the loopback target, on `LOAD_TARGET_PORT` (default: a free port), until

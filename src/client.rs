@@ -55,23 +55,7 @@ pub fn tls_config() -> std::sync::Arc<rustls::ClientConfig> {
 /// the caller ([`fetch`] applies one deadline to the whole exchange, body included). Its TLS
 /// configuration is the shared [`tls_config`].
 pub fn build_client(max_connections: usize, connect_timeout: Duration) -> awc::Client {
-    install_crypto_provider();
-    let connector = awc::Connector::new()
-        .limit(max_connections.max(1))
-        .timeout(connect_timeout);
-    // awc's `new` has built a configuration of its own already; it is dropped here.
-    #[cfg(feature = "tls-rustls")]
-    let connector = connector.rustls_0_23(tls_config());
-    awc::Client::builder()
-        .connector(connector)
-        // A redirect is reported, never followed: awc would turn a redirected POST into a
-        // body-less GET (an alert "delivered" nowhere), and a probe must see what the
-        // configured URL answers, not what some other URL does.
-        .disable_redirects()
-        .add_default_header(("User-Agent", USER_AGENT))
-        // The caller's deadline governs; this only stops awc's own 5 s default from cutting in.
-        .timeout(Duration::from_secs(3600))
-        .finish()
+    client(max_connections, connect_timeout, true)
 }
 
 /// A client like [`build_client`] but with no default headers of its own: awc keeps them in a
@@ -80,19 +64,34 @@ pub fn build_client(max_connections: usize, connect_timeout: Duration) -> awc::C
 /// ([`with_user_agent`]), which costs a request no more than a default header does (awc copies
 /// those into every request).
 pub fn build_lean_client(max_connections: usize, connect_timeout: Duration) -> awc::Client {
+    client(max_connections, connect_timeout, false)
+}
+
+/// What every client shares: the connection limit, the shared TLS configuration, no redirects
+/// and the caller's deadline; `User-Agent` as a default header when `user_agent`.
+fn client(max_connections: usize, connect_timeout: Duration, user_agent: bool) -> awc::Client {
     install_crypto_provider();
     let connector = awc::Connector::new()
         .limit(max_connections.max(1))
         .timeout(connect_timeout);
+    // awc's `new` has built a configuration of its own already; it is dropped here.
     #[cfg(feature = "tls-rustls")]
     let connector = connector.rustls_0_23(tls_config());
-    awc::Client::builder()
+    let builder = awc::Client::builder()
         .connector(connector)
-        // As in `build_client`: redirects are reported, not followed; the caller's deadline
-        // governs.
+        // A redirect is reported, never followed: awc would turn a redirected POST into a
+        // body-less GET (an alert "delivered" nowhere), and a probe must see what the
+        // configured URL answers, not what some other URL does.
         .disable_redirects()
-        .timeout(Duration::from_secs(3600))
-        .finish()
+        // The caller's deadline governs; this only stops awc's own 5 s default from cutting in.
+        .timeout(Duration::from_secs(3600));
+    if user_agent {
+        builder
+            .add_default_header(("User-Agent", USER_AGENT))
+            .finish()
+    } else {
+        builder.finish()
+    }
 }
 
 /// `req` with exwatch's `User-Agent`, for the clients of [`build_lean_client`].

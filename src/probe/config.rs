@@ -214,28 +214,11 @@ fn kind_name(k: EndpointKind) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use crate::settings::testing::*;
     use std::time::Duration;
 
     use crate::config::{CheckProfile, EndpointKind};
-    use crate::error::ConfigError;
     use crate::settings::from_toml_str;
-
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
-    fn problems(toml: &str) -> Vec<String> {
-        match from_toml_str(toml, &no_env) {
-            Err(ConfigError::Invalid(p)) => p.iter().map(ToString::to_string).collect(),
-            Err(e) => panic!("expected problems, got {e}"),
-            Ok(_) => panic!("expected problems, got valid settings"),
-        }
-    }
-
-    /// A minimal valid file plus `extra`.
-    fn minimal(extra: &str) -> String {
-        format!("[exchanges.x.endpoints.ping]\nurl = \"https://example.com/ping\"\n{extra}")
-    }
 
     #[test]
     fn config_endpoint_rules() {

@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
+use crate::config::check::positive_duration;
 use crate::config::raw::Table;
+use crate::config::ser_duration;
 
 /// `[router]`
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,50 +35,19 @@ impl Default for RouterSettings {
 /// turns it off); unknown keys are reported by the walk.
 pub(crate) fn router(mut t: Table<'_>) -> RouterSettings {
     let d = RouterSettings::default();
-    let dedup_window = match t.duration("dedup_window") {
-        Some(w) if w.is_zero() => {
-            t.problem("dedup_window", "must be greater than zero");
-            d.dedup_window
-        }
-        Some(w) => w,
-        None => d.dedup_window,
-    };
     let out = RouterSettings {
-        dedup_window,
+        dedup_window: positive_duration(&mut t, "dedup_window", d.dedup_window),
         flap_hold: t.duration("flap_hold").unwrap_or(d.flap_hold),
     };
     t.finish();
     out
 }
 
-/// A duration as a humantime string, as every `[…]` section is shown (`check-config`). Its
-/// own copy: `config/` imports this module, so this one does not import `config/settings`.
-fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&humantime::format_duration(*d).to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ConfigError;
     use crate::settings::from_toml_str;
-
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
-    fn problems(toml: &str) -> Vec<String> {
-        match from_toml_str(toml, &no_env) {
-            Err(ConfigError::Invalid(p)) => p.iter().map(ToString::to_string).collect(),
-            Err(e) => panic!("expected problems, got {e}"),
-            Ok(_) => panic!("expected problems, got valid settings"),
-        }
-    }
-
-    /// A minimal valid file plus `extra`.
-    fn minimal(extra: &str) -> String {
-        format!("[exchanges.x.endpoints.ping]\nurl = \"https://example.com/ping\"\n{extra}")
-    }
+    use crate::settings::testing::*;
 
     #[test]
     fn config_router_flap_hold_defaults_allows_zero_and_checks_its_type() {

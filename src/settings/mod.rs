@@ -25,6 +25,8 @@
 //! It sits above every component (it assembles them); no component imports it.
 
 mod load;
+#[cfg(test)]
+pub(crate) mod testing;
 mod validate;
 
 use serde::Serialize;

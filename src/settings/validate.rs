@@ -129,6 +129,7 @@ fn shutdown(mut t: Table<'_>) -> ShutdownSettings {
 #[cfg(test)]
 mod tests {
     use super::super::{DEFAULT_TOML, from_toml_str};
+    use crate::settings::testing::*;
     use std::time::Duration;
 
     use super::*;
@@ -141,10 +142,6 @@ mod tests {
     const EXAMPLE_TOML: &str = include_str!("../../config/example.toml");
     const SECRET: &str = "s3cr3t-v4lue-never-printed";
 
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
     fn example_env(name: &str) -> Option<String> {
         match name {
             "EXWATCH_OPS_SECRET"
@@ -154,19 +151,6 @@ mod tests {
             "DISCORD_WEBHOOK_URL" => Some(format!("https://discord.com/api/webhooks/1/{SECRET}")),
             _ => None,
         }
-    }
-
-    fn problems(toml: &str) -> Vec<String> {
-        match from_toml_str(toml, &no_env) {
-            Err(ConfigError::Invalid(p)) => p.iter().map(ToString::to_string).collect(),
-            Err(e) => panic!("expected problems, got {e}"),
-            Ok(_) => panic!("expected problems, got valid settings"),
-        }
-    }
-
-    /// A minimal valid file plus `extra`.
-    fn minimal(extra: &str) -> String {
-        format!("[exchanges.x.endpoints.ping]\nurl = \"https://example.com/ping\"\n{extra}")
     }
 
     #[test]

@@ -74,8 +74,8 @@ pub(crate) fn parse(t: &mut Table<'_>, _env: &Env<'_>) -> Option<AlertmanagerSpe
 mod tests {
     use super::*;
     use crate::channel::ChannelKind;
-    use crate::channel::registry::testing::*;
     use crate::settings::from_toml_str;
+    use crate::settings::testing::*;
     use std::time::Duration;
 
     #[test]

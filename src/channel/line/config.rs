@@ -76,9 +76,9 @@ mod tests {
     use super::*;
     use crate::channel::ChannelKind;
     use crate::channel::DiscordSpec;
-    use crate::channel::registry::testing::*;
     use crate::error::ConfigError;
     use crate::settings::from_toml_str;
+    use crate::settings::testing::*;
 
     const LINE_ID: &str = "U0123456789abcdef0123456789abcdef";
     const LINE_TOKEN: &str = "line-access-token-never-printed";

@@ -127,8 +127,8 @@ pub(crate) fn parse(t: &mut Table<'_>, env: &Env<'_>) -> Option<LlmTriageSpec> {
 mod tests {
     use super::*;
     use crate::channel::ChannelKind;
-    use crate::channel::registry::testing::*;
     use crate::settings::from_toml_str;
+    use crate::settings::testing::*;
 
     #[test]
     fn config_llm_triage_defaults_and_rules() {

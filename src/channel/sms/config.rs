@@ -116,7 +116,7 @@ pub(crate) fn parse(t: &mut Table<'_>, env: &Env<'_>) -> Option<SmsSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::registry::testing::*;
+    use crate::settings::testing::*;
 
     const SECRET: &str = "s3cr3t-v4lue-never-printed";
     use crate::channel::ChannelKind;
