@@ -521,6 +521,53 @@ impl Alert {
     }
 }
 
+/// What a live reload removed from the configuration: a whole exchange, or one endpoint of an
+/// exchange that stays. Its series (rule series `<endpoint>:<rule>` of the endpoint included)
+/// are forgotten by the Router, the detectors, the status board and the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removed {
+    /// The exchange and every series of it.
+    Exchange(Name),
+    /// One endpoint of an exchange, and its series.
+    Endpoint {
+        /// The exchange (still configured).
+        exchange: Name,
+        /// The endpoint removed.
+        endpoint: Name,
+    },
+}
+
+impl Removed {
+    /// The exchange the removal concerns.
+    pub fn exchange(&self) -> &Name {
+        match self {
+            Removed::Exchange(x) | Removed::Endpoint { exchange: x, .. } => x,
+        }
+    }
+
+    /// Whether `series` belongs to what was removed.
+    pub fn covers(&self, series: &SeriesKey) -> bool {
+        self.covers_endpoint(&series.exchange, &series.endpoint)
+    }
+
+    /// Whether the series of `exchange`'s `endpoint` (`*`, a rule's `<endpoint>:<rule>`)
+    /// belong to what was removed.
+    pub fn covers_endpoint(&self, exchange: &str, endpoint: &str) -> bool {
+        match self {
+            Removed::Exchange(x) => &**x == exchange,
+            Removed::Endpoint {
+                exchange: x,
+                endpoint: e,
+            } => &**x == exchange && endpoint.split(':').next() == Some(&**e),
+        }
+    }
+
+    /// Whether any of `removed` covers `series`.
+    pub fn any_covers(removed: &[Removed], series: &SeriesKey) -> bool {
+        removed.iter().any(|r| r.covers(series))
+    }
+}
+
 /// A root-cause hypothesis for an alert, sent back to the Router as a follow-up.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::messages::Name;
+use crate::messages::{Name, Removed};
 
 /// A monotonically increasing count.
 #[derive(Debug, Clone, Default)]
@@ -238,6 +238,34 @@ impl Metrics {
             .entry((exchange.clone(), endpoint.clone()))
             .or_insert_with(|| Arc::new(EndpointMetrics::new(exchange.clone(), endpoint.clone())))
             .clone()
+    }
+
+    /// Drops the series of what a reload removed: the probe metrics of its endpoints and
+    /// every series labelled with its exchange (and endpoint, for a removed endpoint), so
+    /// that `/metrics` does not keep reporting them. Handles still held count on unseen.
+    pub fn forget(&self, removed: &[Removed]) {
+        let mut registry = self.registry.lock();
+        registry
+            .endpoints
+            .retain(|(x, e), _| !removed.iter().any(|r| r.covers_endpoint(x, e)));
+        fn label<'a>(labels: &'a Labels, key: &str) -> Option<&'a str> {
+            labels
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.as_str())
+        }
+        for family in registry.families.values_mut() {
+            family.retain(|labels, _| {
+                let Some(exchange) = label(labels, "exchange") else {
+                    return true;
+                };
+                !removed.iter().any(|r| match r {
+                    Removed::Exchange(x) => &**x == exchange,
+                    Removed::Endpoint { .. } => label(labels, "endpoint")
+                        .is_some_and(|endpoint| r.covers_endpoint(exchange, endpoint)),
+                })
+            });
+        }
     }
 
     /// The value of a counter or gauge (a histogram's count), if registered (for tests and

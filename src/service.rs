@@ -35,7 +35,8 @@ use crate::probe::schedule::Spread;
 use crate::probe::{ProbeActor, Reconfigure as ProbeReconfigure, StopProbing};
 use crate::reload::{Apply, ConfigSource, ReloadError, ReloadReport, Reloader};
 use crate::route::{
-    AddRoute, Reconfigure, RemoveRoute, Route, RouterActor, Subscribe, SubscribeResolved,
+    AddRoute, ForgetSeries, Reconfigure, RemoveRoute, Route, RouterActor, Subscribe,
+    SubscribeResolved,
 };
 use crate::server::{self, AppState, RunningServer};
 use crate::settings::{ExchangeSettings, RetrySettings, Settings, SupervisionSettings};
@@ -379,6 +380,13 @@ impl Apply for Topology {
                 }
             }
             self.status.reshape(&new.exchanges);
+        }
+        if !plan.series_removed.is_empty() {
+            // Their open incidents get one resolved alert each; nothing keeps their series.
+            self.router
+                .do_send(ForgetSeries(plan.series_removed.clone()));
+            self.detectors.forget(&plan.series_removed);
+            self.probes.metrics.forget(&plan.series_removed);
         }
         if plan.router || !plan.exchanges.is_empty() {
             self.router.do_send(Reconfigure {

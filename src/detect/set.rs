@@ -25,7 +25,7 @@ use crate::detect::actor::{DetectorActor, DetectorOutputs, DetectorShared};
 use crate::detect::config::{DetectSettings, RuleSettings};
 use crate::detect::price_actor::{PriceActor, PriceRoutes};
 use crate::detect::rule_actor::RuleActor;
-use crate::messages::{Measurement, Metric, Name, SeriesKey};
+use crate::messages::{Measurement, Metric, Name, Removed, SeriesKey};
 use crate::metrics::Metrics;
 use crate::status::StatusBoard;
 use crate::store::BaselineLink;
@@ -342,6 +342,15 @@ impl DetectorSet {
             inner.taps.store(Arc::new(taps));
         }
         restarted
+    }
+
+    /// Forgets the detectors of the series a reload removed (each ends once its last
+    /// address is gone); answers how many.
+    pub fn forget(&self, removed: &[Removed]) -> usize {
+        let mut detectors = self.inner.detectors.lock();
+        let before = detectors.len();
+        detectors.retain(|series, _| !Removed::any_covers(removed, series));
+        before - detectors.len()
     }
 
     /// The running RuleActor, if any rule applies.

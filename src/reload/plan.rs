@@ -1,10 +1,11 @@
 //! What a reload changes: the pure comparison of the running settings with the new ones.
 //!
-//! [`plan`] names the exchanges and channels added, removed and changed, the stages whose
-//! settings changed, and the keys whose change needs a restart ([`NEEDS_RESTART`]); those keep
+//! [`plan`] names the exchanges and channels added, removed and changed, the exchanges and
+//! endpoints whose series are gone ([`Plan::series_removed`]), the stages whose settings
+//! changed, and the keys whose change needs a restart ([`NEEDS_RESTART`]); those keep
 //! their running value ([`effective`]). Nothing here touches an actor.
 
-use crate::messages::Name;
+use crate::messages::{Name, Removed};
 use crate::settings::Settings;
 
 /// The keys a running monitor cannot change in place: the listener, the store file, the
@@ -63,6 +64,9 @@ pub struct Plan {
     pub exchanges: Changes,
     /// `[channels]`.
     pub channels: Changes,
+    /// The exchanges removed, and the endpoints removed from exchanges that stay: their open
+    /// incidents are resolved and their series forgotten.
+    pub series_removed: Vec<Removed>,
     /// `[detect]` changed.
     pub detect: bool,
     /// `[rules]` changed.
@@ -134,8 +138,10 @@ pub fn plan(old: &Settings, new: &Settings) -> Plan {
         old.monitor.probe_threads != new.monitor.probe_threads,
         old.supervision != new.supervision,
     ];
+    let series_removed = removed_series(old, new);
     Plan {
         exchanges,
+        series_removed,
         channels: Changes::of(&old.channels, &new.channels, |c| &c.name),
         detect: old.detect != new.detect,
         rules: old.rules != new.rules,
@@ -147,6 +153,27 @@ pub fn plan(old: &Settings, new: &Settings) -> Plan {
             .filter_map(|(key, changed)| changed.then_some(*key))
             .collect(),
     }
+}
+
+/// The exchanges in `old` only, and the endpoints of an exchange in both that are in `old`
+/// only.
+fn removed_series(old: &Settings, new: &Settings) -> Vec<Removed> {
+    let mut removed = Vec::new();
+    for o in &old.exchanges {
+        let Some(n) = new.exchanges.iter().find(|n| n.name == o.name) else {
+            removed.push(Removed::Exchange(o.name.clone()));
+            continue;
+        };
+        removed.extend(
+            (o.endpoints.iter())
+                .filter(|e| !n.endpoints.iter().any(|ne| ne.name == e.name))
+                .map(|e| Removed::Endpoint {
+                    exchange: o.name.clone(),
+                    endpoint: e.name.clone(),
+                }),
+        );
+    }
+    removed
 }
 
 /// `new` with the keys that need a restart set back to their running values in `old`: the
@@ -208,6 +235,7 @@ url = "http://127.0.0.1:2/hook"
         assert_eq!(p.exchanges.changed, vec![Name::from("a")]);
         assert_eq!(p.channels.added, vec![Name::from("hook")]);
         assert_eq!(p.channels.changed, vec![Name::from("log")]);
+        assert_eq!(p.series_removed, vec![Removed::Exchange(Name::from("b"))]);
         assert!(!p.detect && !p.router && !p.rules);
         assert_eq!(
             p.describe(),
@@ -219,6 +247,27 @@ url = "http://127.0.0.1:2/hook"
                 "channel changed: log"
             ]
         );
+    }
+
+    #[test]
+    fn endpoints_removed_from_a_kept_exchange_are_named() {
+        let new = r#"
+[exchanges.a.endpoints.time]
+url = "http://127.0.0.1:1/time"
+[exchanges.b.endpoints.ping]
+url = "http://127.0.0.1:1/ping"
+[channels.log]
+type = "log"
+"#;
+        let p = plan(&settings(BASE), &settings(new));
+        assert_eq!(
+            p.series_removed,
+            vec![Removed::Endpoint {
+                exchange: Name::from("a"),
+                endpoint: Name::from("ping")
+            }]
+        );
+        assert_eq!(p.exchanges.changed, vec![Name::from("a")]);
     }
 
     #[test]

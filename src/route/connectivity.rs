@@ -126,6 +126,12 @@ impl Connectivity {
         Some(Edge::Restored { since, at })
     }
 
+    /// `exchange` was removed from the configuration: it no longer counts as down. A loss
+    /// in progress stays until an exchange still probed answers.
+    pub fn forget(&mut self, exchange: &Name) {
+        self.down.remove(exchange);
+    }
+
     /// Whether connectivity is lost now (per-exchange alerts are inhibited).
     pub fn lost(&self) -> bool {
         self.lost_at.is_some()

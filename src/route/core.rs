@@ -723,5 +723,8 @@ pub fn headline(detector: &str) -> &str {
     }
 }
 
+mod removal;
+pub use removal::REMOVED_MESSAGE;
+
 #[cfg(test)]
 mod tests;

@@ -158,6 +158,23 @@ impl Dedup {
         out
     }
 
+    /// Forgets every series `gone` says was removed from the configuration: their open
+    /// episodes and held resolutions, oldest first (each is due one last resolved alert).
+    pub fn forget(&mut self, gone: impl Fn(&SeriesKey) -> bool) -> Vec<(SeriesKey, Episode)> {
+        let open: Vec<SeriesKey> = self.open.keys().filter(|k| gone(k)).cloned().collect();
+        let held: Vec<SeriesKey> = self.held.keys().filter(|k| gone(k)).cloned().collect();
+        let mut out: Vec<(SeriesKey, Episode)> = open
+            .into_iter()
+            .filter_map(|k| self.open.remove(&k).map(|e| (k, e)))
+            .chain(
+                held.into_iter()
+                    .filter_map(|k| self.held.remove(&k).map(|h| (k, h.episode))),
+            )
+            .collect();
+        out.sort_by(|(a, x), (b, y)| (x.started_at, a).cmp(&(y.started_at, b)));
+        out
+    }
+
     /// The open (not held) episode of `series`, if it is firing.
     pub fn episode(&self, series: &SeriesKey) -> Option<&Episode> {
         self.open.get(series)

@@ -13,11 +13,11 @@ pub mod maintenance;
 pub mod router;
 pub mod silence;
 
-pub use core::{AckError, GATES, Incident, RouterCore, Target, headline};
+pub use core::{AckError, GATES, Incident, REMOVED_MESSAGE, RouterCore, Target, headline};
 pub use decision::{Decision, Dispatch, Dropped, Gate, Why};
 pub use dedup::{Dedup, Verdict};
 pub use incidents::{Incidents, OpenIncident, OpenIncidents};
 pub use router::{Ack, AddSilence, ExpireSilence, ListSilences};
 pub use router::{AddRoute, Route, RouterActor, Subscribe, SubscribeResolved};
-pub use router::{Reconfigure, RemoveRoute};
+pub use router::{ForgetSeries, Reconfigure, RemoveRoute};
 pub use silence::{Silence, SilenceBoard};

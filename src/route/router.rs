@@ -40,7 +40,7 @@ use crate::supervision::{RestartTracker, guard};
 
 mod reconfigure;
 mod silences;
-pub use reconfigure::{Reconfigure, RemoveRoute};
+pub use reconfigure::{ForgetSeries, Reconfigure, RemoveRoute};
 pub use silences::{Ack, AddSilence, ExpireSilence, ListSilences};
 
 /// One channel as the Router sees it.

@@ -485,3 +485,133 @@ async fn a_changed_exchange_keeps_its_probe_and_an_open_breaker_stays_open() {
     );
     monitor.stop().await;
 }
+
+#[actix::test]
+async fn removed_exchanges_and_endpoints_resolve_their_open_incidents_and_leave_nothing_behind() {
+    let fake = FakeExchange::start();
+    let sink = FakeSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = webhook("desk", &sink.url());
+    let first = format!(
+        "{}{}{}{hook}",
+        base(":memory:"),
+        exchange("alpha", &fake, &["ping", "time"]),
+        exchange("beta", &fake, &["time"])
+    );
+    let file = write(&dir, &first);
+    let monitor = start_from(&file);
+    until("every endpoint probed", || {
+        fake.requests("/alpha/time") >= 1 && fake.requests("/beta/time") >= 1
+    })
+    .await;
+    // One open incident on the endpoint to remove, one on the exchange to remove.
+    fire(&monitor, "alpha", 0);
+    fire(&monitor, "beta", 0);
+    let got = sink.wait_for(2, WAIT).await;
+    assert!(got.iter().all(|a| a["kind"] == "firing"), "{got:?}");
+    let open = monitor
+        .router()
+        .send(exwatch::route::OpenIncidents)
+        .await
+        .expect("router");
+    assert_eq!(open.open.len(), 2);
+    let removed_endpoint = SeriesKey::new("alpha", "time", Metric::ClockSkewMs);
+    let removed_exchange = SeriesKey::new("beta", "time", Metric::ClockSkewMs);
+    let old_detectors = [
+        monitor.detector(&removed_exchange).expect("a detector"),
+        monitor.detector(&removed_endpoint).expect("a detector"),
+    ];
+    let probes = |x: &str, e: &str| {
+        monitor.metrics().value(
+            "exwatch_probes_total",
+            &[("exchange", x), ("endpoint", e), ("outcome", "ok")],
+        )
+    };
+    assert!(probes("beta", "time").is_some() && probes("alpha", "time").is_some());
+
+    let second = format!(
+        "{}{}{hook}",
+        base(":memory:"),
+        exchange("alpha", &fake, &["ping"])
+    );
+    write(&dir, &second);
+    let report = monitor.reload().expect("valid");
+    assert_eq!(
+        report.changes,
+        ["exchange removed: beta", "exchange changed: alpha"]
+    );
+
+    // Each open incident got one resolved alert saying why, through the channels.
+    let got = sink.wait_for(4, WAIT).await;
+    let mut resolved: Vec<(String, String)> = got[2..]
+        .iter()
+        .map(|a| {
+            assert_eq!(a["kind"], "resolved", "{a}");
+            assert_eq!(a["metric"], "clock_skew_ms", "{a}");
+            let message = a["message"].as_str().expect("message");
+            assert!(
+                message.starts_with("removed from the configuration"),
+                "{message}"
+            );
+            let key = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
+            (key("exchange"), key("endpoint"))
+        })
+        .collect();
+    resolved.sort();
+    assert_eq!(
+        resolved,
+        [
+            ("alpha".to_owned(), "time".to_owned()),
+            ("beta".to_owned(), "time".to_owned())
+        ]
+    );
+    let open = monitor
+        .router()
+        .send(exwatch::route::OpenIncidents)
+        .await
+        .expect("router");
+    assert!(open.open.is_empty(), "{:?}", open.open);
+
+    // Nothing keeps their series: detectors, status board, metrics.
+    // (`detector` starts one on first use: a fresh one, not the one that fired.)
+    for (series, old) in [&removed_exchange, &removed_endpoint]
+        .into_iter()
+        .zip(old_detectors)
+    {
+        let now = monitor.detector(series).expect("a detector");
+        assert!(now != old, "{series:?} keeps no detector (nor its windows)");
+    }
+    assert_eq!(probes("beta", "time"), None);
+    assert_eq!(probes("alpha", "time"), None);
+    let text = monitor.metrics().render();
+    assert!(!text.contains("exchange=\"beta\""), "{text}");
+    assert!(!text.contains("endpoint=\"time\""), "{text}");
+    let base_url = format!("http://{}", monitor.http_addr().expect("http"));
+    let mut r = crate::support::client()
+        .get(format!("{base_url}/api/v1/status"))
+        .send()
+        .await
+        .expect("status");
+    let status: Value = r.json().limit(1 << 20).await.expect("json");
+    let exchanges = status["exchanges"].as_array().expect("exchanges");
+    assert!(
+        exchanges.iter().all(|x| x["exchange"] != "beta"),
+        "{status}"
+    );
+    let alpha = exchanges
+        .iter()
+        .find(|x| x["exchange"] == "alpha")
+        .expect("alpha stays");
+    let endpoints: Vec<&Value> = alpha["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .map(|e| &e["endpoint"])
+        .collect();
+    assert_eq!(endpoints, [&Value::from("ping")], "{status}");
+
+    // A later reload changes nothing more: no second resolved alert.
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.received().len(), 4);
+    monitor.stop().await;
+}

@@ -1,11 +1,12 @@
-//! A live reload's messages to the Router: new `[router]` settings and exchange count, and
-//! the removal of a channel's route. The Router's memory (open episodes, held resolutions,
+//! A live reload's messages to the Router: new `[router]` settings and exchange count, the
+//! removal of a channel's route, and the exchanges and endpoints removed (their open
+//! incidents resolved, see [`crate::route::core::RouterCore::forget`]). The Router's memory (open episodes, held resolutions,
 //! silences, maintenance) is kept; only what the settings say changes.
 
 use actix::{Context, Handler, Message};
 
 use super::RouterActor;
-use crate::messages::Name;
+use crate::messages::{Name, Removed, Timestamp};
 use crate::route::config::RouterSettings;
 
 /// New `[router]` settings and the number of probed exchanges (for the all-down judgement).
@@ -22,6 +23,21 @@ pub struct Reconfigure {
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct RemoveRoute(pub Name);
+
+/// Exchanges and endpoints removed from the configuration: each open incident of theirs gets
+/// one resolved alert saying so, and the Router forgets their series.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ForgetSeries(pub Vec<Removed>);
+
+impl Handler<ForgetSeries> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, ForgetSeries(removed): ForgetSeries, _: &mut Context<Self>) {
+        let decisions = self.core.forget(&removed, Timestamp::now());
+        self.apply(decisions);
+    }
+}
 
 impl Handler<Reconfigure> for RouterActor {
     type Result = ();
