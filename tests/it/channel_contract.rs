@@ -1,25 +1,32 @@
 //! The channel contract, one suite over every fake notification platform (webhook receiver,
 //! LINE, Discord, Twilio): what every HTTP channel promises through the one delivery skeleton
-//! (`channel::http`), driven directly through `Channel::deliver`.
+//! (`channel::http`) and the generic delivery queue. Each platform is one [`Platform`]
+//! implementation and one line in [`all`]; every case runs over each.
 //!
 //! - **Outage**: a platform that answers 5xx leaves the alert retryable; once it is back, the
 //!   same alert is delivered, once.
+//! - **Order**: alerts queued during an outage are delivered after it, each once, in the
+//!   Router's order (firing and resolved of three series), through a whole monitor.
 //! - **Retry-After**: a rate-limit answer's wait is handed to the delivery queue.
-//! - **Unreachable**: a transport failure is retryable, and its reason quotes no secret.
-//!
-//! The queue's side of the contract (order, restarts, flushing) is the generic ChannelActor's
-//! and is tested once in `delivery.rs` and `webhook.rs`.
+//! - **Restart**: deliveries still pending when a monitor with a file store stops go out once,
+//!   in order, when it starts again; the store holds no secret.
+//! - **Secrets**: a transport failure is retryable and its reason quotes no secret; nothing
+//!   the channel or its queue logs (outage, rate limit, unreachable, success) quotes one.
 
+use std::path::Path;
 use std::time::Duration;
 
+use exwatch::Monitor;
 use exwatch::channel::{
-    Channel, DeliveryError, DiscordChannel, LineChannel, SmsChannel, WebhookChannel,
+    Channel, ChannelKind, ChannelSettings, DeliveryError, DiscordChannel, DiscordSpec, LineChannel,
+    LineSpec, SmsChannel, SmsSpec, WebhookChannel, WebhookSpec,
 };
 use exwatch::client::build_client;
 use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp};
-use exwatch::settings::Secret;
+use exwatch::settings::{Secret, Settings};
 
-use crate::common::t0;
+use crate::collect::Collected;
+use crate::common::{WAIT, deliveries, fire, resolve, retry, t0};
 use crate::support::fake_discord::{DiscordMode, FakeDiscord};
 use crate::support::fake_line::{FakeLine, LineMode};
 use crate::support::fake_sink::{FakeSink, SinkMode};
@@ -30,150 +37,220 @@ const LINE_TO: &str = "U0123456789abcdef0123456789abcdef";
 const DISCORD_TOKEN: &str = "contract-discord-token-SECRET";
 const WEBHOOK_SECRET: &str = "contract-webhook-signing-SECRET";
 const SMS_TO: &str = "+66800000001";
+const SMS_FROM: &str = "+15005550006";
 
-/// One fake platform and how to drive it.
-enum Platform {
-    Webhook(FakeSink),
-    Line(FakeLine),
-    Discord(FakeDiscord),
-    Sms(FakeTwilio),
-}
-
-impl Platform {
-    fn all() -> Vec<Platform> {
-        vec![
-            Platform::Webhook(FakeSink::start()),
-            Platform::Line(FakeLine::start(LINE_TOKEN)),
-            Platform::Discord(FakeDiscord::start(DISCORD_TOKEN)),
-            Platform::Sms(FakeTwilio::start()),
-        ]
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Platform::Webhook(_) => "webhook",
-            Platform::Line(_) => "line",
-            Platform::Discord(_) => "discord",
-            Platform::Sms(_) => "sms",
-        }
-    }
-
+/// One fake platform and how to drive it: adding a platform to the suite is one
+/// implementation of this trait and one line in [`all`].
+trait Platform {
+    /// The channel kind's name, for messages.
+    fn name(&self) -> &'static str;
     /// The secrets of this platform's channel: none may appear in a reason.
-    fn secrets(&self) -> Vec<&'static str> {
-        match self {
-            Platform::Webhook(_) => vec![WEBHOOK_SECRET],
-            Platform::Line(_) => vec![LINE_TOKEN],
-            Platform::Discord(_) => vec![DISCORD_TOKEN],
-            Platform::Sms(_) => vec![ACCOUNT_SID, AUTH_TOKEN],
-        }
-    }
-
+    fn secrets(&self) -> Vec<&'static str>;
     /// The channel, delivering to the fake (or, with `unreachable`, to a closed port with
     /// the same secrets in its URL or headers).
-    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
-        let client = build_client(2, Duration::from_secs(2));
-        let dead = "http://127.0.0.1:1";
-        match self {
-            Platform::Webhook(f) => {
-                let url = if unreachable {
-                    format!("http://desk:{WEBHOOK_SECRET}@127.0.0.1:1/hook")
-                } else {
-                    f.url()
-                };
-                Box::new(WebhookChannel::new(
-                    client,
-                    url,
-                    Some(Secret::new(WEBHOOK_SECRET)),
-                ))
-            }
-            Platform::Line(f) => {
-                let base = if unreachable {
-                    dead.to_owned()
-                } else {
-                    f.api_base()
-                };
-                Box::new(LineChannel::new(
-                    client,
-                    Name::from("contract"),
-                    &base,
-                    LINE_TO.into(),
-                    Secret::new(LINE_TOKEN),
-                ))
-            }
-            Platform::Discord(f) => {
-                let url = if unreachable {
-                    format!("{dead}/api/webhooks/1/{DISCORD_TOKEN}")
-                } else {
-                    f.webhook_url()
-                };
-                Box::new(DiscordChannel::new(client, &Secret::new(url)))
-            }
-            Platform::Sms(f) => {
-                let base = if unreachable {
-                    dead.to_owned()
-                } else {
-                    f.api_base()
-                };
-                Box::new(SmsChannel::new(
-                    client,
-                    base,
-                    Secret::new(ACCOUNT_SID),
-                    Secret::new(AUTH_TOKEN),
-                    "+15005550006".into(),
-                    vec![SMS_TO.into()],
-                ))
-            }
-        }
-    }
-
-    /// The platform is down: it answers 503.
-    fn go_down(&self) {
-        match self {
-            Platform::Webhook(f) => f.set_mode(SinkMode::Status(503)),
-            Platform::Line(f) => f.set_mode(LineMode::ServerError(503)),
-            Platform::Discord(f) => f.set_mode(DiscordMode::Status(503)),
-            Platform::Sms(f) => f.set_mode(TwilioMode::ServerError),
-        }
-    }
-
+    fn channel(&self, unreachable: bool) -> Box<dyn Channel>;
+    /// The channel's configuration, delivering to the fake (for a whole monitor).
+    fn kind(&self) -> ChannelKind;
+    /// The platform is down: it answers 5xx.
+    fn go_down(&self);
     /// The platform is back.
-    fn come_back(&self) {
-        match self {
-            Platform::Webhook(f) => f.set_mode(SinkMode::Accept),
-            Platform::Line(f) => f.set_mode(LineMode::Accept),
-            Platform::Discord(f) => f.set_mode(DiscordMode::Accept),
-            Platform::Sms(f) => f.set_mode(TwilioMode::Accept),
-        }
-    }
-
+    fn come_back(&self);
     /// The platform rate-limits with `Retry-After: secs`.
-    fn rate_limit(&self, secs: u64) {
-        match self {
-            Platform::Webhook(f) => f.set_mode(SinkMode::RateLimited {
-                retry_after_secs: secs,
-            }),
-            Platform::Line(f) => f.set_mode(LineMode::RateLimited {
-                retry_after_secs: Some(secs),
-            }),
-            Platform::Discord(f) => f.set_mode(DiscordMode::RateLimited {
-                retry_after: secs as f64,
-                header_secs: Some(secs as f64),
-                global: false,
-            }),
-            Platform::Sms(f) => f.set_mode(TwilioMode::RateLimited {
-                retry_after_secs: Some(secs),
-            }),
-        }
-    }
+    fn rate_limit(&self, secs: u64);
+    /// The text of each message the platform accepted, in the order it accepted them.
+    fn delivered(&self) -> Vec<String>;
+}
 
-    /// How many alerts the platform accepted.
-    fn delivered(&self) -> usize {
-        match self {
-            Platform::Webhook(f) => f.received().len(),
-            Platform::Line(f) => f.pushes().len(),
-            Platform::Discord(f) => f.delivered().len(),
-            Platform::Sms(f) => f.accepted().len(),
-        }
+/// Every fake platform, one line each.
+fn all() -> Vec<Box<dyn Platform>> {
+    vec![
+        Box::new(FakeSink::start()),
+        Box::new(FakeLine::start(LINE_TOKEN)),
+        Box::new(FakeDiscord::start(DISCORD_TOKEN)),
+        Box::new(FakeTwilio::start()),
+    ]
+}
+
+const DEAD: &str = "http://127.0.0.1:1";
+
+fn client() -> awc::Client {
+    build_client(2, Duration::from_secs(2))
+}
+
+impl Platform for FakeSink {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+    fn secrets(&self) -> Vec<&'static str> {
+        vec![WEBHOOK_SECRET]
+    }
+    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+        let url = if unreachable {
+            format!("http://desk:{WEBHOOK_SECRET}@127.0.0.1:1/hook")
+        } else {
+            self.url()
+        };
+        let secret = Some(Secret::new(WEBHOOK_SECRET));
+        Box::new(WebhookChannel::new(client(), url, secret))
+    }
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Webhook(WebhookSpec {
+            url: self.url(),
+            secret_env: Some("EXWATCH_TEST_WEBHOOK_SECRET".into()),
+            secret: Some(Secret::new(WEBHOOK_SECRET)),
+        })
+    }
+    fn go_down(&self) {
+        self.set_mode(SinkMode::Status(503));
+    }
+    fn come_back(&self) {
+        self.set_mode(SinkMode::Accept);
+    }
+    fn rate_limit(&self, secs: u64) {
+        self.set_mode(SinkMode::RateLimited {
+            retry_after_secs: secs,
+        });
+    }
+    fn delivered(&self) -> Vec<String> {
+        self.received().iter().map(|v| v.to_string()).collect()
+    }
+}
+
+impl Platform for FakeLine {
+    fn name(&self) -> &'static str {
+        "line"
+    }
+    fn secrets(&self) -> Vec<&'static str> {
+        vec![LINE_TOKEN]
+    }
+    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+        let base = if unreachable {
+            DEAD.to_owned()
+        } else {
+            self.api_base()
+        };
+        let (name, token) = (Name::from("contract"), Secret::new(LINE_TOKEN));
+        Box::new(LineChannel::new(
+            client(),
+            name,
+            &base,
+            LINE_TO.into(),
+            token,
+        ))
+    }
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Line(LineSpec {
+            to: LINE_TO.into(),
+            token_env: "EXWATCH_TEST_LINE_TOKEN".into(),
+            token: Secret::new(LINE_TOKEN),
+            api_base: self.api_base(),
+        })
+    }
+    fn go_down(&self) {
+        self.set_mode(LineMode::ServerError(503));
+    }
+    fn come_back(&self) {
+        self.set_mode(LineMode::Accept);
+    }
+    fn rate_limit(&self, secs: u64) {
+        self.set_mode(LineMode::RateLimited {
+            retry_after_secs: Some(secs),
+        });
+    }
+    fn delivered(&self) -> Vec<String> {
+        self.pushes().iter().map(|p| p.text()).collect()
+    }
+}
+
+impl Platform for FakeDiscord {
+    fn name(&self) -> &'static str {
+        "discord"
+    }
+    fn secrets(&self) -> Vec<&'static str> {
+        vec![DISCORD_TOKEN]
+    }
+    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+        let url = if unreachable {
+            format!("{DEAD}/api/webhooks/1/{DISCORD_TOKEN}")
+        } else {
+            self.webhook_url()
+        };
+        Box::new(DiscordChannel::new(client(), &Secret::new(url)))
+    }
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Discord(DiscordSpec {
+            webhook_url_env: "EXWATCH_TEST_DISCORD_URL".into(),
+            webhook_url: Secret::new(self.webhook_url()),
+        })
+    }
+    fn go_down(&self) {
+        self.set_mode(DiscordMode::Status(503));
+    }
+    fn come_back(&self) {
+        self.set_mode(DiscordMode::Accept);
+    }
+    fn rate_limit(&self, secs: u64) {
+        self.set_mode(DiscordMode::RateLimited {
+            retry_after: secs as f64,
+            header_secs: Some(secs as f64),
+            global: false,
+        });
+    }
+    fn delivered(&self) -> Vec<String> {
+        (FakeDiscord::delivered(self).iter())
+            .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+            .collect()
+    }
+}
+
+impl Platform for FakeTwilio {
+    fn name(&self) -> &'static str {
+        "sms"
+    }
+    fn secrets(&self) -> Vec<&'static str> {
+        vec![ACCOUNT_SID, AUTH_TOKEN]
+    }
+    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+        let base = if unreachable {
+            DEAD.to_owned()
+        } else {
+            self.api_base()
+        };
+        Box::new(SmsChannel::new(
+            client(),
+            base,
+            Secret::new(ACCOUNT_SID),
+            Secret::new(AUTH_TOKEN),
+            SMS_FROM.into(),
+            vec![SMS_TO.into()],
+        ))
+    }
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Sms(SmsSpec {
+            account_sid_env: "TWILIO_ACCOUNT_SID".into(),
+            account_sid: Secret::new(ACCOUNT_SID),
+            auth_token_env: "TWILIO_AUTH_TOKEN".into(),
+            auth_token: Secret::new(AUTH_TOKEN),
+            from: SMS_FROM.into(),
+            to: vec![SMS_TO.into()],
+            api_base: self.api_base(),
+        })
+    }
+    fn go_down(&self) {
+        self.set_mode(TwilioMode::ServerError);
+    }
+    fn come_back(&self) {
+        self.set_mode(TwilioMode::Accept);
+    }
+    fn rate_limit(&self, secs: u64) {
+        self.set_mode(TwilioMode::RateLimited {
+            retry_after_secs: Some(secs),
+        });
+    }
+    fn delivered(&self) -> Vec<String> {
+        (self.accepted().iter())
+            .map(|r| r.field("Body").unwrap_or_default().to_owned())
+            .collect()
     }
 }
 
@@ -198,7 +275,7 @@ fn alert() -> Alert {
     }
 }
 
-fn assert_no_secret(platform: &Platform, e: &DeliveryError) {
+fn assert_no_secret(platform: &dyn Platform, e: &DeliveryError) {
     let text = format!("{e} {e:?}");
     for secret in platform.secrets() {
         assert!(
@@ -211,24 +288,24 @@ fn assert_no_secret(platform: &Platform, e: &DeliveryError) {
 
 #[actix::test]
 async fn contract_outage_keeps_the_alert_retryable_until_the_platform_returns() {
-    for platform in Platform::all() {
+    for platform in all() {
         let mut ch = platform.channel(false);
         let a = alert();
         platform.go_down();
         match ch.deliver(&a).await {
-            Err(e @ DeliveryError::Retryable { .. }) => assert_no_secret(&platform, &e),
+            Err(e @ DeliveryError::Retryable { .. }) => assert_no_secret(&*platform, &e),
             other => panic!("{}: a 503 must be retryable: {other:?}", platform.name()),
         }
-        assert_eq!(platform.delivered(), 0, "{}", platform.name());
+        assert_eq!(platform.delivered().len(), 0, "{}", platform.name());
         platform.come_back();
         assert_eq!(ch.deliver(&a).await, Ok(()), "{}", platform.name());
-        assert_eq!(platform.delivered(), 1, "{}", platform.name());
+        assert_eq!(platform.delivered().len(), 1, "{}", platform.name());
     }
 }
 
 #[actix::test]
 async fn contract_retry_after_is_handed_to_the_queue() {
-    for platform in Platform::all() {
+    for platform in all() {
         let mut ch = platform.channel(false);
         platform.rate_limit(7);
         match ch.deliver(&alert()).await {
@@ -241,20 +318,208 @@ async fn contract_retry_after_is_handed_to_the_queue() {
                 platform.name()
             ),
         }
-        assert_eq!(platform.delivered(), 0, "{}", platform.name());
+        assert_eq!(platform.delivered().len(), 0, "{}", platform.name());
     }
 }
 
 #[actix::test]
 async fn contract_unreachable_platform_is_retryable_and_its_reason_keeps_secrets() {
-    for platform in Platform::all() {
+    for platform in all() {
         let mut ch = platform.channel(true);
         match ch.deliver(&alert()).await {
-            Err(e @ DeliveryError::Retryable { .. }) => assert_no_secret(&platform, &e),
+            Err(e @ DeliveryError::Retryable { .. }) => assert_no_secret(&*platform, &e),
             other => panic!(
                 "{}: a closed port must be retryable: {other:?}",
                 platform.name()
             ),
         }
+    }
+}
+
+/// A monitor with one channel, `desk`, of `platform`, that also hands the Router's alerts,
+/// in its order, to `recorded`.
+fn monitor_of(platform: &dyn Platform, recorded: &Collected<Alert>) -> exwatch::MonitorHandle {
+    Monitor::builder(settings_of(platform, None, Duration::from_secs(3)))
+        .alert_recipient("order", Severity::Info, recorded.recipient())
+        .start()
+        .expect("monitor starts")
+}
+
+/// One channel, `desk`, of `platform`; the event store in `store` (in memory without one).
+fn settings_of(platform: &dyn Platform, store: Option<&Path>, grace: Duration) -> Settings {
+    let mut settings = Settings {
+        channels: vec![ChannelSettings {
+            name: Name::from("desk"),
+            min_severity: Severity::Info,
+            retry: retry(100),
+            kind: platform.kind(),
+        }],
+        ..crate::support::test_settings()
+    };
+    settings.shutdown.grace = grace;
+    if let Some(path) = store {
+        settings.store.path = path.to_string_lossy().into_owned();
+    }
+    settings
+}
+
+/// Every byte of the store's files (the database, its WAL and shared memory).
+fn store_bytes(db: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut path = db.as_os_str().to_owned();
+        path.push(suffix);
+        bytes.extend(std::fs::read(&path).unwrap_or_default());
+    }
+    bytes
+}
+
+fn assert_no_secret_in(platform: &dyn Platform, what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for secret in platform.secrets() {
+        assert!(
+            !text.contains(secret),
+            "{}: a secret in the {what}",
+            platform.name()
+        );
+    }
+}
+
+#[actix::test]
+async fn contract_restart_resumes_pending_deliveries_once_and_stores_no_secret() {
+    for platform in all() {
+        let name = platform.name();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("exwatch.db");
+        platform.go_down();
+
+        // First run: the platform is down; the shutdown grace runs out with both pending.
+        let settings = settings_of(&*platform, Some(&db), Duration::from_millis(300));
+        let monitor = Monitor::start(settings).expect("monitor starts");
+        fire(&monitor, "okx", 0);
+        fire(&monitor, "bybit", 1);
+        monitor.drain().await;
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+        assert!(!monitor.stop().await, "{name}: nothing could be delivered");
+        assert!(platform.delivered().is_empty(), "{name}");
+        assert_no_secret_in(&*platform, "event store", &store_bytes(&db));
+
+        // Second run: the platform is back; each pending alert goes out once, in order.
+        platform.come_back();
+        let settings = settings_of(&*platform, Some(&db), Duration::from_secs(3));
+        let monitor = Monitor::start(settings).expect("monitor restarts");
+        let deadline = std::time::Instant::now() + WAIT;
+        while platform.delivered().len() < 2 {
+            assert!(std::time::Instant::now() < deadline, "{name}: timed out");
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        actix_rt::time::sleep(Duration::from_millis(300)).await;
+        assert!(monitor.stop().await, "{name}");
+        let got = platform.delivered();
+        assert_eq!(got.len(), 2, "{name}: each pending alert once: {got:?}");
+        assert!(
+            got[0].contains("okx") && got[1].contains("bybit"),
+            "{name}: {got:?}"
+        );
+        assert_no_secret_in(&*platform, "event store", &store_bytes(&db));
+    }
+}
+
+/// The tracing output of the test's thread.
+#[derive(Clone, Default)]
+struct LogBuf(std::sync::Arc<parking_lot::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[actix::test]
+async fn contract_secrets_never_reach_the_logs() {
+    let logs = LogBuf::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for platform in all() {
+        let before = logs.0.lock().len();
+        for unreachable in [false, true] {
+            let mut ch = platform.channel(unreachable);
+            // What the channel logs itself, and its reasons as the delivery queue logs them.
+            let attempt = async |ch: &mut Box<dyn Channel>| match ch.deliver(&alert()).await {
+                Ok(()) => tracing::info!("delivered"),
+                Err(e) => tracing::warn!(error = %e, detail = ?e, "delivery failed"),
+            };
+            platform.go_down();
+            attempt(&mut ch).await;
+            platform.rate_limit(1);
+            attempt(&mut ch).await;
+            platform.come_back();
+            attempt(&mut ch).await;
+        }
+        let bytes = logs.0.lock()[before..].to_vec();
+        assert!(!bytes.is_empty(), "{}: nothing logged", platform.name());
+        assert_no_secret_in(&*platform, "logs", &bytes);
+    }
+}
+
+#[actix::test]
+async fn contract_outage_keeps_order_and_delivers_each_alert_once() {
+    for platform in all() {
+        let name = platform.name();
+        platform.go_down();
+        let mut recorded = Collected::<Alert>::start();
+        let monitor = monitor_of(&*platform, &recorded);
+        let metrics = monitor.metrics().clone();
+        let exchanges = ["binance", "bybit", "okx"];
+        for (k, ex) in exchanges.iter().enumerate() {
+            fire(&monitor, ex, k as i64);
+        }
+        for (k, ex) in exchanges.iter().enumerate() {
+            resolve(&monitor, ex, 10 + 10 * k as i64);
+        }
+        monitor.drain().await;
+        let sent = recorded.drain().await;
+        assert_eq!(sent.len(), 6, "{name}");
+        actix_rt::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            platform.delivered().is_empty(),
+            "{name}: delivered while down"
+        );
+
+        platform.come_back();
+        let deadline = std::time::Instant::now() + WAIT;
+        while platform.delivered().len() < 6 {
+            assert!(std::time::Instant::now() < deadline, "{name}: timed out");
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(monitor.stop().await, "{name}");
+        let got = platform.delivered();
+        assert_eq!(got.len(), 6, "{name}: every alert exactly once: {got:?}");
+        for (a, text) in sent.iter().zip(&got) {
+            assert!(
+                text.contains(&*a.exchange),
+                "{name}: out of the Router's order: {} expected, got {text}",
+                a.exchange
+            );
+            let resolved = text.to_lowercase().contains("resolved");
+            assert_eq!(
+                resolved,
+                a.kind == AlertKind::Resolved,
+                "{name}: {:?} expected, got {text}",
+                a.kind
+            );
+        }
+        assert_eq!(deliveries(&metrics, "desk", "ok"), 6.0, "{name}");
+        assert_eq!(deliveries(&metrics, "desk", "failed"), 0.0, "{name}");
     }
 }
