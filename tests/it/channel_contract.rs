@@ -59,6 +59,13 @@ trait Platform {
     fn rate_limit(&self, secs: u64);
     /// The text of each message the platform accepted, in the order it accepted them.
     fn delivered(&self) -> Vec<String>;
+    /// The text of every request the platform received, refused ones included.
+    fn attempts(&self) -> Vec<String>;
+    /// The alert id a message's text carries, when the platform's format has one.
+    fn alert_id(&self, text: &str) -> Option<String> {
+        let _ = text;
+        None
+    }
 }
 
 /// Every fake platform, one line each.
@@ -114,6 +121,15 @@ impl Platform for FakeSink {
     fn delivered(&self) -> Vec<String> {
         self.received().iter().map(|v| v.to_string()).collect()
     }
+    fn attempts(&self) -> Vec<String> {
+        (FakeSink::attempts(self).iter())
+            .map(|a| a.json().to_string())
+            .collect()
+    }
+    fn alert_id(&self, text: &str) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        v["id"].as_str().map(str::to_owned)
+    }
 }
 
 impl Platform for FakeLine {
@@ -160,6 +176,13 @@ impl Platform for FakeLine {
     fn delivered(&self) -> Vec<String> {
         self.pushes().iter().map(|p| p.text()).collect()
     }
+    fn attempts(&self) -> Vec<String> {
+        FakeLine::attempts(self).iter().map(|p| p.text()).collect()
+    }
+    fn alert_id(&self, text: &str) -> Option<String> {
+        let id = text.lines().last()?.strip_prefix("id ")?;
+        Some(id.to_owned())
+    }
 }
 
 impl Platform for FakeDiscord {
@@ -200,6 +223,17 @@ impl Platform for FakeDiscord {
         (FakeDiscord::delivered(self).iter())
             .map(|m| String::from_utf8_lossy(&m.body).into_owned())
             .collect()
+    }
+    fn attempts(&self) -> Vec<String> {
+        (FakeDiscord::attempts(self).iter())
+            .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+            .collect()
+    }
+    fn alert_id(&self, text: &str) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let fields = v["embeds"][0]["fields"].as_array()?;
+        let field = fields.iter().find(|f| f["name"] == "Alert")?;
+        Some(field["value"].as_str()?.trim_matches('`').to_owned())
     }
 }
 
@@ -249,6 +283,11 @@ impl Platform for FakeTwilio {
     }
     fn delivered(&self) -> Vec<String> {
         (self.accepted().iter())
+            .map(|r| r.field("Body").unwrap_or_default().to_owned())
+            .collect()
+    }
+    fn attempts(&self) -> Vec<String> {
+        (self.requests().iter())
             .map(|r| r.field("Body").unwrap_or_default().to_owned())
             .collect()
     }
@@ -395,10 +434,16 @@ async fn contract_restart_resumes_pending_deliveries_once_and_stores_no_secret()
 
         // First run: the platform is down; the shutdown grace runs out with both pending.
         let settings = settings_of(&*platform, Some(&db), Duration::from_millis(300));
-        let monitor = Monitor::start(settings).expect("monitor starts");
+        let mut recorded = Collected::<Alert>::start();
+        let monitor = Monitor::builder(settings)
+            .alert_recipient("order", Severity::Info, recorded.recipient())
+            .start()
+            .expect("monitor starts");
         fire(&monitor, "okx", 0);
         fire(&monitor, "bybit", 1);
         monitor.drain().await;
+        let sent = recorded.drain().await;
+        assert_eq!(sent.len(), 2, "{name}");
         actix_rt::time::sleep(Duration::from_millis(200)).await;
         assert!(!monitor.stop().await, "{name}: nothing could be delivered");
         assert!(platform.delivered().is_empty(), "{name}");
@@ -408,19 +453,17 @@ async fn contract_restart_resumes_pending_deliveries_once_and_stores_no_secret()
         platform.come_back();
         let settings = settings_of(&*platform, Some(&db), Duration::from_secs(3));
         let monitor = Monitor::start(settings).expect("monitor restarts");
-        let deadline = std::time::Instant::now() + WAIT;
-        while platform.delivered().len() < 2 {
-            assert!(std::time::Instant::now() < deadline, "{name}: timed out");
-            actix_rt::time::sleep(Duration::from_millis(20)).await;
-        }
+        until(name, "2 delivered", || platform.delivered().len() >= 2).await;
         actix_rt::time::sleep(Duration::from_millis(300)).await;
         assert!(monitor.stop().await, "{name}");
         let got = platform.delivered();
         assert_eq!(got.len(), 2, "{name}: each pending alert once: {got:?}");
-        assert!(
-            got[0].contains("okx") && got[1].contains("bybit"),
-            "{name}: {got:?}"
-        );
+        for (a, text) in sent.iter().zip(&got) {
+            assert!(
+                text.contains(&*a.exchange),
+                "{name}: in the Router's order: {got:?}"
+            );
+        }
         assert_no_secret_in(&*platform, "event store", &store_bytes(&db));
     }
 }
@@ -489,22 +532,35 @@ async fn contract_outage_keeps_order_and_delivers_each_alert_once() {
         }
         monitor.drain().await;
         let sent = recorded.drain().await;
-        assert_eq!(sent.len(), 6, "{name}");
+        assert_eq!(sent.len(), 6, "{name}: three firing, three resolved");
+        until(name, "4 attempts", || platform.attempts().len() >= 4).await;
         actix_rt::time::sleep(Duration::from_millis(300)).await;
         assert!(
             platform.delivered().is_empty(),
             "{name}: delivered while down"
         );
+        let attempts = platform.attempts();
+        let head = |t: &String| platform.alert_id(t).unwrap_or_else(|| t.clone());
+        assert!(
+            attempts.iter().all(|a| head(a) == head(&attempts[0])),
+            "{name}: nothing overtakes the head of the queue"
+        );
+        assert_eq!(pending(&metrics), 6.0, "{name}");
 
         platform.come_back();
-        let deadline = std::time::Instant::now() + WAIT;
-        while platform.delivered().len() < 6 {
-            assert!(std::time::Instant::now() < deadline, "{name}: timed out");
-            actix_rt::time::sleep(Duration::from_millis(20)).await;
-        }
+        until(name, "6 delivered", || platform.delivered().len() >= 6).await;
         assert!(monitor.stop().await, "{name}");
         let got = platform.delivered();
         assert_eq!(got.len(), 6, "{name}: every alert exactly once: {got:?}");
+        let ids: Vec<Option<String>> = got.iter().map(|t| platform.alert_id(t)).collect();
+        if ids.iter().all(Option::is_some) {
+            let sent_ids: Vec<Option<String>> =
+                sent.iter().map(|a| Some(a.id.to_string())).collect();
+            assert_eq!(
+                ids, sent_ids,
+                "{name}: every alert exactly once, in the Router's order"
+            );
+        }
         for (a, text) in sent.iter().zip(&got) {
             assert!(
                 text.contains(&*a.exchange),
@@ -521,5 +577,24 @@ async fn contract_outage_keeps_order_and_delivers_each_alert_once() {
         }
         assert_eq!(deliveries(&metrics, "desk", "ok"), 6.0, "{name}");
         assert_eq!(deliveries(&metrics, "desk", "failed"), 0.0, "{name}");
+        assert_eq!(pending(&metrics), 0.0, "{name}");
+    }
+}
+
+/// `exwatch_deliveries_pending{channel="desk"}`.
+fn pending(metrics: &exwatch::metrics::Metrics) -> f64 {
+    metrics
+        .value("exwatch_deliveries_pending", &[("channel", "desk")])
+        .unwrap_or(f64::NAN)
+}
+
+async fn until(platform: &str, what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{platform}: timed out waiting for {what}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -1,7 +1,7 @@
 //! The `discord` channel through real HTTP, against the loopback [`FakeDiscord`]: the execute
 //! request and its embed, every limit, retries, rate limits (the larger hint wins), rejections,
-//! secrets, and ordering across an outage. Real time only (sockets), short back-offs, bounded
-//! waits.
+//! secrets. Ordering across an outage and restarts are the channel contract's
+//! (`channel_contract.rs`). Real time only (sockets), short back-offs, bounded waits.
 //!
 //! Alerts come from clock-skew measurements, as in `webhook.rs`: 2500 ms fires a critical
 //! alert at once, 900 ms a warning, and three normal samples resolve the episode.
@@ -454,68 +454,6 @@ async fn discord_secrets_never_in_reasons_or_debug() {
         }
         other => panic!("{other:?}"),
     }
-}
-
-#[actix::test]
-async fn discord_outage_keeps_order_and_delivers_each_alert_once() {
-    let fake = FakeDiscord::start(TOKEN);
-    fake.set_mode(DiscordMode::Status(503));
-    let recorded = Collected::<Alert>::start();
-    let monitor = Monitor::builder(settings(vec![discord_settings(
-        "room",
-        fake.webhook_url(),
-        retry(100),
-    )]))
-    .alert_recipient("order", Severity::Info, recorded.recipient())
-    .start()
-    .expect("monitor starts");
-    let mut recorded = recorded;
-    let metrics = monitor.metrics().clone();
-
-    let exchanges = ["binance", "bybit", "okx"];
-    for (k, ex) in exchanges.iter().enumerate() {
-        fire(&monitor, ex, k as i64);
-    }
-    for (k, ex) in exchanges.iter().enumerate() {
-        resolve(&monitor, ex, 10 + 10 * k as i64);
-    }
-    monitor.drain().await;
-    let sent: Vec<String> = recorded
-        .drain()
-        .await
-        .iter()
-        .map(|a| a.id.to_string())
-        .collect();
-    assert_eq!(sent.len(), 6);
-
-    fake.wait_for_attempts(4, WAIT).await;
-    assert!(fake.delivered().is_empty());
-    let attempts = fake.attempts();
-    assert!(
-        attempts
-            .iter()
-            .all(|a| alert_id(a) == alert_id(&attempts[0])),
-        "nothing overtakes the head of the queue"
-    );
-
-    fake.set_mode(DiscordMode::Accept);
-    let got = fake.wait_for(6, WAIT).await;
-    assert!(monitor.stop().await);
-    let got_ids: Vec<String> = got.iter().map(alert_id).collect();
-    assert_eq!(
-        got_ids, sent,
-        "every alert exactly once, in the Router's order"
-    );
-    for ex in exchanges {
-        let colours: Vec<u64> = got
-            .iter()
-            .filter(|m| m.field("Exchange").as_deref() == Some(ex))
-            .map(|m| m.embed()["color"].as_u64().unwrap())
-            .collect();
-        assert_eq!(colours, [15158332, 3066993], "{ex}: firing then resolved");
-    }
-    assert_eq!(deliveries(&metrics, "room", "ok"), 6.0);
-    assert_eq!(deliveries(&metrics, "room", "failed"), 0.0);
 }
 
 #[actix::test]

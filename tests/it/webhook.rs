@@ -1,6 +1,7 @@
 //! Alert delivery through real HTTP: the webhook channel posting to a loopback [`FakeSink`],
-//! driven end to end by injected measurements. Real time only (sockets), short back-offs,
-//! bounded waits.
+//! driven end to end by injected measurements (ordering across an outage is the channel
+//! contract's, `channel_contract.rs`). Real time only (sockets), short back-offs, bounded
+//! waits.
 //!
 //! Alerts come from clock-skew measurements: 2500 ms fires a critical alert at once, 900 ms a
 //! warning, and three normal samples resolve the episode.
@@ -294,74 +295,6 @@ async fn webhook_gives_up_after_max_attempts() {
     assert_eq!(sink.attempts().len(), 4);
     assert_eq!(deliveries(&metrics, "hook", "ok"), 1.0);
     assert_eq!(deliveries(&metrics, "hook", "failed"), 1.0);
-}
-
-#[actix::test]
-async fn webhook_outage_keeps_order_and_delivers_each_alert_once() {
-    let sink = FakeSink::start();
-    sink.set_mode(SinkMode::Status(503));
-    let recorded = crate::collect::Collected::<exwatch::messages::Alert>::start();
-    let monitor = Monitor::builder(settings(
-        vec![webhook("hook", Severity::Info, sink.url(), retry(100))],
-        Duration::from_secs(3),
-    ))
-    .alert_recipient("order", Severity::Info, recorded.recipient())
-    .start()
-    .expect("monitor starts");
-    let mut recorded = recorded;
-    let metrics = monitor.metrics().clone();
-
-    // Three series fire and resolve, interleaved, while the sink is down.
-    let exchanges = ["binance", "bybit", "okx"];
-    for (k, ex) in exchanges.iter().enumerate() {
-        fire(&monitor, ex, k as i64);
-    }
-    for (k, ex) in exchanges.iter().enumerate() {
-        resolve(&monitor, ex, 10 + 10 * k as i64);
-    }
-    monitor.drain().await;
-    let sent: Vec<String> = recorded
-        .drain()
-        .await
-        .iter()
-        .map(|a| a.id.to_string())
-        .collect();
-    assert_eq!(sent.len(), 6, "three firing, three resolved");
-
-    sink.wait_for_attempts(4, WAIT).await;
-    actix_rt::time::sleep(Duration::from_millis(300)).await;
-    assert!(sink.received().is_empty());
-    assert!(
-        sink.attempts()
-            .iter()
-            .all(|a| a.json()["id"] == sink.attempts()[0].json()["id"]),
-        "nothing overtakes the head of the queue"
-    );
-    assert_eq!(pending(&metrics, "hook"), 6.0);
-
-    sink.set_mode(SinkMode::Accept);
-    let got = sink.wait_for(6, WAIT).await;
-    assert!(monitor.stop().await);
-    let got_ids: Vec<String> = sink
-        .received()
-        .iter()
-        .map(|a| field(a, "id").to_owned())
-        .collect();
-    assert_eq!(
-        got_ids, sent,
-        "every alert exactly once, in the Router's order"
-    );
-    for ex in exchanges {
-        let kinds: Vec<&str> = got
-            .iter()
-            .filter(|a| field(a, "exchange") == ex)
-            .map(|a| field(a, "kind"))
-            .collect();
-        assert_eq!(kinds, ["firing", "resolved"], "{ex}");
-    }
-    assert_eq!(deliveries(&metrics, "hook", "ok"), 6.0);
-    assert_eq!(deliveries(&metrics, "hook", "failed"), 0.0);
-    assert_eq!(pending(&metrics, "hook"), 0.0);
 }
 
 #[actix::test]
