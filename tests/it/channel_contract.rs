@@ -1,5 +1,5 @@
 //! The channel contract, one suite over every fake notification platform (webhook receiver,
-//! LINE, Discord, Twilio): what every HTTP channel promises through the one delivery skeleton
+//! LINE, Discord, Twilio, Alertmanager): what every HTTP channel promises through the one delivery skeleton
 //! (`channel::http`) and the generic delivery queue. Each platform is one [`Platform`]
 //! implementation and one line in [`all`]; every case runs over each.
 //!
@@ -12,14 +12,18 @@
 //!   in order, when it starts again; the store holds no secret.
 //! - **Secrets**: a transport failure is retryable and its reason quotes no secret; nothing
 //!   the channel or its queue logs (outage, rate limit, unreachable, success) quotes one.
+//!
+//! Alertmanager takes the outage and secrets cases: it sends no `Retry-After`, and its posts
+//! are a state sync (every active alert re-sent), not one message per alert in a queue.
 
 use std::path::Path;
 use std::time::Duration;
 
 use exwatch::Monitor;
 use exwatch::channel::{
-    Channel, ChannelKind, ChannelSettings, DeliveryError, DiscordChannel, DiscordSpec, LineChannel,
-    LineSpec, SmsChannel, SmsSpec, WebhookChannel, WebhookSpec,
+    AlertmanagerChannel, AlertmanagerSpec, Channel, ChannelKind, ChannelSettings, DeliveryError,
+    DiscordChannel, DiscordSpec, LineChannel, LineSpec, SmsChannel, SmsSpec, WebhookChannel,
+    WebhookSpec,
 };
 use exwatch::client::build_client;
 use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp};
@@ -27,6 +31,7 @@ use exwatch::settings::{Secret, Settings};
 
 use crate::collect::Collected;
 use crate::common::{WAIT, deliveries, fire, resolve, retry, t0};
+use crate::support::fake_alertmanager::{AmMode, FakeAlertmanager};
 use crate::support::fake_discord::{DiscordMode, FakeDiscord};
 use crate::support::fake_line::{FakeLine, LineMode};
 use crate::support::fake_sink::{FakeSink, SinkMode};
@@ -38,6 +43,7 @@ const DISCORD_TOKEN: &str = "contract-discord-token-SECRET";
 const WEBHOOK_SECRET: &str = "contract-webhook-signing-SECRET";
 const SMS_TO: &str = "+66800000001";
 const SMS_FROM: &str = "+15005550006";
+const AM_PASSWORD: &str = "contract-alertmanager-password-SECRET";
 
 /// One fake platform and how to drive it: adding a platform to the suite is one
 /// implementation of this trait and one line in [`all`].
@@ -61,6 +67,15 @@ trait Platform {
     fn delivered(&self) -> Vec<String>;
     /// The text of every request the platform received, refused ones included.
     fn attempts(&self) -> Vec<String>;
+    /// Whether the platform answers rate limits with `Retry-After` (the Retry-After case).
+    fn rate_limits(&self) -> bool {
+        true
+    }
+    /// Whether each alert is one message, queued in order (the order and restart cases);
+    /// Alertmanager's is a state sync instead (every active alert re-sent on each post).
+    fn one_message_per_alert(&self) -> bool {
+        true
+    }
     /// The alert id a message's text carries, when the platform's format has one.
     fn alert_id(&self, text: &str) -> Option<String> {
         let _ = text;
@@ -75,6 +90,7 @@ fn all() -> Vec<Box<dyn Platform>> {
         Box::new(FakeLine::start(LINE_TOKEN)),
         Box::new(FakeDiscord::start(DISCORD_TOKEN)),
         Box::new(FakeTwilio::start()),
+        Box::new(FakeAlertmanager::start()),
     ]
 }
 
@@ -344,7 +360,7 @@ async fn contract_outage_keeps_the_alert_retryable_until_the_platform_returns() 
 
 #[actix::test]
 async fn contract_retry_after_is_handed_to_the_queue() {
-    for platform in all() {
+    for platform in all().into_iter().filter(|p| p.rate_limits()) {
         let mut ch = platform.channel(false);
         platform.rate_limit(7);
         match ch.deliver(&alert()).await {
@@ -372,6 +388,57 @@ async fn contract_unreachable_platform_is_retryable_and_its_reason_keeps_secrets
                 platform.name()
             ),
         }
+    }
+}
+
+impl Platform for FakeAlertmanager {
+    fn name(&self) -> &'static str {
+        "alertmanager"
+    }
+    fn secrets(&self) -> Vec<&'static str> {
+        vec![AM_PASSWORD]
+    }
+    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+        let base = if unreachable {
+            DEAD.to_owned()
+        } else {
+            self.url()
+        };
+        let url = base.replacen("http://", &format!("http://exwatch:{AM_PASSWORD}@"), 1);
+        let resend = Duration::from_secs(60);
+        Box::new(AlertmanagerChannel::new(
+            client(),
+            vec![url],
+            resend,
+            Duration::from_secs(2),
+        ))
+    }
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Alertmanager(AlertmanagerSpec {
+            urls: vec![self.url()],
+            resend_interval: Duration::from_secs(60),
+        })
+    }
+    fn go_down(&self) {
+        self.set_mode(AmMode::ServerError);
+    }
+    fn come_back(&self) {
+        self.set_mode(AmMode::Accept);
+    }
+    fn rate_limit(&self, _secs: u64) {}
+    fn rate_limits(&self) -> bool {
+        false
+    }
+    fn one_message_per_alert(&self) -> bool {
+        false
+    }
+    fn delivered(&self) -> Vec<String> {
+        (self.accepted_posts().iter())
+            .map(|p| p.body.to_string())
+            .collect()
+    }
+    fn attempts(&self) -> Vec<String> {
+        self.posts().iter().map(|p| p.body.to_string()).collect()
     }
 }
 
@@ -426,7 +493,7 @@ fn assert_no_secret_in(platform: &dyn Platform, what: &str, bytes: &[u8]) {
 
 #[actix::test]
 async fn contract_restart_resumes_pending_deliveries_once_and_stores_no_secret() {
-    for platform in all() {
+    for platform in all().into_iter().filter(|p| p.one_message_per_alert()) {
         let name = platform.name();
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("exwatch.db");
@@ -517,7 +584,7 @@ async fn contract_secrets_never_reach_the_logs() {
 
 #[actix::test]
 async fn contract_outage_keeps_order_and_delivers_each_alert_once() {
-    for platform in all() {
+    for platform in all().into_iter().filter(|p| p.one_message_per_alert()) {
         let name = platform.name();
         platform.go_down();
         let mut recorded = Collected::<Alert>::start();
