@@ -1,5 +1,5 @@
 //! The channel contract, one suite over every fake notification platform (webhook receiver,
-//! LINE, Discord, Twilio, Alertmanager): what every HTTP channel promises through the one delivery skeleton
+//! LINE, Discord, Twilio, Alertmanager, an OpenAI-compatible model for LLM triage): what every HTTP channel promises through the one delivery skeleton
 //! (`channel::http`) and the generic delivery queue. Each platform is one [`Platform`]
 //! implementation and one line in [`all`]; every case runs over each.
 //!
@@ -14,7 +14,9 @@
 //!   the channel or its queue logs (outage, rate limit, unreachable, success) quotes one.
 //!
 //! Alertmanager takes the outage and secrets cases: it sends no `Retry-After`, and its posts
-//! are a state sync (every active alert re-sent), not one message per alert in a queue.
+//! are a state sync (every active alert re-sent), not one message per alert in a queue. LLM
+//! triage takes outage, Retry-After and secrets; it is best effort, so an unreachable model
+//! is logged and given up (its answer goes to the Router, not to people: no queue cases).
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,11 +24,11 @@ use std::time::Duration;
 use exwatch::Monitor;
 use exwatch::channel::{
     AlertmanagerChannel, AlertmanagerSpec, Channel, ChannelKind, ChannelSettings, DeliveryError,
-    DiscordChannel, DiscordSpec, LineChannel, LineSpec, SmsChannel, SmsSpec, WebhookChannel,
-    WebhookSpec,
+    DiscordChannel, DiscordSpec, LineChannel, LineSpec, LlmTriageChannel, LlmTriageSettings,
+    LlmTriageSpec, SmsChannel, SmsSpec, WebhookChannel, WebhookSpec,
 };
 use exwatch::client::build_client;
-use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp};
+use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp, Triage};
 use exwatch::settings::{Secret, Settings};
 
 use crate::collect::Collected;
@@ -34,6 +36,7 @@ use crate::common::{WAIT, deliveries, fire, resolve, retry, t0};
 use crate::support::fake_alertmanager::{AmMode, FakeAlertmanager};
 use crate::support::fake_discord::{DiscordMode, FakeDiscord};
 use crate::support::fake_line::{FakeLine, LineMode};
+use crate::support::fake_openai::{FakeOpenAi, ModelMode};
 use crate::support::fake_sink::{FakeSink, SinkMode};
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, TwilioMode};
 
@@ -43,6 +46,7 @@ const DISCORD_TOKEN: &str = "contract-discord-token-SECRET";
 const WEBHOOK_SECRET: &str = "contract-webhook-signing-SECRET";
 const SMS_TO: &str = "+66800000001";
 const SMS_FROM: &str = "+15005550006";
+const OPENAI_KEY: &str = "sk-contract-openai-key-SECRET";
 const AM_PASSWORD: &str = "contract-alertmanager-password-SECRET";
 
 /// One fake platform and how to drive it: adding a platform to the suite is one
@@ -71,6 +75,11 @@ trait Platform {
     fn rate_limits(&self) -> bool {
         true
     }
+    /// Whether a platform that cannot be reached leaves the alert retryable; LLM triage is
+    /// best effort (the alert went out already): it logs the failure and gives up.
+    fn retries_when_unreachable(&self) -> bool {
+        true
+    }
     /// Whether each alert is one message, queued in order (the order and restart cases);
     /// Alertmanager's is a state sync instead (every active alert re-sent on each post).
     fn one_message_per_alert(&self) -> bool {
@@ -91,6 +100,7 @@ fn all() -> Vec<Box<dyn Platform>> {
         Box::new(FakeDiscord::start(DISCORD_TOKEN)),
         Box::new(FakeTwilio::start()),
         Box::new(FakeAlertmanager::start()),
+        Box::new(FakeOpenAi::start(OPENAI_KEY)),
     ]
 }
 
@@ -383,6 +393,8 @@ async fn contract_unreachable_platform_is_retryable_and_its_reason_keeps_secrets
         let mut ch = platform.channel(true);
         match ch.deliver(&alert()).await {
             Err(e @ DeliveryError::Retryable { .. }) => assert_no_secret(&*platform, &e),
+            // Best effort: logged (see the logs case), not retried.
+            Ok(()) if !platform.retries_when_unreachable() => {}
             other => panic!(
                 "{}: a closed port must be retryable: {other:?}",
                 platform.name()
@@ -439,6 +451,88 @@ impl Platform for FakeAlertmanager {
     }
     fn attempts(&self) -> Vec<String> {
         self.posts().iter().map(|p| p.body.to_string()).collect()
+    }
+}
+
+/// Where the triage channel's follow-ups go in this suite: nowhere (its answers are the
+/// triage tests' concern, `llm_triage.rs`).
+struct Discard;
+
+impl actix::Actor for Discard {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<Triage> for Discard {
+    type Result = ();
+
+    fn handle(&mut self, _: Triage, _: &mut actix::Context<Self>) {}
+}
+
+impl Platform for FakeOpenAi {
+    fn name(&self) -> &'static str {
+        "llm_triage"
+    }
+    fn secrets(&self) -> Vec<&'static str> {
+        vec![OPENAI_KEY]
+    }
+    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+        let base_url = if unreachable {
+            DEAD.to_owned()
+        } else {
+            self.base_url()
+        };
+        let settings = LlmTriageSettings {
+            base_url,
+            model: "gpt-4o-mini".to_owned(),
+            api_key: Secret::new(OPENAI_KEY),
+            language: "en".to_owned(),
+            calls_per_hour: 100,
+            max_tokens_field: "max_completion_tokens".to_owned(),
+            timeout: Duration::from_secs(2),
+        };
+        let router = actix::Actor::start(Discard).recipient();
+        let name = Name::from("triage");
+        Box::new(LlmTriageChannel::new(name, client(), settings, router))
+    }
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::LlmTriage(LlmTriageSpec {
+            base_url: self.base_url(),
+            model: "gpt-4o-mini".to_owned(),
+            api_key_env: "EXWATCH_TEST_OPENAI_KEY".to_owned(),
+            api_key: Secret::new(OPENAI_KEY),
+            language: "en".to_owned(),
+            calls_per_hour: 100,
+            max_tokens_field: "max_completion_tokens".to_owned(),
+        })
+    }
+    fn go_down(&self) {
+        self.set_mode(ModelMode::ServerError);
+    }
+    fn come_back(&self) {
+        self.set_mode(ModelMode::Answer);
+    }
+    fn rate_limit(&self, secs: u64) {
+        self.set_mode(ModelMode::RateLimited {
+            retry_after_secs: secs,
+            retry_after_ms: None,
+        });
+    }
+    fn retries_when_unreachable(&self) -> bool {
+        false
+    }
+    fn one_message_per_alert(&self) -> bool {
+        // Its answer goes to the Router, not to people: the queue cases are the human
+        // channels'.
+        false
+    }
+    fn delivered(&self) -> Vec<String> {
+        (self.requests().iter())
+            .filter(|r| r.status == 200)
+            .map(|r| r.body.to_string())
+            .collect()
+    }
+    fn attempts(&self) -> Vec<String> {
+        self.requests().iter().map(|r| r.body.to_string()).collect()
     }
 }
 
