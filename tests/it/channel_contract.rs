@@ -1,5 +1,5 @@
 //! The channel contract, one suite over every fake notification platform (webhook receiver,
-//! LINE, Discord, Twilio): what every HTTP channel promises through the one delivery skeleton
+//! LINE, Discord, Twilio, Telegram, Slack, PagerDuty): what every HTTP channel promises through the one delivery skeleton
 //! (`channel::http`), driven directly through `Channel::deliver`.
 //!
 //! - **Outage**: a platform that answers 5xx leaves the alert retryable; once it is back, the
@@ -15,6 +15,7 @@ use std::time::Duration;
 use exwatch::channel::{
     Channel, DeliveryError, DiscordChannel, LineChannel, SmsChannel, WebhookChannel,
 };
+use exwatch::channel::{PagerDutyChannel, SlackChannel, TelegramChannel};
 use exwatch::client::build_client;
 use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp};
 use exwatch::settings::Secret;
@@ -22,7 +23,10 @@ use exwatch::settings::Secret;
 use crate::common::t0;
 use crate::support::fake_discord::{DiscordMode, FakeDiscord};
 use crate::support::fake_line::{FakeLine, LineMode};
+use crate::support::fake_pagerduty::{FakePagerDuty, PagerDutyMode, ROUTING_KEY};
 use crate::support::fake_sink::{FakeSink, SinkMode};
+use crate::support::fake_slack::{FakeSlack, SLACK_TOKEN, SlackMode};
+use crate::support::fake_telegram::{BOT_TOKEN, FakeTelegram, TelegramMode};
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, TwilioMode};
 
 const LINE_TOKEN: &str = "contract-line-token-SECRET";
@@ -37,6 +41,9 @@ enum Platform {
     Line(FakeLine),
     Discord(FakeDiscord),
     Sms(FakeTwilio),
+    Telegram(FakeTelegram),
+    Slack(FakeSlack),
+    PagerDuty(FakePagerDuty),
 }
 
 impl Platform {
@@ -46,6 +53,9 @@ impl Platform {
             Platform::Line(FakeLine::start(LINE_TOKEN)),
             Platform::Discord(FakeDiscord::start(DISCORD_TOKEN)),
             Platform::Sms(FakeTwilio::start()),
+            Platform::Telegram(FakeTelegram::start()),
+            Platform::Slack(FakeSlack::start()),
+            Platform::PagerDuty(FakePagerDuty::start()),
         ]
     }
 
@@ -55,6 +65,9 @@ impl Platform {
             Platform::Line(_) => "line",
             Platform::Discord(_) => "discord",
             Platform::Sms(_) => "sms",
+            Platform::Telegram(_) => "telegram",
+            Platform::Slack(_) => "slack",
+            Platform::PagerDuty(_) => "pagerduty",
         }
     }
 
@@ -65,6 +78,9 @@ impl Platform {
             Platform::Line(_) => vec![LINE_TOKEN],
             Platform::Discord(_) => vec![DISCORD_TOKEN],
             Platform::Sms(_) => vec![ACCOUNT_SID, AUTH_TOKEN],
+            Platform::Telegram(_) => vec![BOT_TOKEN],
+            Platform::Slack(_) => vec![SLACK_TOKEN],
+            Platform::PagerDuty(_) => vec![ROUTING_KEY],
         }
     }
 
@@ -123,6 +139,39 @@ impl Platform {
                     vec![SMS_TO.into()],
                 ))
             }
+            Platform::Telegram(f) => {
+                let base = if unreachable {
+                    dead.to_owned()
+                } else {
+                    f.api_base()
+                };
+                Box::new(TelegramChannel::new(
+                    client,
+                    &base,
+                    Secret::new(BOT_TOKEN),
+                    vec!["-1001234567890".into()],
+                ))
+            }
+            Platform::Slack(f) => {
+                let url = if unreachable {
+                    format!("{dead}/services/T000/B000/{SLACK_TOKEN}")
+                } else {
+                    f.webhook_url()
+                };
+                Box::new(SlackChannel::new(client, &Secret::new(url)))
+            }
+            Platform::PagerDuty(f) => {
+                let base = if unreachable {
+                    dead.to_owned()
+                } else {
+                    f.api_base()
+                };
+                Box::new(PagerDutyChannel::new(
+                    client,
+                    &base,
+                    Secret::new(ROUTING_KEY),
+                ))
+            }
         }
     }
 
@@ -133,6 +182,9 @@ impl Platform {
             Platform::Line(f) => f.set_mode(LineMode::ServerError(503)),
             Platform::Discord(f) => f.set_mode(DiscordMode::Status(503)),
             Platform::Sms(f) => f.set_mode(TwilioMode::ServerError),
+            Platform::Telegram(f) => f.set_mode(TelegramMode::ServerError),
+            Platform::Slack(f) => f.set_mode(SlackMode::ServerError),
+            Platform::PagerDuty(f) => f.set_mode(PagerDutyMode::ServerError),
         }
     }
 
@@ -143,6 +195,9 @@ impl Platform {
             Platform::Line(f) => f.set_mode(LineMode::Accept),
             Platform::Discord(f) => f.set_mode(DiscordMode::Accept),
             Platform::Sms(f) => f.set_mode(TwilioMode::Accept),
+            Platform::Telegram(f) => f.set_mode(TelegramMode::Accept),
+            Platform::Slack(f) => f.set_mode(SlackMode::Accept),
+            Platform::PagerDuty(f) => f.set_mode(PagerDutyMode::Accept),
         }
     }
 
@@ -163,6 +218,13 @@ impl Platform {
             Platform::Sms(f) => f.set_mode(TwilioMode::RateLimited {
                 retry_after_secs: Some(secs),
             }),
+            Platform::Telegram(f) => f.set_mode(TelegramMode::RateLimited { retry_after: secs }),
+            Platform::Slack(f) => f.set_mode(SlackMode::RateLimited {
+                retry_after_secs: secs,
+            }),
+            Platform::PagerDuty(f) => f.set_mode(PagerDutyMode::RateLimited {
+                retry_after_secs: Some(secs),
+            }),
         }
     }
 
@@ -173,6 +235,9 @@ impl Platform {
             Platform::Line(f) => f.pushes().len(),
             Platform::Discord(f) => f.delivered().len(),
             Platform::Sms(f) => f.accepted().len(),
+            Platform::Telegram(f) => f.accepted().len(),
+            Platform::Slack(f) => f.delivered().len(),
+            Platform::PagerDuty(f) => f.accepted().len(),
         }
     }
 }

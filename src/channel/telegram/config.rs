@@ -123,7 +123,6 @@ pub(crate) fn parse(t: &mut Table<'_>, env: &Env<'_>) -> Option<TelegramSpec> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::channel::ChannelKind;
     use crate::error::ConfigError;
     use crate::settings::from_toml_str;
