@@ -34,6 +34,9 @@ pub struct KindInfo {
     /// durable. False for the triage channel itself (a model asked about yesterday's alert
     /// after a restart costs budget and says nothing useful).
     pub human: bool,
+    /// The platform tracks incidents itself: it is told when one is acknowledged in exwatch
+    /// (an [`crate::messages::AlertKind::Acknowledged`] alert). False for every other kind.
+    pub acks: bool,
 }
 
 /// Builds a configured channel on the channel arbiter (where its `!Send` HTTP client must be

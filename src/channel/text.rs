@@ -128,11 +128,13 @@ pub fn time(t: Timestamp) -> String {
     }
 }
 
-/// The marker in front of an alert: 🔴 critical, 🟠 warning, 🔵 info, ✅ resolved, 💬 triage.
+/// The marker in front of an alert: 🔴 critical, 🟠 warning, 🔵 info, ✅ resolved, 💬 triage,
+/// 👀 acknowledged.
 pub fn marker(alert: &Alert) -> &'static str {
     match alert.kind {
         AlertKind::Resolved => "✅",
         AlertKind::Triage => "💬",
+        AlertKind::Acknowledged => "👀",
         AlertKind::Firing => severity_marker(alert.severity),
     }
 }
@@ -153,6 +155,7 @@ pub fn headline(alert: &Alert) -> String {
         AlertKind::Firing => sev,
         AlertKind::Resolved => format!("RESOLVED (was {sev})"),
         AlertKind::Triage => "TRIAGE".to_owned(),
+        AlertKind::Acknowledged => "ACKNOWLEDGED".to_owned(),
     }
 }
 

@@ -155,3 +155,60 @@ async fn pagerduty_invalid_events_are_rejected_once_with_the_reason_and_no_key()
     assert!(!text.contains("NEVERPRINTED"), "{text}");
     assert_eq!(fake.requests().len(), 2, "each rejected once");
 }
+
+/// An ack through the API (`POST /api/v1/alerts/{id}/ack`) becomes one `acknowledge` event
+/// with the incident's `dedup_key`; a second ack sends nothing more, and the resolve follows.
+#[actix::test]
+async fn pagerduty_is_told_when_the_incident_is_acknowledged_in_exwatch() {
+    let fake = FakePagerDuty::start();
+    let monitor = Monitor::start(settings(&fake)).expect("monitor starts");
+    let base = format!("http://{}", monitor.http_addr().expect("server on"));
+    let now = crate::common::now_ms();
+    let at = |i: i64| Timestamp(now + i * 1000);
+    let sample = |ms: f64, i: i64| {
+        exwatch::messages::Measurement::ok(
+            exwatch::messages::SeriesKey::new("okx", "time", Metric::ClockSkewMs),
+            ms,
+            at(i),
+        )
+    };
+    monitor.inject(sample(2500.0, 0));
+    let events = fake.wait_for(1, WAIT).await;
+    let id = events[0]["payload"]["custom_details"]["alert_id"]
+        .as_str()
+        .expect("alert id")
+        .to_owned();
+    monitor.drain().await;
+    let client = crate::support::client();
+    for _ in 0..2 {
+        let resp = client
+            .post(format!("{base}/api/v1/alerts/{id}/ack"))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("ack");
+        assert_eq!(resp.status().as_u16(), 200);
+    }
+    let events = fake.wait_for(2, WAIT).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1]["event_action"], "acknowledge");
+    assert_eq!(events[1]["dedup_key"], events[0]["dedup_key"]);
+    let key = events[0]["dedup_key"].as_str().unwrap().to_owned();
+    assert_eq!(fake.incidents()[&key].status, "acknowledged");
+    for i in 1..4 {
+        monitor.inject(sample(3.0, i));
+    }
+    let events = fake.wait_for(3, WAIT).await;
+    assert!(monitor.stop().await);
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["trigger", "acknowledge", "resolve"],
+        "one acknowledge for two acks"
+    );
+    assert_eq!(fake.incidents()[&key].status, "resolved");
+    assert_eq!(fake.incidents().len(), 1);
+}

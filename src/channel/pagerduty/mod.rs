@@ -3,7 +3,9 @@
 //!
 //! - **Events.** A firing alert is a `trigger` (a reminder or an escalation too: the same
 //!   `dedup_key` updates the one incident, with the new severity); a resolved alert is a
-//!   `resolve`; an incident acknowledged in exwatch is an `acknowledge`. Triage follow-ups are
+//!   `resolve`; an incident acknowledged in exwatch (`POST /api/v1/alerts/{id}/ack`, which
+//!   the Router turns into an `acknowledged` alert for the channels that want acks) is an
+//!   `acknowledge`. Triage follow-ups are
 //!   not sent: PagerDuty gets each series' alerts and groups them itself.
 //! - **The incident** is named by [`dedup_key`]: the series (exchange, endpoint, metric) and
 //!   the episode's `started_at` — no region, no alert id — so a re-send, a reminder or another
@@ -71,6 +73,7 @@ pub fn event_action(alert: &Alert) -> Option<&'static str> {
     match alert.kind {
         AlertKind::Firing => Some("trigger"),
         AlertKind::Resolved => Some("resolve"),
+        AlertKind::Acknowledged => Some("acknowledge"),
         AlertKind::Triage => None,
     }
 }

@@ -18,6 +18,7 @@ pub const KIND: KindInfo = KindInfo {
     default_severity: Severity::Info,
     default_timeout: None,
     human: true,
+    acks: false,
 };
 
 /// Sends each alert as an HTML message to one or more Telegram chats.
