@@ -52,6 +52,11 @@
 //!
 //! **Triage**: a follow-up to an alert of the last [`RECENT_ALERTS`] goes, as a reply, to the
 //! routes that want triage and whose `min_severity` the original meets.
+//!
+//! **Acknowledgements, told** ([`RouterCore::acknowledge`]): the first ack of an incident some
+//! channel heard of sends one [`AlertKind::Acknowledged`] alert (the incident's series and
+//! `started_at`) to the routes that want acks — platforms that track incidents themselves,
+//! such as PagerDuty — and to no other route.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -539,15 +544,19 @@ impl RouterCore {
                 stats: Stats::default(),
                 in_reply_to: Some(alert.id.clone()),
             };
-            let routes = (self.routes.iter().enumerate())
+            let routes: Vec<usize> = (self.routes.iter().enumerate())
                 .filter(|(_, r)| r.wants_acks && incident.severity >= r.min_severity)
                 .map(|(i, _)| i)
                 .collect();
-            out.push(Decision::Send(Dispatch {
-                alert: ack,
-                routes,
-                why: Why::Acknowledged,
-            }));
+            // Without a route that wants it, nothing is sent or recorded: a monitor with no
+            // such channel behaves (and stores, and lists) exactly as before.
+            if !routes.is_empty() {
+                out.push(Decision::Send(Dispatch {
+                    alert: ack,
+                    routes,
+                    why: Why::Acknowledged,
+                }));
+            }
         }
         Ok((incident, out))
     }

@@ -478,4 +478,10 @@ fn router_the_first_ack_tells_only_the_routes_that_want_acks() {
     // A second ack of the same incident tells no one.
     let (_, d) = core.acknowledge(&alert, Timestamp(2 * S)).expect("open");
     assert!(sent(&core, &d).is_empty());
+    // Without a route that wants acks, an ack sends (and records) nothing.
+    let mut plain = router();
+    let d = plain.on_anomaly(anomaly(&s, "zscore", Severity::Critical, 0));
+    let alert = sent(&plain, &d).remove(0).0;
+    let (_, d) = plain.acknowledge(&alert, Timestamp(S)).expect("open");
+    assert!(d.is_empty());
 }
