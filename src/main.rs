@@ -109,7 +109,7 @@ enum Command {
         #[arg(long, value_parser = ["info", "warning", "critical"])]
         severity: Option<String>,
         /// Only this kind.
-        #[arg(long, value_parser = ["firing", "resolved", "triage"])]
+        #[arg(long, value_parser = ["firing", "resolved", "triage", "acknowledged"])]
         kind: Option<String>,
         /// How many events at most (1 to 500; the server's default is 100).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]

@@ -449,6 +449,9 @@ pub enum AlertKind {
     Resolved,
     /// A root-cause hypothesis for an earlier alert (from LLM triage).
     Triage,
+    /// Someone acknowledged the series' open incident in exwatch. Sent only to the channels
+    /// that track incidents themselves (PagerDuty): never to the others.
+    Acknowledged,
 }
 
 impl AlertKind {
@@ -458,6 +461,7 @@ impl AlertKind {
             AlertKind::Firing => "firing",
             AlertKind::Resolved => "resolved",
             AlertKind::Triage => "triage",
+            AlertKind::Acknowledged => "acknowledged",
         }
     }
 }

@@ -157,7 +157,8 @@ impl ChannelStage {
         let (retry, make) = channel_maker(&ch, &self.triage);
         let (recipient, mut handle, addr) = self.env.start(ch.name.clone(), retry, make);
         handle.replace = Some(addr.recipient());
-        self.route(ch.name, ch.min_severity, human, human, recipient);
+        let acks = ch.kind.info().acks;
+        self.route(ch.name, ch.min_severity, human, human, acks, recipient);
         self.running.push(handle);
     }
 
@@ -175,7 +176,8 @@ impl ChannelStage {
         replace.do_send(ReplaceChannel { make, retry });
         // The route's recipient is the same actor; only its severity and kind may differ.
         let recipient = handle.alerts.clone();
-        self.route(ch.name, ch.min_severity, human, human, recipient);
+        let acks = ch.kind.info().acks;
+        self.route(ch.name, ch.min_severity, human, human, acks, recipient);
     }
 
     /// A reload removed the channel `name`: no more routing to it, and every delivery it
@@ -200,12 +202,14 @@ impl ChannelStage {
         min_severity: Severity,
         wants_triage: bool,
         durable: bool,
+        wants_acks: bool,
         recipient: Recipient<Alert>,
     ) {
         self.router.do_send(AddRoute(Route {
             name,
             min_severity,
             wants_triage,
+            wants_acks,
             durable,
             recipient,
         }));
@@ -627,11 +631,11 @@ impl MonitorBuilder {
         }
         for extra in self.extra {
             let (recipient, handle) = (extra.start)(&channels.env);
-            channels.route(extra.name, extra.min_severity, true, true, recipient);
+            channels.route(extra.name, extra.min_severity, true, true, false, recipient);
             channels.running.push(handle);
         }
         for (name, min_severity, recipient) in self.recipients {
-            channels.route(name, min_severity, true, false, recipient);
+            channels.route(name, min_severity, true, false, false, recipient);
         }
         for s in self.subscribers {
             router.do_send(Subscribe(s));

@@ -19,9 +19,12 @@ pub mod http;
 pub mod line;
 pub mod llm_triage;
 pub mod log;
+pub mod pagerduty;
 pub mod registry;
 pub mod signature;
+pub mod slack;
 pub mod sms;
+pub mod telegram;
 pub mod text;
 pub mod webhook;
 
@@ -35,8 +38,11 @@ pub use discord::DiscordChannel;
 pub use line::LineChannel;
 pub use llm_triage::{LlmTriageChannel, LlmTriageSettings};
 pub use log::LogChannel;
+pub use pagerduty::PagerDutyChannel;
 pub use registry::{ChannelKind, ChannelSettings};
+pub use slack::SlackChannel;
 pub use sms::SmsChannel;
+pub use telegram::TelegramChannel;
 pub use webhook::WebhookChannel;
 
 pub use alertmanager::config::AlertmanagerSpec;
@@ -44,7 +50,10 @@ pub use discord::config::DiscordSpec;
 pub use line::config::LineSpec;
 pub use llm_triage::config::LlmTriageSpec;
 pub use log::config::LogSpec;
+pub use pagerduty::config::PagerDutySpec;
+pub use slack::config::SlackSpec;
 pub use sms::config::SmsSpec;
+pub use telegram::config::TelegramSpec;
 pub use webhook::config::WebhookSpec;
 
 /// One platform's delivery of alerts.

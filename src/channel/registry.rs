@@ -34,6 +34,9 @@ pub struct KindInfo {
     /// durable. False for the triage channel itself (a model asked about yesterday's alert
     /// after a restart costs budget and says nothing useful).
     pub human: bool,
+    /// The platform tracks incidents itself: it is told when one is acknowledged in exwatch
+    /// (an [`crate::messages::AlertKind::Acknowledged`] alert). False for every other kind.
+    pub acks: bool,
 }
 
 /// Builds a configured channel on the channel arbiter (where its `!Send` HTTP client must be
@@ -122,6 +125,9 @@ kinds! {
     Sms(crate::channel::sms::config::SmsSpec) => sms,
     Alertmanager(crate::channel::alertmanager::config::AlertmanagerSpec) => alertmanager,
     LlmTriage(crate::channel::llm_triage::config::LlmTriageSpec) => llm_triage,
+    Telegram(crate::channel::telegram::config::TelegramSpec) => telegram,
+    Slack(crate::channel::slack::config::SlackSpec) => slack,
+    Pagerduty(crate::channel::pagerduty::config::PagerDutySpec) => pagerduty,
 }
 
 /// `[channels]`: every channel, each checked by its kind.
@@ -200,7 +206,7 @@ mod tests {
             "[channels.oncall-sms]\ntype = \"sms\"\nto = \"+66800000000\"\n\
              [channels.x]\ntype = \"webhook\"\nurl = \"https://h.example.com/\"\ntoken_env = \"T\"\nurll = 1\n\
              min_severity = \"urgent\"\nmax_attempts = -1\n\
-             [channels.y]\ntype = \"telegram\"\n\
+             [channels.y]\ntype = \"carrier_pigeon\"\n\
              [channels.z]\nmin_severity = \"info\"\n",
         ));
         assert_eq!(
@@ -213,8 +219,8 @@ mod tests {
                 "channels.x.min_severity: unknown severity \"urgent\"; expected info, warning or critical",
                 "channels.x.token_env: not a key of a webhook channel",
                 "channels.x.urll: unknown key; did you mean `url`?",
-                "channels.y.type: unknown channel type \"telegram\"; expected one of log, webhook, discord, line, sms, alertmanager, llm_triage",
-                "channels.z.type: missing; expected a channel type (log, webhook, discord, line, sms, alertmanager, llm_triage)",
+                "channels.y.type: unknown channel type \"carrier_pigeon\"; expected one of log, webhook, discord, line, sms, alertmanager, llm_triage, telegram, slack, pagerduty",
+                "channels.z.type: missing; expected a channel type (log, webhook, discord, line, sms, alertmanager, llm_triage, telegram, slack, pagerduty)",
             ]
         );
         let p = problems(&minimal(

@@ -1,5 +1,5 @@
-//! Text helpers shared by the chat channels (`line`, `discord`): fitting text into a
-//! platform's length limit, formatting an alert's numbers and times for people, and keeping
+//! Text helpers shared by the chat channels (`line`, `discord`, `telegram`, `slack`): fitting
+//! text into a platform's length limit (escaped markup included), formatting an alert's numbers and times for people, and keeping
 //! secrets out of failure reasons.
 //!
 //! Lengths are counted in UTF-16 code units. LINE documents that unit; for platforms that
@@ -39,6 +39,48 @@ pub fn fit(text: &str, max: usize) -> String {
     }
     // Whitespace just before the cut would sit oddly before the ellipsis.
     let mut out = text[..end].trim_end().to_owned();
+    out.push(ELLIPSIS);
+    out
+}
+
+/// `text` with `<`, `>` and `&` escaped as `&lt;` `&gt;` `&amp;`: what Telegram's HTML parse
+/// mode and Slack's mrkdwn both require of text that is not markup.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` trimmed, escaped, and at most `max` UTF-16 units once escaped: a cut text ends with
+/// `…`, and an entity is never split.
+pub fn fit_escaped(text: &str, max: usize) -> String {
+    let full = escape(text.trim());
+    if utf16_len(&full) <= max {
+        return full;
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let budget = max - ELLIPSIS.len_utf16();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.trim().chars() {
+        let piece = escape(c.encode_utf8(&mut [0; 4]));
+        let n = utf16_len(&piece);
+        if used + n > budget {
+            break;
+        }
+        used += n;
+        out.push_str(&piece);
+    }
+    let mut out = out.trim_end().to_owned();
     out.push(ELLIPSIS);
     out
 }
@@ -86,11 +128,13 @@ pub fn time(t: Timestamp) -> String {
     }
 }
 
-/// The marker in front of an alert: 🔴 critical, 🟠 warning, 🔵 info, ✅ resolved, 💬 triage.
+/// The marker in front of an alert: 🔴 critical, 🟠 warning, 🔵 info, ✅ resolved, 💬 triage,
+/// 👀 acknowledged.
 pub fn marker(alert: &Alert) -> &'static str {
     match alert.kind {
         AlertKind::Resolved => "✅",
         AlertKind::Triage => "💬",
+        AlertKind::Acknowledged => "👀",
         AlertKind::Firing => severity_marker(alert.severity),
     }
 }
@@ -111,6 +155,7 @@ pub fn headline(alert: &Alert) -> String {
         AlertKind::Firing => sev,
         AlertKind::Resolved => format!("RESOLVED (was {sev})"),
         AlertKind::Triage => "TRIAGE".to_owned(),
+        AlertKind::Acknowledged => "ACKNOWLEDGED".to_owned(),
     }
 }
 

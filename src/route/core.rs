@@ -52,6 +52,11 @@
 //!
 //! **Triage**: a follow-up to an alert of the last [`RECENT_ALERTS`] goes, as a reply, to the
 //! routes that want triage and whose `min_severity` the original meets.
+//!
+//! **Acknowledgements, told** ([`RouterCore::acknowledge`]): the first ack of an incident some
+//! channel heard of sends one [`AlertKind::Acknowledged`] alert (the incident's series and
+//! `started_at`) to the routes that want acks — platforms that track incidents themselves,
+//! such as PagerDuty — and to no other route.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -89,6 +94,9 @@ pub struct Target {
     pub min_severity: Severity,
     /// Whether triage follow-ups go to it.
     pub wants_triage: bool,
+    /// Whether it is told when an incident is acknowledged (an
+    /// [`AlertKind::Acknowledged`] alert): platforms that track incidents themselves.
+    pub wants_acks: bool,
 }
 
 /// An open incident: one series' firing episode, as an acknowledgement answers it.
@@ -499,6 +507,58 @@ impl RouterCore {
             severity,
             acked_at,
         })
+    }
+
+    /// Acknowledges like [`Self::ack`] and, at the first acknowledgement of an incident some
+    /// channel heard of, sends one [`AlertKind::Acknowledged`] alert to the routes that want
+    /// acks (and whose `min_severity` the incident meets). Its series and `started_at` are
+    /// the incident's, so a platform keyed on them updates the incident it already has.
+    pub fn acknowledge(
+        &mut self,
+        alert: &Alert,
+        at: Timestamp,
+    ) -> Result<(Incident, Vec<Decision>), AckError> {
+        let first = !self.acked.contains_key(&alert.series());
+        let incident = self.ack(alert, at)?;
+        let mut out = Vec::new();
+        if first
+            && !incident.silenced
+            && let Some(ep) = self.dedup.episode(&incident.series)
+        {
+            let series = &incident.series;
+            let ack = Alert {
+                id: new_id(),
+                kind: AlertKind::Acknowledged,
+                severity: incident.severity,
+                exchange: series.exchange.clone(),
+                endpoint: series.endpoint.clone(),
+                metric: series.metric,
+                detector: ep.sent_detector.clone(),
+                title: format!("{} acknowledged", title(series, &ep.sent_detector)),
+                message: "acknowledged in exwatch".to_owned(),
+                value: ep.last.value,
+                threshold: ep.last.threshold,
+                region: self.region.clone(),
+                started_at: incident.started_at,
+                at,
+                stats: Stats::default(),
+                in_reply_to: Some(alert.id.clone()),
+            };
+            let routes: Vec<usize> = (self.routes.iter().enumerate())
+                .filter(|(_, r)| r.wants_acks && incident.severity >= r.min_severity)
+                .map(|(i, _)| i)
+                .collect();
+            // Without a route that wants it, nothing is sent or recorded: a monitor with no
+            // such channel behaves (and stores, and lists) exactly as before.
+            if !routes.is_empty() {
+                out.push(Decision::Send(Dispatch {
+                    alert: ack,
+                    routes,
+                    why: Why::Acknowledged,
+                }));
+            }
+        }
+        Ok((incident, out))
     }
 
     /// The open incidents (oldest first) and the exchanges in maintenance.

@@ -64,6 +64,8 @@ pub enum Why {
     Maintenance,
     /// A triage follow-up to an alert sent before.
     Triage,
+    /// An operator acknowledged the incident (to the routes that want acks only).
+    Acknowledged,
 }
 
 /// Why nothing was sent.

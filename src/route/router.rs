@@ -52,6 +52,9 @@ pub struct Route {
     pub min_severity: Severity,
     /// Whether triage follow-ups go to it (human channels: yes; the triage channel: no).
     pub wants_triage: bool,
+    /// Whether it is told when an incident is acknowledged (platforms that track incidents
+    /// themselves, such as PagerDuty).
+    pub wants_acks: bool,
     /// Whether the event store keeps a pending delivery for it until it reports the alert
     /// delivered (a `ChannelActor`); in-process recipients are not durable.
     pub durable: bool,
@@ -81,6 +84,7 @@ struct RouteState {
     firing: Counter,
     resolved: Counter,
     triage: Counter,
+    acknowledged: Counter,
 }
 
 /// Carries out the decisions of a [`RouterCore`].
@@ -201,6 +205,7 @@ impl RouterActor {
                 AlertKind::Firing => r.firing.inc(),
                 AlertKind::Resolved => r.resolved.inc(),
                 AlertKind::Triage => r.triage.inc(),
+                AlertKind::Acknowledged => r.acknowledged.inc(),
             }
         }
         if let Some(store) = &self.store {
@@ -336,6 +341,7 @@ impl Handler<AddRoute> for RouterActor {
             firing: counter(AlertKind::Firing),
             resolved: counter(AlertKind::Resolved),
             triage: counter(AlertKind::Triage),
+            acknowledged: counter(AlertKind::Acknowledged),
             route,
         };
         // A route with the name of an existing one replaces it (a live reload), in its place.
@@ -343,6 +349,7 @@ impl Handler<AddRoute> for RouterActor {
             name: state.route.name.clone(),
             min_severity: state.route.min_severity,
             wants_triage: state.route.wants_triage,
+            wants_acks: state.route.wants_acks,
         });
         if index < self.routes.len() {
             self.routes[index] = state;

@@ -450,7 +450,7 @@ async fn the_openapi_document_describes_the_events_endpoint() {
     );
     assert_eq!(
         schemas["EventKind"]["enum"],
-        serde_json::json!(["firing", "resolved", "triage"])
+        serde_json::json!(["firing", "resolved", "triage", "acknowledged"])
     );
     monitor.stop().await;
 }

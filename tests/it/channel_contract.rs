@@ -1,5 +1,6 @@
 //! The channel contract, one suite over every fake notification platform (webhook receiver,
-//! LINE, Discord, Twilio, Alertmanager, an OpenAI-compatible model for LLM triage): what every HTTP channel promises through the one delivery skeleton
+//! LINE, Discord, Twilio, Telegram, Slack, PagerDuty, Alertmanager, an OpenAI-compatible model
+//! for LLM triage): what every HTTP channel promises through the one delivery skeleton
 //! (`channel::http`) and the generic delivery queue. Each platform is one [`Platform`]
 //! implementation and one line in [`all`]; every case runs over each.
 //!
@@ -27,6 +28,9 @@ use exwatch::channel::{
     DiscordChannel, DiscordSpec, LineChannel, LineSpec, LlmTriageChannel, LlmTriageSettings,
     LlmTriageSpec, SmsChannel, SmsSpec, WebhookChannel, WebhookSpec,
 };
+use exwatch::channel::{
+    PagerDutyChannel, PagerDutySpec, SlackChannel, SlackSpec, TelegramChannel, TelegramSpec,
+};
 use exwatch::client::build_client;
 use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp, Triage};
 use exwatch::settings::{Secret, Settings};
@@ -37,7 +41,10 @@ use crate::support::fake_alertmanager::{AmMode, FakeAlertmanager};
 use crate::support::fake_discord::{DiscordMode, FakeDiscord};
 use crate::support::fake_line::{FakeLine, LineMode};
 use crate::support::fake_openai::{FakeOpenAi, ModelMode};
+use crate::support::fake_pagerduty::{FakePagerDuty, PagerDutyMode, ROUTING_KEY};
 use crate::support::fake_sink::{FakeSink, SinkMode};
+use crate::support::fake_slack::{FakeSlack, SLACK_TOKEN, SlackMode};
+use crate::support::fake_telegram::{BOT_TOKEN, FakeTelegram, TelegramMode};
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, TwilioMode};
 
 const LINE_TOKEN: &str = "contract-line-token-SECRET";
@@ -47,6 +54,7 @@ const WEBHOOK_SECRET: &str = "contract-webhook-signing-SECRET";
 const SMS_TO: &str = "+66800000001";
 const SMS_FROM: &str = "+15005550006";
 const OPENAI_KEY: &str = "sk-contract-openai-key-SECRET";
+const TELEGRAM_CHAT: &str = "-1001234567890";
 const AM_PASSWORD: &str = "contract-alertmanager-password-SECRET";
 
 /// One fake platform and how to drive it: adding a platform to the suite is one
@@ -99,6 +107,9 @@ fn all() -> Vec<Box<dyn Platform>> {
         Box::new(FakeLine::start(LINE_TOKEN)),
         Box::new(FakeDiscord::start(DISCORD_TOKEN)),
         Box::new(FakeTwilio::start()),
+        Box::new(FakeTelegram::start()),
+        Box::new(FakeSlack::start()),
+        Box::new(FakePagerDuty::start()),
         Box::new(FakeAlertmanager::start()),
         Box::new(FakeOpenAi::start(OPENAI_KEY)),
     ]
@@ -315,6 +326,158 @@ impl Platform for FakeTwilio {
     fn attempts(&self) -> Vec<String> {
         (self.requests().iter())
             .map(|r| r.field("Body").unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+impl Platform for FakeTelegram {
+    fn name(&self) -> &'static str {
+        "telegram"
+    }
+    fn secrets(&self) -> Vec<&'static str> {
+        vec![BOT_TOKEN]
+    }
+    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+        let base = if unreachable {
+            DEAD.to_owned()
+        } else {
+            self.api_base()
+        };
+        let chats = vec![TELEGRAM_CHAT.to_owned()];
+        Box::new(TelegramChannel::new(
+            client(),
+            &base,
+            Secret::new(BOT_TOKEN),
+            chats,
+        ))
+    }
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Telegram(TelegramSpec {
+            bot_token_env: "EXWATCH_TEST_TELEGRAM_TOKEN".into(),
+            bot_token: Secret::new(BOT_TOKEN),
+            chat_id: vec![TELEGRAM_CHAT.to_owned()],
+            api_base: self.api_base(),
+        })
+    }
+    fn go_down(&self) {
+        self.set_mode(TelegramMode::ServerError);
+    }
+    fn come_back(&self) {
+        self.set_mode(TelegramMode::Accept);
+    }
+    fn rate_limit(&self, secs: u64) {
+        self.set_mode(TelegramMode::RateLimited { retry_after: secs });
+    }
+    fn delivered(&self) -> Vec<String> {
+        (self.accepted().iter())
+            .map(|r| r.text().to_owned())
+            .collect()
+    }
+    fn attempts(&self) -> Vec<String> {
+        (self.requests().iter())
+            .map(|r| r.text().to_owned())
+            .collect()
+    }
+}
+
+impl Platform for FakeSlack {
+    fn name(&self) -> &'static str {
+        "slack"
+    }
+    fn secrets(&self) -> Vec<&'static str> {
+        vec![SLACK_TOKEN]
+    }
+    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+        let url = if unreachable {
+            format!("{DEAD}/services/T000/B000/{SLACK_TOKEN}")
+        } else {
+            self.webhook_url()
+        };
+        Box::new(SlackChannel::new(client(), &Secret::new(url)))
+    }
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Slack(SlackSpec {
+            webhook_url_env: "EXWATCH_TEST_SLACK_URL".into(),
+            webhook_url: Secret::new(self.webhook_url()),
+        })
+    }
+    fn go_down(&self) {
+        self.set_mode(SlackMode::ServerError);
+    }
+    fn come_back(&self) {
+        self.set_mode(SlackMode::Accept);
+    }
+    fn rate_limit(&self, secs: u64) {
+        self.set_mode(SlackMode::RateLimited {
+            retry_after_secs: secs,
+        });
+    }
+    fn delivered(&self) -> Vec<String> {
+        (FakeSlack::delivered(self).iter())
+            .map(|v| v.to_string())
+            .collect()
+    }
+    fn attempts(&self) -> Vec<String> {
+        (self.requests().iter())
+            .map(|r| r.body.to_string())
+            .collect()
+    }
+}
+
+/// A PagerDuty event as text: its action in the words of an alert's kind (`resolve` is a
+/// resolved alert), then the event.
+fn pagerduty_text(event: &serde_json::Value) -> String {
+    let action = match event["event_action"].as_str() {
+        Some("resolve") => "resolved",
+        Some(other) => other,
+        None => "none",
+    };
+    format!("{action} {event}")
+}
+
+impl Platform for FakePagerDuty {
+    fn name(&self) -> &'static str {
+        "pagerduty"
+    }
+    fn secrets(&self) -> Vec<&'static str> {
+        vec![ROUTING_KEY]
+    }
+    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+        let base = if unreachable {
+            DEAD.to_owned()
+        } else {
+            self.api_base()
+        };
+        Box::new(PagerDutyChannel::new(
+            client(),
+            &base,
+            Secret::new(ROUTING_KEY),
+        ))
+    }
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Pagerduty(PagerDutySpec {
+            routing_key_env: "EXWATCH_TEST_PAGERDUTY_KEY".into(),
+            routing_key: Secret::new(ROUTING_KEY),
+            api_base: self.api_base(),
+        })
+    }
+    fn go_down(&self) {
+        self.set_mode(PagerDutyMode::ServerError);
+    }
+    fn come_back(&self) {
+        self.set_mode(PagerDutyMode::Accept);
+    }
+    fn rate_limit(&self, secs: u64) {
+        self.set_mode(PagerDutyMode::RateLimited {
+            retry_after_secs: Some(secs),
+        });
+    }
+    fn delivered(&self) -> Vec<String> {
+        self.accepted().iter().map(pagerduty_text).collect()
+    }
+    fn attempts(&self) -> Vec<String> {
+        (self.requests().iter())
+            .map(|r| pagerduty_text(&r.body))
             .collect()
     }
 }

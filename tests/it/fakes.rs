@@ -430,3 +430,116 @@ async fn sink_stall_times_out_and_is_recorded() {
     );
     assert!(sink.received().is_empty());
 }
+
+#[actix::test]
+async fn telegram_fake_enforces_entities_length_and_token() {
+    use crate::support::fake_telegram::{BOT_TOKEN, FakeTelegram};
+    let tg = FakeTelegram::start();
+    let c = client();
+    let url = format!("{}/bot{BOT_TOKEN}/sendMessage", tg.api_base());
+    let send = |text: String| {
+        let (c, url) = (c.clone(), url.clone());
+        async move {
+            let mut res = c
+                .post(url)
+                .send_json(&serde_json::json!({"chat_id": 1, "text": text, "parse_mode": "HTML"}))
+                .await
+                .unwrap();
+            let body: serde_json::Value = res.json().await.unwrap();
+            (
+                res.status().as_u16(),
+                body["description"].as_str().unwrap_or("").to_owned(),
+            )
+        }
+    };
+    assert_eq!(send("<b>ok</b> &amp; fine".into()).await.0, 200);
+    let (status, why) = send("AT&T".into()).await;
+    assert_eq!(status, 400);
+    assert!(
+        why.starts_with("Bad Request: can't parse entities"),
+        "{why}"
+    );
+    let (status, why) = send("<html>x</html>".into()).await;
+    assert_eq!((status, why.contains("Unsupported start tag")), (400, true));
+    // 4,096 visible characters pass even when the source is longer; one more does not.
+    assert_eq!(send("&lt;".repeat(4096)).await.0, 200);
+    let (status, why) = send("x".repeat(4097)).await;
+    assert_eq!(
+        (status, why.as_str()),
+        (400, "Bad Request: message is too long")
+    );
+    let res = c
+        .post(format!("{}/bot1:wrong/sendMessage", tg.api_base()))
+        .send_json(&serde_json::json!({"chat_id": 1, "text": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+}
+
+#[actix::test]
+async fn slack_and_pagerduty_fakes_validate_like_the_platforms() {
+    use crate::support::fake_pagerduty::{FakePagerDuty, ROUTING_KEY};
+    use crate::support::fake_slack::FakeSlack;
+    let slack = FakeSlack::start();
+    let c = client();
+    let post = |url: String, body: serde_json::Value| {
+        let c = c.clone();
+        async move {
+            let mut res = c.post(url).send_json(&body).await.unwrap();
+            let text = String::from_utf8_lossy(&res.body().await.unwrap()).into_owned();
+            (res.status().as_u16(), text)
+        }
+    };
+    let header = |n: usize| serde_json::json!({"type": "header", "text": {"type": "plain_text", "text": "h".repeat(n)}});
+    assert_eq!(
+        post(slack.webhook_url(), serde_json::json!({"text": "hi"})).await,
+        (200, "ok".into())
+    );
+    assert_eq!(
+        post(slack.webhook_url(), serde_json::json!({})).await,
+        (400, "no_text".into())
+    );
+    assert_eq!(
+        post(
+            slack.webhook_url(),
+            serde_json::json!({"text": "x", "blocks": [header(151)]})
+        )
+        .await,
+        (400, "invalid_payload".into())
+    );
+    let many: Vec<_> = (0..51).map(|_| header(1)).collect();
+    assert_eq!(
+        post(
+            slack.webhook_url(),
+            serde_json::json!({"text": "x", "attachments": [{"color": "#00ff00", "blocks": many}]})
+        )
+        .await,
+        (400, "invalid_payload".into())
+    );
+
+    let pd = FakePagerDuty::start();
+    let url = format!("{}/v2/enqueue", pd.api_base());
+    let (status, body) = post(
+        url.clone(),
+        serde_json::json!({"routing_key": "short", "event_action": "resolve"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("Length of 'routing_key' is incorrect"),
+        "{body}"
+    );
+    assert!(body.contains("'dedup_key' is missing or blank"), "{body}");
+    let (status, body) = post(
+        url.clone(),
+        serde_json::json!({"routing_key": ROUTING_KEY, "event_action": "explode"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("'event_action' is invalid"), "{body}");
+    let trigger = serde_json::json!({"routing_key": ROUTING_KEY, "event_action": "trigger", "dedup_key": "k",
+        "payload": {"summary": "s", "source": "x", "severity": "critical"}});
+    assert_eq!(post(url.clone(), trigger.clone()).await.0, 202);
+    assert_eq!(post(url, trigger).await.0, 202);
+    assert_eq!(pd.incidents().len(), 1, "one incident per dedup_key");
+}

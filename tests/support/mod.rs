@@ -1,7 +1,9 @@
 //! Loopback fakes for integration tests: a fake exchange ([`fake_exchange::FakeExchange`]), a
 //! fake webhook receiver ([`fake_sink::FakeSink`]), a fake OpenAI-compatible model server
-//! ([`fake_openai::FakeOpenAi`]), the LINE Messaging API ([`fake_line::FakeLine`]) and a
-//! Discord webhook ([`fake_discord::FakeDiscord`]).
+//! ([`fake_openai::FakeOpenAi`]), the LINE Messaging API ([`fake_line::FakeLine`]), a
+//! Discord webhook ([`fake_discord::FakeDiscord`]), Telegram's Bot API
+//! ([`fake_telegram::FakeTelegram`]), a Slack incoming webhook ([`fake_slack::FakeSlack`]) and
+//! PagerDuty's Events API v2 ([`fake_pagerduty::FakePagerDuty`]).
 //!
 //! Each fake runs an actix-web server in its own thread with its own `actix_rt::System`, bound
 //! to `127.0.0.1:0`, so it does not depend on the runtime of the test that uses it (tests run
@@ -14,7 +16,10 @@ pub mod fake_discord;
 pub mod fake_exchange;
 pub mod fake_line;
 pub mod fake_openai;
+pub mod fake_pagerduty;
 pub mod fake_sink;
+pub mod fake_slack;
+pub mod fake_telegram;
 pub mod fake_twilio;
 
 use std::any::Any;

@@ -179,6 +179,10 @@ impl AlertmanagerChannel {
     fn record(&mut self, alert: &Alert, wall: Instant) -> bool {
         let key = alert.series();
         let horizon = self.horizon();
+        if alert.kind == AlertKind::Acknowledged {
+            // Acknowledgements are Alertmanager's own business (never routed here).
+            return false;
+        }
         if alert.kind == AlertKind::Triage {
             let Some(t) = self
                 .series
@@ -249,7 +253,7 @@ impl AlertmanagerChannel {
                     entry.by_severity[slot(alert.severity)] = Some(t);
                 }
             }
-            AlertKind::Triage => unreachable!("handled above"),
+            AlertKind::Triage | AlertKind::Acknowledged => unreachable!("handled above"),
         }
         true
     }

@@ -363,6 +363,7 @@ pub fn sms_text(alert: &Alert) -> String {
                 .unwrap_or(&alert.title),
             alert.message,
         ),
+        AlertKind::Acknowledged => format!("ACKNOWLEDGED {}", alert.title),
     };
     shorten(&one_line(&text), MAX_SMS_CHARS)
 }

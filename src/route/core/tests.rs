@@ -17,6 +17,7 @@ fn router() -> RouterCore {
             name: Name::from(name),
             min_severity,
             wants_triage,
+            wants_acks: false,
         });
     }
     core
@@ -445,4 +446,42 @@ fn flapping_series_is_one_incident_resolved_once_after_the_hold() {
         (got[1].kind, &*got[1].endpoint),
         (AlertKind::Firing, "ping")
     );
+}
+
+#[test]
+fn router_the_first_ack_tells_only_the_routes_that_want_acks() {
+    let mut core = router();
+    core.add_route(Target {
+        name: Name::from("pd"),
+        min_severity: Severity::Info,
+        wants_triage: false,
+        wants_acks: true,
+    });
+    let s = okx_latency();
+    let d = core.on_anomaly(anomaly(&s, "zscore", Severity::Critical, 0));
+    let alert = sent(&core, &d).remove(0).0;
+    let (incident, d) = core.acknowledge(&alert, Timestamp(S)).expect("open");
+    assert_eq!(incident.acked_at, Timestamp(S));
+    let told = sent(&core, &d);
+    assert_eq!(told.len(), 1);
+    let (ack, routes, why) = &told[0];
+    assert_eq!(
+        (ack.kind, *why),
+        (AlertKind::Acknowledged, Why::Acknowledged)
+    );
+    assert_eq!(routes, &["pd"], "no other route hears of acks");
+    assert_eq!(
+        (ack.started_at, ack.series()),
+        (alert.started_at, s.clone())
+    );
+    assert_eq!(ack.in_reply_to.as_ref(), Some(&alert.id));
+    // A second ack of the same incident tells no one.
+    let (_, d) = core.acknowledge(&alert, Timestamp(2 * S)).expect("open");
+    assert!(sent(&core, &d).is_empty());
+    // Without a route that wants acks, an ack sends (and records) nothing.
+    let mut plain = router();
+    let d = plain.on_anomaly(anomaly(&s, "zscore", Severity::Critical, 0));
+    let alert = sent(&plain, &d).remove(0).0;
+    let (_, d) = plain.acknowledge(&alert, Timestamp(S)).expect("open");
+    assert!(d.is_empty());
 }

@@ -118,11 +118,10 @@ impl Handler<Ack> for RouterActor {
     fn handle(&mut self, m: Ack, ctx: &mut Context<Self>) -> Self::Result {
         let alert_id = m.alert.id.clone();
         guard(self, ctx, "router", |act, _| {
-            let incident = act.core.ack(&m.alert, m.at);
-            if let Ok(i) = &incident {
-                tracing::info!(series = %i.series, alert = %m.alert.id, "Incident acknowledged: no more reminders.");
-            }
-            incident
+            let (incident, decisions) = act.core.acknowledge(&m.alert, m.at)?;
+            tracing::info!(series = %incident.series, alert = %m.alert.id, "Incident acknowledged: no more reminders.");
+            act.apply(decisions);
+            Ok(incident)
         })
             .unwrap_or(Err(AckError::NotOpen(alert_id)))
     }

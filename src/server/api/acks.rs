@@ -1,7 +1,8 @@
 //! `POST /api/v1/alerts/{id}/ack`: acknowledges the open incident an alert belongs to, so it
 //! gets no more reminders (an escalation still notifies; its resolved still goes out). The
 //! alert is looked up in the store (404 when unknown), the Router judges whether its incident
-//! is open (409 when not), and the ack is stored.
+//! is open (409 when not), and the ack is stored. Channels that track incidents themselves
+//! (PagerDuty) are told, once per incident.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! `GET /api/v1/events`: the stored alerts (firing, resolved, triage), newest first, each with
+//! `GET /api/v1/events`: the stored alerts (firing, resolved, triage, acknowledged), newest first, each with
 //! its delivery state per channel and its LLM triage text; filtered by series, minimum
 //! severity, kind and time range; paginated by an opaque keyset cursor.
 //!
@@ -37,6 +37,8 @@ pub enum EventKind {
     Resolved,
     /// An LLM root-cause hypothesis following up an earlier alert.
     Triage,
+    /// An incident acknowledged in exwatch, as told to the channels that track incidents.
+    Acknowledged,
 }
 
 impl From<AlertKind> for EventKind {
@@ -45,6 +47,7 @@ impl From<AlertKind> for EventKind {
             AlertKind::Firing => EventKind::Firing,
             AlertKind::Resolved => EventKind::Resolved,
             AlertKind::Triage => EventKind::Triage,
+            AlertKind::Acknowledged => EventKind::Acknowledged,
         }
     }
 }
@@ -56,6 +59,7 @@ impl EventKind {
             EventKind::Firing => "firing",
             EventKind::Resolved => "resolved",
             EventKind::Triage => "triage",
+            EventKind::Acknowledged => "acknowledged",
         }
     }
 }
@@ -314,9 +318,10 @@ pub fn filter_of(q: &EventsQuery, now: Timestamp) -> Result<EventFilter, ApiErro
             "firing" => Ok(AlertKind::Firing),
             "resolved" => Ok(AlertKind::Resolved),
             "triage" => Ok(AlertKind::Triage),
+            "acknowledged" => Ok(AlertKind::Acknowledged),
             _ => Err(ApiError::field(
                 "kind",
-                format!("kind: {k:?} is not one of firing, resolved, triage"),
+                format!("kind: {k:?} is not one of firing, resolved, triage, acknowledged"),
             )),
         })
         .transpose()?;

@@ -418,7 +418,7 @@
   }
 
   function eventRow(ev) {
-    const kind = word(ev.kind, ["firing", "resolved", "triage"], "other");
+    const kind = word(ev.kind, ["firing", "resolved", "triage", "acknowledged"], "other");
     const tr = el("tr", "event kind-" + kind + " sev-row-" + word(ev.severity, SEVERITIES, "unknown"));
     tr.dataset.id = ev.id || "";
     cell(tr, 0, timeNode(ev.at)).className = "c-time";

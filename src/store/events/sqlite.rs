@@ -31,6 +31,7 @@ fn parse_kind(s: &str) -> Option<AlertKind> {
         "firing" => AlertKind::Firing,
         "resolved" => AlertKind::Resolved,
         "triage" => AlertKind::Triage,
+        "acknowledged" => AlertKind::Acknowledged,
         _ => return None,
     })
 }
