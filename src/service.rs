@@ -483,11 +483,13 @@ fn start_router(
     let (store, silences) = (store.addr.clone(), store.silences.clone());
     let exchange_count = settings.exchanges.len();
     let flap_hold = settings.router.flap_hold;
+    let correlation_hold = settings.router.correlation_hold;
     Supervisor::start_in_arbiter(arbiter, move |_| {
         RouterActor::new(region, window, &s, m)
             .with_store(store)
             .with_exchanges(exchange_count)
             .with_flap_hold(flap_hold)
+            .with_correlation_hold(correlation_hold)
             .with_silences(silences)
     })
 }

@@ -126,6 +126,16 @@ impl Connectivity {
         Some(Edge::Restored { since, at })
     }
 
+    /// How many exchanges the monitor probes.
+    pub fn configured(&self) -> usize {
+        self.exchanges
+    }
+
+    /// Whether the judgement applies at all (at least [`MIN_EXCHANGES`] exchanges).
+    pub fn judges(&self) -> bool {
+        self.exchanges >= MIN_EXCHANGES
+    }
+
     /// Whether connectivity is lost now (per-exchange alerts are inhibited).
     pub fn lost(&self) -> bool {
         self.lost_at.is_some()
