@@ -61,7 +61,7 @@ use crate::messages::{
     Stats, Timestamp, Triage, new_id,
 };
 use crate::route::connectivity::{Connectivity, Edge, OWN_EXCHANGE};
-use crate::route::correlation::{Correlation, Due};
+use crate::route::correlation::{self, CANARY_EXCHANGE, Correlation, Due};
 use crate::route::decision::{Decision, Dispatch, Dropped, Gate, Why};
 use crate::route::dedup::{Dedup, Episode, Held, Verdict};
 use crate::route::incidents::{Incidents, OpenIncident};
@@ -263,6 +263,11 @@ impl RouterCore {
         self.release_held(a.at, &mut out);
         self.release_downs(a.at, &mut out);
         self.let_out(a.at, &mut out);
+        let mut a = a;
+        if &*a.series.exchange == CANARY_EXCHANGE {
+            // A canary is not an exchange: never more than a warning.
+            a.severity = a.severity.min(Severity::Warning);
+        }
         if self.correlate(&a, &mut out) {
             return out;
         }
@@ -278,13 +283,24 @@ impl RouterCore {
         if a.series.metric == Metric::Errors {
             (self.correlation).on_errors(&a.series.exchange, &a.series.endpoint, true);
         }
+        if correlation::is_canary_down(a) {
+            self.correlation.set_canaries_down(true);
+            if let Some(edge) = self.connectivity.canaries_lost(a.at) {
+                self.announce_connectivity(edge, &Stats::default(), out);
+            }
+            return false;
+        }
         if !self.correlation.applies(a) || !self.connectivity.judges() {
             return false;
         }
         let exchange = &a.series.exchange;
         self.down.insert(exchange.clone());
         let until = self.correlation.hold_down(a.clone());
-        if let Some(edge) = self.connectivity.on_down(exchange, a.at) {
+        let mut edge = self.connectivity.on_down(exchange, a.at);
+        if edge.is_none() && self.correlation.canaries_down() {
+            edge = self.connectivity.canaries_lost(a.at);
+        }
+        if let Some(edge) = edge {
             self.announce_connectivity(edge, &Stats::default(), out);
         } else if self.connectivity.lost() {
             self.correlation.recovered(exchange);
@@ -306,7 +322,7 @@ impl RouterCore {
         let configured = self.connectivity.configured();
         let mut in_trouble: HashSet<Name> = self.correlation.failing_exchanges().cloned().collect();
         in_trouble.extend(self.down.iter().cloned());
-        in_trouble.remove(&Name::from(OWN_EXCHANGE));
+        in_trouble.retain(|x| !correlation::is_own(x));
         // Every exchange but the one held must be seen down or failing; one never heard of
         // (answering well) is not.
         let troubled = |exchange: &Name| {
@@ -411,6 +427,10 @@ impl RouterCore {
                 if &*series.exchange == OWN_EXCHANGE {
                     return Pass::On;
                 }
+                if &*series.exchange == CANARY_EXCHANGE {
+                    // Not an exchange: not counted, but quiet while connectivity is lost.
+                    return stop(self.connectivity.lost());
+                }
                 if series.metric == Metric::Availability
                     && let Some(edge) = self.connectivity.on_down(&series.exchange, a.at)
                 {
@@ -459,7 +479,12 @@ impl RouterCore {
                 out.push(Decision::Drop(Dropped::Recovered { series }));
             }
             self.down.remove(&r.series.exchange);
-            if &*r.series.exchange != OWN_EXCHANGE
+            if &*r.series.exchange == CANARY_EXCHANGE {
+                self.correlation.set_canaries_down(false);
+                if let Some(edge) = self.connectivity.canaries_back(r.at) {
+                    self.announce_connectivity(edge, &stats, &mut out);
+                }
+            } else if &*r.series.exchange != OWN_EXCHANGE
                 && let Some(edge) = self.connectivity.on_up(&r.series.exchange, r.at)
             {
                 self.announce_connectivity(edge, &stats, &mut out);

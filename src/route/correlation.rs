@@ -13,12 +13,21 @@
 //! are all down (our network: the downs are dropped), or one stops failing (the down goes
 //! out), or [`MAX_EXTENSIONS`] holds have passed. A single exchange's outage, with the others
 //! answering, is never extended: it waits the hold and no more.
+//!
+//! **Canaries** (`[monitor] canaries`): URLs of the desk's own choosing, probed like the
+//! endpoints of one more exchange, [`CANARY_EXCHANGE`], with its own breaker. While its breaker
+//! is open (the canaries keep failing), an exchange going down is our own network: the Router
+//! declares connectivity lost at once, without waiting for every exchange. The canaries are
+//! never counted as an exchange, and their own alerts are at most warnings.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use crate::messages::{Anomaly, Metric, Name, Timestamp};
 use crate::route::connectivity::OWN_EXCHANGE;
+
+/// The exchange name under which the canaries are probed (see the module docs).
+pub const CANARY_EXCHANGE: &str = "exwatch-canary";
 
 /// The detector of an exchange's `down` (its breaker opened).
 pub const DOWN_DETECTOR: &str = "circuit_open";
@@ -30,6 +39,19 @@ pub const MAX_EXTENSIONS: u32 = 10;
 /// The shortest step of an extension: a tiny hold still waits long enough for breakers that
 /// need a few confirmation re-probes (one a second by default).
 pub const MIN_EXTENSION_STEP: Duration = Duration::from_secs(1);
+
+/// Whether `exchange` is exwatch's own (its own series, or the canaries): never an exchange
+/// as the all-down judgement counts them.
+pub fn is_own(exchange: &str) -> bool {
+    exchange == OWN_EXCHANGE || exchange == CANARY_EXCHANGE
+}
+
+/// Whether `a` is the canaries' breaker opening.
+pub fn is_canary_down(a: &Anomaly) -> bool {
+    &*a.series.exchange == CANARY_EXCHANGE
+        && a.series.metric == Metric::Availability
+        && &*a.detector == DOWN_DETECTOR
+}
 
 /// A down waiting for its hold to pass.
 #[derive(Debug, Clone)]
@@ -62,6 +84,8 @@ pub struct Correlation {
     held: BTreeMap<Name, HeldDown>,
     /// Per exchange, its endpoints whose `errors` series is firing.
     failing: HashMap<Name, HashSet<Name>>,
+    /// Whether the canaries' breaker is open.
+    canaries_down: bool,
 }
 
 impl Correlation {
@@ -89,7 +113,17 @@ impl Correlation {
         !self.hold.is_zero()
             && a.series.metric == Metric::Availability
             && &*a.detector == DOWN_DETECTOR
-            && &*a.series.exchange != OWN_EXCHANGE
+            && !is_own(&a.series.exchange)
+    }
+
+    /// The canaries' breaker opened (`true`) or closed.
+    pub fn set_canaries_down(&mut self, down: bool) {
+        self.canaries_down = down;
+    }
+
+    /// Whether the canaries' breaker is open.
+    pub fn canaries_down(&self) -> bool {
+        self.canaries_down
     }
 
     /// Holds `a` (see [`Self::applies`]) until its hold has passed; answers when it is due. A

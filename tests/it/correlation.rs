@@ -62,6 +62,7 @@ fn start(
     fake: &FakeExchange,
     sink: &FakeSink,
     hold: Duration,
+    canaries: Vec<String>,
 ) -> (MonitorHandle, Collected<Anomaly>) {
     use CheckProfile::{Binance, Bybit, Okx};
     let mut settings = Settings {
@@ -101,6 +102,9 @@ fn start(
         ..crate::support::test_settings()
     };
     settings.router.correlation_hold = hold;
+    settings.monitor.canaries = canaries;
+    // The canaries take the defaults' interval.
+    settings.defaults.interval = INTERVAL;
     settings.shutdown.grace = Duration::from_secs(1);
     let anomalies = Collected::<Anomaly>::start();
     let monitor = Monitor::builder(settings)
@@ -147,7 +151,7 @@ fn opened(anomalies: &[Anomaly]) -> Vec<(String, Timestamp)> {
 async fn correlation_every_venue_failing_at_once_pages_only_connectivity() {
     let fake = FakeExchange::start();
     let sink = FakeSink::start();
-    let (monitor, mut anomalies) = start(&fake, &sink, Duration::from_secs(1));
+    let (monitor, mut anomalies) = start(&fake, &sink, Duration::from_secs(1), Vec::new());
     healthy(&fake).await;
     fake.set_mode(Mode::Reset);
     // The next slot (≤ 5 s), then the confirmation re-probes (1 s apart) open the breakers.
@@ -183,7 +187,7 @@ async fn correlation_a_single_venue_down_is_paged_within_the_hold() {
     let fake = FakeExchange::start();
     let sink = FakeSink::start();
     let hold = Duration::from_secs(1);
-    let (monitor, mut anomalies) = start(&fake, &sink, hold);
+    let (monitor, mut anomalies) = start(&fake, &sink, hold, Vec::new());
     healthy(&fake).await;
     fake.set_mode_for("/api/v5/public/time", Mode::Reset);
     fake.set_mode_for("/api/v5/system/status", Mode::Reset);
@@ -209,5 +213,48 @@ async fn correlation_a_single_venue_down_is_paged_within_the_hold() {
     assert!(delay >= hold, "held: {delay:?}");
     assert!(delay <= hold + Duration::from_millis(250), "{delay:?}");
     assert!(opened(&seen).iter().all(|(x, _)| x == "okx"));
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn correlation_canaries_failing_with_one_venue_is_our_network() {
+    let fake = FakeExchange::start();
+    let canary = FakeExchange::start();
+    let sink = FakeSink::start();
+    let (monitor, mut anomalies) = start(
+        &fake,
+        &sink,
+        Duration::from_secs(1),
+        vec![canary.url("/health")],
+    );
+    healthy(&fake).await;
+    assert!(canary.requests("/health") > 0, "the canary is probed");
+    // Our uplink to OKX and to the canary goes; Binance and Bybit still answer.
+    canary.set_mode(Mode::Reset);
+    fake.set_mode_for("/api/v5/public/time", Mode::Reset);
+    fake.set_mode_for("/api/v5/system/status", Mode::Reset);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while opened(&seen).len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "breakers opened: {:?}",
+            opened(&seen)
+        );
+        seen.extend(anomalies.drain().await);
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("breakers opened: {:?}", opened(&seen));
+    actix_rt::time::sleep(Duration::from_secs(2)).await;
+    monitor.drain().await;
+    let said = firing(&sink);
+    assert!(
+        !said.iter().any(|(x, d)| x == "okx" && d == "circuit_open"),
+        "okx paged as down: {said:?}"
+    );
+    let lost = (said.iter())
+        .filter(|(x, d)| x == "exwatch" && d == "monitor_connectivity")
+        .count();
+    assert_eq!(lost, 1, "{said:?}");
     monitor.stop().await;
 }

@@ -593,3 +593,47 @@ fn correlation_hold_zero_or_one_exchange_holds_nothing() {
     let d = core.on_anomaly(circuit_open("okx", 0));
     assert_eq!(sent(&core, &d).len(), 1);
 }
+
+#[test]
+fn correlation_canaries_failing_with_one_exchange_is_our_network_at_once() {
+    let mut core = held();
+    let canary = series(correlation::CANARY_EXCHANGE, "*", Metric::Availability);
+    let d = core.on_anomaly(anomaly(&canary, "circuit_open", Severity::Critical, 0));
+    // Exchanges answer: at most a warning about the canary, not an exchange outage.
+    let said = sent(&core, &d);
+    assert_eq!(said.len(), 1);
+    assert_eq!(said[0].0.severity, Severity::Warning);
+    assert_eq!(&*said[0].0.exchange, "exwatch-canary");
+    // One exchange goes down while the canaries fail: connectivity at once, no down.
+    let d = core.on_anomaly(circuit_open("okx", 100));
+    let titles: Vec<String> = sent(&core, &d).into_iter().map(|s| s.0.title).collect();
+    assert_eq!(titles, ["exwatch connectivity lost"]);
+    let d = core.on_tick(Timestamp(60 * S));
+    assert!(sent(&core, &d).is_empty(), "the held down was dropped");
+    // The canaries answer again: restored (okx alone is not every exchange).
+    let d = core.on_resolved(resolved(&canary, 70 * S));
+    let restored: Vec<(String, AlertKind)> = (sent(&core, &d).into_iter())
+        .map(|s| (s.0.detector.to_string(), s.0.kind))
+        .collect();
+    assert!(
+        restored.contains(&("monitor_connectivity".into(), AlertKind::Resolved)),
+        "{restored:?}"
+    );
+}
+
+#[test]
+fn correlation_an_exchange_down_then_the_canaries_is_our_network_and_drops_the_held_down() {
+    let mut core = held();
+    core.on_anomaly(circuit_open("okx", 0));
+    let canary = series(correlation::CANARY_EXCHANGE, "*", Metric::Availability);
+    let d = core.on_anomaly(anomaly(&canary, "circuit_open", Severity::Critical, 500));
+    let said: Vec<(String, String)> = (sent(&core, &d).into_iter())
+        .map(|s| (s.0.exchange.to_string(), s.0.detector.to_string()))
+        .collect();
+    assert_eq!(
+        said,
+        [("exwatch".to_owned(), "monitor_connectivity".to_owned())]
+    );
+    let d = core.on_tick(Timestamp(60 * S));
+    assert!(sent(&core, &d).is_empty());
+}
