@@ -39,6 +39,20 @@ pub(crate) fn validate(
         rules: crate::detect::config::rules(t.table("rules")),
     };
     let exchanges = probe::exchanges(t.table("exchanges"), &settings.defaults);
+    {
+        // exwatch's own series and its canaries use these exchange names.
+        let xs = t.table("exchanges");
+        let reserved = [
+            crate::route::connectivity::OWN_EXCHANGE,
+            crate::route::correlation::CANARY_EXCHANGE,
+        ];
+        for x in exchanges.iter().filter(|x| reserved.contains(&&*x.name)) {
+            xs.problem(
+                &x.name,
+                "reserved for exwatch's own series; choose another name",
+            );
+        }
+    }
     t.finish();
     if problems.is_empty() {
         Ok(Settings {
@@ -481,6 +495,21 @@ min_severity = "warning"
     fn config_toml_syntax_error_is_a_source_error() {
         let err = from_toml_str("[monitor\nregion = 1", &no_env).unwrap_err();
         assert!(matches!(err, ConfigError::Source(_)), "{err:?}");
+    }
+
+    #[test]
+    fn config_exchange_names_of_exwatch_itself_are_reserved() {
+        for name in ["exwatch", "exwatch-canary"] {
+            let toml = format!(
+                "[exchanges.{name}.endpoints.ping]\nurl = \"https://api.example.com/ping\"\n"
+            );
+            let p = problems(&toml);
+            assert!(
+                p.iter()
+                    .any(|l| l.starts_with(&format!("exchanges.{name}: reserved"))),
+                "{p:?}"
+            );
+        }
     }
 
     #[test]
