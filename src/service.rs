@@ -324,6 +324,42 @@ impl ProbeStage {
     }
 }
 
+/// The canaries (`[monitor] canaries`) as the endpoints of exwatch's own exchange
+/// [`crate::route::correlation::CANARY_EXCHANGE`], probed with the default interval and
+/// timeout and the plain `http` profile; `None` without canaries. A reload leaves them as
+/// they started.
+fn canary_exchange(settings: &Settings) -> Option<crate::config::ExchangeSettings> {
+    let urls = &settings.monitor.canaries;
+    if urls.is_empty() {
+        return None;
+    }
+    let d = &settings.defaults;
+    let endpoints = (urls.iter().enumerate())
+        .map(|(i, url)| crate::config::EndpointSettings {
+            name: Name::from(format!("canary{i}")),
+            url: url.clone(),
+            check: crate::config::CheckProfile::Http,
+            kind: crate::config::EndpointKind::Health,
+            symbol: None,
+            interval: d.interval,
+            timeout: d.timeout,
+            max_body_bytes: d.max_body_bytes,
+            confirm_interval: d
+                .confirm_interval
+                .unwrap_or_else(|| crate::config::default_confirm_interval(d.interval)),
+            confirm_probes: d.confirm_probes,
+        })
+        .collect();
+    Some(crate::config::ExchangeSettings {
+        name: Name::from(crate::route::correlation::CANARY_EXCHANGE),
+        max_connections: d.max_connections,
+        recv_window: None,
+        ahead_window: None,
+        confirm_per_minute: d.confirm_per_minute,
+        endpoints,
+    })
+}
+
 /// Where the first slots of the `index`-th of `all` exchanges fall.
 fn spread_of(index: usize, all: &[ExchangeSettings]) -> Spread {
     Spread {
@@ -495,11 +531,13 @@ fn start_router(
     let (store, silences) = (store.addr.clone(), store.silences.clone());
     let exchange_count = settings.exchanges.len();
     let flap_hold = settings.router.flap_hold;
+    let correlation_hold = settings.router.correlation_hold;
     Supervisor::start_in_arbiter(arbiter, move |_| {
         RouterActor::new(region, window, &s, m)
             .with_store(store)
             .with_exchanges(exchange_count)
             .with_flap_hold(flap_hold)
+            .with_correlation_hold(correlation_hold)
             .with_silences(silences)
     })
 }
@@ -669,6 +707,11 @@ impl MonitorBuilder {
         };
         for (i, ex) in settings.exchanges.iter().enumerate() {
             probes.start(ex.clone(), i, &settings.exchanges, &settings);
+        }
+        if let Some(canaries) = canary_exchange(&settings) {
+            // exwatch's own exchange: its breaker tells our network from the venues'.
+            let all = std::slice::from_ref(&canaries);
+            probes.start(canaries.clone(), 0, all, &settings);
         }
 
         let http = settings.http.clone();

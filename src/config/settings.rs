@@ -67,6 +67,11 @@ pub struct MonitorSettings {
     /// Threads (arbiters) the ProbeActors are spread over, by endpoint count; default: the
     /// machine's available cores.
     pub probe_threads: usize,
+    /// URLs of the desk's own choosing (a CDN, its own gateway) probed like endpoints, with
+    /// the default interval and timeout, as exwatch's own exchange `exwatch-canary`: when
+    /// they fail with the exchanges, it is our own network (see `[router] correlation_hold`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub canaries: Vec<String>,
 }
 
 impl Default for MonitorSettings {
@@ -74,6 +79,7 @@ impl Default for MonitorSettings {
         Self {
             region: Name::from("local"),
             probe_threads: default_probe_threads(),
+            canaries: Vec::new(),
         }
     }
 }

@@ -9,7 +9,8 @@ use crate::messages::{Name, Removed};
 use crate::settings::Settings;
 
 /// The keys a running monitor cannot change in place: the listener, the store file, the
-/// region every series and alert is labelled with, the probe threads, the restart budgets.
+/// region every series and alert is labelled with, the probe threads, the restart budgets,
+/// the canaries (their probe starts with the monitor).
 /// A reload that changes one reports it and keeps the running value.
 pub const NEEDS_RESTART: &[&str] = &[
     "http.listen",
@@ -19,6 +20,7 @@ pub const NEEDS_RESTART: &[&str] = &[
     "monitor.region",
     "monitor.probe_threads",
     "supervision",
+    "monitor.canaries",
 ];
 
 /// Named things added, removed and changed.
@@ -137,6 +139,7 @@ pub fn plan(old: &Settings, new: &Settings) -> Plan {
         old.monitor.region != new.monitor.region,
         old.monitor.probe_threads != new.monitor.probe_threads,
         old.supervision != new.supervision,
+        old.monitor.canaries != new.monitor.canaries,
     ];
     let series_removed = removed_series(old, new);
     Plan {
@@ -184,6 +187,7 @@ pub fn effective(old: &Settings, mut new: Settings) -> Settings {
     new.monitor.region = old.monitor.region.clone();
     new.monitor.probe_threads = old.monitor.probe_threads;
     new.supervision = old.supervision.clone();
+    new.monitor.canaries = old.monitor.canaries.clone();
     new
 }
 

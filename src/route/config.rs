@@ -20,6 +20,10 @@ pub struct RouterSettings {
     /// alert waits this long and is dropped if it does. Zero disables.
     #[serde(serialize_with = "ser_duration")]
     pub flap_hold: Duration,
+    /// An exchange's `down` alert waits this long, so that when every exchange goes down
+    /// within it (exwatch's own network) only `monitor_connectivity` goes out. Zero disables.
+    #[serde(serialize_with = "ser_duration")]
+    pub correlation_hold: Duration,
 }
 
 impl Default for RouterSettings {
@@ -27,17 +31,19 @@ impl Default for RouterSettings {
         Self {
             dedup_window: Duration::from_secs(300),
             flap_hold: Duration::from_secs(120),
+            correlation_hold: Duration::from_secs(1),
         }
     }
 }
 
-/// Validates `[router]`: `dedup_window` a positive duration, `flap_hold` a duration (zero
-/// turns it off); unknown keys are reported by the walk.
+/// Validates `[router]`: `dedup_window` a positive duration, `flap_hold` and
+/// `correlation_hold` durations (zero turns them off); unknown keys are reported by the walk.
 pub(crate) fn router(mut t: Table<'_>) -> RouterSettings {
     let d = RouterSettings::default();
     let out = RouterSettings {
         dedup_window: positive_duration(&mut t, "dedup_window", d.dedup_window),
         flap_hold: t.duration("flap_hold").unwrap_or(d.flap_hold),
+        correlation_hold: t.duration("correlation_hold").unwrap_or(d.correlation_hold),
     };
     t.finish();
     out
@@ -57,6 +63,27 @@ mod tests {
         assert_eq!(s.router.flap_hold, Duration::ZERO);
         let p = problems(&minimal("[router]\nflap_hold = 5\n"));
         assert!(p.iter().any(|l| l.contains("router.flap_hold")), "{p:?}");
+    }
+
+    #[test]
+    fn config_router_correlation_hold_defaults_to_1s_allows_zero_and_rejects_garbage() {
+        let s = from_toml_str(&minimal(""), &no_env).unwrap();
+        assert_eq!(s.router.correlation_hold, Duration::from_secs(1));
+        let s = from_toml_str(&minimal("[router]\ncorrelation_hold = \"0s\"\n"), &no_env).unwrap();
+        assert_eq!(s.router.correlation_hold, Duration::ZERO);
+        let s = from_toml_str(
+            &minimal("[router]\ncorrelation_hold = \"2500ms\"\n"),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(s.router.correlation_hold, Duration::from_millis(2500));
+        for bad in ["\"-1s\"", "\"soon\"", "1"] {
+            let p = problems(&minimal(&format!("[router]\ncorrelation_hold = {bad}\n")));
+            assert!(
+                p.iter().any(|l| l.starts_with("router.correlation_hold:")),
+                "{bad}: {p:?}"
+            );
+        }
     }
 
     #[test]

@@ -132,6 +132,36 @@ impl Connectivity {
         self.down.remove(exchange);
     }
 
+    /// The canaries fail too (see [`crate::route::correlation`]): lost at `at` if any
+    /// exchange is down, without waiting for all of them.
+    pub fn canaries_lost(&mut self, at: Timestamp) -> Option<Edge> {
+        if self.lost_at.is_some() || self.down.is_empty() {
+            return None;
+        }
+        self.lost_at = Some(at);
+        Some(Edge::Lost { at })
+    }
+
+    /// The canaries answer again at `at`: connectivity is restored unless every exchange is
+    /// still down.
+    pub fn canaries_back(&mut self, at: Timestamp) -> Option<Edge> {
+        if self.down.len() >= self.exchanges.max(MIN_EXCHANGES) {
+            return None;
+        }
+        let since = self.lost_at.take()?;
+        Some(Edge::Restored { since, at })
+    }
+
+    /// How many exchanges the monitor probes.
+    pub fn configured(&self) -> usize {
+        self.exchanges
+    }
+
+    /// Whether the judgement applies at all (at least [`MIN_EXCHANGES`] exchanges).
+    pub fn judges(&self) -> bool {
+        self.exchanges >= MIN_EXCHANGES
+    }
+
     /// Whether connectivity is lost now (per-exchange alerts are inhibited).
     pub fn lost(&self) -> bool {
         self.lost_at.is_some()

@@ -66,6 +66,7 @@ use crate::messages::{
     Stats, Timestamp, Triage, new_id,
 };
 use crate::route::connectivity::{Connectivity, Edge, OWN_EXCHANGE};
+use crate::route::correlation::{self, CANARY_EXCHANGE, Correlation, Due};
 use crate::route::decision::{Decision, Dispatch, Dropped, Gate, Why};
 use crate::route::dedup::{Dedup, Episode, Held, Verdict};
 use crate::route::incidents::{Incidents, OpenIncident};
@@ -148,6 +149,8 @@ pub struct RouterCore {
     maintenance: MaintenanceBoard,
     /// Whether every exchange is down at once (exwatch's own network).
     connectivity: Connectivity,
+    /// Downs held by the correlation hold (see [`crate::route::correlation`]).
+    correlation: Correlation,
     /// Silences set by people, not over yet.
     silences: SilenceBoard,
     /// Per series a silence holds back: the alert due for it, and why it was due.
@@ -175,6 +178,7 @@ impl RouterCore {
             down: HashSet::new(),
             maintenance: MaintenanceBoard::new(),
             connectivity: Connectivity::new(0),
+            correlation: Correlation::new(Duration::ZERO),
             silences: SilenceBoard::new(),
             muted: HashMap::new(),
             unheard: HashSet::new(),
@@ -197,6 +201,18 @@ impl RouterCore {
         self.dedup =
             std::mem::replace(&mut self.dedup, Dedup::new(Duration::ZERO)).with_flap_hold(hold);
         self
+    }
+
+    /// Holds each exchange's `down` for `hold` (`[router] correlation_hold`, see
+    /// [`crate::route::correlation`]). Zero (the default here) disables it.
+    pub fn with_correlation_hold(mut self, hold: Duration) -> Self {
+        self.correlation.set_hold(hold);
+        self
+    }
+
+    /// A new `[router] correlation_hold` (a live reload); downs held keep their due time.
+    pub fn set_correlation_hold(&mut self, hold: Duration) {
+        self.correlation.set_hold(hold);
     }
 
     /// Starts with these silences (those kept in the store, at start).
@@ -253,18 +269,98 @@ impl RouterCore {
     pub fn on_anomaly(&mut self, a: Anomaly) -> Vec<Decision> {
         let mut out = Vec::new();
         self.release_held(a.at, &mut out);
+        self.release_downs(a.at, &mut out);
         self.let_out(a.at, &mut out);
+        let mut a = a;
+        if &*a.series.exchange == CANARY_EXCHANGE {
+            // A canary is not an exchange: never more than a warning.
+            a.severity = a.severity.min(Severity::Warning);
+        }
+        if self.correlate(&a, &mut out) {
+            return out;
+        }
+        self.admit(a, &mut out);
+        out
+    }
+
+    /// The correlation hold ([`crate::route::correlation`]): notes failing `errors` series,
+    /// and holds an exchange's down (answers true) instead of admitting it now. The exchange
+    /// counts as down at once (its other series are inhibited, and it counts towards "every
+    /// exchange is down"); when that makes connectivity lost, every held down is dropped.
+    fn correlate(&mut self, a: &Anomaly, out: &mut Vec<Decision>) -> bool {
+        if a.series.metric == Metric::Errors {
+            (self.correlation).on_errors(&a.series.exchange, &a.series.endpoint, true);
+        }
+        if correlation::is_canary_down(a) {
+            self.correlation.set_canaries_down(true);
+            if let Some(edge) = self.connectivity.canaries_lost(a.at) {
+                self.announce_connectivity(edge, &Stats::default(), out);
+            }
+            return false;
+        }
+        if !self.correlation.applies(a) || !self.connectivity.judges() {
+            return false;
+        }
+        let exchange = &a.series.exchange;
+        self.down.insert(exchange.clone());
+        let until = self.correlation.hold_down(a.clone());
+        let mut edge = self.connectivity.on_down(exchange, a.at);
+        if edge.is_none() && self.correlation.canaries_down() {
+            edge = self.connectivity.canaries_lost(a.at);
+        }
+        if let Some(edge) = edge {
+            self.announce_connectivity(edge, &Stats::default(), out);
+        } else if self.connectivity.lost() {
+            self.correlation.recovered(exchange);
+            let (series, gate) = (a.series.clone(), Gate::Connectivity);
+            out.push(Decision::Drop(Dropped::Gate { series, gate }));
+        } else {
+            let series = a.series.clone();
+            out.push(Decision::Hold { series, until });
+        }
+        true
+    }
+
+    /// Lets through the gates the held downs due at `now` (event time); extends those whose
+    /// every other exchange is down or failing.
+    fn release_downs(&mut self, now: Timestamp, out: &mut Vec<Decision>) {
+        if self.correlation.next_due().is_none_or(|due| due > now) {
+            return;
+        }
+        let configured = self.connectivity.configured();
+        let mut in_trouble: HashSet<Name> = self.correlation.failing_exchanges().cloned().collect();
+        in_trouble.extend(self.down.iter().cloned());
+        in_trouble.retain(|x| !correlation::is_own(x));
+        // Every exchange but the one held must be seen down or failing; one never heard of
+        // (answering well) is not.
+        let troubled = |exchange: &Name| {
+            in_trouble.iter().filter(|x| *x != exchange).count() + 1 >= configured
+        };
+        let due = self.correlation.due(now, troubled);
+        for d in due {
+            match d {
+                Due::Release(a) => self.admit(a, out),
+                Due::Extend { exchange, until } => {
+                    let series = SeriesKey::new(exchange, "*", Metric::Availability);
+                    out.push(Decision::Hold { series, until });
+                }
+            }
+        }
+    }
+
+    /// `a` through the [`GATES`], and out if it passes them.
+    fn admit(&mut self, a: Anomaly, out: &mut Vec<Decision>) {
         let stats = self.note_stats(&a.series.exchange, &a.series.endpoint, &a.stats);
-        self.expire_maintenance(&a.series.exchange, a.at, &mut out);
+        self.expire_maintenance(&a.series.exchange, a.at, out);
         let mut verdict = Verdict::New;
         let mut muted_by = None;
         for gate in GATES {
-            match self.gate(gate, &a, &mut verdict, &mut out) {
+            match self.gate(gate, &a, &mut verdict, out) {
                 Pass::On => {}
                 Pass::Stop => {
                     let series = a.series;
                     out.push(Decision::Drop(Dropped::Gate { series, gate }));
-                    return out;
+                    return;
                 }
                 Pass::Mute(silence) => {
                     muted_by = Some(silence);
@@ -304,7 +400,7 @@ impl RouterCore {
             }
             self.muted.insert(series, (alert.clone(), verdict));
             out.push(Decision::Silence { alert, silence });
-            return out;
+            return;
         }
         self.unheard.remove(&series);
         self.muted.remove(&series);
@@ -314,8 +410,7 @@ impl RouterCore {
             Verdict::New | Verdict::Suppressed => Why::New,
         };
         let severity = alert.severity;
-        self.fan_out(alert, severity, why, &mut out);
-        out
+        self.fan_out(alert, severity, why, out);
     }
 
     /// One gate of [`GATES`] for `a`. The dedup gate sets `verdict`.
@@ -339,6 +434,10 @@ impl RouterCore {
             Gate::Connectivity => {
                 if &*series.exchange == OWN_EXCHANGE {
                     return Pass::On;
+                }
+                if &*series.exchange == CANARY_EXCHANGE {
+                    // Not an exchange: not counted, but quiet while connectivity is lost.
+                    return stop(self.connectivity.lost());
                 }
                 if series.metric == Metric::Availability
                     && let Some(edge) = self.connectivity.on_down(&series.exchange, a.at)
@@ -378,9 +477,22 @@ impl RouterCore {
         // Recovered: nothing of it is let out when its silence ends.
         self.muted.remove(&r.series);
         self.let_out(r.at, &mut out);
+        if r.series.metric == Metric::Errors {
+            (self.correlation).on_errors(&r.series.exchange, &r.series.endpoint, false);
+        }
         if r.series.metric == Metric::Availability {
+            if self.correlation.recovered(&r.series.exchange).is_some() {
+                // Back within the correlation hold: its down is never sent.
+                let series = r.series.clone();
+                out.push(Decision::Drop(Dropped::Recovered { series }));
+            }
             self.down.remove(&r.series.exchange);
-            if &*r.series.exchange != OWN_EXCHANGE
+            if &*r.series.exchange == CANARY_EXCHANGE {
+                self.correlation.set_canaries_down(false);
+                if let Some(edge) = self.connectivity.canaries_back(r.at) {
+                    self.announce_connectivity(edge, &stats, &mut out);
+                }
+            } else if &*r.series.exchange != OWN_EXCHANGE
                 && let Some(edge) = self.connectivity.on_up(&r.series.exchange, r.at)
             {
                 self.announce_connectivity(edge, &stats, &mut out);
@@ -396,6 +508,7 @@ impl RouterCore {
             None => {}
         }
         self.release_held(r.at, &mut out);
+        self.release_downs(r.at, &mut out);
         out
     }
 
@@ -439,7 +552,14 @@ impl RouterCore {
     pub fn on_tick(&mut self, now: Timestamp) -> Vec<Decision> {
         let mut out = Vec::new();
         self.release_held(now, &mut out);
+        self.release_downs(now, &mut out);
         out
+    }
+
+    /// When the earliest down held by the correlation hold is due (the actor re-arms its timer
+    /// after a restart).
+    pub fn next_held_down(&self) -> Option<Timestamp> {
+        self.correlation.next_due()
     }
 
     /// The timer at the nearest end of a silence ([`Self::next_silence_end`]): lets out what
@@ -703,6 +823,13 @@ impl RouterCore {
     /// The `monitor_connectivity` alert: firing when every exchange is down, resolved when one
     /// answers again.
     fn announce_connectivity(&mut self, edge: Edge, stats: &Stats, out: &mut Vec<Decision>) {
+        if let Edge::Lost { .. } = edge {
+            // Our own network: the downs held so far are never sent.
+            for a in self.correlation.drop_all() {
+                let (series, gate) = (a.series, Gate::Connectivity);
+                out.push(Decision::Drop(Dropped::Gate { series, gate }));
+            }
+        }
         let alert = crate::route::connectivity::alert(&self.region, edge, stats);
         self.fan_out(alert, Severity::Critical, Why::Connectivity, out);
     }

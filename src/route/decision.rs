@@ -22,7 +22,10 @@ pub enum Decision {
         silence: Name,
     },
     /// A series' resolution is held by the flap hold: its resolved alert is due at `until`
-    /// (sooner dropped, if the series fires again).
+    /// (sooner dropped, if the series fires again). Or an exchange's down (its availability
+    /// series) is held by the correlation hold ([`crate::route::correlation`]): due at
+    /// `until`, dropped if every exchange goes down or it recovers meanwhile. The actor arms
+    /// a timer for `until` ([`crate::route::core::RouterCore::on_tick`]).
     Hold {
         /// The series that recovered.
         series: SeriesKey,
@@ -82,6 +85,12 @@ pub enum Dropped {
     /// its end): no resolved alert.
     Unheard {
         /// The series.
+        series: SeriesKey,
+    },
+    /// An exchange's down held by the correlation hold ([`crate::route::correlation`]) is
+    /// not sent: the exchange answered again within the hold.
+    Recovered {
+        /// The exchange's availability series.
         series: SeriesKey,
     },
     /// A triage follow-up for an alert the Router does not remember.

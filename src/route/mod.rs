@@ -6,6 +6,7 @@
 pub mod config;
 pub mod connectivity;
 pub mod core;
+pub mod correlation;
 pub mod decision;
 pub mod dedup;
 pub mod incidents;

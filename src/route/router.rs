@@ -102,6 +102,8 @@ pub struct RouterActor {
     silences_active: Gauge,
     /// The flap-hold tick runs (armed once per actor start, see `start_flap_tick`).
     flap_ticking: bool,
+    /// Due times of holds decided since the last handler armed their timers.
+    holds_due: Vec<Timestamp>,
 }
 
 impl RouterActor {
@@ -123,6 +125,7 @@ impl RouterActor {
             silenced_total: metrics.counter("exwatch_alerts_silenced_total", &[]),
             silences_active: metrics.gauge("exwatch_silences_active", &[]),
             flap_ticking: false,
+            holds_due: Vec::new(),
             metrics,
         }
     }
@@ -136,6 +139,13 @@ impl RouterActor {
     /// Holds resolutions for `hold` (`[router] flap_hold`, see [`RouterCore::with_flap_hold`]).
     pub fn with_flap_hold(mut self, hold: Duration) -> Self {
         self.core = self.core.with_flap_hold(hold);
+        self
+    }
+
+    /// Holds each exchange's down for `hold` (`[router] correlation_hold`, see
+    /// [`RouterCore::with_correlation_hold`]).
+    pub fn with_correlation_hold(mut self, hold: Duration) -> Self {
+        self.core = self.core.with_correlation_hold(hold);
         self
     }
 
@@ -164,7 +174,8 @@ impl RouterActor {
                     self.to_store(RecordSilenced(alert));
                 }
                 Decision::Hold { series, until } => {
-                    tracing::debug!(series = %series, until = %until, "Resolution held (flap hold).");
+                    tracing::debug!(series = %series, until = %until, "Held (flap or correlation hold).");
+                    self.holds_due.push(until);
                 }
                 Decision::Drop(Dropped::UnknownAlert { alert_id }) => {
                     tracing::warn!(alert = %alert_id, "Triage for an unknown alert; dropped.");
@@ -255,6 +266,9 @@ impl Actor for RouterActor {
         ctx.set_mailbox_capacity(1024);
         self.schedule_silence_timer(ctx);
         self.start_flap_tick(ctx);
+        // After a restart, the downs still held need their timer again.
+        self.holds_due.extend(self.core.next_held_down());
+        self.arm_holds(ctx);
     }
 }
 
@@ -271,9 +285,29 @@ impl RouterActor {
             // Router nothing more: a wall-clock tick releases them. Live, event time is wall
             // time; a replayed past is released at once.
             ctx.run_interval(tick, |act, ctx| {
-                guard(act, ctx, "router", |act, _| {
+                guard(act, ctx, "router", |act, ctx| {
                     let decisions = act.core.on_tick(Timestamp::now());
                     act.apply(decisions);
+                    act.arm_holds(ctx);
+                });
+            });
+        }
+    }
+}
+
+impl RouterActor {
+    /// Arms a one-shot timer at the exact due time of each hold decided since the last call
+    /// (a correlation hold's down must not wait for a coarse tick): it releases what is due
+    /// then, and arms the timers of holds that were extended.
+    fn arm_holds(&mut self, ctx: &mut Context<Self>) {
+        for until in std::mem::take(&mut self.holds_due) {
+            let wait = until.since(Timestamp::now());
+            ctx.run_later(wait, move |act, ctx| {
+                guard(act, ctx, "router", |act, ctx| {
+                    // Wall time may lag the event time a hair: due at `until` all the same.
+                    let decisions = act.core.on_tick(Timestamp::now().max(until));
+                    act.apply(decisions);
+                    act.arm_holds(ctx);
                 });
             });
         }
@@ -293,7 +327,10 @@ impl Handler<Anomaly> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, a: Anomaly, ctx: &mut Context<Self>) {
-        guard(self, ctx, "router", |act, _| act.on_anomaly(a));
+        guard(self, ctx, "router", |act, ctx| {
+            act.on_anomaly(a);
+            act.arm_holds(ctx);
+        });
     }
 }
 
@@ -301,7 +338,10 @@ impl Handler<Resolved> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, r: Resolved, ctx: &mut Context<Self>) {
-        guard(self, ctx, "router", |act, _| act.on_resolved(r));
+        guard(self, ctx, "router", |act, ctx| {
+            act.on_resolved(r);
+            act.arm_holds(ctx);
+        });
     }
 }
 

@@ -39,6 +39,20 @@ pub(crate) fn validate(
         rules: crate::detect::config::rules(t.table("rules")),
     };
     let exchanges = probe::exchanges(t.table("exchanges"), &settings.defaults);
+    {
+        // exwatch's own series and its canaries use these exchange names.
+        let xs = t.table("exchanges");
+        let reserved = [
+            crate::route::connectivity::OWN_EXCHANGE,
+            crate::route::correlation::CANARY_EXCHANGE,
+        ];
+        for x in exchanges.iter().filter(|x| reserved.contains(&&*x.name)) {
+            xs.problem(
+                &x.name,
+                "reserved for exwatch's own series; choose another name",
+            );
+        }
+    }
     t.finish();
     if problems.is_empty() {
         Ok(Settings {
@@ -64,10 +78,18 @@ fn monitor(mut t: Table<'_>) -> MonitorSettings {
         None => d.region,
     };
     let probe_threads = usize_between(&mut t, "probe_threads", 1, 256, d.probe_threads);
+    let canaries = (t
+        .str_or_list("canaries")
+        .unwrap_or_default()
+        .iter()
+        .enumerate())
+    .filter_map(|(i, url)| check_url(&t, &format!("canaries[{i}]"), url))
+    .collect();
     t.finish();
     MonitorSettings {
         region,
         probe_threads,
+        canaries,
     }
 }
 
@@ -473,6 +495,53 @@ min_severity = "warning"
     fn config_toml_syntax_error_is_a_source_error() {
         let err = from_toml_str("[monitor\nregion = 1", &no_env).unwrap_err();
         assert!(matches!(err, ConfigError::Source(_)), "{err:?}");
+    }
+
+    #[test]
+    fn config_exchange_names_of_exwatch_itself_are_reserved() {
+        for name in ["exwatch", "exwatch-canary"] {
+            let toml = format!(
+                "[exchanges.{name}.endpoints.ping]\nurl = \"https://api.example.com/ping\"\n"
+            );
+            let p = problems(&toml);
+            assert!(
+                p.iter()
+                    .any(|l| l.starts_with(&format!("exchanges.{name}: reserved"))),
+                "{p:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_monitor_canaries_are_http_urls_reported_by_index() {
+        let s = from_toml_str(
+            &minimal("[monitor]\ncanaries = [\"https://cdn.example.com/\", \"http://10.0.0.1/health\"]\n"),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(s.monitor.canaries.len(), 2);
+        assert!(
+            from_toml_str(&minimal(""), &no_env)
+                .unwrap()
+                .monitor
+                .canaries
+                .is_empty()
+        );
+        let p = problems(&minimal(
+            "[monitor]\ncanaries = [\"https://ok.example/\", \"ftp://x/\", \"nope\"]\n",
+        ));
+        assert!(
+            p.iter().any(|l| l.starts_with("monitor.canaries[1]:")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|l| l.starts_with("monitor.canaries[2]:")),
+            "{p:?}"
+        );
+        assert!(
+            !p.iter().any(|l| l.starts_with("monitor.canaries[0]")),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod collect;
 mod common;
 mod confirm;
 mod connectivity;
+mod correlation;
 mod dashboard;
 mod delivery;
 mod demo;

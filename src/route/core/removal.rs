@@ -72,6 +72,14 @@ impl RouterCore {
         self.unheard.retain(|s| !gone(&s.exchange, &s.endpoint));
         self.acked.retain(|s, _| !gone(&s.exchange, &s.endpoint));
         self.board.retain(|(x, e), _| !gone(x, e));
+        for r in removed {
+            match r {
+                Removed::Exchange(x) => self.correlation.forget(x, None),
+                Removed::Endpoint { exchange, endpoint } => {
+                    self.correlation.forget(exchange, Some(endpoint))
+                }
+            }
+        }
         for exchange in removed.iter().filter_map(|r| match r {
             Removed::Exchange(x) => Some(x),
             Removed::Endpoint { .. } => None,
@@ -125,6 +133,7 @@ mod tests {
             name: Name::from("log"),
             min_severity: Severity::Info,
             wants_triage: true,
+            wants_acks: false,
         });
         core
     }
@@ -230,5 +239,17 @@ mod tests {
                 .any(|d| matches!(d, Decision::Drop(Dropped::Unheard { .. })))
         );
         assert!(core.muted.is_empty() && core.unheard.is_empty());
+    }
+
+    #[test]
+    fn a_down_held_by_the_correlation_hold_of_a_removed_exchange_never_goes_out() {
+        let mut core = core().with_correlation_hold(Duration::from_secs(1));
+        let down = SeriesKey::new("gone", "*", Metric::Availability);
+        let mut a = anomaly(&down, 1_000);
+        a.detector = Name::from("circuit_open");
+        a.severity = Severity::Critical;
+        assert!(sent(&core.on_anomaly(a)).is_empty(), "held");
+        core.forget(&[Removed::Exchange(Name::from("gone"))], Timestamp(1_500));
+        assert!(sent(&core.on_tick(Timestamp(60_000))).is_empty());
     }
 }

@@ -485,3 +485,194 @@ fn router_the_first_ack_tells_only_the_routes_that_want_acks() {
     let (_, d) = plain.acknowledge(&alert, Timestamp(S)).expect("open");
     assert!(d.is_empty());
 }
+
+/// Three exchanges with a 1 s correlation hold.
+fn held() -> RouterCore {
+    router()
+        .with_exchanges(3)
+        .with_correlation_hold(Duration::from_secs(1))
+}
+
+fn circuit_open(exchange: &str, at: i64) -> Anomaly {
+    anomaly(&down(exchange), "circuit_open", Severity::Critical, at)
+}
+
+#[test]
+fn correlation_hold_delays_a_single_down_by_the_hold_and_nothing_else() {
+    let mut core = held();
+    let d = core.on_anomaly(circuit_open("okx", 10 * S));
+    assert!(sent(&core, &d).is_empty(), "held");
+    assert!(matches!(&d[..], [Decision::Hold { until, .. }] if *until == Timestamp(11 * S)));
+    // Any other alert goes out at once, even while the down is held.
+    let d = core.on_anomaly(anomaly(
+        &okx_latency(),
+        "zscore",
+        Severity::Warning,
+        10 * S + 10,
+    ));
+    assert!(
+        sent(&core, &d).is_empty(),
+        "okx's own symptoms are inhibited by its down"
+    );
+    let bybit = series("bybit", "time", Metric::LatencyMs);
+    let d = core.on_anomaly(anomaly(&bybit, "zscore", Severity::Warning, 10 * S + 20));
+    assert_eq!(kinds(&core, &d), [(AlertKind::Firing, Why::New)]);
+    assert!(core.on_tick(Timestamp(11 * S - 1)).is_empty());
+    let d = core.on_tick(Timestamp(11 * S));
+    let (alert, _, why) = sent(&core, &d).remove(0);
+    assert_eq!((&*alert.title, why), ("okx down (circuit open)", Why::New));
+    assert_eq!(
+        alert.at,
+        Timestamp(10 * S),
+        "the alert keeps the breaker's time"
+    );
+    assert_eq!(core.next_held_down(), None);
+}
+
+#[test]
+fn correlation_hold_is_released_on_event_time_too() {
+    let mut core = held();
+    core.on_anomaly(circuit_open("okx", 0));
+    let bybit = series("bybit", "time", Metric::LatencyMs);
+    let d = core.on_anomaly(anomaly(&bybit, "zscore", Severity::Warning, 2 * S));
+    let titles: Vec<String> = sent(&core, &d).into_iter().map(|s| s.0.title).collect();
+    assert_eq!(
+        titles,
+        ["okx down (circuit open)", "bybit time latency spike"]
+    );
+}
+
+#[test]
+fn correlation_every_exchange_down_within_the_hold_is_only_connectivity() {
+    let mut core = held();
+    let mut all = Vec::new();
+    for (i, x) in ["binance", "bybit", "okx"].into_iter().enumerate() {
+        let d = core.on_anomaly(circuit_open(x, i as i64 * 400));
+        all.extend(sent(&core, &d));
+    }
+    all.extend({
+        let d = core.on_tick(Timestamp(10 * S));
+        sent(&core, &d)
+    });
+    let said: Vec<(&str, &str)> = (all.iter())
+        .map(|(a, _, _)| (&*a.exchange, &*a.detector))
+        .collect();
+    assert_eq!(said, [("exwatch", "monitor_connectivity")]);
+}
+
+#[test]
+fn correlation_an_exchange_back_within_the_hold_sends_nothing() {
+    let mut core = held();
+    core.on_anomaly(circuit_open("okx", 0));
+    let d = core.on_resolved(resolved(&down("okx"), 500));
+    assert!(
+        d.iter()
+            .any(|d| matches!(d, Decision::Drop(Dropped::Recovered { .. })))
+    );
+    assert!(sent(&core, &d).is_empty());
+    assert!(
+        {
+            let d = core.on_tick(Timestamp(5 * S));
+            sent(&core, &d)
+        }
+        .is_empty()
+    );
+}
+
+#[test]
+fn correlation_a_down_waits_while_every_other_exchange_is_failing() {
+    let mut core = held();
+    let failing = |x: &str, at| {
+        anomaly(
+            &series(x, "time", Metric::Errors),
+            "consecutive_failures",
+            Severity::Warning,
+            at,
+        )
+    };
+    // binance opens first; bybit and okx are failing but their breakers need more probes.
+    core.on_anomaly(failing("bybit", 0));
+    core.on_anomaly(failing("okx", 0));
+    core.on_anomaly(circuit_open("binance", 100));
+    let d = core.on_tick(Timestamp(1100));
+    assert!(sent(&core, &d).is_empty());
+    assert!(matches!(&d[..], [Decision::Hold { .. }]), "extended: {d:?}");
+    core.on_anomaly(circuit_open("bybit", 2000));
+    let d = core.on_anomaly(circuit_open("okx", 2500));
+    let said: Vec<String> = sent(&core, &d).into_iter().map(|s| s.0.title).collect();
+    assert_eq!(said, ["exwatch connectivity lost"]);
+    assert!(
+        {
+            let d = core.on_tick(Timestamp(60 * S));
+            sent(&core, &d)
+        }
+        .is_empty()
+    );
+
+    // One failing, one healthy: not our network; the down waits the hold only.
+    let mut core = held();
+    core.on_anomaly(failing("bybit", 0));
+    core.on_anomaly(circuit_open("binance", 100));
+    let d = core.on_tick(Timestamp(1100));
+    assert_eq!(
+        sent(&core, &d).len(),
+        1,
+        "okx answers: binance's down goes out"
+    );
+}
+
+#[test]
+fn correlation_hold_zero_or_one_exchange_holds_nothing() {
+    let mut core = router().with_exchanges(3);
+    let d = core.on_anomaly(circuit_open("okx", 0));
+    assert_eq!(sent(&core, &d).len(), 1);
+    let mut core = router()
+        .with_exchanges(1)
+        .with_correlation_hold(Duration::from_secs(1));
+    let d = core.on_anomaly(circuit_open("okx", 0));
+    assert_eq!(sent(&core, &d).len(), 1);
+}
+
+#[test]
+fn correlation_canaries_failing_with_one_exchange_is_our_network_at_once() {
+    let mut core = held();
+    let canary = series(correlation::CANARY_EXCHANGE, "*", Metric::Availability);
+    let d = core.on_anomaly(anomaly(&canary, "circuit_open", Severity::Critical, 0));
+    // Exchanges answer: at most a warning about the canary, not an exchange outage.
+    let said = sent(&core, &d);
+    assert_eq!(said.len(), 1);
+    assert_eq!(said[0].0.severity, Severity::Warning);
+    assert_eq!(&*said[0].0.exchange, "exwatch-canary");
+    // One exchange goes down while the canaries fail: connectivity at once, no down.
+    let d = core.on_anomaly(circuit_open("okx", 100));
+    let titles: Vec<String> = sent(&core, &d).into_iter().map(|s| s.0.title).collect();
+    assert_eq!(titles, ["exwatch connectivity lost"]);
+    let d = core.on_tick(Timestamp(60 * S));
+    assert!(sent(&core, &d).is_empty(), "the held down was dropped");
+    // The canaries answer again: restored (okx alone is not every exchange).
+    let d = core.on_resolved(resolved(&canary, 70 * S));
+    let restored: Vec<(String, AlertKind)> = (sent(&core, &d).into_iter())
+        .map(|s| (s.0.detector.to_string(), s.0.kind))
+        .collect();
+    assert!(
+        restored.contains(&("monitor_connectivity".into(), AlertKind::Resolved)),
+        "{restored:?}"
+    );
+}
+
+#[test]
+fn correlation_an_exchange_down_then_the_canaries_is_our_network_and_drops_the_held_down() {
+    let mut core = held();
+    core.on_anomaly(circuit_open("okx", 0));
+    let canary = series(correlation::CANARY_EXCHANGE, "*", Metric::Availability);
+    let d = core.on_anomaly(anomaly(&canary, "circuit_open", Severity::Critical, 500));
+    let said: Vec<(String, String)> = (sent(&core, &d).into_iter())
+        .map(|s| (s.0.exchange.to_string(), s.0.detector.to_string()))
+        .collect();
+    assert_eq!(
+        said,
+        [("exwatch".to_owned(), "monitor_connectivity".to_owned())]
+    );
+    let d = core.on_tick(Timestamp(60 * S));
+    assert!(sent(&core, &d).is_empty());
+}

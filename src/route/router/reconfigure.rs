@@ -46,7 +46,10 @@ impl Handler<Reconfigure> for RouterActor {
         let RouterSettings {
             dedup_window,
             flap_hold,
+            correlation_hold,
+            ..
         } = msg.settings;
+        self.core.set_correlation_hold(correlation_hold);
         self.core
             .reconfigure(dedup_window, flap_hold, msg.exchanges);
         // Resolutions held before keep their due time; the tick (if any ran) releases them.
