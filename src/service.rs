@@ -156,7 +156,8 @@ impl ChannelStage {
         let (retry, make) = channel_maker(&ch, &self.triage);
         let (recipient, mut handle, addr) = self.env.start(ch.name.clone(), retry, make);
         handle.replace = Some(addr.recipient());
-        self.route(ch.name, ch.min_severity, human, human, recipient);
+        let grouped = ch.kind.info().grouped;
+        self.route(ch.name, ch.min_severity, human, human, recipient, grouped);
         self.running.push(handle);
     }
 
@@ -174,7 +175,8 @@ impl ChannelStage {
         replace.do_send(ReplaceChannel { make, retry });
         // The route's recipient is the same actor; only its severity and kind may differ.
         let recipient = handle.alerts.clone();
-        self.route(ch.name, ch.min_severity, human, human, recipient);
+        let grouped = ch.kind.info().grouped;
+        self.route(ch.name, ch.min_severity, human, human, recipient, grouped);
     }
 
     /// A reload removed the channel `name`: no more routing to it, and every delivery it
@@ -200,12 +202,14 @@ impl ChannelStage {
         wants_triage: bool,
         durable: bool,
         recipient: Recipient<Alert>,
+        grouped: bool,
     ) {
         self.router.do_send(AddRoute(Route {
             name,
             min_severity,
             wants_triage,
             durable,
+            grouped,
             recipient,
         }));
     }
@@ -483,11 +487,16 @@ fn start_router(
     let (store, silences) = (store.addr.clone(), store.silences.clone());
     let exchange_count = settings.exchanges.len();
     let flap_hold = settings.router.flap_hold;
+    let (group_by, group_interval) = (
+        settings.router.group_by.clone(),
+        settings.router.group_interval,
+    );
     Supervisor::start_in_arbiter(arbiter, move |_| {
         RouterActor::new(region, window, &s, m)
             .with_store(store)
             .with_exchanges(exchange_count)
             .with_flap_hold(flap_hold)
+            .with_grouping(group_by.clone(), group_interval)
             .with_silences(silences)
     })
 }
@@ -619,11 +628,12 @@ impl MonitorBuilder {
         }
         for extra in self.extra {
             let (recipient, handle) = (extra.start)(&channels.env);
-            channels.route(extra.name, extra.min_severity, true, true, recipient);
+            // Channels and recipients of an embedding engine take each series, as always.
+            channels.route(extra.name, extra.min_severity, true, true, recipient, false);
             channels.running.push(handle);
         }
         for (name, min_severity, recipient) in self.recipients {
-            channels.route(name, min_severity, true, false, recipient);
+            channels.route(name, min_severity, true, false, recipient, false);
         }
         for s in self.subscribers {
             router.do_send(Subscribe(s));

@@ -34,6 +34,11 @@ pub struct KindInfo {
     /// durable. False for the triage channel itself (a model asked about yesterday's alert
     /// after a restart costs budget and says nothing useful).
     pub human: bool,
+    /// With `[router] group_by`, the channel takes one message per incident (group
+    /// messages, [`crate::messages::Alert::group`]) rather than each series' alerts: true for
+    /// channels people read (and the generic webhook); false for platforms that group and
+    /// dedup by themselves (Alertmanager) and for the triage channel.
+    pub grouped: bool,
 }
 
 /// Builds a configured channel on the channel arbiter (where its `!Send` HTTP client must be

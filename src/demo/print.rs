@@ -200,6 +200,7 @@ mod tests {
             at: Timestamp(1_700_000_003_000),
             stats: Stats::default(),
             in_reply_to: None,
+            group: None,
         }
     }
 

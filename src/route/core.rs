@@ -50,6 +50,12 @@
 //! alert goes out ([`Decision::Hold`]), and dropped if the series fires again meanwhile. Held
 //! resolutions are released on event time (any later message) and by [`RouterCore::on_tick`].
 //!
+//! **Grouping** (`[router] group_by`, [`crate::route::group`]): every per-series alert that
+//! goes out is also fed to the [`Grouper`]; routes that take groups ([`Target::grouped`])
+//! receive its group messages instead of the per-series alerts, the others (Alertmanager,
+//! the triage channel) each series as before. Group messages due are released on event time
+//! and by [`RouterCore::on_tick`].
+//!
 //! **Triage**: a follow-up to an alert of the last [`RECENT_ALERTS`] goes, as a reply, to the
 //! routes that want triage and whose `min_severity` the original meets.
 
@@ -63,6 +69,7 @@ use crate::messages::{
 use crate::route::connectivity::{Connectivity, Edge, OWN_EXCHANGE};
 use crate::route::decision::{Decision, Dispatch, Dropped, Gate, Why};
 use crate::route::dedup::{Dedup, Episode, Held, Verdict};
+use crate::route::group::{GroupField, Grouper};
 use crate::route::incidents::{Incidents, OpenIncident};
 use crate::route::maintenance::{Change, MaintenanceBoard};
 use crate::route::silence::{Silence, SilenceBoard};
@@ -89,6 +96,8 @@ pub struct Target {
     pub min_severity: Severity,
     /// Whether triage follow-ups go to it.
     pub wants_triage: bool,
+    /// Whether it takes group messages rather than each series' alerts (when grouping is on).
+    pub grouped: bool,
 }
 
 /// An open incident: one series' firing episode, as an acknowledgement answers it.
@@ -151,6 +160,8 @@ pub struct RouterCore {
     /// The latest time `let_out` judged at: a message with an older event time (a lagging
     /// source) must not let a series out before its silence began.
     let_out_at: Timestamp,
+    /// Incident grouping (off until [`RouterCore::with_grouping`]).
+    grouper: Grouper,
 }
 
 impl RouterCore {
@@ -172,6 +183,7 @@ impl RouterCore {
             unheard: HashSet::new(),
             acked: HashMap::new(),
             let_out_at: Timestamp(i64::MIN),
+            grouper: Grouper::new(Vec::new(), Duration::from_secs(30)),
         }
     }
 
@@ -189,6 +201,28 @@ impl RouterCore {
         self.dedup =
             std::mem::replace(&mut self.dedup, Dedup::new(Duration::ZERO)).with_flap_hold(hold);
         self
+    }
+
+    /// Groups alerts by `by` (`[router] group_by`; empty: off), with updates at most every
+    /// `interval` (see [`crate::route::group`]).
+    pub fn with_grouping(mut self, by: Vec<GroupField>, interval: Duration) -> Self {
+        self.grouper = Grouper::new(by, interval);
+        self
+    }
+
+    /// New grouping settings (a live reload); open groups are kept.
+    pub fn regroup(&mut self, by: Vec<GroupField>, interval: Duration) {
+        self.grouper.reconfigure(by, interval);
+    }
+
+    /// The grouping (open groups, keys).
+    pub fn grouper(&self) -> &Grouper {
+        &self.grouper
+    }
+
+    /// When the next group message is due (event time), for the actor's timer.
+    pub fn next_group_due(&self) -> Option<Timestamp> {
+        self.grouper.next_due()
     }
 
     /// Starts with these silences (those kept in the store, at start).
@@ -287,6 +321,7 @@ impl RouterCore {
             at: a.at,
             stats,
             in_reply_to: None,
+            group: None,
         };
         let series = a.series.clone();
         out.push(Decision::RecordAnomaly(a));
@@ -551,6 +586,27 @@ impl RouterCore {
             }
             self.send_resolved(&resolved, episode, stats, out);
         }
+        self.flush_groups(now, out);
+    }
+
+    /// Sends the group messages due at `now`.
+    fn flush_groups(&mut self, now: Timestamp, out: &mut Vec<Decision>) {
+        for group in self.grouper.flush(now) {
+            self.send_group(group, out);
+        }
+    }
+
+    /// Sends a group message to the routes that take groups and whose `min_severity` it meets.
+    fn send_group(&mut self, alert: Alert, out: &mut Vec<Decision>) {
+        let routes = (self.routes.iter().enumerate())
+            .filter(|(_, r)| r.grouped && alert.severity >= r.min_severity)
+            .map(|(i, _)| i)
+            .collect();
+        out.push(Decision::Send(Dispatch {
+            alert,
+            routes,
+            why: Why::Group,
+        }));
     }
 
     /// The one resolved alert of an episode.
@@ -593,6 +649,7 @@ impl RouterCore {
             at: r.at,
             stats,
             in_reply_to: None,
+            group: None,
         };
         // Resolved goes to every channel that heard about the episode.
         self.fan_out(alert, max_sent, Why::Resolved, out);
@@ -667,16 +724,24 @@ impl RouterCore {
 
     /// Sends `alert` to the routes whose `min_severity` `severity` meets, and remembers it
     /// for triage follow-ups.
+    /// With grouping, routes that take groups get the group message due (if any) instead.
     fn fan_out(&mut self, alert: Alert, severity: Severity, why: Why, out: &mut Vec<Decision>) {
+        let grouping = self.grouper.enabled();
         let routes = (self.routes.iter().enumerate())
-            .filter(|(_, r)| severity >= r.min_severity)
+            .filter(|(_, r)| severity >= r.min_severity && !(grouping && r.grouped))
             .map(|(i, _)| i)
             .collect();
         if self.recent.len() == RECENT_ALERTS {
             self.recent.pop_front();
         }
         self.recent.push_back(alert.clone());
+        let group = grouping
+            .then(|| self.grouper.on_alert(&alert, alert.at))
+            .flatten();
         out.push(Decision::Send(Dispatch { alert, routes, why }));
+        if let Some(group) = group {
+            self.send_group(group, out);
+        }
     }
 }
 

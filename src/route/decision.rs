@@ -64,6 +64,8 @@ pub enum Why {
     Maintenance,
     /// A triage follow-up to an alert sent before.
     Triage,
+    /// A group message (`[router] group_by`): an incident opened, changed, escalated or ended.
+    Group,
 }
 
 /// Why nothing was sent.

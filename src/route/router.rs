@@ -38,6 +38,7 @@ use crate::route::silence::Silence;
 use crate::store::{Enqueue, RecordAnomaly, RecordResolved, RecordSilenced, StoreActor};
 use crate::supervision::{RestartTracker, guard};
 
+mod groups;
 mod reconfigure;
 mod silences;
 pub use reconfigure::{Reconfigure, RemoveRoute};
@@ -52,6 +53,9 @@ pub struct Route {
     pub min_severity: Severity,
     /// Whether triage follow-ups go to it (human channels: yes; the triage channel: no).
     pub wants_triage: bool,
+    /// Whether it takes group messages rather than each series' alerts (`[router] group_by`;
+    /// the channel kind says, see [`crate::channel::registry::KindInfo::grouped`]).
+    pub grouped: bool,
     /// Whether the event store keeps a pending delivery for it until it reports the alert
     /// delivered (a `ChannelActor`); in-process recipients are not durable.
     pub durable: bool,
@@ -98,6 +102,8 @@ pub struct RouterActor {
     silences_active: Gauge,
     /// The flap-hold tick runs (armed once per actor start, see `start_flap_tick`).
     flap_ticking: bool,
+    /// The timer at the next group message due, and when that is.
+    group_timer: Option<(SpawnHandle, Timestamp)>,
 }
 
 impl RouterActor {
@@ -119,6 +125,7 @@ impl RouterActor {
             silenced_total: metrics.counter("exwatch_alerts_silenced_total", &[]),
             silences_active: metrics.gauge("exwatch_silences_active", &[]),
             flap_ticking: false,
+            group_timer: None,
             metrics,
         }
     }
@@ -132,6 +139,17 @@ impl RouterActor {
     /// Holds resolutions for `hold` (`[router] flap_hold`, see [`RouterCore::with_flap_hold`]).
     pub fn with_flap_hold(mut self, hold: Duration) -> Self {
         self.core = self.core.with_flap_hold(hold);
+        self
+    }
+
+    /// Groups alerts by `by` (`[router] group_by`; empty: off), with updates at most every
+    /// `interval` (see [`RouterCore::with_grouping`]).
+    pub fn with_grouping(
+        mut self,
+        by: Vec<crate::route::group::GroupField>,
+        interval: Duration,
+    ) -> Self {
+        self.core = self.core.with_grouping(by, interval);
         self
     }
 
@@ -250,6 +268,7 @@ impl Actor for RouterActor {
         ctx.set_mailbox_capacity(1024);
         self.schedule_silence_timer(ctx);
         self.start_flap_tick(ctx);
+        self.schedule_group_timer(ctx);
     }
 }
 
@@ -266,9 +285,10 @@ impl RouterActor {
             // Router nothing more: a wall-clock tick releases them. Live, event time is wall
             // time; a replayed past is released at once.
             ctx.run_interval(tick, |act, ctx| {
-                guard(act, ctx, "router", |act, _| {
+                guard(act, ctx, "router", |act, ctx| {
                     let decisions = act.core.on_tick(Timestamp::now());
                     act.apply(decisions);
+                    act.schedule_group_timer(ctx);
                 });
             });
         }
@@ -281,6 +301,7 @@ impl Supervised for RouterActor {
         self.restarts.record(actix::clock::Instant::now());
         // A restart drops the context's timers; `started` arms the tick again.
         self.flap_ticking = false;
+        self.group_timer = None;
     }
 }
 
@@ -288,7 +309,10 @@ impl Handler<Anomaly> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, a: Anomaly, ctx: &mut Context<Self>) {
-        guard(self, ctx, "router", |act, _| act.on_anomaly(a));
+        guard(self, ctx, "router", |act, ctx| {
+            act.on_anomaly(a);
+            act.schedule_group_timer(ctx);
+        });
     }
 }
 
@@ -296,7 +320,10 @@ impl Handler<Resolved> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, r: Resolved, ctx: &mut Context<Self>) {
-        guard(self, ctx, "router", |act, _| act.on_resolved(r));
+        guard(self, ctx, "router", |act, ctx| {
+            act.on_resolved(r);
+            act.schedule_group_timer(ctx);
+        });
     }
 }
 
@@ -304,9 +331,10 @@ impl Handler<MaintenanceStatus> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, s: MaintenanceStatus, ctx: &mut Context<Self>) {
-        guard(self, ctx, "router", |act, _| {
+        guard(self, ctx, "router", |act, ctx| {
             let decisions = act.core.on_maintenance(&s);
             act.apply(decisions);
+            act.schedule_group_timer(ctx);
         });
     }
 }
@@ -343,6 +371,7 @@ impl Handler<AddRoute> for RouterActor {
             name: state.route.name.clone(),
             min_severity: state.route.min_severity,
             wants_triage: state.route.wants_triage,
+            grouped: state.route.grouped,
         });
         if index < self.routes.len() {
             self.routes[index] = state;

@@ -111,6 +111,7 @@ fn alert(message: &str) -> Alert {
             ..Stats::default()
         },
         in_reply_to: None,
+        group: None,
     }
 }
 

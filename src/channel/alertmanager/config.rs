@@ -19,6 +19,7 @@ pub const KIND: KindInfo = KindInfo {
     default_severity: Severity::Info,
     default_timeout: None,
     human: true,
+    grouped: false,
 };
 
 /// How often the alertmanager channel re-sends its alerts by default.

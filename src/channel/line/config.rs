@@ -17,6 +17,7 @@ pub const KIND: KindInfo = KindInfo {
     default_severity: Severity::Info,
     default_timeout: None,
     human: true,
+    grouped: true,
 };
 
 /// Pushes a text message through the LINE Messaging API.

@@ -26,6 +26,7 @@ pub const KIND: KindInfo = KindInfo {
     default_severity: Severity::Critical,
     default_timeout: Some(LLM_DEFAULT_TIMEOUT),
     human: false,
+    grouped: false,
 };
 
 /// Asks an OpenAI-compatible chat-completions endpoint to triage firing alerts, and sends

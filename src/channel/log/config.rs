@@ -14,6 +14,7 @@ pub const KIND: KindInfo = KindInfo {
     default_severity: Severity::Info,
     default_timeout: None,
     human: true,
+    grouped: false,
 };
 
 /// Writes alerts to the log (tracing).

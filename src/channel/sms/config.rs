@@ -23,6 +23,7 @@ pub const KIND: KindInfo = KindInfo {
     default_severity: Severity::Info,
     default_timeout: None,
     human: true,
+    grouped: true,
 };
 
 /// The Twilio API base URL.

@@ -30,7 +30,11 @@ impl Handler<Reconfigure> for RouterActor {
         let RouterSettings {
             dedup_window,
             flap_hold,
+            group_by,
+            group_interval,
+            ..
         } = msg.settings;
+        self.core.regroup(group_by, group_interval);
         self.core
             .reconfigure(dedup_window, flap_hold, msg.exchanges);
         // Resolutions held before keep their due time; the tick (if any ran) releases them.
