@@ -198,6 +198,7 @@ impl RouterCore {
     /// again within it stays one incident. Zero disables it.
     pub fn with_flap_hold(mut self, hold: Duration) -> Self {
         self.flap_hold = hold;
+        self.grouper.hold_resolutions(hold.is_zero());
         self.dedup =
             std::mem::replace(&mut self.dedup, Dedup::new(Duration::ZERO)).with_flap_hold(hold);
         self
@@ -207,12 +208,14 @@ impl RouterCore {
     /// `interval` (see [`crate::route::group`]).
     pub fn with_grouping(mut self, by: Vec<GroupField>, interval: Duration) -> Self {
         self.grouper = Grouper::new(by, interval);
+        self.grouper.hold_resolutions(self.flap_hold.is_zero());
         self
     }
 
     /// New grouping settings (a live reload); open groups are kept.
     pub fn regroup(&mut self, by: Vec<GroupField>, interval: Duration) {
         self.grouper.reconfigure(by, interval);
+        self.grouper.hold_resolutions(self.flap_hold.is_zero());
     }
 
     /// The grouping (open groups, keys).
@@ -257,6 +260,7 @@ impl RouterCore {
     pub fn reconfigure(&mut self, dedup_window: Duration, flap_hold: Duration, exchanges: usize) {
         self.dedup.reconfigure(dedup_window, flap_hold);
         self.flap_hold = flap_hold;
+        self.grouper.hold_resolutions(flap_hold.is_zero());
         self.connectivity.set_exchanges(exchanges);
     }
 

@@ -139,6 +139,9 @@ impl Group {
 pub struct Grouper {
     by: Vec<GroupField>,
     interval: Duration,
+    /// Whether a recovered group waits `interval` before its resolved (see
+    /// [`Grouper::hold_resolutions`]).
+    hold: bool,
     groups: BTreeMap<String, Group>,
 }
 
@@ -148,7 +151,24 @@ impl Grouper {
         Self {
             by,
             interval,
+            hold: true,
             groups: BTreeMap::new(),
+        }
+    }
+
+    /// Whether a group whose members have all recovered waits `group_interval` (a re-fire
+    /// meanwhile keeps it open) before its one resolved: needed without `[router]
+    /// flap_hold`; with it, each member's resolution was already held, and the group's goes
+    /// at once.
+    pub fn hold_resolutions(&mut self, hold: bool) {
+        self.hold = hold;
+    }
+
+    fn resolve_hold(&self) -> Duration {
+        if self.hold {
+            self.interval
+        } else {
+            Duration::ZERO
         }
     }
 
@@ -217,8 +237,13 @@ impl Grouper {
         };
         let severity = member.severity;
         g.worst = g.worst.max(severity);
-        match g.members.get_mut(&member_key(&member)) {
-            Some(m) => m.alert = member,
+        // News: a new member, or one whose state or severity changed (a reminder is not).
+        let news = match g.members.get_mut(&member_key(&member)) {
+            Some(m) => {
+                let changed = (m.alert.kind, m.alert.severity) != (member.kind, member.severity);
+                m.alert = member;
+                changed
+            }
             None => {
                 g.members.insert(
                     member_key(&member),
@@ -227,8 +252,9 @@ impl Grouper {
                         joined: now,
                     },
                 );
+                true
             }
-        }
+        };
         if firing {
             g.recovered_at = None;
             if severity == Severity::Critical && g.sent_severity < Severity::Critical {
@@ -240,7 +266,7 @@ impl Grouper {
         } else if g.all_recovered() && g.recovered_at.is_none() {
             g.recovered_at = Some(now);
         }
-        g.dirty = true;
+        g.dirty |= news;
         None
     }
 
@@ -248,11 +274,12 @@ impl Grouper {
     /// resolutions of groups recovered for a whole interval.
     pub fn flush(&mut self, now: Timestamp) -> Vec<Alert> {
         let interval = self.interval;
+        let hold = self.resolve_hold();
         let mut out = Vec::new();
         let mut closed = Vec::new();
         for (key, g) in &mut self.groups {
             match g.recovered_at {
-                Some(since) if since.plus(interval) <= now => {
+                Some(since) if since.plus(hold) <= now => {
                     out.push(message(key, g, GroupUpdate::Resolved));
                     closed.push(key.clone());
                 }
@@ -278,7 +305,7 @@ impl Grouper {
         self.groups
             .values()
             .filter_map(|g| match g.recovered_at {
-                Some(since) => Some(since.plus(self.interval)),
+                Some(since) => Some(since.plus(self.resolve_hold())),
                 None if g.dirty => Some(g.last_sent_at.plus(self.interval)),
                 None => None,
             })
