@@ -204,7 +204,10 @@ fn demo_plays_every_chapter_through_the_real_detectors_and_exits_0() {
     // The summary and a clean end.
     assert!(demo.has(&["Summary: "]), "{out}");
     // Grouped by exchange: the summary counts incidents and messages.
-    assert!(demo.has(&["Summary: ", " incidents, ", " messages"]), "{out}");
+    assert!(
+        demo.has(&["Summary: ", " incidents, ", " messages"]),
+        "{out}"
+    );
     assert!(demo.has(&["[exchange=okx opened, "]), "{out}");
     assert!(demo.has(&["firing"]) && demo.has(&["resolved"]), "{out}");
     assert!(demo.has(&["The story is over.", "stopped"]), "{out}");
