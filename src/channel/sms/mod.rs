@@ -364,6 +364,16 @@ pub fn sms_text(alert: &Alert) -> String {
             alert.message,
         ),
     };
+    // One message per incident: say so first, and how many series it spans.
+    let text = match &alert.group {
+        Some(g) => format!(
+            "[{} {}, {} series] {text}",
+            g.key,
+            g.update.as_str(),
+            g.alerts.len()
+        ),
+        None => text,
+    };
     shorten(&one_line(&text), MAX_SMS_CHARS)
 }
 
