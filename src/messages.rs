@@ -507,6 +507,50 @@ pub struct Alert {
     /// For `triage` alerts: the id of the alert it follows up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<Name>,
+    /// For a group message (`[router] group_by`): the incident's group, its members with
+    /// their own fields; the fields above are then the group's leading member's. Absent on
+    /// per-series alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<AlertGroup>,
+}
+
+/// The group of a group message: every series of one incident (see
+/// [`crate::route::group`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertGroup {
+    /// What the members share, e.g. `exchange=okx` (`group_by` fields, in their order).
+    pub key: String,
+    /// What this message says of the group.
+    pub update: GroupUpdate,
+    /// The members, most severe first, each its latest alert (`kind` is its state:
+    /// firing or resolved).
+    pub alerts: Vec<Alert>,
+}
+
+/// What a group message says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupUpdate {
+    /// The group's first alert: sent at once.
+    Opened,
+    /// What changed in the group since its last message (at most one per `group_interval`).
+    Updated,
+    /// A member escalated to critical: sent at once.
+    Escalated,
+    /// Every member has recovered: the incident is over.
+    Resolved,
+}
+
+impl GroupUpdate {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupUpdate::Opened => "opened",
+            GroupUpdate::Updated => "updated",
+            GroupUpdate::Escalated => "escalated",
+            GroupUpdate::Resolved => "resolved",
+        }
+    }
 }
 
 /// A number that JSON may carry as `null` (serde_json writes NaN and infinities that way).
@@ -693,6 +737,7 @@ mod tests {
                 ..Stats::default()
             },
             in_reply_to: Some("01X".into()),
+            group: None,
         };
         let json = serde_json::to_string(&a).expect("serialize");
         let b: Alert = serde_json::from_str(&json).expect("deserialize");

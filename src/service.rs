@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 
 use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::{
-    Channel, ChannelActor, ChannelKind, ChannelSettings, Flush, ReplaceChannel, RetireChannel,
+    Channel, ChannelActor, ChannelSettings, Flush, ReplaceChannel, RetireChannel,
 };
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
 use crate::error::{ConfigError, Error};
@@ -153,12 +153,10 @@ struct ChannelStage {
 impl ChannelStage {
     /// Starts the configured channel `ch` and routes to it.
     fn start(&mut self, ch: ChannelSettings) {
-        let human = is_human(&ch.kind);
         let (retry, make) = channel_maker(&ch, &self.triage);
         let (recipient, mut handle, addr) = self.env.start(ch.name.clone(), retry, make);
         handle.replace = Some(addr.recipient());
-        let acks = ch.kind.info().acks;
-        self.route(ch.name, ch.min_severity, human, human, acks, recipient);
+        self.route_channel(&ch, recipient);
         self.running.push(handle);
     }
 
@@ -171,13 +169,11 @@ impl ChannelStage {
         let Some(replace) = handle.replace.clone() else {
             return;
         };
-        let human = is_human(&ch.kind);
         let (retry, make) = channel_maker(&ch, &self.triage);
         replace.do_send(ReplaceChannel { make, retry });
         // The route's recipient is the same actor; only its severity and kind may differ.
         let recipient = handle.alerts.clone();
-        let acks = ch.kind.info().acks;
-        self.route(ch.name, ch.min_severity, human, human, acks, recipient);
+        self.route_channel(&ch, recipient);
     }
 
     /// A reload removed the channel `name`: no more routing to it, and every delivery it
@@ -196,31 +192,42 @@ impl ChannelStage {
         });
     }
 
-    fn route(
+    /// Routes alerts to a configured channel: what it takes (triage, acks, groups) and
+    /// whether its deliveries are durable is its kind's. The triage channel is not human: it
+    /// neither receives triage follow-ups nor is durable (a model asked about yesterday's
+    /// alert after a restart costs budget and says nothing useful).
+    fn route_channel(&self, ch: &ChannelSettings, recipient: Recipient<Alert>) {
+        let info = ch.kind.info();
+        self.router.do_send(AddRoute(Route {
+            name: ch.name.clone(),
+            min_severity: ch.min_severity,
+            wants_triage: info.human,
+            wants_acks: info.acks,
+            durable: info.human,
+            grouped: info.grouped,
+            recipient,
+        }));
+    }
+
+    /// Routes alerts to an embedding engine's channel (`durable`) or recipient: each series'
+    /// alerts and triage follow-ups, as always.
+    fn route_in_process(
         &self,
         name: Name,
         min_severity: Severity,
-        wants_triage: bool,
         durable: bool,
-        wants_acks: bool,
         recipient: Recipient<Alert>,
     ) {
         self.router.do_send(AddRoute(Route {
             name,
             min_severity,
-            wants_triage,
-            wants_acks,
+            wants_triage: true,
+            wants_acks: false,
             durable,
+            grouped: false,
             recipient,
         }));
     }
-}
-
-/// The triage channel neither receives triage follow-ups nor is durable: a model asked about
-/// yesterday's alert after a restart costs budget and says nothing useful (and its answer
-/// would have no alert to follow up).
-fn is_human(kind: &ChannelKind) -> bool {
-    kind.info().human
 }
 
 /// The retry policy and the builder of the configured channel `ch` (its kind's `make`).
@@ -532,12 +539,17 @@ fn start_router(
     let exchange_count = settings.exchanges.len();
     let flap_hold = settings.router.flap_hold;
     let correlation_hold = settings.router.correlation_hold;
+    let (group_by, group_interval) = (
+        settings.router.group_by.clone(),
+        settings.router.group_interval,
+    );
     Supervisor::start_in_arbiter(arbiter, move |_| {
         RouterActor::new(region, window, &s, m)
             .with_store(store)
             .with_exchanges(exchange_count)
             .with_flap_hold(flap_hold)
             .with_correlation_hold(correlation_hold)
+            .with_grouping(group_by.clone(), group_interval)
             .with_silences(silences)
     })
 }
@@ -669,11 +681,12 @@ impl MonitorBuilder {
         }
         for extra in self.extra {
             let (recipient, handle) = (extra.start)(&channels.env);
-            channels.route(extra.name, extra.min_severity, true, true, false, recipient);
+            // Channels and recipients of an embedding engine take each series, as always.
+            channels.route_in_process(extra.name, extra.min_severity, true, recipient);
             channels.running.push(handle);
         }
         for (name, min_severity, recipient) in self.recipients {
-            channels.route(name, min_severity, true, false, false, recipient);
+            channels.route_in_process(name, min_severity, false, recipient);
         }
         for s in self.subscribers {
             router.do_send(Subscribe(s));

@@ -37,6 +37,11 @@ pub struct KindInfo {
     /// The platform tracks incidents itself: it is told when one is acknowledged in exwatch
     /// (an [`crate::messages::AlertKind::Acknowledged`] alert). False for every other kind.
     pub acks: bool,
+    /// With `[router] group_by`, the channel takes one message per incident (group
+    /// messages, [`crate::messages::Alert::group`]) rather than each series' alerts: true for
+    /// channels people read (and the generic webhook); false for platforms that group and
+    /// dedup by themselves (Alertmanager) and for the triage channel.
+    pub grouped: bool,
 }
 
 /// Builds a configured channel on the channel arbiter (where its `!Send` HTTP client must be

@@ -185,6 +185,53 @@ pub fn stats(s: &Stats) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
+/// A group message's listing for people (`[router] group_by`): a line naming the incident
+/// and what this message says of it, then one line per member with its marker, series,
+/// severity, detector and state, within `max` UTF-16 code units (members that do not fit are
+/// counted in a last `… and N more`). `None` for a per-series alert.
+pub fn group_listing(alert: &Alert, max: usize) -> Option<String> {
+    let g = alert.group.as_ref()?;
+    let mut out = fit(
+        &format!(
+            "Incident {} ({}): {} series",
+            g.key,
+            g.update.as_str(),
+            g.alerts.len()
+        ),
+        max.min(300),
+    );
+    for (i, m) in g.alerts.iter().enumerate() {
+        let state = match m.kind {
+            AlertKind::Resolved => "resolved",
+            _ => "firing",
+        };
+        let line = fit(
+            &format!(
+                "{} {}/{}/{} · {} · {} · {state}",
+                marker(m),
+                m.exchange,
+                m.endpoint,
+                m.metric,
+                m.severity,
+                m.detector
+            ),
+            200,
+        );
+        let rest = g.alerts.len() - i - 1;
+        let tail = if rest > 0 { 20 } else { 0 };
+        if utf16_len(&out) + 1 + utf16_len(&line) + tail > max {
+            let more = format!("\n… and {} more", g.alerts.len() - i);
+            if utf16_len(&out) + utf16_len(&more) <= max {
+                out.push_str(&more);
+            }
+            break;
+        }
+        out.push('\n');
+        out.push_str(&line);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +273,73 @@ mod tests {
             time(Timestamp(1_795_000_003_000)),
             "2026-11-18 11:06:43 UTC"
         );
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+    use crate::messages::{AlertGroup, GroupUpdate, Name};
+
+    fn member(endpoint: &str, kind: AlertKind) -> Alert {
+        Alert {
+            id: Name::from("01J"),
+            kind,
+            severity: Severity::Critical,
+            exchange: Name::from("okx"),
+            endpoint: Name::from(endpoint),
+            metric: Metric::LatencyMs,
+            detector: Name::from("zscore"),
+            title: "t".into(),
+            message: "m".into(),
+            value: 1.0,
+            threshold: 0.5,
+            region: Name::from("eu"),
+            started_at: Timestamp(0),
+            at: Timestamp(0),
+            stats: Stats::default(),
+            in_reply_to: None,
+            group: None,
+        }
+    }
+
+    #[test]
+    fn group_listing_names_each_member_and_fits() {
+        assert!(group_listing(&member("time", AlertKind::Firing), 100).is_none());
+        let mut a = member("time", AlertKind::Firing);
+        a.group = Some(AlertGroup {
+            key: "exchange=okx".into(),
+            update: GroupUpdate::Updated,
+            alerts: (0..50)
+                .map(|i| {
+                    member(
+                        &format!("ep{i}"),
+                        if i % 2 == 0 {
+                            AlertKind::Firing
+                        } else {
+                            AlertKind::Resolved
+                        },
+                    )
+                })
+                .collect(),
+        });
+        let full = group_listing(&a, 100_000).unwrap();
+        assert!(
+            full.starts_with("Incident exchange=okx (updated): 50 series"),
+            "{full}"
+        );
+        assert!(
+            full.contains("🔴 okx/ep0/latency_ms · critical · zscore · firing"),
+            "{full}"
+        );
+        assert!(
+            full.contains("okx/ep1/latency_ms · critical · zscore · resolved"),
+            "{full}"
+        );
+        for max in [60, 300, 1000] {
+            let cut = group_listing(&a, max).unwrap();
+            assert!(utf16_len(&cut) <= max, "{max}: {cut}");
+            assert!(cut.contains("more"), "{cut}");
+        }
     }
 }

@@ -286,6 +286,8 @@ resolve_after = 3
 [router]
 dedup_window = "{dedup}"
 flap_hold = "{flap}"
+group_by = ["exchange"]
+group_interval = "{group}"
 
 [shutdown]
 grace = "2s"
@@ -301,6 +303,7 @@ min_severity = "info"
         stale = s(5.0),
         dedup = s(60.0),
         flap = s(4.0),
+        group = s(30.0),
     );
     for sim in sims {
         let base = sim.base_url();

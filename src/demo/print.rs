@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::messages::{Alert, AlertKind, Severity};
+use crate::messages::{Alert, AlertKind, GroupUpdate, Severity};
 
 /// The longest alert message shown after the title, in characters.
 const MESSAGE_MAX_CHARS: usize = 110;
@@ -86,8 +86,38 @@ impl Printer {
     }
 
     /// An alert's one-liner: time, severity (or RESOLVED), exchange/endpoint, title and the
-    /// start of its message.
+    /// start of its message; a group message (one per incident, `[router] group_by`) adds
+    /// what it says of the group and a line per member.
     pub fn alert(&self, elapsed: Duration, a: &Alert) -> String {
+        let mut s = self.one_line(elapsed, a);
+        if let Some(g) = &a.group {
+            let _ = write!(
+                s,
+                "  {}",
+                self.paint(
+                    DIM,
+                    &format!(
+                        "[{} {}, {} series]",
+                        g.key,
+                        g.update.as_str(),
+                        g.alerts.len()
+                    )
+                )
+            );
+            for m in &g.alerts {
+                let line = self.one_line(elapsed, m);
+                let _ = write!(
+                    s,
+                    "\n    · {}",
+                    line.split_once("   ")
+                        .map_or(line.as_str(), |(_, rest)| rest)
+                );
+            }
+        }
+        s
+    }
+
+    fn one_line(&self, elapsed: Duration, a: &Alert) -> String {
         let (label, code) = match (a.kind, a.severity) {
             (AlertKind::Resolved, _) => ("RESOLVED", GREEN),
             (AlertKind::Triage, _) => ("TRIAGE", DIM),
@@ -113,7 +143,13 @@ impl Printer {
 
     /// The closing summary.
     pub fn summary(&self, tally: &Tally) -> String {
-        let mut s = self.paint(BOLD, &format!("Summary: {} alerts received", tally.total));
+        let mut s = self.paint(
+            BOLD,
+            &format!(
+                "Summary: {} alerts received; {} incidents, {} messages",
+                tally.total, tally.incidents, tally.total
+            ),
+        );
         for (kind, by_severity) in &tally.by_kind {
             let n: usize = by_severity.values().sum();
             let detail: Vec<String> = by_severity
@@ -155,8 +191,11 @@ fn clock(elapsed: Duration) -> String {
 /// Alerts counted by kind and severity, and by metric, for the summary.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Tally {
-    /// All alerts received.
+    /// All alerts received (messages).
     pub total: usize,
+    /// Incidents: group messages that opened a group, or per-series firing alerts that
+    /// began an episode when grouping is off.
+    pub incidents: usize,
     /// Kind → severity → count.
     pub by_kind: BTreeMap<&'static str, BTreeMap<Severity, usize>>,
     /// Metric → count.
@@ -167,6 +206,11 @@ impl Tally {
     /// Counts one alert.
     pub fn add(&mut self, a: &Alert) {
         self.total += 1;
+        let opens = match &a.group {
+            Some(g) => g.update == GroupUpdate::Opened,
+            None => a.kind == AlertKind::Firing && !a.title.ends_with("(still firing)"),
+        };
+        self.incidents += usize::from(opens);
         *self
             .by_kind
             .entry(a.kind.as_str())
@@ -200,6 +244,7 @@ mod tests {
             at: Timestamp(1_700_000_003_000),
             stats: Stats::default(),
             in_reply_to: None,
+            group: None,
         }
     }
 
@@ -229,7 +274,10 @@ mod tests {
         t.add(&alert(AlertKind::Firing, Severity::Warning));
         t.add(&alert(AlertKind::Resolved, Severity::Critical));
         let s = Printer::new(false).summary(&t);
-        assert!(s.contains("Summary: 3 alerts received"), "{s}");
+        assert!(
+            s.contains("Summary: 3 alerts received; 2 incidents, 3 messages"),
+            "{s}"
+        );
         assert!(s.contains("firing      2  (critical 1, warning 1)"), "{s}");
         assert!(s.contains("resolved    1  (critical 1)"), "{s}");
         assert!(s.contains("by metric: availability 3"), "{s}");

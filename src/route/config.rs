@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::check::positive_duration;
+use crate::config::check::{item_key, positive_duration};
 use crate::config::raw::Table;
 use crate::config::ser_duration;
+use crate::route::group::GroupField;
 
 /// `[router]`
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,6 +25,11 @@ pub struct RouterSettings {
     /// within it (exwatch's own network) only `monitor_connectivity` goes out. Zero disables.
     #[serde(serialize_with = "ser_duration")]
     pub correlation_hold: Duration,
+    /// What a group of alerts shares (one message per incident); empty: no grouping.
+    pub group_by: Vec<GroupField>,
+    /// An open group's updates go out at most this often.
+    #[serde(serialize_with = "ser_duration")]
+    pub group_interval: Duration,
 }
 
 impl Default for RouterSettings {
@@ -32,6 +38,8 @@ impl Default for RouterSettings {
             dedup_window: Duration::from_secs(300),
             flap_hold: Duration::from_secs(120),
             correlation_hold: Duration::from_secs(1),
+            group_by: vec![GroupField::Exchange],
+            group_interval: Duration::from_secs(30),
         }
     }
 }
@@ -44,9 +52,42 @@ pub(crate) fn router(mut t: Table<'_>) -> RouterSettings {
         dedup_window: positive_duration(&mut t, "dedup_window", d.dedup_window),
         flap_hold: t.duration("flap_hold").unwrap_or(d.flap_hold),
         correlation_hold: t.duration("correlation_hold").unwrap_or(d.correlation_hold),
+        group_by: group_by(&mut t).unwrap_or(d.group_by),
+        group_interval: positive_duration(&mut t, "group_interval", d.group_interval),
     };
     t.finish();
     out
+}
+
+/// `group_by`: a list of [`GroupField`] names, each once; `None` when absent or wrong (each
+/// problem reported with its item's key path).
+fn group_by(t: &mut Table<'_>) -> Option<Vec<GroupField>> {
+    let items = t.str_or_list("group_by")?;
+    let mut out: Vec<GroupField> = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match GroupField::parse(item.trim()) {
+            Some(f) if out.contains(&f) => {
+                t.problem(
+                    &item_key("group_by", i),
+                    format!("{item:?} is listed twice"),
+                );
+                ok = false;
+            }
+            Some(f) => out.push(f),
+            None => {
+                t.problem(
+                    &item_key("group_by", i),
+                    format!(
+                        "unknown field {item:?}; expected one of {}",
+                        GroupField::NAMES
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
 }
 
 #[cfg(test)]
@@ -84,6 +125,42 @@ mod tests {
                 "{bad}: {p:?}"
             );
         }
+    }
+
+    #[test]
+    fn config_router_group_by_defaults_allows_empty_and_names_bad_items() {
+        let s = from_toml_str(&minimal(""), &no_env).unwrap();
+        assert_eq!(s.router.group_by, [GroupField::Exchange]);
+        assert_eq!(s.router.group_interval, Duration::from_secs(30));
+        let s = from_toml_str(&minimal("[router]\ngroup_by = []\n"), &no_env).unwrap();
+        assert!(s.router.group_by.is_empty());
+        let s = from_toml_str(
+            &minimal(
+                "[router]\ngroup_by = [\"exchange\", \"severity\"]\ngroup_interval = \"1m\"\n",
+            ),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(
+            s.router.group_by,
+            [GroupField::Exchange, GroupField::Severity]
+        );
+        assert_eq!(s.router.group_interval, Duration::from_secs(60));
+        let p = problems(&minimal(
+            "[router]\ngroup_by = [\"exchange\", \"venue\"]\ngroup_interval = \"0s\"\n",
+        ));
+        assert_eq!(
+            p,
+            [
+                "router.group_by[1]: unknown field \"venue\"; expected one of exchange, endpoint, metric, region, severity",
+                "router.group_interval: must be greater than zero",
+            ]
+        );
+        let p = problems(&minimal("[router]\ngroup_interval = \"-5s\"\n"));
+        assert!(
+            p.iter().any(|l| l.starts_with("router.group_interval")),
+            "{p:?}"
+        );
     }
 
     #[test]

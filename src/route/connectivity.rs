@@ -58,6 +58,7 @@ pub fn alert(region: &Name, edge: Edge, stats: &Stats) -> Alert {
             ..Stats::default()
         },
         in_reply_to: None,
+        group: None,
     }
 }
 

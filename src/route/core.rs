@@ -50,6 +50,12 @@
 //! alert goes out ([`Decision::Hold`]), and dropped if the series fires again meanwhile. Held
 //! resolutions are released on event time (any later message) and by [`RouterCore::on_tick`].
 //!
+//! **Grouping** (`[router] group_by`, [`crate::route::group`]): every per-series alert that
+//! goes out is also fed to the [`Grouper`]; routes that take groups ([`Target::grouped`])
+//! receive its group messages instead of the per-series alerts, the others (Alertmanager,
+//! the triage channel) each series as before. Group messages due are released on event time
+//! and by [`RouterCore::on_tick`].
+//!
 //! **Triage**: a follow-up to an alert of the last [`RECENT_ALERTS`] goes, as a reply, to the
 //! routes that want triage and whose `min_severity` the original meets.
 //!
@@ -69,6 +75,7 @@ use crate::route::connectivity::{Connectivity, Edge, OWN_EXCHANGE};
 use crate::route::correlation::{self, CANARY_EXCHANGE, Correlation, Due};
 use crate::route::decision::{Decision, Dispatch, Dropped, Gate, Why};
 use crate::route::dedup::{Dedup, Episode, Held, Verdict};
+use crate::route::group::{GroupField, Grouper};
 use crate::route::incidents::{Incidents, OpenIncident};
 use crate::route::maintenance::{Change, MaintenanceBoard};
 use crate::route::silence::{Silence, SilenceBoard};
@@ -98,6 +105,8 @@ pub struct Target {
     /// Whether it is told when an incident is acknowledged (an
     /// [`AlertKind::Acknowledged`] alert): platforms that track incidents themselves.
     pub wants_acks: bool,
+    /// Whether it takes group messages rather than each series' alerts (when grouping is on).
+    pub grouped: bool,
 }
 
 /// An open incident: one series' firing episode, as an acknowledgement answers it.
@@ -162,6 +171,8 @@ pub struct RouterCore {
     /// The latest time `let_out` judged at: a message with an older event time (a lagging
     /// source) must not let a series out before its silence began.
     let_out_at: Timestamp,
+    /// Incident grouping (off until [`RouterCore::with_grouping`]).
+    grouper: Grouper,
 }
 
 impl RouterCore {
@@ -184,6 +195,7 @@ impl RouterCore {
             unheard: HashSet::new(),
             acked: HashMap::new(),
             let_out_at: Timestamp(i64::MIN),
+            grouper: Grouper::new(Vec::new(), Duration::from_secs(30)),
         }
     }
 
@@ -198,6 +210,7 @@ impl RouterCore {
     /// again within it stays one incident. Zero disables it.
     pub fn with_flap_hold(mut self, hold: Duration) -> Self {
         self.flap_hold = hold;
+        self.grouper.hold_resolutions(hold.is_zero());
         self.dedup =
             std::mem::replace(&mut self.dedup, Dedup::new(Duration::ZERO)).with_flap_hold(hold);
         self
@@ -213,6 +226,30 @@ impl RouterCore {
     /// A new `[router] correlation_hold` (a live reload); downs held keep their due time.
     pub fn set_correlation_hold(&mut self, hold: Duration) {
         self.correlation.set_hold(hold);
+    }
+
+    /// Groups alerts by `by` (`[router] group_by`; empty: off), with updates at most every
+    /// `interval` (see [`crate::route::group`]).
+    pub fn with_grouping(mut self, by: Vec<GroupField>, interval: Duration) -> Self {
+        self.grouper = Grouper::new(by, interval);
+        self.grouper.hold_resolutions(self.flap_hold.is_zero());
+        self
+    }
+
+    /// New grouping settings (a live reload); open groups are kept.
+    pub fn regroup(&mut self, by: Vec<GroupField>, interval: Duration) {
+        self.grouper.reconfigure(by, interval);
+        self.grouper.hold_resolutions(self.flap_hold.is_zero());
+    }
+
+    /// The grouping (open groups, keys).
+    pub fn grouper(&self) -> &Grouper {
+        &self.grouper
+    }
+
+    /// When the next group message is due (event time), for the actor's timer.
+    pub fn next_group_due(&self) -> Option<Timestamp> {
+        self.grouper.next_due()
     }
 
     /// Starts with these silences (those kept in the store, at start).
@@ -247,6 +284,7 @@ impl RouterCore {
     pub fn reconfigure(&mut self, dedup_window: Duration, flap_hold: Duration, exchanges: usize) {
         self.dedup.reconfigure(dedup_window, flap_hold);
         self.flap_hold = flap_hold;
+        self.grouper.hold_resolutions(flap_hold.is_zero());
         self.connectivity.set_exchanges(exchanges);
     }
 
@@ -391,6 +429,7 @@ impl RouterCore {
             at: a.at,
             stats,
             in_reply_to: None,
+            group: None,
         };
         let series = a.series.clone();
         out.push(Decision::RecordAnomaly(a));
@@ -663,6 +702,7 @@ impl RouterCore {
                 at,
                 stats: Stats::default(),
                 in_reply_to: Some(alert.id.clone()),
+                group: None,
             };
             let routes: Vec<usize> = (self.routes.iter().enumerate())
                 .filter(|(_, r)| r.wants_acks && incident.severity >= r.min_severity)
@@ -731,6 +771,27 @@ impl RouterCore {
             }
             self.send_resolved(&resolved, episode, stats, out);
         }
+        self.flush_groups(now, out);
+    }
+
+    /// Sends the group messages due at `now`.
+    fn flush_groups(&mut self, now: Timestamp, out: &mut Vec<Decision>) {
+        for group in self.grouper.flush(now) {
+            self.send_group(group, out);
+        }
+    }
+
+    /// Sends a group message to the routes that take groups and whose `min_severity` it meets.
+    fn send_group(&mut self, alert: Alert, out: &mut Vec<Decision>) {
+        let routes = (self.routes.iter().enumerate())
+            .filter(|(_, r)| r.grouped && alert.severity >= r.min_severity)
+            .map(|(i, _)| i)
+            .collect();
+        out.push(Decision::Send(Dispatch {
+            alert,
+            routes,
+            why: Why::Group,
+        }));
     }
 
     /// The one resolved alert of an episode.
@@ -773,6 +834,7 @@ impl RouterCore {
             at: r.at,
             stats,
             in_reply_to: None,
+            group: None,
         };
         // Resolved goes to every channel that heard about the episode.
         self.fan_out(alert, max_sent, Why::Resolved, out);
@@ -854,16 +916,24 @@ impl RouterCore {
 
     /// Sends `alert` to the routes whose `min_severity` `severity` meets, and remembers it
     /// for triage follow-ups.
+    /// With grouping, routes that take groups get the group message due (if any) instead.
     fn fan_out(&mut self, alert: Alert, severity: Severity, why: Why, out: &mut Vec<Decision>) {
+        let grouping = self.grouper.enabled();
         let routes = (self.routes.iter().enumerate())
-            .filter(|(_, r)| severity >= r.min_severity)
+            .filter(|(_, r)| severity >= r.min_severity && !(grouping && r.grouped))
             .map(|(i, _)| i)
             .collect();
         if self.recent.len() == RECENT_ALERTS {
             self.recent.pop_front();
         }
         self.recent.push_back(alert.clone());
+        let group = grouping
+            .then(|| self.grouper.on_alert(&alert, alert.at))
+            .flatten();
         out.push(Decision::Send(Dispatch { alert, routes, why }));
+        if let Some(group) = group {
+            self.send_group(group, out);
+        }
     }
 }
 

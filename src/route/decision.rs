@@ -69,6 +69,8 @@ pub enum Why {
     Triage,
     /// An operator acknowledged the incident (to the routes that want acks only).
     Acknowledged,
+    /// A group message (`[router] group_by`): an incident opened, changed, escalated or ended.
+    Group,
 }
 
 /// Why nothing was sent.

@@ -148,6 +148,7 @@ pub fn alert(region: &Name, exchange: &Name, change: Change, stats: Stats) -> Al
         at,
         stats,
         in_reply_to: None,
+        group: None,
     }
 }
 

@@ -38,6 +38,7 @@ use crate::route::silence::Silence;
 use crate::store::{Enqueue, RecordAnomaly, RecordResolved, RecordSilenced, StoreActor};
 use crate::supervision::{RestartTracker, guard};
 
+mod groups;
 mod reconfigure;
 mod silences;
 pub use reconfigure::{ForgetSeries, Reconfigure, RemoveRoute};
@@ -55,6 +56,9 @@ pub struct Route {
     /// Whether it is told when an incident is acknowledged (platforms that track incidents
     /// themselves, such as PagerDuty).
     pub wants_acks: bool,
+    /// Whether it takes group messages rather than each series' alerts (`[router] group_by`;
+    /// the channel kind says, see [`crate::channel::registry::KindInfo::grouped`]).
+    pub grouped: bool,
     /// Whether the event store keeps a pending delivery for it until it reports the alert
     /// delivered (a `ChannelActor`); in-process recipients are not durable.
     pub durable: bool,
@@ -104,6 +108,8 @@ pub struct RouterActor {
     flap_ticking: bool,
     /// Due times of holds decided since the last handler armed their timers.
     holds_due: Vec<Timestamp>,
+    /// The timer at the next group message due, and when that is.
+    group_timer: Option<(SpawnHandle, Timestamp)>,
 }
 
 impl RouterActor {
@@ -126,6 +132,7 @@ impl RouterActor {
             silences_active: metrics.gauge("exwatch_silences_active", &[]),
             flap_ticking: false,
             holds_due: Vec::new(),
+            group_timer: None,
             metrics,
         }
     }
@@ -146,6 +153,17 @@ impl RouterActor {
     /// [`RouterCore::with_correlation_hold`]).
     pub fn with_correlation_hold(mut self, hold: Duration) -> Self {
         self.core = self.core.with_correlation_hold(hold);
+        self
+    }
+
+    /// Groups alerts by `by` (`[router] group_by`; empty: off), with updates at most every
+    /// `interval` (see [`RouterCore::with_grouping`]).
+    pub fn with_grouping(
+        mut self,
+        by: Vec<crate::route::group::GroupField>,
+        interval: Duration,
+    ) -> Self {
+        self.core = self.core.with_grouping(by, interval);
         self
     }
 
@@ -268,7 +286,7 @@ impl Actor for RouterActor {
         self.start_flap_tick(ctx);
         // After a restart, the downs still held need their timer again.
         self.holds_due.extend(self.core.next_held_down());
-        self.arm_holds(ctx);
+        self.arm_timers(ctx);
     }
 }
 
@@ -288,7 +306,7 @@ impl RouterActor {
                 guard(act, ctx, "router", |act, ctx| {
                     let decisions = act.core.on_tick(Timestamp::now());
                     act.apply(decisions);
-                    act.arm_holds(ctx);
+                    act.arm_timers(ctx);
                 });
             });
         }
@@ -296,6 +314,13 @@ impl RouterActor {
 }
 
 impl RouterActor {
+    /// After each batch of decisions: arms the timers they call for (held downs, the next
+    /// group message). Every handler that applies decisions ends with this.
+    pub(super) fn arm_timers(&mut self, ctx: &mut Context<Self>) {
+        self.arm_holds(ctx);
+        self.schedule_group_timer(ctx);
+    }
+
     /// Arms a one-shot timer at the exact due time of each hold decided since the last call
     /// (a correlation hold's down must not wait for a coarse tick): it releases what is due
     /// then, and arms the timers of holds that were extended.
@@ -307,7 +332,7 @@ impl RouterActor {
                     // Wall time may lag the event time a hair: due at `until` all the same.
                     let decisions = act.core.on_tick(Timestamp::now().max(until));
                     act.apply(decisions);
-                    act.arm_holds(ctx);
+                    act.arm_timers(ctx);
                 });
             });
         }
@@ -320,6 +345,7 @@ impl Supervised for RouterActor {
         self.restarts.record(actix::clock::Instant::now());
         // A restart drops the context's timers; `started` arms the tick again.
         self.flap_ticking = false;
+        self.group_timer = None;
     }
 }
 
@@ -329,7 +355,7 @@ impl Handler<Anomaly> for RouterActor {
     fn handle(&mut self, a: Anomaly, ctx: &mut Context<Self>) {
         guard(self, ctx, "router", |act, ctx| {
             act.on_anomaly(a);
-            act.arm_holds(ctx);
+            act.arm_timers(ctx);
         });
     }
 }
@@ -340,7 +366,7 @@ impl Handler<Resolved> for RouterActor {
     fn handle(&mut self, r: Resolved, ctx: &mut Context<Self>) {
         guard(self, ctx, "router", |act, ctx| {
             act.on_resolved(r);
-            act.arm_holds(ctx);
+            act.arm_timers(ctx);
         });
     }
 }
@@ -349,9 +375,10 @@ impl Handler<MaintenanceStatus> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, s: MaintenanceStatus, ctx: &mut Context<Self>) {
-        guard(self, ctx, "router", |act, _| {
+        guard(self, ctx, "router", |act, ctx| {
             let decisions = act.core.on_maintenance(&s);
             act.apply(decisions);
+            act.arm_timers(ctx);
         });
     }
 }
@@ -360,9 +387,10 @@ impl Handler<Triage> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, t: Triage, ctx: &mut Context<Self>) {
-        guard(self, ctx, "router", |act, _| {
+        guard(self, ctx, "router", |act, ctx| {
             let decisions = act.core.on_triage(t);
             act.apply(decisions);
+            act.arm_timers(ctx);
         });
     }
 }
@@ -390,6 +418,7 @@ impl Handler<AddRoute> for RouterActor {
             min_severity: state.route.min_severity,
             wants_triage: state.route.wants_triage,
             wants_acks: state.route.wants_acks,
+            grouped: state.route.grouped,
         });
         if index < self.routes.len() {
             self.routes[index] = state;

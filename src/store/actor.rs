@@ -241,6 +241,7 @@ mod tests {
             at: Timestamp(1_795_000_000_000 + i),
             stats: Stats::default(),
             in_reply_to: None,
+            group: None,
         }
     }
 

@@ -25,6 +25,7 @@ pub(crate) fn alert(exchange: &str, at_ms: i64) -> Alert {
         at: Timestamp(at_ms),
         stats: Stats::default(),
         in_reply_to: None,
+        group: None,
     }
 }
 

@@ -500,6 +500,7 @@ fn alert() -> Alert {
         at: Timestamp(t0() + 3000),
         stats: Stats::default(),
         in_reply_to: None,
+        group: None,
     }
 }
 

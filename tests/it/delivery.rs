@@ -34,6 +34,7 @@ fn alert(i: i64) -> Alert {
         at: Timestamp(t0() + i),
         stats: Stats::default(),
         in_reply_to: None,
+        group: None,
     }
 }
 

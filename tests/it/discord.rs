@@ -92,6 +92,7 @@ fn alert(message: &str) -> Alert {
             ..Stats::default()
         },
         in_reply_to: None,
+        group: None,
     }
 }
 

@@ -111,6 +111,7 @@ fn alert(message: &str) -> Alert {
             ..Stats::default()
         },
         in_reply_to: None,
+        group: None,
     }
 }
 
@@ -598,4 +599,30 @@ async fn line_outage_keeps_order_and_delivers_each_alert_once() {
     );
     assert_eq!(deliveries(&metrics, "desk", "ok"), 6.0);
     assert_eq!(deliveries(&metrics, "desk", "failed"), 0.0);
+}
+
+#[actix::test]
+async fn line_receives_one_rendered_message_per_incident_when_grouping() {
+    let fake = FakeLine::start(TOKEN);
+    let mut s = settings(vec![line_settings("desk", fake.api_base(), retry(3))]);
+    s.router.group_by = vec![exwatch::route::GroupField::Exchange];
+    s.router.group_interval = Duration::from_secs(60);
+    let monitor = Monitor::start(s).expect("monitor starts");
+    fire(&monitor, "bybit", 0);
+    let got = fake.wait_for(1, WAIT).await;
+    assert_eq!(got.len(), 1);
+    let text = got[0].json()["messages"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains("Incident exchange=bybit (opened): 1 series"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bybit/time/clock_skew_ms · critical · clock_skew · firing"),
+        "{text}"
+    );
+    assert!(utf16_len(&text) <= 5000);
+    monitor.stop().await;
 }

@@ -467,6 +467,7 @@ fn alert(id: &str) -> Alert {
         at: Timestamp(t0() + 3000),
         stats: Stats::default(),
         in_reply_to: None,
+        group: None,
     }
 }
 

@@ -24,6 +24,7 @@ mod e2e;
 mod embedding;
 mod fakes;
 mod flapping;
+mod grouping;
 mod layout;
 mod line;
 mod llm_triage;

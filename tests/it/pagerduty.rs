@@ -61,6 +61,7 @@ fn alert(kind: AlertKind) -> Alert {
         at: Timestamp(t0() + 3000),
         stats: Stats::default(),
         in_reply_to: None,
+        group: None,
     }
 }
 

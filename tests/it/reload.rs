@@ -28,7 +28,7 @@ fn start_from(file: &Path) -> MonitorHandle {
 /// The common part of every file: an in-memory store, a free port, no flap hold.
 fn base(store: &str) -> String {
     format!(
-        "[store]\npath = \"{store}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[router]\nflap_hold = \"0s\"\n"
+        "[store]\npath = \"{store}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[router]\nflap_hold = \"0s\"\ngroup_interval = \"500ms\"\n"
     )
 }
 

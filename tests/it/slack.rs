@@ -58,6 +58,7 @@ fn alert(message: &str) -> Alert {
         at: Timestamp(t0() + 3000),
         stats: Stats::default(),
         in_reply_to: None,
+        group: None,
     }
 }
 

@@ -130,6 +130,9 @@ pub fn test_settings() -> exwatch::settings::Settings {
         ..exwatch::settings::Settings::default()
     };
     s.router.flap_hold = std::time::Duration::ZERO;
+    // Per-series alerts, as before grouping (`group_by = []`): most tests are about one
+    // series' alerts on one channel; tests/it/grouping.rs turns grouping on.
+    s.router.group_by = Vec::new();
     // Tests run side by side: each server on a free port of its own.
     s.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     s

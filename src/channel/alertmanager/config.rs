@@ -20,6 +20,7 @@ pub const KIND: KindInfo = KindInfo {
     default_timeout: None,
     human: true,
     acks: false,
+    grouped: false,
 };
 
 /// How often the alertmanager channel re-sends its alerts by default.

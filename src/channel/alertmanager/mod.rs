@@ -546,6 +546,7 @@ mod tests {
             at: Timestamp(at),
             stats: Stats::default(),
             in_reply_to: None,
+            group: None,
         }
     }
 

@@ -302,6 +302,10 @@ pub fn payload(alert: &Alert) -> Value {
     if let Some(original) = &alert.in_reply_to {
         fields.push(inline("In reply to", format!("`{original}`")));
     }
+    if let Some(listing) = text::group_listing(alert, limits::FIELD_VALUE) {
+        // One message per incident: its members, in a field of their own.
+        fields.insert(0, (fit("Incident", limits::FIELD_NAME), listing, false));
+    }
     fields.retain(|(n, v, _)| !n.is_empty() && !v.is_empty());
     fields.truncate(limits::FIELDS);
 
@@ -485,6 +489,7 @@ mod tests {
             at: Timestamp(1_795_000_003_000),
             stats: Stats::default(),
             in_reply_to: None,
+            group: None,
         }
     }
 

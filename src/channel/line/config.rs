@@ -18,6 +18,7 @@ pub const KIND: KindInfo = KindInfo {
     default_timeout: None,
     human: true,
     acks: false,
+    grouped: true,
 };
 
 /// Pushes a text message through the LINE Messaging API.

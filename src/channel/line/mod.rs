@@ -195,7 +195,10 @@ pub fn message_text(alert: &Alert) -> String {
     }
     details.push(format!("region {}", fit(&alert.region, 200)));
     details.push(format!("id {}", fit(&alert.id, 100)));
-    let details = details.join("\n");
+    let mut details = details.join("\n");
+    if let Some(listing) = text::group_listing(alert, MAX_TEXT / 2) {
+        details = format!("{listing}\n\n{details}");
+    }
 
     // Head and details always fit (each part is bounded); the message takes what is left.
     let fixed = utf16_len(&head) + utf16_len(&details) + 4; // two blank lines
@@ -379,6 +382,7 @@ mod tests {
             at: Timestamp(1_795_000_003_000),
             stats: Stats::default(),
             in_reply_to: None,
+            group: None,
         }
     }
 

@@ -27,6 +27,7 @@ pub const KIND: KindInfo = KindInfo {
     default_timeout: Some(LLM_DEFAULT_TIMEOUT),
     human: false,
     acks: false,
+    grouped: false,
 };
 
 /// Asks an OpenAI-compatible chat-completions endpoint to triage firing alerts, and sends

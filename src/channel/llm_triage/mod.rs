@@ -518,6 +518,7 @@ mod tests {
                 ..Stats::default()
             },
             in_reply_to: None,
+            group: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub const KIND: KindInfo = KindInfo {
     default_timeout: None,
     human: true,
     acks: false,
+    grouped: false,
 };
 
 /// Writes alerts to the log (tracing).

@@ -18,6 +18,7 @@ pub const KIND: KindInfo = KindInfo {
     default_timeout: None,
     human: true,
     acks: true,
+    grouped: false,
 };
 
 /// Sends Events API v2 events to one PagerDuty integration.

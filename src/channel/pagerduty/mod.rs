@@ -256,6 +256,7 @@ mod tests {
             at: Timestamp(1_795_000_003_000),
             stats: Stats::default(),
             in_reply_to: None,
+            group: None,
         }
     }
 

@@ -18,6 +18,7 @@ pub const KIND: KindInfo = KindInfo {
     default_timeout: None,
     human: true,
     acks: false,
+    grouped: true,
 };
 
 /// Posts to a Slack incoming webhook.

@@ -125,6 +125,11 @@ pub fn payload(alert: &Alert) -> Value {
     if !body.is_empty() {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": body}}));
     }
+    // A group message lists its incident's members.
+    if let Some(listing) = text::group_listing(alert, limits::SECTION / 2) {
+        let listing = cut_escaped(&escape(&listing), limits::SECTION);
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": listing}}));
+    }
     blocks.push(json!({"type": "section", "fields": fields}));
     blocks.push(json!({
         "type": "context",
@@ -276,6 +281,7 @@ mod tests {
             at: Timestamp(1_795_000_003_000),
             stats: Stats::default(),
             in_reply_to: None,
+            group: None,
         }
     }
 
@@ -364,5 +370,26 @@ mod tests {
             judge_slack(503, None, b""),
             Err(DeliveryError::Retryable { .. })
         ));
+    }
+
+    #[test]
+    fn a_group_message_lists_its_members_within_limits() {
+        use crate::messages::{AlertGroup, GroupUpdate};
+        let mut lead = alert(AlertKind::Firing, Severity::Critical, "slow");
+        let mut other = alert(AlertKind::Resolved, Severity::Warning, "errors");
+        other.endpoint = "<ticker>".into();
+        lead.group = Some(AlertGroup {
+            key: "exchange=okx".into(),
+            update: GroupUpdate::Updated,
+            alerts: vec![lead.clone(), other],
+        });
+        let p = payload(&lead);
+        assert_within_limits(&p);
+        let text = p.to_string();
+        assert!(
+            text.contains("Incident exchange=okx (updated): 2 series"),
+            "{text}"
+        );
+        assert!(text.contains("&lt;ticker&gt;"), "{text}");
     }
 }

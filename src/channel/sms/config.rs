@@ -24,6 +24,7 @@ pub const KIND: KindInfo = KindInfo {
     default_timeout: None,
     human: true,
     acks: false,
+    grouped: true,
 };
 
 /// The Twilio API base URL.

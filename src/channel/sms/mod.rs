@@ -365,6 +365,16 @@ pub fn sms_text(alert: &Alert) -> String {
         ),
         AlertKind::Acknowledged => format!("ACKNOWLEDGED {}", alert.title),
     };
+    // One message per incident: say so first, and how many series it spans.
+    let text = match &alert.group {
+        Some(g) => format!(
+            "[{} {}, {} series] {text}",
+            g.key,
+            g.update.as_str(),
+            g.alerts.len()
+        ),
+        None => text,
+    };
     shorten(&one_line(&text), MAX_SMS_CHARS)
 }
 
@@ -487,6 +497,7 @@ mod tests {
             at: Timestamp(1_795_000_003_000),
             stats: Stats::default(),
             in_reply_to: None,
+            group: None,
         }
     }
 

@@ -19,6 +19,7 @@ pub const KIND: KindInfo = KindInfo {
     default_timeout: None,
     human: true,
     acks: false,
+    grouped: true,
 };
 
 /// Sends each alert as an HTML message to one or more Telegram chats.

@@ -54,7 +54,7 @@ const MAX_REASON: usize = 300;
 /// The HTML text of `alert`, at most [`MAX_TEXT`] UTF-16 units of source (so never over
 /// Telegram's limit, which counts the parsed text). The one place the message is built.
 pub fn message_html(alert: &Alert) -> String {
-    let head = match alert.kind {
+    let mut head = match alert.kind {
         AlertKind::Triage => format!(
             "{} <b>TRIAGE</b> re: {}\n<i>follow-up to alert <code>{}</code></i>",
             text::marker(alert),
@@ -68,6 +68,10 @@ pub fn message_html(alert: &Alert) -> String {
             fit_escaped(&alert.title, 500)
         ),
     };
+    // A group message lists its incident's members first.
+    if let Some(listing) = text::group_listing(alert, MAX_TEXT / 2) {
+        head = format!("{head}\n\n{}", escape(&listing));
+    }
     let (value, threshold) = (
         escape(&text::value(alert.value, alert.metric)),
         escape(&text::value(alert.threshold, alert.metric)),
@@ -387,6 +391,7 @@ mod tests {
             at: Timestamp(1_795_000_003_000),
             stats: Stats::default(),
             in_reply_to: None,
+            group: None,
         }
     }
 
@@ -471,5 +476,26 @@ mod tests {
             )),
             "POST ***"
         );
+    }
+
+    #[test]
+    fn a_group_message_lists_its_members_escaped() {
+        use crate::messages::{AlertGroup, GroupUpdate};
+        let mut lead = alert("slow");
+        let mut other = alert("errors");
+        other.endpoint = "<ticker>".into();
+        lead.group = Some(AlertGroup {
+            key: "exchange=okx".into(),
+            update: GroupUpdate::Updated,
+            alerts: vec![lead.clone(), other],
+        });
+        let html = message_html(&lead);
+        assert!(
+            html.contains("Incident exchange=okx (updated): 2 series"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;ticker&gt;"), "{html}");
+        assert!(!html.contains("<ticker>"), "{html}");
+        assert!(utf16_len(&html) <= MAX_TEXT);
     }
 }

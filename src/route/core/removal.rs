@@ -65,6 +65,7 @@ impl RouterCore {
                 at,
                 stats,
                 in_reply_to: None,
+                group: None,
             };
             self.fan_out(alert, episode.max_sent, Why::Resolved, &mut out);
         }
@@ -133,6 +134,7 @@ mod tests {
             name: Name::from("log"),
             min_severity: Severity::Info,
             wants_triage: true,
+            grouped: false,
             wants_acks: false,
         });
         core

@@ -18,6 +18,7 @@ fn router() -> RouterCore {
             min_severity,
             wants_triage,
             wants_acks: false,
+            grouped: false,
         });
     }
     core
@@ -455,6 +456,7 @@ fn router_the_first_ack_tells_only_the_routes_that_want_acks() {
         name: Name::from("pd"),
         min_severity: Severity::Info,
         wants_triage: false,
+        grouped: false,
         wants_acks: true,
     });
     let s = okx_latency();
@@ -675,4 +677,89 @@ fn correlation_an_exchange_down_then_the_canaries_is_our_network_and_drops_the_h
     );
     let d = core.on_tick(Timestamp(60 * S));
     assert!(sent(&core, &d).is_empty());
+}
+
+/// A core grouping by exchange, with a grouped human route and a per-series route.
+fn grouped_router() -> RouterCore {
+    let mut core = RouterCore::new(Name::from("eu"), Duration::from_secs(300))
+        .with_exchanges(2)
+        .with_grouping(
+            vec![crate::route::GroupField::Exchange],
+            Duration::from_secs(30),
+        );
+    for (name, grouped) in [("desk", true), ("am", false)] {
+        core.add_route(Target {
+            name: Name::from(name),
+            min_severity: Severity::Info,
+            wants_triage: true,
+            wants_acks: false,
+            grouped,
+        });
+    }
+    core
+}
+
+#[test]
+fn router_grouping_sends_groups_to_grouped_routes_and_series_to_the_others() {
+    let mut core = grouped_router();
+    let ping = series("binance", "ping", Metric::Errors);
+    let time = series("binance", "time", Metric::Errors);
+    let d = core.on_anomaly(anomaly(&ping, "consecutive_failures", Severity::Warning, 0));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 2);
+    assert_eq!((out[0].1.clone(), out[0].2), (vec!["am".into()], Why::New));
+    assert!(out[0].0.group.is_none());
+    assert_eq!(
+        (out[1].1.clone(), out[1].2),
+        (vec!["desk".into()], Why::Group)
+    );
+    assert_eq!(out[1].0.group.as_ref().unwrap().key, "exchange=binance");
+
+    let d = core.on_anomaly(anomaly(&time, "consecutive_failures", Severity::Warning, S));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 1, "the series alert only; the group waits");
+    assert_eq!(out[0].1, ["am"]);
+    assert_eq!(core.next_group_due(), Some(Timestamp(30 * S)));
+    let d = core.on_tick(Timestamp(30 * S));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].1, ["desk"]);
+    assert_eq!(out[0].0.group.as_ref().unwrap().alerts.len(), 2);
+
+    // Both recover: each series' resolved at once to "am", one group resolved later.
+    let d = core.on_resolved(resolved(&ping, 40 * S));
+    assert_eq!(sent(&core, &d).len(), 1);
+    let d = core.on_resolved(resolved(&time, 41 * S));
+    assert_eq!(sent(&core, &d).len(), 1);
+    let d = core.on_tick(Timestamp(70 * S));
+    assert!(sent(&core, &d).is_empty());
+    let d = core.on_tick(Timestamp(71 * S));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].0.kind, out[0].1.clone()),
+        (AlertKind::Resolved, vec!["desk".into()])
+    );
+}
+
+#[test]
+fn router_grouping_off_sends_each_series_to_every_route_as_before() {
+    let mut core = RouterCore::new(Name::from("eu"), Duration::from_secs(300));
+    core.add_route(Target {
+        name: Name::from("desk"),
+        min_severity: Severity::Info,
+        wants_triage: true,
+        wants_acks: false,
+        grouped: true,
+    });
+    let ping = series("binance", "ping", Metric::Errors);
+    let d = core.on_anomaly(anomaly(&ping, "consecutive_failures", Severity::Warning, 0));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].1.clone(), out[0].2),
+        (vec!["desk".into()], Why::New)
+    );
+    assert!(out[0].0.group.is_none());
+    assert_eq!(core.next_group_due(), None);
 }

@@ -33,9 +33,10 @@ pub struct ForgetSeries(pub Vec<Removed>);
 impl Handler<ForgetSeries> for RouterActor {
     type Result = ();
 
-    fn handle(&mut self, ForgetSeries(removed): ForgetSeries, _: &mut Context<Self>) {
+    fn handle(&mut self, ForgetSeries(removed): ForgetSeries, ctx: &mut Context<Self>) {
         let decisions = self.core.forget(&removed, Timestamp::now());
         self.apply(decisions);
+        self.arm_timers(ctx);
     }
 }
 
@@ -47,9 +48,12 @@ impl Handler<Reconfigure> for RouterActor {
             dedup_window,
             flap_hold,
             correlation_hold,
+            group_by,
+            group_interval,
             ..
         } = msg.settings;
         self.core.set_correlation_hold(correlation_hold);
+        self.core.regroup(group_by, group_interval);
         self.core
             .reconfigure(dedup_window, flap_hold, msg.exchanges);
         // Resolutions held before keep their due time; the tick (if any ran) releases them.

@@ -70,6 +70,7 @@ impl RouterActor {
                 let decisions = act.core.on_silence_timer(Timestamp::now());
                 act.apply(decisions);
                 act.schedule_silence_timer(ctx);
+                act.arm_timers(ctx);
             });
         }));
     }
@@ -97,6 +98,7 @@ impl Handler<ExpireSilence> for RouterActor {
                 tracing::info!(silence = %s, "Silence ended early.");
                 act.apply(decisions);
                 act.schedule_silence_timer(ctx);
+                act.arm_timers(ctx);
             }
             out
         })
@@ -117,10 +119,11 @@ impl Handler<Ack> for RouterActor {
 
     fn handle(&mut self, m: Ack, ctx: &mut Context<Self>) -> Self::Result {
         let alert_id = m.alert.id.clone();
-        guard(self, ctx, "router", |act, _| {
+        guard(self, ctx, "router", |act, ctx| {
             let (incident, decisions) = act.core.acknowledge(&m.alert, m.at)?;
             tracing::info!(series = %incident.series, alert = %m.alert.id, "Incident acknowledged: no more reminders.");
             act.apply(decisions);
+            act.arm_timers(ctx);
             Ok(incident)
         })
             .unwrap_or(Err(AckError::NotOpen(alert_id)))

@@ -515,6 +515,7 @@ mod tests {
             at: Timestamp(2_345),
             stats: Stats::default(),
             in_reply_to: None,
+            group: None,
         };
         s.record_silenced(&a).expect("silenced");
         assert!(s.silenced(&a.id).expect("flag"));

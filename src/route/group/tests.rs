@@ -1,0 +1,199 @@
+//! The grouping policy, without a runtime: per-series alerts in, group messages out.
+
+use super::*;
+use crate::messages::{Metric, Name, Stats};
+
+const S: i64 = 1000;
+
+fn alert(endpoint: &str, kind: AlertKind, severity: Severity, at: i64) -> Alert {
+    Alert {
+        id: new_id(),
+        kind,
+        severity,
+        exchange: Name::from("binance"),
+        endpoint: Name::from(endpoint),
+        metric: Metric::Errors,
+        detector: Name::from("consecutive_failures"),
+        title: format!("binance {endpoint} failing"),
+        message: "m".into(),
+        value: 1.0,
+        threshold: 0.5,
+        region: Name::from("eu"),
+        started_at: Timestamp(at),
+        at: Timestamp(at),
+        stats: Stats::default(),
+        in_reply_to: None,
+        group: None,
+    }
+}
+
+fn firing(endpoint: &str, severity: Severity, at: i64) -> Alert {
+    alert(endpoint, AlertKind::Firing, severity, at)
+}
+
+fn resolved(endpoint: &str, at: i64) -> Alert {
+    alert(endpoint, AlertKind::Resolved, Severity::Warning, at)
+}
+
+fn grouper() -> Grouper {
+    Grouper::new(vec![GroupField::Exchange], Duration::from_secs(30))
+}
+
+fn update(a: &Alert) -> GroupUpdate {
+    a.group.as_ref().expect("a group message").update
+}
+
+#[test]
+fn group_first_alert_goes_at_once_then_one_update_per_interval() {
+    let mut g = grouper();
+    let first = g
+        .on_alert(&firing("ping", Severity::Warning, 0), Timestamp(0))
+        .expect("the first alert is not delayed");
+    assert_eq!(update(&first), GroupUpdate::Opened);
+    assert_eq!(first.group.as_ref().unwrap().key, "exchange=binance");
+    assert_eq!(first.endpoint.as_ref(), "ping");
+    for (i, ep) in ["time", "ticker", "status"].iter().enumerate() {
+        let at = (i as i64 + 1) * S;
+        assert!(
+            g.on_alert(&firing(ep, Severity::Warning, at), Timestamp(at))
+                .is_none()
+        );
+    }
+    assert_eq!(g.next_due(), Some(Timestamp(30 * S)));
+    assert!(g.flush(Timestamp(29 * S)).is_empty());
+    let out = g.flush(Timestamp(30 * S));
+    assert_eq!(out.len(), 1, "one update for three alerts");
+    assert_eq!(update(&out[0]), GroupUpdate::Updated);
+    assert_eq!(out[0].group.as_ref().unwrap().alerts.len(), 4);
+    assert_eq!(
+        out[0].endpoint.as_ref(),
+        "ping",
+        "the earliest leads among equals"
+    );
+    assert!(
+        g.flush(Timestamp(90 * S)).is_empty(),
+        "nothing new, nothing sent"
+    );
+    assert_eq!(g.next_due(), None);
+}
+
+#[test]
+fn group_escalation_to_critical_goes_at_once_and_leads() {
+    let mut g = grouper();
+    g.on_alert(&firing("ping", Severity::Warning, 0), Timestamp(0));
+    let esc = g
+        .on_alert(&firing("time", Severity::Critical, S), Timestamp(S))
+        .expect("escalation at once");
+    assert_eq!(update(&esc), GroupUpdate::Escalated);
+    assert_eq!(
+        (esc.endpoint.as_ref(), esc.severity),
+        ("time", Severity::Critical)
+    );
+    // A second critical is no news: gathered into the next update.
+    assert!(
+        g.on_alert(
+            &firing("ticker", Severity::Critical, 2 * S),
+            Timestamp(2 * S)
+        )
+        .is_none()
+    );
+}
+
+#[test]
+fn group_resolves_once_after_every_member_stayed_recovered_for_the_interval() {
+    let mut g = grouper();
+    g.on_alert(&firing("ping", Severity::Warning, 0), Timestamp(0));
+    g.on_alert(&firing("time", Severity::Critical, S), Timestamp(S));
+    assert!(
+        g.on_alert(&resolved("ping", 10 * S), Timestamp(10 * S))
+            .is_none()
+    );
+    assert!(
+        g.on_alert(&resolved("time", 12 * S), Timestamp(12 * S))
+            .is_none()
+    );
+    // Flaps: fires again within the interval, the group stays open, no resolved.
+    g.on_alert(
+        &firing("time", Severity::Warning, 20 * S),
+        Timestamp(20 * S),
+    );
+    assert!(
+        g.flush(Timestamp(42 * S))
+            .iter()
+            .all(|a| update(a) != GroupUpdate::Resolved)
+    );
+    g.on_alert(&resolved("time", 50 * S), Timestamp(50 * S));
+    assert_eq!(g.next_due(), Some(Timestamp(80 * S)));
+    assert!(g.flush(Timestamp(79 * S)).is_empty());
+    let out = g.flush(Timestamp(80 * S));
+    assert_eq!(out.len(), 1);
+    assert_eq!(update(&out[0]), GroupUpdate::Resolved);
+    assert_eq!(out[0].kind, AlertKind::Resolved);
+    assert_eq!(out[0].severity, Severity::Critical, "the incident's worst");
+    assert_eq!(g.open(), 0);
+    // A new failure is a new incident, at once.
+    let again = g.on_alert(
+        &firing("ping", Severity::Warning, 100 * S),
+        Timestamp(100 * S),
+    );
+    assert_eq!(again.map(|a| update(&a)), Some(GroupUpdate::Opened));
+}
+
+#[test]
+fn group_keys_follow_group_by() {
+    let a = firing("ping", Severity::Warning, 0);
+    assert_eq!(group_key(&[GroupField::Exchange], &a), "exchange=binance");
+    assert_eq!(
+        group_key(
+            &[
+                GroupField::Exchange,
+                GroupField::Metric,
+                GroupField::Severity
+            ],
+            &a
+        ),
+        "exchange=binance,metric=errors,severity=warning"
+    );
+    let mut g = Grouper::new(vec![GroupField::Endpoint], Duration::from_secs(30));
+    assert!(g.on_alert(&a, Timestamp(0)).is_some());
+    assert!(
+        g.on_alert(&firing("time", Severity::Warning, 1), Timestamp(1))
+            .is_some()
+    );
+    assert_eq!(g.open(), 2);
+    assert!(!Grouper::new(Vec::new(), Duration::from_secs(1)).enabled());
+}
+
+#[test]
+fn group_message_payload_keeps_every_field_and_adds_group() {
+    let mut g = grouper();
+    let m = g
+        .on_alert(&firing("ping", Severity::Warning, 0), Timestamp(0))
+        .unwrap();
+    let v = serde_json::to_value(&m).unwrap();
+    for field in [
+        "id",
+        "kind",
+        "severity",
+        "exchange",
+        "endpoint",
+        "metric",
+        "detector",
+        "title",
+        "message",
+        "value",
+        "threshold",
+        "region",
+        "started_at",
+        "at",
+        "stats",
+    ] {
+        assert!(v.get(field).is_some(), "{field}");
+    }
+    assert_eq!(v["group"]["key"], "exchange=binance");
+    assert_eq!(v["group"]["update"], "opened");
+    assert_eq!(v["group"]["alerts"][0]["endpoint"], "ping");
+    assert!(v["group"]["alerts"][0].get("group").is_none());
+    let back: Alert = serde_json::from_value(v).unwrap();
+    assert_eq!(back.group.unwrap().alerts.len(), 1);
+}
