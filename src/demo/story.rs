@@ -234,7 +234,7 @@ impl Scene {
                 // Slow while the work goes on — from once the announcement has been read, so
                 // the window is open before anything fires — and normal again before the
                 // announced end, so nothing is still firing when the alerts resume.
-                if (0.2..0.6).contains(&p) {
+                if (0.2..0.45).contains(&p) {
                     c.bybit.delay = MAINTENANCE_DELAY;
                 }
             }

@@ -9,7 +9,11 @@
 //! - Alerts of an open group that fire, escalate or resolve afterwards are gathered and sent
 //!   as **one update** per `group_interval` at most ([`GroupUpdate::Updated`]); a member
 //!   escalating to critical while the group has not said critical goes at once
-//!   ([`GroupUpdate::Escalated`]).
+//!   ([`GroupUpdate::Escalated`]). What makes an update due is news: a series joining,
+//!   firing again or recovering, or the group getting worse than it has said; a member's
+//!   severity moving within what the group already said (or a reminder) rides along with
+//!   the next update or the resolved, so an already-critical incident whose other series
+//!   turn critical too is not re-announced for that alone.
 //! - When every member has recovered, **one resolved** ([`GroupUpdate::Resolved`]) says so,
 //!   after the group stayed recovered for `group_interval` (a re-fire meanwhile keeps the
 //!   group open): a flapping venue is one incident.
@@ -237,10 +241,13 @@ impl Grouper {
         };
         let severity = member.severity;
         g.worst = g.worst.max(severity);
-        // News: a new member, or one whose state or severity changed (a reminder is not).
+        // News worth an update: a series joins, fires again or recovers, or the group gets
+        // worse than it has said. A member's severity moving within what the group already
+        // said (and a reminder) is not: it rides along with the next update or the resolved.
+        let said = g.sent_severity;
         let news = match g.members.get_mut(&member_key(&member)) {
             Some(m) => {
-                let changed = (m.alert.kind, m.alert.severity) != (member.kind, member.severity);
+                let changed = m.alert.kind != member.kind || member.severity > said;
                 m.alert = member;
                 changed
             }

@@ -208,6 +208,17 @@ fn demo_plays_every_chapter_through_the_real_detectors_and_exits_0() {
         demo.has(&["Summary: ", " incidents, ", " messages"]),
         "{out}"
     );
+    // At most 12 messages for the six incidents (23 before grouping): the summary's count.
+    let summary = (demo.seen.iter())
+        .find(|l| l.contains("Summary: "))
+        .expect("a summary");
+    let messages: usize = summary
+        .rsplit(", ")
+        .next()
+        .and_then(|m| m.trim().strip_suffix(" messages"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no message count in {summary}"));
+    assert!(messages <= 12, "{messages} messages: {out}");
     assert!(demo.has(&["[exchange=okx opened, "]), "{out}");
     assert!(demo.has(&["firing"]) && demo.has(&["resolved"]), "{out}");
     assert!(demo.has(&["The story is over.", "stopped"]), "{out}");

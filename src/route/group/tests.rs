@@ -197,3 +197,33 @@ fn group_message_payload_keeps_every_field_and_adds_group() {
     let back: Alert = serde_json::from_value(v).unwrap();
     assert_eq!(back.group.unwrap().alerts.len(), 1);
 }
+
+#[test]
+fn group_severity_moving_within_what_was_said_rides_along_with_the_next_news() {
+    let mut g = grouper();
+    g.on_alert(&firing("ping", Severity::Critical, 0), Timestamp(0))
+        .expect("opened");
+    g.on_alert(&firing("time", Severity::Info, S), Timestamp(S));
+    // Joined: news, sent after the interval.
+    assert_eq!(g.flush(Timestamp(30 * S)).len(), 1);
+    // `time` turns critical in a group that said critical already: not news on its own.
+    g.on_alert(
+        &firing("time", Severity::Critical, 31 * S),
+        Timestamp(31 * S),
+    );
+    assert_eq!(g.next_due(), None, "nothing due for it alone");
+    assert!(g.flush(Timestamp(70 * S)).is_empty());
+    // A new member is news; the update carries `time`'s new severity too.
+    g.on_alert(
+        &firing("ticker", Severity::Warning, 71 * S),
+        Timestamp(71 * S),
+    );
+    let out = g.flush(Timestamp(101 * S));
+    assert_eq!(out.len(), 1);
+    let members = &out[0].group.as_ref().unwrap().alerts;
+    let time = members.iter().find(|m| &*m.endpoint == "time").unwrap();
+    assert_eq!(time.severity, Severity::Critical);
+    // A member recovering is news.
+    g.on_alert(&resolved("ticker", 102 * S), Timestamp(102 * S));
+    assert_eq!(g.next_due(), Some(Timestamp(131 * S)));
+}
