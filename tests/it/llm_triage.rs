@@ -1,4 +1,4 @@
-//! The `llm_triage` channel against a loopback fake of an OpenAI-compatible server
+//! The triage stage (an `llm_triage` table) against a loopback fake of an OpenAI-compatible server
 //! ([`FakeOpenAi`]): the first alert reaches the desk while the model is still thinking, the
 //! model's answer follows as a `triage` alert with `in_reply_to`, warnings and resolved alerts
 //! are not triaged, the hourly budget holds, model failures cost no alert and no crash, the
@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Context, Handler};
-use exwatch::channel::{Channel, Flush, LlmTriageChannel, LlmTriageSettings};
+use exwatch::channel::{Channel, Flush};
 use exwatch::channel::{ChannelKind, ChannelSettings, LlmTriageSpec};
 use exwatch::client::build_client;
 use exwatch::messages::{
     Alert, AlertKind, Anomaly, Metric, Name, SeriesKey, Severity, Stats, Timestamp, Triage,
 };
 use exwatch::settings::{RetrySettings, Secret, Settings};
+use exwatch::triage::{LlmTriageSettings, TriageClient};
 use exwatch::{DeliveryError, Monitor, MonitorHandle};
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -71,13 +72,13 @@ fn start(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> (MonitorH
 
 type Desk = Collected<Alert>;
 
-/// Waits until the triage channel worked through everything routed to it so far, and the
+/// Waits until the triage stage worked through everything routed to it so far, and the
 /// Router passed its follow-ups on.
 async fn settle(monitor: &MonitorHandle) {
     monitor.drain().await;
     let flushed = monitor
-        .channel("triage")
-        .expect("triage channel")
+        .triage("triage")
+        .expect("triage stage")
         .flush
         .send(Flush {
             deadline: Duration::from_secs(5),
@@ -470,7 +471,7 @@ fn alert(id: &str) -> Alert {
     }
 }
 
-fn channel(base_url: String, key: &str, router: actix::Recipient<Triage>) -> LlmTriageChannel {
+fn channel(base_url: String, key: &str, router: actix::Recipient<Triage>) -> TriageClient {
     let settings = LlmTriageSettings {
         base_url,
         model: "gpt-4o-mini".to_owned(),
@@ -480,7 +481,7 @@ fn channel(base_url: String, key: &str, router: actix::Recipient<Triage>) -> Llm
         max_tokens_field: "max_completion_tokens".to_owned(),
         timeout: Duration::from_millis(300),
     };
-    LlmTriageChannel::new(
+    TriageClient::new(
         Name::from("triage"),
         build_client(2, settings.timeout),
         settings,

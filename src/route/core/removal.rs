@@ -125,6 +125,7 @@ mod tests {
             name: Name::from("log"),
             min_severity: Severity::Info,
             wants_triage: true,
+            wants_acks: false,
         });
         core
     }
