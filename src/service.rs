@@ -46,7 +46,7 @@ use crate::store::{
     BaselineLink, Close, FailPending, SilenceStore, SqliteStore, StoreActor, StoreClosed,
     StoreLink, StoreLock,
 };
-use crate::triage::LlmTriageSpec;
+use crate::triage::{LlmTriageSpec, TriageActor};
 
 /// What a removed channel's undelivered alerts are marked failed with.
 pub const CHANNEL_REMOVED: &str = "channel removed";
@@ -292,10 +292,9 @@ impl TriageStage {
         );
         let escalate = self.escalate.clone();
         // No store: the stage records no delivery (it is not a channel).
-        let addr: Addr<ChannelActor<Box<dyn Channel>>> =
-            Supervisor::start_in_arbiter(&self.arbiter, move |_| {
-                ChannelActor::new(n, make(), retry, &s, &m, Some(escalate))
-            });
+        let addr: Addr<TriageActor> = Supervisor::start_in_arbiter(&self.arbiter, move |_| {
+            ChannelActor::new(n, make(), retry, &s, &m, Some(escalate))
+        });
         let handle = TriageHandle {
             name: ch.name.clone(),
             alerts: addr.clone().recipient(),

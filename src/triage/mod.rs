@@ -33,6 +33,11 @@ use crate::messages::{Name, Triage};
 pub use client::TriageClient;
 pub use model::LlmTriageSettings;
 
+/// The stage's actor: the generic delivery engine (queue, retries with back-off and jitter,
+/// flush, supervision) owning one [`TriageClient`] — and so its model client, hourly budget and
+/// prompt settings. Boxed, so that a reload can replace the client in place.
+pub type TriageActor = crate::channel::ChannelActor<Box<dyn crate::channel::Channel>>;
+
 /// The retry policy of the stage's actor and the builder of its [`TriageClient`] (run on the
 /// stage's arbiter, where the `!Send` HTTP client must be created), for the table `name`.
 pub fn make(

@@ -20,6 +20,7 @@ use exwatch::messages::{
     Alert, AlertKind, Anomaly, Metric, Name, SeriesKey, Severity, Stats, Timestamp, Triage,
 };
 use exwatch::settings::{RetrySettings, Secret, Settings};
+use exwatch::store::DeliveryCounts;
 use exwatch::triage::{LlmTriageSettings, TriageClient};
 use exwatch::{DeliveryError, Monitor, MonitorHandle};
 use parking_lot::Mutex;
@@ -415,6 +416,71 @@ async fn exchange_text_is_quoted_as_bounded_data() {
     assert_eq!(first.message, evil);
     let triage = desk.next(SECS).await;
     assert_eq!(triage.in_reply_to.as_deref(), Some(&*first.id));
+    assert!(monitor.stop().await);
+}
+
+#[actix::test]
+async fn triage_is_a_stage_not_a_channel_and_a_reload_adds_changes_and_removes_it() {
+    let fake = FakeOpenAi::start(KEY);
+    let mut without = crate::support::test_settings();
+    without.shutdown.grace = Duration::from_secs(1);
+    let mut desk = Collected::<Alert>::start();
+    let monitor = Monitor::builder(without.clone())
+        .alert_recipient("desk", Severity::Info, desk.recipient())
+        .start()
+        .expect("monitor starts");
+    assert!(monitor.triage("triage").is_none());
+
+    // Added by a reload: a stage, not a channel, and nothing of it in the outbox.
+    let mut with = without.clone();
+    with.channels = vec![llm_channel(&fake, 30, Duration::from_secs(5))];
+    let report = monitor.apply(with.clone());
+    assert!(monitor.triage("triage").is_some(), "{:?}", report.changes);
+    assert!(monitor.channel("triage").is_none(), "triage is no channel");
+    monitor.inject(skew("binance", 2500.0, 0));
+    settle(&monitor).await;
+    assert_eq!(fake.requests().len(), 1);
+    assert_eq!(
+        kinds(&desk.drain().await),
+        [
+            ("binance".to_owned(), "firing"),
+            ("binance".to_owned(), "triage")
+        ]
+    );
+    let counts = monitor
+        .store()
+        .send(DeliveryCounts)
+        .await
+        .expect("store answers");
+    assert!(
+        counts.iter().all(|c| c.channel != "triage"),
+        "no delivery recorded for the triage stage: {counts:?}"
+    );
+
+    // Changed: the next model call speaks the new language.
+    if let ChannelKind::LlmTriage(spec) = &mut with.channels[0].kind {
+        spec.language = "fr".to_owned();
+    }
+    monitor.apply(with.clone());
+    monitor.inject(skew("bybit", 2500.0, 0));
+    settle(&monitor).await;
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs[1].message("system").contains("\"fr\""));
+
+    // Removed: alerts still go out, and no model is asked.
+    monitor.apply(without);
+    assert!(monitor.triage("triage").is_none());
+    monitor.inject(skew("okx", 2500.0, 0));
+    monitor.drain().await;
+    let got: Vec<_> = desk
+        .drain()
+        .await
+        .into_iter()
+        .filter(|a| &*a.exchange == "okx")
+        .collect();
+    assert_eq!(kinds(&got), [("okx".to_owned(), "firing")]);
+    assert_eq!(fake.requests().len(), 2);
     assert!(monitor.stop().await);
 }
 
