@@ -618,7 +618,7 @@ impl Platform for FakeAlertmanager {
     }
 }
 
-/// Where the triage channel's follow-ups go in this suite: nowhere (its answers are the
+/// Where the triage client's follow-ups go in this suite: nowhere (its answers are the
 /// triage tests' concern, `llm_triage.rs`).
 struct Discard;
 

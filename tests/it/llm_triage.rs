@@ -56,7 +56,7 @@ fn llm_channel(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> Cha
     }
 }
 
-/// A monitor with the triage channel and a desk collector taking every alert.
+/// A monitor with the triage stage and a desk collector taking every alert.
 fn start(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> (MonitorHandle, Desk) {
     let mut settings = Settings {
         channels: vec![llm_channel(fake, calls_per_hour, timeout)],
@@ -163,7 +163,7 @@ async fn critical_alert_reaches_desk_at_once_and_triage_follows() {
     assert_eq!(json["kind"], "triage");
     assert_eq!(json["in_reply_to"], &*first.id);
 
-    // The triage channel never triages its own follow-up.
+    // The triage stage never triages its own follow-up.
     settle(&monitor).await;
     assert_eq!(fake.requests().len(), 1);
     assert!(desk.drain().await.is_empty());
@@ -485,7 +485,7 @@ async fn triage_is_a_stage_not_a_channel_and_a_reload_adds_changes_and_removes_i
 }
 
 // ---------------------------------------------------------------------------------------------
-// The channel on its own, with its log captured.
+// The triage client on its own, with its log captured.
 
 /// Collects the triage answers a channel sends.
 struct TriageSink(mpsc::UnboundedSender<Triage>);
