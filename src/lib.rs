@@ -26,6 +26,9 @@
 //!   [`messages::Alert`]s out to channels by severity.
 //! - **ChannelActor** ([`channel`]) — one per channel: queue, retries with back-off and jitter,
 //!   `Retry-After`; a dead channel delays nothing else.
+//! - **Triage** ([`triage`]) — one per `llm_triage` table: a stage of its own that asks a model
+//!   about firing alerts after they went out, and hands its answer back to the Router as a
+//!   follow-up for the human channels.
 //! - **StoreActor** ([`store`]) — the event store (SQLite) and durable outbox, on a thread of
 //!   its own: the Router's alerts are committed with a pending delivery per channel before
 //!   they are forwarded; channels mark them delivered; pending deliveries resume after a
@@ -115,6 +118,7 @@ pub mod settings;
 pub mod status;
 pub mod store;
 pub mod supervision;
+pub mod triage;
 
 pub use error::{ConfigError, DeliveryError, Error, Problem, StoreError};
 pub use messages::{Alert, Anomaly, Measurement, Metric, Resolved, SeriesKey, Severity, Timestamp};

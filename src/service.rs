@@ -3,7 +3,8 @@
 //! [`Monitor::start`] (or [`MonitorBuilder`]) builds it in stages, each a short function that
 //! returns a typed handle to the next: the event store (`StoreStage`, its own thread), the
 //! Router (on the `pipeline` arbiter), the channels (`ChannelStage`, on a `channels` arbiter,
-//! so a slow platform never delays detection), the detectors and their taps
+//! so a slow platform never delays detection), LLM triage (`TriageStage`, one actor per
+//! `llm_triage` table, on the `channels` arbiter too: see [`crate::triage`]), the detectors and their taps
 //! ([`DetectorSet`], on the `pipeline` arbiter), the probes (`ProbeStage`, one ProbeActor
 //! per exchange spread over `[monitor] probe_threads` arbiters, the first slots of all
 //! endpoints spread over their interval) and the HTTP server. Every actor runs under
@@ -22,7 +23,7 @@ use parking_lot::Mutex;
 
 use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::{
-    Channel, ChannelActor, ChannelSettings, Flush, ReplaceChannel, RetireChannel,
+    Channel, ChannelActor, ChannelKind, ChannelSettings, Flush, ReplaceChannel, RetireChannel,
 };
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
 use crate::error::{ConfigError, Error};
@@ -45,6 +46,7 @@ use crate::store::{
     BaselineLink, Close, FailPending, SilenceStore, SqliteStore, StoreActor, StoreClosed,
     StoreLink, StoreLock,
 };
+use crate::triage::{LlmTriageSpec, TriageActor};
 
 /// What a removed channel's undelivered alerts are marked failed with.
 pub const CHANNEL_REMOVED: &str = "channel removed";
@@ -65,6 +67,24 @@ pub struct ChannelHandle {
     /// Replaces its platform settings (a reload changed them); `None` for channels added
     /// in code ([`MonitorBuilder::channel`]), which a reload leaves alone.
     pub replace: Option<Recipient<ReplaceChannel>>,
+}
+
+/// The addresses of one running triage stage (a `llm_triage` table): not a channel, but the
+/// same delivery engine runs its model calls (queue, retries with back-off, flush).
+#[derive(Clone)]
+pub struct TriageHandle {
+    /// The table's name (the `channel` label of its metrics).
+    pub name: Name,
+    /// Where the Router hands it alerts to triage.
+    pub alerts: Recipient<Alert>,
+    /// Waits for its model calls in hand to finish.
+    pub flush: Recipient<Flush>,
+    /// Fault injection.
+    pub crash: Recipient<Crash>,
+    /// Replaces its model settings (a reload changed them).
+    pub replace: Recipient<ReplaceChannel>,
+    /// Ends its work (a reload removed it).
+    pub retire: Recipient<RetireChannel>,
 }
 
 type ChannelFactory = Box<dyn FnOnce(&ChannelEnv) -> (Recipient<Alert>, ChannelHandle) + Send>;
@@ -145,15 +165,15 @@ struct ChannelStage {
     env: ChannelEnv,
     store: Addr<StoreActor>,
     router: Addr<RouterActor>,
-    /// Where the triage channel sends its follow-ups.
-    triage: Recipient<Triage>,
     running: Vec<ChannelHandle>,
 }
 
 impl ChannelStage {
     /// Starts the configured channel `ch` and routes to it.
     fn start(&mut self, ch: ChannelSettings) {
-        let (retry, make) = channel_maker(&ch, &self.triage);
+        let Some((retry, make)) = channel_maker(&ch) else {
+            return;
+        };
         let (recipient, mut handle, addr) = self.env.start(ch.name.clone(), retry, make);
         handle.replace = Some(addr.recipient());
         self.route_channel(&ch, recipient);
@@ -169,7 +189,9 @@ impl ChannelStage {
         let Some(replace) = handle.replace.clone() else {
             return;
         };
-        let (retry, make) = channel_maker(&ch, &self.triage);
+        let Some((retry, make)) = channel_maker(&ch) else {
+            return;
+        };
         replace.do_send(ReplaceChannel { make, retry });
         // The route's recipient is the same actor; only its severity and kind may differ.
         let recipient = handle.alerts.clone();
@@ -228,15 +250,136 @@ impl ChannelStage {
             recipient,
         }));
     }
+
+    /// Whether `name` runs here.
+    fn runs(&self, name: &Name) -> bool {
+        self.running.iter().any(|h| &h.name == name)
+    }
 }
 
-/// The retry policy and the builder of the configured channel `ch` (its kind's `make`).
-fn channel_maker(ch: &ChannelSettings, triage: &Recipient<Triage>) -> (RetrySettings, MakeChannel) {
+/// The retry policy and the builder of the configured channel `ch` (its kind's `make`);
+/// `None` for a table that is no channel (`llm_triage`).
+fn channel_maker(ch: &ChannelSettings) -> Option<(RetrySettings, MakeChannel)> {
     ch.kind.clone().make(&MakeContext {
         name: &ch.name,
         retry: &ch.retry,
-        triage,
     })
+}
+
+/// The spec of a `llm_triage` table.
+fn triage_spec(ch: &ChannelSettings) -> Option<&LlmTriageSpec> {
+    match &ch.kind {
+        ChannelKind::LlmTriage(spec) => Some(spec),
+        _ => None,
+    }
+}
+
+/// The triage stage: one actor per `llm_triage` table, each owning its model client, hourly
+/// budget and prompt settings ([`crate::triage`]). The Router hands it the alerts of its
+/// route once they went out to the channels; as a route it wants no triage follow-ups (it
+/// never triages its own) and is not durable (nothing of it goes to the outbox). Its answers
+/// come back to the Router as [`Triage`] messages.
+struct TriageStage {
+    arbiter: ArbiterHandle,
+    metrics: Arc<Metrics>,
+    supervision: SupervisionSettings,
+    escalate: Recipient<Anomaly>,
+    router: Addr<RouterActor>,
+    /// Where the stage sends its follow-ups: the Router.
+    answers: Recipient<Triage>,
+    running: Vec<TriageHandle>,
+}
+
+impl TriageStage {
+    /// Starts the triage of the `llm_triage` table `ch` and routes its alerts to it.
+    fn start(&mut self, ch: &ChannelSettings, spec: &LlmTriageSpec) {
+        let (retry, make) = crate::triage::make(&ch.name, spec.clone(), &ch.retry, &self.answers);
+        let (m, s, n) = (
+            self.metrics.clone(),
+            self.supervision.clone(),
+            ch.name.clone(),
+        );
+        let escalate = self.escalate.clone();
+        // No store: the stage records no delivery (it is not a channel).
+        let addr: Addr<TriageActor> = Supervisor::start_in_arbiter(&self.arbiter, move |_| {
+            ChannelActor::new(n, make(), retry, &s, &m, Some(escalate))
+        });
+        let handle = TriageHandle {
+            name: ch.name.clone(),
+            alerts: addr.clone().recipient(),
+            flush: addr.clone().recipient(),
+            crash: addr.clone().recipient(),
+            replace: addr.clone().recipient(),
+            retire: addr.recipient(),
+        };
+        self.route(ch, &handle);
+        self.running.push(handle);
+    }
+
+    /// A reload changed the table `ch`: the actor (and what it holds) stays, its model
+    /// settings and route change.
+    fn change(&mut self, ch: &ChannelSettings, spec: &LlmTriageSpec) {
+        let Some(handle) = self.running.iter().find(|h| h.name == ch.name).cloned() else {
+            return self.start(ch, spec);
+        };
+        let (retry, make) = crate::triage::make(&ch.name, spec.clone(), &ch.retry, &self.answers);
+        handle.replace.do_send(ReplaceChannel { make, retry });
+        self.route(ch, &handle);
+    }
+
+    /// A reload removed the table `name`: no more alerts to it, and what it holds is dropped.
+    fn remove(&mut self, name: &Name) {
+        if let Some(i) = self.running.iter().position(|h| &h.name == name) {
+            self.router.do_send(RemoveRoute(name.clone()));
+            let handle = self.running.remove(i);
+            handle.retire.do_send(RetireChannel {
+                reason: CHANNEL_REMOVED.to_owned(),
+            });
+        }
+    }
+
+    /// Whether `name` runs here.
+    fn runs(&self, name: &Name) -> bool {
+        self.running.iter().any(|h| &h.name == name)
+    }
+
+    fn route(&self, ch: &ChannelSettings, handle: &TriageHandle) {
+        self.router.do_send(AddRoute(Route {
+            name: ch.name.clone(),
+            min_severity: ch.min_severity,
+            wants_triage: false,
+            wants_acks: false,
+            durable: false,
+            // Triage asks about each series' alert, never about a group message.
+            grouped: false,
+            recipient: handle.alerts.clone(),
+        }));
+    }
+}
+
+/// Starts the triage stage: one actor per `llm_triage` table of `settings`, on `arbiter`,
+/// answering `router`.
+fn start_triage(
+    settings: &Settings,
+    arbiter: &ArbiterHandle,
+    router: &Addr<RouterActor>,
+    metrics: &Arc<Metrics>,
+) -> TriageStage {
+    let mut stage = TriageStage {
+        arbiter: arbiter.clone(),
+        metrics: metrics.clone(),
+        supervision: settings.supervision.clone(),
+        escalate: router.clone().recipient(),
+        router: router.clone(),
+        answers: router.clone().recipient(),
+        running: Vec::new(),
+    };
+    for ch in &settings.channels {
+        if let Some(spec) = triage_spec(ch) {
+            stage.start(ch, spec);
+        }
+    }
+    stage
 }
 
 /// The probes' stage: one ProbeActor per exchange, each on the least loaded probe arbiter.
@@ -385,6 +528,7 @@ pub(crate) struct Topology {
     status: Arc<StatusBoard>,
     probes: ProbeStage,
     channels: ChannelStage,
+    triage: TriageStage,
 }
 
 impl Apply for Topology {
@@ -442,13 +586,32 @@ impl Apply for Topology {
             });
         }
         for name in &plan.channels.removed {
-            self.channels.remove(name);
+            if self.triage.runs(name) {
+                self.triage.remove(name);
+            } else {
+                self.channels.remove(name);
+            }
         }
         for ch in &new.channels {
-            if plan.channels.added.contains(&ch.name) {
-                self.channels.start(ch.clone());
-            } else if plan.channels.changed.contains(&ch.name) {
-                self.channels.change(ch.clone());
+            let (added, changed) = (
+                plan.channels.added.contains(&ch.name),
+                plan.channels.changed.contains(&ch.name),
+            );
+            match triage_spec(ch) {
+                // A table that turned from a channel into triage (or back) leaves the other.
+                Some(spec) if added || changed => {
+                    if self.channels.runs(&ch.name) {
+                        self.channels.remove(&ch.name);
+                    }
+                    self.triage.change(ch, spec);
+                }
+                None if added || changed => {
+                    if self.triage.runs(&ch.name) {
+                        self.triage.remove(&ch.name);
+                    }
+                    self.channels.change(ch.clone());
+                }
+                _ => {}
             }
         }
         self.settings = new;
@@ -673,7 +836,6 @@ impl MonitorBuilder {
             },
             store: store.addr.clone(),
             router: router.clone(),
-            triage: router.clone().recipient(),
             running: Vec::new(),
         };
         for ch in settings.channels.clone() {
@@ -688,6 +850,7 @@ impl MonitorBuilder {
         for (name, min_severity, recipient) in self.recipients {
             channels.route_in_process(name, min_severity, false, recipient);
         }
+        let triage = start_triage(&settings, &arbiters.channels.handle(), &router, &metrics);
         for s in self.subscribers {
             router.do_send(Subscribe(s));
         }
@@ -736,6 +899,7 @@ impl MonitorBuilder {
             status: status.clone(),
             probes,
             channels,
+            triage,
         }));
         let reloader = Arc::new(Reloader::new(self.source, topology.clone(), &metrics));
 
@@ -840,6 +1004,17 @@ impl MonitorHandle {
             .cloned()
     }
 
+    /// The triage stage of the `llm_triage` table `name`.
+    pub fn triage(&self, name: &str) -> Option<TriageHandle> {
+        let topology = self.topology.lock();
+        topology
+            .triage
+            .running
+            .iter()
+            .find(|t| &*t.name == name)
+            .cloned()
+    }
+
     /// The settings as they run now (after the last successful reload).
     pub fn settings(&self) -> Settings {
         self.topology.lock().settings.clone()
@@ -897,11 +1072,12 @@ impl MonitorHandle {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
-        let (probes, channels, grace) = {
+        let (probes, channels, triage, grace) = {
             let t = self.topology.lock();
             (
                 t.probes.addrs(),
                 t.channels.running.clone(),
+                t.triage.running.clone(),
                 t.settings.shutdown.grace,
             )
         };
@@ -910,9 +1086,9 @@ impl MonitorHandle {
         }
         // Anomalies still queued in a stuck pipeline never became alerts: not "all delivered".
         let drained = self.drained().await;
-        let flushes = channels
-            .iter()
-            .map(|c| c.flush.send(Flush { deadline: grace }));
+        let flushes = (channels.iter().map(|c| &c.flush))
+            .chain(triage.iter().map(|t| &t.flush))
+            .map(|flush| flush.send(Flush { deadline: grace }));
         // Each channel gives up by `grace`; the bound covers a channel whose thread is stuck.
         let flushed =
             tokio::time::timeout(grace + FLUSH_SLACK, futures_util::future::join_all(flushes))
@@ -949,7 +1125,7 @@ impl MonitorHandle {
             a.stop();
         }
         join_arbiters(arbiters).await;
-        drop((detectors, router, store, probes, channels, reloader));
+        drop((detectors, router, store, probes, channels, triage, reloader));
         drop(topology);
         if tokio::time::timeout(STORE_CLOSE_WAIT, store_closed)
             .await

@@ -10,7 +10,8 @@
 //! HTTP channel's attempt goes through the one skeleton in [`http`]: the platform supplies the
 //! payload and the judgement of the answer; sending, transport errors, `Retry-After`, the
 //! bounded body and redaction are shared. Each channel runs in its own actor, so a slow or dead one delays no other and never the
-//! Router.
+//! Router. The `llm_triage` table is read here too, but it is no channel: the triage stage
+//! (`crate::triage`) runs it.
 
 pub mod alertmanager;
 pub mod delivery;
@@ -36,7 +37,6 @@ pub use alertmanager::AlertmanagerChannel;
 pub use delivery::{ChannelActor, Flush, ReplaceChannel, RetireChannel, backoff_delay};
 pub use discord::DiscordChannel;
 pub use line::LineChannel;
-pub use llm_triage::{LlmTriageChannel, LlmTriageSettings};
 pub use log::LogChannel;
 pub use pagerduty::PagerDutyChannel;
 pub use registry::{ChannelKind, ChannelSettings};

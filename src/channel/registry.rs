@@ -10,14 +10,13 @@
 
 use std::time::Duration;
 
-use actix::Recipient;
 use serde::Serialize;
 
 use crate::channel::Channel;
 use crate::config::RetrySettings;
 use crate::config::check::{Env, check_name, retry, severity};
 use crate::config::raw::Table;
-use crate::messages::{Name, Severity, Triage};
+use crate::messages::{Name, Severity};
 
 /// What the registry knows of one channel kind, besides its spec and make.
 #[derive(Debug, Clone, Copy)]
@@ -31,8 +30,8 @@ pub struct KindInfo {
     /// `timeout` when not given, when it differs from the retry default.
     pub default_timeout: Option<Duration>,
     /// Alerts go to people: the channel receives triage follow-ups and its deliveries are
-    /// durable. False for the triage channel itself (a model asked about yesterday's alert
-    /// after a restart costs budget and says nothing useful).
+    /// durable. False for the `llm_triage` table, which is no channel but the triage stage
+    /// (`crate::triage`).
     pub human: bool,
     /// The platform tracks incidents itself: it is told when one is acknowledged in exwatch
     /// (an [`crate::messages::AlertKind::Acknowledged`] alert). False for every other kind.
@@ -54,8 +53,6 @@ pub struct MakeContext<'a> {
     pub name: &'a Name,
     /// Its delivery retries.
     pub retry: &'a RetrySettings,
-    /// The Router's triage input (for a channel that answers the Router).
-    pub triage: &'a Recipient<Triage>,
 }
 
 /// `[channels.<name>]`
@@ -101,10 +98,11 @@ macro_rules! kinds {
             }
 
             /// The retry policy the channel's actor runs with and the builder of the channel
-            /// (the kind's `make`).
-            pub fn make(self, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel) {
+            /// (the kind's `make`); `None` for a table that is no channel (`llm_triage`: the
+            /// triage stage runs it).
+            pub fn make(self, cx: &MakeContext<'_>) -> Option<(RetrySettings, MakeChannel)> {
                 match self {
-                    $(ChannelKind::$variant(spec) => crate::channel::$module::make(spec, cx),)*
+                    $(ChannelKind::$variant(spec) => crate::channel::$module::make(spec, cx).into(),)*
                 }
             }
         }

@@ -51,7 +51,7 @@ pub struct Route {
     pub name: Name,
     /// Alerts below this severity are not sent to it.
     pub min_severity: Severity,
-    /// Whether triage follow-ups go to it (human channels: yes; the triage channel: no).
+    /// Whether triage follow-ups go to it (human channels: yes; the triage stage: no).
     pub wants_triage: bool,
     /// Whether it is told when an incident is acknowledged (platforms that track incidents
     /// themselves, such as PagerDuty).

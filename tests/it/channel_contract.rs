@@ -25,8 +25,8 @@ use std::time::Duration;
 use exwatch::Monitor;
 use exwatch::channel::{
     AlertmanagerChannel, AlertmanagerSpec, Channel, ChannelKind, ChannelSettings, DeliveryError,
-    DiscordChannel, DiscordSpec, LineChannel, LineSpec, LlmTriageChannel, LlmTriageSettings,
-    LlmTriageSpec, SmsChannel, SmsSpec, WebhookChannel, WebhookSpec,
+    DiscordChannel, DiscordSpec, LineChannel, LineSpec, LlmTriageSpec, SmsChannel, SmsSpec,
+    WebhookChannel, WebhookSpec,
 };
 use exwatch::channel::{
     PagerDutyChannel, PagerDutySpec, SlackChannel, SlackSpec, TelegramChannel, TelegramSpec,
@@ -34,6 +34,7 @@ use exwatch::channel::{
 use exwatch::client::build_client;
 use exwatch::messages::{Alert, AlertKind, Metric, Name, Severity, Stats, Timestamp, Triage};
 use exwatch::settings::{Secret, Settings};
+use exwatch::triage::{LlmTriageSettings, TriageClient};
 
 use crate::collect::Collected;
 use crate::common::{WAIT, deliveries, fire, resolve, retry, t0};
@@ -618,7 +619,7 @@ impl Platform for FakeAlertmanager {
     }
 }
 
-/// Where the triage channel's follow-ups go in this suite: nowhere (its answers are the
+/// Where the triage client's follow-ups go in this suite: nowhere (its answers are the
 /// triage tests' concern, `llm_triage.rs`).
 struct Discard;
 
@@ -656,7 +657,7 @@ impl Platform for FakeOpenAi {
         };
         let router = actix::Actor::start(Discard).recipient();
         let name = Name::from("triage");
-        Box::new(LlmTriageChannel::new(name, client(), settings, router))
+        Box::new(TriageClient::new(name, client(), settings, router))
     }
     fn kind(&self) -> ChannelKind {
         ChannelKind::LlmTriage(LlmTriageSpec {

@@ -1,4 +1,4 @@
-//! The `llm_triage` channel against a loopback fake of an OpenAI-compatible server
+//! The triage stage (an `llm_triage` table) against a loopback fake of an OpenAI-compatible server
 //! ([`FakeOpenAi`]): the first alert reaches the desk while the model is still thinking, the
 //! model's answer follows as a `triage` alert with `in_reply_to`, warnings and resolved alerts
 //! are not triaged, the hourly budget holds, model failures cost no alert and no crash, the
@@ -13,13 +13,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Context, Handler};
-use exwatch::channel::{Channel, Flush, LlmTriageChannel, LlmTriageSettings};
+use exwatch::channel::{Channel, Flush};
 use exwatch::channel::{ChannelKind, ChannelSettings, LlmTriageSpec};
 use exwatch::client::build_client;
 use exwatch::messages::{
     Alert, AlertKind, Anomaly, Metric, Name, SeriesKey, Severity, Stats, Timestamp, Triage,
 };
 use exwatch::settings::{RetrySettings, Secret, Settings};
+use exwatch::store::DeliveryCounts;
+use exwatch::triage::{LlmTriageSettings, TriageClient};
 use exwatch::{DeliveryError, Monitor, MonitorHandle};
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -54,7 +56,7 @@ fn llm_channel(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> Cha
     }
 }
 
-/// A monitor with the triage channel and a desk collector taking every alert.
+/// A monitor with the triage stage and a desk collector taking every alert.
 fn start(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> (MonitorHandle, Desk) {
     let mut settings = Settings {
         channels: vec![llm_channel(fake, calls_per_hour, timeout)],
@@ -71,13 +73,13 @@ fn start(fake: &FakeOpenAi, calls_per_hour: u32, timeout: Duration) -> (MonitorH
 
 type Desk = Collected<Alert>;
 
-/// Waits until the triage channel worked through everything routed to it so far, and the
+/// Waits until the triage stage worked through everything routed to it so far, and the
 /// Router passed its follow-ups on.
 async fn settle(monitor: &MonitorHandle) {
     monitor.drain().await;
     let flushed = monitor
-        .channel("triage")
-        .expect("triage channel")
+        .triage("triage")
+        .expect("triage stage")
         .flush
         .send(Flush {
             deadline: Duration::from_secs(5),
@@ -161,7 +163,7 @@ async fn critical_alert_reaches_desk_at_once_and_triage_follows() {
     assert_eq!(json["kind"], "triage");
     assert_eq!(json["in_reply_to"], &*first.id);
 
-    // The triage channel never triages its own follow-up.
+    // The triage stage never triages its own follow-up.
     settle(&monitor).await;
     assert_eq!(fake.requests().len(), 1);
     assert!(desk.drain().await.is_empty());
@@ -417,8 +419,73 @@ async fn exchange_text_is_quoted_as_bounded_data() {
     assert!(monitor.stop().await);
 }
 
+#[actix::test]
+async fn triage_is_a_stage_not_a_channel_and_a_reload_adds_changes_and_removes_it() {
+    let fake = FakeOpenAi::start(KEY);
+    let mut without = crate::support::test_settings();
+    without.shutdown.grace = Duration::from_secs(1);
+    let mut desk = Collected::<Alert>::start();
+    let monitor = Monitor::builder(without.clone())
+        .alert_recipient("desk", Severity::Info, desk.recipient())
+        .start()
+        .expect("monitor starts");
+    assert!(monitor.triage("triage").is_none());
+
+    // Added by a reload: a stage, not a channel, and nothing of it in the outbox.
+    let mut with = without.clone();
+    with.channels = vec![llm_channel(&fake, 30, Duration::from_secs(5))];
+    let report = monitor.apply(with.clone());
+    assert!(monitor.triage("triage").is_some(), "{:?}", report.changes);
+    assert!(monitor.channel("triage").is_none(), "triage is no channel");
+    monitor.inject(skew("binance", 2500.0, 0));
+    settle(&monitor).await;
+    assert_eq!(fake.requests().len(), 1);
+    assert_eq!(
+        kinds(&desk.drain().await),
+        [
+            ("binance".to_owned(), "firing"),
+            ("binance".to_owned(), "triage")
+        ]
+    );
+    let counts = monitor
+        .store()
+        .send(DeliveryCounts)
+        .await
+        .expect("store answers");
+    assert!(
+        counts.iter().all(|c| c.channel != "triage"),
+        "no delivery recorded for the triage stage: {counts:?}"
+    );
+
+    // Changed: the next model call speaks the new language.
+    if let ChannelKind::LlmTriage(spec) = &mut with.channels[0].kind {
+        spec.language = "fr".to_owned();
+    }
+    monitor.apply(with.clone());
+    monitor.inject(skew("bybit", 2500.0, 0));
+    settle(&monitor).await;
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs[1].message("system").contains("\"fr\""));
+
+    // Removed: alerts still go out, and no model is asked.
+    monitor.apply(without);
+    assert!(monitor.triage("triage").is_none());
+    monitor.inject(skew("okx", 2500.0, 0));
+    monitor.drain().await;
+    let got: Vec<_> = desk
+        .drain()
+        .await
+        .into_iter()
+        .filter(|a| &*a.exchange == "okx")
+        .collect();
+    assert_eq!(kinds(&got), [("okx".to_owned(), "firing")]);
+    assert_eq!(fake.requests().len(), 2);
+    assert!(monitor.stop().await);
+}
+
 // ---------------------------------------------------------------------------------------------
-// The channel on its own, with its log captured.
+// The triage client on its own, with its log captured.
 
 /// Collects the triage answers a channel sends.
 struct TriageSink(mpsc::UnboundedSender<Triage>);
@@ -471,7 +538,7 @@ fn alert(id: &str) -> Alert {
     }
 }
 
-fn channel(base_url: String, key: &str, router: actix::Recipient<Triage>) -> LlmTriageChannel {
+fn channel(base_url: String, key: &str, router: actix::Recipient<Triage>) -> TriageClient {
     let settings = LlmTriageSettings {
         base_url,
         model: "gpt-4o-mini".to_owned(),
@@ -481,7 +548,7 @@ fn channel(base_url: String, key: &str, router: actix::Recipient<Triage>) -> Llm
         max_tokens_field: "max_completion_tokens".to_owned(),
         timeout: Duration::from_millis(300),
     };
-    LlmTriageChannel::new(
+    TriageClient::new(
         Name::from("triage"),
         build_client(2, settings.timeout),
         settings,
