@@ -223,7 +223,7 @@ impl ChannelStage {
         self.router.do_send(AddRoute(Route {
             name: ch.name.clone(),
             min_severity: ch.min_severity,
-            wants_triage: info.human,
+            wants_triage: info.follow_ups,
             wants_acks: info.acks,
             durable: info.human,
             grouped: info.grouped,

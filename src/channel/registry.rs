@@ -29,10 +29,13 @@ pub struct KindInfo {
     pub default_severity: Severity,
     /// `timeout` when not given, when it differs from the retry default.
     pub default_timeout: Option<Duration>,
-    /// Alerts go to people: the channel receives triage follow-ups and its deliveries are
-    /// durable. False for the `llm_triage` table, which is no channel but the triage stage
+    /// Alerts go to people: the channel's deliveries are durable (the outbox keeps them
+    /// until delivered). False for the `llm_triage` table, which is no channel but the triage stage
     /// (`crate::triage`).
     pub human: bool,
+    /// Triage follow-ups (`triage` alerts answering an alert) go to it: the human channels
+    /// but PagerDuty, whose incident a follow-up would only re-trigger.
+    pub follow_ups: bool,
     /// The platform tracks incidents itself: it is told when one is acknowledged in exwatch
     /// (an [`crate::messages::AlertKind::Acknowledged`] alert). False for every other kind.
     pub acks: bool,

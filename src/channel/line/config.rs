@@ -17,6 +17,7 @@ pub const KIND: KindInfo = KindInfo {
     default_severity: Severity::Info,
     default_timeout: None,
     human: true,
+    follow_ups: true,
     acks: false,
     grouped: true,
 };

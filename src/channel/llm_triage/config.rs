@@ -26,6 +26,7 @@ pub const KIND: KindInfo = KindInfo {
     default_severity: Severity::Critical,
     default_timeout: Some(LLM_DEFAULT_TIMEOUT),
     human: false,
+    follow_ups: false,
     acks: false,
     grouped: false,
 };
