@@ -21,6 +21,7 @@ pub mod line;
 pub mod llm_triage;
 pub mod log;
 pub mod pagerduty;
+pub mod recipients;
 pub mod registry;
 pub mod signature;
 pub mod slack;

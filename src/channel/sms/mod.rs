@@ -20,24 +20,22 @@
 
 pub mod config;
 
-use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::future::{LocalBoxFuture, join_all};
+use futures_util::future::LocalBoxFuture;
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
+use crate::channel::recipients::{Recipients, Send};
 use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::client::bounded_text;
 use crate::client::build_client;
 use crate::config::RetrySettings;
 use crate::config::Secret;
 use crate::error::DeliveryError;
-use crate::messages::{Alert, AlertKind, Name};
+use crate::messages::{Alert, AlertKind};
 use config::SmsSpec;
 
 /// The longest text sent, in characters: Twilio recommends at most 320 for deliverability.
@@ -46,54 +44,6 @@ pub const MAX_SMS_CHARS: usize = 320;
 /// Twilio's hard limit on `Body` (error 21617 beyond it).
 pub const TWILIO_MAX_BODY_CHARS: usize = 1600;
 
-/// How many alerts' per-recipient progress is remembered (oldest forgotten first).
-const MAX_TRACKED_ALERTS: usize = 1024;
-
-/// Where one recipient stands for one alert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Progress {
-    /// Not accepted yet: sent (again) on the next attempt.
-    Pending,
-    /// Accepted by the platform: never sent again.
-    Accepted,
-    /// Refused for good (invalid number, unsubscribed …): not retried.
-    Rejected(String),
-}
-
-/// Per-alert, per-recipient progress, bounded.
-#[derive(Debug, Default)]
-struct Book {
-    alerts: HashMap<Name, Vec<Progress>>,
-    order: VecDeque<Name>,
-}
-
-impl Book {
-    /// The progress of `id`, created all-pending for `n` recipients.
-    fn entry(&mut self, id: &Name, n: usize) -> &mut Vec<Progress> {
-        if !self.alerts.contains_key(id) {
-            while self.order.len() >= MAX_TRACKED_ALERTS {
-                if let Some(old) = self.order.pop_front() {
-                    self.alerts.remove(&old);
-                }
-            }
-            self.order.push_back(id.clone());
-        }
-        self.alerts
-            .entry(id.clone())
-            .or_insert_with(|| vec![Progress::Pending; n])
-    }
-
-    fn set(&mut self, id: &Name, i: usize, p: Progress) {
-        if let Some(slot) = self.alerts.get_mut(id).and_then(|v| v.get_mut(i)) {
-            *slot = p;
-        }
-    }
-
-    fn forget(&mut self, id: &Name) {
-        self.alerts.remove(id);
-        self.order.retain(|x| x != id);
-    }
-}
 
 /// Sends alerts as SMS to a list of recipients.
 pub struct SmsChannel {
@@ -105,7 +55,7 @@ pub struct SmsChannel {
     redactor: Redactor,
     from: String,
     to: Vec<String>,
-    book: Rc<RefCell<Book>>,
+    recipients: Recipients,
 }
 
 impl fmt::Debug for SmsChannel {
@@ -147,8 +97,8 @@ impl SmsChannel {
             authorization,
             redactor: Redactor::new([account_sid, auth_token]),
             from,
+            recipients: Recipients::new(to.len(), "recipients"),
             to,
-            book: Rc::new(RefCell::new(Book::default())),
         }
     }
 }
@@ -161,15 +111,7 @@ impl Channel for SmsChannel {
     fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
         let text = sms_text(alert);
         let id = alert.id.clone();
-        let pending: Vec<usize> = {
-            let mut book = self.book.borrow_mut();
-            let progress = book.entry(&id, self.to.len());
-            (0..progress.len())
-                .filter(|&i| progress[i] == Progress::Pending)
-                .collect()
-        };
-        let sends: Vec<_> = pending
-            .into_iter()
+        let sends = (self.recipients.pending(&id).into_iter())
             .map(|i| {
                 let body = Bytes::from(form_encode(&[
                     ("To", &self.to[i]),
@@ -182,90 +124,21 @@ impl Channel for SmsChannel {
                     .insert_header(("Authorization", self.authorization.expose()))
                     .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
                     .insert_header(("Accept", "application/json"));
-                let (book, redactor, id) = (self.book.clone(), self.redactor.clone(), id.clone());
-                let who = recipient_label(&self.to[i]);
-                async move {
+                let redactor = self.redactor.clone();
+                Send {
+                    index: i,
+                    who: recipient_label(&self.to[i]),
                     // awc's error text may quote the URL, which carries the Account SID.
-                    let outcome = http::deliver(req, body, &redactor, |answer| {
-                        judge_twilio(answer.status, answer.retry_after, &answer.body)
-                    })
-                    .await;
-                    // Recorded as soon as known: an attempt cut short by the channel's
-                    // timeout keeps what it learnt.
-                    let progress = match &outcome {
-                        Ok(()) => Some(Progress::Accepted),
-                        Err(DeliveryError::Rejected { reason }) => {
-                            Some(Progress::Rejected(format!("{who}: {reason}")))
-                        }
-                        Err(DeliveryError::Retryable { .. }) => None,
-                    };
-                    if let Some(p) = progress {
-                        book.borrow_mut().set(&id, i, p);
-                    }
-                    (who, outcome)
+                    request: Box::pin(async move {
+                        http::deliver(req, body, &redactor, |answer| {
+                            judge_twilio(answer.status, answer.retry_after, &answer.body)
+                        })
+                        .await
+                    }),
                 }
             })
             .collect();
-        let (book, total) = (self.book.clone(), self.to.len());
-        Box::pin(async move {
-            let outcomes = join_all(sends).await;
-            let mut retry_after = None;
-            let mut retry_reasons = Vec::new();
-            for (who, outcome) in outcomes {
-                if let Err(DeliveryError::Retryable {
-                    reason,
-                    retry_after: asked,
-                }) = outcome
-                {
-                    retry_after = retry_after.max(asked);
-                    retry_reasons.push(format!("{who}: {reason}"));
-                }
-            }
-            let mut book = book.borrow_mut();
-            if !retry_reasons.is_empty() {
-                let still = book
-                    .alerts
-                    .get(&id)
-                    .map_or(0, |p| p.iter().filter(|p| **p == Progress::Pending).count());
-                return Err(DeliveryError::Retryable {
-                    reason: bounded_text(
-                        &format!(
-                            "{still} of {total} recipients pending; {}",
-                            retry_reasons.join("; ")
-                        ),
-                        400,
-                    ),
-                    retry_after,
-                });
-            }
-            let rejected: Vec<String> = book
-                .alerts
-                .get(&id)
-                .map(|p| {
-                    p.iter()
-                        .filter_map(|p| match p {
-                            Progress::Rejected(r) => Some(r.clone()),
-                            _ => None,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            book.forget(&id);
-            if rejected.is_empty() {
-                Ok(())
-            } else {
-                Err(DeliveryError::Rejected {
-                    reason: bounded_text(
-                        &format!(
-                            "{} of {total} recipients rejected; {}",
-                            rejected.len(),
-                            rejected.join("; ")
-                        ),
-                        400,
-                    ),
-                })
-            }
-        })
+        self.recipients.deliver(id, sends)
     }
 }
 
@@ -474,7 +347,7 @@ pub fn make(spec: SmsSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeChannel)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{Metric, Severity, Stats, Timestamp};
+    use crate::messages::{Metric, Name, Severity, Stats, Timestamp};
 
     fn alert(kind: AlertKind, message: &str) -> Alert {
         Alert {

@@ -20,23 +20,21 @@
 
 pub mod config;
 
-use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::rc::Rc;
 use std::time::Duration;
 
-use futures_util::future::{LocalBoxFuture, join_all};
+use futures_util::future::LocalBoxFuture;
 use serde_json::{Value, json};
 
 use crate::channel::Channel;
 use crate::channel::http::{self, Redactor};
+use crate::channel::recipients::{Recipients, Send};
 use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::text::{self, escape, fit_escaped, utf16_len};
 use crate::client::{bounded_text, build_client};
 use crate::config::{RetrySettings, Secret};
 use crate::error::DeliveryError;
-use crate::messages::{Alert, AlertKind, Name};
+use crate::messages::{Alert, AlertKind};
 use config::TelegramSpec;
 
 /// The default Bot API base.
@@ -45,8 +43,6 @@ pub const DEFAULT_API_BASE: &str = "https://api.telegram.org";
 /// Telegram's limit on a message's text, in characters after entity parsing.
 pub const MAX_TEXT: usize = 4096;
 
-/// How many alerts' per-chat progress is remembered (oldest forgotten first).
-const MAX_TRACKED_ALERTS: usize = 1024;
 
 /// The most characters of Telegram's description quoted in a reason.
 const MAX_REASON: usize = 300;
@@ -167,66 +163,6 @@ pub fn judge_telegram(
     }
 }
 
-/// Where one chat stands for one alert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Progress {
-    Pending,
-    Accepted,
-    Rejected(String),
-}
-
-/// Per-alert, per-chat progress, bounded.
-#[derive(Debug, Default)]
-struct Book {
-    alerts: HashMap<Name, Vec<Progress>>,
-    order: VecDeque<Name>,
-}
-
-impl Book {
-    /// The chats still pending for `id` (all of `n`, the first time).
-    fn pending(&mut self, id: &Name, n: usize) -> Vec<usize> {
-        if !self.alerts.contains_key(id) {
-            while self.order.len() >= MAX_TRACKED_ALERTS {
-                if let Some(old) = self.order.pop_front() {
-                    self.alerts.remove(&old);
-                }
-            }
-            self.order.push_back(id.clone());
-            self.alerts.insert(id.clone(), vec![Progress::Pending; n]);
-        }
-        let p = &self.alerts[id];
-        (0..p.len())
-            .filter(|&i| p[i] == Progress::Pending)
-            .collect()
-    }
-
-    fn set(&mut self, id: &Name, i: usize, p: Progress) {
-        if let Some(slot) = self.alerts.get_mut(id).and_then(|v| v.get_mut(i)) {
-            *slot = p;
-        }
-    }
-
-    /// Forgets `id`, answering the rejections it collected.
-    fn finish(&mut self, id: &Name) -> Vec<String> {
-        self.order.retain(|x| x != id);
-        self.alerts
-            .remove(id)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|p| match p {
-                Progress::Rejected(r) => Some(r),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn still_pending(&self, id: &Name) -> usize {
-        self.alerts
-            .get(id)
-            .map_or(0, |p| p.iter().filter(|p| **p == Progress::Pending).count())
-    }
-}
-
 /// Sends alerts to Telegram chats through a bot.
 pub struct TelegramChannel {
     client: awc::Client,
@@ -234,7 +170,7 @@ pub struct TelegramChannel {
     url: Secret,
     redactor: Redactor,
     chats: Vec<String>,
-    book: Rc<RefCell<Book>>,
+    recipients: Recipients,
 }
 
 impl fmt::Debug for TelegramChannel {
@@ -258,8 +194,8 @@ impl TelegramChannel {
             redactor: Redactor::new([token, url.clone()]),
             url,
             api_base,
+            recipients: Recipients::new(chats.len(), "chats"),
             chats,
-            book: Rc::new(RefCell::new(Book::default())),
         }
     }
 }
@@ -272,11 +208,10 @@ impl Channel for TelegramChannel {
     fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
         let text = message_html(alert);
         let id = alert.id.clone();
-        let pending = self.book.borrow_mut().pending(&id, self.chats.len());
         let mut sends = Vec::new();
-        for i in pending {
-            let chat = self.chats[i].clone();
-            let body = match http::encode_json(&payload(&chat, &text), "alert") {
+        for i in self.recipients.pending(&id) {
+            let chat = &self.chats[i];
+            let body = match http::encode_json(&payload(chat, &text), "alert") {
                 Ok(body) => body,
                 Err(e) => return Box::pin(async move { Err(e) }),
             };
@@ -284,70 +219,19 @@ impl Channel for TelegramChannel {
                 .client
                 .post(self.url.expose())
                 .insert_header(("Content-Type", "application/json"));
-            let (book, redactor, id) = (self.book.clone(), self.redactor.clone(), id.clone());
-            sends.push(async move {
-                let outcome = http::deliver(req, body, &redactor, |a| {
-                    judge_telegram(a.status, a.retry_after, &a.body)
-                })
-                .await;
-                let who = format!("chat {chat}");
-                let progress = match &outcome {
-                    Ok(()) => Some(Progress::Accepted),
-                    Err(DeliveryError::Rejected { reason }) => {
-                        Some(Progress::Rejected(format!("{who}: {reason}")))
-                    }
-                    Err(DeliveryError::Retryable { .. }) => None,
-                };
-                if let Some(p) = progress {
-                    book.borrow_mut().set(&id, i, p);
-                }
-                (who, outcome)
+            let redactor = self.redactor.clone();
+            sends.push(Send {
+                index: i,
+                who: format!("chat {chat}"),
+                request: Box::pin(async move {
+                    http::deliver(req, body, &redactor, |a| {
+                        judge_telegram(a.status, a.retry_after, &a.body)
+                    })
+                    .await
+                }),
             });
         }
-        let (book, total) = (self.book.clone(), self.chats.len());
-        Box::pin(async move {
-            let mut retry_after = None;
-            let mut retry_reasons = Vec::new();
-            for (who, outcome) in join_all(sends).await {
-                if let Err(DeliveryError::Retryable {
-                    reason,
-                    retry_after: asked,
-                }) = outcome
-                {
-                    retry_after = retry_after.max(asked);
-                    retry_reasons.push(format!("{who}: {reason}"));
-                }
-            }
-            let mut book = book.borrow_mut();
-            if !retry_reasons.is_empty() {
-                let still = book.still_pending(&id);
-                return Err(DeliveryError::Retryable {
-                    reason: bounded_text(
-                        &format!(
-                            "{still} of {total} chats pending; {}",
-                            retry_reasons.join("; ")
-                        ),
-                        400,
-                    ),
-                    retry_after,
-                });
-            }
-            let rejected = book.finish(&id);
-            if rejected.is_empty() {
-                Ok(())
-            } else {
-                Err(DeliveryError::Rejected {
-                    reason: bounded_text(
-                        &format!(
-                            "{} of {total} chats rejected; {}",
-                            rejected.len(),
-                            rejected.join("; ")
-                        ),
-                        400,
-                    ),
-                })
-            }
-        })
+        self.recipients.deliver(id, sends)
     }
 }
 
@@ -371,7 +255,7 @@ pub fn make(spec: TelegramSpec, cx: &MakeContext<'_>) -> (RetrySettings, MakeCha
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{Metric, Severity, Stats, Timestamp};
+    use crate::messages::{Metric, Name, Severity, Stats, Timestamp};
 
     fn alert(message: &str) -> Alert {
         Alert {
