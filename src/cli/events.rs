@@ -280,6 +280,7 @@ mod tests {
             ],
             triage: None,
             in_reply_to: None,
+            group: None,
         }
     }
 

@@ -45,7 +45,7 @@ pub use config::StoreSettings;
 pub use events::{
     AckRecord, EventCursor, EventDelivery, EventFilter, EventPage, EventStore, GetAlert,
     MAX_EVENTS_PAGE, QueryEvents, RecentAlerts, RecordAck, RecordAnomaly, RecordResolved,
-    RecordSilenced, StoredEvent,
+    RecordSilenced, StoredEvent, StoredGroup, StoredMember,
 };
 pub use lock::StoreLock;
 pub use outbox::{

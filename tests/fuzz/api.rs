@@ -102,10 +102,19 @@ fn events_query() -> impl Strategy<Value = EventsQuery> {
             query_value(),
             query_value(),
         ),
-        (query_value(), query_value(), query_value(), query_value()),
+        (
+            query_value(),
+            query_value(),
+            query_value(),
+            query_value(),
+            query_value(),
+        ),
     )
         .prop_map(
-            |((exchange, endpoint, metric, severity, kind), (since, until, limit, cursor))| {
+            |(
+                (exchange, endpoint, metric, severity, kind),
+                (since, until, limit, cursor, group),
+            )| {
                 EventsQuery {
                     exchange,
                     endpoint,
@@ -116,6 +125,7 @@ fn events_query() -> impl Strategy<Value = EventsQuery> {
                     until,
                     limit,
                     cursor,
+                    group,
                 }
             },
         )
@@ -236,7 +246,7 @@ fn query_string() -> impl Strategy<Value = String> {
     let key = prop_oneof![
         5 => prop::sample::select(vec![
             "exchange", "endpoint", "metric", "severity", "kind", "since", "until", "limit",
-            "cursor", "active",
+            "cursor", "active", "group",
         ]).prop_map(str::to_owned),
         1 => nasty_text(),
     ];

@@ -350,7 +350,7 @@ async fn query_patterns_accept_exactly_what_the_server_parses() {
     }
     assert_eq!(checked, 4, "since, until, cursor, metric");
     // Empty filters are refused, and the document says so (minLength).
-    for name in ["exchange", "endpoint"] {
+    for name in ["exchange", "endpoint", "group"] {
         let p = params.iter().find(|p| p["name"] == name).unwrap();
         assert_eq!(p["schema"]["minLength"], 1, "{name}");
         let a = send("GET", &format!("{base}/api/v1/events?{name}="), None).await;

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use exwatch::MonitorHandle;
 use exwatch::channel::{ChannelKind, ChannelSettings, LlmTriageSpec, WebhookSpec};
-use exwatch::messages::{Name, Severity, Timestamp};
+use exwatch::messages::{Anomaly, Metric, Name, SeriesKey, Severity, Stats, Timestamp};
+use exwatch::route::GroupField;
 use exwatch::settings::{RetrySettings, Secret, Settings};
 use serde_json::Value;
 
-use crate::common::{fire, resolve, skew, t0, utc};
+use crate::common::{fire, now_ms, resolve, skew, t0, utc};
 use crate::server::start;
 use crate::support::fake_openai::FakeOpenAi;
 use crate::support::fake_sink::{FakeSink, SinkMode};
@@ -436,8 +437,8 @@ async fn the_openapi_document_describes_the_events_endpoint() {
     assert_eq!(
         params,
         [
-            "cursor", "endpoint", "exchange", "kind", "limit", "metric", "severity", "since",
-            "until"
+            "cursor", "endpoint", "exchange", "group", "kind", "limit", "metric", "severity",
+            "since", "until"
         ]
     );
     for status in ["200", "400", "503"] {
@@ -451,6 +452,151 @@ async fn the_openapi_document_describes_the_events_endpoint() {
     assert_eq!(
         schemas["EventKind"]["enum"],
         serde_json::json!(["firing", "resolved", "triage", "acknowledged"])
+    );
+    assert!(
+        schemas["Event"]["properties"]["group"].is_object(),
+        "{}",
+        schemas["Event"]
+    );
+    let mut member: Vec<&str> = schemas["GroupMember"]["required"]
+        .as_array()
+        .expect("GroupMember.required")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    member.sort_unstable();
+    assert_eq!(
+        member,
+        [
+            "detector", "endpoint", "exchange", "id", "kind", "metric", "severity", "title"
+        ]
+    );
+    assert_eq!(
+        schemas["GroupUpdateName"]["enum"],
+        serde_json::json!(["opened", "updated", "escalated", "resolved"])
+    );
+    let mut group: Vec<&str> = schemas["EventGroup"]["required"]
+        .as_array()
+        .expect("EventGroup.required")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    group.sort_unstable();
+    assert_eq!(group, ["alerts", "key", "update"]);
+    monitor.stop().await;
+}
+
+fn anomaly(exchange: &str, endpoint: &str, severity: Severity, at: i64) -> Anomaly {
+    Anomaly {
+        series: SeriesKey::new(exchange, endpoint, Metric::Errors),
+        detector: "error_rate".into(),
+        severity,
+        value: 0.5,
+        threshold: 0.05,
+        confidence: 1.0,
+        message: "http_5xx (503)".into(),
+        started_at: Timestamp(at),
+        at: Timestamp(at),
+        stats: Stats::default(),
+    }
+}
+
+#[actix::test]
+async fn api_events_show_a_group_message_with_its_incident_and_members() {
+    let sink = FakeSink::start();
+    let mut settings = Settings {
+        channels: vec![webhook("hook", sink.url())],
+        ..crate::support::test_settings()
+    };
+    settings.router.group_by = vec![GroupField::Exchange];
+    settings.router.group_interval = Duration::from_secs(60);
+    let (monitor, base) = start(settings);
+    let router = monitor.router();
+    // binance opens an incident (warning), a second series joins, a third escalates it to
+    // critical (sent at once); okx opens an incident of its own.
+    let t = now_ms();
+    router.do_send(anomaly("binance", "ping", Severity::Warning, t));
+    router.do_send(anomaly("binance", "time", Severity::Warning, t + 1));
+    router.do_send(anomaly("binance", "ticker", Severity::Critical, t + 2));
+    router.do_send(anomaly("okx", "status", Severity::Warning, t + 3));
+    // 4 per-series alerts, 3 group messages (binance opened and escalated, okx opened).
+    let all = until(&base, "", |e| {
+        e.len() == 7 && e.iter().filter(|v| v["group"].is_object()).count() == 3
+    })
+    .await;
+
+    let (groups, series): (Vec<&Value>, Vec<&Value>) =
+        all.iter().partition(|v| v["group"].is_object());
+    for s in &series {
+        assert!(s["group"].is_null(), "per-series alert: {s}");
+    }
+    let series_id = |ex: &str, ep: &str| {
+        series
+            .iter()
+            .find(|s| s["exchange"] == ex && s["endpoint"] == ep)
+            .map(|s| field(s, "id"))
+            .unwrap_or_else(|| panic!("no {ex}/{ep} alert in {all:#?}"))
+    };
+    let binance: Vec<&Value> = groups
+        .iter()
+        .copied()
+        .filter(|g| g["group"]["key"] == "exchange=binance")
+        .collect();
+    assert_eq!(binance.len(), 2, "{groups:#?}");
+    // Newest first: the escalation, then the opening.
+    let (escalated, opened) = (binance[0], binance[1]);
+    assert_eq!(escalated["group"]["update"], "escalated");
+    assert_eq!(opened["group"]["update"], "opened");
+    // The group message keeps every per-series field, for its leading member.
+    assert_eq!(
+        (field(escalated, "kind"), field(escalated, "severity")),
+        ("firing".into(), "critical".into())
+    );
+    assert_eq!(field(escalated, "endpoint"), "ticker");
+    assert_eq!(opened["group"]["alerts"].as_array().map(Vec::len), Some(1));
+    let members = escalated["group"]["alerts"].as_array().expect("members");
+    assert_eq!(members.len(), 3, "{escalated:#}");
+    assert_eq!(members[0]["severity"], "critical", "most severe first");
+    let mut eps: Vec<&str> = members
+        .iter()
+        .map(|m| m["endpoint"].as_str().unwrap())
+        .collect();
+    eps.sort_unstable();
+    assert_eq!(eps, ["ping", "ticker", "time"]);
+    for m in members {
+        assert_eq!(m["exchange"], "binance", "{m}");
+        assert_eq!(m["metric"], "errors", "{m}");
+        assert_eq!(m["detector"], "error_rate", "{m}");
+        assert_eq!(m["kind"], "firing", "{m}");
+        assert!(m["title"].is_string(), "{m}");
+        let ep = m["endpoint"].as_str().unwrap();
+        assert_eq!(
+            field(m, "id"),
+            series_id("binance", ep),
+            "a member is the per-series alert stored on its own"
+        );
+    }
+    let okx: Vec<&Value> = groups
+        .iter()
+        .copied()
+        .filter(|g| g["group"]["key"] == "exchange=okx")
+        .collect();
+    assert_eq!(okx.len(), 1, "{groups:#?}");
+    assert_eq!(okx[0]["group"]["alerts"][0]["endpoint"], "status");
+
+    // `group` lists one incident: its group messages and the series they list.
+    let one = ok(&base, "group=exchange%3Dbinance").await;
+    assert_eq!(one.len(), 5, "{one:#?}");
+    assert!(one.iter().all(|e| e["exchange"] == "binance"), "{one:#?}");
+    assert_eq!(one.iter().filter(|e| e["group"].is_object()).count(), 2);
+    let one = ok(&base, "group=exchange%3Dokx&kind=firing").await;
+    assert_eq!(one.len(), 2, "{one:#?}");
+    assert!(ok(&base, "group=exchange%3Dnone").await.is_empty());
+    let (status, body) = events(&base, "group=").await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("group")),
+        "{body}"
     );
     monitor.stop().await;
 }

@@ -718,3 +718,157 @@ async fn a_browser_shows_the_seeded_alerts_of_a_running_monitor() {
     screenshots(&bin, &url, "monitor").await;
     monitor.stop().await;
 }
+
+/// A group message (an incident) and the two per-series alerts it lists, newest first; the
+/// exchange-supplied strings of the incident and its members are hostile.
+fn incident_fixture(now: i64) -> Vec<Value> {
+    let member = |id: &str, endpoint: &str, severity: &str, title: &str| {
+        json!({
+            "id": id, "kind": "firing", "exchange": "okx", "endpoint": endpoint,
+            "metric": "errors", "severity": severity, "detector": "error_rate", "title": title
+        })
+    };
+    let mut group = event(now, 1, "okx", "critical", "firing");
+    group["id"] = json!("01JTESTGROUP");
+    group["endpoint"] = json!("ticker");
+    group["title"] = json!("okx: 2 series firing");
+    group["group"] = json!({
+        "key": format!("exchange={HOSTILE}"),
+        "update": "escalated",
+        "alerts": [
+            member("01JTESTMEMBER1", "ticker", "critical", HOSTILE),
+            member("01JTESTMEMBER2", "status", "warning", "okx status errors"),
+        ]
+    });
+    let mut first = event(now, 2, "okx", "critical", "firing");
+    first["id"] = json!("01JTESTMEMBER1");
+    let mut second = event(now, 3, "okx", "warning", "firing");
+    second["id"] = json!("01JTESTMEMBER2");
+    let lone = event(now, 4, "binance", "info", "firing");
+    vec![group, first, second, lone]
+}
+
+#[actix::test]
+async fn a_browser_renders_a_group_message_as_one_incident_with_its_members_as_text() {
+    let Some(bin) = chromium() else { return };
+    let now = now_ms();
+    let api = FakeApi::start(status_fixture(now), incident_fixture(now));
+    let dom = dump_dom(&bin, &format!("{}/", api.base_url())).await;
+    let rows = text_of(&dom, "<tr class=\"event ", "tr");
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(
+        dom.contains("class=\"event kind-firing sev-row-critical incident-row\""),
+        "the group message is an incident row"
+    );
+    let incident = &rows[0];
+    for part in [
+        "critical firing incident",
+        "Incident exchange=&lt;img src=x",
+        "escalated",
+        "2 series",
+        "critical firing okx / ticker / errors error_rate",
+        "warning firing okx / status / errors error_rate okx status errors",
+    ] {
+        assert!(incident.contains(part), "{part:?} not in {incident}");
+    }
+    let members = text_of(&dom, "<li class=\"member ", "li");
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(dom.contains("<details class=\"group-members\"><summary>2 series</summary>"));
+    // The series it lists are marked as in an incident; the lone alert is not.
+    assert!(rows[1].contains("in incident"), "{}", rows[1]);
+    assert!(rows[2].contains("in incident"), "{}", rows[2]);
+    assert!(!rows[3].contains("in incident"), "{}", rows[3]);
+    assert!(!incident.contains("in incident"), "{incident}");
+    // Hostile key and member title are text, never markup.
+    assert!(dom.contains("exchange=&lt;img src=x onerror="));
+    assert!(
+        !dom.contains("<img src=\"x\""),
+        "hostile markup became an element"
+    );
+    assert!(!dom.contains("<b>bold</b>"));
+    assert!(dom.contains("<title>exwatch</title>"));
+}
+
+/// A running monitor grouping by exchange: the incident it opened and escalated shows in the
+/// browser as incident rows listing their members.
+#[actix::test]
+async fn a_browser_shows_a_running_monitors_incident_with_its_members() {
+    use exwatch::channel::{ChannelKind, ChannelSettings, WebhookSpec};
+    use exwatch::messages::{Anomaly, Metric, Name, SeriesKey, Severity, Stats, Timestamp};
+    use exwatch::route::GroupField;
+
+    use crate::common::{WAIT, retry};
+    use crate::support::fake_sink::FakeSink;
+
+    let Some(bin) = chromium() else { return };
+    let sink = FakeSink::start();
+    let mut settings = crate::support::test_settings();
+    settings.router.group_by = vec![GroupField::Exchange];
+    settings.router.group_interval = Duration::from_secs(60);
+    settings.channels = vec![ChannelSettings {
+        name: Name::from("hook"),
+        min_severity: Severity::Info,
+        retry: retry(3),
+        kind: ChannelKind::Webhook(WebhookSpec {
+            url: sink.url(),
+            secret_env: None,
+            secret: None,
+        }),
+    }];
+    let (monitor, base) = start(settings);
+    let t = now_ms();
+    for (i, (endpoint, severity)) in [("ping", Severity::Warning), ("time", Severity::Critical)]
+        .into_iter()
+        .enumerate()
+    {
+        monitor.router().do_send(Anomaly {
+            series: SeriesKey::new("bybit", endpoint, Metric::Errors),
+            detector: "error_rate".into(),
+            severity,
+            value: 0.5,
+            threshold: 0.05,
+            confidence: 1.0,
+            message: "http_5xx (503)".into(),
+            started_at: Timestamp(t + i as i64),
+            at: Timestamp(t + i as i64),
+            stats: Stats::default(),
+        });
+    }
+    // Seeded when the API shows both group messages (opened, escalated) and both series.
+    let deadline = Instant::now() + WAIT * 3;
+    loop {
+        let (status, _, body) = get(&format!("{base}/api/v1/events")).await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("json");
+        if v["events"].as_array().is_some_and(|e| e.len() == 4) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not seeded in time: {body}");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let dom = dump_dom(&bin, &format!("{base}/?since=")).await;
+    let incidents = text_of(&dom, "incident-row\"", "tr");
+    assert_eq!(incidents.len(), 2, "{incidents:?}");
+    assert!(
+        incidents[0].contains("Incident exchange=bybit escalated 2 series"),
+        "{}",
+        incidents[0]
+    );
+    assert!(
+        incidents[0].contains("critical firing bybit / time / errors error_rate"),
+        "{}",
+        incidents[0]
+    );
+    assert!(
+        incidents[0].contains("warning firing bybit / ping / errors error_rate"),
+        "{}",
+        incidents[0]
+    );
+    assert!(
+        incidents[1].contains("Incident exchange=bybit opened 1 series"),
+        "{}",
+        incidents[1]
+    );
+    assert_eq!(dom.matches("in incident").count(), 2, "both series marked");
+    monitor.stop().await;
+}

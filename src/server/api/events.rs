@@ -1,6 +1,7 @@
 //! `GET /api/v1/events`: the stored alerts (firing, resolved, triage, acknowledged), newest first, each with
 //! its delivery state per channel and its LLM triage text; filtered by series, minimum
-//! severity, kind and time range; paginated by an opaque keyset cursor.
+//! severity, kind, time range and incident (`group`); a group message carries its `group`
+//! (key, update, members); paginated by an opaque keyset cursor.
 //!
 //! It parses and checks the query here (every bad value a 400 naming its field) and asks the
 //! [`StoreActor`](crate::store::StoreActor) for the page with [`QueryEvents`]: the SQL runs on
@@ -12,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::params::parse_time;
-use crate::messages::{AlertKind, Metric, Severity, Timestamp};
+use crate::messages::{AlertKind, GroupUpdate, Metric, Severity, Timestamp};
 use crate::server::error::{ApiError, resource};
 use crate::server::{ACTOR_TIMEOUT, AppState};
 use crate::store::{
-    DeliveryState, EventCursor, EventFilter, MAX_EVENTS_PAGE, QueryEvents, StoredEvent,
+    DeliveryState, EventCursor, EventFilter, MAX_EVENTS_PAGE, QueryEvents, StoredEvent, StoredGroup,
 };
 
 /// The page size when `limit` is not given.
@@ -179,6 +180,92 @@ pub struct Event {
     /// For a `triage` event: the id of the alert it follows up.
     #[serde(default)]
     pub in_reply_to: Option<String>,
+    /// For a group message (`[router] group_by`): the incident it speaks for and its
+    /// members; the fields above are then the group's leading (most severe) member's.
+    /// `null` on per-series alerts.
+    #[serde(default)]
+    pub group: Option<EventGroup>,
+}
+
+/// What a group message says of its incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupUpdateName {
+    /// The incident's first alert, sent at once.
+    Opened,
+    /// What changed since the incident's last message.
+    Updated,
+    /// A member escalated to critical, sent at once.
+    Escalated,
+    /// Every member has recovered.
+    Resolved,
+}
+
+impl From<GroupUpdate> for GroupUpdateName {
+    fn from(u: GroupUpdate) -> Self {
+        match u {
+            GroupUpdate::Opened => GroupUpdateName::Opened,
+            GroupUpdate::Updated => GroupUpdateName::Updated,
+            GroupUpdate::Escalated => GroupUpdateName::Escalated,
+            GroupUpdate::Resolved => GroupUpdateName::Resolved,
+        }
+    }
+}
+
+/// The incident of a group message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EventGroup {
+    /// What the members share, e.g. `exchange=okx` (`router.group_by` fields, in order);
+    /// pass it as `group` to list the incident's events.
+    pub key: String,
+    /// What this message says of the incident.
+    pub update: GroupUpdateName,
+    /// The members, most severe first, each its latest per-series alert.
+    pub alerts: Vec<GroupMember>,
+}
+
+/// One series of an incident, as its group message listed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GroupMember {
+    /// The member's per-series alert id (also listed as an event of its own).
+    pub id: String,
+    /// Its state: firing or resolved.
+    pub kind: EventKind,
+    /// Exchange of the series.
+    pub exchange: String,
+    /// Endpoint of the series.
+    pub endpoint: String,
+    /// Metric of the series.
+    pub metric: String,
+    /// Its severity.
+    pub severity: SeverityName,
+    /// What fired.
+    pub detector: String,
+    /// Its headline.
+    pub title: String,
+}
+
+impl From<StoredGroup> for EventGroup {
+    fn from(g: StoredGroup) -> Self {
+        EventGroup {
+            key: g.key,
+            update: g.update.into(),
+            alerts: g
+                .members
+                .into_iter()
+                .map(|m| GroupMember {
+                    id: m.id,
+                    kind: m.kind.into(),
+                    exchange: m.exchange,
+                    endpoint: m.endpoint,
+                    metric: m.metric,
+                    severity: m.severity.into(),
+                    detector: m.detector,
+                    title: m.title,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<StoredEvent> for Event {
@@ -209,6 +296,7 @@ impl From<StoredEvent> for Event {
                 .collect(),
             triage: e.triage,
             in_reply_to: e.in_reply_to,
+            group: e.group.map(EventGroup::from),
         }
     }
 }
@@ -253,6 +341,10 @@ pub struct EventsQuery {
     /// Page size, 1 to 500 (default 100).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    /// Only this incident: the group messages whose `group.key` is this (e.g.
+    /// `exchange=okx`) and the per-series alerts they list as members.
+    #[param(min_length = 1)]
+    pub group: Option<String>,
     /// `next_cursor` of the previous page.
     #[param(pattern = r"^-?[0-9]{1,18}_[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
@@ -364,6 +456,7 @@ pub fn filter_of(q: &EventsQuery, now: Timestamp) -> Result<EventFilter, ApiErro
         until,
         after,
         limit,
+        group: non_empty("group", &q.group)?.map(str::to_owned),
     })
 }
 

@@ -401,7 +401,8 @@
       tr.appendChild(td);
       body.appendChild(tr);
     }
-    for (const ev of state.events) body.appendChild(eventRow(ev));
+    const incidentOf = memberIncidents(state.events);
+    for (const ev of state.events) body.appendChild(eventRow(ev, incidentOf));
     $("more").hidden = !state.nextCursor;
     $("shown").textContent = state.events.length
       ? state.events.length + " event" + (state.events.length === 1 ? "" : "s") + " shown" + (state.nextCursor ? ", more available" : "")
@@ -417,9 +418,58 @@
     return td;
   }
 
-  function eventRow(ev) {
+  // The incident key of each per-series alert listed by a group message on screen, by id.
+  function memberIncidents(events) {
+    const of = new Map();
+    for (const ev of events) {
+      const g = groupOf(ev);
+      if (!g) continue;
+      for (const m of g.alerts) if (m && typeof m.id === "string" && !of.has(m.id)) of.set(m.id, g.key);
+    }
+    return of;
+  }
+
+  // The group object of a group message, or null (per-series alerts, odd answers).
+  function groupOf(ev) {
+    const g = ev.group;
+    if (!g || typeof g !== "object" || typeof g.key !== "string") return null;
+    return { key: g.key, update: g.update, alerts: Array.isArray(g.alerts) ? g.alerts : [] };
+  }
+
+  // A group message's incident: its key, what it says, and its members, listed under a
+  // summary the user can open. Every string is text.
+  function incidentBlock(g) {
+    const box = el("div", "incident");
+    const head = el("div", "incident-head");
+    head.appendChild(el("span", "incident-label", "Incident"));
+    head.appendChild(el("span", "incident-key", g.key));
+    head.appendChild(badge(word(g.update, ["opened", "updated", "escalated", "resolved"], "other"), "update"));
+    box.appendChild(head);
+    const details = el("details", "group-members");
+    const n = g.alerts.length;
+    details.appendChild(el("summary", null, n + " series"));
+    const list = el("ul", "members");
+    for (const m of g.alerts) {
+      if (!m || typeof m !== "object") continue;
+      const mk = word(m.kind, ["firing", "resolved"], "other");
+      const li = el("li", "member kind-" + mk);
+      li.dataset.id = typeof m.id === "string" ? m.id : "";
+      li.appendChild(severityBadge(m.severity));
+      li.appendChild(badge(mk, "kind " + mk));
+      li.appendChild(el("span", "member-series", [m.exchange, m.endpoint, m.metric].map(function (x) { return x === undefined || x === null ? "?" : String(x); }).join(" / ")));
+      if (m.detector) li.appendChild(el("span", "member-detector muted", m.detector));
+      if (m.title) li.appendChild(el("span", "member-title", m.title));
+      list.appendChild(li);
+    }
+    details.appendChild(list);
+    box.appendChild(details);
+    return box;
+  }
+
+  function eventRow(ev, incidentOf) {
     const kind = word(ev.kind, ["firing", "resolved", "triage", "acknowledged"], "other");
-    const tr = el("tr", "event kind-" + kind + " sev-row-" + word(ev.severity, SEVERITIES, "unknown"));
+    const group = groupOf(ev);
+    const tr = el("tr", "event kind-" + kind + " sev-row-" + word(ev.severity, SEVERITIES, "unknown") + (group ? " incident-row" : ""));
     tr.dataset.id = ev.id || "";
     cell(tr, 0, timeNode(ev.at)).className = "c-time";
     cell(tr, 1, ev.exchange).className = "c-exchange";
@@ -431,10 +481,18 @@
     sev.appendChild(badge(kind, "kind " + kind));
     if (ev.silenced) sev.appendChild(badge("silenced", "silenced"));
     if (ev.acked) sev.appendChild(badge("acked", "acked"));
+    if (group) sev.appendChild(badge("incident", "incident-badge"));
+    const memberOf = incidentOf && !group ? incidentOf.get(ev.id) : undefined;
+    if (memberOf !== undefined) {
+      const b = badge("in incident", "member-of");
+      b.title = memberOf;
+      sev.appendChild(b);
+    }
     cell(tr, 4, sev).className = "c-severity";
     cell(tr, 5, ev.detector).className = "c-detector";
 
     const msg = el("div", "msg");
+    if (group) msg.appendChild(incidentBlock(group));
     if (ev.title) msg.appendChild(el("div", "msg-title", ev.title));
     if (ev.message && ev.message !== ev.title) msg.appendChild(el("div", "msg-body", ev.message));
     if (typeof ev.value === "number") msg.appendChild(el("div", "msg-value muted", "value " + ev.value));

@@ -11,7 +11,9 @@
 //! acknowledged when `EXISTS (SELECT 1 FROM acks WHERE acks.alert_id = alerts.id)`.
 
 use crate::error::StoreError;
-use crate::messages::{Alert, AlertKind, Anomaly, Metric, Name, Resolved, Severity, Timestamp};
+use crate::messages::{
+    Alert, AlertKind, Anomaly, GroupUpdate, Metric, Name, Resolved, Severity, Timestamp,
+};
 use crate::store::DeliveryState;
 
 mod messages;
@@ -52,6 +54,9 @@ pub struct EventFilter {
     pub after: Option<EventCursor>,
     /// At most this many events (0 is taken as 1).
     pub limit: usize,
+    /// Only the group messages of this incident (`AlertGroup::key`) and the per-series
+    /// alerts they list as members.
+    pub group: Option<String>,
 }
 
 /// One channel's delivery of a stored alert.
@@ -104,6 +109,41 @@ pub struct StoredEvent {
     pub silenced: bool,
     /// Someone acknowledged it.
     pub acked: bool,
+    /// For a group message: its incident's key, what it says, and its members (read from
+    /// the stored payload). `None` on per-series alerts.
+    pub group: Option<StoredGroup>,
+}
+
+/// The group of a stored group message: the incident it speaks for and its members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredGroup {
+    /// What the members share, e.g. `exchange=okx`.
+    pub key: String,
+    /// What the message says of the group.
+    pub update: GroupUpdate,
+    /// The members, most severe first, as the message listed them.
+    pub members: Vec<StoredMember>,
+}
+
+/// One member of a stored group message: its latest per-series alert at the time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMember {
+    /// The member alert's id (the per-series alert stored on its own).
+    pub id: String,
+    /// Its state: firing or resolved.
+    pub kind: AlertKind,
+    /// Exchange of the series.
+    pub exchange: String,
+    /// Endpoint of the series.
+    pub endpoint: String,
+    /// Metric of the series.
+    pub metric: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// What fired.
+    pub detector: String,
+    /// Its headline.
+    pub title: String,
 }
 
 /// A page of events, newest first, and where the next one starts.

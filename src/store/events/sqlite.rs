@@ -5,10 +5,10 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{
     AckRecord, EventCursor, EventDelivery, EventFilter, EventPage, EventStore, MAX_EVENTS_PAGE,
-    StoredEvent,
+    StoredEvent, StoredGroup, StoredMember,
 };
 use crate::error::StoreError;
-use crate::messages::{Alert, AlertKind, Anomaly, Resolved, Severity, Timestamp};
+use crate::messages::{Alert, AlertKind, Anomaly, GroupUpdate, Resolved, Severity, Timestamp};
 use crate::store::DeliveryState;
 use crate::store::sqlite::{SqliteStore, decode_alert, insert_alert, rfc3339_ms};
 
@@ -24,6 +24,61 @@ struct PayloadBits {
     value: Option<f64>,
     #[serde(default)]
     in_reply_to: Option<String>,
+    /// Kept as JSON and read on its own, so that an odd group never hides the row.
+    #[serde(default)]
+    group: Option<serde_json::Value>,
+}
+
+/// The group object of a stored group message (see [`crate::messages::AlertGroup`]).
+#[derive(Debug, serde::Deserialize)]
+struct GroupBits {
+    key: String,
+    update: GroupUpdate,
+    #[serde(default)]
+    alerts: Vec<MemberBits>,
+}
+
+/// The fields of a group member the events API shows.
+#[derive(Debug, serde::Deserialize)]
+struct MemberBits {
+    id: String,
+    kind: AlertKind,
+    exchange: String,
+    endpoint: String,
+    metric: String,
+    severity: Severity,
+    #[serde(default)]
+    detector: String,
+    #[serde(default)]
+    title: String,
+}
+
+/// The group of a stored payload's `group` value; `None` (and a warning) when unreadable.
+fn group_of(id: &str, v: serde_json::Value) -> Option<StoredGroup> {
+    match serde_json::from_value::<GroupBits>(v) {
+        Ok(g) => Some(StoredGroup {
+            key: g.key,
+            update: g.update,
+            members: g
+                .alerts
+                .into_iter()
+                .map(|m| StoredMember {
+                    id: m.id,
+                    kind: m.kind,
+                    exchange: m.exchange,
+                    endpoint: m.endpoint,
+                    metric: m.metric,
+                    severity: m.severity,
+                    detector: m.detector,
+                    title: m.title,
+                })
+                .collect(),
+        }),
+        Err(e) => {
+            tracing::warn!(alert = %id, error = %e, "Stored group message's group unreadable; shown without it.");
+            None
+        }
+    }
 }
 
 fn parse_kind(s: &str) -> Option<AlertKind> {
@@ -167,6 +222,16 @@ impl EventStore for SqliteStore {
         if let Some(t) = filter.until {
             and("at_ms <= ?", vec![Value::Integer(t.as_millis())]);
         }
+        if let Some(g) = &filter.group {
+            // The incident's group messages, and the per-series alerts they list.
+            and(
+                "(json_extract(payload, '$.group.key') = ?
+                  OR id IN (SELECT json_extract(m.value, '$.id')
+                            FROM alerts AS g, json_each(g.payload, '$.group.alerts') AS m
+                            WHERE json_extract(g.payload, '$.group.key') = ?))",
+                vec![Value::Text(g.clone()), Value::Text(g.clone())],
+            );
+        }
         if let Some(c) = filter.after {
             and(
                 "(at_ms, seq) < (?, ?)",
@@ -232,6 +297,7 @@ impl EventStore for SqliteStore {
                 message: bits.message.unwrap_or_default(),
                 value: bits.value.filter(|v| v.is_finite()),
                 in_reply_to: bits.in_reply_to,
+                group: bits.group.and_then(|g| group_of(&id, g)),
                 deliveries: Vec::new(),
                 triage: None,
                 id,
@@ -536,5 +602,89 @@ mod tests {
         })
         .expect("ack");
         assert!(s.acked(&a.id).expect("acked"));
+    }
+
+    #[test]
+    fn a_group_message_shows_its_group_and_the_group_filter_lists_its_incident() {
+        use crate::messages::{AlertGroup, GroupUpdate};
+        let mut s = SqliteStore::open(":memory:").expect("open");
+        let m1 = alert("okx", 1_795_000_001_000);
+        let mut m2 = alert("okx", 1_795_000_002_000);
+        m2.severity = Severity::Warning;
+        let other = alert("binance", 1_795_000_003_000);
+        let mut g = m1.clone();
+        g.id = new_id();
+        g.at = Timestamp(1_795_000_004_000);
+        g.group = Some(AlertGroup {
+            key: "exchange=okx".into(),
+            update: GroupUpdate::Updated,
+            alerts: vec![m1.clone(), m2.clone()],
+        });
+        for a in [&m1, &m2, &other, &g] {
+            s.enqueue(a, &["hook"]).expect("enqueue");
+        }
+        let all = s
+            .query_events(&EventFilter {
+                limit: 10,
+                ..EventFilter::default()
+            })
+            .expect("query");
+        assert_eq!(all.events.len(), 4);
+        let group = all.events[0]
+            .group
+            .as_ref()
+            .expect("the group message's group");
+        assert_eq!(all.events[0].id, g.id.to_string());
+        assert_eq!(
+            (group.key.as_str(), group.update),
+            ("exchange=okx", GroupUpdate::Updated)
+        );
+        assert_eq!(group.members.len(), 2);
+        assert_eq!(group.members[0].id, m1.id.to_string());
+        assert_eq!(group.members[1].severity, Severity::Warning);
+        assert_eq!(group.members[1].exchange, "okx");
+        assert!(all.events[1..].iter().all(|e| e.group.is_none()));
+
+        let incident = s
+            .query_events(&EventFilter {
+                limit: 10,
+                group: Some("exchange=okx".into()),
+                ..EventFilter::default()
+            })
+            .expect("query");
+        assert_eq!(
+            page_ids(&incident),
+            [&g.id, &m2.id, &m1.id].map(|s| s.to_string())
+        );
+        let none = s
+            .query_events(&EventFilter {
+                limit: 10,
+                group: Some("exchange=binance".into()),
+                ..EventFilter::default()
+            })
+            .expect("query");
+        assert!(none.events.is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_group_leaves_the_row_without_it() {
+        let mut s = SqliteStore::open(":memory:").expect("open");
+        let a = alert("okx", 1_795_000_001_000);
+        s.enqueue(&a, &[]).expect("enqueue");
+        s.conn
+            .execute(
+                "UPDATE alerts SET payload = json_set(payload, '$.group', json('{\"key\": 3}'))",
+                [],
+            )
+            .expect("update");
+        let page = s
+            .query_events(&EventFilter {
+                limit: 10,
+                ..EventFilter::default()
+            })
+            .expect("query");
+        assert_eq!(page.events.len(), 1);
+        assert!(page.events[0].group.is_none());
+        assert_eq!(page.events[0].detector, a.detector.to_string());
     }
 }
