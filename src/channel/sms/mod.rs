@@ -44,7 +44,6 @@ pub const MAX_SMS_CHARS: usize = 320;
 /// Twilio's hard limit on `Body` (error 21617 beyond it).
 pub const TWILIO_MAX_BODY_CHARS: usize = 1600;
 
-
 /// Sends alerts as SMS to a list of recipients.
 pub struct SmsChannel {
     client: awc::Client,

@@ -43,7 +43,6 @@ pub const DEFAULT_API_BASE: &str = "https://api.telegram.org";
 /// Telegram's limit on a message's text, in characters after entity parsing.
 pub const MAX_TEXT: usize = 4096;
 
-
 /// The most characters of Telegram's description quoted in a reason.
 const MAX_REASON: usize = 300;
 
