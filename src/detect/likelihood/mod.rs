@@ -112,6 +112,25 @@ enum View {
 /// Number of [`View`]s.
 const VIEWS: usize = 6;
 
+/// False for the views a one-sided series never has (latency's dips and flat lines): they are
+/// neither judged nor learned, and have no tail.
+fn watches(up_only: bool, view: View) -> bool {
+    !(up_only && matches!(view, View::Dip | View::Flat))
+}
+
+/// Where a watched `view`'s tail sits among the watched views' tails (the views in
+/// [`View::ALL`] order, the unwatched ones left out).
+fn tail_index(up_only: bool, view: View) -> usize {
+    match (up_only, view) {
+        (false, _) => view as usize,
+        (true, View::Dip | View::Flat) => usize::MAX,
+        (true, View::Level) => 0,
+        (true, View::Step) => 1,
+        (true, View::Drift) => 2,
+        (true, View::Sustained) => 3,
+    }
+}
+
 impl View {
     const ALL: [View; VIEWS] = [
         View::Level,
@@ -169,8 +188,10 @@ pub struct LikelihoodModel {
     run: u32,
     /// The recent level: an exponential average of the last few values.
     recent: f64,
-    /// Each view's long-run distribution of surprise (see [`View`]).
-    tails: [SurpriseTail; VIEWS],
+    /// The long-run distribution of surprise of each view this series watches, in
+    /// [`View::ALL`] order ([`LikelihoodModel::tail`]): a one-sided series has no dip or
+    /// flat-line tail, which saves a third of the model's bytes on every latency series.
+    tails: Box<[SurpriseTail]>,
     s_bar: f64,
     incident: Incident,
     /// The band the incident is judged against (the learned normal, as of the last row).
@@ -189,8 +210,9 @@ impl LikelihoodModel {
     /// likelihood settings; allocates its windows once.
     pub fn new(latency: &LatencySettings, settings: &LikelihoodSettings) -> Self {
         let history = settings.history.max(2);
+        let up_only = latency.direction == Direction::Up;
         Self {
-            up_only: latency.direction == Direction::Up,
+            up_only,
             ms: latency.unit == ValueUnit::Ms,
             min_rise: if latency.unit == ValueUnit::Ms {
                 latency.min_increase_ms
@@ -212,14 +234,17 @@ impl LikelihoodModel {
             recent: 0.0,
             // The flat-line view's surprise is a plain geometric probability, and the sustained
             // one waits for its own history: neither needs the prior.
-            tails: [
-                SurpriseTail::new(history, PRIOR_ROWS),
-                SurpriseTail::new(history, PRIOR_ROWS),
-                SurpriseTail::new(history, PRIOR_ROWS),
-                SurpriseTail::new(history, 0.0),
-                SurpriseTail::new(history, PRIOR_ROWS),
-                SurpriseTail::new(history, 0.0),
-            ],
+            tails: View::ALL
+                .iter()
+                .filter(|&&view| watches(up_only, view))
+                .map(|view| {
+                    let prior = match view {
+                        View::Flat | View::Sustained => 0.0,
+                        _ => PRIOR_ROWS,
+                    };
+                    SurpriseTail::new(history, prior)
+                })
+                .collect(),
             s_bar: 0.0,
             incident: Incident::default(),
             band: (f64::NEG_INFINITY, f64::INFINITY),
@@ -229,9 +254,11 @@ impl LikelihoodModel {
         }
     }
 
-    /// Bytes this model holds on the heap (its two windows; the rest is inline).
+    /// Bytes this model holds on the heap (its two windows and its tails; the rest is inline).
     pub fn heap_bytes(&self) -> usize {
-        self.values.heap_bytes() + self.steps.heap_bytes()
+        self.values.heap_bytes()
+            + self.steps.heap_bytes()
+            + std::mem::size_of_val::<[SurpriseTail]>(&self.tails)
     }
 
     /// True while an incident is open.
@@ -338,7 +365,13 @@ impl LikelihoodModel {
     /// False for the views a one-sided series never has (latency's dips and flat lines): they
     /// are neither judged nor learned.
     fn watches(&self, view: View) -> bool {
-        !(self.up_only && matches!(view, View::Dip | View::Flat))
+        watches(self.up_only, view)
+    }
+
+    /// The long-run distribution of `view`'s surprise; `None` for a view not watched.
+    fn tail(&self, view: View) -> Option<&SurpriseTail> {
+        self.watches(view)
+            .then(|| &self.tails[tail_index(self.up_only, view)])
     }
 
     fn judge(&mut self, x: f64, step: Option<f64>) -> Judgement {
@@ -393,10 +426,12 @@ impl LikelihoodModel {
         ];
         let mut q = [1.0; VIEWS];
         for (v, view) in View::ALL.iter().enumerate() {
-            let tail = &self.tails[v];
+            let Some(tail) = self.tail(*view) else {
+                continue;
+            };
             let judged = match view {
                 View::Sustained => tail.mass() >= SUSTAIN_WARMUP,
-                _ => self.watches(*view),
+                _ => true,
             };
             // Most rows are ordinary on most views; those need no exact tail: a view at 1/4
             // or more cannot be the row's smallest once multiplied by the (four or six) views.
@@ -449,11 +484,13 @@ impl LikelihoodModel {
         } else {
             1.0
         };
-        let watched = View::ALL.map(|view| self.watches(view));
-        for ((tail, s), watched) in self.tails.iter_mut().zip(s).zip(watched) {
-            if watched {
-                tail.add(s, weight);
-            }
+        let up_only = self.up_only;
+        let watched = View::ALL
+            .iter()
+            .zip(s)
+            .filter(|(view, _)| watches(up_only, **view));
+        for (tail, (_, s)) in self.tails.iter_mut().zip(watched) {
+            tail.add(s, weight);
         }
         // The learned normal learns from ordinary rows: not from a creep the window follows.
         if severity.is_some() || self.is_open() || s_level > UNUSUAL_LEVEL {
