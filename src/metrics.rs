@@ -300,40 +300,120 @@ impl Metrics {
 
     /// The whole registry in the Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
-        let registry = self.registry.lock();
-        let mut names: BTreeSet<&str> = registry.families.keys().copied().collect();
+        let mut cursor = Cursor::new(self);
+        std::iter::from_fn(|| cursor.next_piece(self)).collect()
+    }
+
+    /// The text format a piece of about [`PIECE`] bytes at a time, each rendered under the
+    /// registry's lock when asked for: `/metrics` streams them, so a scrape of thousands of
+    /// endpoints (≈ 2 KB of text each) holds a piece, not the whole text and its copy in the
+    /// connection's buffer. Samples of a family stay together; a family or an endpoint
+    /// registered after the first piece waits for the next scrape.
+    pub fn pieces(self: &Arc<Self>) -> Pieces {
+        Pieces {
+            cursor: Cursor::new(self),
+            metrics: self.clone(),
+        }
+    }
+}
+
+/// Bytes of text a piece holds, about (an endpoint's samples are not split).
+pub const PIECE: usize = 64 * 1024;
+
+/// The text format in pieces ([`Metrics::pieces`]).
+pub struct Pieces {
+    metrics: Arc<Metrics>,
+    cursor: Cursor,
+}
+
+impl Iterator for Pieces {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        self.cursor.next_piece(&self.metrics)
+    }
+}
+
+/// Where a rendering of the text format is.
+struct Cursor {
+    /// The families, in name order, as of the start.
+    names: Vec<&'static str>,
+    /// The family being written.
+    family: usize,
+    /// Within an endpoint family, the last endpoint written (and so the family's header);
+    /// `None` before the family's header.
+    after: Option<(Name, Name)>,
+}
+
+impl Cursor {
+    fn new(metrics: &Metrics) -> Self {
+        let registry = metrics.registry.lock();
+        let mut names: BTreeSet<&'static str> = registry.families.keys().copied().collect();
         if !registry.endpoints.is_empty() {
             names.extend(endpoint::FAMILIES);
         }
-        let mut out = String::new();
-        for name in names {
-            let (kind, text) = help(name);
-            let _ = writeln!(out, "# HELP {name} {text}");
-            let _ = writeln!(out, "# TYPE {name} {kind}");
+        Self {
+            names: names.into_iter().collect(),
+            family: 0,
+            after: None,
+        }
+    }
+
+    /// The next piece; `None` once every family is written.
+    fn next_piece(&mut self, metrics: &Metrics) -> Option<String> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        self.names.get(self.family)?;
+        let registry = metrics.registry.lock();
+        let mut out = String::with_capacity(PIECE + PIECE / 8);
+        while let Some(&name) = self.names.get(self.family) {
+            if out.len() >= PIECE {
+                break;
+            }
+            if self.after.is_none() {
+                let (kind, text) = help(name);
+                let _ = writeln!(out, "# HELP {name} {text}");
+                let _ = writeln!(out, "# TYPE {name} {kind}");
+            }
             if endpoint::FAMILIES.contains(&name) {
-                for e in registry.endpoints.values() {
+                let rest = match self.after.take() {
+                    None => registry.endpoints.range::<(Name, Name), _>(..),
+                    Some(last) => registry.endpoints.range((Excluded(last), Unbounded)),
+                };
+                for (key, e) in rest {
                     e.render(name, &mut out);
+                    if out.len() >= PIECE {
+                        self.after = Some(key.clone());
+                        break;
+                    }
+                }
+                if self.after.is_some() {
+                    break;
                 }
             }
-            let Some(family) = registry.families.get(name) else {
-                continue;
-            };
-            for (labels, handle) in family {
-                let base = render_labels(labels);
-                match handle {
-                    Handle::Counter(c) => {
-                        let _ = writeln!(out, "{name}{base} {}", c.get());
-                    }
-                    Handle::Gauge(g) => {
-                        let _ = writeln!(out, "{name}{base} {}", g.get());
-                    }
-                    Handle::Histogram(h) => {
-                        write_histogram(&mut out, name, &label_list(labels), &h.0);
-                    }
-                }
+            if let Some(family) = registry.families.get(name) {
+                write_family(&mut out, name, family);
+            }
+            self.family += 1;
+        }
+        Some(out)
+    }
+}
+
+/// Every sample of a registered family.
+fn write_family(out: &mut String, name: &str, family: &BTreeMap<Labels, Handle>) {
+    for (labels, handle) in family {
+        let base = render_labels(labels);
+        match handle {
+            Handle::Counter(c) => {
+                let _ = writeln!(out, "{name}{base} {}", c.get());
+            }
+            Handle::Gauge(g) => {
+                let _ = writeln!(out, "{name}{base} {}", g.get());
+            }
+            Handle::Histogram(h) => {
+                write_histogram(out, name, &label_list(labels), &h.0);
             }
         }
-        out
     }
 }
 
@@ -397,6 +477,42 @@ impl std::fmt::Display for Escaped<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_pieces_are_bounded_keep_families_together_and_add_up_to_the_text() {
+        let m = Arc::new(Metrics::new());
+        m.counter("exwatch_anomalies_total", &[("exchange", "okx")])
+            .inc();
+        let handles: Vec<_> = (0..2_000)
+            .map(|i| m.endpoint(&Name::from(format!("x{i}")), &Name::from("ping")))
+            .collect();
+        handles[7].scheduled(3);
+        let pieces: Vec<String> = m.pieces().collect();
+        assert!(pieces.len() > 10, "{} pieces", pieces.len());
+        // A piece stops after the endpoint that filled it: at most one endpoint's histogram
+        // (≈ 1.6 KB) beyond the size.
+        assert!(pieces.iter().all(|p| p.len() < PIECE + 4 * 1024));
+        let text = pieces.concat();
+        assert_eq!(text, m.render());
+        // Each family's header once, and every one of its samples in the block after it.
+        for family in endpoint::FAMILIES {
+            let header = format!("# TYPE {family} ");
+            assert_eq!(text.matches(&header).count(), 1, "{family}");
+            let at = text.find(&header).expect("header");
+            let block_end = text[at..].find("# HELP").map_or(text.len(), |n| at + n);
+            let inside = text[at..block_end]
+                .lines()
+                .filter(|l| l.starts_with(family))
+                .count();
+            let all = text.lines().filter(|l| l.starts_with(family)).count();
+            assert!(inside >= 2_000, "{family}: {inside}");
+            assert_eq!(inside, all, "{family}");
+        }
+        assert!(
+            text.contains("exwatch_probes_scheduled_total{exchange=\"x7\",endpoint=\"ping\"} 3\n")
+        );
+        assert!(text.contains("exwatch_anomalies_total{exchange=\"okx\"} 1\n"));
+    }
 
     #[test]
     fn metrics_render_counters_gauges_and_histograms() {
