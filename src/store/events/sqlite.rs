@@ -93,11 +93,14 @@ fn parse_kind(s: &str) -> Option<AlertKind> {
 
 impl EventStore for SqliteStore {
     fn record_anomaly(&mut self, a: &Anomaly) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO anomalies (kind, exchange, endpoint, metric, detector, severity, value,
-                 threshold, confidence, message, started_at, started_at_ms, at, at_ms)
-             VALUES ('firing', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
+        // Cached: an incident storm records thousands of these, each a parse of the SQL else.
+        self.conn
+            .prepare_cached(
+                "INSERT INTO anomalies (kind, exchange, endpoint, metric, detector, severity,
+                     value, threshold, confidence, message, started_at, started_at_ms, at, at_ms)
+                 VALUES ('firing', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
                 &*a.series.exchange,
                 &*a.series.endpoint,
                 a.series.metric.as_str(),
@@ -111,23 +114,23 @@ impl EventStore for SqliteStore {
                 a.started_at.as_millis(),
                 rfc3339_ms(a.at),
                 a.at.as_millis(),
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
     fn record_resolved(&mut self, r: &Resolved) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO anomalies (kind, exchange, endpoint, metric, at, at_ms)
-             VALUES ('resolved', ?1, ?2, ?3, ?4, ?5)",
-            params![
+        self.conn
+            .prepare_cached(
+                "INSERT INTO anomalies (kind, exchange, endpoint, metric, at, at_ms)
+                 VALUES ('resolved', ?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
                 &*r.series.exchange,
                 &*r.series.endpoint,
                 r.series.metric.as_str(),
                 rfc3339_ms(r.at),
                 r.at.as_millis(),
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
