@@ -25,7 +25,14 @@
 //! throughput part's 50 connections split over this many exchanges, default 1),
 //! `LOAD_KEEP_GOING=1` (do not stop
 //! the ladder at the first failure), `LOAD_EXWATCH` (another exwatch binary to measure, e.g. an
-//! older build). Method and figures: benches/RESULTS.md.
+//! older build), `LOAD_TARGET_PORT` (probe a target already listening on that loopback port,
+//! nginx say, instead of the bench's own; `benches/nginx-mock.conf` is one), `LOAD_WRK=0` (do
+//! not run wrk). Method and figures: benches/RESULTS.md.
+//!
+//! Beside each step of the schedule part, when `wrk` is installed, wrk does the same request
+//! rate against the same target for the same window (one thread, 50 connections paced by a
+//! `delay()` script), and the table shows the monitor's whole-process CPU per probe, wrk's CPU
+//! per request and their ratio: what a probe costs over what the request alone costs here.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -52,11 +59,17 @@ fn main() {
         serve_target_only();
         return;
     }
-    let target = start_target(2, 0);
+    // `LOAD_TARGET_PORT`: probe a target already listening there (nginx, say) instead of the
+    // bench's own.
+    let (target, whose) = match env_num("LOAD_TARGET_PORT", 0) {
+        0 => (start_target(2, 0), "the bench's own"),
+        port => (port as u16, "external"),
+    };
     println!(
-        "load bench: target 127.0.0.1:{target}, {} CPUs, exwatch {}",
+        "load bench: target 127.0.0.1:{target} ({whose}), {} CPUs, exwatch {}, wrk {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        exwatch_binary()
+        exwatch_binary(),
+        if wrk_wanted() { "beside it" } else { "not run" }
     );
     if want("schedule") {
         schedule(target);
@@ -98,8 +111,18 @@ fn schedule(target: u16) {
         "\n(a) endpoints at interval 1s ({per_exchange} per exchange, 16 connections each), late = started > 100 ms after its slot"
     );
     println!(
-        "{:>8} {:>10} {:>9} {:>8} {:>10} {:>7} {:>9} {:>10}  load",
-        "endpoints", "scheduled", "late", "late %", "ok/s", "CPU %", "RSS MiB", "B/endpoint"
+        "{:>8} {:>10} {:>9} {:>8} {:>10} {:>7} {:>9} {:>10} {:>9} {:>11} {:>7}  load",
+        "endpoints",
+        "scheduled",
+        "late",
+        "late %",
+        "ok/s",
+        "CPU %",
+        "RSS MiB",
+        "B/endpoint",
+        "µs/probe",
+        "wrk µs/req",
+        "ratio"
     );
     let mut base: Option<(u64, u64)> = None;
     let mut best = 0;
@@ -124,16 +147,27 @@ fn schedule(target: u16) {
         if base.is_none() {
             base = Some((n, r.rss_kib));
         }
+        let ok_s = r.ok as f64 / r.secs;
+        let us_probe = 1e6 * r.cpu_secs / r.ok.max(1) as f64;
+        // wrk at the same request rate against the same target: what the request alone costs
+        // a lean client on this machine, so the ratio is the figure.
+        let (wrk_us, ratio) = match wrk_wanted().then(|| wrk_cost(target, ok_s)).flatten() {
+            Some(w) => (format!("{w:.1}"), format!("{:.1}", us_probe / w)),
+            None => ("-".into(), "-".into()),
+        };
         println!(
-            "{:>8} {:>10} {:>9} {:>8.3} {:>10.0} {:>7.0} {:>9.1} {:>10}  {}",
+            "{:>8} {:>10} {:>9} {:>8.3} {:>10.0} {:>7.0} {:>9.1} {:>10} {:>9.1} {:>11} {:>7}  {}",
             n,
             r.scheduled,
             r.late,
             late_pct,
-            r.ok as f64 / r.secs,
+            ok_s,
             100.0 * r.cpu_secs / r.secs,
             r.rss_kib as f64 / 1024.0,
             per_ep,
+            us_probe,
+            wrk_us,
+            ratio,
             r.loadavg
         );
         if late_pct < 1.0 && r.scheduled > 0 {
@@ -191,6 +225,56 @@ fn throughput(target: u16) {
         }
     }
     println!("(b) most probes/s done over 50 connections: {best:.0}");
+}
+
+/// Whether to run `wrk` beside each schedule step: when it is on the `PATH`, unless
+/// `LOAD_WRK=0`.
+fn wrk_wanted() -> bool {
+    std::env::var("LOAD_WRK").map_or(true, |v| v != "0")
+        && Command::new("wrk")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+}
+
+/// CPU µs per request of `wrk` doing `rate` requests/s against `target` for the window (one
+/// thread, 50 keep-alive connections, each pausing between requests so the rate is the
+/// monitor's), measured from `/proc` while it runs; `None` when it could not run.
+fn wrk_cost(target: u16, rate: f64) -> Option<f64> {
+    const CONNECTIONS: f64 = 50.0;
+    let window = env_num("LOAD_WINDOW_SECS", 15);
+    let dir = tempfile::tempdir().ok()?;
+    let script = dir.path().join("pace.lua");
+    let pause_ms = (CONNECTIONS * 1000.0 / rate.max(1.0)).max(0.0);
+    std::fs::write(
+        &script,
+        format!("function delay() return {pause_ms:.3} end\n"),
+    )
+    .ok()?;
+    let child = Command::new("wrk")
+        .args(["-t1", "-c50", "--timeout", "5s"])
+        .arg(format!("-d{}s", window + 3))
+        .arg("-s")
+        .arg(&script)
+        .arg(format!("http://127.0.0.1:{target}/wrk"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let pid = child.id();
+    std::thread::sleep(Duration::from_secs(1));
+    let (c0, t0) = (cpu_secs(pid), Instant::now());
+    std::thread::sleep(Duration::from_secs(window));
+    let (c1, secs) = (cpu_secs(pid), t0.elapsed().as_secs_f64());
+    let out = child.wait_with_output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let done_rate: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())?;
+    (done_rate > 0.0).then(|| 1e6 * (c1 - c0) / (done_rate * secs))
 }
 
 /// The shape of one generated config.
