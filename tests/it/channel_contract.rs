@@ -12,7 +12,8 @@
 //! - **Restart**: deliveries still pending when a monitor with a file store stops go out once,
 //!   in order, when it starts again; the store holds no secret.
 //! - **Secrets**: a transport failure is retryable and its reason quotes no secret; nothing
-//!   the channel or its queue logs (outage, rate limit, unreachable, success) quotes one.
+//!   the channel or its queue logs (outage, rate limit, unreachable, success) quotes one; the
+//!   channel's `Debug` and its settings (`Debug` and serialized) show none.
 //!
 //! Alertmanager takes the outage and secrets cases: it sends no `Retry-After`, and its posts
 //! are a state sync (every active alert re-sent), not one message per alert in a queue. LLM
@@ -58,6 +59,11 @@ const OPENAI_KEY: &str = "sk-contract-openai-key-SECRET";
 const TELEGRAM_CHAT: &str = "-1001234567890";
 const AM_PASSWORD: &str = "contract-alertmanager-password-SECRET";
 
+/// A channel whose `Debug` the secrets cases read.
+trait Inspectable: Channel + std::fmt::Debug {}
+
+impl<C: Channel + std::fmt::Debug> Inspectable for C {}
+
 /// One fake platform and how to drive it: adding a platform to the suite is one
 /// implementation of this trait and one line in [`all`].
 trait Platform {
@@ -67,7 +73,7 @@ trait Platform {
     fn secrets(&self) -> Vec<&'static str>;
     /// The channel, delivering to the fake (or, with `unreachable`, to a closed port with
     /// the same secrets in its URL or headers).
-    fn channel(&self, unreachable: bool) -> Box<dyn Channel>;
+    fn channel(&self, unreachable: bool) -> Box<dyn Inspectable>;
     /// The channel's configuration, delivering to the fake (for a whole monitor).
     fn kind(&self) -> ChannelKind;
     /// The platform is down: it answers 5xx.
@@ -129,7 +135,7 @@ impl Platform for FakeSink {
     fn secrets(&self) -> Vec<&'static str> {
         vec![WEBHOOK_SECRET]
     }
-    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+    fn channel(&self, unreachable: bool) -> Box<dyn Inspectable> {
         let url = if unreachable {
             format!("http://desk:{WEBHOOK_SECRET}@127.0.0.1:1/hook")
         } else {
@@ -177,7 +183,7 @@ impl Platform for FakeLine {
     fn secrets(&self) -> Vec<&'static str> {
         vec![LINE_TOKEN]
     }
-    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+    fn channel(&self, unreachable: bool) -> Box<dyn Inspectable> {
         let base = if unreachable {
             DEAD.to_owned()
         } else {
@@ -230,7 +236,7 @@ impl Platform for FakeDiscord {
     fn secrets(&self) -> Vec<&'static str> {
         vec![DISCORD_TOKEN]
     }
-    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+    fn channel(&self, unreachable: bool) -> Box<dyn Inspectable> {
         let url = if unreachable {
             format!("{DEAD}/api/webhooks/1/{DISCORD_TOKEN}")
         } else {
@@ -282,7 +288,7 @@ impl Platform for FakeTwilio {
     fn secrets(&self) -> Vec<&'static str> {
         vec![ACCOUNT_SID, AUTH_TOKEN]
     }
-    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+    fn channel(&self, unreachable: bool) -> Box<dyn Inspectable> {
         let base = if unreachable {
             DEAD.to_owned()
         } else {
@@ -338,7 +344,7 @@ impl Platform for FakeTelegram {
     fn secrets(&self) -> Vec<&'static str> {
         vec![BOT_TOKEN]
     }
-    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+    fn channel(&self, unreachable: bool) -> Box<dyn Inspectable> {
         let base = if unreachable {
             DEAD.to_owned()
         } else {
@@ -388,7 +394,7 @@ impl Platform for FakeSlack {
     fn secrets(&self) -> Vec<&'static str> {
         vec![SLACK_TOKEN]
     }
-    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+    fn channel(&self, unreachable: bool) -> Box<dyn Inspectable> {
         let url = if unreachable {
             format!("{DEAD}/services/T000/B000/{SLACK_TOKEN}")
         } else {
@@ -443,7 +449,7 @@ impl Platform for FakePagerDuty {
     fn secrets(&self) -> Vec<&'static str> {
         vec![ROUTING_KEY]
     }
-    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+    fn channel(&self, unreachable: bool) -> Box<dyn Inspectable> {
         let base = if unreachable {
             DEAD.to_owned()
         } else {
@@ -553,6 +559,22 @@ async fn contract_retry_after_is_handed_to_the_queue() {
 }
 
 #[actix::test]
+async fn contract_debug_and_settings_show_no_secret() {
+    for platform in all() {
+        let ch = platform.channel(false);
+        assert_no_secret_in(&*platform, "channel's Debug", format!("{ch:?}").as_bytes());
+        let settings = settings_of(&*platform, None, Duration::from_secs(1));
+        assert_no_secret_in(
+            &*platform,
+            "settings' Debug",
+            format!("{settings:?}").as_bytes(),
+        );
+        let json = serde_json::to_string(&settings).expect("settings serialize");
+        assert_no_secret_in(&*platform, "serialized settings", json.as_bytes());
+    }
+}
+
+#[actix::test]
 async fn contract_unreachable_platform_is_retryable_and_its_reason_keeps_secrets() {
     for platform in all() {
         let mut ch = platform.channel(true);
@@ -575,7 +597,7 @@ impl Platform for FakeAlertmanager {
     fn secrets(&self) -> Vec<&'static str> {
         vec![AM_PASSWORD]
     }
-    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+    fn channel(&self, unreachable: bool) -> Box<dyn Inspectable> {
         let base = if unreachable {
             DEAD.to_owned()
         } else {
@@ -640,7 +662,7 @@ impl Platform for FakeOpenAi {
     fn secrets(&self) -> Vec<&'static str> {
         vec![OPENAI_KEY]
     }
-    fn channel(&self, unreachable: bool) -> Box<dyn Channel> {
+    fn channel(&self, unreachable: bool) -> Box<dyn Inspectable> {
         let base_url = if unreachable {
             DEAD.to_owned()
         } else {
@@ -824,7 +846,7 @@ async fn contract_secrets_never_reach_the_logs() {
         for unreachable in [false, true] {
             let mut ch = platform.channel(unreachable);
             // What the channel logs itself, and its reasons as the delivery queue logs them.
-            let attempt = async |ch: &mut Box<dyn Channel>| match ch.deliver(&alert()).await {
+            let attempt = async |ch: &mut Box<dyn Inspectable>| match ch.deliver(&alert()).await {
                 Ok(()) => tracing::info!("delivered"),
                 Err(e) => tracing::warn!(error = %e, detail = ?e, "delivery failed"),
             };

@@ -425,16 +425,12 @@ async fn discord_rejections_are_not_retried() {
     );
 }
 
+/// The contract suite checks every platform's secrets (reasons, `Debug`, settings, logs,
+/// store); here, Discord's own answer to a wrong token.
 #[actix::test]
-async fn discord_secrets_never_in_reasons_or_debug() {
+async fn discord_wrong_token_is_rejected_quoting_discord_not_the_token() {
     let fake = FakeDiscord::start(TOKEN);
     let url = fake.webhook_url();
-    let s = settings(vec![discord_settings("room", url.clone(), retry(3))]);
-    assert!(!format!("{s:?}").contains(TOKEN));
-    assert!(!serde_json::to_string(&s).unwrap().contains(TOKEN));
-    let ch = direct_channel(&url);
-    assert!(!format!("{ch:?}").contains(TOKEN), "{ch:?}");
-
     // A wrong token: Discord's 401, without the token.
     let wrong = url.replace(TOKEN, "wrong-SECRET-token-0123456789");
     let mut ch = direct_channel(&wrong);
@@ -444,14 +440,6 @@ async fn discord_secrets_never_in_reasons_or_debug() {
                 reason,
                 "Discord HTTP 401: Invalid Webhook Token (code 50027)"
             );
-        }
-        other => panic!("{other:?}"),
-    }
-    // Nothing listens on port 1: a transport failure.
-    let mut refused = direct_channel(&format!("http://127.0.0.1:1/api/webhooks/1/{TOKEN}"));
-    match refused.deliver(&alert("m")).await {
-        Err(DeliveryError::Retryable { reason, .. }) => {
-            assert!(!reason.contains(TOKEN), "{reason}")
         }
         other => panic!("{other:?}"),
     }

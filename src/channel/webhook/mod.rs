@@ -27,6 +27,16 @@ pub struct WebhookChannel {
     redactor: Redactor,
 }
 
+impl std::fmt::Debug for WebhookChannel {
+    /// The URL with its credentials (if any) redacted, and no signing secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookChannel")
+            .field("url", &self.redactor.text(&self.url))
+            .field("secret", &self.secret)
+            .finish_non_exhaustive()
+    }
+}
+
 impl WebhookChannel {
     /// A webhook to `url`, through `client` (built on the channel's arbiter); with a
     /// `secret`, every request is signed (see [`crate::channel::signature`]).
