@@ -106,8 +106,13 @@ pub struct RouterActor {
     silences_active: Gauge,
     /// The flap-hold tick runs (armed once per actor start, see `start_flap_tick`).
     flap_ticking: bool,
-    /// Due times of holds decided since the last handler armed their timers.
-    holds_due: Vec<Timestamp>,
+    /// Due times of the holds still pending, earliest first: one timer is armed at the
+    /// earliest ([`RouterActor::arm_holds`]). A timer per hold made every message poll every
+    /// armed timer (actix polls all of a context's futures on each wake), quadratic in a
+    /// storm of held resolutions: thousands per fault in the soak bench.
+    holds_due: std::collections::BTreeSet<Timestamp>,
+    /// The timer at the earliest pending hold, and when that is.
+    hold_timer: Option<(SpawnHandle, Timestamp)>,
     /// The timer at the next group message due, and when that is.
     group_timer: Option<(SpawnHandle, Timestamp)>,
 }
@@ -131,7 +136,8 @@ impl RouterActor {
             silenced_total: metrics.counter("exwatch_alerts_silenced_total", &[]),
             silences_active: metrics.gauge("exwatch_silences_active", &[]),
             flap_ticking: false,
-            holds_due: Vec::new(),
+            holds_due: std::collections::BTreeSet::new(),
+            hold_timer: None,
             group_timer: None,
             metrics,
         }
@@ -193,7 +199,7 @@ impl RouterActor {
                 }
                 Decision::Hold { series, until } => {
                     tracing::debug!(series = %series, until = %until, "Held (flap or correlation hold).");
-                    self.holds_due.push(until);
+                    self.holds_due.insert(until);
                 }
                 Decision::Drop(Dropped::UnknownAlert { alert_id }) => {
                     tracing::warn!(alert = %alert_id, "Triage for an unknown alert; dropped.");
@@ -321,21 +327,33 @@ impl RouterActor {
         self.schedule_group_timer(ctx);
     }
 
-    /// Arms a one-shot timer at the exact due time of each hold decided since the last call
-    /// (a correlation hold's down must not wait for a coarse tick): it releases what is due
-    /// then, and arms the timers of holds that were extended.
+    /// Keeps one timer armed at the earliest pending hold (a correlation hold's down must not
+    /// wait for a coarse tick): when it goes off, the core releases what is due then (and
+    /// extends what it extends, adding their new due times), and the timer moves to the next.
     fn arm_holds(&mut self, ctx: &mut Context<Self>) {
-        for until in std::mem::take(&mut self.holds_due) {
-            let wait = until.since(Timestamp::now());
-            ctx.run_later(wait, move |act, ctx| {
-                guard(act, ctx, "router", |act, ctx| {
-                    // Wall time may lag the event time a hair: due at `until` all the same.
-                    let decisions = act.core.on_tick(Timestamp::now().max(until));
-                    act.apply(decisions);
-                    act.arm_timers(ctx);
-                });
-            });
+        let Some(&next) = self.holds_due.first() else {
+            return;
+        };
+        if let Some((handle, at)) = self.hold_timer {
+            if at <= next {
+                return;
+            }
+            ctx.cancel_future(handle);
         }
+        let wait = next.since(Timestamp::now());
+        let handle = ctx.run_later(wait, move |act, ctx| {
+            act.hold_timer = None;
+            guard(act, ctx, "router", |act, ctx| {
+                // Everything due by now goes, `next` included: wall time may lag the event time
+                // a hair.
+                let now = Timestamp::now().max(next);
+                act.holds_due.retain(|&due| due > now);
+                let decisions = act.core.on_tick(now);
+                act.apply(decisions);
+                act.arm_timers(ctx);
+            });
+        });
+        self.hold_timer = Some((handle, next));
     }
 }
 
@@ -346,6 +364,7 @@ impl Supervised for RouterActor {
         // A restart drops the context's timers; `started` arms the tick again.
         self.flap_ticking = false;
         self.group_timer = None;
+        self.hold_timer = None;
     }
 }
 
