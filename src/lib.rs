@@ -118,6 +118,7 @@ pub mod settings;
 pub mod status;
 pub mod store;
 pub mod supervision;
+pub mod timer;
 pub mod triage;
 
 pub use error::{ConfigError, DeliveryError, Error, Problem, StoreError};

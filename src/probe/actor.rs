@@ -41,8 +41,7 @@ use std::time::Duration;
 
 use actix::clock::Instant;
 use actix::{
-    Actor, ActorContext, AsyncContext, Context, Handler, Message, Recipient, SpawnHandle,
-    Supervised, WeakAddr,
+    Actor, ActorContext, AsyncContext, Context, Handler, Message, Recipient, Supervised, WeakAddr,
 };
 use futures_util::FutureExt;
 
@@ -62,6 +61,7 @@ use crate::probe::confirm::{ConfirmBudget, Confirmation, Seen};
 use crate::probe::exchange::{Answer, Verdict, judge};
 use crate::probe::schedule::{FixedRate, Spread};
 use crate::supervision::{RestartTracker, guard, panic_text};
+use crate::timer::EarliestTimer;
 
 mod reconfigure;
 
@@ -155,8 +155,8 @@ pub struct ProbeActor {
     in_flight: usize,
     /// Every endpoint's next slot and every pending re-probe, earliest first.
     timers: BinaryHeap<TimerEntry>,
-    /// The one armed actix timer and the instant it is armed for.
-    armed: Option<(Instant, SpawnHandle)>,
+    /// The one actix timer, armed for the earliest entry of `timers`.
+    armed: EarliestTimer<Instant>,
     /// True while the timer's callback drains the heap (it re-arms once, at the end).
     ticking: bool,
     /// Bumped at each restart: answers of probes sent before it are dropped.
@@ -244,7 +244,7 @@ impl ProbeActor {
             confirm_budget: ConfirmBudget::new(settings.confirm_per_minute, now),
             in_flight: 0,
             timers: BinaryHeap::new(),
-            armed: None,
+            armed: EarliestTimer::default(),
             ticking: false,
             epoch: 0,
             me: None,
@@ -300,22 +300,20 @@ impl ProbeActor {
         let Some(&Reverse((next, _, _))) = self.timers.peek() else {
             return;
         };
-        if let Some((at, handle)) = self.armed {
-            if at <= next {
-                return;
-            }
-            ctx.cancel_future(handle);
-        }
         let wait = next.saturating_duration_since(Instant::now());
-        let handle = ctx.run_later(wait, |act, ctx| {
-            guard(act, ctx, "probe", |act, ctx| act.on_tick(ctx));
-        });
-        self.armed = Some((next, handle));
+        self.armed.arm(
+            ctx,
+            next,
+            wait,
+            |act| &mut act.armed,
+            |act, ctx| {
+                guard(act, ctx, "probe", |act, ctx| act.on_tick(ctx));
+            },
+        );
     }
 
     /// The timer went off: serves every entry that is due, then re-arms.
     fn on_tick(&mut self, ctx: &mut Context<Self>) {
-        self.armed = None;
         self.ticking = true;
         let horizon = Instant::now() + TICK_SLACK;
         while let Some(&Reverse((at, i, due))) = self.timers.peek() {
@@ -611,7 +609,7 @@ impl Supervised for ProbeActor {
         // connections until they answer, so they keep counting in flight; their answers are
         // dropped (their epoch is over).
         self.epoch += 1;
-        self.armed = None;
+        self.armed.forget();
         self.ticking = false;
         self.timers.clear();
         for ep in &mut self.endpoints {

@@ -37,6 +37,7 @@ use crate::route::decision::{Decision, Dispatch, Dropped, Why};
 use crate::route::silence::Silence;
 use crate::store::{Enqueue, RecordAnomaly, RecordResolved, RecordSilenced, StoreActor};
 use crate::supervision::{RestartTracker, guard};
+use crate::timer::EarliestTimer;
 
 mod groups;
 mod reconfigure;
@@ -111,10 +112,10 @@ pub struct RouterActor {
     /// armed timer (actix polls all of a context's futures on each wake), quadratic in a
     /// storm of held resolutions: thousands per fault in the soak bench.
     holds_due: std::collections::BTreeSet<Timestamp>,
-    /// The timer at the earliest pending hold, and when that is.
-    hold_timer: Option<(SpawnHandle, Timestamp)>,
-    /// The timer at the next group message due, and when that is.
-    group_timer: Option<(SpawnHandle, Timestamp)>,
+    /// The timer at the earliest pending hold.
+    hold_timer: EarliestTimer<Timestamp>,
+    /// The timer at the next group message due.
+    group_timer: EarliestTimer<Timestamp>,
 }
 
 impl RouterActor {
@@ -137,8 +138,8 @@ impl RouterActor {
             silences_active: metrics.gauge("exwatch_silences_active", &[]),
             flap_ticking: false,
             holds_due: std::collections::BTreeSet::new(),
-            hold_timer: None,
-            group_timer: None,
+            hold_timer: EarliestTimer::default(),
+            group_timer: EarliestTimer::default(),
             metrics,
         }
     }
@@ -334,26 +335,24 @@ impl RouterActor {
         let Some(&next) = self.holds_due.first() else {
             return;
         };
-        if let Some((handle, at)) = self.hold_timer {
-            if at <= next {
-                return;
-            }
-            ctx.cancel_future(handle);
-        }
         let wait = next.since(Timestamp::now());
-        let handle = ctx.run_later(wait, move |act, ctx| {
-            act.hold_timer = None;
-            guard(act, ctx, "router", |act, ctx| {
-                // Everything due by now goes, `next` included: wall time may lag the event time
-                // a hair.
-                let now = Timestamp::now().max(next);
-                act.holds_due.retain(|&due| due > now);
-                let decisions = act.core.on_tick(now);
-                act.apply(decisions);
-                act.arm_timers(ctx);
-            });
-        });
-        self.hold_timer = Some((handle, next));
+        self.hold_timer.arm(
+            ctx,
+            next,
+            wait,
+            |act| &mut act.hold_timer,
+            move |act, ctx| {
+                guard(act, ctx, "router", |act, ctx| {
+                    // Everything due by now goes, `next` included: wall time may lag the event
+                    // time a hair.
+                    let now = Timestamp::now().max(next);
+                    act.holds_due.retain(|&due| due > now);
+                    let decisions = act.core.on_tick(now);
+                    act.apply(decisions);
+                    act.arm_timers(ctx);
+                });
+            },
+        );
     }
 }
 
@@ -363,8 +362,8 @@ impl Supervised for RouterActor {
         self.restarts.record(actix::clock::Instant::now());
         // A restart drops the context's timers; `started` arms the tick again.
         self.flap_ticking = false;
-        self.group_timer = None;
-        self.hold_timer = None;
+        self.group_timer.forget();
+        self.hold_timer.forget();
     }
 }
 

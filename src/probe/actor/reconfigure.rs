@@ -54,9 +54,7 @@ impl Handler<Reconfigure> for ProbeActor {
         // As at a restart: the schedules start again from now (spread), and answers of the
         // probes sent before are dropped (they still count in flight until they answer).
         self.epoch += 1;
-        if let Some((_, timer)) = self.armed.take() {
-            actix::AsyncContext::cancel_future(ctx, timer);
-        }
+        self.armed.cancel(ctx);
         self.ticking = false;
         self.timers.clear();
         self.endpoints = endpoints_of(&settings, &self.breaker_settings, &self.metrics, now);

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use actix::{AsyncContext, Context};
+use actix::Context;
 
 use super::RouterActor;
 use crate::messages::Timestamp;
@@ -21,21 +21,19 @@ impl RouterActor {
         let Some(due) = self.core.next_group_due() else {
             return;
         };
-        if let Some((handle, at)) = self.group_timer {
-            if at <= due {
-                return;
-            }
-            ctx.cancel_future(handle);
-        }
         let wait = due.since(Timestamp::now()).min(MAX_TIMER);
-        let handle = ctx.run_later(wait, |act, ctx| {
-            act.group_timer = None;
-            guard(act, ctx, "router", |act, ctx| {
-                let decisions = act.core.on_tick(Timestamp::now());
-                act.apply(decisions);
-                act.arm_timers(ctx);
-            });
-        });
-        self.group_timer = Some((handle, due));
+        self.group_timer.arm(
+            ctx,
+            due,
+            wait,
+            |act| &mut act.group_timer,
+            |act, ctx| {
+                guard(act, ctx, "router", |act, ctx| {
+                    let decisions = act.core.on_tick(Timestamp::now());
+                    act.apply(decisions);
+                    act.arm_timers(ctx);
+                });
+            },
+        );
     }
 }
