@@ -64,6 +64,7 @@ use crate::probe::schedule::{FixedRate, Spread};
 use crate::supervision::{RestartTracker, guard, panic_text};
 
 mod reconfigure;
+mod stream_health;
 
 pub use reconfigure::Reconfigure;
 

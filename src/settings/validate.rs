@@ -31,6 +31,7 @@ pub(crate) fn validate(
         defaults: probe::defaults(t.table("defaults")),
         breaker: probe::breaker(t.table("breaker")),
         exchanges: Vec::new(),
+        streams: Vec::new(),
         detect: crate::detect::config::validate(t.table("detect")),
         router: crate::route::config::router(t.table("router")),
         channels: crate::channel::registry::channels(t.table("channels"), env),
@@ -38,7 +39,8 @@ pub(crate) fn validate(
         shutdown: shutdown(t.table("shutdown")),
         rules: crate::detect::config::rules(t.table("rules")),
     };
-    let exchanges = probe::exchanges(t.table("exchanges"), &settings.defaults);
+    let mut streams = Vec::new();
+    let exchanges = probe::exchanges(t.table("exchanges"), &settings.defaults, &mut streams);
     {
         // exwatch's own series and its canaries use these exchange names.
         let xs = t.table("exchanges");
@@ -57,6 +59,7 @@ pub(crate) fn validate(
     if problems.is_empty() {
         Ok(Settings {
             exchanges,
+            streams,
             ..settings
         })
     } else {

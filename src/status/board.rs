@@ -39,7 +39,8 @@ use parking_lot::{Mutex, RwLock};
 
 use super::histogram::{MinuteHistogram, bucket_of, value_of};
 use super::view::{
-    ChartPoint, EndpointStatus, ExchangeStatus, OpenAnomaly, StatusReport, WindowStats,
+    ChartPoint, EndpointStatus, ExchangeStatus, OpenAnomaly, StatusReport, StreamStatus,
+    WindowStats,
 };
 use crate::config::ExchangeSettings;
 use crate::messages::{CircuitState, Measurement, Metric, Name, Outcome, Timestamp};
@@ -354,9 +355,25 @@ pub struct StatusBoard {
     /// The configured endpoints plus [`SPARE_ENDPOINTS`], at most [`MAX_ENDPOINTS`].
     max_endpoints: usize,
     exchanges: RwLock<BTreeMap<Name, ExchangeBoard>>,
+    /// The streams' states, written by their actors about once a second.
+    streams: Mutex<BTreeMap<(Name, Name), StreamStatus>>,
 }
 
 impl StatusBoard {
+    /// Records the state of a stream (its actor calls this about once a second).
+    pub fn stream(&self, exchange: &Name, endpoint: &Name, status: StreamStatus) {
+        self.streams
+            .lock()
+            .insert((exchange.clone(), endpoint.clone()), status);
+    }
+
+    /// Forgets a stream (removed by a reload, or stopped).
+    pub fn forget_stream(&self, exchange: &Name, endpoint: &Name) {
+        self.streams
+            .lock()
+            .remove(&(exchange.clone(), endpoint.clone()));
+    }
+
     /// An empty board for the monitor of `region`, listing `exchanges`' endpoints from the
     /// start (before their first probe).
     pub fn new(region: Name, exchanges: &[ExchangeSettings]) -> Self {
@@ -367,6 +384,7 @@ impl StatusBoard {
             latest: AtomicI64::new(i64::MIN),
             endpoints: AtomicUsize::new(0),
             exchanges: RwLock::new(BTreeMap::new()),
+            streams: Mutex::new(BTreeMap::new()),
         };
         for ex in exchanges {
             board.with_exchange(&ex.name, |e| e.probed.store(true, Ordering::Relaxed));
@@ -549,6 +567,7 @@ impl StatusBoard {
             as_of: as_of.map(Timestamp::as_millis),
             region: self.region.to_string(),
             exchanges: out.into_values().collect(),
+            streams: self.streams.lock().values().cloned().collect(),
         }
     }
 }

@@ -79,6 +79,39 @@ pub fn render_table(report: &StatusReport) -> String {
         }
     }
     write_rows(&mut out, &rows);
+    if !report.streams.is_empty() {
+        let _ = writeln!(out, "\nStreams ({}):", report.streams.len());
+        let mut rows: Vec<[String; 8]> = vec![
+            [
+                "EXCHANGE",
+                "ENDPOINT",
+                "STATE",
+                "MSG/S",
+                "LAG",
+                "SILENT",
+                "RECONNECTS",
+                "GAPS",
+            ]
+            .map(str::to_owned),
+        ];
+        for s in &report.streams {
+            rows.push([
+                s.exchange.clone(),
+                s.endpoint.clone(),
+                if s.connected {
+                    s.state.clone()
+                } else {
+                    format!("{} (disconnected)", s.state)
+                },
+                format!("{:.1}", s.message_rate),
+                ms(s.lag_ms),
+                format!("{:.1} s", s.silence_ms as f64 / 1000.0),
+                s.reconnects.to_string(),
+                s.gaps.to_string(),
+            ]);
+        }
+        write_rows(&mut out, &rows);
+    }
     let open: Vec<_> = report
         .exchanges
         .iter()
@@ -172,6 +205,7 @@ mod tests {
     #[test]
     fn renders_one_row_per_endpoint_and_the_open_anomalies() {
         let report = StatusReport {
+            streams: Vec::new(),
             generated_at: 0,
             as_of: Some(1_795_000_000_000),
             region: "local".into(),

@@ -1,0 +1,387 @@
+//! Market-data stream health, black-box: a monitor configured with `kind = "stream"` endpoints
+//! against loopback fakes of Binance's, Bybit's and OKX's public streams
+//! (tests/support/fake_stream.rs), alerts read from a webhook sink, counters from the metrics.
+
+use std::time::{Duration, Instant};
+
+use exwatch::{Monitor, MonitorHandle};
+use serde_json::Value;
+
+use crate::support::fake_sink::FakeSink;
+use crate::support::fake_stream::{FakeStream, Upgrade, Venue};
+
+const CADENCE: Duration = Duration::from_millis(100);
+
+/// A monitor watching one stream of `check` at `url` (plus `extra` keys), alerting `sink`.
+fn start(check: &str, url: &str, extra: &str, sink: &FakeSink) -> MonitorHandle {
+    let toml = format!(
+        r#"
+[monitor]
+region = "it"
+[http]
+enabled = false
+[store]
+path = ":memory:"
+[router]
+group_by = []
+flap_hold = "0s"
+[exchanges.{check}.endpoints.btc-depth]
+url = "{url}"
+check = "{check}"
+kind = "stream"
+channel = "depth"
+symbol = "BTC/USDT"
+{extra}
+[channels.ops]
+type = "webhook"
+url = "{sink}"
+"#,
+        sink = sink.url()
+    );
+    let settings = exwatch::settings::from_toml_str(&toml, &|_| None).expect("valid config");
+    Monitor::start(settings).expect("monitor starts")
+}
+
+fn metric(m: &MonitorHandle, name: &str, exchange: &str, extra: &[(&str, &str)]) -> f64 {
+    let mut labels = vec![("exchange", exchange), ("endpoint", "btc-depth")];
+    labels.extend_from_slice(extra);
+    m.metrics().value(name, &labels).unwrap_or(0.0)
+}
+
+async fn until(secs: f64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "not within {secs}s: {what}");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The first firing alert of `detector`, waiting up to `secs`.
+async fn alert(sink: &FakeSink, secs: f64, detector: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    loop {
+        if let Some(a) = sink
+            .received()
+            .into_iter()
+            .find(|a| a["kind"] == "firing" && a["detector"] == detector)
+        {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {detector} alert within {secs}s; got {:?}",
+            titles(sink)
+        );
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn titles(sink: &FakeSink) -> Vec<String> {
+    sink.received()
+        .iter()
+        .map(|a| format!("{} {}", a["kind"], a["title"]))
+        .collect()
+}
+
+/// Waits until the stream has delivered `n` messages (and learned its cadence).
+async fn warm(m: &MonitorHandle, exchange: &str, n: f64) {
+    until(10.0, "stream messages", || {
+        metric(m, "exwatch_stream_messages_total", exchange, &[]) >= n
+    })
+    .await;
+}
+
+#[actix::test]
+async fn binance_stall_is_a_stream_stale_alert_while_rest_is_healthy_and_pings_are_answered() {
+    let fake = FakeStream::start_with(Venue::Binance, CADENCE, Duration::from_millis(200));
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "", &sink);
+    warm(&m, "binance", 30.0).await;
+    assert!(fake.pongs() > 0, "the server's ping frames are answered");
+    assert!(
+        metric(&m, "exwatch_stream_lag_seconds", "binance", &[]) >= 30.0,
+        "lag on every message"
+    );
+    fake.stall();
+    let stalled = Instant::now();
+    let a = alert(&sink, 5.0, "stream_stale").await;
+    let took = stalled.elapsed();
+    eprintln!("stall -> alert: {took:?}");
+    assert_eq!(a["metric"], "stream_silence_ms");
+    assert_eq!(a["severity"], "critical");
+    assert_eq!(
+        a["title"], "binance btc-depth stream stalled; REST healthy",
+        "{a}"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "3 x 100 ms cadence + 1 s, with slack: {took:?}"
+    );
+    assert!(
+        metric(
+            &m,
+            "exwatch_stream_last_message_age_seconds",
+            "binance",
+            &[]
+        ) > 0.5
+    );
+    fake.resume();
+    until(10.0, "resolved", || {
+        sink.received()
+            .iter()
+            .any(|a| a["kind"] == "resolved" && a["metric"] == "stream_silence_ms")
+    })
+    .await;
+    assert_eq!(fake.connections(), 1, "a short stall keeps the connection");
+    m.stop().await;
+}
+
+#[actix::test]
+async fn binance_frozen_payload_and_skipped_update_are_alerts_with_the_gap_size() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "", &sink);
+    warm(&m, "binance", 20.0).await;
+    // Three updates of two ids each left out: 6 update ids missing.
+    fake.skip(3);
+    let t = Instant::now();
+    let gap = alert(&sink, 3.0, "stream_gap").await;
+    eprintln!("gap -> alert: {:?}", t.elapsed());
+    assert_eq!(gap["metric"], "stream_gap");
+    assert_eq!(gap["value"], 6.0, "{gap}");
+    assert_eq!(metric(&m, "exwatch_stream_gaps_total", "binance", &[]), 1.0);
+    fake.freeze();
+    let t = Instant::now();
+    let frozen = alert(&sink, 3.0, "stream_frozen").await;
+    eprintln!("frozen -> alert: {:?}", t.elapsed());
+    assert_eq!(frozen["severity"], "critical");
+    assert!(
+        frozen["title"].as_str().unwrap().contains("stream frozen"),
+        "{frozen}"
+    );
+    assert!(
+        !sink
+            .received()
+            .iter()
+            .any(|a| a["detector"] == "stream_stale"),
+        "a frozen stream is not a silent one: {:?}",
+        titles(&sink)
+    );
+    m.stop().await;
+}
+
+#[actix::test]
+async fn binance_1008_closes_are_reconnects_with_their_reason_and_beyond_the_budget_churn() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "reconnects_per_hour = 2", &sink);
+    warm(&m, "binance", 5.0).await;
+    for k in 1..=3 {
+        until(10.0, "subscribed again", || fake.open() == 1).await;
+        fake.close_all(1008);
+        until(10.0, "reconnect counted", || {
+            metric(
+                &m,
+                "exwatch_stream_reconnects_total",
+                "binance",
+                &[("reason", "close_1008")],
+            ) >= f64::from(k)
+        })
+        .await;
+    }
+    let a = alert(&sink, 5.0, "stream_churn").await;
+    assert_eq!(a["metric"], "stream_reconnects");
+    assert_eq!(a["value"], 3.0);
+    until(10.0, "back", || fake.open() == 1).await;
+    assert!(fake.connections() >= 4);
+    m.stop().await;
+}
+
+#[actix::test]
+async fn planned_reconnects_make_before_break_with_no_alert_and_no_gap() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "lifetime = \"1s\"", &sink);
+    warm(&m, "binance", 10.0).await;
+    until(10.0, "three lifetimes", || {
+        metric(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "binance",
+            &[("reason", "lifetime")],
+        ) >= 3.0
+    })
+    .await;
+    // And an announced shutdown, closed 500 ms after its notice.
+    fake.shutdown(Duration::from_millis(500));
+    until(10.0, "shutdown reconnect", || {
+        metric(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "binance",
+            &[("reason", "shutdown")],
+        ) >= 1.0
+    })
+    .await;
+    let before = metric(&m, "exwatch_stream_messages_total", "binance", &[]);
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    assert!(metric(&m, "exwatch_stream_messages_total", "binance", &[]) > before + 5.0);
+    assert_eq!(metric(&m, "exwatch_stream_gaps_total", "binance", &[]), 0.0);
+    assert!(sink.received().is_empty(), "no alert: {:?}", titles(&sink));
+    assert!(fake.connections() >= 5);
+    m.stop().await;
+}
+
+#[actix::test]
+async fn bad_input_is_counted_never_fatal_and_bounded() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "max_frame_bytes = 4096", &sink);
+    warm(&m, "binance", 5.0).await;
+    let bad = |kind| {
+        metric(
+            &m,
+            "exwatch_stream_bad_frames_total",
+            "binance",
+            &[("kind", kind)],
+        )
+    };
+    fake.send_text("this is not json");
+    fake.send_text(r#"{"e":"depthUpdate","E":"yesterday"}"#);
+    fake.send_binary(&[0, 159, 146, 150]);
+    until(5.0, "garbage and binary counted", || {
+        bad("garbage") >= 2.0 && bad("binary") >= 1.0
+    })
+    .await;
+    let before = metric(&m, "exwatch_stream_messages_total", "binance", &[]);
+    until(5.0, "data flows on", || {
+        metric(&m, "exwatch_stream_messages_total", "binance", &[]) > before + 3.0
+    })
+    .await;
+    assert_eq!(fake.connections(), 1, "garbage is no reason to reconnect");
+    // Over the bound: refused by the frame codec before its payload is read, then a new
+    // connection.
+    fake.send_oversize(64 * 1024);
+    until(5.0, "oversize", || {
+        bad("oversize") >= 1.0
+            && metric(
+                &m,
+                "exwatch_stream_reconnects_total",
+                "binance",
+                &[("reason", "oversize")],
+            ) >= 1.0
+    })
+    .await;
+    until(5.0, "reconnected", || fake.open() == 1).await;
+    m.stop().await;
+}
+
+#[actix::test]
+async fn refused_subscription_and_upgrade_and_a_silent_handshake_are_reconnect_reasons() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    fake.refuse_subscribe(true);
+    let m = start("binance", &fake.url(), "timeout = \"300ms\"", &sink);
+    let reason = |r| {
+        metric(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "binance",
+            &[("reason", r)],
+        )
+    };
+    until(5.0, "refused", || reason("refused") >= 1.0).await;
+    fake.refuse_subscribe(false);
+    fake.set_upgrade(Upgrade::Status(503));
+    until(10.0, "503", || reason("http_5xx") >= 1.0).await;
+    fake.set_upgrade(Upgrade::Status(403));
+    until(10.0, "403", || reason("http_4xx") >= 1.0).await;
+    fake.set_upgrade(Upgrade::Never);
+    until(10.0, "handshake timeout", || reason("timeout") >= 1.0).await;
+    fake.set_upgrade(Upgrade::Accept);
+    until(15.0, "data at last", || {
+        metric(&m, "exwatch_stream_messages_total", "binance", &[]) >= 3.0
+    })
+    .await;
+    m.stop().await;
+}
+
+#[actix::test]
+async fn binance_futures_pu_links_events_and_a_skip_is_a_gap() {
+    let fake = FakeStream::start(Venue::BinanceFutures, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "", &sink);
+    warm(&m, "binance", 10.0).await;
+    assert_eq!(metric(&m, "exwatch_stream_gaps_total", "binance", &[]), 0.0);
+    fake.skip(1);
+    let gap = alert(&sink, 3.0, "stream_gap").await;
+    assert_eq!(gap["value"], 2.0, "{gap}");
+    m.stop().await;
+}
+
+#[actix::test]
+async fn bybit_heartbeat_snapshot_and_stall() {
+    let fake = FakeStream::start(Venue::Bybit, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("bybit", &fake.url(), "heartbeat = \"200ms\"", &sink);
+    // The cadence is learned from 20 intervals.
+    warm(&m, "bybit", 25.0).await;
+    assert!(fake.app_pings() >= 2, "{{\"op\":\"ping\"}} sent");
+    assert_eq!(
+        metric(&m, "exwatch_stream_gaps_total", "bybit", &[]),
+        0.0,
+        "the snapshot starts the sequence"
+    );
+    fake.stall();
+    let a = alert(&sink, 5.0, "stream_stale").await;
+    assert_eq!(a["exchange"], "bybit");
+    // A reconnect's new snapshot resets the sequence: no gap.
+    fake.resume();
+    fake.close_all(1001);
+    until(10.0, "resubscribed", || {
+        fake.subscribes() >= 2 && fake.open() == 1
+    })
+    .await;
+    let before = metric(&m, "exwatch_stream_messages_total", "bybit", &[]);
+    until(5.0, "data", || {
+        metric(&m, "exwatch_stream_messages_total", "bybit", &[]) > before + 3.0
+    })
+    .await;
+    assert_eq!(metric(&m, "exwatch_stream_gaps_total", "bybit", &[]), 0.0);
+    m.stop().await;
+}
+
+#[actix::test]
+async fn okx_text_ping_prev_seq_gap_and_notice_is_a_planned_cut() {
+    let fake = FakeStream::start(Venue::Okx, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("okx", &fake.url(), "heartbeat = \"200ms\"", &sink);
+    warm(&m, "okx", 10.0).await;
+    fake.stall();
+    until(5.0, "text ping", || fake.app_pings() >= 1).await;
+    fake.resume();
+    fake.shutdown(Duration::from_millis(300));
+    until(10.0, "notice reconnect", || {
+        metric(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "okx",
+            &[("reason", "shutdown")],
+        ) >= 1.0
+    })
+    .await;
+    actix_rt::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(metric(&m, "exwatch_stream_gaps_total", "okx", &[]), 0.0);
+    fake.skip(1);
+    let gap = alert(&sink, 3.0, "stream_gap").await;
+    assert_eq!(gap["exchange"], "okx");
+    assert!(
+        !sink
+            .received()
+            .iter()
+            .any(|a| a["detector"] == "stream_churn"),
+        "{:?}",
+        titles(&sink)
+    );
+    m.stop().await;
+}
