@@ -195,6 +195,10 @@ mod tests {
             EndpointDefaults::default().max_connections
         );
         assert_eq!(s.store.path, "exwatch.db");
+        assert!(
+            s.streams.is_empty(),
+            "no stream: the default starts with no internet"
+        );
         assert_eq!(s.channels.len(), 1);
         assert!(matches!(s.channels[0].kind, ChannelKind::Log(_)));
         assert_eq!(s.channels[0].min_severity, Severity::Info);
@@ -213,6 +217,8 @@ mod tests {
             .unwrap();
         assert_eq!(ticker.symbol.as_deref(), Some("BTC/USDT"));
         assert_eq!(ticker.interval, Duration::from_secs(2));
+        assert_eq!(s.streams.len(), 1, "the example documents a stream");
+        assert_eq!(&*s.streams[0].name, "btc-depth");
         let names: Vec<&str> = s.channels.iter().map(|c| &*c.name).collect();
         assert_eq!(
             names,

@@ -357,6 +357,9 @@ pub struct StatusBoard {
     exchanges: RwLock<BTreeMap<Name, ExchangeBoard>>,
     /// The streams' states, written by their actors about once a second.
     streams: Mutex<BTreeMap<(Name, Name), StreamStatus>>,
+    /// The latest clock skew of each exchange with a `time` endpoint (exchange minus local,
+    /// ms): a stream's lag is corrected by it.
+    skews: Mutex<BTreeMap<Name, f64>>,
 }
 
 impl StatusBoard {
@@ -365,6 +368,11 @@ impl StatusBoard {
         self.streams
             .lock()
             .insert((exchange.clone(), endpoint.clone()), status);
+    }
+
+    /// The latest clock skew measured for `exchange` (its server time minus ours, ms).
+    pub fn clock_skew(&self, exchange: &str) -> Option<f64> {
+        self.skews.lock().get(exchange).copied()
     }
 
     /// Forgets a stream (removed by a reload, or stopped).
@@ -385,6 +393,7 @@ impl StatusBoard {
             endpoints: AtomicUsize::new(0),
             exchanges: RwLock::new(BTreeMap::new()),
             streams: Mutex::new(BTreeMap::new()),
+            skews: Mutex::new(BTreeMap::new()),
         };
         for ex in exchanges {
             board.with_exchange(&ex.name, |e| e.probed.store(true, Ordering::Relaxed));
@@ -441,6 +450,17 @@ impl StatusBoard {
                             *b = Some((at, state));
                         }
                     });
+                }
+            }
+            Metric::ClockSkewMs if m.outcome.is_ok() && m.value.is_finite() => {
+                let mut skews = self.skews.lock();
+                let room = skews.len() < self.max_endpoints;
+                match skews.get_mut(&series.exchange) {
+                    Some(v) => *v = m.value,
+                    None if room => {
+                        skews.insert(series.exchange.clone(), m.value);
+                    }
+                    None => {}
                 }
             }
             Metric::LatencyMs | Metric::Errors if &*series.endpoint != "*" => {

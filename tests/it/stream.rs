@@ -385,3 +385,83 @@ async fn okx_text_ping_prev_seq_gap_and_notice_is_a_planned_cut() {
     );
     m.stop().await;
 }
+
+#[actix::test]
+async fn lag_is_corrected_by_the_venues_clock_skew_and_a_real_lag_alerts() {
+    use crate::support::fake_exchange::{FakeExchange, Mode};
+    // The venue's clock is 1.5 s behind ours: its event times look 1.5 s old, its time
+    // endpoint says so, and that is no lag.
+    let rest = FakeExchange::start();
+    rest.set_mode_for("/api/v3/time", Mode::ClockSkew(-1500));
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    fake.lag(1500);
+    let sink = FakeSink::start();
+    let extra = format!(
+        "[exchanges.binance.endpoints.time]\nurl = \"{}\"\ncheck = \"binance\"\nkind = \"time\"\ninterval = \"200ms\"\n\
+         [detect.latency]\ndetector = \"composite\"\nmin_samples = 5\n",
+        rest.url("/api/v3/time")
+    );
+    let m = start("binance", &fake.url(), &extra, &sink);
+    let lag_alerts = |sink: &FakeSink| {
+        sink.received()
+            .into_iter()
+            .filter(|a| a["kind"] == "firing" && a["metric"] == "stream_lag_ms")
+            .count()
+    };
+    // Ten one-second lag samples, skew-corrected.
+    until(20.0, "ten lag samples", || {
+        m.detector(&exwatch::messages::SeriesKey::new(
+            "binance",
+            "btc-depth",
+            exwatch::messages::Metric::StreamLagMs,
+        ))
+        .is_some()
+            && metric(&m, "exwatch_stream_messages_total", "binance", &[]) >= 100.0
+    })
+    .await;
+    assert_eq!(lag_alerts(&sink), 0, "skew is not lag: {:?}", titles(&sink));
+    let share = lag_share_under(&m, "0.5");
+    assert!(
+        share > 0.8,
+        "corrected lag is well under the 1.5 s skew: {share}"
+    );
+    // Now the venue really lags 3 s behind its own clock.
+    fake.lag(4500);
+    let t = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lag_alerts(&sink) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no lag alert: {:?}",
+            titles(&sink)
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("lag -> alert: {:?}", t.elapsed());
+    let a = sink
+        .received()
+        .into_iter()
+        .find(|a| a["metric"] == "stream_lag_ms")
+        .unwrap();
+    let v = a["value"].as_f64().unwrap();
+    assert!((2500.0..4000.0).contains(&v), "{a}");
+    m.stop().await;
+}
+
+/// The share of the stream's messages whose lag was at most `le` seconds (a bucket of
+/// `exwatch_stream_lag_seconds` in /metrics).
+fn lag_share_under(m: &MonitorHandle, le: &str) -> f64 {
+    let text = m.metrics().render();
+    let bucket = |le: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("exwatch_stream_lag_seconds_bucket")
+                    && l.contains("endpoint=\"btc-depth\"")
+                    && l.contains(&format!("le=\"{le}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    bucket(le) / bucket("+Inf").max(1.0)
+}

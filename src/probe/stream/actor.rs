@@ -636,6 +636,14 @@ impl StreamActor {
             self.last_lag = Some(lag);
         }
         let since_shown = now.duration_since(self.shown.0);
+        if since_shown >= Duration::from_secs(1)
+            && let Some(skew) = self
+                .board
+                .as_ref()
+                .and_then(|b| b.clock_skew(&self.spec.exchange))
+        {
+            self.judge.set_skew(skew);
+        }
         if let Some(board) = &self.board
             && since_shown >= Duration::from_secs(1)
         {

@@ -36,7 +36,7 @@ pub const STALE_SLACK_MS: f64 = 500.0;
 /// What the judge reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reading {
-    /// The largest lag (receive time − event time − clock skew) of the messages since the last
+    /// The largest lag (receive time − event time, corrected by the clock skew) of the messages since the last
     /// reading, ms.
     Lag(f64),
     /// Time since the last data message, ms; `stale` past the threshold.
@@ -157,8 +157,8 @@ impl Judge {
         }
     }
 
-    /// The venue's clock minus ours, ms (from its `time` endpoint): subtracted from every lag,
-    /// so a skewed clock does not read as lag.
+    /// The venue's clock minus ours, ms (from its `time` endpoint): every lag is corrected by
+    /// it, so a skewed clock does not read as lag (nor hide it).
     pub fn set_skew(&mut self, skew_ms: f64) {
         if skew_ms.is_finite() {
             self.skew_ms = skew_ms;
@@ -313,7 +313,8 @@ impl Judge {
         }
         if let Some(t) = d.event_time {
             self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
-            let lag = (now as f64 - t as f64 - self.skew_ms).max(0.0);
+            // A venue clock ahead of ours (skew > 0) makes its event times look recent.
+            let lag = (now as f64 - t as f64 + self.skew_ms).max(0.0);
             self.lag_max = Some(self.lag_max.map_or(lag, |m: f64| m.max(lag)));
             seen.lag_ms = Some(lag);
         }
@@ -621,7 +622,8 @@ mod tests {
     #[test]
     fn lag_is_corrected_by_skew_and_flushed_as_the_max() {
         let mut j = Judge::new(0, None, 12);
-        j.set_skew(200.0);
+        // The venue's clock is 200 ms behind ours: its event times look 200 ms older.
+        j.set_skew(-200.0);
         let mut out = Vec::new();
         let a = j.on_data(500, &depth(100, 1, 1), &mut out);
         assert_eq!(a.lag_ms, Some(200.0));
