@@ -465,3 +465,34 @@ fn lag_share_under(m: &MonitorHandle, le: &str) -> f64 {
     };
     bucket(le) / bucket("+Inf").max(1.0)
 }
+
+#[actix::test]
+async fn stream_failures_open_the_exchange_breaker_which_pauses_reconnects() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    fake.set_upgrade(Upgrade::Status(503));
+    let sink = FakeSink::start();
+    let m = start(
+        "binance",
+        &fake.url(),
+        "[breaker]\nfailure_threshold = 3\nrecovery_timeout = \"30s\"\n",
+        &sink,
+    );
+    until(10.0, "breaker open", || {
+        m.metrics()
+            .value("exwatch_breaker_state", &[("exchange", "binance")])
+            == Some(2.0)
+    })
+    .await;
+    let down = alert(&sink, 5.0, "circuit_open").await;
+    assert_eq!(down["title"], "binance down (circuit open)", "{down}");
+    // Paused: no new connection attempt while the breaker is open.
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    let attempts = fake.connections();
+    actix_rt::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        fake.connections(),
+        attempts,
+        "reconnects paused by the open breaker"
+    );
+    m.stop().await;
+}

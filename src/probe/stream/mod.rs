@@ -2,7 +2,8 @@
 //!
 //! - [`config`]: the endpoint table with `kind = "stream"` → [`StreamSettings`];
 //! - [`venue`]: the pure per-venue protocols (subscribe message and acknowledgement,
-//!   heartbeat, event time and sequence fields), parsing a frame without allocating;
+//!   heartbeat, event time and sequence fields), parsing a frame without allocating
+//!   (data frames through the hand [`scan`]ner, control frames through borrowing serde);
 //! - [`judge`]: the pure stream judge, frames and ticks in, measurements out (lag, silence
 //!   against the learned cadence, frozen payloads, sequence gaps, reconnect churn);
 //! - [`actor`]: the thin connection actor (awc's WebSocket client, bounded frames,
@@ -11,6 +12,7 @@
 pub mod actor;
 pub mod config;
 pub mod judge;
+pub mod scan;
 pub mod venue;
 
 pub use actor::StreamActor;

@@ -19,6 +19,7 @@ use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::probe::stream::config::{StreamChannel, Venue};
+use crate::probe::stream::scan;
 
 /// What one text frame is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,11 +135,184 @@ pub fn subscribe(venue: Venue, channel: StreamChannel, symbol: &str, id: u64) ->
 /// What the text frame `text` of `venue` is. Never panics, never allocates (an error text
 /// with JSON escapes is reported as a fixed text rather than unescaped).
 pub fn parse(venue: Venue, text: &str) -> Event<'_> {
-    match venue {
-        Venue::Binance => binance(text),
-        Venue::Bybit => bybit(text),
-        Venue::Okx => okx(text),
+    // Data frames (nearly all of them) are read by a hand scan that allocates nothing (serde
+    // would, to skip the nested arrays of a book); the rare control frames by serde.
+    let fast = match venue {
+        Venue::Binance => binance_fast(text),
+        Venue::Bybit => bybit_fast(text),
+        Venue::Okx => okx_fast(text),
+    };
+    match (fast, venue) {
+        (Some(event), _) => event,
+        (None, Venue::Binance) => binance(text),
+        (None, Venue::Bybit) => bybit(text),
+        (None, Venue::Okx) => okx(text),
     }
+}
+
+/// An integer member, `null` as absent; anything else marks the frame bad.
+fn num(raw: &str, ok: &mut bool) -> Option<i64> {
+    if raw == "null" {
+        return None;
+    }
+    let n = scan::int(raw);
+    *ok &= n.is_some();
+    n
+}
+
+/// A string member; anything else marks the frame bad.
+fn str_member<'a>(raw: &'a str, ok: &mut bool) -> Option<&'a str> {
+    let s = scan::string(raw);
+    *ok &= s.is_some();
+    s
+}
+
+/// Binance's data path: `Some` for an event (data, shutdown) or garbage, `None` for a control
+/// frame (acknowledgement, error) left to serde.
+fn binance_fast(text: &str) -> Option<Event<'_>> {
+    let Some(mut members) = scan::members(text) else {
+        return Some(Event::Garbage);
+    };
+    let (mut ok, mut control) = (true, false);
+    let (mut e, mut event_time, mut trade_time, mut data) = (None, None, None, None);
+    let mut d = Data::default();
+    for (k, v) in members.by_ref() {
+        match k {
+            "e" => e = str_member(v, &mut ok),
+            "E" => event_time = num(v, &mut ok),
+            "T" => trade_time = num(v, &mut ok),
+            "U" => d.first_id = num(v, &mut ok),
+            "u" => d.last_id = num(v, &mut ok),
+            "pu" => d.prev_id = num(v, &mut ok),
+            "data" => data = Some(v),
+            "id" | "result" | "code" | "msg" | "error" => control = true,
+            _ => {}
+        }
+    }
+    if members.broken() || !ok {
+        return Some(Event::Garbage);
+    }
+    match (e, data) {
+        (Some("serverShutdown"), _) => Some(Event::Shutdown),
+        (Some(_), _) => Some(Event::Data(Data {
+            event_time: event_time.or(trade_time),
+            ..d
+        })),
+        // A combined stream wraps each event: `{"stream":"…","data":{…}}`.
+        (None, Some(inner)) if !control => Some(parse(Venue::Binance, inner)),
+        (None, _) if control => None,
+        // bookTicker: no event type, no event time; `u` is its update id.
+        (None, _) if d.last_id.is_some() => Some(Event::Data(d)),
+        (None, _) => Some(Event::Other),
+    }
+}
+
+/// Bybit's data path (frames with a `topic`); `None` for the rest, left to serde.
+fn bybit_fast(text: &str) -> Option<Event<'_>> {
+    let Some(mut members) = scan::members(text) else {
+        return Some(Event::Garbage);
+    };
+    let mut ok = true;
+    let (mut topic, mut kind, mut ts, mut cts, mut data) = (false, None, None, None, None);
+    for (k, v) in members.by_ref() {
+        match k {
+            "topic" => topic = str_member(v, &mut ok).is_some(),
+            "type" => kind = str_member(v, &mut ok),
+            "ts" => ts = num(v, &mut ok),
+            "cts" => cts = num(v, &mut ok),
+            "data" => data = Some(v),
+            _ => {}
+        }
+    }
+    if members.broken() || !ok {
+        return Some(Event::Garbage);
+    }
+    if !topic {
+        return None;
+    }
+    let item = match data {
+        Some(d) if d.starts_with('[') => scan::first_element(d),
+        d => d,
+    };
+    let (mut u, mut seq) = (None, None);
+    if let Some(item) = item.filter(|i| i.starts_with('{')) {
+        let Some(mut inner) = scan::members(item) else {
+            return Some(Event::Garbage);
+        };
+        for (k, v) in inner.by_ref() {
+            match k {
+                "u" => u = num(v, &mut ok),
+                "seq" => seq = num(v, &mut ok),
+                _ => {}
+            }
+        }
+        if inner.broken() || !ok {
+            return Some(Event::Garbage);
+        }
+    }
+    Some(Event::Data(Data {
+        event_time: ts.or(cts),
+        first_id: None,
+        last_id: u.or(seq),
+        prev_id: None,
+        reset: kind == Some("snapshot") || u == Some(1),
+    }))
+}
+
+/// OKX's data path (frames with `arg` and `data`); `None` for events, left to serde.
+fn okx_fast(text: &str) -> Option<Event<'_>> {
+    match text {
+        "pong" => return Some(Event::Pong),
+        "ping" => return Some(Event::Other),
+        _ => {}
+    }
+    let Some(mut members) = scan::members(text) else {
+        return Some(Event::Garbage);
+    };
+    let mut ok = true;
+    let (mut arg, mut event, mut action, mut data) = (false, false, None, None);
+    for (k, v) in members.by_ref() {
+        match k {
+            "arg" => arg = true,
+            "event" => event = true,
+            "action" => action = str_member(v, &mut ok),
+            "data" => data = Some(v),
+            _ => {}
+        }
+    }
+    if members.broken() || !ok {
+        return Some(Event::Garbage);
+    }
+    if event {
+        return None;
+    }
+    let (true, Some(data)) = (arg, data) else {
+        return Some(Event::Other);
+    };
+    let (mut ts, mut seq, mut prev) = (None, None, None);
+    if let Some(item) = scan::first_element(data) {
+        let Some(mut inner) = scan::members(item) else {
+            return Some(Event::Garbage);
+        };
+        for (k, v) in inner.by_ref() {
+            match k {
+                "ts" => ts = num(v, &mut ok),
+                "seqId" => seq = num(v, &mut ok),
+                "prevSeqId" => prev = num(v, &mut ok),
+                _ => {}
+            }
+        }
+        if inner.broken() || !ok {
+            return Some(Event::Garbage);
+        }
+    }
+    Some(Event::Data(Data {
+        event_time: ts,
+        first_id: None,
+        last_id: seq,
+        prev_id: prev.filter(|p| *p >= 0),
+        reset: action == Some("snapshot") || prev == Some(-1),
+    }))
 }
 
 /// A string field borrowed from the frame; only a string with JSON escapes is unescaped into
@@ -597,5 +771,40 @@ mod tests {
             serde_json::from_str(&subscribe(Venue::Okx, StreamChannel::Ticker, "eth/usdt", 1))
                 .unwrap();
         assert_eq!(v["args"][0]["instId"], "ETH-USDT");
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const FRAMES: [&str; 3] = [
+        r#"{"e":"depthUpdate","E":1700000000123,"s":"BTCUSDT","U":157,"u":160,"b":[["65000.10","0.5"]],"a":[]}"#,
+        r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"b":[["1","2"]],"u":5,"seq":7},"cts":1}"#,
+        r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"ts":"1","seqId":3,"prevSeqId":2}]}"#,
+    ];
+
+    proptest! {
+        /// Any text, and any truncation or corruption of a real frame, is an event, never a
+        /// panic.
+        #[test]
+        fn parse_is_total(text in ".{0,200}", cut in 0usize..200, at in 0usize..200, byte in 0u8..128) {
+            for venue in [Venue::Binance, Venue::Bybit, Venue::Okx] {
+                let _ = parse(venue, &text);
+                for f in FRAMES {
+                    let end = f.len().min(cut);
+                    if f.is_char_boundary(end) {
+                        let _ = parse(venue, &f[..end]);
+                    }
+                    let mut bytes = f.as_bytes().to_vec();
+                    let i = at % bytes.len();
+                    bytes[i] = byte;
+                    if let Ok(s) = std::str::from_utf8(&bytes) {
+                        let _ = parse(venue, s);
+                    }
+                }
+            }
+        }
     }
 }
