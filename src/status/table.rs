@@ -276,4 +276,36 @@ mod tests {
         // Columns line up: the header's ENDPOINT starts where the row's endpoint does.
         assert_eq!(lines[1].find("ENDPOINT"), row.find("ping"));
     }
+
+    #[test]
+    fn renders_the_streams_after_the_endpoints() {
+        use crate::status::view::StreamStatus;
+        let report = StatusReport {
+            generated_at: 0,
+            as_of: None,
+            region: "it".into(),
+            exchanges: Vec::new(),
+            streams: vec![StreamStatus {
+                exchange: "binance".into(),
+                endpoint: "btc-depth".into(),
+                state: "stale".into(),
+                connected: true,
+                messages: 1200,
+                message_rate: 0.0,
+                silence_ms: 2500,
+                lag_ms: Some(12.5),
+                cadence_ms: Some(100.0),
+                stale_after_ms: 800,
+                reconnects: 2,
+                gaps: 1,
+                at: 0,
+            }],
+        };
+        let out = render_table(&report);
+        assert!(out.contains("Streams (1):"), "{out}");
+        let row = out.lines().find(|l| l.starts_with("binance")).unwrap();
+        for cell in ["btc-depth", "stale", "0.0", "12.5 ms", "2.5 s", "2", "1"] {
+            assert!(row.contains(cell), "{cell} in {row}");
+        }
+    }
 }

@@ -14,12 +14,18 @@ const CADENCE: Duration = Duration::from_millis(100);
 
 /// A monitor watching one stream of `check` at `url` (plus `extra` keys), alerting `sink`.
 fn start(check: &str, url: &str, extra: &str, sink: &FakeSink) -> MonitorHandle {
+    start_with(check, url, extra, sink, false)
+}
+
+/// [`start`], serving HTTP on a free loopback port when `http`.
+fn start_with(check: &str, url: &str, extra: &str, sink: &FakeSink, http: bool) -> MonitorHandle {
     let toml = format!(
         r#"
 [monitor]
 region = "it"
 [http]
-enabled = false
+enabled = {http}
+listen = "127.0.0.1:0"
 [store]
 path = ":memory:"
 [router]
@@ -493,6 +499,70 @@ async fn stream_failures_open_the_exchange_breaker_which_pauses_reconnects() {
         fake.connections(),
         attempts,
         "reconnects paused by the open breaker"
+    );
+    m.stop().await;
+}
+
+#[actix::test]
+async fn streams_show_in_the_status_api_exwatch_status_and_metrics() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start_with("binance", &fake.url(), "", &sink, true);
+    warm(&m, "binance", 25.0).await;
+    actix_rt::time::sleep(Duration::from_millis(1200)).await;
+    let base = format!("http://{}", m.http_addr().expect("http"));
+    let client = awc::Client::default();
+    let status: Value = client
+        .get(format!("{base}/api/v1/status"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .limit(1 << 20)
+        .await
+        .expect("json");
+    let st = &status["streams"][0];
+    assert_eq!(st["exchange"], "binance", "{status}");
+    assert_eq!(st["endpoint"], "btc-depth");
+    assert_eq!(st["state"], "ok");
+    assert_eq!(st["connected"], true);
+    assert!(st["message_rate"].as_f64().unwrap() > 3.0, "{st}");
+    assert!(
+        st["cadence_ms"]
+            .as_f64()
+            .is_some_and(|c| (50.0..200.0).contains(&c)),
+        "{st}"
+    );
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .body()
+        .await
+        .expect("body");
+    let metrics = String::from_utf8_lossy(&metrics);
+    for name in [
+        "exwatch_stream_messages_total{exchange=\"binance\",endpoint=\"btc-depth\"}",
+        "# TYPE exwatch_stream_lag_seconds histogram",
+        "exwatch_stream_lag_seconds_bucket{exchange=\"binance\",endpoint=\"btc-depth\",le=\"0.1\"}",
+        "# TYPE exwatch_stream_last_message_age_seconds gauge",
+    ] {
+        assert!(metrics.contains(name), "{name} in /metrics");
+    }
+    let out = actix_rt::task::spawn_blocking(move || {
+        std::process::Command::new(crate::e2e::EXWATCH)
+            .args(["status", "--url", &base])
+            .output()
+            .expect("exwatch status")
+    })
+    .await
+    .expect("joined");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("Streams (1):") && text.contains("btc-depth"),
+        "{text}"
     );
     m.stop().await;
 }

@@ -33,6 +33,15 @@ pub const STALE_CADENCES: f64 = 3.0;
 /// … plus this slack, in ms (and never less than it).
 pub const STALE_SLACK_MS: f64 = 500.0;
 
+/// Flushes a flag (frozen, gap, churn) is still reported after it was last raised, healthy,
+/// so that its series resolves; after that a healthy flag is not sent (silence and lag always
+/// are).
+pub const HEALTHY_AFTER_FLAG: u32 = 30;
+
+const FROZEN: usize = 0;
+const GAP: usize = 1;
+const CHURN: usize = 2;
+
 /// What the judge reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reading {
@@ -128,6 +137,8 @@ pub struct Judge {
     churning: bool,
     next_flush: i64,
     messages: u64,
+    /// Flushes since each flag (frozen, gap, churn) was last raised.
+    since_flag: [u32; 3],
 }
 
 impl Judge {
@@ -154,6 +165,7 @@ impl Judge {
             churning: false,
             next_flush: now + FLUSH_MS,
             messages: 0,
+            since_flag: [HEALTHY_AFTER_FLAG; 3],
         }
     }
 
@@ -228,6 +240,7 @@ impl Judge {
         let over = self.reconnects.len() > self.budget;
         if over != self.churning {
             self.churning = over;
+            self.flagged(CHURN);
             out.push(self.churn());
         }
     }
@@ -263,6 +276,7 @@ impl Judge {
                 seen.gap = Some(n);
                 self.missing = self.missing.saturating_add(n);
                 self.gaps = self.gaps.saturating_add(1);
+                self.flagged(GAP);
                 out.push(Reading::Gap {
                     missing: n,
                     gaps: 1,
@@ -307,6 +321,7 @@ impl Judge {
                 self.repeats = self.repeats.saturating_add(1);
                 if self.repeats >= FROZEN_REPEATS && !self.frozen {
                     self.frozen = true;
+                    self.flagged(FROZEN);
                     out.push(self.frozen_reading());
                 }
             }
@@ -405,16 +420,39 @@ impl Judge {
         }
         out.push(self.silence_reading(now));
         if self.last_data_at.is_some() {
-            out.push(self.frozen_reading());
-            out.push(Reading::Gap {
-                missing: std::mem::take(&mut self.missing),
-                gaps: std::mem::take(&mut self.gaps),
-            });
+            if self.keep(FROZEN, self.frozen) {
+                out.push(self.frozen_reading());
+            }
+            let gaps = std::mem::take(&mut self.gaps);
+            let missing = std::mem::take(&mut self.missing);
+            if self.keep(GAP, gaps > 0) {
+                out.push(Reading::Gap { missing, gaps });
+            }
         }
         self.prune(now);
         let over = self.reconnects.len() > self.budget;
         self.churning = over;
-        out.push(self.churn());
+        if self.keep(CHURN, over) {
+            out.push(self.churn());
+        }
+    }
+
+    /// Whether the flush reports flag `k` now: always while flagged, and for
+    /// [`HEALTHY_AFTER_FLAG`] flushes after (so its series resolves); a flag that never rose
+    /// costs no measurement.
+    fn keep(&mut self, k: usize, flagged: bool) -> bool {
+        if flagged {
+            self.since_flag[k] = 0;
+            return true;
+        }
+        let keep = self.since_flag[k] < HEALTHY_AFTER_FLAG;
+        self.since_flag[k] = self.since_flag[k].saturating_add(1);
+        keep
+    }
+
+    /// A flag was reported outside the flush.
+    fn flagged(&mut self, k: usize) {
+        self.since_flag[k] = 0;
     }
 }
 
