@@ -163,6 +163,10 @@ fn help(name: &str) -> (&'static str, &'static str) {
         "exwatch_stream_last_message_age_seconds" => {
             ("gauge", "Time since a stream's last data message.")
         }
+        "exwatch_stream_subscribe_seconds" => (
+            "histogram",
+            "Time from a stream's subscribe message to the venue's acknowledgement.",
+        ),
         "exwatch_stream_bad_frames_total" => (
             "counter",
             "Stream frames that were not the venue's protocol (garbage, binary, oversize).",

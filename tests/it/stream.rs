@@ -547,6 +547,7 @@ async fn streams_show_in_the_status_api_exwatch_status_and_metrics() {
         "# TYPE exwatch_stream_lag_seconds histogram",
         "exwatch_stream_lag_seconds_bucket{exchange=\"binance\",endpoint=\"btc-depth\",le=\"0.1\"}",
         "# TYPE exwatch_stream_last_message_age_seconds gauge",
+        "# TYPE exwatch_stream_subscribe_seconds histogram",
     ] {
         assert!(metrics.contains(name), "{name} in /metrics");
     }

@@ -16,7 +16,9 @@
 //!   counted in `exwatch_stream_reconnects_total{reason}`, reported to the judge (churn), and
 //!   a new one is opened after a jittered exponential back-off.
 //! - **Good citizen.** Outgoing messages of one connection are paced under the venue's limit
-//!   (Binance: 5 a second), queued in a small bounded queue.
+//!   (Binance: 5 a second), queued in a small bounded queue; connection attempts draw from the
+//!   venue's budget shared by all streams ([`ConnectBudget`]). The subscribe acknowledgement's
+//!   latency is `exwatch_stream_subscribe_seconds`.
 //!
 //! Bad input (garbage, binary frames, fragments) is counted in
 //! `exwatch_stream_bad_frames_total{exchange,endpoint,kind}` and logged, never fatal.
@@ -40,6 +42,7 @@ use futures_util::stream::{SplitSink, StreamExt};
 use crate::detect::DetectorSet;
 use crate::messages::{Measurement, Metric, Name, Outcome, SeriesKey, Timestamp};
 use crate::metrics::{Counter, Gauge, Histogram, Metrics};
+use crate::probe::stream::budget::ConnectBudget;
 use crate::probe::stream::config::StreamSettings;
 use crate::probe::stream::judge::{Judge, Reading};
 use crate::probe::stream::venue::{self, Event, Heartbeat};
@@ -144,6 +147,8 @@ pub struct StreamActor {
     age: Gauge,
     breaker: Option<Recipient<StreamHealth>>,
     board: Option<Arc<StatusBoard>>,
+    budget: Option<Arc<ConnectBudget>>,
+    subscribe_latency: Histogram,
     /// What the board was last told: (when, messages then), the last lag, reconnects, gaps.
     shown: (Instant, u64),
     last_lag: Option<f64>,
@@ -186,6 +191,8 @@ impl StreamActor {
             metrics: metrics.clone(),
             breaker: None,
             board: None,
+            budget: None,
+            subscribe_latency: metrics.histogram("exwatch_stream_subscribe_seconds", &labels),
             shown: (Instant::now(), 0),
             last_lag: None,
             reconnects: 0,
@@ -198,6 +205,12 @@ impl StreamActor {
     /// whose breaker counts stream failures as probe failures).
     pub fn with_breaker(mut self, to: Recipient<StreamHealth>) -> Self {
         self.breaker = Some(to);
+        self
+    }
+
+    /// Draws each connection attempt from `budget` (shared by the monitor's streams).
+    pub fn with_budget(mut self, budget: Arc<ConnectBudget>) -> Self {
+        self.budget = Some(budget);
         self
     }
 
@@ -214,6 +227,18 @@ impl StreamActor {
     /// Opens a connection; `replaces`: the reason of a planned replacement.
     fn connect(&mut self, ctx: &mut Context<Self>, replaces: Option<&'static str>) {
         if self.stopped || self.connecting.is_some() {
+            return;
+        }
+        if let Some(budget) = &self.budget
+            && let Err(wait) = budget.take(self.spec.venue, Instant::now())
+        {
+            // The venue's connection-attempt budget is spent: try again when a token is due.
+            let at = Instant::now() + wait;
+            if replaces.is_some() {
+                self.replace_at = Some(at);
+            } else {
+                self.retry_at = Some(at);
+            }
             return;
         }
         let id = self.next_id;
@@ -541,12 +566,11 @@ impl StreamActor {
                 }
             }
             Event::Ack => {
-                if let Some(c) = self.conn_mut(id) {
-                    c.acked = true;
-                    tracing::debug!(
-                        ack_ms = c.subscribed_at.elapsed().as_millis() as u64,
-                        "Stream subscribed."
-                    );
+                let latency = self.subscribe_latency.clone();
+                if let Some(c) = self.conn_mut(id)
+                    && !std::mem::replace(&mut c.acked, true)
+                {
+                    latency.observe(c.subscribed_at.elapsed().as_secs_f64());
                 }
             }
             Event::Refused(msg) => {

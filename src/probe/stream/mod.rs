@@ -6,10 +6,12 @@
 //!   (data frames through the hand [`scan`]ner, control frames through borrowing serde);
 //! - [`judge`]: the pure stream judge, frames and ticks in, measurements out (lag, silence
 //!   against the learned cadence, frozen payloads, sequence gaps, reconnect churn);
+//! - [`budget`]: the per-venue connection-attempt budget all streams of a monitor share;
 //! - [`actor`]: the thin connection actor (awc's WebSocket client, bounded frames,
 //!   make-before-break replacement, paced resubscribes, jittered back-off).
 
 pub mod actor;
+pub mod budget;
 pub mod config;
 pub mod judge;
 pub mod scan;
@@ -28,8 +30,9 @@ use crate::metrics::Metrics;
 use crate::status::StatusBoard;
 
 /// Starts one supervised [`StreamActor`] per stream, spread over `arbiters` in turn; each
-/// reports to its exchange's breaker through `breaker_of` (when that exchange is probed) and
-/// publishes its state on `board`.
+/// reports to its exchange's breaker through `breaker_of` (when that exchange is probed),
+/// publishes its state on `board`, and draws its connection attempts from one shared
+/// per-venue [`budget::ConnectBudget`].
 pub fn start(
     streams: &[StreamSettings],
     arbiters: &[ArbiterHandle],
@@ -42,6 +45,7 @@ pub fn start(
     if arbiters.is_empty() {
         return out;
     }
+    let budget = Arc::new(budget::ConnectBudget::new());
     for (i, spec) in streams.iter().enumerate() {
         let (spec, d, m, b) = (
             spec.clone(),
@@ -50,8 +54,11 @@ pub fn start(
             board.clone(),
         );
         let breaker = breaker_of(&spec.exchange);
+        let budget = budget.clone();
         let addr = Supervisor::start_in_arbiter(&arbiters[i % arbiters.len()], move |_| {
-            let actor = StreamActor::new(spec, d, &m).with_board(b);
+            let actor = StreamActor::new(spec, d, &m)
+                .with_board(b)
+                .with_budget(budget);
             match breaker {
                 Some(r) => actor.with_breaker(r),
                 None => actor,
