@@ -1,7 +1,9 @@
 //! The venues' public stream protocols, pure: the subscribe message, what a text frame is
 //! (data, acknowledgement, refusal, pong, announced shutdown) and, for data, the fields that
-//! carry event time and sequence. Parsing borrows from the frame (serde with borrowed fields
-//! and [`RawValue`]): nothing is allocated per message.
+//! carry event time and sequence. Nothing is allocated per message: data frames are read by
+//! the hand [`scan`]ner (serde would allocate its scratch buffer to skip a book's nested
+//! arrays), the rare control frames (acknowledgements, errors, pongs, notices) by serde with
+//! fields borrowed from the frame.
 //!
 //! | venue | subscribe → ack | heartbeat | event time | sequence |
 //! |---|---|---|---|---|
@@ -15,7 +17,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, Visitor};
 use serde_json::value::RawValue;
 
 use crate::probe::stream::config::{StreamChannel, Venue};
@@ -144,9 +146,9 @@ pub fn parse(venue: Venue, text: &str) -> Event<'_> {
     };
     match (fast, venue) {
         (Some(event), _) => event,
-        (None, Venue::Binance) => binance(text),
-        (None, Venue::Bybit) => bybit(text),
-        (None, Venue::Okx) => okx(text),
+        (None, Venue::Binance) => binance_control(text),
+        (None, Venue::Bybit) => bybit_control(text),
+        (None, Venue::Okx) => okx_control(text),
     }
 }
 
@@ -355,27 +357,18 @@ fn text<'a>(s: &Option<Text<'a>>) -> &'a str {
     }
 }
 
+/// Binance's control frames: `{"result":null,"id":1}`, `{"code":2,"msg":"…","id":1}`,
+/// `{"error":{"code":2,"msg":"…"},"id":1}`.
 #[derive(Deserialize)]
-#[allow(non_snake_case)]
-struct BinanceFrame<'a> {
-    #[serde(borrow)]
-    e: Option<Text<'a>>,
-    E: Option<i64>,
-    T: Option<i64>,
-    U: Option<i64>,
-    u: Option<i64>,
-    pu: Option<i64>,
+struct BinanceControl<'a> {
     id: Option<IgnoredAny>,
     #[serde(borrow)]
     result: Option<&'a RawValue>,
-    code: Option<i64>,
+    code: Option<IgnoredAny>,
     #[serde(borrow)]
     msg: Option<Text<'a>>,
     #[serde(borrow)]
     error: Option<&'a RawValue>,
-    /// A combined stream wraps each event: `{"stream":"…","data":{…}}`.
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -384,28 +377,11 @@ struct ErrorObject<'a> {
     msg: Option<Text<'a>>,
 }
 
-fn binance(text_: &str) -> Event<'_> {
-    let Ok(f) = serde_json::from_str::<BinanceFrame<'_>>(text_) else {
+/// A Binance control frame (the data path is [`binance_fast`]).
+fn binance_control(text_: &str) -> Event<'_> {
+    let Ok(f) = serde_json::from_str::<BinanceControl<'_>>(text_) else {
         return Event::Garbage;
     };
-    if let Some(data) = f.data
-        && f.e.is_none()
-    {
-        return binance(data.get());
-    }
-    match f.e.as_deref() {
-        Some("serverShutdown") => return Event::Shutdown,
-        Some(_) => {
-            return Event::Data(Data {
-                event_time: f.E.or(f.T),
-                first_id: f.U,
-                last_id: f.u,
-                prev_id: f.pu,
-                reset: false,
-            });
-        }
-        None => {}
-    }
     if let Some(err) = f.error {
         let msg = serde_json::from_str::<ErrorObject<'_>>(err.get())
             .ok()
@@ -418,26 +394,12 @@ fn binance(text_: &str) -> Event<'_> {
     if f.id.is_some() && f.result.is_none_or(|r| r.get() == "null") {
         return Event::Ack;
     }
-    if f.u.is_some() {
-        // bookTicker: no event type, no event time; `u` is its update id.
-        return Event::Data(Data {
-            last_id: f.u,
-            ..Data::default()
-        });
-    }
     Event::Other
 }
 
+/// Bybit's control frames: subscribe answers and pongs.
 #[derive(Deserialize)]
-struct BybitFrame<'a> {
-    #[serde(borrow)]
-    topic: Option<Text<'a>>,
-    #[serde(rename = "type", borrow)]
-    kind: Option<Text<'a>>,
-    ts: Option<i64>,
-    cts: Option<i64>,
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
+struct BybitControl<'a> {
     success: Option<bool>,
     #[serde(borrow)]
     ret_msg: Option<Text<'a>>,
@@ -445,36 +407,11 @@ struct BybitFrame<'a> {
     op: Option<Text<'a>>,
 }
 
-#[derive(Deserialize, Default)]
-struct BybitData {
-    u: Option<i64>,
-    seq: Option<i64>,
-}
-
-fn bybit(text_: &str) -> Event<'_> {
-    let Ok(f) = serde_json::from_str::<BybitFrame<'_>>(text_) else {
+/// A Bybit control frame (the data path is [`bybit_fast`]).
+fn bybit_control(text_: &str) -> Event<'_> {
+    let Ok(f) = serde_json::from_str::<BybitControl<'_>>(text_) else {
         return Event::Garbage;
     };
-    if f.topic.is_some() {
-        let d = f
-            .data
-            .and_then(|d| match d.get().as_bytes().first() {
-                Some(b'{') => serde_json::from_str::<BybitData>(d.get()).ok(),
-                Some(b'[') => serde_json::from_str::<First<BybitData>>(d.get())
-                    .ok()
-                    .and_then(|f| f.0),
-                _ => None,
-            })
-            .unwrap_or_default();
-        let snapshot = f.kind.as_deref() == Some("snapshot");
-        return Event::Data(Data {
-            event_time: f.ts.or(f.cts),
-            first_id: None,
-            last_id: d.u.or(d.seq),
-            prev_id: None,
-            reset: snapshot || d.u == Some(1),
-        });
-    }
     match (f.op.as_deref(), f.success) {
         (Some("ping" | "pong"), _) => Event::Pong,
         (Some("subscribe"), Some(true)) => Event::Ack,
@@ -484,83 +421,27 @@ fn bybit(text_: &str) -> Event<'_> {
     }
 }
 
+/// OKX's events: `subscribe`, `error`, `notice`.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OkxFrame<'a> {
+struct OkxControl<'a> {
     #[serde(borrow)]
     event: Option<Text<'a>>,
     #[serde(borrow)]
     msg: Option<Text<'a>>,
-    #[serde(borrow)]
-    arg: Option<&'a RawValue>,
-    #[serde(borrow)]
-    action: Option<Text<'a>>,
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct OkxItem<'a> {
-    #[serde(borrow)]
-    ts: Option<Text<'a>>,
-    seq_id: Option<i64>,
-    prev_seq_id: Option<i64>,
-}
-
-fn okx(text_: &str) -> Event<'_> {
-    match text_ {
-        "pong" => return Event::Pong,
-        "ping" => return Event::Other,
-        _ => {}
-    }
-    let Ok(f) = serde_json::from_str::<OkxFrame<'_>>(text_) else {
+/// An OKX event frame (the data path is [`okx_fast`]).
+fn okx_control(text_: &str) -> Event<'_> {
+    let Ok(f) = serde_json::from_str::<OkxControl<'_>>(text_) else {
         return Event::Garbage;
     };
     match f.event.as_deref() {
-        Some("subscribe") => return Event::Ack,
-        Some("error") => return Event::Refused(text(&f.msg)),
+        Some("subscribe") => Event::Ack,
+        Some("error") => Event::Refused(text(&f.msg)),
         // `{"event":"notice","code":"64008","msg":"The connection will soon be closed for a
         // service upgrade…"}`.
-        Some("notice") => return Event::Shutdown,
-        Some(_) => return Event::Other,
-        None => {}
-    }
-    let (Some(_), Some(data)) = (f.arg, f.data) else {
-        return Event::Other;
-    };
-    let item = serde_json::from_str::<First<OkxItem<'_>>>(data.get())
-        .ok()
-        .and_then(|f| f.0)
-        .unwrap_or_default();
-    let event_time = item.ts.as_deref().and_then(|t| t.parse::<i64>().ok());
-    Event::Data(Data {
-        event_time,
-        first_id: None,
-        last_id: item.seq_id,
-        prev_id: item.prev_seq_id.filter(|p| *p >= 0),
-        reset: f.action.as_deref() == Some("snapshot") || item.prev_seq_id == Some(-1),
-    })
-}
-
-/// The first element of a JSON array, the rest skipped (no `Vec` is built).
-struct First<T>(Option<T>);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for First<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = First<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let first = seq.next_element::<T>()?;
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(First(first))
-            }
-        }
-        d.deserialize_seq(V(PhantomData))
+        Some("notice") => Event::Shutdown,
+        _ => Event::Other,
     }
 }
 
