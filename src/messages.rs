@@ -116,6 +116,21 @@ pub enum Metric {
     ClockSkewMs,
     /// Restarts of one of exwatch's own actors (exchange `exwatch`).
     ActorRestarts,
+    /// A stream's lag: receive time minus the exchange's event time (less its clock skew), ms;
+    /// the largest of each second's messages.
+    StreamLagMs,
+    /// Time since a stream's last data message, ms; outcome `timeout` when its source judged
+    /// it stale (detector `stream_stale`).
+    StreamSilenceMs,
+    /// Data messages in a row that did not advance (same event time and update id); outcome
+    /// `bad_body` when frozen (detector `stream_frozen`).
+    StreamFrozen,
+    /// Updates missing from a stream's sequence since the last sample; outcome `bad_body` when
+    /// the sequence broke (detector `stream_gap`).
+    StreamGap,
+    /// Unplanned reconnects of a stream in the last hour; outcome `connect` when beyond its
+    /// budget (detector `stream_churn`).
+    StreamReconnects,
 }
 
 impl Metric {
@@ -129,6 +144,11 @@ impl Metric {
             Metric::PriceDeviationBps => "price_deviation_bps",
             Metric::ClockSkewMs => "clock_skew_ms",
             Metric::ActorRestarts => "actor_restarts",
+            Metric::StreamLagMs => "stream_lag_ms",
+            Metric::StreamSilenceMs => "stream_silence_ms",
+            Metric::StreamFrozen => "stream_frozen",
+            Metric::StreamGap => "stream_gap",
+            Metric::StreamReconnects => "stream_reconnects",
         }
     }
 
@@ -142,6 +162,11 @@ impl Metric {
             "price_deviation_bps" => Metric::PriceDeviationBps,
             "clock_skew_ms" => Metric::ClockSkewMs,
             "actor_restarts" => Metric::ActorRestarts,
+            "stream_lag_ms" => Metric::StreamLagMs,
+            "stream_silence_ms" => Metric::StreamSilenceMs,
+            "stream_frozen" => Metric::StreamFrozen,
+            "stream_gap" => Metric::StreamGap,
+            "stream_reconnects" => Metric::StreamReconnects,
             _ => return None,
         })
     }

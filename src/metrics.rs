@@ -153,6 +153,24 @@ fn help(name: &str) -> (&'static str, &'static str) {
         "exwatch_deliveries_total" => ("counter", "Delivery attempts by outcome."),
         "exwatch_deliveries_pending" => ("gauge", "Alerts waiting for delivery."),
         "exwatch_actor_restarts_total" => ("counter", "Restarts of exwatch's own actors."),
+        "exwatch_stream_messages_total" => ("counter", "Data messages received on streams."),
+        "exwatch_stream_reconnects_total" => ("counter", "Stream reconnects by reason."),
+        "exwatch_stream_gaps_total" => ("counter", "Sequence gaps seen on streams."),
+        "exwatch_stream_lag_seconds" => (
+            "histogram",
+            "Stream lag: receive time minus the exchange's event time, less its clock skew.",
+        ),
+        "exwatch_stream_last_message_age_seconds" => {
+            ("gauge", "Time since a stream's last data message.")
+        }
+        "exwatch_stream_subscribe_seconds" => (
+            "histogram",
+            "Time from a stream's subscribe message to the venue's acknowledgement.",
+        ),
+        "exwatch_stream_bad_frames_total" => (
+            "counter",
+            "Stream frames that were not the venue's protocol (garbage, binary, oversize).",
+        ),
         _ => ("untyped", "exwatch metric."),
     }
 }

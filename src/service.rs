@@ -527,6 +527,8 @@ pub(crate) struct Topology {
     detectors: DetectorSet,
     status: Arc<StatusBoard>,
     probes: ProbeStage,
+    /// The market-data streams (`kind = "stream"`); a reload leaves them as they started.
+    streams: Vec<Addr<crate::probe::stream::StreamActor>>,
     channels: ChannelStage,
     triage: TriageStage,
 }
@@ -890,6 +892,19 @@ impl MonitorBuilder {
             probes.start(canaries.clone(), 0, all, &settings);
         }
 
+        let streams = crate::probe::stream::start(
+            &settings.streams,
+            &probes.arbiters,
+            &detectors,
+            &metrics,
+            &status,
+            |exchange| {
+                (probes.running.iter())
+                    .find(|p| &p.name == exchange)
+                    .map(|p| p.addr.clone().recipient())
+            },
+        );
+
         let http = settings.http.clone();
         tracing::info!(region = %settings.monitor.region, "exwatch started.");
         let topology = Arc::new(Mutex::new(Topology {
@@ -898,6 +913,7 @@ impl MonitorBuilder {
             detectors: detectors.clone(),
             status: status.clone(),
             probes,
+            streams,
             channels,
             triage,
         }));
@@ -1072,10 +1088,11 @@ impl MonitorHandle {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
-        let (probes, channels, triage, grace) = {
+        let (probes, streams, channels, triage, grace) = {
             let t = self.topology.lock();
             (
                 t.probes.addrs(),
+                t.streams.clone(),
                 t.channels.running.clone(),
                 t.triage.running.clone(),
                 t.settings.shutdown.grace,
@@ -1083,6 +1100,9 @@ impl MonitorHandle {
         };
         for p in &probes {
             let _ = p.send(StopProbing).await;
+        }
+        for s in &streams {
+            let _ = s.send(crate::probe::stream::actor::StopStreaming).await;
         }
         // Anomalies still queued in a stuck pipeline never became alerts: not "all delivered".
         let drained = self.drained().await;

@@ -108,7 +108,9 @@ pub fn number(v: f64) -> String {
 /// The unit a metric's values are in, with a leading space (`" ms"`), or `""`.
 pub fn unit(metric: Metric) -> &'static str {
     match metric {
-        Metric::LatencyMs | Metric::ClockSkewMs => " ms",
+        Metric::LatencyMs | Metric::ClockSkewMs | Metric::StreamLagMs | Metric::StreamSilenceMs => {
+            " ms"
+        }
         Metric::PriceDeviationBps => " bps",
         _ => "",
     }

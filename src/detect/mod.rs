@@ -30,6 +30,7 @@ pub mod rules;
 pub mod scale;
 pub mod series;
 pub mod set;
+pub mod stream;
 pub mod window;
 pub mod zscore;
 

@@ -8,6 +8,7 @@ use crate::detect::errors::ErrorModel;
 use crate::detect::finding::Finding;
 use crate::detect::latency::LatencyModel;
 use crate::detect::likelihood::{self, LikelihoodModel};
+use crate::detect::stream::StreamFlag;
 use crate::messages::{
     CircuitState, Measurement, Metric, Outcome, SeriesKey, Severity, Stats, Timestamp,
 };
@@ -36,6 +37,8 @@ enum Model {
         state: CircuitState,
     },
     Clock(SkewLimits),
+    /// A stream's state as its source judged it ([`crate::detect::stream`]).
+    Stream(StreamFlag),
     /// Metrics judged elsewhere or not yet (prices are compared across exchanges).
     Passive,
 }
@@ -89,28 +92,48 @@ pub struct SeriesDetector {
 impl SeriesDetector {
     /// The detector for a series of `metric`.
     pub fn new(metric: Metric, settings: &DetectSettings) -> Self {
-        let model = match metric {
-            Metric::LatencyMs => match settings.latency.model {
-                LatencyModelKind::Likelihood => Model::Likelihood(Box::new(LikelihoodModel::new(
-                    &settings.latency,
-                    &settings.likelihood,
-                ))),
-                LatencyModelKind::Sliding => {
-                    Model::Latency(Box::new(LatencyModel::new(&settings.latency)))
-                }
-            },
-            Metric::Errors => Model::Errors(ErrorModel::new(&settings.errors)),
-            Metric::Availability => Model::Availability {
-                state: CircuitState::Closed,
-            },
-            Metric::ClockSkewMs => Model::Clock(SkewLimits::new(&settings.clock, None)),
-            Metric::Price | Metric::PriceDeviationBps | Metric::ActorRestarts => Model::Passive,
-        };
+        let model =
+            match metric {
+                Metric::LatencyMs => match settings.latency.model {
+                    LatencyModelKind::Likelihood => Model::Likelihood(Box::new(
+                        LikelihoodModel::new(&settings.latency, &settings.likelihood),
+                    )),
+                    LatencyModelKind::Sliding => {
+                        Model::Latency(Box::new(LatencyModel::new(&settings.latency)))
+                    }
+                },
+                Metric::Errors => Model::Errors(ErrorModel::new(&settings.errors)),
+                Metric::Availability => Model::Availability {
+                    state: CircuitState::Closed,
+                },
+                Metric::ClockSkewMs => Model::Clock(SkewLimits::new(&settings.clock, None)),
+                Metric::Price | Metric::PriceDeviationBps | Metric::ActorRestarts => Model::Passive,
+                // A stream's lag is a latency: the sliding models and the learned p90 judge it.
+                Metric::StreamLagMs => match settings.latency.model {
+                    LatencyModelKind::Likelihood => Model::Likelihood(Box::new(
+                        LikelihoodModel::new(&settings.latency, &settings.likelihood),
+                    )),
+                    LatencyModelKind::Sliding => {
+                        Model::Latency(Box::new(LatencyModel::new(&settings.latency)))
+                    }
+                },
+                Metric::StreamSilenceMs
+                | Metric::StreamFrozen
+                | Metric::StreamGap
+                | Metric::StreamReconnects => match StreamFlag::of(metric) {
+                    Some(flag) => Model::Stream(flag),
+                    None => Model::Passive,
+                },
+            };
         let baseline = match metric {
             // The learned p90 baseline is a latency model (ms buckets, rises only): a series of
             // any other unit is judged by the sliding models alone.
-            Metric::LatencyMs if settings.latency.unit == ValueUnit::Any => Baseline::None,
-            Metric::LatencyMs => Baseline::P90(Box::new(P90Baseline::new(&settings.baseline))),
+            Metric::LatencyMs | Metric::StreamLagMs if settings.latency.unit == ValueUnit::Any => {
+                Baseline::None
+            }
+            Metric::LatencyMs | Metric::StreamLagMs => {
+                Baseline::P90(Box::new(P90Baseline::new(&settings.baseline)))
+            }
             Metric::Errors => Baseline::Errors(Box::new(ErrorBaseline::new(&settings.baseline))),
             _ => Baseline::None,
         };
@@ -308,6 +331,10 @@ impl SeriesDetector {
                 Some(f) => Step::Fire(f),
                 None => Step::Normal,
             },
+            Model::Stream(flag) => match flag.judge(m) {
+                Some(f) => Step::Fire(f),
+                None => Step::Normal,
+            },
             Model::Passive => Step::Nothing,
         };
         match step {
@@ -423,6 +450,7 @@ impl SeriesDetector {
                     .to_string()
             }
             (Model::Clock(limits), _) => limits.explain(f),
+            (Model::Stream(flag), _) => flag.explain(f),
             (Model::Passive, _) => String::new(),
         }
     }

@@ -64,6 +64,7 @@ use crate::supervision::{RestartTracker, guard, panic_text};
 use crate::timer::EarliestTimer;
 
 mod reconfigure;
+mod stream_health;
 
 pub use reconfigure::Reconfigure;
 

@@ -19,6 +19,7 @@ use crate::config::{
     ExchangeSettings, default_confirm_interval,
 };
 use crate::messages::Name;
+use crate::probe::stream::config::{self as stream, StreamSettings};
 
 /// `[defaults]`: what an endpoint takes when it does not say.
 pub(crate) fn defaults(mut t: Table<'_>) -> EndpointDefaults {
@@ -49,8 +50,14 @@ pub(crate) fn breaker(mut t: Table<'_>) -> BreakerSettings {
     out
 }
 
-/// `[exchanges]`: at least one exchange; a badly named one is reported and left out.
-pub(crate) fn exchanges(mut t: Table<'_>, defaults: &EndpointDefaults) -> Vec<ExchangeSettings> {
+/// `[exchanges]`: at least one exchange; a badly named one is reported and left out. Its
+/// `kind = "stream"` endpoints are validated by [`crate::probe::stream::config`] and go to
+/// `streams`.
+pub(crate) fn exchanges(
+    mut t: Table<'_>,
+    defaults: &EndpointDefaults,
+    streams: &mut Vec<StreamSettings>,
+) -> Vec<ExchangeSettings> {
     let entries = t.entries();
     if entries.is_empty() {
         t.problem_here("no exchanges; configure at least one exchange with at least one endpoint");
@@ -58,7 +65,7 @@ pub(crate) fn exchanges(mut t: Table<'_>, defaults: &EndpointDefaults) -> Vec<Ex
     let mut out = Vec::new();
     for (name, x) in entries {
         let name_ok = check_name(&t, &name);
-        if let Some(x) = exchange(x, &name, defaults)
+        if let Some(x) = exchange(x, &name, defaults, streams)
             && name_ok
         {
             out.push(x);
@@ -69,7 +76,12 @@ pub(crate) fn exchanges(mut t: Table<'_>, defaults: &EndpointDefaults) -> Vec<Ex
 }
 
 /// `[exchanges.<name>]`: connections, confirmation budget, signing windows, endpoints.
-fn exchange(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option<ExchangeSettings> {
+fn exchange(
+    mut t: Table<'_>,
+    name: &str,
+    defaults: &EndpointDefaults,
+    streams: &mut Vec<StreamSettings>,
+) -> Option<ExchangeSettings> {
     let max_connections = usize_at_least(&mut t, "max_connections", 1, defaults.max_connections);
     let confirm_per_minute =
         u32_at_least(&mut t, "confirm_per_minute", 0, defaults.confirm_per_minute);
@@ -82,8 +94,16 @@ fn exchange(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option
         );
     }
     let mut endpoints = Vec::new();
-    for (ep_name, e) in entries {
+    for (ep_name, mut e) in entries {
         let name_ok = check_name(&eps, &ep_name);
+        if stream::is_stream(&mut e) {
+            if let Some(s) = stream::endpoint(e, name, &ep_name, defaults.timeout)
+                && name_ok
+            {
+                streams.push(s);
+            }
+            continue;
+        }
         if let Some(e) = endpoint(e, &ep_name, defaults)
             && name_ok
         {
@@ -129,7 +149,7 @@ fn endpoint(mut t: Table<'_>, name: &str, defaults: &EndpointDefaults) -> Option
         Some(s) => EndpointKind::parse(s.trim()).or_else(|| {
             t.problem(
                 "kind",
-                format!("unknown kind {s:?}; expected health, time, ticker or status"),
+                format!("unknown kind {s:?}; expected health, time, ticker, status or stream"),
             );
             None
         }),
@@ -231,7 +251,7 @@ mod tests {
         assert_eq!(
             p,
             [
-                "exchanges.x.endpoints.h.kind: unknown kind \"pong\"; expected health, time, ticker or status",
+                "exchanges.x.endpoints.h.kind: unknown kind \"pong\"; expected health, time, ticker, status or stream",
                 "exchanges.x.endpoints.t.interval: 50ms is too short; the minimum is 100ms",
                 "exchanges.x.endpoints.t.symbol: missing; expected a venue-neutral symbol such as \"BTC/USDT\" (required for kind = \"ticker\")",
                 "exchanges.x.endpoints.t.timeout: must be greater than zero",

@@ -386,6 +386,22 @@ impl RouterCore {
         }
     }
 
+    /// Which layer failed, for a stream's alert: `"; REST healthy"` while the exchange is not
+    /// down and none of its REST series (any metric but the streams') is firing, `"; REST
+    /// failing too"` otherwise.
+    fn rest_layer(&self, exchange: &Name) -> &'static str {
+        let rest_failing = self.down.contains(exchange)
+            || self
+                .dedup
+                .open()
+                .any(|(s, _)| &s.exchange == exchange && !s.metric.as_str().starts_with("stream_"));
+        if rest_failing {
+            "; REST failing too"
+        } else {
+            "; REST healthy"
+        }
+    }
+
     /// `a` through the [`GATES`], and out if it passes them.
     fn admit(&mut self, a: Anomaly, out: &mut Vec<Decision>) {
         let stats = self.note_stats(&a.series.exchange, &a.series.endpoint, &a.stats);
@@ -406,7 +422,10 @@ impl RouterCore {
                 }
             }
         }
-        let title = title(&a.series, &a.detector);
+        let mut title = title(&a.series, &a.detector);
+        if a.detector.starts_with("stream_") {
+            title.push_str(self.rest_layer(&a.series.exchange));
+        }
         let title = if verdict == Verdict::Reminder {
             format!("{title} (still firing)")
         } else {
@@ -971,6 +990,10 @@ pub fn headline(detector: &str) -> &str {
         "restart_budget" => "crash loop",
         "maintenance" => "under maintenance",
         "monitor_connectivity" => "connectivity lost",
+        "stream_stale" => "stream stalled",
+        "stream_frozen" => "stream frozen",
+        "stream_gap" => "stream sequence gap",
+        "stream_churn" => "stream reconnecting too often",
         "baseline_p90" => "p90 latency above its learned baseline",
         "baseline_4xx" => "4xx errors above their learned baseline",
         "baseline_5xx" => "5xx errors above their learned baseline",

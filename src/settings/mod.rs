@@ -34,6 +34,7 @@ use serde::Serialize;
 pub use crate::channel::registry::ChannelSettings;
 pub use crate::config::*;
 pub use crate::detect::config::*;
+pub use crate::probe::stream::config::{StreamChannel, StreamSettings, Venue};
 pub use crate::route::config::RouterSettings;
 pub use crate::store::StoreSettings;
 pub use load::{DEFAULT_TOML, ENV_PREFIX, ENV_SEPARATOR, from_toml_str, load, load_over_default};
@@ -56,6 +57,9 @@ pub struct Settings {
     /// `[exchanges.<name>]`, sorted by name.
     #[serde(serialize_with = "ser_named")]
     pub exchanges: Vec<ExchangeSettings>,
+    /// The `kind = "stream"` endpoints of `[exchanges.<name>.endpoints]`, by exchange then name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamSettings>,
     /// `[detect]`
     pub detect: DetectSettings,
     /// `[router]`

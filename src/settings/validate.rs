@@ -31,6 +31,7 @@ pub(crate) fn validate(
         defaults: probe::defaults(t.table("defaults")),
         breaker: probe::breaker(t.table("breaker")),
         exchanges: Vec::new(),
+        streams: Vec::new(),
         detect: crate::detect::config::validate(t.table("detect")),
         router: crate::route::config::router(t.table("router")),
         channels: crate::channel::registry::channels(t.table("channels"), env),
@@ -38,7 +39,8 @@ pub(crate) fn validate(
         shutdown: shutdown(t.table("shutdown")),
         rules: crate::detect::config::rules(t.table("rules")),
     };
-    let exchanges = probe::exchanges(t.table("exchanges"), &settings.defaults);
+    let mut streams = Vec::new();
+    let exchanges = probe::exchanges(t.table("exchanges"), &settings.defaults, &mut streams);
     {
         // exwatch's own series and its canaries use these exchange names.
         let xs = t.table("exchanges");
@@ -57,6 +59,7 @@ pub(crate) fn validate(
     if problems.is_empty() {
         Ok(Settings {
             exchanges,
+            streams,
             ..settings
         })
     } else {
@@ -192,6 +195,10 @@ mod tests {
             EndpointDefaults::default().max_connections
         );
         assert_eq!(s.store.path, "exwatch.db");
+        assert!(
+            s.streams.is_empty(),
+            "no stream: the default starts with no internet"
+        );
         assert_eq!(s.channels.len(), 1);
         assert!(matches!(s.channels[0].kind, ChannelKind::Log(_)));
         assert_eq!(s.channels[0].min_severity, Severity::Info);
@@ -210,6 +217,8 @@ mod tests {
             .unwrap();
         assert_eq!(ticker.symbol.as_deref(), Some("BTC/USDT"));
         assert_eq!(ticker.interval, Duration::from_secs(2));
+        assert_eq!(s.streams.len(), 1, "the example documents a stream");
+        assert_eq!(&*s.streams[0].name, "btc-depth");
         let names: Vec<&str> = s.channels.iter().map(|c| &*c.name).collect();
         assert_eq!(
             names,

@@ -39,7 +39,8 @@ use parking_lot::{Mutex, RwLock};
 
 use super::histogram::{MinuteHistogram, bucket_of, value_of};
 use super::view::{
-    ChartPoint, EndpointStatus, ExchangeStatus, OpenAnomaly, StatusReport, WindowStats,
+    ChartPoint, EndpointStatus, ExchangeStatus, OpenAnomaly, StatusReport, StreamStatus,
+    WindowStats,
 };
 use crate::config::ExchangeSettings;
 use crate::messages::{CircuitState, Measurement, Metric, Name, Outcome, Timestamp};
@@ -354,9 +355,33 @@ pub struct StatusBoard {
     /// The configured endpoints plus [`SPARE_ENDPOINTS`], at most [`MAX_ENDPOINTS`].
     max_endpoints: usize,
     exchanges: RwLock<BTreeMap<Name, ExchangeBoard>>,
+    /// The streams' states, written by their actors about once a second.
+    streams: Mutex<BTreeMap<(Name, Name), StreamStatus>>,
+    /// The latest clock skew of each exchange with a `time` endpoint (exchange minus local,
+    /// ms): a stream's lag is corrected by it.
+    skews: Mutex<BTreeMap<Name, f64>>,
 }
 
 impl StatusBoard {
+    /// Records the state of a stream (its actor calls this about once a second).
+    pub fn stream(&self, exchange: &Name, endpoint: &Name, status: StreamStatus) {
+        self.streams
+            .lock()
+            .insert((exchange.clone(), endpoint.clone()), status);
+    }
+
+    /// The latest clock skew measured for `exchange` (its server time minus ours, ms).
+    pub fn clock_skew(&self, exchange: &str) -> Option<f64> {
+        self.skews.lock().get(exchange).copied()
+    }
+
+    /// Forgets a stream (removed by a reload, or stopped).
+    pub fn forget_stream(&self, exchange: &Name, endpoint: &Name) {
+        self.streams
+            .lock()
+            .remove(&(exchange.clone(), endpoint.clone()));
+    }
+
     /// An empty board for the monitor of `region`, listing `exchanges`' endpoints from the
     /// start (before their first probe).
     pub fn new(region: Name, exchanges: &[ExchangeSettings]) -> Self {
@@ -367,6 +392,8 @@ impl StatusBoard {
             latest: AtomicI64::new(i64::MIN),
             endpoints: AtomicUsize::new(0),
             exchanges: RwLock::new(BTreeMap::new()),
+            streams: Mutex::new(BTreeMap::new()),
+            skews: Mutex::new(BTreeMap::new()),
         };
         for ex in exchanges {
             board.with_exchange(&ex.name, |e| e.probed.store(true, Ordering::Relaxed));
@@ -423,6 +450,17 @@ impl StatusBoard {
                             *b = Some((at, state));
                         }
                     });
+                }
+            }
+            Metric::ClockSkewMs if m.outcome.is_ok() && m.value.is_finite() => {
+                let mut skews = self.skews.lock();
+                let room = skews.len() < self.max_endpoints;
+                match skews.get_mut(&series.exchange) {
+                    Some(v) => *v = m.value,
+                    None if room => {
+                        skews.insert(series.exchange.clone(), m.value);
+                    }
+                    None => {}
                 }
             }
             Metric::LatencyMs | Metric::Errors if &*series.endpoint != "*" => {
@@ -549,6 +587,7 @@ impl StatusBoard {
             as_of: as_of.map(Timestamp::as_millis),
             region: self.region.to_string(),
             exchanges: out.into_values().collect(),
+            streams: self.streams.lock().values().cloned().collect(),
         }
     }
 }

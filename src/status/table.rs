@@ -79,6 +79,39 @@ pub fn render_table(report: &StatusReport) -> String {
         }
     }
     write_rows(&mut out, &rows);
+    if !report.streams.is_empty() {
+        let _ = writeln!(out, "\nStreams ({}):", report.streams.len());
+        let mut rows: Vec<[String; 8]> = vec![
+            [
+                "EXCHANGE",
+                "ENDPOINT",
+                "STATE",
+                "MSG/S",
+                "LAG",
+                "SILENT",
+                "RECONNECTS",
+                "GAPS",
+            ]
+            .map(str::to_owned),
+        ];
+        for s in &report.streams {
+            rows.push([
+                s.exchange.clone(),
+                s.endpoint.clone(),
+                if s.connected {
+                    s.state.clone()
+                } else {
+                    format!("{} (disconnected)", s.state)
+                },
+                format!("{:.1}", s.message_rate),
+                ms(s.lag_ms),
+                format!("{:.1} s", s.silence_ms as f64 / 1000.0),
+                s.reconnects.to_string(),
+                s.gaps.to_string(),
+            ]);
+        }
+        write_rows(&mut out, &rows);
+    }
     let open: Vec<_> = report
         .exchanges
         .iter()
@@ -172,6 +205,7 @@ mod tests {
     #[test]
     fn renders_one_row_per_endpoint_and_the_open_anomalies() {
         let report = StatusReport {
+            streams: Vec::new(),
             generated_at: 0,
             as_of: Some(1_795_000_000_000),
             region: "local".into(),
@@ -241,5 +275,37 @@ mod tests {
         );
         // Columns line up: the header's ENDPOINT starts where the row's endpoint does.
         assert_eq!(lines[1].find("ENDPOINT"), row.find("ping"));
+    }
+
+    #[test]
+    fn renders_the_streams_after_the_endpoints() {
+        use crate::status::view::StreamStatus;
+        let report = StatusReport {
+            generated_at: 0,
+            as_of: None,
+            region: "it".into(),
+            exchanges: Vec::new(),
+            streams: vec![StreamStatus {
+                exchange: "binance".into(),
+                endpoint: "btc-depth".into(),
+                state: "stale".into(),
+                connected: true,
+                messages: 1200,
+                message_rate: 0.0,
+                silence_ms: 2500,
+                lag_ms: Some(12.5),
+                cadence_ms: Some(100.0),
+                stale_after_ms: 800,
+                reconnects: 2,
+                gaps: 1,
+                at: 0,
+            }],
+        };
+        let out = render_table(&report);
+        assert!(out.contains("Streams (1):"), "{out}");
+        let row = out.lines().find(|l| l.starts_with("binance")).unwrap();
+        for cell in ["btc-depth", "stale", "0.0", "12.5 ms", "2.5 s", "2", "1"] {
+            assert!(row.contains(cell), "{cell} in {row}");
+        }
     }
 }

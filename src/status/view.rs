@@ -18,6 +18,42 @@ pub struct StatusReport {
     pub region: String,
     /// One entry per exchange, by name.
     pub exchanges: Vec<ExchangeStatus>,
+    /// One entry per market-data stream (`kind = "stream"`), by exchange and endpoint.
+    #[serde(default)]
+    pub streams: Vec<StreamStatus>,
+}
+
+/// One market-data stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StreamStatus {
+    /// The exchange's name.
+    pub exchange: String,
+    /// The endpoint's name.
+    pub endpoint: String,
+    /// `connecting`, `ok`, `stale`, `frozen` or `churning`.
+    pub state: String,
+    /// A connection is open and subscribed.
+    pub connected: bool,
+    /// Data messages judged since the start.
+    pub messages: u64,
+    /// Data messages per second over the last second.
+    pub message_rate: f64,
+    /// Milliseconds since the last data message.
+    pub silence_ms: u64,
+    /// The largest lag of the last second, ms; null before any event time.
+    #[serde(default)]
+    pub lag_ms: Option<f64>,
+    /// The learned mean interval between data messages, ms; null until learned.
+    #[serde(default)]
+    pub cadence_ms: Option<f64>,
+    /// The silence that counts as a stall (configured or learned), ms.
+    pub stale_after_ms: u64,
+    /// Reconnects since the start (planned ones included).
+    pub reconnects: u64,
+    /// Sequence gaps since the start.
+    pub gaps: u64,
+    /// When this entry was written (wall clock, epoch ms).
+    pub at: i64,
 }
 
 /// One exchange.

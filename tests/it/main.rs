@@ -41,6 +41,7 @@ mod secrets;
 mod server;
 mod slack;
 mod sms;
+mod stream;
 mod supervision;
 mod telegram;
 mod warm_start;

@@ -19,6 +19,7 @@ pub mod fake_openai;
 pub mod fake_pagerduty;
 pub mod fake_sink;
 pub mod fake_slack;
+pub mod fake_stream;
 pub mod fake_telegram;
 pub mod fake_twilio;
 

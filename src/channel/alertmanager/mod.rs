@@ -73,6 +73,11 @@ pub fn alertname(metric: Metric) -> &'static str {
         Metric::PriceDeviationBps => "ExwatchPriceDeviation",
         Metric::ClockSkewMs => "ExwatchClockSkew",
         Metric::ActorRestarts => "ExwatchCrashLoop",
+        Metric::StreamLagMs => "ExwatchStreamLag",
+        Metric::StreamSilenceMs => "ExwatchStreamStale",
+        Metric::StreamFrozen => "ExwatchStreamFrozen",
+        Metric::StreamGap => "ExwatchStreamGap",
+        Metric::StreamReconnects => "ExwatchStreamChurn",
     }
 }
 
@@ -677,6 +682,11 @@ mod tests {
             Metric::PriceDeviationBps,
             Metric::ClockSkewMs,
             Metric::ActorRestarts,
+            Metric::StreamLagMs,
+            Metric::StreamSilenceMs,
+            Metric::StreamFrozen,
+            Metric::StreamGap,
+            Metric::StreamReconnects,
         ];
         let mut names: Vec<&str> = metrics.iter().map(|m| alertname(*m)).collect();
         assert!(

@@ -209,12 +209,15 @@
     const tiles = $("tiles");
     clear(tiles);
     if (exchanges.length === 0) tiles.appendChild(el("p", "empty", "No exchange is configured."));
-    for (const x of exchanges) tiles.appendChild(tile(x));
+    const streams = Array.isArray(status.streams) ? status.streams : [];
+    for (const x of exchanges) {
+      tiles.appendChild(tile(x, streams.filter((st) => st.exchange === x.exchange)));
+    }
     renderOpen(exchanges);
     updateExchangeFilter(exchanges.map((x) => x.exchange));
   }
 
-  function tile(x) {
+  function tile(x, streams) {
     const breaker = word(x.breaker, Object.keys(BREAKER), "unknown");
     const anomalies = Array.isArray(x.open_anomalies) ? x.open_anomalies : [];
     const worst = anomalies.reduce((w, a) => Math.max(w, SEVERITIES.indexOf(a.severity)), -1);
@@ -233,9 +236,36 @@
     t.appendChild(head);
 
     const endpoints = Array.isArray(x.endpoints) ? x.endpoints : [];
-    if (endpoints.length === 0) t.appendChild(el("p", "empty", "No endpoints."));
+    if (endpoints.length === 0 && streams.length === 0) t.appendChild(el("p", "empty", "No endpoints."));
     for (const ep of endpoints) t.appendChild(endpointRow(ep));
+    for (const st of streams) t.appendChild(streamRow(st));
     return t;
+  }
+
+  // A market-data stream: its state, message rate, lag, silence and gaps.
+  function streamRow(st) {
+    const row = el("div", "endpoint stream");
+    const top = el("div", "ep-top");
+    top.appendChild(el("span", "ep-name", st.endpoint + " · stream"));
+    const state = String(st.state || "unknown") + (st.connected ? "" : ", disconnected");
+    const oc = el("span", "outcome " + (st.state === "ok" && st.connected ? "good" : "bad"), state);
+    oc.title = "stale after " + msText(st.stale_after_ms) + " ms" +
+      (typeof st.cadence_ms === "number" ? ", cadence " + msText(st.cadence_ms) + " ms" : "");
+    top.appendChild(oc);
+    row.appendChild(top);
+    const stats = el("dl", "stats");
+    const stat = (k, v, cls) => {
+      const d = el("div", cls || "");
+      d.appendChild(el("dt", null, k));
+      d.appendChild(el("dd", null, v));
+      stats.appendChild(d);
+    };
+    stat("msg/s", typeof st.message_rate === "number" ? st.message_rate.toFixed(1) : "—");
+    stat("lag", typeof st.lag_ms === "number" ? msText(st.lag_ms) + " ms" : "—");
+    stat("silent", msText(st.silence_ms) + " ms", st.state === "stale" ? "err" : "");
+    stat("gaps", String(st.gaps || 0), st.gaps > 0 ? "err" : "");
+    row.appendChild(stats);
+    return row;
   }
 
   function endpointRow(ep) {

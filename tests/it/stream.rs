@@ -1,0 +1,569 @@
+//! Market-data stream health, black-box: a monitor configured with `kind = "stream"` endpoints
+//! against loopback fakes of Binance's, Bybit's and OKX's public streams
+//! (tests/support/fake_stream.rs), alerts read from a webhook sink, counters from the metrics.
+
+use std::time::{Duration, Instant};
+
+use exwatch::{Monitor, MonitorHandle};
+use serde_json::Value;
+
+use crate::support::fake_sink::FakeSink;
+use crate::support::fake_stream::{FakeStream, Upgrade, Venue};
+
+const CADENCE: Duration = Duration::from_millis(100);
+
+/// A monitor watching one stream of `check` at `url` (plus `extra` keys), alerting `sink`.
+fn start(check: &str, url: &str, extra: &str, sink: &FakeSink) -> MonitorHandle {
+    start_with(check, url, extra, sink, false)
+}
+
+/// [`start`], serving HTTP on a free loopback port when `http`.
+fn start_with(check: &str, url: &str, extra: &str, sink: &FakeSink, http: bool) -> MonitorHandle {
+    let toml = format!(
+        r#"
+[monitor]
+region = "it"
+[http]
+enabled = {http}
+listen = "127.0.0.1:0"
+[store]
+path = ":memory:"
+[router]
+group_by = []
+flap_hold = "0s"
+[exchanges.{check}.endpoints.btc-depth]
+url = "{url}"
+check = "{check}"
+kind = "stream"
+channel = "depth"
+symbol = "BTC/USDT"
+{extra}
+[channels.ops]
+type = "webhook"
+url = "{sink}"
+"#,
+        sink = sink.url()
+    );
+    let settings = exwatch::settings::from_toml_str(&toml, &|_| None).expect("valid config");
+    Monitor::start(settings).expect("monitor starts")
+}
+
+fn metric(m: &MonitorHandle, name: &str, exchange: &str, extra: &[(&str, &str)]) -> f64 {
+    let mut labels = vec![("exchange", exchange), ("endpoint", "btc-depth")];
+    labels.extend_from_slice(extra);
+    m.metrics().value(name, &labels).unwrap_or(0.0)
+}
+
+async fn until(secs: f64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "not within {secs}s: {what}");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The first firing alert of `detector`, waiting up to `secs`.
+async fn alert(sink: &FakeSink, secs: f64, detector: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    loop {
+        if let Some(a) = sink
+            .received()
+            .into_iter()
+            .find(|a| a["kind"] == "firing" && a["detector"] == detector)
+        {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {detector} alert within {secs}s; got {:?}",
+            titles(sink)
+        );
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn titles(sink: &FakeSink) -> Vec<String> {
+    sink.received()
+        .iter()
+        .map(|a| format!("{} {}", a["kind"], a["title"]))
+        .collect()
+}
+
+/// Waits until the stream has delivered `n` messages (and learned its cadence).
+async fn warm(m: &MonitorHandle, exchange: &str, n: f64) {
+    until(10.0, "stream messages", || {
+        metric(m, "exwatch_stream_messages_total", exchange, &[]) >= n
+    })
+    .await;
+}
+
+#[actix::test]
+async fn binance_stall_is_a_stream_stale_alert_while_rest_is_healthy_and_pings_are_answered() {
+    let fake = FakeStream::start_with(Venue::Binance, CADENCE, Duration::from_millis(200));
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "", &sink);
+    warm(&m, "binance", 30.0).await;
+    assert!(fake.pongs() > 0, "the server's ping frames are answered");
+    assert!(
+        metric(&m, "exwatch_stream_lag_seconds", "binance", &[]) >= 30.0,
+        "lag on every message"
+    );
+    fake.stall();
+    let stalled = Instant::now();
+    let a = alert(&sink, 5.0, "stream_stale").await;
+    let took = stalled.elapsed();
+    eprintln!("stall -> alert: {took:?}");
+    assert_eq!(a["metric"], "stream_silence_ms");
+    assert_eq!(a["severity"], "critical");
+    assert_eq!(
+        a["title"], "binance btc-depth stream stalled; REST healthy",
+        "{a}"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "3 x 100 ms cadence + 1 s, with slack: {took:?}"
+    );
+    assert!(
+        metric(
+            &m,
+            "exwatch_stream_last_message_age_seconds",
+            "binance",
+            &[]
+        ) > 0.5
+    );
+    fake.resume();
+    until(10.0, "resolved", || {
+        sink.received()
+            .iter()
+            .any(|a| a["kind"] == "resolved" && a["metric"] == "stream_silence_ms")
+    })
+    .await;
+    assert_eq!(fake.connections(), 1, "a short stall keeps the connection");
+    m.stop().await;
+}
+
+#[actix::test]
+async fn binance_frozen_payload_and_skipped_update_are_alerts_with_the_gap_size() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "", &sink);
+    warm(&m, "binance", 20.0).await;
+    // Three updates of two ids each left out: 6 update ids missing.
+    fake.skip(3);
+    let t = Instant::now();
+    let gap = alert(&sink, 3.0, "stream_gap").await;
+    eprintln!("gap -> alert: {:?}", t.elapsed());
+    assert_eq!(gap["metric"], "stream_gap");
+    assert_eq!(gap["value"], 6.0, "{gap}");
+    assert_eq!(metric(&m, "exwatch_stream_gaps_total", "binance", &[]), 1.0);
+    fake.freeze();
+    let t = Instant::now();
+    let frozen = alert(&sink, 3.0, "stream_frozen").await;
+    eprintln!("frozen -> alert: {:?}", t.elapsed());
+    assert_eq!(frozen["severity"], "critical");
+    assert!(
+        frozen["title"].as_str().unwrap().contains("stream frozen"),
+        "{frozen}"
+    );
+    assert!(
+        !sink
+            .received()
+            .iter()
+            .any(|a| a["detector"] == "stream_stale"),
+        "a frozen stream is not a silent one: {:?}",
+        titles(&sink)
+    );
+    m.stop().await;
+}
+
+#[actix::test]
+async fn binance_1008_closes_are_reconnects_with_their_reason_and_beyond_the_budget_churn() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "reconnects_per_hour = 2", &sink);
+    warm(&m, "binance", 5.0).await;
+    for k in 1..=3 {
+        until(10.0, "subscribed again", || fake.open() == 1).await;
+        fake.close_all(1008);
+        until(10.0, "reconnect counted", || {
+            metric(
+                &m,
+                "exwatch_stream_reconnects_total",
+                "binance",
+                &[("reason", "close_1008")],
+            ) >= f64::from(k)
+        })
+        .await;
+    }
+    let a = alert(&sink, 5.0, "stream_churn").await;
+    assert_eq!(a["metric"], "stream_reconnects");
+    assert_eq!(a["value"], 3.0);
+    until(10.0, "back", || fake.open() == 1).await;
+    assert!(fake.connections() >= 4);
+    m.stop().await;
+}
+
+#[actix::test]
+async fn planned_reconnects_make_before_break_with_no_alert_and_no_gap() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "lifetime = \"1s\"", &sink);
+    warm(&m, "binance", 10.0).await;
+    until(10.0, "three lifetimes", || {
+        metric(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "binance",
+            &[("reason", "lifetime")],
+        ) >= 3.0
+    })
+    .await;
+    // And an announced shutdown, closed 500 ms after its notice.
+    fake.shutdown(Duration::from_millis(500));
+    until(10.0, "shutdown reconnect", || {
+        metric(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "binance",
+            &[("reason", "shutdown")],
+        ) >= 1.0
+    })
+    .await;
+    let before = metric(&m, "exwatch_stream_messages_total", "binance", &[]);
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    assert!(metric(&m, "exwatch_stream_messages_total", "binance", &[]) > before + 5.0);
+    assert_eq!(metric(&m, "exwatch_stream_gaps_total", "binance", &[]), 0.0);
+    assert!(sink.received().is_empty(), "no alert: {:?}", titles(&sink));
+    assert!(fake.connections() >= 5);
+    m.stop().await;
+}
+
+#[actix::test]
+async fn bad_input_is_counted_never_fatal_and_bounded() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "max_frame_bytes = 4096", &sink);
+    warm(&m, "binance", 5.0).await;
+    let bad = |kind| {
+        metric(
+            &m,
+            "exwatch_stream_bad_frames_total",
+            "binance",
+            &[("kind", kind)],
+        )
+    };
+    fake.send_text("this is not json");
+    fake.send_text(r#"{"e":"depthUpdate","E":"yesterday"}"#);
+    fake.send_binary(&[0, 159, 146, 150]);
+    until(5.0, "garbage and binary counted", || {
+        bad("garbage") >= 2.0 && bad("binary") >= 1.0
+    })
+    .await;
+    let before = metric(&m, "exwatch_stream_messages_total", "binance", &[]);
+    until(5.0, "data flows on", || {
+        metric(&m, "exwatch_stream_messages_total", "binance", &[]) > before + 3.0
+    })
+    .await;
+    assert_eq!(fake.connections(), 1, "garbage is no reason to reconnect");
+    // Over the bound: refused by the frame codec before its payload is read, then a new
+    // connection.
+    fake.send_oversize(64 * 1024);
+    until(5.0, "oversize", || {
+        bad("oversize") >= 1.0
+            && metric(
+                &m,
+                "exwatch_stream_reconnects_total",
+                "binance",
+                &[("reason", "oversize")],
+            ) >= 1.0
+    })
+    .await;
+    until(5.0, "reconnected", || fake.open() == 1).await;
+    m.stop().await;
+}
+
+#[actix::test]
+async fn refused_subscription_and_upgrade_and_a_silent_handshake_are_reconnect_reasons() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    fake.refuse_subscribe(true);
+    let m = start("binance", &fake.url(), "timeout = \"300ms\"", &sink);
+    let reason = |r| {
+        metric(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "binance",
+            &[("reason", r)],
+        )
+    };
+    until(5.0, "refused", || reason("refused") >= 1.0).await;
+    fake.refuse_subscribe(false);
+    fake.set_upgrade(Upgrade::Status(503));
+    until(10.0, "503", || reason("http_5xx") >= 1.0).await;
+    fake.set_upgrade(Upgrade::Status(403));
+    until(10.0, "403", || reason("http_4xx") >= 1.0).await;
+    fake.set_upgrade(Upgrade::Never);
+    until(10.0, "handshake timeout", || reason("timeout") >= 1.0).await;
+    fake.set_upgrade(Upgrade::Accept);
+    until(15.0, "data at last", || {
+        metric(&m, "exwatch_stream_messages_total", "binance", &[]) >= 3.0
+    })
+    .await;
+    m.stop().await;
+}
+
+#[actix::test]
+async fn binance_futures_pu_links_events_and_a_skip_is_a_gap() {
+    let fake = FakeStream::start(Venue::BinanceFutures, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "", &sink);
+    warm(&m, "binance", 10.0).await;
+    assert_eq!(metric(&m, "exwatch_stream_gaps_total", "binance", &[]), 0.0);
+    fake.skip(1);
+    let gap = alert(&sink, 3.0, "stream_gap").await;
+    assert_eq!(gap["value"], 2.0, "{gap}");
+    m.stop().await;
+}
+
+#[actix::test]
+async fn bybit_heartbeat_snapshot_and_stall() {
+    let fake = FakeStream::start(Venue::Bybit, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("bybit", &fake.url(), "heartbeat = \"200ms\"", &sink);
+    // The cadence is learned from 20 intervals.
+    warm(&m, "bybit", 25.0).await;
+    assert!(fake.app_pings() >= 2, "{{\"op\":\"ping\"}} sent");
+    assert_eq!(
+        metric(&m, "exwatch_stream_gaps_total", "bybit", &[]),
+        0.0,
+        "the snapshot starts the sequence"
+    );
+    fake.stall();
+    let a = alert(&sink, 5.0, "stream_stale").await;
+    assert_eq!(a["exchange"], "bybit");
+    // A reconnect's new snapshot resets the sequence: no gap.
+    fake.resume();
+    fake.close_all(1001);
+    until(10.0, "resubscribed", || {
+        fake.subscribes() >= 2 && fake.open() == 1
+    })
+    .await;
+    let before = metric(&m, "exwatch_stream_messages_total", "bybit", &[]);
+    until(5.0, "data", || {
+        metric(&m, "exwatch_stream_messages_total", "bybit", &[]) > before + 3.0
+    })
+    .await;
+    assert_eq!(metric(&m, "exwatch_stream_gaps_total", "bybit", &[]), 0.0);
+    m.stop().await;
+}
+
+#[actix::test]
+async fn okx_text_ping_prev_seq_gap_and_notice_is_a_planned_cut() {
+    let fake = FakeStream::start(Venue::Okx, CADENCE);
+    let sink = FakeSink::start();
+    let m = start("okx", &fake.url(), "heartbeat = \"200ms\"", &sink);
+    warm(&m, "okx", 10.0).await;
+    fake.stall();
+    until(5.0, "text ping", || fake.app_pings() >= 1).await;
+    fake.resume();
+    fake.shutdown(Duration::from_millis(300));
+    until(10.0, "notice reconnect", || {
+        metric(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "okx",
+            &[("reason", "shutdown")],
+        ) >= 1.0
+    })
+    .await;
+    actix_rt::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(metric(&m, "exwatch_stream_gaps_total", "okx", &[]), 0.0);
+    fake.skip(1);
+    let gap = alert(&sink, 3.0, "stream_gap").await;
+    assert_eq!(gap["exchange"], "okx");
+    assert!(
+        !sink
+            .received()
+            .iter()
+            .any(|a| a["detector"] == "stream_churn"),
+        "{:?}",
+        titles(&sink)
+    );
+    m.stop().await;
+}
+
+#[actix::test]
+async fn lag_is_corrected_by_the_venues_clock_skew_and_a_real_lag_alerts() {
+    use crate::support::fake_exchange::{FakeExchange, Mode};
+    // The venue's clock is 1.5 s behind ours: its event times look 1.5 s old, its time
+    // endpoint says so, and that is no lag.
+    let rest = FakeExchange::start();
+    rest.set_mode_for("/api/v3/time", Mode::ClockSkew(-1500));
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    fake.lag(1500);
+    let sink = FakeSink::start();
+    let extra = format!(
+        "[exchanges.binance.endpoints.time]\nurl = \"{}\"\ncheck = \"binance\"\nkind = \"time\"\ninterval = \"200ms\"\n\
+         [detect.latency]\ndetector = \"composite\"\nmin_samples = 5\n",
+        rest.url("/api/v3/time")
+    );
+    let m = start("binance", &fake.url(), &extra, &sink);
+    let lag_alerts = |sink: &FakeSink| {
+        sink.received()
+            .into_iter()
+            .filter(|a| a["kind"] == "firing" && a["metric"] == "stream_lag_ms")
+            .count()
+    };
+    // Ten one-second lag samples, skew-corrected.
+    until(20.0, "ten lag samples", || {
+        m.detector(&exwatch::messages::SeriesKey::new(
+            "binance",
+            "btc-depth",
+            exwatch::messages::Metric::StreamLagMs,
+        ))
+        .is_some()
+            && metric(&m, "exwatch_stream_messages_total", "binance", &[]) >= 100.0
+    })
+    .await;
+    assert_eq!(lag_alerts(&sink), 0, "skew is not lag: {:?}", titles(&sink));
+    let share = lag_share_under(&m, "0.5");
+    assert!(
+        share > 0.8,
+        "corrected lag is well under the 1.5 s skew: {share}"
+    );
+    // Now the venue really lags 3 s behind its own clock.
+    fake.lag(4500);
+    let t = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lag_alerts(&sink) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no lag alert: {:?}",
+            titles(&sink)
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("lag -> alert: {:?}", t.elapsed());
+    let a = sink
+        .received()
+        .into_iter()
+        .find(|a| a["metric"] == "stream_lag_ms")
+        .unwrap();
+    let v = a["value"].as_f64().unwrap();
+    assert!((2500.0..4000.0).contains(&v), "{a}");
+    m.stop().await;
+}
+
+/// The share of the stream's messages whose lag was at most `le` seconds (a bucket of
+/// `exwatch_stream_lag_seconds` in /metrics).
+fn lag_share_under(m: &MonitorHandle, le: &str) -> f64 {
+    let text = m.metrics().render();
+    let bucket = |le: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("exwatch_stream_lag_seconds_bucket")
+                    && l.contains("endpoint=\"btc-depth\"")
+                    && l.contains(&format!("le=\"{le}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    bucket(le) / bucket("+Inf").max(1.0)
+}
+
+#[actix::test]
+async fn stream_failures_open_the_exchange_breaker_which_pauses_reconnects() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    fake.set_upgrade(Upgrade::Status(503));
+    let sink = FakeSink::start();
+    let m = start(
+        "binance",
+        &fake.url(),
+        "[breaker]\nfailure_threshold = 3\nrecovery_timeout = \"30s\"\n",
+        &sink,
+    );
+    until(10.0, "breaker open", || {
+        m.metrics()
+            .value("exwatch_breaker_state", &[("exchange", "binance")])
+            == Some(2.0)
+    })
+    .await;
+    let down = alert(&sink, 5.0, "circuit_open").await;
+    assert_eq!(down["title"], "binance down (circuit open)", "{down}");
+    // Paused: no new connection attempt while the breaker is open.
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    let attempts = fake.connections();
+    actix_rt::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        fake.connections(),
+        attempts,
+        "reconnects paused by the open breaker"
+    );
+    m.stop().await;
+}
+
+#[actix::test]
+async fn streams_show_in_the_status_api_exwatch_status_and_metrics() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start_with("binance", &fake.url(), "", &sink, true);
+    warm(&m, "binance", 25.0).await;
+    actix_rt::time::sleep(Duration::from_millis(1200)).await;
+    let base = format!("http://{}", m.http_addr().expect("http"));
+    let client = awc::Client::default();
+    let status: Value = client
+        .get(format!("{base}/api/v1/status"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .limit(1 << 20)
+        .await
+        .expect("json");
+    let st = &status["streams"][0];
+    assert_eq!(st["exchange"], "binance", "{status}");
+    assert_eq!(st["endpoint"], "btc-depth");
+    assert_eq!(st["state"], "ok");
+    assert_eq!(st["connected"], true);
+    assert!(st["message_rate"].as_f64().unwrap() > 3.0, "{st}");
+    assert!(
+        st["cadence_ms"]
+            .as_f64()
+            .is_some_and(|c| (50.0..200.0).contains(&c)),
+        "{st}"
+    );
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .body()
+        .await
+        .expect("body");
+    let metrics = String::from_utf8_lossy(&metrics);
+    for name in [
+        "exwatch_stream_messages_total{exchange=\"binance\",endpoint=\"btc-depth\"}",
+        "# TYPE exwatch_stream_lag_seconds histogram",
+        "exwatch_stream_lag_seconds_bucket{exchange=\"binance\",endpoint=\"btc-depth\",le=\"0.1\"}",
+        "# TYPE exwatch_stream_last_message_age_seconds gauge",
+        "# TYPE exwatch_stream_subscribe_seconds histogram",
+    ] {
+        assert!(metrics.contains(name), "{name} in /metrics");
+    }
+    let out = actix_rt::task::spawn_blocking(move || {
+        std::process::Command::new(crate::e2e::EXWATCH)
+            .args(["status", "--url", &base])
+            .output()
+            .expect("exwatch status")
+    })
+    .await
+    .expect("joined");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("Streams (1):") && text.contains("btc-depth"),
+        "{text}"
+    );
+    m.stop().await;
+}
