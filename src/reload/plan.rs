@@ -10,7 +10,7 @@ use crate::settings::Settings;
 
 /// The keys a running monitor cannot change in place: the listener, the store file, the
 /// region every series and alert is labelled with, the probe threads, the restart budgets,
-/// the canaries (their probe starts with the monitor).
+/// the canaries (their probe starts with the monitor), the cluster (its connection and tasks).
 /// A reload that changes one reports it and keeps the running value.
 pub const NEEDS_RESTART: &[&str] = &[
     "http.listen",
@@ -21,6 +21,7 @@ pub const NEEDS_RESTART: &[&str] = &[
     "monitor.probe_threads",
     "supervision",
     "monitor.canaries",
+    "cluster",
 ];
 
 /// Named things added, removed and changed.
@@ -140,6 +141,7 @@ pub fn plan(old: &Settings, new: &Settings) -> Plan {
         old.monitor.probe_threads != new.monitor.probe_threads,
         old.supervision != new.supervision,
         old.monitor.canaries != new.monitor.canaries,
+        old.cluster != new.cluster,
     ];
     let series_removed = removed_series(old, new);
     Plan {
@@ -188,6 +190,7 @@ pub fn effective(old: &Settings, mut new: Settings) -> Settings {
     new.monitor.probe_threads = old.monitor.probe_threads;
     new.supervision = old.supervision.clone();
     new.monitor.canaries = old.monitor.canaries.clone();
+    new.cluster = old.cluster.clone();
     new
 }
 
