@@ -25,6 +25,7 @@ use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::{
     Channel, ChannelActor, ChannelKind, ChannelSettings, Flush, ReplaceChannel, RetireChannel,
 };
+use crate::cluster::{ClusterStage, GateOutputs};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
 use crate::error::{ConfigError, Error};
 use crate::messages::{
@@ -644,13 +645,25 @@ struct StoreStage {
 }
 
 impl StoreStage {
-    fn open(settings: &Settings, metrics: &Arc<Metrics>) -> Result<Self, Error> {
+    fn open(
+        settings: &Settings,
+        metrics: &Arc<Metrics>,
+        mirror: Option<Arc<dyn crate::store::MirrorSink>>,
+    ) -> Result<Self, Error> {
         // One running monitor per store file: claimed before the file is even opened.
         let lock = StoreLock::acquire(&settings.store.path)?;
         let mut db = SqliteStore::open(&settings.store.path)?;
         // Silences persist: those not over yet are in force again from the start.
         let silences = db.open_silences(crate::messages::Timestamp::now())?;
-        let (addr, closed) = StoreActor::start_locked(db, lock, &settings.supervision, metrics)?;
+        let supervision = &settings.supervision;
+        let (addr, closed) = match mirror {
+            // [cluster]: every stored event is copied to the shared PostgreSQL's backlog.
+            Some(sink) => {
+                let db = crate::store::Mirrored::new(db, sink);
+                StoreActor::start_locked(db, lock, supervision, metrics)?
+            }
+            None => StoreActor::start_locked(db, lock, supervision, metrics)?,
+        };
         let link = StoreLink::new(&addr);
         Ok(Self {
             addr,
@@ -666,6 +679,8 @@ struct Arbiters {
     probes: Vec<Arbiter>,
     pipeline: Arbiter,
     channels: Arbiter,
+    /// `[cluster]`'s own thread (writer, listener, gate), when configured.
+    cluster: Option<Arbiter>,
 }
 
 impl Arbiters {
@@ -674,6 +689,7 @@ impl Arbiters {
             probes: (0..probe_threads.max(1)).map(|_| Arbiter::new()).collect(),
             pipeline: Arbiter::new(),
             channels: Arbiter::new(),
+            cluster: None,
         }
     }
 
@@ -681,6 +697,7 @@ impl Arbiters {
         self.probes
             .into_iter()
             .chain([self.pipeline, self.channels])
+            .chain(self.cluster)
             .collect()
     }
 }
@@ -721,7 +738,7 @@ fn start_router(
 fn start_detectors(
     settings: &Settings,
     arbiter: &ArbiterHandle,
-    router: &Addr<RouterActor>,
+    outputs: DetectorOutputs,
     store: &StoreStage,
     status: Arc<StatusBoard>,
     metrics: &Arc<Metrics>,
@@ -730,10 +747,7 @@ fn start_detectors(
         arbiter.clone(),
         settings.detect.clone(),
         settings.supervision.clone(),
-        DetectorOutputs {
-            anomalies: router.clone().recipient(),
-            resolved: router.clone().recipient(),
-        },
+        outputs,
         metrics.clone(),
     )
     .baselines(BaselineLink::new(&store.addr))
@@ -821,9 +835,33 @@ impl MonitorBuilder {
     pub fn start(self) -> Result<MonitorHandle, Error> {
         let settings = with_clock_windows(self.settings);
         let metrics = Arc::new(Metrics::new());
-        let store = StoreStage::open(&settings, &metrics)?;
-        let arbiters = Arbiters::new(settings.monitor.probe_threads);
+        let cluster_stage = (settings.cluster.as_ref())
+            .map(|c| ClusterStage::prepare(c, &metrics))
+            .transpose()
+            .map_err(|e| {
+                let url = &settings.cluster.as_ref().expect("cluster").postgres_url;
+                Error::Cluster(crate::cluster::redact(url, &e))
+            })?;
+        let mirror =
+            (cluster_stage.as_ref()).map(|c| c.sink() as Arc<dyn crate::store::MirrorSink>);
+        let store = StoreStage::open(&settings, &metrics, mirror)?;
+        let mut arbiters = Arbiters::new(settings.monitor.probe_threads);
         let router = start_router(&settings, &arbiters.pipeline.handle(), &store, &metrics);
+        let cluster = match cluster_stage {
+            None => None,
+            Some(stage) => {
+                let exchanges = settings.exchanges.iter().map(|x| x.name.to_string());
+                let out = GateOutputs {
+                    anomalies: router.clone().recipient(),
+                    resolved: router.clone().recipient(),
+                };
+                let (cluster, arbiter) = stage
+                    .start(&settings.monitor.region, exchanges.collect(), out)
+                    .map_err(|e| Error::Cluster(e.to_string()))?;
+                arbiters.cluster = Some(arbiter);
+                Some(cluster)
+            }
+        };
         let escalate: Recipient<Anomaly> = router.clone().recipient();
 
         let mut channels = ChannelStage {
@@ -862,10 +900,21 @@ impl MonitorBuilder {
             settings.monitor.region.clone(),
             &settings.exchanges,
         ));
+        let outputs = match &cluster {
+            // [cluster]: the detectors' verdicts on the exchanges pass through the gate.
+            Some(c) => DetectorOutputs {
+                anomalies: c.gate.clone().recipient(),
+                resolved: c.gate.clone().recipient(),
+            },
+            None => DetectorOutputs {
+                anomalies: router.clone().recipient(),
+                resolved: router.clone().recipient(),
+            },
+        };
         let detectors = start_detectors(
             &settings,
             &arbiters.pipeline.handle(),
-            &router,
+            outputs,
             &store,
             status.clone(),
             &metrics,
@@ -911,6 +960,7 @@ impl MonitorBuilder {
                 token: http.token.clone(),
                 status,
                 reloader: reloader.clone(),
+                cluster: cluster.clone(),
             };
             Some(server::start(&http, state)?)
         } else {

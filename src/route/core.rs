@@ -971,6 +971,7 @@ pub fn headline(detector: &str) -> &str {
         "restart_budget" => "crash loop",
         "maintenance" => "under maintenance",
         "monitor_connectivity" => "connectivity lost",
+        "vantage_down" => "unreachable from some vantages",
         "baseline_p90" => "p90 latency above its learned baseline",
         "baseline_4xx" => "4xx errors above their learned baseline",
         "baseline_5xx" => "5xx errors above their learned baseline",

@@ -21,6 +21,7 @@ pub mod fake_sink;
 pub mod fake_slack;
 pub mod fake_telegram;
 pub mod fake_twilio;
+pub mod postgres;
 
 use std::any::Any;
 use std::net::SocketAddr;

@@ -33,6 +33,7 @@ use crate::status::view as status_view;
     components(schemas(
         error::ErrorBody,
         health::Health,
+        health::ClusterHealth,
         events::EventsPage,
         events::Event,
         events::Delivery,

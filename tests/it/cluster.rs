@@ -1,0 +1,310 @@
+//! Several vantages, one view (`[cluster]`), against a real PostgreSQL (see
+//! tests/support/postgres.rs: skipped without one, required in CI). Two monitors in this
+//! process with different regions, each probing its own loopback copy of the same venues,
+//! share one database: a venue failing from one vantage is a warning naming it, from both a
+//! critical `circuit_open`; PostgreSQL going away never stops an alert, and what was queued
+//! meanwhile is there once it is back.
+
+use std::time::{Duration, Instant};
+
+use exwatch::cluster::ClusterSettings;
+use exwatch::messages::{Alert, AlertKind, Severity};
+use exwatch::settings::{CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings};
+use exwatch::{Monitor, MonitorHandle};
+
+use crate::collect::Collected;
+use crate::common::fire;
+use crate::support::fake_exchange::{FakeExchange, Mode};
+use crate::support::postgres::{Proxy, connect, database, via};
+
+const INTERVAL: Duration = Duration::from_millis(200);
+
+fn endpoint(fake: &FakeExchange, path: &str, check: CheckProfile) -> EndpointSettings {
+    EndpointSettings {
+        name: "time".into(),
+        url: fake.url(path),
+        check,
+        kind: EndpointKind::Health,
+        symbol: None,
+        interval: INTERVAL,
+        timeout: Duration::from_secs(1),
+        max_body_bytes: 4096,
+        confirm_interval: Duration::from_millis(100),
+        confirm_probes: Some(0),
+    }
+}
+
+/// A monitor of vantage `region` probing `fake`'s okx and binance, sharing `url`.
+fn vantage(
+    region: &str,
+    fake: &FakeExchange,
+    url: &str,
+    quorum: usize,
+) -> (MonitorHandle, Collected<Alert>) {
+    let exchange = |name: &str, path: &str, check| ExchangeSettings {
+        name: name.into(),
+        max_connections: 2,
+        recv_window: None,
+        ahead_window: None,
+        confirm_per_minute: 600,
+        endpoints: vec![endpoint(fake, path, check)],
+    };
+    let mut settings = Settings {
+        exchanges: vec![
+            exchange("binance", "/api/v3/ping", CheckProfile::Binance),
+            exchange("okx", "/api/v5/public/time", CheckProfile::Okx),
+        ],
+        ..crate::support::test_settings()
+    };
+    settings.monitor.region = region.into();
+    settings.breaker.failure_threshold = 2;
+    settings.breaker.recovery_timeout = Duration::from_millis(300);
+    settings.router.correlation_hold = Duration::ZERO;
+    settings.shutdown.grace = Duration::from_secs(1);
+    let mut cluster = ClusterSettings::new(url);
+    cluster.quorum = quorum;
+    cluster.vantage_stale_after = Duration::from_secs(5);
+    settings.cluster = Some(cluster);
+    let alerts = Collected::<Alert>::start();
+    let monitor = Monitor::builder(settings)
+        .alert_recipient("test", Severity::Info, alerts.recipient())
+        .start()
+        .expect("monitor starts");
+    (monitor, alerts)
+}
+
+/// Collects alerts until `done` holds of them, or panics after `secs`.
+async fn until(
+    alerts: &mut Collected<Alert>,
+    seen: &mut Vec<Alert>,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&[Alert]) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done(seen) {
+        assert!(Instant::now() < deadline, "{what}: {:#?}", summary(seen));
+        seen.extend(alerts.drain().await);
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn summary(alerts: &[Alert]) -> Vec<String> {
+    alerts
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {} {}",
+                a.kind.as_str(),
+                a.severity.as_str(),
+                a.exchange,
+                a.detector,
+                a.message
+            )
+        })
+        .collect()
+}
+
+fn firing<'a>(alerts: &'a [Alert], exchange: &str, detector: &str) -> Vec<&'a Alert> {
+    alerts
+        .iter()
+        .filter(|a| {
+            a.kind == AlertKind::Firing && &*a.exchange == exchange && &*a.detector == detector
+        })
+        .collect()
+}
+
+#[actix::test]
+async fn cluster_one_vantage_down_is_a_warning_both_down_is_one_critical_down() {
+    let Some(url) = database("cluster_quorum").await else {
+        return;
+    };
+    let (tokyo_fake, singapore_fake) = (FakeExchange::start(), FakeExchange::start());
+    let (tokyo, mut tokyo_alerts) = vantage("tokyo", &tokyo_fake, &url, 2);
+    let (singapore, mut singapore_alerts) = vantage("singapore", &singapore_fake, &url, 2);
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+
+    // A path problem between Tokyo and OKX: a warning naming Tokyo, from both; no page.
+    tokyo_fake.set_mode_for("/api/v5/public/time", Mode::Reset);
+    let (mut t, mut s) = (Vec::new(), Vec::new());
+    for (alerts, seen) in [(&mut tokyo_alerts, &mut t), (&mut singapore_alerts, &mut s)] {
+        until(alerts, seen, 15, "a vantage_down warning", |a| {
+            !firing(a, "okx", "vantage_down").is_empty()
+        })
+        .await;
+    }
+    for seen in [&t, &s] {
+        let w = firing(seen, "okx", "vantage_down");
+        assert_eq!(w[0].severity, Severity::Warning);
+        assert!(
+            w[0].message
+                .starts_with("okx unreachable from tokyo (1 of 2 vantages; quorum 2)"),
+            "{}",
+            w[0].message
+        );
+        assert!(
+            firing(seen, "okx", "circuit_open").is_empty(),
+            "{:#?}",
+            summary(seen)
+        );
+    }
+
+    // OKX down from both: the quorum is met, one critical `circuit_open` from each vantage,
+    // with the same series and severity (what Alertmanager's labels are made of).
+    let started = Instant::now();
+    singapore_fake.set_mode_for("/api/v5/public/time", Mode::Reset);
+    for (alerts, seen) in [(&mut tokyo_alerts, &mut t), (&mut singapore_alerts, &mut s)] {
+        until(alerts, seen, 15, "a quorum down", |a| {
+            !firing(a, "okx", "circuit_open").is_empty()
+        })
+        .await;
+    }
+    eprintln!(
+        "quorum down seen by both {:?} after the second vantage began failing",
+        started.elapsed()
+    );
+    let (td, sd) = (
+        firing(&t, "okx", "circuit_open")[0],
+        firing(&s, "okx", "circuit_open")[0],
+    );
+    assert_eq!(
+        (td.severity, sd.severity),
+        (Severity::Critical, Severity::Critical)
+    );
+    assert_eq!((&td.endpoint, td.metric), (&sd.endpoint, sd.metric));
+    assert!(
+        td.message
+            .starts_with("okx down from singapore, tokyo (2 of 2 vantages"),
+        "{}",
+        td.message
+    );
+    assert_eq!((&*td.region, &*sd.region), ("tokyo", "singapore"));
+    // Binance never failed anywhere.
+    assert!(
+        t.iter().chain(&s).all(|a| &*a.exchange != "binance"),
+        "{:#?}",
+        summary(&t)
+    );
+
+    // Both recover: the down resolves on both.
+    tokyo_fake.set_mode_for("/api/v5/public/time", Mode::Normal);
+    singapore_fake.set_mode_for("/api/v5/public/time", Mode::Normal);
+    for (alerts, seen) in [(&mut tokyo_alerts, &mut t), (&mut singapore_alerts, &mut s)] {
+        until(alerts, seen, 15, "the down resolved", |a| {
+            a.iter()
+                .any(|a| a.kind == AlertKind::Resolved && &*a.exchange == "okx")
+        })
+        .await;
+    }
+
+    // One view: every vantage's alerts are in the shared history.
+    tokyo.drain().await;
+    singapore.drain().await;
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    t.extend(tokyo_alerts.drain().await);
+    s.extend(singapore_alerts.drain().await);
+    eprintln!("tokyo: {:#?}\nsingapore: {:#?}", summary(&t), summary(&s));
+    let db = connect(&url).await;
+    let rows = db
+        .query(
+            "SELECT region, count(*) FROM exwatch_events WHERE record = 'alert' GROUP BY region ORDER BY region",
+            &[],
+        )
+        .await
+        .unwrap();
+    let counts: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert_eq!(counts[0].1 as usize, s.len(), "{counts:?}");
+    assert_eq!(counts[1].1 as usize, t.len(), "{counts:?}");
+    tokyo.stop().await;
+    singapore.stop().await;
+}
+
+#[actix::test]
+async fn cluster_postgres_away_never_stops_an_alert_and_the_backlog_is_written_when_back() {
+    let Some(url) = database("cluster_outage").await else {
+        return;
+    };
+    let proxy = Proxy::to(&url);
+    let fake = FakeExchange::start();
+    let (monitor, mut alerts) = vantage("frankfurt", &fake, &via(&url, proxy.addr()), 2);
+    let metrics = monitor.metrics().clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metrics.value("exwatch_cluster_up", &[]) != Some(1.0) {
+        assert!(Instant::now() < deadline, "never up");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    proxy.cut();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while metrics.value("exwatch_cluster_up", &[]) != Some(0.0) {
+        assert!(Instant::now() < deadline, "never noticed PostgreSQL away");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Alerts go out while PostgreSQL is away, as fast as ever.
+    let mut ids = Vec::new();
+    for (i, exchange) in ["x1", "x2", "x3"].iter().enumerate() {
+        let t = Instant::now();
+        fire(&monitor, exchange, i as i64);
+        let a = alerts.next(5).await;
+        eprintln!(
+            "alert {} with PostgreSQL away after {:?}",
+            a.exchange,
+            t.elapsed()
+        );
+        ids.push(a.id.to_string());
+    }
+    monitor.drain().await;
+    let backlog = metrics.value("exwatch_cluster_backlog", &[]).unwrap_or(0.0);
+    assert!(backlog >= 3.0, "backlog {backlog}");
+    let addr = monitor.http_addr().unwrap();
+    let ready: serde_json::Value = crate::support::client()
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["cluster"]["up"], false, "{ready}");
+    assert!(
+        ready["cluster"]["backlog"].as_u64().unwrap() >= 3,
+        "{ready}"
+    );
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while metrics.value("exwatch_cluster_backlog", &[]) != Some(0.0)
+        || metrics.value("exwatch_cluster_up", &[]) != Some(1.0)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "backlog never written: up {:?}, backlog {:?}",
+            metrics.value("exwatch_cluster_up", &[]),
+            metrics.value("exwatch_cluster_backlog", &[])
+        );
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let db = connect(&url).await;
+    for id in &ids {
+        let n: i64 = db
+            .query_one(
+                "SELECT count(*) FROM exwatch_events WHERE region = 'frankfurt' AND id = $1",
+                &[id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1, "alert {id} in PostgreSQL once");
+        let d: i64 = db
+            .query_one(
+                "SELECT count(*) FROM exwatch_deliveries WHERE alert_id = $1",
+                &[id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(d, 0, "in-process recipients keep no delivery rows");
+    }
+    monitor.stop().await;
+}
