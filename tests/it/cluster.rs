@@ -7,14 +7,18 @@
 
 use std::time::{Duration, Instant};
 
+use exwatch::channel::{AlertmanagerSpec, ChannelKind};
 use exwatch::cluster::ClusterSettings;
 use exwatch::messages::{Alert, AlertKind, Severity};
+use exwatch::settings::ChannelSettings;
 use exwatch::settings::{CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings, Settings};
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;
 use crate::common::fire;
+use crate::support::alertmanager_cluster::AmCluster;
 use crate::support::fake_exchange::{FakeExchange, Mode};
+use crate::support::fake_sink::FakeSink;
 use crate::support::postgres::{Proxy, connect, database, via};
 
 const INTERVAL: Duration = Duration::from_millis(200);
@@ -41,6 +45,17 @@ fn vantage(
     url: &str,
     quorum: usize,
 ) -> (MonitorHandle, Collected<Alert>) {
+    vantage_posting(region, fake, url, quorum, Vec::new())
+}
+
+/// [`vantage`], posting to every Alertmanager of `alertmanagers` too.
+fn vantage_posting(
+    region: &str,
+    fake: &FakeExchange,
+    url: &str,
+    quorum: usize,
+    alertmanagers: Vec<String>,
+) -> (MonitorHandle, Collected<Alert>) {
     let exchange = |name: &str, path: &str, check| ExchangeSettings {
         name: name.into(),
         max_connections: 2,
@@ -65,6 +80,17 @@ fn vantage(
     cluster.quorum = quorum;
     cluster.vantage_stale_after = Duration::from_secs(5);
     settings.cluster = Some(cluster);
+    if !alertmanagers.is_empty() {
+        settings.channels.push(ChannelSettings {
+            name: "am".into(),
+            min_severity: Severity::Info,
+            retry: crate::common::retry(5),
+            kind: ChannelKind::Alertmanager(AlertmanagerSpec {
+                urls: alertmanagers,
+                resend_interval: Duration::from_secs(60),
+            }),
+        });
+    }
     let alerts = Collected::<Alert>::start();
     let monitor = Monitor::builder(settings)
         .alert_recipient("test", Severity::Info, alerts.recipient())
@@ -307,4 +333,103 @@ async fn cluster_postgres_away_never_stops_an_alert_and_the_backlog_is_written_w
         assert_eq!(d, 0, "in-process recipients keep no delivery rows");
     }
     monitor.stop().await;
+}
+
+/// The Alertmanager notifications `sink` received with okx's down (its `availability`
+/// series) firing at `severity`. (A vantage's own probe-error series of okx may still alert
+/// on its own, as without a cluster: the quorum is for "down".)
+fn notified(sink: &FakeSink, severity: &str) -> Vec<serde_json::Value> {
+    (sink.received().into_iter())
+        .filter(|n| {
+            n["alerts"].as_array().is_some_and(|alerts| {
+                alerts.iter().any(|a| {
+                    a["status"] == "firing"
+                        && a["labels"]["alertname"] == "ExwatchExchangeDown"
+                        && a["labels"]["exchange"] == "okx"
+                        && a["labels"]["severity"] == severity
+                })
+            })
+        })
+        .collect()
+}
+
+#[actix::test]
+async fn cluster_alertmanager_cluster_pages_a_real_outage_once_and_a_regional_one_never() {
+    let Some(url) = database("cluster_alertmanager").await else {
+        return;
+    };
+    let sink = FakeSink::start();
+    let Some(am) = AmCluster::start("cluster_alertmanager", &sink.url()).await else {
+        return;
+    };
+    let (tokyo_fake, singapore_fake) = (FakeExchange::start(), FakeExchange::start());
+    let (tokyo, mut tokyo_alerts) = vantage_posting("tokyo", &tokyo_fake, &url, 2, am.urls.clone());
+    let (singapore, mut singapore_alerts) =
+        vantage_posting("singapore", &singapore_fake, &url, 2, am.urls.clone());
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+
+    // A regional outage: 0 critical pages, one warning naming the vantage.
+    tokyo_fake.set_mode_for("/api/v5/public/time", Mode::Reset);
+    let (mut t, mut s) = (Vec::new(), Vec::new());
+    for (alerts, seen) in [(&mut tokyo_alerts, &mut t), (&mut singapore_alerts, &mut s)] {
+        until(alerts, seen, 15, "a vantage_down warning", |a| {
+            !firing(a, "okx", "vantage_down").is_empty()
+        })
+        .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while notified(&sink, "warning").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no warning notified: {:?}",
+            sink.received()
+        );
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Past the group wait and the second instance's peer timeout.
+    actix_rt::time::sleep(Duration::from_secs(4)).await;
+    let warnings = notified(&sink, "warning");
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0]
+            .to_string()
+            .contains("okx unreachable from tokyo"),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        notified(&sink, "critical").is_empty(),
+        "{:#?}",
+        sink.received()
+    );
+
+    // A real outage, from every vantage: exactly one notification from the cluster.
+    singapore_fake.set_mode_for("/api/v5/public/time", Mode::Reset);
+    let started = Instant::now();
+    while notified(&sink, "critical").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "never paged");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "paged {:?} after the second vantage began failing",
+        started.elapsed()
+    );
+    actix_rt::time::sleep(Duration::from_secs(5)).await;
+    let pages = notified(&sink, "critical");
+    assert_eq!(pages.len(), 1, "{pages:#?}");
+    // Both vantages posted it (the same label set), and the cluster sent it once.
+    t.extend(tokyo_alerts.drain().await);
+    s.extend(singapore_alerts.drain().await);
+    assert!(
+        !firing(&t, "okx", "circuit_open").is_empty(),
+        "{:#?}",
+        summary(&t)
+    );
+    assert!(
+        !firing(&s, "okx", "circuit_open").is_empty(),
+        "{:#?}",
+        summary(&s)
+    );
+    tokyo.stop().await;
+    singapore.stop().await;
 }

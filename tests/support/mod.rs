@@ -10,6 +10,7 @@
 //! inside `#[actix::test]`). Dropping the handle stops the server and joins its thread.
 #![allow(dead_code)]
 
+pub mod alertmanager_cluster;
 pub mod fake_alertmanager;
 pub mod fake_api;
 pub mod fake_discord;
