@@ -281,6 +281,7 @@ mod tests {
             triage: None,
             in_reply_to: None,
             group: None,
+            region: "tokyo".into(),
         }
     }
 

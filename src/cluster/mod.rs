@@ -11,6 +11,7 @@
 //! - [`vantage`] and [`quorum`]: pure policy — this vantage's vote, and the quorum's outcome;
 //! - [`gate`]: the actor between the detectors and the Router that applies it;
 //! - [`listen`]: `LISTEN/NOTIFY`, waking the gate;
+//! - [`view`]: every vantage's history and state read back for the API;
 //! - [`stage`]: starting it all on a thread of its own.
 //!
 //! May touch: `crate::messages`, `crate::config`, `crate::error`, `crate::metrics`,
@@ -26,6 +27,7 @@ pub mod rows;
 pub mod schema;
 pub mod stage;
 pub mod vantage;
+pub mod view;
 pub mod writer;
 
 use std::time::Duration;

@@ -21,6 +21,7 @@ const MIGRATION_LOCK: i64 = 0x0065_7877_6174_6368;
 /// Each schema version's statements, in order: version `i + 1` is `MIGRATIONS[i]`.
 pub const MIGRATIONS: &[&str] = &[r"
 CREATE TABLE exwatch_events (
+    seq         bigserial,
     region      text    NOT NULL,
     id          text    NOT NULL,
     record      text    NOT NULL,
@@ -38,7 +39,7 @@ CREATE TABLE exwatch_events (
     written_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (region, id)
 );
-CREATE INDEX exwatch_events_at ON exwatch_events (at_ms DESC, region, id);
+CREATE INDEX exwatch_events_at ON exwatch_events (at_ms DESC, seq DESC);
 CREATE INDEX exwatch_events_exchange ON exwatch_events (exchange, at_ms DESC);
 CREATE TABLE exwatch_deliveries (
     region      text    NOT NULL,

@@ -357,6 +357,11 @@ pub struct StatusBoard {
 }
 
 impl StatusBoard {
+    /// The monitor's region (its vantage's name).
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     /// An empty board for the monitor of `region`, listing `exchanges`' endpoints from the
     /// start (before their first probe).
     pub fn new(region: Name, exchanges: &[ExchangeSettings]) -> Self {
@@ -549,6 +554,7 @@ impl StatusBoard {
             as_of: as_of.map(Timestamp::as_millis),
             region: self.region.to_string(),
             exchanges: out.into_values().collect(),
+            cluster: None,
         }
     }
 }

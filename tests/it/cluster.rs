@@ -242,6 +242,70 @@ async fn cluster_one_vantage_down_is_a_warning_both_down_is_one_critical_down() 
     assert_eq!(counts.len(), 2, "{counts:?}");
     assert_eq!(counts[0].1 as usize, s.len(), "{counts:?}");
     assert_eq!(counts[1].1 as usize, t.len(), "{counts:?}");
+
+    // The API of either instance shows every vantage's events, each with its region.
+    let client = crate::support::client();
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            let mut r = client.get(path).send().await.unwrap();
+            assert!(r.status().is_success(), "{:?}", r.status());
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let api = format!("http://{}/api/v1", singapore.http_addr().unwrap());
+    let all = get(format!("{api}/events?limit=500")).await;
+    let regions = |page: &serde_json::Value| {
+        let mut r: Vec<String> = (page["events"].as_array().unwrap().iter())
+            .map(|e| e["region"].as_str().unwrap().to_owned())
+            .collect();
+        r.sort();
+        r.dedup();
+        r
+    };
+    assert_eq!(regions(&all), ["singapore", "tokyo"], "{all}");
+    assert_eq!(all["events"].as_array().unwrap().len(), t.len() + s.len());
+    let tokyo_only = get(format!("{api}/events?region=tokyo&limit=2")).await;
+    assert_eq!(regions(&tokyo_only), ["tokyo"]);
+    // Paged by the same cursor as the local store's.
+    let cursor = tokyo_only["next_cursor"].as_str().expect("more pages");
+    let next = get(format!(
+        "{api}/events?region=tokyo&limit=500&cursor={cursor}"
+    ))
+    .await;
+    assert_eq!(
+        2 + next["events"].as_array().unwrap().len(),
+        t.len(),
+        "{next}"
+    );
+    let downs = get(format!(
+        "{api}/events?exchange=okx&severity=critical&kind=firing"
+    ))
+    .await;
+    assert!(
+        (downs["events"].as_array().unwrap().iter())
+            .any(|e| e["detector"] == "circuit_open" && e["region"] == "tokyo"),
+        "{downs}"
+    );
+    // Every vantage's state, and the quorum's verdict, in the status of either.
+    let status = get(format!("{api}/status")).await;
+    let cluster = &status["cluster"];
+    assert_eq!(cluster["quorum"], 2, "{status}");
+    assert_eq!(cluster["shared"], true, "{status}");
+    let vantages: Vec<&str> = (cluster["vantages"].as_array().unwrap().iter())
+        .map(|v| v["region"].as_str().unwrap())
+        .collect();
+    assert_eq!(vantages, ["singapore", "tokyo"], "{status}");
+    assert!(
+        (cluster["exchanges"].as_array().unwrap().iter())
+            .any(|x| x["exchange"] == "okx" && x["state"] == "up"),
+        "{status}"
+    );
+    let one = get(format!("{api}/status?region=tokyo")).await;
+    assert_eq!(one["cluster"]["vantages"].as_array().unwrap().len(), 1);
+    let table = exwatch::status::render_table(&serde_json::from_value(status).unwrap());
+    assert!(table.contains("VANTAGE"), "{table}");
+    assert!(table.contains("tokyo"), "{table}");
     tokyo.stop().await;
     singapore.stop().await;
 }

@@ -57,6 +57,10 @@ use crate::status::view as status_view;
         status_view::WindowStats,
         status_view::ChartPoint,
         status_view::OpenAnomaly,
+        status_view::ClusterStatus,
+        status_view::ClusterExchange,
+        status_view::VantageStatus,
+        status_view::VantageVerdict,
         crate::reload::ReloadReport,
     )),
     modifiers(&BearerAuth)
