@@ -578,7 +578,7 @@ async fn cluster_writer_sustains_thousands_of_rows_a_second_and_writes_each_once
     let started = Instant::now();
     let task = actix_rt::spawn(writer.run());
     let deadline = started + Duration::from_secs(120);
-    while backlog.len() > 0 || !health.is_up() {
+    while !backlog.is_empty() || !health.is_up() {
         assert!(Instant::now() < deadline, "backlog {}", backlog.len());
         actix_rt::time::sleep(Duration::from_millis(20)).await;
     }
@@ -589,7 +589,7 @@ async fn cluster_writer_sustains_thousands_of_rows_a_second_and_writes_each_once
     );
     // The same rows again (a batch retried after a failure): nothing doubles.
     backlog.push((0..1000).map(event));
-    while backlog.len() > 0 {
+    while !backlog.is_empty() {
         actix_rt::time::sleep(Duration::from_millis(20)).await;
     }
     task.abort();
