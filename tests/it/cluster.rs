@@ -610,3 +610,67 @@ async fn cluster_writer_sustains_thousands_of_rows_a_second_and_writes_each_once
         .get(0);
     assert_eq!(v, 1);
 }
+
+/// A URL whose password must never be shown.
+const PASSWORD: &str = "s3cret-pw-never-shown";
+
+#[actix::test]
+async fn cluster_postgres_unreachable_at_start_still_starts_and_never_shows_the_password() {
+    // No server at all: a closed loopback port (needs no PostgreSQL installed).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("postgres://exwatch:{PASSWORD}@127.0.0.1:{port}/exwatch");
+    let mut settings = crate::support::test_settings();
+    settings.cluster = Some(ClusterSettings::new(url));
+    let alerts = Collected::<Alert>::start();
+    let monitor = Monitor::builder(settings)
+        .alert_recipient("test", Severity::Info, alerts.recipient())
+        .start()
+        .expect("starts without PostgreSQL");
+    let mut alerts = alerts;
+    fire(&monitor, "okx", 0);
+    assert_eq!(&*alerts.next(5).await.exchange, "okx", "alerts go out");
+    let base = format!("http://{}", monitor.http_addr().unwrap());
+    let client = crate::support::client();
+    for path in ["/readyz", "/api/v1/status", "/api/v1/events"] {
+        let mut r = client.get(format!("{base}{path}")).send().await.unwrap();
+        let body = String::from_utf8_lossy(&r.body().await.unwrap()).into_owned();
+        assert!(!body.contains(PASSWORD), "{path}: {body}");
+        match path {
+            "/readyz" => {
+                assert_eq!(r.status().as_u16(), 200, "{body}");
+                assert!(body.contains(r#""up":false"#), "{body}");
+            }
+            "/api/v1/status" => assert!(body.contains(r#""shared":false"#), "{body}"),
+            _ => assert_eq!(r.status().as_u16(), 503, "{body}"),
+        }
+    }
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn cluster_a_schema_newer_than_this_exwatch_is_refused_at_start() {
+    let Some(url) = database("cluster_newer").await else {
+        return;
+    };
+    connect(&url)
+        .await
+        .batch_execute(
+            "CREATE TABLE exwatch_schema (version integer NOT NULL); \
+             INSERT INTO exwatch_schema VALUES (99)",
+        )
+        .await
+        .unwrap();
+    // The test server trusts loopback: the password is taken and ignored.
+    let url = url.replacen("://exwatch@", &format!("://exwatch:{PASSWORD}@"), 1);
+    let mut settings = crate::support::test_settings();
+    settings.cluster = Some(ClusterSettings::new(url));
+    let err = match Monitor::builder(settings).start() {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a newer schema must be refused"),
+    };
+    assert!(err.contains("schema version 99"), "{err}");
+    assert!(err.contains("upgrade exwatch"), "{err}");
+    assert!(!err.contains(PASSWORD), "{err}");
+}
