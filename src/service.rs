@@ -977,9 +977,13 @@ impl MonitorBuilder {
             arbiters: arbiters.into_vec(),
             metrics,
             store_closed: store.closed,
+            cluster,
         })
     }
 }
+
+/// How long [`MonitorHandle::stop`] waits for the cluster's backlog to reach PostgreSQL.
+const CLUSTER_FLUSH_WAIT: Duration = Duration::from_secs(3);
 
 /// A running monitor.
 pub struct MonitorHandle {
@@ -992,6 +996,8 @@ pub struct MonitorHandle {
     arbiters: Vec<Arbiter>,
     metrics: Arc<Metrics>,
     store_closed: StoreClosed,
+    /// `[cluster]`, when configured.
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 impl MonitorHandle {
@@ -1157,6 +1163,23 @@ impl MonitorHandle {
             .is_err()
         {
             tracing::warn!("The event store did not answer within {STORE_CLOSE_WAIT:?}.");
+        }
+        if let Some(cluster) = &self.cluster {
+            // What the store mirrored is in the backlog now: give the writer a moment to
+            // send it while PostgreSQL answers (the SQLite outbox keeps it regardless).
+            let deadline = tokio::time::Instant::now() + CLUSTER_FLUSH_WAIT;
+            while cluster.health.is_up()
+                && cluster.backlog.has_rows()
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if cluster.backlog.has_rows() {
+                tracing::warn!(
+                    rows = cluster.backlog.len(),
+                    "Stopping with rows not yet written to the shared PostgreSQL."
+                );
+            }
         }
         let MonitorHandle {
             detectors,

@@ -96,6 +96,12 @@ impl Backlog {
         q.rows.len() + q.in_flight
     }
 
+    /// Rows wait (those being written included); the verdicts aside.
+    pub fn has_rows(&self) -> bool {
+        let q = self.rows.lock();
+        !q.rows.is_empty() || q.in_flight > 0
+    }
+
     /// Nothing waiting.
     pub fn is_empty(&self) -> bool {
         let q = self.rows.lock();
