@@ -530,6 +530,8 @@ pub(crate) struct Topology {
     probes: ProbeStage,
     channels: ChannelStage,
     triage: TriageStage,
+    /// `[cluster]`'s gate, told when the exchanges change.
+    cluster_gate: Option<Addr<crate::cluster::ClusterGate>>,
 }
 
 impl Apply for Topology {
@@ -572,6 +574,10 @@ impl Apply for Topology {
                 }
             }
             self.status.reshape(&new.exchanges);
+            if let Some(gate) = &self.cluster_gate {
+                let names = new.exchanges.iter().map(|x| x.name.to_string()).collect();
+                gate.do_send(crate::cluster::gate::Exchanges(names));
+            }
         }
         if !plan.series_removed.is_empty() {
             // Their open incidents get one resolved alert each; nothing keeps their series.
@@ -949,6 +955,7 @@ impl MonitorBuilder {
             probes,
             channels,
             triage,
+            cluster_gate: cluster.as_ref().map(|c| c.gate.clone()),
         }));
         let reloader = Arc::new(Reloader::new(self.source, topology.clone(), &metrics));
 

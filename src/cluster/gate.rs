@@ -42,6 +42,11 @@ pub const TICK: Duration = Duration::from_secs(1);
 #[rtype(result = "()")]
 pub struct Wake;
 
+/// The exchanges this vantage probes changed (a live reload).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Exchanges(pub Vec<String>);
+
 /// Every vantage's votes as read from PostgreSQL (other vantages only; this one's is local).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
@@ -344,6 +349,18 @@ impl Handler<Resolved> for ClusterGate {
             self.changed();
         }
         self.out.resolved.do_send(r);
+    }
+}
+
+impl Handler<Exchanges> for ClusterGate {
+    type Result = ();
+
+    fn handle(&mut self, Exchanges(names): Exchanges, _: &mut Context<Self>) {
+        self.vantage.set_exchanges(names, Timestamp::now());
+        // A removed exchange's series is forgotten by the Router (its open incident resolved).
+        let kept: Vec<String> = self.vantage.exchanges().cloned().collect();
+        self.told.retain(|x, _| kept.contains(x));
+        self.changed();
     }
 }
 

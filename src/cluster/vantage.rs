@@ -37,6 +37,18 @@ impl Vantage {
         self.exchanges.keys()
     }
 
+    /// The exchanges probed now are `exchanges` (a reload): those kept keep their verdicts,
+    /// new ones are up since `at`, the others are forgotten.
+    pub fn set_exchanges(&mut self, exchanges: impl IntoIterator<Item = String>, at: Timestamp) {
+        let old = std::mem::take(&mut self.exchanges);
+        self.exchanges = (exchanges.into_iter())
+            .map(|x| {
+                let v = old.get(&x).copied().unwrap_or((false, at));
+                (x, v)
+            })
+            .collect();
+    }
+
     /// `exchange`'s breaker opened (`down`) or closed here at `at`; answers whether that
     /// changed anything.
     pub fn set_down(&mut self, exchange: &str, down: bool, at: Timestamp) -> bool {
@@ -103,6 +115,22 @@ mod tests {
         assert!(v.self_healthy());
         assert!(v.set_canaries_down(true));
         assert!(!v.self_healthy());
+    }
+
+    #[test]
+    fn vantage_reload_keeps_verdicts_of_kept_exchanges_and_forgets_the_others() {
+        let mut v = Vantage::new(["okx".into(), "binance".into()], Timestamp(0));
+        v.set_down("okx", true, Timestamp(5));
+        v.set_exchanges(["okx".into(), "kraken".into()], Timestamp(9));
+        let r = v.verdicts();
+        let names: Vec<&str> = r.verdicts.iter().map(|x| x.exchange.as_str()).collect();
+        assert_eq!(names, ["kraken", "okx"]);
+        assert_eq!(r.verdicts[1].state, VerdictState::Down);
+        assert_eq!(
+            (r.verdicts[0].state, r.verdicts[0].observed_ms),
+            (VerdictState::Up, 9)
+        );
+        assert!(!v.knows("binance"));
     }
 
     #[test]

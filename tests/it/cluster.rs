@@ -56,6 +56,23 @@ fn vantage_posting(
     quorum: usize,
     alertmanagers: Vec<String>,
 ) -> (MonitorHandle, Collected<Alert>) {
+    let settings = vantage_settings(region, fake, url, quorum, alertmanagers);
+    let alerts = Collected::<Alert>::start();
+    let monitor = Monitor::builder(settings)
+        .alert_recipient("test", Severity::Info, alerts.recipient())
+        .start()
+        .expect("monitor starts");
+    (monitor, alerts)
+}
+
+/// The settings of [`vantage_posting`].
+fn vantage_settings(
+    region: &str,
+    fake: &FakeExchange,
+    url: &str,
+    quorum: usize,
+    alertmanagers: Vec<String>,
+) -> Settings {
     let exchange = |name: &str, path: &str, check| ExchangeSettings {
         name: name.into(),
         max_connections: 2,
@@ -91,12 +108,7 @@ fn vantage_posting(
             }),
         });
     }
-    let alerts = Collected::<Alert>::start();
-    let monitor = Monitor::builder(settings)
-        .alert_recipient("test", Severity::Info, alerts.recipient())
-        .start()
-        .expect("monitor starts");
-    (monitor, alerts)
+    settings
 }
 
 /// Collects alerts until `done` holds of them, or panics after `secs`.
@@ -673,4 +685,49 @@ async fn cluster_a_schema_newer_than_this_exwatch_is_refused_at_start() {
     assert!(err.contains("schema version 99"), "{err}");
     assert!(err.contains("upgrade exwatch"), "{err}");
     assert!(!err.contains(PASSWORD), "{err}");
+}
+
+#[actix::test]
+async fn cluster_a_reload_changes_the_exchanges_this_vantage_votes_on() {
+    let Some(url) = database("cluster_reload").await else {
+        return;
+    };
+    let fake = FakeExchange::start();
+    let settings = vantage_settings("tokyo", &fake, &url, 2, Vec::new());
+    let (monitor, _alerts) = vantage("tokyo", &fake, &url, 2);
+    let db = connect(&url).await;
+    verdicts_become(&db, &["binance", "okx"]).await;
+    // bybit added, okx removed.
+    let mut next = settings.clone();
+    next.exchanges.retain(|x| &*x.name != "okx");
+    let mut bybit = next.exchanges[0].clone();
+    bybit.name = "bybit".into();
+    bybit.endpoints[0].url = fake.url("/v5/market/time");
+    bybit.endpoints[0].check = CheckProfile::Bybit;
+    next.exchanges.push(bybit);
+    next.exchanges.sort_by(|a, b| a.name.cmp(&b.name));
+    let report = monitor.apply(next);
+    assert!(report.needs_restart.is_empty(), "{report:?}");
+    verdicts_become(&db, &["binance", "bybit"]).await;
+    monitor.stop().await;
+}
+
+/// Waits until tokyo's verdicts in PostgreSQL are on `want`'s exchanges.
+async fn verdicts_become(db: &tokio_postgres::Client, want: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = db
+            .query(
+                "SELECT exchange FROM exwatch_verdicts WHERE region = 'tokyo' ORDER BY 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        let got: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "verdicts {got:?}, want {want:?}");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
 }
