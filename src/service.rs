@@ -665,7 +665,13 @@ impl StoreStage {
         let (addr, closed) = match mirror {
             // [cluster]: every stored event is copied to the shared PostgreSQL's backlog.
             Some(sink) => {
-                let db = crate::store::Mirrored::new(db, sink);
+                let mut db = crate::store::Mirrored::new(db, sink);
+                // What an earlier run could not send (the shared store away, then a stop).
+                let n = db.resync(crate::cluster::RESYNC_ALERTS)?;
+                tracing::debug!(
+                    alerts = n,
+                    "Stored alerts offered to the shared store again."
+                );
                 StoreActor::start_locked(db, lock, supervision, metrics)?
             }
             None => StoreActor::start_locked(db, lock, supervision, metrics)?,

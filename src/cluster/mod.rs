@@ -39,6 +39,11 @@ pub use writer::Health;
 
 use crate::config::Secret;
 
+/// How many of the newest locally stored alerts each start offers the shared PostgreSQL
+/// again (written once: the insert ignores an alert id it holds), so that alerts an earlier
+/// run stored while PostgreSQL was away, and stopped before it was back, still reach it.
+pub const RESYNC_ALERTS: usize = 10_000;
+
 /// What can go wrong with the shared PostgreSQL.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {

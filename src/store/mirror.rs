@@ -68,6 +68,25 @@ impl<B: Backend> Mirrored<B> {
     pub fn new(inner: B, sink: Arc<dyn MirrorSink>) -> Self {
         Self { inner, sink }
     }
+
+    /// Hands the sink the newest `limit` alerts already stored, oldest first: what an
+    /// earlier run stored while the shared store was away (or stopped before it was back)
+    /// reaches it now. The sink's store must take them idempotently (by alert id). Answers
+    /// how many.
+    pub fn resync(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let mut alerts = self.inner.recent_alerts(limit)?;
+        alerts.reverse();
+        let n = alerts.len();
+        for alert in alerts {
+            let silenced = self.inner.silenced(&alert.id)?;
+            self.sink.push(Mirror::Alert {
+                alert,
+                channels: Vec::new(),
+                silenced,
+            });
+        }
+        Ok(n)
+    }
 }
 
 impl<B: Backend> Backend for Mirrored<B> {

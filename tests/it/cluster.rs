@@ -731,3 +731,57 @@ async fn verdicts_become(db: &tokio_postgres::Client, want: &[&str]) {
         actix_rt::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[actix::test]
+async fn cluster_alerts_stored_while_postgres_was_away_reach_it_after_a_restart() {
+    let Some(url) = database("cluster_restart").await else {
+        return;
+    };
+    let proxy = Proxy::to(&url);
+    proxy.cut();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("exwatch.db").display().to_string();
+    let start = |url: String| {
+        let mut settings = crate::support::test_settings();
+        settings.store.path = store.clone();
+        settings.monitor.region = "frankfurt".into();
+        settings.cluster = Some(ClusterSettings::new(url));
+        let alerts = Collected::<Alert>::start();
+        let monitor = Monitor::builder(settings)
+            .alert_recipient("test", Severity::Info, alerts.recipient())
+            .start()
+            .expect("monitor starts");
+        (monitor, alerts)
+    };
+    // PostgreSQL away for the whole first run.
+    let (first, mut alerts) = start(via(&url, proxy.addr()));
+    let mut ids = Vec::new();
+    for (i, x) in ["x1", "x2"].iter().enumerate() {
+        fire(&first, x, i as i64);
+        ids.push(alerts.next(5).await.id.to_string());
+    }
+    first.drain().await;
+    first.stop().await;
+
+    // Back, and a new run on the same store: the alerts reach PostgreSQL.
+    proxy.restore();
+    let (second, _alerts) = start(via(&url, proxy.addr()));
+    let db = connect(&url).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let n: i64 = db
+            .query_one(
+                "SELECT count(*) FROM exwatch_events WHERE region = 'frankfurt' AND id = ANY($1)",
+                &[&ids],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if n == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{n} of 2 alerts in PostgreSQL");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    second.stop().await;
+}
