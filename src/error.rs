@@ -40,6 +40,10 @@ pub enum Error {
     /// The event store could not be opened or migrated.
     #[error("cannot start exwatch: {0}")]
     Store(StoreError),
+    /// The shared PostgreSQL of `[cluster]` is refused (its schema is newer than this
+    /// binary knows, or its URL does not parse).
+    #[error("cannot start exwatch: {0}")]
+    Cluster(String),
     /// Another monitor, in this process or another, runs on the same event store file: a
     /// store belongs to one running monitor at a time (see [`crate::store::StoreLock`]).
     #[error(

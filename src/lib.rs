@@ -107,6 +107,7 @@
 pub mod channel;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod detect;

@@ -114,6 +114,10 @@ enum Command {
         /// How many events at most (1 to 500; the server's default is 100).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
         limit: Option<u32>,
+        /// Only the events this vantage (`[monitor] region`) stored: with `[cluster]`, every
+        /// vantage's are listed.
+        #[arg(long)]
+        region: Option<String>,
         /// The instance's base URL (`http://127.0.0.1:9898`); default: the `[http] listen`
         /// of --config, or of the embedded default.
         #[arg(long, conflicts_with = "config")]
@@ -185,6 +189,7 @@ fn main() -> ExitCode {
             severity,
             kind,
             limit,
+            region,
             url,
             config,
             timeout,
@@ -198,6 +203,7 @@ fn main() -> ExitCode {
                 severity,
                 kind,
                 limit,
+                region,
             };
             events(&args, url, config.as_deref(), timeout)
         }

@@ -25,6 +25,7 @@ use crate::channel::registry::{MakeChannel, MakeContext};
 use crate::channel::{
     Channel, ChannelActor, ChannelKind, ChannelSettings, Flush, ReplaceChannel, RetireChannel,
 };
+use crate::cluster::{ClusterStage, GateOutputs};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
 use crate::error::{ConfigError, Error};
 use crate::messages::{
@@ -531,6 +532,8 @@ pub(crate) struct Topology {
     streams: Vec<Addr<crate::probe::stream::StreamActor>>,
     channels: ChannelStage,
     triage: TriageStage,
+    /// `[cluster]`'s gate, told when the exchanges change.
+    cluster_gate: Option<Addr<crate::cluster::ClusterGate>>,
 }
 
 impl Apply for Topology {
@@ -573,6 +576,10 @@ impl Apply for Topology {
                 }
             }
             self.status.reshape(&new.exchanges);
+            if let Some(gate) = &self.cluster_gate {
+                let names = new.exchanges.iter().map(|x| x.name.to_string()).collect();
+                gate.do_send(crate::cluster::gate::Exchanges(names));
+            }
         }
         if !plan.series_removed.is_empty() {
             // Their open incidents get one resolved alert each; nothing keeps their series.
@@ -646,13 +653,31 @@ struct StoreStage {
 }
 
 impl StoreStage {
-    fn open(settings: &Settings, metrics: &Arc<Metrics>) -> Result<Self, Error> {
+    fn open(
+        settings: &Settings,
+        metrics: &Arc<Metrics>,
+        mirror: Option<Arc<dyn crate::store::MirrorSink>>,
+    ) -> Result<Self, Error> {
         // One running monitor per store file: claimed before the file is even opened.
         let lock = StoreLock::acquire(&settings.store.path)?;
         let mut db = SqliteStore::open(&settings.store.path)?;
         // Silences persist: those not over yet are in force again from the start.
         let silences = db.open_silences(crate::messages::Timestamp::now())?;
-        let (addr, closed) = StoreActor::start_locked(db, lock, &settings.supervision, metrics)?;
+        let supervision = &settings.supervision;
+        let (addr, closed) = match mirror {
+            // [cluster]: every stored event is copied to the shared PostgreSQL's backlog.
+            Some(sink) => {
+                let mut db = crate::store::Mirrored::new(db, sink);
+                // What an earlier run could not send (the shared store away, then a stop).
+                let n = db.resync(crate::cluster::RESYNC_ALERTS)?;
+                tracing::debug!(
+                    alerts = n,
+                    "Stored alerts offered to the shared store again."
+                );
+                StoreActor::start_locked(db, lock, supervision, metrics)?
+            }
+            None => StoreActor::start_locked(db, lock, supervision, metrics)?,
+        };
         let link = StoreLink::new(&addr);
         Ok(Self {
             addr,
@@ -668,6 +693,8 @@ struct Arbiters {
     probes: Vec<Arbiter>,
     pipeline: Arbiter,
     channels: Arbiter,
+    /// `[cluster]`'s own thread (writer, listener, gate), when configured.
+    cluster: Option<Arbiter>,
 }
 
 impl Arbiters {
@@ -676,6 +703,7 @@ impl Arbiters {
             probes: (0..probe_threads.max(1)).map(|_| Arbiter::new()).collect(),
             pipeline: Arbiter::new(),
             channels: Arbiter::new(),
+            cluster: None,
         }
     }
 
@@ -683,6 +711,7 @@ impl Arbiters {
         self.probes
             .into_iter()
             .chain([self.pipeline, self.channels])
+            .chain(self.cluster)
             .collect()
     }
 }
@@ -723,7 +752,7 @@ fn start_router(
 fn start_detectors(
     settings: &Settings,
     arbiter: &ArbiterHandle,
-    router: &Addr<RouterActor>,
+    outputs: DetectorOutputs,
     store: &StoreStage,
     status: Arc<StatusBoard>,
     metrics: &Arc<Metrics>,
@@ -732,10 +761,7 @@ fn start_detectors(
         arbiter.clone(),
         settings.detect.clone(),
         settings.supervision.clone(),
-        DetectorOutputs {
-            anomalies: router.clone().recipient(),
-            resolved: router.clone().recipient(),
-        },
+        outputs,
         metrics.clone(),
     )
     .baselines(BaselineLink::new(&store.addr))
@@ -823,9 +849,33 @@ impl MonitorBuilder {
     pub fn start(self) -> Result<MonitorHandle, Error> {
         let settings = with_clock_windows(self.settings);
         let metrics = Arc::new(Metrics::new());
-        let store = StoreStage::open(&settings, &metrics)?;
-        let arbiters = Arbiters::new(settings.monitor.probe_threads);
+        let cluster_stage = (settings.cluster.as_ref())
+            .map(|c| ClusterStage::prepare(c, &metrics))
+            .transpose()
+            .map_err(|e| {
+                let url = &settings.cluster.as_ref().expect("cluster").postgres_url;
+                Error::Cluster(crate::cluster::redact(url, &e))
+            })?;
+        let mirror =
+            (cluster_stage.as_ref()).map(|c| c.sink() as Arc<dyn crate::store::MirrorSink>);
+        let store = StoreStage::open(&settings, &metrics, mirror)?;
+        let mut arbiters = Arbiters::new(settings.monitor.probe_threads);
         let router = start_router(&settings, &arbiters.pipeline.handle(), &store, &metrics);
+        let cluster = match cluster_stage {
+            None => None,
+            Some(stage) => {
+                let exchanges = settings.exchanges.iter().map(|x| x.name.to_string());
+                let out = GateOutputs {
+                    anomalies: router.clone().recipient(),
+                    resolved: router.clone().recipient(),
+                };
+                let (cluster, arbiter) = stage
+                    .start(&settings.monitor.region, exchanges.collect(), out)
+                    .map_err(|e| Error::Cluster(e.to_string()))?;
+                arbiters.cluster = Some(arbiter);
+                Some(cluster)
+            }
+        };
         let escalate: Recipient<Anomaly> = router.clone().recipient();
 
         let mut channels = ChannelStage {
@@ -864,10 +914,21 @@ impl MonitorBuilder {
             settings.monitor.region.clone(),
             &settings.exchanges,
         ));
+        let outputs = match &cluster {
+            // [cluster]: the detectors' verdicts on the exchanges pass through the gate.
+            Some(c) => DetectorOutputs {
+                anomalies: c.gate.clone().recipient(),
+                resolved: c.gate.clone().recipient(),
+            },
+            None => DetectorOutputs {
+                anomalies: router.clone().recipient(),
+                resolved: router.clone().recipient(),
+            },
+        };
         let detectors = start_detectors(
             &settings,
             &arbiters.pipeline.handle(),
-            &router,
+            outputs,
             &store,
             status.clone(),
             &metrics,
@@ -916,6 +977,7 @@ impl MonitorBuilder {
             streams,
             channels,
             triage,
+            cluster_gate: cluster.as_ref().map(|c| c.gate.clone()),
         }));
         let reloader = Arc::new(Reloader::new(self.source, topology.clone(), &metrics));
 
@@ -927,6 +989,7 @@ impl MonitorBuilder {
                 token: http.token.clone(),
                 status,
                 reloader: reloader.clone(),
+                cluster: cluster.clone(),
             };
             Some(server::start(&http, state)?)
         } else {
@@ -943,9 +1006,13 @@ impl MonitorBuilder {
             arbiters: arbiters.into_vec(),
             metrics,
             store_closed: store.closed,
+            cluster,
         })
     }
 }
+
+/// How long [`MonitorHandle::stop`] waits for the cluster's backlog to reach PostgreSQL.
+const CLUSTER_FLUSH_WAIT: Duration = Duration::from_secs(3);
 
 /// A running monitor.
 pub struct MonitorHandle {
@@ -958,6 +1025,8 @@ pub struct MonitorHandle {
     arbiters: Vec<Arbiter>,
     metrics: Arc<Metrics>,
     store_closed: StoreClosed,
+    /// `[cluster]`, when configured.
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 impl MonitorHandle {
@@ -1127,6 +1196,23 @@ impl MonitorHandle {
             .is_err()
         {
             tracing::warn!("The event store did not answer within {STORE_CLOSE_WAIT:?}.");
+        }
+        if let Some(cluster) = &self.cluster {
+            // What the store mirrored is in the backlog now: give the writer a moment to
+            // send it while PostgreSQL answers (the SQLite outbox keeps it regardless).
+            let deadline = tokio::time::Instant::now() + CLUSTER_FLUSH_WAIT;
+            while cluster.health.is_up()
+                && cluster.backlog.has_rows()
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if cluster.backlog.has_rows() {
+                tracing::warn!(
+                    rows = cluster.backlog.len(),
+                    "Stopping with rows not yet written to the shared PostgreSQL."
+                );
+            }
         }
         let MonitorHandle {
             detectors,

@@ -48,6 +48,9 @@ pub struct EventsArgs {
     /// Page size, 1..=500.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// Only this vantage's events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// Why the events could not be shown.
@@ -187,10 +190,18 @@ pub fn render(page: &EventsPage) -> String {
         "TITLE",
         "DELIVERY",
     ];
+    // Events of several vantages ([cluster]): each series says whose it is.
+    let regions = (page.events.iter()).any(|e| e.region != page.events[0].region);
     let rows: Vec<[String; 7]> = page
         .events
         .iter()
         .map(|e| {
+            let series = format!("{}/{}/{}", e.exchange, e.endpoint, e.metric);
+            let series = if regions {
+                format!("{series} @{}", e.region)
+            } else {
+                series
+            };
             let mut kind = e.kind.as_str().to_owned();
             if e.acked {
                 kind.push_str(" (acked)");
@@ -199,7 +210,7 @@ pub fn render(page: &EventsPage) -> String {
                 utc(e.at),
                 kind,
                 e.severity.as_str().to_owned(),
-                clean(&format!("{}/{}/{}", e.exchange, e.endpoint, e.metric), 60),
+                clean(&series, 80),
                 clean(&e.detector, 30),
                 clean(&e.title, TITLE_WIDTH),
                 delivery_summary(e),
@@ -281,7 +292,26 @@ mod tests {
             triage: None,
             in_reply_to: None,
             group: None,
+            region: "tokyo".into(),
         }
+    }
+
+    #[test]
+    fn render_names_the_vantage_of_each_event_when_there_are_several() {
+        let mut other = event("okx down");
+        other.region = "singapore".into();
+        let page = EventsPage {
+            events: vec![event("okx down"), other],
+            next_cursor: None,
+        };
+        let text = render(&page);
+        assert!(text.contains("okx/time/clock_skew_ms @tokyo"), "{text}");
+        assert!(text.contains("okx/time/clock_skew_ms @singapore"), "{text}");
+        let one = render(&EventsPage {
+            events: vec![event("okx down")],
+            next_cursor: None,
+        });
+        assert!(!one.contains('@'), "{one}");
     }
 
     #[test]

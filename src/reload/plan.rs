@@ -10,7 +10,8 @@ use crate::settings::Settings;
 
 /// The keys a running monitor cannot change in place: the listener, the store file, the
 /// region every series and alert is labelled with, the probe threads, the restart budgets,
-/// the canaries (their probe starts with the monitor), the market-data streams.
+/// the canaries (their probe starts with the monitor), the market-data streams, the cluster
+/// (its connection and tasks).
 /// A reload that changes one reports it and keeps the running value.
 pub const NEEDS_RESTART: &[&str] = &[
     "http.listen",
@@ -22,6 +23,7 @@ pub const NEEDS_RESTART: &[&str] = &[
     "supervision",
     "monitor.canaries",
     "exchanges.*.endpoints.* (kind = \"stream\")",
+    "cluster",
 ];
 
 /// Named things added, removed and changed.
@@ -142,6 +144,7 @@ pub fn plan(old: &Settings, new: &Settings) -> Plan {
         old.supervision != new.supervision,
         old.monitor.canaries != new.monitor.canaries,
         old.streams != new.streams,
+        old.cluster != new.cluster,
     ];
     let series_removed = removed_series(old, new);
     Plan {
@@ -191,6 +194,7 @@ pub fn effective(old: &Settings, mut new: Settings) -> Settings {
     new.supervision = old.supervision.clone();
     new.monitor.canaries = old.monitor.canaries.clone();
     new.streams = old.streams.clone();
+    new.cluster = old.cluster.clone();
     new
 }
 

@@ -994,6 +994,7 @@ pub fn headline(detector: &str) -> &str {
         "stream_frozen" => "stream frozen",
         "stream_gap" => "stream sequence gap",
         "stream_churn" => "stream reconnecting too often",
+        "vantage_down" => "unreachable from some vantages",
         "baseline_p90" => "p90 latency above its learned baseline",
         "baseline_4xx" => "4xx errors above their learned baseline",
         "baseline_5xx" => "5xx errors above their learned baseline",

@@ -29,6 +29,30 @@ pub struct Health {
     /// Why not ready, when not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// With `[cluster]`: whether the shared PostgreSQL answers. Its absence never makes the
+    /// instance unready: alerting is local-first, and writes queue until it is back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterHealth>,
+}
+
+/// The shared PostgreSQL as `/readyz` reports it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClusterHealth {
+    /// The last write (or connection) succeeded.
+    pub up: bool,
+    /// Rows waiting to be written to it.
+    pub backlog: usize,
+    /// Why it is not up, when not (the URL never appears).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+fn cluster_health(state: &AppState) -> Option<ClusterHealth> {
+    state.cluster.as_ref().map(|c| ClusterHealth {
+        up: c.health.is_up(),
+        backlog: c.backlog.len(),
+        reason: c.health.reason(),
+    })
 }
 
 /// The process answers.
@@ -38,6 +62,7 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
         reason: None,
+        cluster: None,
     })
 }
 
@@ -51,12 +76,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(Health {
             status: "ok",
             reason: None,
+            cluster: cluster_health(&state),
         }),
         Err(reason) => {
             tracing::warn!(%reason, "Not ready.");
             HttpResponse::ServiceUnavailable().json(Health {
                 status: "unavailable",
                 reason: Some(reason),
+                cluster: cluster_health(&state),
             })
         }
     }

@@ -57,6 +57,8 @@ pub struct AppState {
     pub status: Arc<StatusBoard>,
     /// Live reload (`POST /-/reload`).
     pub reloader: Arc<crate::reload::Reloader>,
+    /// `[cluster]`: the shared history and state the API reads, when configured.
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 /// A running server.

@@ -32,6 +32,7 @@ mod validate;
 use serde::Serialize;
 
 pub use crate::channel::registry::ChannelSettings;
+pub use crate::cluster::ClusterSettings;
 pub use crate::config::*;
 pub use crate::detect::config::*;
 pub use crate::probe::stream::config::{StreamChannel, StreamSettings, Venue};
@@ -74,6 +75,8 @@ pub struct Settings {
     /// `[rules.<name>]`, sorted by name.
     #[serde(serialize_with = "ser_named")]
     pub rules: Vec<RuleSettings>,
+    /// `[cluster]`: several vantages sharing one history; `None` runs alone.
+    pub cluster: Option<ClusterSettings>,
 }
 
 impl crate::config::Named for ChannelSettings {

@@ -24,6 +24,7 @@ pub(crate) fn validate(
 ) -> Result<Settings, Vec<Problem>> {
     let problems = Problems::default();
     let mut t = Table::root(root, &problems);
+    let cluster = t.has("cluster");
     let settings = Settings {
         monitor: monitor(t.table("monitor")),
         http: http(t.table("http"), env),
@@ -38,6 +39,7 @@ pub(crate) fn validate(
         supervision: supervision(t.table("supervision")),
         shutdown: shutdown(t.table("shutdown")),
         rules: crate::detect::config::rules(t.table("rules")),
+        cluster: crate::cluster::config::validate(cluster, t.table("cluster"), env),
     };
     let mut streams = Vec::new();
     let exchanges = probe::exchanges(t.table("exchanges"), &settings.defaults, &mut streams);

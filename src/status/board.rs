@@ -382,6 +382,11 @@ impl StatusBoard {
             .remove(&(exchange.clone(), endpoint.clone()));
     }
 
+    /// The monitor's region (its vantage's name).
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     /// An empty board for the monitor of `region`, listing `exchanges`' endpoints from the
     /// start (before their first probe).
     pub fn new(region: Name, exchanges: &[ExchangeSettings]) -> Self {
@@ -588,6 +593,7 @@ impl StatusBoard {
             region: self.region.to_string(),
             exchanges: out.into_values().collect(),
             streams: self.streams.lock().values().cloned().collect(),
+            cluster: None,
         }
     }
 }

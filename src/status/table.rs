@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::view::{StatusReport, WindowStats};
+use super::view::{ClusterStatus, StatusReport, WindowStats};
 use crate::messages::Timestamp;
 
 /// The endpoint table and the open anomalies, for a terminal.
@@ -146,7 +146,57 @@ pub fn render_table(report: &StatusReport) -> String {
         }
         write_rows(&mut out, &rows);
     }
+    if let Some(c) = &report.cluster {
+        render_cluster(&mut out, c);
+    }
     out
+}
+
+/// The vantages of a `[cluster]` and the quorum's verdicts.
+fn render_cluster(out: &mut String, c: &ClusterStatus) {
+    if !c.shared {
+        let why = c.error.as_deref().unwrap_or("unknown");
+        let _ = writeln!(
+            out,
+            "\nCluster: the shared PostgreSQL did not answer ({why})."
+        );
+        return;
+    }
+    let verdicts: Vec<String> = (c.exchanges.iter())
+        .map(|x| match x.state.as_str() {
+            "up" => format!("{} up", x.exchange),
+            s => format!("{} {s} from {}", x.exchange, x.down_from.join(", ")),
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nCluster (quorum {}): {}",
+        c.quorum,
+        if verdicts.is_empty() {
+            "no verdicts yet".to_owned()
+        } else {
+            verdicts.join("; ")
+        }
+    );
+    let mut rows: Vec<[String; 4]> =
+        vec![["VANTAGE", "SELF", "LAST SEEN", "VERDICTS"].map(str::to_owned)];
+    for v in &c.vantages {
+        let own = match (v.fresh, v.self_healthy) {
+            (false, _) => "stale",
+            (true, false) => "unhealthy",
+            (true, true) => "healthy",
+        };
+        let verdicts: Vec<String> = (v.exchanges.iter())
+            .map(|x| format!("{} {}", x.exchange, x.state))
+            .collect();
+        rows.push([
+            v.region.clone(),
+            own.to_owned(),
+            format!("{:.1} s ago", v.last_seen_ms_ago as f64 / 1000.0),
+            verdicts.join(", "),
+        ]);
+    }
+    write_rows(out, &rows);
 }
 
 fn ms(v: Option<f64>) -> String {
@@ -209,6 +259,7 @@ mod tests {
             generated_at: 0,
             as_of: Some(1_795_000_000_000),
             region: "local".into(),
+            cluster: None,
             exchanges: vec![
                 ExchangeStatus {
                     exchange: "binance".into(),
@@ -285,6 +336,7 @@ mod tests {
             as_of: None,
             region: "it".into(),
             exchanges: Vec::new(),
+            cluster: None,
             streams: vec![StreamStatus {
                 exchange: "binance".into(),
                 endpoint: "btc-depth".into(),

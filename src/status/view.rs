@@ -21,6 +21,10 @@ pub struct StatusReport {
     /// One entry per market-data stream (`kind = "stream"`), by exchange and endpoint.
     #[serde(default)]
     pub streams: Vec<StreamStatus>,
+    /// With `[cluster]`: every vantage's state and the quorum's verdict per exchange, read
+    /// from the shared PostgreSQL; absent without a cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStatus>,
 }
 
 /// One market-data stream.
@@ -54,6 +58,60 @@ pub struct StreamStatus {
     pub gaps: u64,
     /// When this entry was written (wall clock, epoch ms).
     pub at: i64,
+}
+
+/// Every vantage's view (`[cluster]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClusterStatus {
+    /// Vantages that must see an exchange down for "down".
+    pub quorum: usize,
+    /// Whether the shared PostgreSQL answered this request; when not, `vantages` and
+    /// `exchanges` are empty and `error` says why.
+    pub shared: bool,
+    /// Why the shared state could not be read.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The quorum's verdict per exchange, by name.
+    pub exchanges: Vec<ClusterExchange>,
+    /// Each vantage, by region (only `?region=`'s when given).
+    pub vantages: Vec<VantageStatus>,
+}
+
+/// What the vantages together say of one exchange.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClusterExchange {
+    /// The exchange.
+    pub exchange: String,
+    /// `up`, `unreachable` (from fewer vantages than the quorum) or `down`.
+    pub state: String,
+    /// The fresh, self-healthy vantages that see it down.
+    pub down_from: Vec<String>,
+}
+
+/// One vantage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VantageStatus {
+    /// Its name (`[monitor] region`).
+    pub region: String,
+    /// Its own connectivity holds (else its verdicts are `unknown` and no vote).
+    pub self_healthy: bool,
+    /// It reported within `vantage_stale_after` (else it is no vote).
+    pub fresh: bool,
+    /// How long ago it last reported, ms.
+    pub last_seen_ms_ago: i64,
+    /// Its verdict per exchange, by name.
+    pub exchanges: Vec<VantageVerdict>,
+}
+
+/// One vantage's verdict on one exchange.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VantageVerdict {
+    /// The exchange.
+    pub exchange: String,
+    /// `up`, `down` or `unknown`.
+    pub state: String,
+    /// Since when (event time of the vantage).
+    pub since: i64,
 }
 
 /// One exchange.

@@ -18,7 +18,8 @@
 //! engine (PostgreSQL) implements. [`SqliteStore`] (sqlite.rs: the schema and its
 //! [`MIGRATIONS`]) implements it. [`StoreActor`] (actor.rs) runs a backend on a thread of its
 //! own; no alert waits for it. [`StoreLock`] (lock.rs) makes a store file belong to one running
-//! monitor at a time. [`config`] validates `[store]`.
+//! monitor at a time. [`Mirrored`] (mirror.rs) hands a copy of every stored event to a sink
+//! (the cluster's PostgreSQL writer). [`config`] validates `[store]`.
 //!
 //! May touch: `crate::messages` (the values it stores), `crate::config` (the generic walk),
 //! `crate::error`, `crate::metrics`, `crate::supervision`. Never the components that use it
@@ -30,6 +31,7 @@ pub mod baselines;
 pub mod config;
 pub mod events;
 pub mod lock;
+pub mod mirror;
 pub mod outbox;
 pub mod silences;
 mod sqlite;
@@ -48,6 +50,7 @@ pub use events::{
     RecordSilenced, StoredEvent, StoredGroup, StoredMember,
 };
 pub use lock::StoreLock;
+pub use mirror::{Mirror, MirrorSink, Mirrored};
 pub use outbox::{
     AttemptOutcome, Attempted, Delivered, DeliveryCount, DeliveryCounts, DeliveryState, Enqueue,
     FailPending, Failed, LoadPending, OutboxStore, PendingAlert, StoreLink,

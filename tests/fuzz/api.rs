@@ -126,6 +126,7 @@ fn events_query() -> impl Strategy<Value = EventsQuery> {
                     limit,
                     cursor,
                     group,
+                    region: None,
                 }
             },
         )

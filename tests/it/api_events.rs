@@ -437,8 +437,8 @@ async fn the_openapi_document_describes_the_events_endpoint() {
     assert_eq!(
         params,
         [
-            "cursor", "endpoint", "exchange", "group", "kind", "limit", "metric", "severity",
-            "since", "until"
+            "cursor", "endpoint", "exchange", "group", "kind", "limit", "metric", "region",
+            "severity", "since", "until"
         ]
     );
     for status in ["200", "400", "503"] {
@@ -599,4 +599,25 @@ async fn api_events_show_a_group_message_with_its_incident_and_members() {
         "{body}"
     );
     monitor.stop().await;
+}
+
+#[actix::test]
+async fn without_a_cluster_every_event_names_this_region_and_another_region_lists_none() {
+    let (monitor, base, _good, _bad) = seeded().await;
+    let evs = until(&base, "", |e| e.len() >= 3).await;
+    let region = monitor_region(&evs);
+    assert!(evs.iter().all(|e| field(e, "region") == region), "{evs:#?}");
+    let mine = ok(&base, &format!("region={region}")).await;
+    assert_eq!(ids(&mine), ids(&ok(&base, "").await));
+    assert!(ok(&base, "region=elsewhere").await.is_empty());
+    let (status, v) = events(&base, "region=").await;
+    assert_eq!((status, v["field"].as_str()), (400, Some("region")), "{v}");
+    monitor.stop().await;
+}
+
+/// The region the events name (the test settings' default).
+fn monitor_region(evs: &[Value]) -> String {
+    let r = field(&evs[0], "region");
+    assert!(!r.is_empty(), "{:#?}", evs[0]);
+    r
 }

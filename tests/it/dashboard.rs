@@ -872,3 +872,44 @@ async fn a_browser_shows_a_running_monitors_incident_with_its_members() {
     assert_eq!(dom.matches("in incident").count(), 2, "both series marked");
     monitor.stop().await;
 }
+
+#[actix::test]
+async fn a_browser_shows_each_vantages_verdict_on_each_exchange_with_a_cluster() {
+    let Some(bin) = chromium() else { return };
+    let now = now_ms();
+    let mut status = status_fixture(now);
+    status["cluster"] = json!({
+        "quorum": 2, "shared": true, "error": null,
+        "exchanges": [
+            {"exchange": "binance", "state": "up", "down_from": []},
+            {"exchange": "okx", "state": "unreachable", "down_from": ["tokyo-1"]}
+        ],
+        "vantages": [
+            {"region": "frankfurt", "self_healthy": true, "fresh": false, "last_seen_ms_ago": 95_000,
+             "exchanges": [{"exchange": "okx", "state": "up", "since": now}]},
+            {"region": "singapore", "self_healthy": true, "fresh": true, "last_seen_ms_ago": 400,
+             "exchanges": [{"exchange": "okx", "state": "up", "since": now},
+                           {"exchange": "binance", "state": "up", "since": now}]},
+            {"region": "tokyo-1", "self_healthy": true, "fresh": true, "last_seen_ms_ago": 300,
+             "exchanges": [{"exchange": "okx", "state": "down", "since": now - 60_000},
+                           {"exchange": "binance", "state": "up", "since": now}]}
+        ]
+    });
+    let api = FakeApi::start(status, events_fixture(now));
+    let dom = dump_dom(&bin, &format!("{}/", api.base_url())).await;
+    let rows = text_of(&dom, "class=\"vantages", "p");
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(
+        rows[0], "up frankfurt stale singapore up tokyo-1 up",
+        "binance"
+    );
+    assert_eq!(
+        rows[1], "frankfurt stale singapore unknown tokyo-1 unknown",
+        "bybit: no verdicts"
+    );
+    assert_eq!(
+        rows[2], "unreachable frankfurt stale singapore up tokyo-1 down",
+        "okx"
+    );
+    assert!(dom.contains("class=\"vantage vantage-down\""), "{dom}");
+}

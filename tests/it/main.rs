@@ -11,6 +11,7 @@ mod api_silences;
 mod api_status;
 mod channel_contract;
 mod clock;
+mod cluster;
 mod collect;
 mod common;
 mod confirm;

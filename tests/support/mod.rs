@@ -10,6 +10,7 @@
 //! inside `#[actix::test]`). Dropping the handle stops the server and joins its thread.
 #![allow(dead_code)]
 
+pub mod alertmanager_cluster;
 pub mod fake_alertmanager;
 pub mod fake_api;
 pub mod fake_discord;
@@ -22,6 +23,7 @@ pub mod fake_slack;
 pub mod fake_stream;
 pub mod fake_telegram;
 pub mod fake_twilio;
+pub mod postgres;
 
 use std::any::Any;
 use std::net::SocketAddr;

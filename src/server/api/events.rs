@@ -185,6 +185,10 @@ pub struct Event {
     /// `null` on per-series alerts.
     #[serde(default)]
     pub group: Option<EventGroup>,
+    /// The vantage (`[monitor] region`) that stored it: with `[cluster]`, events of every
+    /// vantage are listed; without, this instance's own.
+    #[serde(default)]
+    pub region: String,
 }
 
 /// What a group message says of its incident.
@@ -297,6 +301,7 @@ impl From<StoredEvent> for Event {
             triage: e.triage,
             in_reply_to: e.in_reply_to,
             group: e.group.map(EventGroup::from),
+            region: String::new(),
         }
     }
 }
@@ -348,6 +353,11 @@ pub struct EventsQuery {
     /// `next_cursor` of the previous page.
     #[param(pattern = r"^-?[0-9]{1,18}_[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
+    /// Only the events this vantage (`[monitor] region`) stored. With `[cluster]` every
+    /// vantage's events are listed (read from the shared PostgreSQL); without, only this
+    /// instance's, so another region lists none.
+    #[param(min_length = 1)]
+    pub region: Option<String>,
 }
 
 /// The cursor as the client sees it: `<at_ms>_<seq>` of the last event of the page. Opaque to
@@ -472,6 +482,37 @@ pub async fn list(
     q: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = filter_of(&q, Timestamp::now())?;
+    let region = non_empty("region", &q.region)?;
+    let local = state.status.region();
+    if let Some(cluster) = &state.cluster
+        && filter.group.is_none()
+    {
+        // One view: every vantage's alerts (incidents are each instance's own: `group`
+        // stays local).
+        let page = crate::cluster::view::events(&cluster.pool, &filter, region)
+            .await
+            .map_err(|e| {
+                ApiError::Unavailable(format!(
+                    "the shared PostgreSQL did not answer: {}",
+                    crate::cluster::redact(&cluster.settings.postgres_url, &e)
+                ))
+            })?;
+        return Ok(HttpResponse::Ok().json(EventsPage {
+            next_cursor: page.next.map(encode_cursor),
+            events: (page.events.into_iter())
+                .map(|e| Event {
+                    region: e.region,
+                    ..Event::from(e.event)
+                })
+                .collect(),
+        }));
+    }
+    if region.is_some_and(|r| r != local) {
+        return Ok(HttpResponse::Ok().json(EventsPage {
+            next_cursor: None,
+            events: Vec::new(),
+        }));
+    }
     let page = state
         .store
         .send(QueryEvents(filter))
@@ -480,7 +521,12 @@ pub async fn list(
         .map_err(ApiError::Unavailable)?;
     Ok(HttpResponse::Ok().json(EventsPage {
         next_cursor: page.next.map(encode_cursor),
-        events: page.events.into_iter().map(Event::from).collect(),
+        events: (page.events.into_iter())
+            .map(|e| Event {
+                region: local.to_owned(),
+                ..Event::from(e)
+            })
+            .collect(),
     }))
 }
 

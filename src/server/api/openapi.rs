@@ -33,6 +33,7 @@ use crate::status::view as status_view;
     components(schemas(
         error::ErrorBody,
         health::Health,
+        health::ClusterHealth,
         events::EventsPage,
         events::Event,
         events::Delivery,
@@ -56,6 +57,10 @@ use crate::status::view as status_view;
         status_view::WindowStats,
         status_view::ChartPoint,
         status_view::OpenAnomaly,
+        status_view::ClusterStatus,
+        status_view::ClusterExchange,
+        status_view::VantageStatus,
+        status_view::VantageVerdict,
         crate::reload::ReloadReport,
     )),
     modifiers(&BearerAuth)

@@ -211,13 +211,34 @@
     if (exchanges.length === 0) tiles.appendChild(el("p", "empty", "No exchange is configured."));
     const streams = Array.isArray(status.streams) ? status.streams : [];
     for (const x of exchanges) {
-      tiles.appendChild(tile(x, streams.filter((st) => st.exchange === x.exchange)));
+      tiles.appendChild(tile(x, streams.filter((st) => st.exchange === x.exchange), status.cluster));
     }
     renderOpen(exchanges);
     updateExchangeFilter(exchanges.map((x) => x.exchange));
   }
 
-  function tile(x, streams) {
+  // [cluster]: each vantage's verdict on exchange `name`, and the quorum's.
+  function vantagesRow(name, cluster) {
+    const row = el("p", "vantages");
+    if (!cluster.shared) {
+      row.textContent = "vantages: shared state unavailable";
+      return row;
+    }
+    const q = (cluster.exchanges || []).find((e) => e.exchange === name);
+    if (q) {
+      const b = badge(q.state, "quorum " + q.state);
+      b.title = "quorum " + cluster.quorum + (q.down_from.length ? "; down from " + q.down_from.join(", ") : "");
+      row.appendChild(b);
+    }
+    for (const v of cluster.vantages || []) {
+      const verdict = (v.exchanges || []).find((e) => e.exchange === name);
+      const state = !v.fresh ? "stale" : !v.self_healthy ? "unknown" : verdict ? verdict.state : "unknown";
+      row.appendChild(el("span", "vantage vantage-" + state, v.region + " " + state));
+    }
+    return row;
+  }
+
+  function tile(x, streams, cluster) {
     const breaker = word(x.breaker, Object.keys(BREAKER), "unknown");
     const anomalies = Array.isArray(x.open_anomalies) ? x.open_anomalies : [];
     const worst = anomalies.reduce((w, a) => Math.max(w, SEVERITIES.indexOf(a.severity)), -1);
@@ -235,6 +256,7 @@
     }
     t.appendChild(head);
 
+    if (cluster) t.appendChild(vantagesRow(x.exchange, cluster));
     const endpoints = Array.isArray(x.endpoints) ? x.endpoints : [];
     if (endpoints.length === 0 && streams.length === 0) t.appendChild(el("p", "empty", "No endpoints."));
     for (const ep of endpoints) t.appendChild(endpointRow(ep));
