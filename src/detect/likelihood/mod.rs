@@ -314,7 +314,8 @@ impl LikelihoodModel {
         let Some((prev_at, _)) = self.prev else {
             return false;
         };
-        let dt = (at - prev_at) as f64;
+        // Saturating: a replayed file may hold any timestamps, i64::MIN and MAX included.
+        let dt = at.saturating_sub(prev_at) as f64;
         if dt <= 0.0 {
             return false;
         }
@@ -611,6 +612,21 @@ mod tests {
             ..LatencySettings::default()
         };
         LikelihoodModel::new(&latency, &LikelihoodSettings::default())
+    }
+
+    /// Found by the replay fuzz target: the step between two rows' times overflowed.
+    #[test]
+    fn extreme_timestamps_are_rows_like_any_other() {
+        let mut m = model(ValueUnit::Any, Direction::Both);
+        for (i, at) in [i64::MIN, i64::MAX, i64::MIN, 0, i64::MAX, i64::MAX - 1]
+            .into_iter()
+            .cycle()
+            .take(60)
+            .enumerate()
+        {
+            let j = m.update(at, (i % 7) as f64);
+            assert!((0.0..=1.0).contains(&j.score), "{}", j.score);
+        }
     }
 
     /// Heavy-tailed latency around `base` ms: lognormal jitter, and a benign hiccup of up to
