@@ -133,6 +133,9 @@ impl LatencyModel {
 
     /// Like [`LatencyModel::update`], but returns each detector's finding: `[zscore, iqr,
     /// rolling_mean]`.
+    // Inlined into `update` with the judgement of latencies, so that the three findings are
+    // not written out as a 144-byte array and read back to pick the most severe.
+    #[inline(always)]
     pub fn update_each(&mut self, value_ms: f64) -> [Option<Finding>; 3] {
         if value_ms.is_nan() || (!self.is_ms() && !value_ms.is_finite()) {
             return [None; 3];
@@ -203,6 +206,7 @@ impl LatencyModel {
 
     /// The three detectors' judgements of `value` against the window as it is (latencies;
     /// with `unit = any`, nothing before the first fit).
+    #[inline(always)]
     fn judge(&self, value: f64) -> [Option<Finding>; 3] {
         if self.window.len() < self.min_samples || !self.is_ms() {
             return [None; 3];
@@ -212,6 +216,7 @@ impl LatencyModel {
 
     /// Latencies: floors of 1 ms (and 1 % of the level) on the spread, `min_increase_ms` on
     /// the rise.
+    #[inline(always)]
     fn judge_ms(&self, value: f64) -> [Option<Finding>; 3] {
         let s = &self.settings;
         let dir = s.direction;
@@ -288,6 +293,7 @@ impl LatencyModel {
 
     /// The rolling-mean detector: the recent part of the window with `value` against the
     /// rest, its spread floored by `floor(std, mean)`.
+    #[inline(always)]
     fn judge_rolling(&self, value: f64, floor: impl Fn(f64, f64) -> f64) -> Option<Finding> {
         let s = &self.settings;
         let base = self.all.minus(&self.recent);
@@ -374,8 +380,12 @@ impl LatencyModel {
         let shift = self.all.mean().unwrap_or(0.0);
         let older = self.window.len().saturating_sub(self.recent_len);
         let moments = self.moments.as_ref().unwrap_or(&self.window);
-        self.all.rebuild(shift, moments.iter());
-        self.recent.rebuild(shift, moments.iter().skip(older));
+        // Slices rather than `Ring::iter`: no index arithmetic per value, and the recent part
+        // starts where it starts instead of stepping over the older values one by one.
+        let (a, b) = moments.slices_from(0);
+        self.all.rebuild(shift, a.iter().chain(b).copied());
+        let (a, b) = moments.slices_from(older);
+        self.recent.rebuild(shift, a.iter().chain(b).copied());
         self.since_rebuild = 0;
     }
 }

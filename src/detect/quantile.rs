@@ -30,16 +30,79 @@ pub fn clamp_ms(value_ms: f64) -> f64 {
 }
 
 /// The bucket that holds `value_ms` (clamped into range; NaN counts as 0).
+#[inline]
 pub fn bucket_of(value_ms: f64) -> u16 {
     let v = clamp_ms(value_ms);
     let b = if v.is_nan() || v < 1.0 {
         // `as` saturates: NaN becomes 0.
         (v / LINEAR_STEP_MS) as usize
     } else {
-        LINEAR_BUCKETS + (v.ln() / LN_GROWTH) as usize
+        LINEAR_BUCKETS + log_bucket(v)
     };
     b.min(BUCKETS - 1) as u16
 }
+
+/// `(v.ln() / LN_GROWTH) as usize` for `v` in `1 ..= MAX_MS`, the growing bucket's index,
+/// mostly without the logarithm (a libm call, a division and a saturating conversion on the
+/// per-sample path): the value's top bits pick a candidate bucket, and a value well inside that
+/// bucket or the next ([`LogTable::inside`]) is in it for certain. A value within a millionth
+/// of a percent of an edge goes the old way, so every answer is the logarithm's.
+fn log_bucket(v: f64) -> usize {
+    let table = &*LOG_TABLE;
+    let segment = (v.to_bits() >> SEGMENT_SHIFT).wrapping_sub(FIRST_SEGMENT) as usize;
+    if let Some(&k) = table.hint.get(segment) {
+        let k = k as usize;
+        for k in [k, k + 1] {
+            if let Some(&(low, high)) = table.inside.get(k)
+                && low <= v
+                && v < high
+            {
+                return k;
+            }
+        }
+    }
+    (v.ln() / LN_GROWTH) as usize
+}
+
+/// Mantissa bits that, with the exponent, name a segment: 2⁷ segments an octave, each at most
+/// 0.79 % wide, narrower than a growing bucket (1 %), so a segment meets at most two buckets.
+const SEGMENT_BITS: u32 = 7;
+/// The shift that leaves a positive double's exponent and top [`SEGMENT_BITS`] mantissa bits.
+const SEGMENT_SHIFT: u32 = 52 - SEGMENT_BITS;
+/// The segment of 1.0 (biased exponent 1023, mantissa 0): segment 0.
+const FIRST_SEGMENT: u64 = 1023 << SEGMENT_BITS;
+/// Segments from 1 ms up to 2²⁰ ms, above [`MAX_MS`].
+const SEGMENTS: usize = 20 << SEGMENT_BITS;
+/// How far inside a bucket's edges a value must be for [`log_bucket`] to skip the logarithm:
+/// 10⁻⁹ relative, 10⁻⁷ of a bucket, against rounding errors of the edges, the logarithm and
+/// the division below 10⁻¹² of a bucket.
+const EDGE_MARGIN: f64 = 1e-9;
+
+/// The tables behind [`log_bucket`].
+struct LogTable {
+    /// The growing bucket of each segment's lower end.
+    hint: [u16; SEGMENTS],
+    /// For each growing bucket `k`, the values `low ..< high` that are in it for certain: its
+    /// edges `1.01^k` and `1.01^(k+1)` (as `exp(k · LN_GROWTH)`), moved [`EDGE_MARGIN`] inwards.
+    inside: [(f64, f64); LOG_BUCKETS],
+}
+
+/// Computed once, like [`REPRESENTATIVES`].
+static LOG_TABLE: LazyLock<LogTable> = LazyLock::new(|| {
+    let edge = |k: usize| (k as f64 * LN_GROWTH).exp();
+    LogTable {
+        hint: std::array::from_fn(|segment| {
+            let low = f64::from_bits((segment as u64 + FIRST_SEGMENT) << SEGMENT_SHIFT);
+            ((low.ln() / LN_GROWTH) as usize).min(LOG_BUCKETS - 1) as u16
+        }),
+        inside: std::array::from_fn(|k| {
+            (
+                edge(k) * (1.0 + EDGE_MARGIN),
+                edge(k + 1) * (1.0 - EDGE_MARGIN),
+            )
+        }),
+    }
+});
 
 /// The value reported for a bucket: its middle (linear) or geometric middle (growing).
 pub fn representative(bucket: u16) -> f64 {
@@ -246,6 +309,56 @@ mod tests {
         assert_eq!(bucket_of(MAX_MS) as usize, BUCKETS - 1);
         assert!(bucket_of(MAX_MS / 1.01) < bucket_of(MAX_MS));
         const { assert!(BUCKETS <= 2048) };
+    }
+
+    /// The bucket as computed before the look-up tables: always by the logarithm.
+    fn bucket_by_ln(value_ms: f64) -> u16 {
+        let v = clamp_ms(value_ms);
+        let b = if v.is_nan() || v < 1.0 {
+            (v / LINEAR_STEP_MS) as usize
+        } else {
+            LINEAR_BUCKETS + (v.ln() / LN_GROWTH) as usize
+        };
+        b.min(BUCKETS - 1) as u16
+    }
+
+    #[test]
+    fn bucket_of_is_the_logarithms_bucket_everywhere() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let check = |v: f64| assert_eq!(bucket_of(v), bucket_by_ln(v), "{v:e}");
+        // Across the range, log-uniform and uniform.
+        for _ in 0..200_000 {
+            check(10f64.powf(rng.f64() * 6.0));
+            check(rng.f64() * MAX_MS * 1.1);
+        }
+        // At and around every edge, down to single ulps, and at every segment's ends.
+        for k in 0..=LOG_BUCKETS + 1 {
+            let edge = (k as f64 * LN_GROWTH).exp();
+            for ulps in -300i64..=300 {
+                check(f64::from_bits((edge.to_bits() as i64 + ulps) as u64));
+            }
+            for rel in [1e-12, 1e-10, 1e-9, 2e-9, 1e-8, 1e-6, 1e-3] {
+                check(edge * (1.0 + rel));
+                check(edge * (1.0 - rel));
+            }
+        }
+        for segment in 0..SEGMENTS as u64 + 2 {
+            let low = f64::from_bits((segment + FIRST_SEGMENT) << SEGMENT_SHIFT);
+            for ulps in -2i64..=2 {
+                check(f64::from_bits((low.to_bits() as i64 + ulps) as u64));
+            }
+        }
+        for v in [
+            0.0,
+            0.999_999,
+            1.0,
+            MAX_MS,
+            MAX_MS + 1.0,
+            f64::MAX,
+            f64::INFINITY,
+        ] {
+            check(v);
+        }
     }
 
     #[test]

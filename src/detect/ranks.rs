@@ -99,6 +99,7 @@ impl WindowRanks {
 
     /// The bucket of the `q`-quantile (0..=1) by nearest rank: the value of rank `⌈q·n⌉` (at
     /// least 1) in ascending order. `None` when empty.
+    #[inline]
     pub fn quantile_bucket(&self, q: f64) -> Option<u16> {
         match self {
             Self::Sorted(v) => {
@@ -117,6 +118,7 @@ impl WindowRanks {
     }
 
     /// The `q`-quantile as its bucket's representative (ms). `None` when empty.
+    #[inline]
     pub fn quantile(&self, q: f64) -> Option<f64> {
         self.quantile_bucket(q).map(representative)
     }

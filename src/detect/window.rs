@@ -57,6 +57,22 @@ impl<T: Copy> Ring<T> {
         (0..self.len).map(|i| self.buf[self.slot(i)])
     }
 
+    /// The values from the `skip`-th oldest to the newest (all of them for `skip` 0), oldest
+    /// first, as at most two slices: the run up to the end of the buffer, then the wrapped
+    /// part. Cheaper to walk than [`Ring::iter`], which maps every index into the buffer.
+    pub fn slices_from(&self, skip: usize) -> (&[T], &[T]) {
+        let cap = self.buf.len();
+        let start = self.head + skip.min(self.len);
+        let end = self.head + self.len;
+        if end <= cap {
+            (&self.buf[start..end], &[])
+        } else if start < cap {
+            (&self.buf[start..], &self.buf[..end - cap])
+        } else {
+            (&[], &self.buf[start - cap..end - cap])
+        }
+    }
+
     /// Values held.
     pub fn len(&self) -> usize {
         self.len
@@ -140,8 +156,10 @@ impl Moments {
 
     /// Replaces the sums by exact ones over `values`, relative to `shift`.
     pub fn rebuild(&mut self, shift: f64, values: impl Iterator<Item = f64>) {
-        *self = Self::with_shift(shift);
-        values.for_each(|x| self.add(x));
+        // Summed in a local: through `self` every step would store the sums back to memory.
+        let mut exact = Self::with_shift(shift);
+        values.for_each(|x| exact.add(x));
+        *self = exact;
     }
 
     /// The values of `self` that are not in `part` (`part` must be a sub-multiset with the same
@@ -274,6 +292,22 @@ mod tests {
         assert!(ring.is_empty());
         assert_eq!(ring.push(7), None);
         assert_eq!(ring.iter().collect::<Vec<_>>(), vec![7]);
+    }
+
+    #[test]
+    fn ring_slices_from_are_iter_skipped() {
+        for cap in 1..7 {
+            let mut ring = Ring::new(cap, 0);
+            for value in 0..20 {
+                for skip in 0..=ring.len() + 1 {
+                    let (a, b) = ring.slices_from(skip);
+                    let got: Vec<i32> = a.iter().chain(b).copied().collect();
+                    let want: Vec<i32> = ring.iter().skip(skip).collect();
+                    assert_eq!(got, want, "cap {cap} len {} skip {skip}", ring.len());
+                }
+                ring.push(value);
+            }
+        }
     }
 
     #[test]
