@@ -11,6 +11,9 @@
 //! table cannot be read for `vantage_stale_after`, the vantage decides alone (its own vote,
 //! quorum one): the desk hears of an outage twice rather than never.
 //!
+//! An exchange's failures seen from here alone (its `errors` series at critical) go to the
+//! Router held at warning while the quorum does not see it down ([`cap_local`]).
+//!
 //! When every exchange is down here at once (our own network), the vantage has no vote and
 //! one `monitor_connectivity` alert (exchange `exwatch`) says so, as without a cluster.
 
@@ -24,7 +27,7 @@ use actix::{
 
 use crate::cluster::ClusterError;
 use crate::cluster::backlog::Backlog;
-use crate::cluster::quorum::{Outcome, Vote, decide, describe};
+use crate::cluster::quorum::{Outcome, Vote, cap_local, decide, describe};
 use crate::cluster::rows::VerdictState;
 use crate::cluster::vantage::Vantage;
 use crate::messages::{Anomaly, Metric, Name, Resolved, SeriesKey, Severity, Stats, Timestamp};
@@ -315,7 +318,7 @@ impl Actor for ClusterGate {
 impl Handler<Anomaly> for ClusterGate {
     type Result = ();
 
-    fn handle(&mut self, a: Anomaly, _: &mut Context<Self>) {
+    fn handle(&mut self, mut a: Anomaly, _: &mut Context<Self>) {
         if self.is_vote(&a.series) {
             if self.vantage.set_down(&a.series.exchange, true, a.at) {
                 self.changed();
@@ -328,6 +331,8 @@ impl Handler<Anomaly> for ClusterGate {
         {
             self.changed();
         }
+        let outcome = self.told.get(&*a.series.exchange).map(|t| &t.outcome);
+        cap_local(&mut a, outcome, &self.region);
         self.out.anomalies.do_send(a);
     }
 }

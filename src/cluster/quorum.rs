@@ -8,8 +8,14 @@
 //! either way, and it is not named. The answer depends on the votes only, never on who asks,
 //! so every vantage that reads the same table reaches the same outcome — and sends the same
 //! alert.
+//!
+//! What one vantage measures of an exchange's failures (its `errors` series: failing probes,
+//! 5xx and 504 rates) pages only with the quorum: [`cap_local`] holds a critical one at warning
+//! while the quorum does not see the exchange down, so a path problem between one site and an
+//! exchange is a warning, not a page, whichever detector sees it first.
 
 use crate::cluster::rows::VerdictState;
+use crate::messages::{Anomaly, Metric, Severity};
 
 /// One vantage's vote on one exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +101,21 @@ pub fn describe(exchange: &str, outcome: &Outcome, quorum: usize) -> String {
         from.join(", "),
         from.len()
     )
+}
+
+/// Holds `a` at warning when it is a critical failure of an exchange (`errors` metric) seen
+/// from `region` while the quorum's `outcome` for that exchange is not down, and says why in
+/// its message. Anything else passes as it is.
+pub fn cap_local(a: &mut Anomaly, outcome: Option<&Outcome>, region: &str) {
+    let quorum_down = matches!(outcome, Some(Outcome::Down { .. }));
+    if a.series.metric != Metric::Errors || a.severity != Severity::Critical || quorum_down {
+        return;
+    }
+    a.severity = Severity::Warning;
+    a.message.push_str(&format!(
+        " (seen from {region}; held at warning: the quorum does not see {} down)",
+        a.series.exchange
+    ));
 }
 
 #[cfg(test)]
@@ -187,5 +208,61 @@ mod tests {
             describe("okx", &decide(&b, 2), 2),
             "okx down from singapore, tokyo (2 of 3 vantages; quorum 2)"
         );
+    }
+
+    fn failing(metric: Metric, severity: Severity) -> Anomaly {
+        use crate::messages::{SeriesKey, Stats, Timestamp};
+        Anomaly {
+            series: SeriesKey::new("okx", "ping", metric),
+            detector: "error_rate".into(),
+            severity,
+            value: 0.4,
+            threshold: 0.1,
+            confidence: 1.0,
+            message: "5xx error rate 40%".into(),
+            started_at: Timestamp(0),
+            at: Timestamp(0),
+            stats: Stats::default(),
+        }
+    }
+
+    #[test]
+    fn a_critical_failure_seen_from_one_vantage_is_a_warning_until_the_quorum_says_down() {
+        let unreachable = Outcome::Unreachable {
+            from: vec!["tokyo".into()],
+            of: 2,
+        };
+        for outcome in [None, Some(&Outcome::Up), Some(&unreachable)] {
+            let mut a = failing(Metric::Errors, Severity::Critical);
+            cap_local(&mut a, outcome, "tokyo");
+            assert_eq!(a.severity, Severity::Warning, "{outcome:?}");
+            assert!(a.message.starts_with("5xx error rate 40% (seen from tokyo"));
+            assert!(a.message.contains("does not see okx down"), "{}", a.message);
+        }
+        let down = Outcome::Down {
+            from: vec!["singapore".into(), "tokyo".into()],
+            of: 2,
+        };
+        let mut a = failing(Metric::Errors, Severity::Critical);
+        cap_local(&mut a, Some(&down), "tokyo");
+        assert_eq!(a.severity, Severity::Critical);
+        assert_eq!(a.message, "5xx error rate 40%");
+    }
+
+    #[test]
+    fn other_metrics_and_lesser_severities_pass_as_they_are() {
+        for (metric, severity) in [
+            (Metric::LatencyMs, Severity::Critical),
+            (Metric::ClockSkewMs, Severity::Critical),
+            (Metric::Errors, Severity::Warning),
+            (Metric::Errors, Severity::Info),
+        ] {
+            let mut a = failing(metric, severity);
+            cap_local(&mut a, Some(&Outcome::Up), "tokyo");
+            assert_eq!(
+                (a.severity, a.message.as_str()),
+                (severity, "5xx error rate 40%")
+            );
+        }
     }
 }
