@@ -209,6 +209,27 @@ pub async fn deliver(
     result.map_err(|e| redactor.error(e))
 }
 
+/// One JSON delivery, the common case of [`deliver`]: encodes `payload` ([`encode_json`],
+/// `what` naming it), posts it on `req` (the platform's URL and headers) with
+/// `Content-Type: application/json`, and lets `judge` decide on the answer. A channel that
+/// needs the encoded body itself (the webhook signs it) calls the parts.
+pub fn post_json<T: Serialize + ?Sized>(
+    req: awc::ClientRequest,
+    payload: &T,
+    what: &str,
+    redactor: &Redactor,
+    judge: impl FnOnce(&Answer) -> Result<(), DeliveryError> + 'static,
+) -> futures_util::future::LocalBoxFuture<'static, Result<(), DeliveryError>> {
+    let body = match encode_json(payload, what) {
+        Ok(body) => body,
+        Err(e) => return Box::pin(async move { Err(e) }),
+    };
+    let req = req.insert_header(("Content-Type", "application/json"));
+    let redactor = redactor.clone();
+    // The ChannelActor bounds the whole attempt with the channel's timeout.
+    Box::pin(async move { deliver(req, body, &redactor, judge).await })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

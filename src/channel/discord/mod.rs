@@ -433,21 +433,9 @@ impl Channel for DiscordChannel {
     }
 
     fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
-        let body = match http::encode_json(&payload(alert), "alert") {
-            Ok(body) => body,
-            Err(e) => return Box::pin(async move { Err(e) }),
-        };
-        let req = self
-            .client
-            .post(self.url.expose())
-            .insert_header(("Content-Type", "application/json"));
-        let redactor = self.redactor.clone();
-        // The ChannelActor bounds the whole attempt with the channel's timeout.
-        Box::pin(async move {
-            http::deliver(req, body, &redactor, |answer| {
-                judge_discord(answer.status, answer.retry_after, &answer.body)
-            })
-            .await
+        let req = self.client.post(self.url.expose());
+        http::post_json(req, &payload(alert), "alert", &self.redactor, |a| {
+            judge_discord(a.status, a.retry_after, &a.body)
         })
     }
 }

@@ -304,22 +304,19 @@ impl Channel for LineChannel {
     }
 
     fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
-        let body = match http::encode_json(&self.payload(alert), "alert") {
-            Ok(body) => body,
-            Err(e) => return Box::pin(async move { Err(e) }),
-        };
         let req = self
             .client
             .post(&self.url)
-            .insert_header(("Content-Type", "application/json"))
             .insert_header(("Authorization", format!("Bearer {}", self.token.expose())))
             .insert_header((RETRY_KEY_HEADER, retry_key(&alert.id, &self.name)));
-        let redactor = self.redactor.clone();
         let quota = self.quota_exhausted.clone();
         let quota_backoff = self.quota_backoff;
-        // The ChannelActor bounds the whole attempt with the channel's timeout.
-        Box::pin(async move {
-            http::deliver(req, body, &redactor, |answer| {
+        http::post_json(
+            req,
+            &self.payload(alert),
+            "alert",
+            &self.redactor,
+            move |answer| {
                 let accepted = answer.header(ACCEPTED_REQUEST_HEADER);
                 let result = judge_line(
                     answer.status,
@@ -336,9 +333,8 @@ impl Channel for LineChannel {
                     );
                 }
                 result
-            })
-            .await
-        })
+            },
+        )
     }
 }
 

@@ -200,20 +200,9 @@ impl Channel for PagerDutyChannel {
             return Box::pin(async { Ok(()) });
         };
         event["routing_key"] = json!(self.routing_key.expose());
-        let body = match http::encode_json(&event, "event") {
-            Ok(body) => body,
-            Err(e) => return Box::pin(async move { Err(e) }),
-        };
-        let req = self
-            .client
-            .post(&self.url)
-            .insert_header(("Content-Type", "application/json"));
-        let redactor = self.redactor.clone();
-        Box::pin(async move {
-            http::deliver(req, body, &redactor, |a| {
-                judge_pagerduty(a.status, a.retry_after, &a.body)
-            })
-            .await
+        let req = self.client.post(&self.url);
+        http::post_json(req, &event, "event", &self.redactor, |a| {
+            judge_pagerduty(a.status, a.retry_after, &a.body)
         })
     }
 }

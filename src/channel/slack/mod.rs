@@ -226,20 +226,9 @@ impl Channel for SlackChannel {
     }
 
     fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
-        let body = match http::encode_json(&payload(alert), "alert") {
-            Ok(body) => body,
-            Err(e) => return Box::pin(async move { Err(e) }),
-        };
-        let req = self
-            .client
-            .post(self.url.expose())
-            .insert_header(("Content-Type", "application/json"));
-        let redactor = self.redactor.clone();
-        Box::pin(async move {
-            http::deliver(req, body, &redactor, |a| {
-                judge_slack(a.status, a.retry_after, &a.body)
-            })
-            .await
+        let req = self.client.post(self.url.expose());
+        http::post_json(req, &payload(alert), "alert", &self.redactor, |a| {
+            judge_slack(a.status, a.retry_after, &a.body)
         })
     }
 }
