@@ -207,29 +207,23 @@ impl Channel for TelegramChannel {
     fn deliver(&mut self, alert: &Alert) -> LocalBoxFuture<'static, Result<(), DeliveryError>> {
         let text = message_html(alert);
         let id = alert.id.clone();
-        let mut sends = Vec::new();
-        for i in self.recipients.pending(&id) {
-            let chat = &self.chats[i];
-            let body = match http::encode_json(&payload(chat, &text), "alert") {
-                Ok(body) => body,
-                Err(e) => return Box::pin(async move { Err(e) }),
-            };
-            let req = self
-                .client
-                .post(self.url.expose())
-                .insert_header(("Content-Type", "application/json"));
-            let redactor = self.redactor.clone();
-            sends.push(Send {
-                index: i,
-                who: format!("chat {chat}"),
-                request: Box::pin(async move {
-                    http::deliver(req, body, &redactor, |a| {
-                        judge_telegram(a.status, a.retry_after, &a.body)
-                    })
-                    .await
-                }),
-            });
-        }
+        let sends = (self.recipients.pending(&id).into_iter())
+            .map(|i| {
+                let chat = &self.chats[i];
+                let req = self.client.post(self.url.expose());
+                Send {
+                    index: i,
+                    who: format!("chat {chat}"),
+                    request: http::post_json(
+                        req,
+                        &payload(chat, &text),
+                        "alert",
+                        &self.redactor,
+                        |a| judge_telegram(a.status, a.retry_after, &a.body),
+                    ),
+                }
+            })
+            .collect();
         self.recipients.deliver(id, sends)
     }
 }
