@@ -228,15 +228,18 @@ fn throughput(target: u16) {
 }
 
 /// Whether to run `wrk` beside each schedule step: when it is on the `PATH`, unless
-/// `LOAD_WRK=0`.
+/// `LOAD_WRK=0` (looked up once).
 fn wrk_wanted() -> bool {
-    std::env::var("LOAD_WRK").map_or(true, |v| v != "0")
-        && Command::new("wrk")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
+    static WANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WANTED.get_or_init(|| {
+        std::env::var("LOAD_WRK").map_or(true, |v| v != "0")
+            && Command::new("wrk")
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+    })
 }
 
 /// CPU µs per request of `wrk` doing `rate` requests/s against `target` for the window (one
