@@ -150,7 +150,8 @@ impl ReplaySummary {
     /// Days from the earliest to the latest timestamp.
     pub fn days(&self) -> f64 {
         self.span_ms
-            .map_or(0.0, |(first, last)| (last - first) as f64 / DAY_MS)
+            // In f64: the span of i64::MIN..i64::MAX does not fit an i64.
+            .map_or(0.0, |(first, last)| (last as f64 - first as f64) / DAY_MS)
     }
 
     /// False alarms per day of data; `None` without labels or when the span is empty.
@@ -579,6 +580,20 @@ mod tests {
         let mut out = Vec::new();
         let result = replay(input.as_bytes(), &mut out, &DetectSettings::default());
         (result, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn the_widest_span_has_days_without_overflow() {
+        // A fuzz finding: i64::MIN and a positive timestamp in one file overflowed `last - first`.
+        let summary = ReplaySummary {
+            span_ms: Some((i64::MIN, 1_767_225_604_000)),
+            ..ReplaySummary::default()
+        };
+        assert!(summary.days() > 1e8);
+        let (result, _) = run_str(
+            "timestamp,value,label\n1767225600000,1,0\n-9223372036854775808,2,0\n1767225604000,3,0\n",
+        );
+        assert!(result.unwrap().days() > 1e8);
     }
 
     #[test]
