@@ -134,6 +134,18 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Whether it is one of a market-data stream's metrics (`stream_*`).
+    pub fn is_stream(self) -> bool {
+        matches!(
+            self,
+            Metric::StreamLagMs
+                | Metric::StreamSilenceMs
+                | Metric::StreamFrozen
+                | Metric::StreamGap
+                | Metric::StreamReconnects
+        )
+    }
+
     /// The metric's name as it appears in series, alerts and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -560,7 +572,8 @@ pub enum GroupUpdate {
     Opened,
     /// What changed in the group since its last message (at most one per `group_interval`).
     Updated,
-    /// A member escalated to critical: sent at once.
+    /// A member escalated to critical, or the exchange's `down` joined an open group (the
+    /// whole venue is down: worse than any one endpoint): sent at once.
     Escalated,
     /// Every member has recovered: the incident is over.
     Resolved,

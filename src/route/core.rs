@@ -15,7 +15,10 @@
 //!
 //! 1. [`Gate::ExchangeDown`] — while an exchange's circuit is open (its `availability` series
 //!    is firing), anomalies of its other series are symptoms of the same outage and are not
-//!    alerted; if they persist after the breaker closes, they alert then.
+//!    alerted; if they persist after the breaker closes, they alert then. With grouping, its
+//!    market-data streams' anomalies still join the down's incident as members that page
+//!    nobody by themselves ([`Grouper::on_symptom`]): the desk's one page for the outage says
+//!    the stream is down too, and the stream's recovery is folded into the incident's resolve.
 //! 2. [`Gate::Connectivity`] — when the circuits of every configured exchange (at least two,
 //!    see [`RouterCore::with_exchanges`]) are open at once, one critical
 //!    `monitor_connectivity` alert (exchange `exwatch`) goes out and the per-exchange firing
@@ -412,6 +415,9 @@ impl RouterCore {
             match self.gate(gate, &a, &mut verdict, out) {
                 Pass::On => {}
                 Pass::Stop => {
+                    if gate == Gate::ExchangeDown {
+                        self.symptom(&a, stats);
+                    }
                     let series = a.series;
                     out.push(Decision::Drop(Dropped::Gate { series, gate }));
                     return;
@@ -422,34 +428,7 @@ impl RouterCore {
                 }
             }
         }
-        let mut title = title(&a.series, &a.detector);
-        if a.detector.starts_with("stream_") {
-            title.push_str(self.rest_layer(&a.series.exchange));
-        }
-        let title = if verdict == Verdict::Reminder {
-            format!("{title} (still firing)")
-        } else {
-            title
-        };
-        let alert = Alert {
-            id: new_id(),
-            kind: AlertKind::Firing,
-            severity: a.severity,
-            exchange: a.series.exchange.clone(),
-            endpoint: a.series.endpoint.clone(),
-            metric: a.series.metric,
-            detector: a.detector.clone(),
-            title,
-            message: a.message.clone(),
-            value: a.value,
-            threshold: a.threshold,
-            region: self.region.clone(),
-            started_at: a.started_at,
-            at: a.at,
-            stats,
-            in_reply_to: None,
-            group: None,
-        };
+        let alert = self.firing_alert(&a, stats, verdict);
         let series = a.series.clone();
         out.push(Decision::RecordAnomaly(a));
         if let Some(silence) = muted_by {
@@ -469,6 +448,67 @@ impl RouterCore {
         };
         let severity = alert.severity;
         self.fan_out(alert, severity, why, out);
+    }
+
+    /// A stream's anomaly the exchange's down inhibited: with grouping, it joins the down's
+    /// incident as a symptom ([`Grouper::on_symptom`]) unless a silence covers it.
+    fn symptom(&mut self, a: &Anomaly, stats: Stats) {
+        if !self.grouper.enabled()
+            || !a.series.metric.is_stream()
+            || self.silences.matching(&a.series, a.at).is_some()
+        {
+            return;
+        }
+        let alert = self.firing_alert(a, stats, Verdict::New);
+        self.grouper.on_symptom(&alert, a.at);
+    }
+
+    /// A symptom's recovery ([`Self::symptom`]): the member of the down's incident resolves.
+    fn resolve_symptom(&mut self, r: &Resolved) {
+        let Some(latest) = self.grouper.symptom(&r.series) else {
+            return;
+        };
+        let mut alert = latest.clone();
+        let lasted = humantime::format_duration(r.at.since(alert.started_at));
+        alert.id = new_id();
+        alert.kind = AlertKind::Resolved;
+        alert.title = format!("{} resolved", title(&r.series, &alert.detector));
+        alert.message = format!("recovered after {lasted}; last finding: {}", alert.message);
+        alert.at = r.at;
+        self.grouper.on_symptom(&alert, r.at);
+    }
+
+    /// The firing alert of `a` (its title says which layer failed for a stream, and "still
+    /// firing" for a reminder).
+    fn firing_alert(&self, a: &Anomaly, stats: Stats, verdict: Verdict) -> Alert {
+        let mut title = title(&a.series, &a.detector);
+        if a.detector.starts_with("stream_") {
+            title.push_str(self.rest_layer(&a.series.exchange));
+        }
+        let title = if verdict == Verdict::Reminder {
+            format!("{title} (still firing)")
+        } else {
+            title
+        };
+        Alert {
+            id: new_id(),
+            kind: AlertKind::Firing,
+            severity: a.severity,
+            exchange: a.series.exchange.clone(),
+            endpoint: a.series.endpoint.clone(),
+            metric: a.series.metric,
+            detector: a.detector.clone(),
+            title,
+            message: a.message.clone(),
+            value: a.value,
+            threshold: a.threshold,
+            region: self.region.clone(),
+            started_at: a.started_at,
+            at: a.at,
+            stats,
+            in_reply_to: None,
+            group: None,
+        }
     }
 
     /// One gate of [`GATES`] for `a`. The dedup gate sets `verdict`.
@@ -545,6 +585,8 @@ impl RouterCore {
                 out.push(Decision::Drop(Dropped::Recovered { series }));
             }
             self.down.remove(&r.series.exchange);
+            // Symptoms waiting for a down that never went out are forgotten with it.
+            self.grouper.forget_symptoms(Some(&r.series.exchange));
             if &*r.series.exchange == CANARY_EXCHANGE {
                 self.correlation.set_canaries_down(false);
                 if let Some(edge) = self.connectivity.canaries_back(r.at) {
@@ -563,7 +605,7 @@ impl RouterCore {
                 series: r.series.clone(),
                 until: r.at.plus(self.flap_hold),
             }),
-            None => {}
+            None => self.resolve_symptom(&r),
         }
         self.release_held(r.at, &mut out);
         self.release_downs(r.at, &mut out);
@@ -905,7 +947,8 @@ impl RouterCore {
     /// answers again.
     fn announce_connectivity(&mut self, edge: Edge, stats: &Stats, out: &mut Vec<Decision>) {
         if let Edge::Lost { .. } = edge {
-            // Our own network: the downs held so far are never sent.
+            // Our own network: the downs held so far are never sent, nor their symptoms.
+            self.grouper.forget_symptoms(None);
             for a in self.correlation.drop_all() {
                 let (series, gate) = (a.series, Gate::Connectivity);
                 out.push(Decision::Drop(Dropped::Gate { series, gate }));

@@ -43,6 +43,7 @@ mod server;
 mod slack;
 mod sms;
 mod stream;
+mod stream_down;
 mod supervision;
 mod telegram;
 mod warm_start;

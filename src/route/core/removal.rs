@@ -69,6 +69,13 @@ impl RouterCore {
             };
             self.fan_out(alert, episode.max_sent, Why::Resolved, &mut out);
         }
+        // Symptoms of a removed stream leave the down's incident the same way.
+        for series in self.grouper.symptoms() {
+            if gone(&series.exchange, &series.endpoint) {
+                let stats = Default::default();
+                self.resolve_symptom(&Resolved { series, at, stats });
+            }
+        }
         self.muted.retain(|s, _| !gone(&s.exchange, &s.endpoint));
         self.unheard.retain(|s| !gone(&s.exchange, &s.endpoint));
         self.acked.retain(|s, _| !gone(&s.exchange, &s.endpoint));

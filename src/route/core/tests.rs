@@ -763,3 +763,146 @@ fn router_grouping_off_sends_each_series_to_every_route_as_before() {
     assert!(out[0].0.group.is_none());
     assert_eq!(core.next_group_due(), None);
 }
+
+fn stream_stale(at: i64) -> Anomaly {
+    let stream = series("binance", "btc-depth", Metric::StreamSilenceMs);
+    anomaly(&stream, "stream_stale", Severity::Critical, at)
+}
+
+fn members(a: &Alert) -> Vec<(String, AlertKind)> {
+    let group = a.group.as_ref().expect("a group message");
+    (group.alerts.iter())
+        .map(|m| (m.detector.to_string(), m.kind))
+        .collect()
+}
+
+#[test]
+fn router_a_stream_failing_while_its_exchange_is_down_joins_the_down_incident_and_pages_nobody() {
+    let mut core = grouped_router();
+    let d = core.on_anomaly(circuit_open("binance", 0));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 2, "the down to am, and the group opened to desk");
+    // The stream stalls: no page of its own, on either route.
+    let d = core.on_anomaly(stream_stale(S));
+    assert!(sent(&core, &d).is_empty());
+    assert!(
+        d.iter().any(|x| matches!(
+            x,
+            Decision::Drop(Dropped::Gate {
+                gate: Gate::ExchangeDown,
+                ..
+            })
+        )),
+        "still inhibited for the per-series route"
+    );
+    // The next update of the incident lists it.
+    assert_eq!(core.next_group_due(), Some(Timestamp(30 * S)));
+    let d = core.on_tick(Timestamp(30 * S));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].1, ["desk"]);
+    assert_eq!(&*out[0].0.detector, "circuit_open", "the down leads");
+    let group = out[0].0.group.as_ref().unwrap();
+    let stream = group.alerts.iter().find(|m| &*m.endpoint == "btc-depth");
+    assert_eq!(
+        stream.map(|m| m.title.as_str()),
+        Some("binance btc-depth stream stalled; REST failing too")
+    );
+    // The stream recovers first: nothing to any route (am never heard of it; desk hears of
+    // it with the incident's resolve).
+    let stream = series("binance", "btc-depth", Metric::StreamSilenceMs);
+    let d = core.on_resolved(resolved(&stream, 40 * S));
+    assert!(sent(&core, &d).is_empty());
+    assert_eq!(core.next_group_due(), None);
+    // The venue recovers: its resolved to am; one group resolve to desk, with both.
+    let d = core.on_resolved(resolved(&down("binance"), 50 * S));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].1, ["am"]);
+    let d = core.on_tick(Timestamp(80 * S));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0.kind, AlertKind::Resolved);
+    assert_eq!(
+        members(&out[0].0),
+        [
+            ("circuit_open".to_string(), AlertKind::Resolved),
+            ("stream_stale".to_string(), AlertKind::Resolved)
+        ]
+    );
+}
+
+#[test]
+fn router_a_stream_failing_while_the_down_is_held_is_in_the_downs_first_message() {
+    let mut core = grouped_router().with_correlation_hold(Duration::from_secs(1));
+    let d = core.on_anomaly(circuit_open("binance", 0));
+    assert!(sent(&core, &d).is_empty(), "held");
+    let d = core.on_anomaly(stream_stale(500));
+    assert!(sent(&core, &d).is_empty());
+    let d = core.on_tick(Timestamp(S));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 2, "{out:?}");
+    let group = out.iter().find(|o| o.1 == ["desk"]).unwrap();
+    assert_eq!(
+        group.0.group.as_ref().unwrap().update,
+        crate::messages::GroupUpdate::Opened
+    );
+    assert_eq!(
+        members(&group.0),
+        [
+            ("circuit_open".to_string(), AlertKind::Firing),
+            ("stream_stale".to_string(), AlertKind::Firing)
+        ]
+    );
+    assert_eq!(core.next_group_due(), None, "nothing more to say");
+
+    // Back within the hold: neither the down nor its symptom ever goes out.
+    let mut core = grouped_router().with_correlation_hold(Duration::from_secs(1));
+    core.on_anomaly(circuit_open("binance", 0));
+    core.on_anomaly(stream_stale(200));
+    let d = core.on_resolved(resolved(&down("binance"), 500));
+    assert!(sent(&core, &d).is_empty());
+    assert!(core.grouper().symptoms().is_empty());
+}
+
+#[test]
+fn router_a_stream_stall_first_then_the_exchange_down_is_one_incident_led_by_the_down() {
+    let mut core = grouped_router();
+    let d = core.on_anomaly(stream_stale(0));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        out[1].0.title,
+        "binance btc-depth stream stalled; REST healthy"
+    );
+    let d = core.on_anomaly(circuit_open("binance", 3 * S));
+    let out = sent(&core, &d);
+    assert_eq!(out.len(), 2, "the down to am, and at once to desk: {out:?}");
+    let group = &out[1].0;
+    assert_eq!(out[1].1, ["desk"]);
+    assert_eq!(
+        group.group.as_ref().unwrap().update,
+        crate::messages::GroupUpdate::Escalated
+    );
+    assert_eq!(&*group.detector, "circuit_open");
+    assert_eq!(
+        members(group),
+        [
+            ("circuit_open".to_string(), AlertKind::Firing),
+            ("stream_stale".to_string(), AlertKind::Firing)
+        ]
+    );
+    // The stall goes on while the venue is down: nothing more.
+    let d = core.on_anomaly(stream_stale(4 * S));
+    assert!(sent(&core, &d).is_empty());
+    assert_eq!(core.next_group_due(), None);
+}
+
+#[test]
+fn router_without_grouping_a_stream_failing_while_its_exchange_is_down_is_inhibited_as_before() {
+    let mut core = router();
+    core.on_anomaly(circuit_open("binance", 0));
+    let d = core.on_anomaly(stream_stale(S));
+    assert!(sent(&core, &d).is_empty());
+    assert!(core.grouper().symptoms().is_empty());
+}

@@ -227,3 +227,156 @@ fn group_severity_moving_within_what_was_said_rides_along_with_the_next_news() {
     g.on_alert(&resolved("ticker", 102 * S), Timestamp(102 * S));
     assert_eq!(g.next_due(), Some(Timestamp(131 * S)));
 }
+
+/// The exchange's down (breaker open), firing or resolved.
+fn down(kind: AlertKind, at: i64) -> Alert {
+    Alert {
+        endpoint: Name::from("*"),
+        metric: Metric::Availability,
+        detector: Name::from("circuit_open"),
+        title: "binance down (circuit open)".into(),
+        ..alert("*", kind, Severity::Critical, at)
+    }
+}
+
+/// The depth stream's stall, firing or resolved.
+fn stall(kind: AlertKind, at: i64) -> Alert {
+    Alert {
+        metric: Metric::StreamSilenceMs,
+        detector: Name::from("stream_stale"),
+        title: "binance btc-depth stream stalled; REST failing too".into(),
+        ..alert("btc-depth", kind, Severity::Critical, at)
+    }
+}
+
+fn endpoints(a: &Alert) -> Vec<String> {
+    let members = &a.group.as_ref().expect("a group message").alerts;
+    members.iter().map(|m| m.endpoint.to_string()).collect()
+}
+
+#[test]
+fn group_an_exchange_down_joining_an_open_group_goes_at_once_and_leads() {
+    let mut g = grouper();
+    let opened = g
+        .on_alert(&stall(AlertKind::Firing, 0), Timestamp(0))
+        .unwrap();
+    assert_eq!(update(&opened), GroupUpdate::Opened);
+    // Already critical: only the venue's down makes it go at once.
+    let out = g
+        .on_alert(&down(AlertKind::Firing, 3 * S), Timestamp(3 * S))
+        .expect("the down goes at once");
+    assert_eq!(update(&out), GroupUpdate::Escalated);
+    assert_eq!(&*out.detector, "circuit_open", "the down leads its equals");
+    assert_eq!(endpoints(&out), ["*", "btc-depth"]);
+    assert_eq!(g.next_due(), None, "nothing more to say");
+    // Its repeats (reminders) are no news.
+    assert!(
+        g.on_alert(&down(AlertKind::Firing, 60 * S), Timestamp(60 * S))
+            .is_none()
+    );
+    assert_eq!(g.next_due(), None);
+}
+
+#[test]
+fn group_a_symptom_joins_the_down_pages_nobody_and_its_recovery_folds_into_the_resolve() {
+    let mut g = grouper();
+    g.hold_resolutions(false);
+    let opened = g
+        .on_alert(&down(AlertKind::Firing, 0), Timestamp(0))
+        .unwrap();
+    assert_eq!(endpoints(&opened), ["*"]);
+    g.on_symptom(&stall(AlertKind::Firing, S), Timestamp(S));
+    assert_eq!(
+        g.symptom(&stall(AlertKind::Firing, 0).series())
+            .map(|a| a.at),
+        Some(Timestamp(S))
+    );
+    // Joining is news for the next update, not a page of its own.
+    assert_eq!(g.next_due(), Some(Timestamp(30 * S)));
+    let out = g.flush(Timestamp(30 * S));
+    assert_eq!(out.len(), 1);
+    assert_eq!(update(&out[0]), GroupUpdate::Updated);
+    assert_eq!(&*out[0].detector, "circuit_open");
+    assert_eq!(endpoints(&out[0]), ["*", "btc-depth"]);
+    // Repeats of a symptom are no news.
+    g.on_symptom(&stall(AlertKind::Firing, 31 * S), Timestamp(31 * S));
+    assert_eq!(g.next_due(), None);
+    // The stream recovers while the venue is still down: rides along, nothing due.
+    g.on_symptom(&stall(AlertKind::Resolved, 40 * S), Timestamp(40 * S));
+    assert_eq!(g.next_due(), None);
+    assert!(g.symptom(&stall(AlertKind::Firing, 0).series()).is_none());
+    // The venue recovers: one resolve says both.
+    g.on_alert(&down(AlertKind::Resolved, 50 * S), Timestamp(50 * S));
+    let out = g.flush(Timestamp(50 * S));
+    assert_eq!(out.len(), 1);
+    assert_eq!(update(&out[0]), GroupUpdate::Resolved);
+    let members = &out[0].group.as_ref().unwrap().alerts;
+    assert!(members.iter().all(|m| m.kind == AlertKind::Resolved));
+    assert_eq!(members.len(), 2);
+    assert_eq!(g.open(), 0);
+}
+
+#[test]
+fn group_symptoms_of_a_held_down_wait_and_join_its_first_message() {
+    let mut g = grouper();
+    g.on_symptom(&stall(AlertKind::Firing, 0), Timestamp(0));
+    assert_eq!(g.open(), 0, "no group of its own");
+    assert_eq!(g.next_due(), None);
+    assert_eq!(g.symptoms(), [stall(AlertKind::Firing, 0).series()]);
+    let opened = g
+        .on_alert(&down(AlertKind::Firing, S), Timestamp(S))
+        .unwrap();
+    assert_eq!(update(&opened), GroupUpdate::Opened);
+    assert_eq!(&*opened.detector, "circuit_open");
+    assert_eq!(endpoints(&opened), ["*", "btc-depth"]);
+    assert_eq!(g.next_due(), None, "said in the first message");
+
+    // A down that never goes out (back within the hold): its waiting symptoms are forgotten.
+    let mut g = grouper();
+    g.on_symptom(&stall(AlertKind::Firing, 0), Timestamp(0));
+    g.forget_symptoms(Some(&Name::from("binance")));
+    assert!(g.symptoms().is_empty());
+    let opened = g
+        .on_alert(&down(AlertKind::Firing, S), Timestamp(S))
+        .unwrap();
+    assert_eq!(endpoints(&opened), ["*"]);
+    // A waiting symptom that recovers is gone too.
+    let mut g = grouper();
+    g.on_symptom(&stall(AlertKind::Firing, 0), Timestamp(0));
+    g.on_symptom(&stall(AlertKind::Resolved, S), Timestamp(S));
+    assert!(g.symptoms().is_empty());
+}
+
+#[test]
+fn group_members_recovering_together_are_said_once_by_the_resolve() {
+    let mut g = grouper();
+    // With a flap hold each member's resolution was held already: no hold here.
+    g.hold_resolutions(false);
+    g.on_alert(&down(AlertKind::Firing, 0), Timestamp(0));
+    g.on_alert(&stall(AlertKind::Firing, S), Timestamp(S));
+    assert_eq!(update(&g.flush(Timestamp(30 * S))[0]), GroupUpdate::Updated);
+    // The venue's resolution is released first; the stream's a moment later.
+    g.on_alert(&down(AlertKind::Resolved, 100 * S), Timestamp(100 * S));
+    assert_eq!(
+        g.next_due(),
+        Some(Timestamp(100 * S).plus(RECOVERY_SETTLE)),
+        "a recovery settles before its update"
+    );
+    assert!(g.flush(Timestamp(101 * S)).is_empty());
+    g.on_alert(&stall(AlertKind::Resolved, 102 * S), Timestamp(102 * S));
+    let out = g.flush(Timestamp(102 * S));
+    assert_eq!(out.len(), 1);
+    assert_eq!(update(&out[0]), GroupUpdate::Resolved);
+    assert!(g.flush(Timestamp(200 * S)).is_empty());
+
+    // One that stays down: the update goes out once the recovery has settled.
+    let mut g = grouper();
+    g.on_alert(&firing("ping", Severity::Warning, 0), Timestamp(0));
+    g.on_alert(&firing("time", Severity::Warning, S), Timestamp(S));
+    g.flush(Timestamp(30 * S));
+    g.on_alert(&resolved("ping", 100 * S), Timestamp(100 * S));
+    assert!(g.flush(Timestamp(105 * S)).is_empty());
+    let out = g.flush(Timestamp(110 * S));
+    assert_eq!(out.len(), 1);
+    assert_eq!(update(&out[0]), GroupUpdate::Updated);
+}
