@@ -29,11 +29,13 @@ use crate::cluster::{ClusterStage, GateOutputs};
 use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
 use crate::error::{ConfigError, Error};
 use crate::messages::{
-    Alert, Anomaly, Crash, MaintenanceStatus, Measurement, Name, Ping, Resolved, SeriesKey,
-    Severity, Triage,
+    Alert, Anomaly, Crash, MaintenanceStatus, Measurement, Name, Ping, Removed, Resolved,
+    SeriesKey, Severity, Timestamp, Triage,
 };
 use crate::metrics::Metrics;
 use crate::probe::schedule::Spread;
+use crate::probe::stream::engine::{self, EngineStreams};
+use crate::probe::stream::{EngineStreamOptions, StreamObservation};
 use crate::probe::{ProbeActor, Reconfigure as ProbeReconfigure, StopProbing};
 use crate::reload::{Apply, ConfigSource, ReloadError, ReloadReport, Reloader};
 use crate::route::{
@@ -966,6 +968,13 @@ impl MonitorBuilder {
             },
         );
 
+        let engine_streams = {
+            let (d, m, b) = (detectors.clone(), metrics.clone(), status.clone());
+            Supervisor::start_in_arbiter(&arbiters.pipeline.handle(), move |_| {
+                EngineStreams::new(d, m).with_board(b)
+            })
+        };
+
         let http = settings.http.clone();
         tracing::info!(region = %settings.monitor.region, "exwatch started.");
         let topology = Arc::new(Mutex::new(Topology {
@@ -1007,6 +1016,7 @@ impl MonitorBuilder {
             metrics,
             store_closed: store.closed,
             cluster,
+            engine_streams,
         })
     }
 }
@@ -1027,6 +1037,8 @@ pub struct MonitorHandle {
     store_closed: StoreClosed,
     /// `[cluster]`, when configured.
     cluster: Option<crate::cluster::Cluster>,
+    /// The judges of an embedding engine's own streams.
+    engine_streams: Addr<EngineStreams>,
 }
 
 impl MonitorHandle {
@@ -1035,6 +1047,96 @@ impl MonitorHandle {
     /// latency), and how tests drive the pipeline.
     pub fn inject(&self, m: Measurement) {
         self.detectors.send(m);
+    }
+
+    /// Feeds one data message of a market-data stream the embedding engine keeps itself:
+    /// exwatch judges each stream the engine names (`stream`, the series' endpoint, on
+    /// `exchange`) with the same judge as its own `kind = "stream"` endpoints, so the engine's
+    /// feeds alert `stream_stale` (no message for a few of the stream's learned cadences:
+    /// exwatch looks at the clock between messages, the engine only reports what it receives),
+    /// `stream_frozen`, `stream_gap` and `stream_lag_ms` through the same detectors, Router and
+    /// channels, and show in the same `exwatch_stream_*` metrics. A stream is judged from its
+    /// first observation on, with [`EngineStreamOptions::default`] unless
+    /// [`Self::configure_stream`] said otherwise.
+    ///
+    /// ```no_run
+    /// # async fn run(monitor: exwatch::MonitorHandle) {
+    /// use exwatch::Timestamp;
+    /// use exwatch::probe::stream::StreamObservation;
+    ///
+    /// // In the engine's feed handler, for each Binance depth update {"E":…,"U":…,"u":…}:
+    /// let (event_time, first, last) = (1_700_000_000_000, 157, 160);
+    /// monitor.observe_stream(
+    ///     "binance",
+    ///     "engine-btc-depth",
+    ///     StreamObservation {
+    ///         event_time: Some(Timestamp(event_time)),
+    ///         first_update_id: Some(first),
+    ///         update_id: Some(last),
+    ///         ..StreamObservation::at(Timestamp::now())
+    ///     },
+    /// );
+    /// # }
+    /// ```
+    pub fn observe_stream(
+        &self,
+        exchange: impl Into<Name>,
+        stream: impl Into<Name>,
+        observation: StreamObservation,
+    ) {
+        self.engine_streams.do_send(engine::Observe {
+            exchange: exchange.into(),
+            stream: stream.into(),
+            observation,
+        });
+    }
+
+    /// The engine's connection for one of its streams (see [`Self::observe_stream`]) was
+    /// replaced at `at`. Unplanned reconnects beyond the stream's
+    /// [`EngineStreamOptions::reconnects_per_hour`] alert `stream_churn`; `planned` ones (the
+    /// venue's 24 h cut, an announced shutdown) never count. The next message may overlap
+    /// what the old connection delivered: the overlap is no gap.
+    pub fn stream_reconnected(
+        &self,
+        exchange: impl Into<Name>,
+        stream: impl Into<Name>,
+        at: Timestamp,
+        planned: bool,
+    ) {
+        self.engine_streams.do_send(engine::Reconnected {
+            exchange: exchange.into(),
+            stream: stream.into(),
+            at,
+            planned,
+        });
+    }
+
+    /// Judges one of the engine's streams with `options` (a `stale_after` of its own, a
+    /// reconnect budget) from its next observation on, afresh.
+    pub fn configure_stream(
+        &self,
+        exchange: impl Into<Name>,
+        stream: impl Into<Name>,
+        options: EngineStreamOptions,
+    ) {
+        self.engine_streams.do_send(engine::Configure {
+            exchange: exchange.into(),
+            stream: stream.into(),
+            options,
+        });
+    }
+
+    /// The engine stopped watching one of its streams: its judge is dropped (its silence is
+    /// no stall) and its open incidents are resolved as a removed endpoint's are.
+    pub fn forget_stream(&self, exchange: impl Into<Name>, stream: impl Into<Name>) {
+        let (exchange, endpoint) = (exchange.into(), stream.into());
+        self.engine_streams.do_send(engine::Forget {
+            exchange: exchange.clone(),
+            stream: endpoint.clone(),
+        });
+        let removed = vec![Removed::Endpoint { exchange, endpoint }];
+        self.detectors.forget(&removed);
+        self.router.do_send(ForgetSeries(removed));
     }
 
     /// Sends every anomaly (before deduplication) to `recipient` from now on.

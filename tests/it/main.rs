@@ -23,6 +23,7 @@ mod demo;
 mod discord;
 mod e2e;
 mod embedding;
+mod engine_streams;
 mod fakes;
 mod flapping;
 mod grouping;

@@ -8,17 +8,25 @@
 //!   against the learned cadence, frozen payloads, sequence gaps, reconnect churn);
 //! - [`budget`]: the per-venue connection-attempt budget all streams of a monitor share;
 //! - [`actor`]: the thin connection actor (awc's WebSocket client, bounded frames,
-//!   make-before-break replacement, paced resubscribes, jittered back-off).
+//!   make-before-break replacement, paced resubscribes, jittered back-off);
+//! - [`sample`]: a judge's readings as measurements (the one encoding of the stream flags);
+//! - [`observation`]: what an embedding engine saw of a message on a stream of its own;
+//! - [`engine`]: the thin actor judging an engine's own streams
+//!   ([`crate::MonitorHandle::observe_stream`]).
 
 pub mod actor;
 pub mod budget;
 pub mod config;
+pub mod engine;
 pub mod judge;
+pub mod observation;
+pub mod sample;
 pub mod scan;
 pub mod venue;
 
 pub use actor::StreamActor;
 pub use config::{StreamChannel, StreamSettings, Venue};
+pub use observation::{EngineStreamOptions, StreamObservation};
 
 use std::sync::Arc;
 

@@ -1,0 +1,244 @@
+//! The EngineStreams actor: one per monitor, a thin shell owning the stream judges of an
+//! embedding trading engine's own market-data feeds. The engine reports each data message it
+//! receives ([`Observe`], from [`crate::MonitorHandle::observe_stream`]) and its reconnects
+//! ([`Reconnected`]); each stream it names gets its own pure
+//! [`Judge`], driven exactly as a [`crate::probe::stream::StreamActor`] drives its
+//! own: messages in, a tick every [`TICK`] for the passing of time (a silence is only seen by
+//! looking at the clock), and the readings out as measurements
+//! ([`crate::probe::stream::sample`]) into the same detectors — so an engine's feed alerts
+//! `stream_stale`, `stream_frozen`, `stream_gap` and `stream_churn` as exwatch's own streams
+//! do, with the same `exwatch_stream_*` metrics. Policy is the judge's; this file only holds
+//! the judges, the clock and the metric handles.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, AsyncContext, Context, Handler, Message};
+
+use crate::detect::DetectorSet;
+use crate::messages::{Name, Timestamp};
+use crate::metrics::{Counter, Gauge, Histogram, Metrics};
+use crate::probe::stream::judge::{Judge, Reading};
+use crate::probe::stream::observation::{EngineStreamOptions, StreamObservation};
+use crate::probe::stream::sample::measurement;
+use crate::status::StatusBoard;
+use crate::supervision::guard;
+
+/// How often the judges look at the time (a stall is reported within its threshold plus
+/// this): as often as exwatch's own stream connections do.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// A data message of the engine's stream `stream` on `exchange`.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Observe {
+    /// The exchange.
+    pub exchange: Name,
+    /// The engine's name for the stream (the series' endpoint).
+    pub stream: Name,
+    /// What the engine saw.
+    pub observation: StreamObservation,
+}
+
+/// The engine's connection for `stream` was replaced at `at`; `planned` (the venue's 24 h cut,
+/// an announced shutdown) never counts as churn.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Reconnected {
+    /// The exchange.
+    pub exchange: Name,
+    /// The stream.
+    pub stream: Name,
+    /// When (the engine's wall clock).
+    pub at: Timestamp,
+    /// Whether the engine meant it.
+    pub planned: bool,
+}
+
+/// Judges `stream` with `options` from now on (a judge already learning keeps what it
+/// learned; only its settings change, as a new judge).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Configure {
+    /// The exchange.
+    pub exchange: Name,
+    /// The stream.
+    pub stream: Name,
+    /// How to judge it.
+    pub options: EngineStreamOptions,
+}
+
+/// The engine no longer watches `stream`: its judge is dropped and no more measurements are
+/// sent for it.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Forget {
+    /// The exchange.
+    pub exchange: Name,
+    /// The stream.
+    pub stream: Name,
+}
+
+/// One engine stream: its judge and its metric handles.
+struct Stream {
+    judge: Judge,
+    messages: Counter,
+    gaps: Counter,
+    lag: Histogram,
+    age: Gauge,
+}
+
+/// The judges of an engine's own streams. See the module docs.
+pub struct EngineStreams {
+    detectors: DetectorSet,
+    metrics: Arc<Metrics>,
+    board: Option<Arc<StatusBoard>>,
+    options: HashMap<(Name, Name), EngineStreamOptions>,
+    streams: HashMap<(Name, Name), Stream>,
+    readings: Vec<Reading>,
+}
+
+impl EngineStreams {
+    /// The engine's streams of a monitor, measured into `detectors`.
+    pub fn new(detectors: DetectorSet, metrics: Arc<Metrics>) -> Self {
+        Self {
+            detectors,
+            metrics,
+            board: None,
+            options: HashMap::new(),
+            streams: HashMap::new(),
+            readings: Vec::new(),
+        }
+    }
+
+    /// Corrects lags by the clock skew of each exchange exwatch probes (the status board).
+    pub fn with_board(mut self, board: Arc<StatusBoard>) -> Self {
+        self.board = Some(board);
+        self
+    }
+
+    /// The stream's entry, its judge started at `now` (ms) if new.
+    fn stream(&mut self, exchange: &Name, stream: &Name, now: i64) -> &mut Stream {
+        let key = (exchange.clone(), stream.clone());
+        let options = self.options.get(&key).copied().unwrap_or_default();
+        let metrics = &self.metrics;
+        self.streams.entry(key).or_insert_with(|| {
+            let labels = [("exchange", &**exchange), ("endpoint", &**stream)];
+            Stream {
+                judge: Judge::new(now, options.stale_after, options.reconnects_per_hour),
+                messages: metrics.counter("exwatch_stream_messages_total", &labels),
+                gaps: metrics.counter("exwatch_stream_gaps_total", &labels),
+                lag: metrics.histogram("exwatch_stream_lag_seconds", &labels),
+                age: metrics.gauge("exwatch_stream_last_message_age_seconds", &labels),
+            }
+        })
+    }
+
+    /// Sends `readings` of `stream` as measurements at `at`.
+    fn emit(&self, exchange: &Name, stream: &Name, readings: &[Reading], at: Timestamp) {
+        for r in readings {
+            self.detectors.send(measurement(exchange, stream, r, at));
+        }
+    }
+
+    fn on_observe(&mut self, o: Observe) {
+        let at = o.observation.received_at;
+        let mut out = std::mem::take(&mut self.readings);
+        out.clear();
+        let s = self.stream(&o.exchange, &o.stream, at.as_millis());
+        let seen = s
+            .judge
+            .on_data(at.as_millis(), &o.observation.data(), &mut out);
+        if !seen.duplicate {
+            s.messages.inc();
+            if let Some(lag) = seen.lag_ms {
+                s.lag.observe(lag / 1000.0);
+            }
+            if seen.gap.is_some() {
+                s.gaps.inc();
+            }
+        }
+        self.emit(&o.exchange, &o.stream, &out, at);
+        self.readings = out;
+    }
+
+    fn on_tick(&mut self) {
+        let now = Timestamp::now();
+        let mut out = std::mem::take(&mut self.readings);
+        for ((exchange, stream), s) in &mut self.streams {
+            if let Some(skew) = (self.board.as_ref()).and_then(|b| b.clock_skew(exchange)) {
+                s.judge.set_skew(skew);
+            }
+            out.clear();
+            s.judge.tick(now.as_millis(), &mut out);
+            s.age.set(s.judge.silence(now.as_millis()).as_secs_f64());
+            for r in &out {
+                self.detectors.send(measurement(exchange, stream, r, now));
+            }
+        }
+        self.readings = out;
+    }
+}
+
+impl Actor for EngineStreams {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(TICK, |act, ctx| {
+            guard(act, ctx, "engine_streams", |act, _| act.on_tick());
+        });
+    }
+}
+
+impl Handler<Observe> for EngineStreams {
+    type Result = ();
+
+    fn handle(&mut self, o: Observe, ctx: &mut Context<Self>) {
+        guard(self, ctx, "engine_streams", |act, _| act.on_observe(o));
+    }
+}
+
+impl Handler<Reconnected> for EngineStreams {
+    type Result = ();
+
+    fn handle(&mut self, r: Reconnected, ctx: &mut Context<Self>) {
+        guard(self, ctx, "engine_streams", |act, _| {
+            let mut out = std::mem::take(&mut act.readings);
+            out.clear();
+            let now = r.at.as_millis();
+            act.stream(&r.exchange, &r.stream, now)
+                .judge
+                .reconnected(now, r.planned, &mut out);
+            act.emit(&r.exchange, &r.stream, &out, r.at);
+            act.readings = out;
+        });
+    }
+}
+
+impl Handler<Configure> for EngineStreams {
+    type Result = ();
+
+    fn handle(&mut self, c: Configure, _: &mut Context<Self>) {
+        let key = (c.exchange, c.stream);
+        self.options.insert(key.clone(), c.options);
+        // Judged afresh with the new settings from its next message on.
+        self.streams.remove(&key);
+    }
+}
+
+impl Handler<Forget> for EngineStreams {
+    type Result = ();
+
+    fn handle(&mut self, f: Forget, _: &mut Context<Self>) {
+        let key = (f.exchange, f.stream);
+        self.options.remove(&key);
+        self.streams.remove(&key);
+    }
+}
+
+impl actix::Supervised for EngineStreams {
+    /// Nothing is rebuilt: the judges are kept (a panic is a bug in one message; what was
+    /// learned of every stream stays).
+    fn restarting(&mut self, _: &mut Context<Self>) {}
+}
