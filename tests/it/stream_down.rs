@@ -184,14 +184,26 @@ async fn rest_down_and_stream_stalled_together_are_one_page_the_downs_listing_th
     );
     assert_eq!(update(&said[0]), "opened");
     assert_eq!(said[0]["title"], "binance down (circuit open)");
-    let with_stream = said
-        .iter()
-        .position(|a| members(a).contains(&"stream_stale:firing".to_string()));
-    // The stall is seen within the correlation hold: the down's one message lists it. (Seen
-    // later, the next update would, after `group_interval`.)
-    assert_eq!(with_stream, Some(0), "{:#?}", describe(&sink));
-    assert_eq!(said.len(), 1, "one page: {:#?}", describe(&sink));
-    let stream_member = said[0]["group"]["alerts"]
+    let lists_stream = |a: &Value| members(a).contains(&"stream_stale:firing".to_string());
+    // The stall is seen within the correlation hold: the down's one message lists it. Seen
+    // later (a slow machine), the incident's next update lists it, after `group_interval`.
+    let said = if lists_stream(&said[0]) {
+        assert_eq!(said.len(), 1, "one page: {:#?}", describe(&sink));
+        said
+    } else {
+        eprintln!("the stall was seen after the down's hold: waiting for the update");
+        until(40.0, "the update listing the stream", || {
+            sink.received().iter().any(lists_stream)
+        })
+        .await;
+        let said = sink.received();
+        assert_eq!(said.len(), 2, "{:#?}", describe(&sink));
+        assert_eq!(update(&said[1]), "updated");
+        assert_eq!(said[1]["detector"], "circuit_open");
+        said
+    };
+    let last = said.last().unwrap();
+    let stream_member = last["group"]["alerts"]
         .as_array()
         .unwrap()
         .iter()
@@ -208,7 +220,7 @@ async fn rest_down_and_stream_stalled_together_are_one_page_the_downs_listing_th
     breaker(&m, 0.0, 15.0).await;
     until(10.0, "stream data again", || stream.open() == 1).await;
     actix_rt::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(sink.received().len(), 1, "{:#?}", describe(&sink));
+    assert_eq!(sink.received().len(), said.len(), "{:#?}", describe(&sink));
     m.stop().await;
 }
 
