@@ -49,7 +49,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9898";
 /// How the demo runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DemoOptions {
-    /// How many times faster than the two-minute script.
+    /// How many times faster than the 2½-minute script.
     pub speed: f64,
     /// Where the dashboard listens; `None`: [`DEFAULT_LISTEN`] if free, else any free port.
     pub listen: Option<SocketAddr>,
@@ -254,7 +254,7 @@ fn ms(d: Duration) -> String {
 
 /// The monitor's settings for the simulators, as a configuration file would say them (so they
 /// pass the same validation): every endpoint at a 1 s interval (script time), short latency
-/// windows so a two-minute story has baselines, every wait scaled by the speed, and
+/// windows so a short story has baselines, every wait scaled by the speed, and
 /// `min_increase_ms = 100` so that a busy laptop's scheduling hiccups (tens of ms on every
 /// venue at once) are not mistaken for the story's degradations (100 ms and more). Binance
 /// also has its BTC/USDT depth stream at `depth_url` (`kind = "stream"`, endpoint `depth`),
