@@ -143,10 +143,10 @@ enum Command {
         #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
         timeout: std::time::Duration,
     },
-    /// Play a two-minute story against simulated Binance, Bybit and OKX on loopback (no
+    /// Play a 2½-minute story against simulated Binance, Bybit and OKX on loopback (no
     /// config, no internet) and print every alert as it arrives.
     Demo {
-        /// How many times faster than the two-minute script (0.25 to 10: at 10 every endpoint
+        /// How many times faster than the 2½-minute script (0.25 to 10: at 10 every endpoint
         /// is probed at the shortest interval a configuration accepts, 100 ms).
         #[arg(long, default_value_t = 1.0)]
         speed: f64,

@@ -4,6 +4,8 @@
 //!
 //! - three simulated exchanges on loopback ([`sim`]): Binance, Bybit and OKX with their real
 //!   answer shapes;
+//! - Binance's BTC/USDT depth stream on loopback ([`stream_sim`]): its WebSocket protocol,
+//!   subscribe and acknowledgement, `depthUpdate` events, ping frames;
 //! - an alert sink ([`sink`]): a webhook receiver the monitor's `webhook` channel posts to;
 //! - the monitor itself, through the library ([`crate::Monitor::builder`]), on settings
 //!   generated for the simulators ([`settings_toml`]), with its dashboard on
@@ -15,13 +17,15 @@
 //! and prints a summary: nothing is left running or listening.
 //!
 //! `--speed N` divides every wait by N: probe intervals, chapter lengths, the dedup window,
-//! the flap hold, the breaker's recovery timeout, `Retry-After`. Detectors count samples, so
-//! the same alerts come out at any speed.
+//! the flap hold, the breaker's recovery timeout, `Retry-After`, the stream's cadence (down to
+//! [`story::MIN_STREAM_CADENCE`]) and heartbeats. Detectors count samples, so the same alerts
+//! come out at any speed.
 
 pub mod print;
 pub mod sim;
 pub mod sink;
 pub mod story;
+pub mod stream_sim;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -37,6 +41,7 @@ use print::{Printer, Tally};
 use sim::{SimExchange, Venue};
 use sink::AlertSink;
 use story::{BadSpeed, TICK, Timeline};
+use stream_sim::{SimStream, StreamTiming};
 
 /// The dashboard's address when it is free.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9898";
@@ -44,7 +49,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9898";
 /// How the demo runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DemoOptions {
-    /// How many times faster than the two-minute script.
+    /// How many times faster than the 2½-minute script.
     pub speed: f64,
     /// Where the dashboard listens; `None`: [`DEFAULT_LISTEN`] if free, else any free port.
     pub listen: Option<SocketAddr>,
@@ -109,7 +114,7 @@ pub async fn run(
         match SimExchange::start(venue) {
             Ok(s) => sims.push(s),
             Err(source) => {
-                stop_all(sims, None).await;
+                stop_all(sims, None, None).await;
                 return Err(DemoError::Bind {
                     what: "simulated exchanges",
                     source,
@@ -117,10 +122,20 @@ pub async fn run(
             }
         }
     }
+    let depth = match SimStream::start(timeline.stream(StreamTiming::BINANCE_SPOT)) {
+        Ok(s) => s,
+        Err(source) => {
+            stop_all(sims, None, None).await;
+            return Err(DemoError::Bind {
+                what: "simulated depth stream",
+                source,
+            });
+        }
+    };
     let (sink, mut alerts) = match AlertSink::start() {
         Ok(s) => s,
         Err(source) => {
-            stop_all(sims, None).await;
+            stop_all(sims, Some(depth), None).await;
             return Err(DemoError::Bind {
                 what: "alert sink",
                 source,
@@ -129,7 +144,7 @@ pub async fn run(
     };
     let listen = options.listen.unwrap_or_else(default_listen);
     let started = config::from_toml_str(
-        &settings_toml(&timeline, &sims, sink.url(), listen),
+        &settings_toml(&timeline, &sims, depth.url(), sink.url(), listen),
         &|_| None,
     )
     .map_err(DemoError::from)
@@ -137,7 +152,7 @@ pub async fn run(
     let monitor = match started {
         Ok(m) => m,
         Err(e) => {
-            stop_all(sims, Some(sink)).await;
+            stop_all(sims, Some(depth), Some(sink)).await;
             return Err(e);
         }
     };
@@ -165,6 +180,7 @@ pub async fn run(
             for s in &sims {
                 s.set(conditions.of(s.venue()));
             }
+            depth.set(conditions.binance_depth);
             let wake = (now + tick).min(end);
             loop {
                 tokio::select! {
@@ -184,12 +200,13 @@ pub async fn run(
     for s in &sims {
         s.set(sim::Condition::default());
     }
+    depth.set(stream_sim::StreamCondition::default());
     monitor.stop().await;
     // What the channel delivered while stopping.
     while let Ok(a) = alerts.try_recv() {
         show(&printer, &mut tally, begin, &a);
     }
-    stop_all(sims, Some(sink)).await;
+    stop_all(sims, Some(depth), Some(sink)).await;
     printer.emit(&printer.summary(&tally));
     printer.emit(&printer.stopped(interrupted));
     Ok(DemoReport {
@@ -204,9 +221,12 @@ fn show(printer: &Printer, tally: &mut Tally, begin: Instant, a: &Alert) {
     printer.emit(&printer.alert(begin.elapsed(), a));
 }
 
-async fn stop_all(sims: Vec<SimExchange>, sink: Option<AlertSink>) {
+async fn stop_all(sims: Vec<SimExchange>, depth: Option<SimStream>, sink: Option<AlertSink>) {
     if let Some(sink) = sink {
         sink.stop().await;
+    }
+    if let Some(depth) = depth {
+        depth.stop().await;
     }
     for s in sims {
         s.stop().await;
@@ -234,12 +254,15 @@ fn ms(d: Duration) -> String {
 
 /// The monitor's settings for the simulators, as a configuration file would say them (so they
 /// pass the same validation): every endpoint at a 1 s interval (script time), short latency
-/// windows so a two-minute story has baselines, every wait scaled by the speed, and
+/// windows so a short story has baselines, every wait scaled by the speed, and
 /// `min_increase_ms = 100` so that a busy laptop's scheduling hiccups (tens of ms on every
-/// venue at once) are not mistaken for the story's degradations (100 ms and more).
+/// venue at once) are not mistaken for the story's degradations (100 ms and more). Binance
+/// also has its BTC/USDT depth stream at `depth_url` (`kind = "stream"`, endpoint `depth`),
+/// whose stall threshold the stream judge learns from its cadence, as it would in production.
 pub fn settings_toml(
     timeline: &Timeline,
     sims: &[SimExchange],
+    depth_url: &str,
     sink_url: &str,
     listen: SocketAddr,
 ) -> String {
@@ -338,6 +361,11 @@ min_severity = "info"
             if *kind == "ticker" {
                 t.push_str("symbol = \"BTC/USDT\"\n");
             }
+        }
+        if sim.venue() == Venue::Binance {
+            t.push_str(&format!(
+                "\n[exchanges.{name}.endpoints.depth]\nurl = \"{depth_url}\"\ncheck = \"{name}\"\nkind = \"stream\"\nchannel = \"depth\"\nsymbol = \"BTC/USDT\"\n"
+            ));
         }
     }
     t

@@ -179,7 +179,7 @@ async fn answer(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
     }
     let now = now_ms();
     // Every venue shares the same slow wander of the mid price, plus a basis point of noise.
-    let mid = BASE_PRICE * (1.0 + 0.0002 * ((now / 7_000) as f64).sin());
+    let mid = mid_price(now);
     let noise = (fastrand::f64() - 0.5) * 1e-4;
     let price = format!(
         "{:.2}",
@@ -263,7 +263,15 @@ async fn answer(req: HttpRequest, state: web::Data<SimState>) -> HttpResponse {
     b.content_type("application/json").body(body.to_string())
 }
 
-fn now_ms() -> i64 {
+/// The BTC/USDT mid price every venue wanders around at `now_ms` (ms since the epoch): a slow
+/// ±2 bps swing around [`BASE_PRICE`], the same for every simulator (the REST tickers and the
+/// depth stream's book).
+pub fn mid_price(now_ms: i64) -> f64 {
+    BASE_PRICE * (1.0 + 0.0002 * ((now_ms / 7_000) as f64).sin())
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
     ms(SystemTime::now())
 }
 

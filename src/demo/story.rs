@@ -1,4 +1,4 @@
-//! The demo's script: seven chapters, what each one does to the simulated exchanges, and the
+//! The demo's script: eight chapters, what each one does to the simulated exchanges, and the
 //! clock that compresses them by `--speed`.
 //!
 //! Pure: [`Timeline`] scales script time to wall time, and [`Scene::conditions`] says what
@@ -10,16 +10,21 @@
 //! | chapter | what the simulators do | what exwatch says |
 //! |---|---|---|
 //! | calm | a few ms of jitter | nothing; the latency detectors learn their baselines |
-//! | OKX latency | OKX answers 0 → 400 ms slower, and stays slow until the recovery | `okx … latency spike` (the likelihood model), firing until the recovery chapter |
+//! | OKX latency | OKX answers 0 → 400 ms slower, and stays slow until the stream stall | `okx … latency spike` (the likelihood model), firing until OKX answers normally again |
 //! | Bybit 503 storm | Bybit answers 503 (`retCode` 10016) | `bybit … failing`, then `bybit down (circuit open)` (critical); resolved once half-open trials succeed |
 //! | Binance 429 | 429 with `Retry-After`; exwatch backs off | `binance … failing` (consecutive `rate_limited`, warning); the breaker stays closed: a rate limit is not an outage |
 //! | price drift | OKX's BTC/USDT drifts to +300 bps | `okx btc-usdt price deviation`, warning then critical; resolved when it returns |
 //! | maintenance | Bybit announces an ongoing window, then answers 250 ms slower for a while | `bybit under maintenance` (info); its latency alerts are held back; `bybit maintenance ended` |
+//! | Binance stream stall | Binance's depth stream keeps its socket and its pings but sends no data for 15 s (8 s of wall time at most), then resumes with the next update id; Binance's REST endpoints answer normally; OKX answers normally again | `binance depth stream stalled; REST healthy` (`stream_stale`, critical), resolved once data flows again (in this chapter, or in the recovery at the fastest speeds); OKX's latency alerts resolve |
 //! | recovery | everything normal | the remaining `resolved` alerts |
+//!
+//! The stream's cadence (Binance depth: 100 ms) and heartbeats scale like everything else,
+//! but the cadence never drops below [`MIN_STREAM_CADENCE`] ([`Timeline::stream`]).
 
 use std::time::{Duration, SystemTime};
 
 use super::sim::{Condition, Failure, Maintenance, Venue};
+use super::stream_sim::{StreamCondition, StreamTiming};
 
 /// Every endpoint's probe interval in script time (the demo's settings divide it by the speed).
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
@@ -33,6 +38,19 @@ pub const SPEED_RANGE: (f64, f64) = (
 
 /// How often, in script time, the run loop re-applies the scene (ramps move in these steps).
 pub const TICK: Duration = Duration::from_millis(250);
+
+/// The fastest cadence the simulated stream pushes at, whatever the speed: Bybit's
+/// `orderbook.50` (20 ms), the fastest a real venue pushes. Faster, a loaded laptop's
+/// timer and scheduling jitter (milliseconds) would be most of every interval the stream
+/// judge learns the cadence from, and the stall would be judged against noise.
+pub const MIN_STREAM_CADENCE: Duration = Duration::from_millis(20);
+
+/// The stream-stall chapter's stall, in script time, from the chapter's start …
+const STALL: Duration = Duration::from_secs(15);
+/// … and at most this much wall time: a stream silent for 10 s is replaced by exwatch's stream
+/// actor (a client library would do the same), and at the slowest speeds the story would show
+/// reconnects, each counted toward Binance's breaker, instead of the stall.
+pub const MAX_STALL_WALL: Duration = Duration::from_secs(8);
 
 /// What a chapter does to the simulators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +67,8 @@ pub enum Scene {
     PriceDrift,
     /// Bybit announces maintenance.
     BybitMaintenance,
+    /// Binance's depth stream stalls; its REST API stays healthy.
+    BinanceStreamStall,
     /// Everything normal again.
     Recovery,
 }
@@ -64,8 +84,8 @@ pub struct Chapter {
     pub length: Duration,
 }
 
-/// The script, in order: about two minutes at speed 1.
-pub const SCRIPT: [Chapter; 7] = [
+/// The script, in order: about two and a half minutes at speed 1.
+pub const SCRIPT: [Chapter; 8] = [
     Chapter {
         scene: Scene::Calm,
         title: "Calm: Binance, Bybit and OKX answer in a few ms; the detectors learn their baselines…",
@@ -94,6 +114,15 @@ pub const SCRIPT: [Chapter; 7] = [
     Chapter {
         scene: Scene::BybitMaintenance,
         title: "Bybit announces maintenance on /v5/system/status; its alerts are held back…",
+        length: Duration::from_secs(20),
+    },
+    Chapter {
+        scene: Scene::BinanceStreamStall,
+        title: "Binance's BTC/USDT depth stream stalls: socket open, pings answered, no data; its REST API stays healthy…",
+        // The stall (15 s) must outlast the stall threshold the stream judge learned (three
+        // cadences plus half a second of wall time: 0.6–0.9 s at --speed 10); the rest of the
+        // chapter and the recovery leave time for three healthy silence readings (one a
+        // second of wall time) and the flap hold before the resolution.
         length: Duration::from_secs(20),
     },
     Chapter {
@@ -165,6 +194,17 @@ impl Timeline {
     pub fn total(&self) -> Duration {
         self.chapters().map(|(_, length, _)| length).sum()
     }
+
+    /// A stream's `real` timing at this speed: every wait scaled, the cadence never below
+    /// [`MIN_STREAM_CADENCE`].
+    pub fn stream(&self, real: StreamTiming) -> StreamTiming {
+        StreamTiming {
+            cadence: self.scale(real.cadence).max(MIN_STREAM_CADENCE),
+            ping_every: self.scale(real.ping_every),
+            pong_timeout: self.scale(real.pong_timeout),
+            lifetime: self.scale(real.lifetime),
+        }
+    }
 }
 
 /// Every simulator's condition at one point of a chapter.
@@ -176,6 +216,8 @@ pub struct Conditions {
     pub bybit: Condition,
     /// OKX's.
     pub okx: Condition,
+    /// Binance's depth stream's.
+    pub binance_depth: StreamCondition,
 }
 
 impl Conditions {
@@ -238,6 +280,12 @@ impl Scene {
                     c.bybit.delay = MAINTENANCE_DELAY;
                 }
             }
+            Scene::BinanceStreamStall => {
+                // Stalled from the start for STALL of script time, or MAX_STALL_WALL of wall
+                // time if that is shorter; then data flows again.
+                let stall = timeline.scale(STALL).min(MAX_STALL_WALL);
+                c.binance_depth.stalled = length.mul_f64(p) < stall;
+            }
         }
         c
     }
@@ -248,11 +296,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_script_lasts_about_two_minutes_at_speed_one() {
+    fn the_script_lasts_about_two_and_a_half_minutes_at_speed_one() {
         let t = Timeline::new(1.0).unwrap();
         let total = t.total();
         assert!(
-            (Duration::from_secs(110)..=Duration::from_secs(140)).contains(&total),
+            (Duration::from_secs(140)..=Duration::from_secs(170)).contains(&total),
             "{total:?}"
         );
     }
@@ -321,6 +369,9 @@ mod tests {
         ] {
             assert_eq!(at(scene, 0.5).okx.delay, PEAK_DELAY, "{scene:?}");
         }
+        // OKX answers normally again from the stream chapter on, when it did before the stream
+        // chapter was written: its incident resolves as it did, in one message.
+        assert_eq!(at(Scene::BinanceStreamStall, 0.0).okx, Condition::default());
         // Latency is what is measured: it is not scaled by the speed.
         assert_eq!(
             Scene::OkxLatency
@@ -355,5 +406,77 @@ mod tests {
         assert_eq!(m.delay, MAINTENANCE_DELAY);
         assert_eq!(at(Scene::BybitMaintenance, 0.1).bybit.delay, Duration::ZERO);
         assert_eq!(at(Scene::BybitMaintenance, 0.8).bybit.delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn the_stream_stalls_while_binance_rest_stays_healthy_then_resumes() {
+        let began = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let stall = Scene::BinanceStreamStall;
+        // (Below speed 15 / 8 ≈ 1.9 the stall is capped; see below.)
+        for speed in [10.0, 2.0] {
+            let t = Timeline::new(speed).unwrap();
+            let len = t.scale(Duration::from_secs(20));
+            let at = |p: f64| stall.conditions(p, began, len, &t);
+            // 15 s of the 20 s chapter: stalled to 75 %, flowing after.
+            for p in [0.0, 0.3, 0.74] {
+                let c = at(p);
+                assert!(c.binance_depth.stalled, "{speed} {p}");
+                // Binance's REST simulator answers normally all along.
+                assert_eq!(c.binance, Condition::default(), "{speed} {p}");
+            }
+            assert!(!at(0.76).binance_depth.stalled, "{speed}");
+            assert!(!at(1.0).binance_depth.stalled, "{speed}");
+        }
+        // At --speed 10 the stall lasts 1.5 s of wall time: beyond the 0.6–0.9 s the judge
+        // needs at a 20 ms cadence.
+        let t = Timeline::new(10.0).unwrap();
+        let len = t.scale(Duration::from_secs(20));
+        assert!(stall.conditions(0.74, began, len, &t).binance_depth.stalled);
+        // Slow, the stall is capped at MAX_STALL_WALL of wall time (the stream actor would
+        // replace a connection silent for 10 s).
+        let t = Timeline::new(0.25).unwrap();
+        let len = t.scale(Duration::from_secs(20));
+        let p_cap = MAX_STALL_WALL.as_secs_f64() / len.as_secs_f64();
+        assert!(
+            stall
+                .conditions(p_cap - 0.01, began, len, &t)
+                .binance_depth
+                .stalled
+        );
+        assert!(
+            !stall
+                .conditions(p_cap + 0.01, began, len, &t)
+                .binance_depth
+                .stalled
+        );
+        // Every other scene leaves the stream alone.
+        for c in SCRIPT.iter().filter(|c| c.scene != stall) {
+            for p in [0.0, 0.5, 1.0] {
+                let t = Timeline::new(1.0).unwrap();
+                let c = c.scene.conditions(p, began, t.scale(c.length), &t);
+                assert_eq!(c.binance_depth, StreamCondition::default());
+            }
+        }
+        // It comes after Binance's 429 chapter (whose alerts must be resolved: "REST
+        // healthy") and before the recovery.
+        let order: Vec<Scene> = SCRIPT.iter().map(|c| c.scene).collect();
+        let i = order.iter().position(|s| *s == stall).unwrap();
+        assert!(order[..i].contains(&Scene::BinanceRateLimit));
+        assert_eq!(order[i + 1], Scene::Recovery);
+    }
+
+    #[test]
+    fn the_stream_scales_like_the_story_but_never_pushes_faster_than_20_ms() {
+        let real = StreamTiming::BINANCE_SPOT;
+        assert_eq!(Timeline::new(1.0).unwrap().stream(real), real);
+        let fast = Timeline::new(10.0).unwrap().stream(real);
+        assert_eq!(fast.cadence, MIN_STREAM_CADENCE, "not 10 ms");
+        assert_eq!(fast.ping_every, Duration::from_secs(2));
+        assert_eq!(fast.pong_timeout, Duration::from_secs(6));
+        let mid = Timeline::new(2.0).unwrap().stream(real);
+        assert_eq!(mid.cadence, Duration::from_millis(50));
+        let slow = Timeline::new(0.25).unwrap().stream(real);
+        assert_eq!(slow.cadence, Duration::from_millis(400));
+        assert_eq!(slow.lifetime, Duration::from_secs(96 * 3600));
     }
 }
