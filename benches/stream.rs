@@ -60,7 +60,7 @@ fn venue_of(kind: &str) -> Venue {
 /// when a second has passed.
 #[inline]
 fn step(venue: Venue, judge: &mut Judge, frame: &str, now: i64, out: &mut Vec<Reading>) {
-    if let Event::Data(d) = venue::parse(venue, frame) {
+    if let Event::Data(d, _) = venue::parse(venue, frame) {
         black_box(judge.on_data(now, &d, out));
     }
     if now % 1000 == 0 {
