@@ -398,7 +398,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.streams[0].streams_per_connection, Some(200));
         let s = from_toml_str(&minimal(STREAM), &no_env).unwrap();
-        assert_eq!(s.streams[0].streams_per_connection, None, "the venue's maximum");
+        assert_eq!(
+            s.streams[0].streams_per_connection, None,
+            "the venue's maximum"
+        );
         let p = problems(&minimal(&format!(
             "[exchanges.binance]\nstreams_per_connection = 2000\n{STREAM}\
              [exchanges.okx]\nstreams_per_connection = 0\n\
