@@ -386,8 +386,7 @@ fn generate(s: &Shared, ping_every: Duration) {
         // falls between two updates, so the sequence is continuous for its connection.
         let mut st = s.state.lock();
         let (cadence, lag_ms) = (st.cadence, st.lag_ms);
-        let subscribed: Vec<HashSet<String>> =
-            conns.iter().map(|c| c.topics.lock().clone()).collect();
+        let subscribed: Vec<_> = conns.iter().map(|c| c.topics.lock()).collect();
         for (key, t) in st.topics.iter_mut() {
             if now < t.next {
                 continue;
@@ -414,6 +413,7 @@ fn generate(s: &Shared, ping_every: Duration) {
                 }
             }
         }
+        drop(subscribed);
         for (c, buf) in &out {
             if !buf.is_empty() {
                 write_raw(c, buf);
