@@ -1,7 +1,6 @@
-//! The StreamActor: one per shared connection, a thin shell around the streams
-//! [`pack`](crate::probe::stream::pack)ed onto it (each a [`Watch`]: its own pure judge,
-//! metrics and status), the venue [`venue`] protocol, the topic [`Routes`] and the
-//! subscribe [`Requests`] in flight.
+//! The StreamActor: one per shared connection, a thin shell around the streams packed onto it
+//! by [`pack`] (each a [`Watch`]: its own pure judge, metrics and status), the venue [`venue`]
+//! protocol, the topic [`Routes`] and the subscribe [`Requests`] in flight.
 //!
 //! It keeps one WebSocket connection open through awc's client, with frames bounded by
 //! `max_frame_bytes` (a larger frame is a protocol error: counted, and the connection
@@ -131,8 +130,8 @@ struct Conn {
     last_ping: Instant,
     /// Why it was opened while another one serves (a planned replacement).
     replaces: Option<&'static str>,
-    /// Outgoing text waiting for the pacing.
-    queue: VecDeque<String>,
+    /// Outgoing text waiting for the pacing (and the subscribe request it is).
+    queue: VecDeque<(String, Option<u64>)>,
     sent: VecDeque<Instant>,
     /// The streams subscribed here, by topic.
     routes: Routes,
@@ -366,9 +365,9 @@ impl StreamActor {
                     }
                 }
             }
-            conn.requests.sent(id, batch.to_vec(), now);
+            conn.requests.queued(id, batch.to_vec(), now);
             let text = venue::subscribe_many(venue, &topics, id);
-            self.send_text(conn, text);
+            self.send_text(conn, text, Some(id));
         }
     }
 
@@ -382,13 +381,14 @@ impl StreamActor {
         });
     }
 
-    /// Queues `text` on `conn` and sends what the pacing allows.
-    fn send_text(&self, conn: &mut Conn, text: String) {
+    /// Queues `text` (subscribe request `request`) on `conn` and sends what the pacing
+    /// allows.
+    fn send_text(&self, conn: &mut Conn, text: String, request: Option<u64>) {
         if conn.queue.len() >= MAX_QUEUED {
             tracing::warn!(exchange = %self.lead.exchange, endpoint = %self.lead.name, "Stream send queue full; message dropped.");
             return;
         }
-        conn.queue.push_back(text);
+        conn.queue.push_back((text, request));
         Self::flush(self.venue(), conn);
     }
 
@@ -403,10 +403,14 @@ impl StreamActor {
             conn.sent.pop_front();
         }
         while conn.sent.len() < per_second {
-            let Some(text) = conn.queue.pop_front() else {
+            let Some((text, request)) = conn.queue.pop_front() else {
                 break;
             };
             conn.sent.push_back(now);
+            // A request's answer is waited for from when it leaves, not from when it queued.
+            if let Some(id) = request {
+                conn.requests.restart(id, now);
+            }
             let _ = conn.sink.write(WsMessage::Text(text.into()));
         }
     }
@@ -616,7 +620,10 @@ impl StreamActor {
         w.refusals = w.refusals.saturating_add(1);
         w.retry_at = Some(Instant::now() + wait);
         self.readings = out;
-        // A connection left with no stream is closed; the next opens when one is due.
+        // A connection left with no stream is closed (and counts toward the exchange's
+        // breaker, as a stream that cannot subscribe did before streams shared connections);
+        // the next opens when a stream is due. A topic refused beside streams that flow is
+        // that stream's problem, not the exchange's.
         if self.conn_mut(id).is_some_and(|c| c.routes.is_empty()) && self.unused(id) {
             let was_serving = self.serving == Some(id);
             self.drop_conn(id, CloseCode::Normal, ctx);
@@ -625,8 +632,8 @@ impl StreamActor {
                 self.retry_at = due;
                 self.failures = self.failures.saturating_add(1);
             }
+            self.report(false, ctx);
         }
-        self.report(false, ctx);
     }
 
     /// Every stream on connection `id`: a bad frame of `kind` came on it.
@@ -799,6 +806,7 @@ impl StreamActor {
             .unwrap_or(venue::heartbeat_interval(venue));
         let mut unanswered = Vec::new();
         for c in &mut self.conns {
+            Self::flush(venue, c);
             let expired = c.requests.expired(now, timeout);
             if !expired.is_empty() {
                 unanswered.push((c.id, c.acked_any, expired));
@@ -810,10 +818,10 @@ impl StreamActor {
                 };
                 if now.duration_since(silent_since) >= interval && c.queue.len() < MAX_QUEUED {
                     c.last_ping = now;
-                    c.queue.push_back(text.to_owned());
+                    c.queue.push_back((text.to_owned(), None));
+                    Self::flush(venue, c);
                 }
             }
-            Self::flush(venue, c);
         }
         for (id, acked_any, streams) in unanswered {
             if !acked_any {

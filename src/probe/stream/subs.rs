@@ -18,6 +18,8 @@ struct Pending {
     id: u64,
     streams: Vec<usize>,
     sent: Instant,
+    /// Still queued behind the pacing (not waited for yet).
+    queued: bool,
 }
 
 /// What a refusal means for the streams it answers.
@@ -45,12 +47,32 @@ impl Requests {
 
     /// Request `id`, carrying `streams`, was sent at `at`.
     pub fn sent(&mut self, id: u64, streams: Vec<usize>, at: Instant) {
+        self.push(id, streams, at, false);
+    }
+
+    /// Request `id`, carrying `streams`, was queued behind the pacing at `at`: it is waited
+    /// for once it leaves ([`Requests::restart`]).
+    pub fn queued(&mut self, id: u64, streams: Vec<usize>, at: Instant) {
+        self.push(id, streams, at, true);
+    }
+
+    fn push(&mut self, id: u64, streams: Vec<usize>, sent: Instant, queued: bool) {
         if !streams.is_empty() {
             self.pending.push_back(Pending {
                 id,
                 streams,
-                sent: at,
+                sent,
+                queued,
             });
+        }
+    }
+
+    /// Request `id` left at `at` (it had waited behind the pacing): its answer is waited for
+    /// from then.
+    pub fn restart(&mut self, id: u64, at: Instant) {
+        if let Some(p) = self.pending.iter_mut().find(|p| p.id == id) {
+            p.sent = at;
+            p.queued = false;
         }
     }
 
@@ -75,7 +97,10 @@ impl Requests {
         if let Some(s) = stream {
             return self.pending.iter().position(|p| p.streams.contains(&s));
         }
-        (id.is_none() && !self.pending.is_empty()).then_some(0)
+        if id.is_some() {
+            return None;
+        }
+        self.pending.iter().position(|p| !p.queued)
     }
 
     /// An acknowledgement (request `id`, or the topic of `stream`): the streams it confirms,
@@ -123,13 +148,13 @@ impl Requests {
     /// Takes the requests sent more than `timeout` before `now`: their streams.
     pub fn expired(&mut self, now: Instant, timeout: Duration) -> Vec<usize> {
         let mut out = Vec::new();
-        while self
-            .pending
-            .front()
-            .is_some_and(|p| now.saturating_duration_since(p.sent) > timeout)
-        {
-            out.extend(self.pending.pop_front().into_iter().flat_map(|p| p.streams));
-        }
+        self.pending.retain_mut(|p| {
+            let late = !p.queued && now.saturating_duration_since(p.sent) > timeout;
+            if late {
+                out.append(&mut p.streams);
+            }
+            !late
+        });
         out
     }
 
@@ -198,5 +223,15 @@ mod tests {
         assert!(r.is_empty());
         r.sent(3, vec![], t);
         assert!(r.is_empty(), "an empty request is not waited for");
+        // A request queued behind the pacing is waited for from when it left.
+        r.queued(4, vec![1], t);
+        assert!(r.expired(t + s(9), s(2)).is_empty());
+        assert!(
+            r.ack(None, None, t).is_empty(),
+            "not answered before it left"
+        );
+        r.restart(4, t + s(10));
+        assert!(r.expired(t + s(11), s(2)).is_empty());
+        assert_eq!(r.expired(t + s(13), s(2)), [1]);
     }
 }
