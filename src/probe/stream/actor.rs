@@ -74,6 +74,11 @@ pub const BACKOFF_BASE: Duration = Duration::from_millis(200);
 /// The longest reconnect back-off.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
+/// The longest back-off of a topic refused (or unanswered) beside streams that flow: a refused
+/// topic is most often a symbol the venue does not list, and every ask counts against the
+/// venue's subscribe limits (OKX: 480 an hour per connection).
+pub const REFUSED_BACKOFF_MAX: Duration = Duration::from_secs(300);
+
 /// A replacement connection takes over every stream still on the old one this long after it
 /// opened, data or not (a quiet stream would otherwise hold the old connection open).
 pub const PROMOTE_WITHIN: Duration = Duration::from_secs(5);
@@ -438,9 +443,14 @@ impl StreamActor {
 
     /// The next back-off after `failures` in a row: exponential, with equal jitter.
     fn backoff(failures: u32) -> Duration {
+        Self::backoff_up_to(failures, BACKOFF_MAX)
+    }
+
+    /// [`Self::backoff`] up to `max`.
+    fn backoff_up_to(failures: u32, max: Duration) -> Duration {
         let ceiling = BACKOFF_BASE
             .saturating_mul(1u32 << failures.min(16))
-            .min(BACKOFF_MAX);
+            .min(max);
         ceiling / 2 + ceiling.mul_f64(fastrand::f64() / 2.0)
     }
 
@@ -616,7 +626,7 @@ impl StreamActor {
             w.source = None;
         }
         w.reconnected(reason, false, &mut out, &self.detectors);
-        let wait = Self::backoff(w.refusals);
+        let wait = Self::backoff_up_to(w.refusals, REFUSED_BACKOFF_MAX);
         w.refusals = w.refusals.saturating_add(1);
         w.retry_at = Some(Instant::now() + wait);
         self.readings = out;
