@@ -856,3 +856,49 @@ async fn streams_per_connection_splits_the_streams_over_connections() {
     }
     m.stop().await;
 }
+
+#[actix::test]
+async fn a_long_stall_of_one_topic_resubscribes_that_topic_not_the_connection() {
+    let fake = FakeStream::start(Venue::Bybit, CADENCE);
+    let sink = FakeSink::start();
+    let m = start_many("bybit", &fake.url(), &THREE, "", "", &sink);
+    let messages = |e| of(&m, "exwatch_stream_messages_total", "bybit", e, &[]);
+    let stale = |e| {
+        of(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "bybit",
+            e,
+            &[("reason", "stale")],
+        )
+    };
+    until(15.0, "every stream learns its cadence", || {
+        THREE.iter().all(|(e, _)| messages(e) >= 25.0)
+    })
+    .await;
+    fake.stall_topic("ETH/USDT");
+    // 3 stale thresholds, at least 10 s: the topic alone is asked for again.
+    until(20.0, "eth-depth resubscribed", || stale("eth-depth") >= 1.0).await;
+    assert!(
+        fake.unsubscribes() >= 1,
+        "unsubscribed before subscribing again"
+    );
+    assert_eq!(
+        fake.subscribes(),
+        2,
+        "the first SUBSCRIBE of three, then eth alone"
+    );
+    assert_eq!(fake.connections(), 1, "the shared connection is kept");
+    assert_eq!(stale("btc-depth") + stale("sol-depth"), 0.0);
+    fake.resume_topic("ETH/USDT");
+    let before = messages("eth-depth");
+    until(5.0, "eth-depth flows again", || {
+        messages("eth-depth") > before + 5.0
+    })
+    .await;
+    assert_eq!(
+        of(&m, "exwatch_stream_gaps_total", "bybit", "btc-depth", &[]),
+        0.0
+    );
+    m.stop().await;
+}

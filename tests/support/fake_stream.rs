@@ -102,6 +102,7 @@ struct Shared {
     subscribes: AtomicUsize,
     pongs: AtomicUsize,
     app_pings: AtomicUsize,
+    unsubscribes: AtomicUsize,
 }
 
 /// The fake server; stopped when dropped.
@@ -146,6 +147,7 @@ impl FakeStream {
             subscribes: AtomicUsize::new(0),
             pongs: AtomicUsize::new(0),
             app_pings: AtomicUsize::new(0),
+            unsubscribes: AtomicUsize::new(0),
         });
         let s = shared.clone();
         let accept = std::thread::Builder::new()
@@ -322,6 +324,11 @@ impl FakeStream {
     /// Subscriptions received.
     pub fn subscribes(&self) -> usize {
         self.shared.subscribes.load(Ordering::Relaxed)
+    }
+
+    /// Unsubscribe requests received.
+    pub fn unsubscribes(&self) -> usize {
+        self.shared.unsubscribes.load(Ordering::Relaxed)
     }
 
     /// Pong frames received (answers to the server's pings).
@@ -662,10 +669,10 @@ fn on_text(s: &Shared, c: &Conn, text: &str) {
         );
         return;
     }
-    if !subscribe {
+    let unsubscribe = v["method"] == "UNSUBSCRIBE" || v["op"] == "unsubscribe";
+    if !subscribe && !unsubscribe {
         return;
     }
-    s.subscribes.fetch_add(1, Ordering::Relaxed);
     // The topics asked for, as written (Binance `params`, Bybit `args`, OKX `args[].instId`).
     let names: Vec<String> = if s.venue == Venue::Okx {
         (v["args"].as_array().into_iter().flatten())
@@ -681,6 +688,27 @@ fn on_text(s: &Shared, c: &Conn, text: &str) {
             .filter_map(|a| a.as_str().map(str::to_owned))
             .collect()
     };
+    if unsubscribe {
+        s.unsubscribes.fetch_add(1, Ordering::Relaxed);
+        let _st = s.state.lock();
+        let mut topics = c.topics.lock();
+        for n in &names {
+            topics.remove(&topic_key(n));
+        }
+        let reply = match s.venue {
+            Venue::Binance | Venue::BinanceFutures => {
+                format!(r#"{{"result":null,"id":{}}}"#, v["id"])
+            }
+            Venue::Bybit => format!(
+                r#"{{"success":true,"ret_msg":"","op":"unsubscribe","conn_id":"fake","req_id":"{}"}}"#,
+                v["req_id"].as_str().unwrap_or("")
+            ),
+            Venue::Okx => r#"{"event":"unsubscribe","connId":"fake"}"#.to_owned(),
+        };
+        write_frame(c, 0x1, reply.as_bytes());
+        return;
+    }
+    s.subscribes.fetch_add(1, Ordering::Relaxed);
     // The generator holds the state lock while it writes: the snapshot and the subscription
     // fall between two updates, so the sequence is continuous for this connection.
     let mut st = s.state.lock();

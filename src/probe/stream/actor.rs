@@ -19,6 +19,9 @@
 //!   all, every stream stalled for long): the connection is dropped, a reconnect counted for
 //!   each of its streams in `exwatch_stream_reconnects_total{reason}` and reported to each
 //!   judge (churn), and a new connection is opened after a jittered exponential back-off.
+//! - **One topic stalled** for 3 stale thresholds (at least 10 s) while the others flow: that
+//!   topic is unsubscribed and subscribed again on the same connection, a reconnect of reason
+//!   `stale` for its stream only (at most once per stall period).
 //! - **One topic refused** (where the venue answers per request): a refused request of
 //!   several topics is split and each asked again alone; a topic refused alone (or left
 //!   unanswered while others were answered) counts for its own stream only (a reconnect of
@@ -646,6 +649,54 @@ impl StreamActor {
         }
     }
 
+    /// Streams on connection `id` stalled for long while others flow: each is unsubscribed and
+    /// subscribed again (the venue may have lost that subscription), a reconnect of reason
+    /// `stale` for that stream only; at most once per stall period.
+    fn ask_stalled_again(&mut self, id: u64, now_ms: i64) {
+        let stalled: Vec<usize> = (0..self.watches.len())
+            .filter(|&i| {
+                let w = &self.watches[i];
+                let limit = (w.stale_threshold() * STALL_RECONNECT_THRESHOLDS)
+                    .max(MIN_STALL_RECONNECT)
+                    .as_millis() as i64;
+                w.source == Some(id)
+                    && w.silence(now_ms).as_millis() as i64 > limit
+                    && w.stall_asked_at.is_none_or(|t| now_ms - t > limit)
+            })
+            .collect();
+        if stalled.is_empty() {
+            return;
+        }
+        let Some(k) = self.conn_index(id) else {
+            return;
+        };
+        let mut conn = self.conns.remove(k);
+        let venue = self.venue();
+        for range in pack::requests(venue, stalled.len()) {
+            let topics: Vec<_> = stalled[range]
+                .iter()
+                .map(|&i| {
+                    let s = &self.watches[i].spec;
+                    (s.channel, s.symbol.as_str())
+                })
+                .collect();
+            let request = self.next_request;
+            self.next_request += 1;
+            let text = venue::unsubscribe_many(venue, &topics, request);
+            self.send_text(&mut conn, text, None);
+        }
+        let mut out = std::mem::take(&mut self.readings);
+        for &i in &stalled {
+            let w = &mut self.watches[i];
+            w.stall_asked_at = Some(now_ms);
+            w.reconnected("stale", false, &mut out, &self.detectors);
+            tracing::warn!(exchange = %w.spec.exchange, endpoint = %w.spec.name, "Stream stalled while its connection's other streams flow; subscribing again.");
+        }
+        self.readings = out;
+        self.subscribe(&mut conn, &stalled);
+        self.conns.insert(k, conn);
+    }
+
     /// Every stream on connection `id`: a bad frame of `kind` came on it.
     fn bad_frame(&mut self, id: u64, kind: &'static str) {
         let on: Vec<usize> = match self.conns.iter().find(|c| c.id == id) {
@@ -862,6 +913,8 @@ impl StreamActor {
                 });
             if stalled {
                 self.lost(Some(id), "stale", false, ctx);
+            } else {
+                self.ask_stalled_again(id, now_ms);
             }
         }
         // A replacement that has not taken every stream in time takes the rest.

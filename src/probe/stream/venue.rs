@@ -169,6 +169,14 @@ pub fn subscribe_many(venue: Venue, topics: &[(StreamChannel, &str)], id: u64) -
     }
 }
 
+/// The unsubscribe message of [`subscribe_many`]'s topics (before asking a stalled topic
+/// again: a venue ignores a subscribe to what it thinks is subscribed).
+pub fn unsubscribe_many(venue: Venue, topics: &[(StreamChannel, &str)], id: u64) -> String {
+    subscribe_many(venue, topics, id)
+        .replacen("\"SUBSCRIBE\"", "\"UNSUBSCRIBE\"", 1)
+        .replacen("\"subscribe\"", "\"unsubscribe\"", 1)
+}
+
 /// What the text frame `text` of `venue` is. Never panics, never allocates (an error text
 /// with JSON escapes is reported as a fixed text rather than unescaped).
 pub fn parse(venue: Venue, text: &str) -> Event<'_> {
@@ -859,6 +867,18 @@ mod tests {
         assert_eq!(
             subscribe_many(Venue::Okx, &two, 6),
             r#"{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"},{"channel":"trades","instId":"ETH-USDT"}]}"#
+        );
+        assert_eq!(
+            unsubscribe_many(Venue::Binance, &two[..1], 7),
+            r#"{"method":"UNSUBSCRIBE","params":["btcusdt@depth@100ms"],"id":7}"#
+        );
+        assert_eq!(
+            unsubscribe_many(Venue::Bybit, &two[..1], 8),
+            r#"{"op":"unsubscribe","args":["orderbook.50.BTCUSDT"],"req_id":"8"}"#
+        );
+        assert_eq!(
+            unsubscribe_many(Venue::Okx, &two[..1], 9),
+            r#"{"op":"unsubscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}"#
         );
         let v: serde_json::Value =
             serde_json::from_str(&subscribe(Venue::Okx, StreamChannel::Ticker, "eth/usdt", 1))

@@ -45,6 +45,9 @@ pub struct Watch {
     pub retry_at: Option<Instant>,
     /// Refusals in a row (the back-off's exponent).
     pub refusals: u32,
+    /// When (ms) the stream was last asked for again because it stalled on a connection
+    /// whose other streams flow.
+    pub stall_asked_at: Option<i64>,
     /// What the board was last told: (when, messages then).
     shown: (Instant, u64),
     last_lag: Option<f64>,
@@ -83,6 +86,7 @@ impl Watch {
             source: None,
             retry_at: None,
             refusals: 0,
+            stall_asked_at: None,
             shown: (Instant::now(), 0),
             last_lag: None,
             reconnects: 0,
