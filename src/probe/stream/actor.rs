@@ -640,10 +640,21 @@ impl StreamActor {
         if self.conn_mut(id).is_some_and(|c| c.routes.is_empty()) && self.unused(id) {
             let was_serving = self.serving == Some(id);
             self.drop_conn(id, CloseCode::Normal, ctx);
-            if was_serving && self.conns.is_empty() {
-                let due = self.watches.iter().filter_map(|w| w.retry_at).min();
-                self.retry_at = due;
-                self.failures = self.failures.saturating_add(1);
+            match self.conns.first().map(|c| c.id) {
+                // A replacement was opening beside it: it serves from now on.
+                Some(other) if was_serving => {
+                    self.serving = Some(other);
+                    if let Some(c) = self.conn_mut(other) {
+                        c.replaces = None;
+                    }
+                    self.arm_lifetime();
+                }
+                None if was_serving => {
+                    let due = self.watches.iter().filter_map(|w| w.retry_at).min();
+                    self.retry_at = due;
+                    self.failures = self.failures.saturating_add(1);
+                }
+                _ => {}
             }
             self.report(false, ctx);
         }
@@ -656,11 +667,14 @@ impl StreamActor {
         let stalled: Vec<usize> = (0..self.watches.len())
             .filter(|&i| {
                 let w = &self.watches[i];
+                // Cheap tests first: this runs every tick over every stream.
+                if w.source != Some(id) || w.silence(now_ms) <= MIN_STALL_RECONNECT {
+                    return false;
+                }
                 let limit = (w.stale_threshold() * STALL_RECONNECT_THRESHOLDS)
                     .max(MIN_STALL_RECONNECT)
                     .as_millis() as i64;
-                w.source == Some(id)
-                    && w.silence(now_ms).as_millis() as i64 > limit
+                w.silence(now_ms).as_millis() as i64 > limit
                     && w.stall_asked_at.is_none_or(|t| now_ms - t > limit)
             })
             .collect();
