@@ -1,6 +1,6 @@
-//! CPU and allocations per stream message: `venue::parse` of a real-shaped frame plus
-//! `Judge::on_data` (lag, progress, continuity, cadence) and, once a second of event time,
-//! `Judge::tick`, for Binance spot depth, Binance futures depth (`pu`), Bybit v5 orderbook
+//! CPU and allocations per stream message: `venue::parse` of a real-shaped frame, its routing
+//! by topic on a connection shared by 1 024 streams (`route::Routes`), plus `Judge::on_data`
+//! (lag, progress, continuity, cadence) and, once a second of event time, `Judge::tick`, for Binance spot depth, Binance futures depth (`pu`), Bybit v5 orderbook
 //! deltas and OKX v5 books updates. The frames are built once, outside the measured loop, with
 //! advancing ids and event times, and cycled through.
 //!
@@ -8,6 +8,9 @@
 //! venue (after a warm-up): the target is none beyond the frame (which the socket owns).
 //!
 //! Target (issue 15): parse + judge ≤ 2 µs per message; no allocation per message.
+//!
+//! The whole path under load (frames off sockets, 2 000 streams at 10 messages/s) is
+//! `benches/stream_load.rs`.
 
 #[path = "common/counting.rs"]
 mod counting;
@@ -16,8 +19,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use exwatch::probe::stream::judge::{Judge, Reading};
+use exwatch::probe::stream::route::{Route, Routes, TopicKey};
 use exwatch::probe::stream::venue::{self, Event};
-use exwatch::settings::Venue;
+use exwatch::settings::{StreamChannel, Venue};
 
 #[global_allocator]
 static ALLOC: counting::Counting = counting::Counting;
@@ -56,11 +60,32 @@ fn venue_of(kind: &str) -> Venue {
     }
 }
 
-/// One message through parse and judge at receive time `now`; the judge's periodic tick
-/// when a second has passed.
+/// A shared connection's routing table: BTC/USDT among 1 023 other topics.
+fn routes(venue: Venue) -> Routes {
+    let mut r = Routes::new();
+    for i in 0..1023 {
+        let key = TopicKey::of_stream(venue, StreamChannel::Depth, &format!("C{i}/USDT"));
+        r.insert(key.expect("short symbol"), i + 1);
+    }
+    let btc = TopicKey::of_stream(venue, StreamChannel::Depth, "BTC/USDT");
+    r.insert(btc.expect("short symbol"), 0);
+    r
+}
+
+/// One message through parse, routing and judge at receive time `now`; the judge's periodic
+/// tick when a second has passed.
 #[inline]
-fn step(venue: Venue, judge: &mut Judge, frame: &str, now: i64, out: &mut Vec<Reading>) {
-    if let Event::Data(d) = venue::parse(venue, frame) {
+fn step(
+    venue: Venue,
+    routes: &Routes,
+    judge: &mut Judge,
+    frame: &str,
+    now: i64,
+    out: &mut Vec<Reading>,
+) {
+    if let Event::Data(d, topic) = venue::parse(venue, frame)
+        && let Route::Stream(0) = routes.route(topic.as_ref())
+    {
         black_box(judge.on_data(now, &d, out));
     }
     if now % 1000 == 0 {
@@ -74,18 +99,26 @@ fn allocations(kind: &str, n: usize) -> f64 {
     let venue = venue_of(kind);
     let frames = frames(kind);
     let mut judge = Judge::new(0, None, 12);
+    let routes = routes(venue);
     let mut out = Vec::with_capacity(16);
     let mut now = 1_700_000_000_000i64;
     // Frames cycle: ids go back every FRAMES messages, which the judge sees as a gap (an
     // allocation-free path too). Warm up so the reading buffer has its capacity.
     for f in frames.iter().take(FRAMES) {
         now += 100;
-        step(venue, &mut judge, f, now, &mut out);
+        step(venue, &routes, &mut judge, f, now, &mut out);
     }
     let (_, before) = counting::snapshot();
     for i in 0..n {
         now += 100;
-        step(venue, &mut judge, &frames[i & (FRAMES - 1)], now, &mut out);
+        step(
+            venue,
+            &routes,
+            &mut judge,
+            &frames[i & (FRAMES - 1)],
+            now,
+            &mut out,
+        );
     }
     let (_, after) = counting::snapshot();
     (after - before) as f64 / n as f64
@@ -95,7 +128,7 @@ fn bench(c: &mut Criterion) {
     let kinds = ["binance", "binance_futures", "bybit", "okx"];
     for kind in kinds {
         let per = allocations(kind, 100_000);
-        println!("stream/{kind}: {per:.4} allocations per message (parse + judge)");
+        println!("stream/{kind}: {per:.4} allocations per message (parse + route + judge)");
     }
     let mut g = c.benchmark_group("stream_parse_judge");
     g.throughput(Throughput::Elements(1));
@@ -103,13 +136,21 @@ fn bench(c: &mut Criterion) {
         let venue = venue_of(kind);
         let frames = frames(kind);
         let mut judge = Judge::new(0, None, 12);
+        let routes = routes(venue);
         let mut out = Vec::with_capacity(16);
         let mut now = 1_700_000_000_000i64;
         let mut i = 0usize;
         g.bench_function(kind, |b| {
             b.iter(|| {
                 now += 100;
-                step(venue, &mut judge, &frames[i & (FRAMES - 1)], now, &mut out);
+                step(
+                    venue,
+                    &routes,
+                    &mut judge,
+                    &frames[i & (FRAMES - 1)],
+                    now,
+                    &mut out,
+                );
                 i += 1;
             })
         });

@@ -19,11 +19,12 @@
 //!   fixed-rate schedules and its rate-limit back-off; GETs each endpoint, judges the answer
 //!   with the venue's profile, and sends [`messages::Measurement`]s. It never decides what is
 //!   anomalous.
-//! - **StreamActor** ([`probe::stream`]) — one per `kind = "stream"` endpoint: keeps a public
-//!   WebSocket market-data stream open (make-before-break replacement, paced, budgeted,
-//!   backed off), and its pure judge turns every message into lag, silence, progress,
-//!   continuity and churn measurements for the same detectors; its failures count toward the
-//!   exchange's breaker.
+//! - **StreamActor** ([`probe::stream`]) — one per shared WebSocket connection, carrying up
+//!   to a venue's maximum of `kind = "stream"` endpoints of one exchange and URL: keeps the
+//!   connection open (make-before-break replacement, paced batched subscribes, budgeted,
+//!   backed off), routes each frame by its topic to its stream, and each stream's pure judge
+//!   turns every message into lag, silence, progress, continuity and churn measurements for
+//!   the same detectors; connection failures count toward the exchange's breaker.
 //! - **DetectorActor** ([`detect`]) — one per series (exchange, endpoint, metric): sliding
 //!   windows and baselines, on measurement timestamps only; sends [`messages::Anomaly`] and
 //!   [`messages::Resolved`].

@@ -85,6 +85,10 @@ fn exchange(
     let max_connections = usize_at_least(&mut t, "max_connections", 1, defaults.max_connections);
     let confirm_per_minute =
         u32_at_least(&mut t, "confirm_per_minute", 0, defaults.confirm_per_minute);
+    let streams_per_connection = t
+        .has("streams_per_connection")
+        .then(|| usize_at_least(&mut t, "streams_per_connection", 1, 1));
+    let first_stream = streams.len();
     let mut eps = t.table("endpoints");
     let entries = eps.entries();
     if entries.is_empty() {
@@ -97,7 +101,8 @@ fn exchange(
     for (ep_name, mut e) in entries {
         let name_ok = check_name(&eps, &ep_name);
         if stream::is_stream(&mut e) {
-            if let Some(s) = stream::endpoint(e, name, &ep_name, defaults.timeout)
+            if let Some(s) =
+                stream::endpoint(e, name, &ep_name, defaults.timeout, streams_per_connection)
                 && name_ok
             {
                 streams.push(s);
@@ -111,6 +116,19 @@ fn exchange(
         }
     }
     eps.finish();
+    if let Some(n) = streams_per_connection
+        && let Some(s) = (streams[first_stream..].iter())
+            .find(|s| n > crate::probe::stream::pack::max_streams_per_connection(s.venue))
+    {
+        t.problem(
+            "streams_per_connection",
+            format!(
+                "{n} is more than {} allows on one connection ({})",
+                s.venue.as_str(),
+                crate::probe::stream::pack::max_streams_per_connection(s.venue)
+            ),
+        );
+    }
     let recv_window = t
         .has("recv_window")
         .then(|| positive_duration(&mut t, "recv_window", Duration::ZERO))

@@ -567,3 +567,338 @@ async fn streams_show_in_the_status_api_exwatch_status_and_metrics() {
     );
     m.stop().await;
 }
+
+/// Streams sharing connections: `streams` (endpoint name, symbol) of `check` at `url`, every
+/// endpoint with `extra` keys, the exchange with `exchange_extra`.
+fn start_many(
+    check: &str,
+    url: &str,
+    streams: &[(&str, &str)],
+    extra: &str,
+    exchange_extra: &str,
+    sink: &FakeSink,
+) -> MonitorHandle {
+    let mut endpoints = String::new();
+    for (name, symbol) in streams {
+        endpoints.push_str(&format!(
+            "[exchanges.{check}.endpoints.{name}]\nurl = \"{url}\"\ncheck = \"{check}\"\n\
+             kind = \"stream\"\nchannel = \"depth\"\nsymbol = \"{symbol}\"\n{extra}\n"
+        ));
+    }
+    let toml = format!(
+        r#"
+[monitor]
+region = "it"
+[http]
+enabled = false
+[store]
+path = ":memory:"
+[router]
+group_by = []
+flap_hold = "0s"
+[exchanges.{check}]
+{exchange_extra}
+{endpoints}
+[channels.ops]
+type = "webhook"
+url = "{sink}"
+"#,
+        sink = sink.url()
+    );
+    let settings = exwatch::settings::from_toml_str(&toml, &|_| None).expect("valid config");
+    Monitor::start(settings).expect("monitor starts")
+}
+
+fn of(
+    m: &MonitorHandle,
+    name: &str,
+    exchange: &str,
+    endpoint: &str,
+    extra: &[(&str, &str)],
+) -> f64 {
+    let mut labels = vec![("exchange", exchange), ("endpoint", endpoint)];
+    labels.extend_from_slice(extra);
+    m.metrics().value(name, &labels).unwrap_or(0.0)
+}
+
+const THREE: [(&str, &str); 3] = [
+    ("btc-depth", "BTC/USDT"),
+    ("eth-depth", "ETH/USDT"),
+    ("sol-depth", "SOL/USDT"),
+];
+
+#[actix::test]
+async fn streams_share_one_connection_and_a_stalled_topic_alerts_its_stream_only() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start_many("binance", &fake.url(), &THREE, "", "", &sink);
+    let messages = |e| of(&m, "exwatch_stream_messages_total", "binance", e, &[]);
+    until(15.0, "every stream learns its cadence", || {
+        THREE.iter().all(|(e, _)| messages(e) >= 25.0)
+    })
+    .await;
+    assert_eq!(
+        fake.connections(),
+        1,
+        "one TCP connection for three streams"
+    );
+    assert_eq!(fake.subscribes(), 1, "one SUBSCRIBE carrying three params");
+    assert_eq!(fake.subscribed_topics(), 3);
+    fake.stall_topic("ETH/USDT");
+    let a = alert(&sink, 5.0, "stream_stale").await;
+    assert_eq!(a["endpoint"], "eth-depth", "{a}");
+    assert_eq!(
+        a["title"], "binance eth-depth stream stalled; REST healthy",
+        "{a}"
+    );
+    let before = [messages("btc-depth"), messages("sol-depth")];
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    assert!(messages("btc-depth") > before[0] + 5.0 && messages("sol-depth") > before[1] + 5.0);
+    let firing: Vec<_> = sink
+        .received()
+        .into_iter()
+        .filter(|a| a["kind"] == "firing")
+        .map(|a| a["endpoint"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(firing, ["eth-depth"], "{:?}", titles(&sink));
+    assert_eq!(
+        fake.connections(),
+        1,
+        "a stalled topic keeps the shared connection"
+    );
+    fake.resume_topic("ETH/USDT");
+    until(10.0, "resolved", || {
+        sink.received()
+            .iter()
+            .any(|a| a["kind"] == "resolved" && a["endpoint"] == "eth-depth")
+    })
+    .await;
+    // A frame of a topic none of the streams has: a bad frame, not a crash.
+    fake.send_text(r#"{"e":"depthUpdate","E":1,"s":"XRPUSDT","U":1,"u":2,"b":[],"a":[]}"#);
+    until(5.0, "unknown topic counted", || {
+        of(
+            &m,
+            "exwatch_stream_bad_frames_total",
+            "binance",
+            "btc-depth",
+            &[("kind", "unknown_topic")],
+        ) == 1.0
+    })
+    .await;
+    assert_eq!(fake.connections(), 1);
+    // A loss of the shared connection is a reconnect of each of its streams.
+    fake.close_all(1008);
+    until(10.0, "each stream counts the reconnect", || {
+        THREE.iter().all(|(e, _)| {
+            of(
+                &m,
+                "exwatch_stream_reconnects_total",
+                "binance",
+                e,
+                &[("reason", "close_1008")],
+            ) == 1.0
+        })
+    })
+    .await;
+    until(10.0, "one connection again", || fake.open() == 1).await;
+    assert_eq!(fake.connections(), 2);
+    m.stop().await;
+}
+
+/// A subscribe refused for one topic (the venue refuses the request naming it) counts for
+/// that stream only: the others on the connection get their data, on the same connection.
+async fn refused_topic(venue: Venue, check: &str) {
+    let fake = FakeStream::start(venue, CADENCE);
+    fake.refuse_topic("ETH/USDT", true);
+    let sink = FakeSink::start();
+    let m = start_many(check, &fake.url(), &THREE, "", "", &sink);
+    let messages = |e| of(&m, "exwatch_stream_messages_total", check, e, &[]);
+    let refused = |e| {
+        of(
+            &m,
+            "exwatch_stream_reconnects_total",
+            check,
+            e,
+            &[("reason", "refused")],
+        )
+    };
+    until(10.0, "the others flow", || {
+        messages("btc-depth") >= 10.0 && messages("sol-depth") >= 10.0
+    })
+    .await;
+    until(5.0, "refused counted", || refused("eth-depth") >= 1.0).await;
+    assert_eq!(messages("eth-depth"), 0.0);
+    assert_eq!(refused("btc-depth") + refused("sol-depth"), 0.0);
+    assert_eq!(
+        fake.connections(),
+        1,
+        "{check}: no reconnect for a refused topic"
+    );
+    assert_eq!(
+        metric_sum(&m, "exwatch_stream_reconnects_total", "btc-depth"),
+        0.0,
+        "{check}: the others never reconnected"
+    );
+    fake.refuse_topic("ETH/USDT", false);
+    until(10.0, "asked again, and accepted", || {
+        messages("eth-depth") >= 5.0
+    })
+    .await;
+    assert_eq!(fake.connections(), 1);
+    assert_eq!(fake.subscribed_topics(), 3);
+    m.stop().await;
+}
+
+/// Every reason of `name` for `endpoint` (binance or okx exchange), summed from /metrics.
+fn metric_sum(m: &MonitorHandle, name: &str, endpoint: &str) -> f64 {
+    m.metrics()
+        .render()
+        .lines()
+        .filter(|l| l.starts_with(name) && l.contains(&format!("endpoint=\"{endpoint}\"")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[actix::test]
+async fn binance_refused_topic_counts_for_its_stream_only() {
+    refused_topic(Venue::Binance, "binance").await;
+}
+
+#[actix::test]
+async fn okx_refused_topic_counts_for_its_stream_only() {
+    refused_topic(Venue::Okx, "okx").await;
+}
+
+#[actix::test]
+async fn bybit_refused_topic_counts_for_its_stream_only() {
+    refused_topic(Venue::Bybit, "bybit").await;
+}
+
+#[actix::test]
+async fn planned_reconnects_of_a_shared_connection_give_no_alert_and_no_gap_for_any_stream() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    let sink = FakeSink::start();
+    let m = start_many(
+        "binance",
+        &fake.url(),
+        &THREE,
+        "lifetime = \"1s\"",
+        "",
+        &sink,
+    );
+    let reason = |e, r| {
+        of(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "binance",
+            e,
+            &[("reason", r)],
+        )
+    };
+    until(15.0, "three lifetimes of every stream", || {
+        THREE.iter().all(|(e, _)| reason(e, "lifetime") >= 3.0)
+    })
+    .await;
+    fake.shutdown(Duration::from_millis(500));
+    until(10.0, "shutdown reconnect of every stream", || {
+        THREE.iter().all(|(e, _)| reason(e, "shutdown") >= 1.0)
+    })
+    .await;
+    let before: Vec<f64> = (THREE.iter())
+        .map(|(e, _)| of(&m, "exwatch_stream_messages_total", "binance", e, &[]))
+        .collect();
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    for ((e, _), b) in THREE.iter().zip(before) {
+        assert!(of(&m, "exwatch_stream_messages_total", "binance", e, &[]) > b + 5.0);
+        assert_eq!(
+            of(&m, "exwatch_stream_gaps_total", "binance", e, &[]),
+            0.0,
+            "{e}"
+        );
+    }
+    assert!(sink.received().is_empty(), "no alert: {:?}", titles(&sink));
+    // One connection per replacement, not one per stream.
+    let replacements = reason("btc-depth", "lifetime") + reason("btc-depth", "shutdown");
+    assert!(
+        (fake.connections() as f64) <= replacements + 2.0,
+        "{} connections for {replacements} replacements",
+        fake.connections()
+    );
+    m.stop().await;
+}
+
+#[actix::test]
+async fn streams_per_connection_splits_the_streams_over_connections() {
+    let fake = FakeStream::start(Venue::Bybit, CADENCE);
+    let sink = FakeSink::start();
+    let m = start_many(
+        "bybit",
+        &fake.url(),
+        &THREE,
+        "",
+        "streams_per_connection = 2",
+        &sink,
+    );
+    until(10.0, "every stream flows", || {
+        THREE
+            .iter()
+            .all(|(e, _)| of(&m, "exwatch_stream_messages_total", "bybit", e, &[]) >= 5.0)
+    })
+    .await;
+    assert_eq!(fake.connections(), 2, "2 + 1 streams");
+    assert_eq!(fake.subscribed_topics(), 3);
+    for (e, _) in THREE {
+        assert_eq!(
+            of(&m, "exwatch_stream_gaps_total", "bybit", e, &[]),
+            0.0,
+            "{e}"
+        );
+    }
+    m.stop().await;
+}
+
+#[actix::test]
+async fn a_long_stall_of_one_topic_resubscribes_that_topic_not_the_connection() {
+    let fake = FakeStream::start(Venue::Bybit, CADENCE);
+    let sink = FakeSink::start();
+    let m = start_many("bybit", &fake.url(), &THREE, "", "", &sink);
+    let messages = |e| of(&m, "exwatch_stream_messages_total", "bybit", e, &[]);
+    let stale = |e| {
+        of(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "bybit",
+            e,
+            &[("reason", "stale")],
+        )
+    };
+    until(15.0, "every stream learns its cadence", || {
+        THREE.iter().all(|(e, _)| messages(e) >= 25.0)
+    })
+    .await;
+    fake.stall_topic("ETH/USDT");
+    // 3 stale thresholds, at least 10 s: the topic alone is asked for again.
+    until(20.0, "eth-depth resubscribed", || stale("eth-depth") >= 1.0).await;
+    assert!(
+        fake.unsubscribes() >= 1,
+        "unsubscribed before subscribing again"
+    );
+    assert_eq!(
+        fake.subscribes(),
+        2,
+        "the first SUBSCRIBE of three, then eth alone"
+    );
+    assert_eq!(fake.connections(), 1, "the shared connection is kept");
+    assert_eq!(stale("btc-depth") + stale("sol-depth"), 0.0);
+    fake.resume_topic("ETH/USDT");
+    let before = messages("eth-depth");
+    until(5.0, "eth-depth flows again", || {
+        messages("eth-depth") > before + 5.0
+    })
+    .await;
+    assert_eq!(
+        of(&m, "exwatch_stream_gaps_total", "bybit", "btc-depth", &[]),
+        0.0
+    );
+    m.stop().await;
+}

@@ -6,10 +6,18 @@
 //! sends garbage, binary or oversize frames, refuses the subscription, refuses the upgrade with
 //! a status, or never completes the handshake.
 //!
+//! Several topics share a connection, as with the real venues: a subscribe may carry several
+//! (Binance `params`, Bybit and OKX `args`), each topic (a symbol's book) has its own update
+//! sequence, and its updates go to the connections subscribed to it. Faults apply to every
+//! topic, or to one (`stall_topic`, `refuse_topic`); a subscribe naming a refused topic is
+//! refused whole, as a venue refuses a request.
+//!
 //! Plain threads and blocking sockets: one accept thread, one reader per connection, one
-//! generator that broadcasts an update every cadence to every subscribed connection (so every
-//! connection sees the same sequence, as with a real venue).
+//! generator that sends each topic's update every cadence (topics spread over the cadence) to
+//! every connection subscribed to it, one write per connection and turn (so every connection
+//! sees the same sequence, as with a real venue).
 
+use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -50,16 +58,30 @@ enum Mode {
     Freeze,
 }
 
-struct State {
+/// One topic (a symbol's book): its own sequence and faults.
+struct Topic {
+    /// The symbol as the venue writes it in frames (`BTCUSDT`, `BTC-USDT`).
+    symbol: String,
     mode: Mode,
     /// The next update id (Binance `U`, Bybit `u`, OKX `seqId`).
     id: i64,
     /// Updates to leave out before the next one sent.
     skip: i64,
-    lag_ms: i64,
     last: Option<String>,
+    /// When its next update is due.
+    next: Instant,
+}
+
+struct State {
+    /// The mode of every topic (a topic's own `stall_topic` overrides it).
+    mode: Mode,
+    lag_ms: i64,
     upgrade: Upgrade,
     refuse: bool,
+    /// Topics by key (upper case, no separator: `BTCUSDT`).
+    topics: BTreeMap<String, Topic>,
+    refused: HashSet<String>,
+    cadence: Duration,
 }
 
 struct Conn {
@@ -67,6 +89,8 @@ struct Conn {
     writer: Mutex<TcpStream>,
     subscribed: AtomicBool,
     alive: AtomicBool,
+    /// The topic keys it is subscribed to.
+    topics: Mutex<HashSet<String>>,
 }
 
 struct Shared {
@@ -78,6 +102,7 @@ struct Shared {
     subscribes: AtomicUsize,
     pongs: AtomicUsize,
     app_pings: AtomicUsize,
+    unsubscribes: AtomicUsize,
 }
 
 /// The fake server; stopped when dropped.
@@ -109,12 +134,12 @@ impl FakeStream {
             venue,
             state: Mutex::new(State {
                 mode: Mode::Normal,
-                id: 1000,
-                skip: 0,
                 lag_ms: 0,
-                last: None,
                 upgrade: Upgrade::Accept,
                 refuse: false,
+                topics: BTreeMap::new(),
+                refused: HashSet::new(),
+                cadence,
             }),
             conns: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
@@ -122,57 +147,33 @@ impl FakeStream {
             subscribes: AtomicUsize::new(0),
             pongs: AtomicUsize::new(0),
             app_pings: AtomicUsize::new(0),
+            unsubscribes: AtomicUsize::new(0),
         });
         let s = shared.clone();
-        let accept = std::thread::spawn(move || {
-            let mut next = 0;
-            while !s.stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        next += 1;
-                        let s = s.clone();
-                        let id = next;
-                        std::thread::spawn(move || serve(&s, stream, id));
+        let accept = std::thread::Builder::new()
+            .name("fake-stream-accept".into())
+            .spawn(move || {
+                let mut next = 0;
+                while !s.stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            next += 1;
+                            let s = s.clone();
+                            let id = next;
+                            let _ = std::thread::Builder::new()
+                                .name(format!("fake-stream-conn-{id}"))
+                                .spawn(move || serve(&s, stream, id));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
                     }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
-            }
-        });
+            })
+            .expect("accept thread");
         let s = shared.clone();
-        let generator = std::thread::spawn(move || {
-            let mut last_ping = Instant::now();
-            let mut next = Instant::now() + cadence;
-            while !s.stop.load(Ordering::Relaxed) {
-                let wait = next.saturating_duration_since(Instant::now());
-                std::thread::sleep(wait.min(Duration::from_millis(20)));
-                if matches!(s.venue, Venue::Binance | Venue::BinanceFutures)
-                    && last_ping.elapsed() >= ping_every
-                {
-                    last_ping = Instant::now();
-                    for c in s.conns.lock().iter() {
-                        write_frame(c, 0x9, b"hb");
-                    }
-                }
-                if Instant::now() < next {
-                    continue;
-                }
-                next += cadence;
-                let mut st = s.state.lock();
-                let payload = match st.mode {
-                    Mode::Stall => None,
-                    Mode::Freeze => st.last.clone(),
-                    Mode::Normal => {
-                        let p = update(s.venue, &mut st);
-                        st.last = Some(p.clone());
-                        Some(p)
-                    }
-                };
-                if let Some(p) = payload {
-                    broadcast(&s, p.as_bytes());
-                }
-                drop(st);
-            }
-        });
+        let generator = std::thread::Builder::new()
+            .name("fake-stream-gen".into())
+            .spawn(move || generate(&s, ping_every))
+            .expect("generator thread");
         Self {
             addr,
             shared,
@@ -185,24 +186,61 @@ impl FakeStream {
         format!("ws://{}/ws", self.addr)
     }
 
-    /// Stops sending data (heartbeats go on).
+    fn set_mode(&self, mode: Mode) {
+        let mut st = self.shared.state.lock();
+        st.mode = mode;
+        for t in st.topics.values_mut() {
+            t.mode = mode;
+        }
+    }
+
+    /// Stops sending data on every topic (heartbeats go on).
     pub fn stall(&self) {
-        self.shared.state.lock().mode = Mode::Stall;
+        self.set_mode(Mode::Stall);
     }
 
-    /// Re-sends the last payload, unchanged, every cadence.
+    /// Re-sends each topic's last payload, unchanged, every cadence.
     pub fn freeze(&self) {
-        self.shared.state.lock().mode = Mode::Freeze;
+        self.set_mode(Mode::Freeze);
     }
 
-    /// Back to normal updates.
+    /// Back to normal updates on every topic.
     pub fn resume(&self) {
-        self.shared.state.lock().mode = Mode::Normal;
+        self.set_mode(Mode::Normal);
     }
 
-    /// Leaves out the next `n` updates.
+    /// Stops sending data on the topic of `symbol` (`BTC/USDT`) only.
+    pub fn stall_topic(&self, symbol: &str) {
+        let key = topic_key(symbol);
+        if let Some(t) = self.shared.state.lock().topics.get_mut(&key) {
+            t.mode = Mode::Stall;
+        }
+    }
+
+    /// Back to normal updates on the topic of `symbol`.
+    pub fn resume_topic(&self, symbol: &str) {
+        let key = topic_key(symbol);
+        if let Some(t) = self.shared.state.lock().topics.get_mut(&key) {
+            t.mode = Mode::Normal;
+        }
+    }
+
+    /// Refuses (or accepts again) any subscribe naming the topic of `symbol`.
+    pub fn refuse_topic(&self, symbol: &str, refuse: bool) {
+        let key = topic_key(symbol);
+        let mut st = self.shared.state.lock();
+        if refuse {
+            st.refused.insert(key);
+        } else {
+            st.refused.remove(&key);
+        }
+    }
+
+    /// Leaves out the next `n` updates of every topic.
     pub fn skip(&self, n: i64) {
-        self.shared.state.lock().skip += n;
+        for t in self.shared.state.lock().topics.values_mut() {
+            t.skip += n;
+        }
     }
 
     /// Event times `ms` in the past from now on.
@@ -288,6 +326,11 @@ impl FakeStream {
         self.shared.subscribes.load(Ordering::Relaxed)
     }
 
+    /// Unsubscribe requests received.
+    pub fn unsubscribes(&self) -> usize {
+        self.shared.unsubscribes.load(Ordering::Relaxed)
+    }
+
     /// Pong frames received (answers to the server's pings).
     pub fn pongs(&self) -> usize {
         self.shared.pongs.load(Ordering::Relaxed)
@@ -296,6 +339,15 @@ impl FakeStream {
     /// Application-level pings received (Bybit `{"op":"ping"}`, OKX `ping`).
     pub fn app_pings(&self) -> usize {
         self.shared.app_pings.load(Ordering::Relaxed)
+    }
+
+    /// Topic subscriptions held by the connections open now (a topic on two connections
+    /// counts twice).
+    pub fn subscribed_topics(&self) -> usize {
+        (self.shared.conns.lock().iter())
+            .filter(|c| c.alive.load(Ordering::Relaxed))
+            .map(|c| c.topics.lock().len())
+            .sum()
     }
 
     /// Connections open and subscribed now.
@@ -318,39 +370,112 @@ impl Drop for FakeStream {
     }
 }
 
-/// The next update of the venue's book (the state's id advances).
-fn update(venue: Venue, st: &mut State) -> String {
-    st.id += 2 * std::mem::take(&mut st.skip);
-    let (first, last) = (st.id, st.id + 1);
-    let prev = st.id - 1;
-    st.id += 2;
-    let t = now_ms() - st.lag_ms;
+/// The generator: every topic's update when due, to the connections subscribed to it, and
+/// Binance's ping frames.
+fn generate(s: &Shared, ping_every: Duration) {
+    let mut last_ping = Instant::now();
+    let mut out: Vec<(Arc<Conn>, Vec<u8>)> = Vec::new();
+    while !s.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(5));
+        if matches!(s.venue, Venue::Binance | Venue::BinanceFutures)
+            && last_ping.elapsed() >= ping_every
+        {
+            last_ping = Instant::now();
+            for c in s.conns.lock().iter() {
+                write_frame(c, 0x9, b"hb");
+            }
+        }
+        let now = Instant::now();
+        let conns: Vec<Arc<Conn>> = s.conns.lock().clone();
+        out.clear();
+        out.extend(conns.iter().map(|c| (c.clone(), Vec::new())));
+        // The state lock is held while the updates are written: a subscribe (which takes it)
+        // falls between two updates, so the sequence is continuous for its connection.
+        let mut st = s.state.lock();
+        let (cadence, lag_ms) = (st.cadence, st.lag_ms);
+        let subscribed: Vec<_> = conns.iter().map(|c| c.topics.lock()).collect();
+        for (key, t) in st.topics.iter_mut() {
+            if now < t.next {
+                continue;
+            }
+            t.next += cadence;
+            if t.next < now {
+                t.next = now + cadence;
+            }
+            let payload = match t.mode {
+                Mode::Stall => None,
+                Mode::Freeze => t.last.clone(),
+                Mode::Normal => {
+                    let p = update(s.venue, t, lag_ms);
+                    t.last = Some(p.clone());
+                    Some(p)
+                }
+            };
+            let Some(p) = payload else {
+                continue;
+            };
+            for (k, (_, buf)) in out.iter_mut().enumerate() {
+                if subscribed[k].contains(key) {
+                    push_frame(buf, 0x1, p.as_bytes());
+                }
+            }
+        }
+        drop(subscribed);
+        for (c, buf) in &out {
+            if !buf.is_empty() {
+                write_raw(c, buf);
+            }
+        }
+        drop(st);
+    }
+}
+
+/// The key of a topic, however it is spelled (`BTC/USDT`, `btcusdt@depth@100ms`,
+/// `orderbook.50.BTCUSDT`, `BTC-USDT`).
+fn topic_key(name: &str) -> String {
+    let name = name.split('@').next().unwrap_or(name);
+    let name = name.rsplit('.').next().unwrap_or(name);
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
+/// The next update of a topic's book (its id advances).
+fn update(venue: Venue, t: &mut Topic, lag_ms: i64) -> String {
+    t.id += 2 * std::mem::take(&mut t.skip);
+    let (first, last) = (t.id, t.id + 1);
+    let prev = t.id - 1;
+    t.id += 2;
+    let ts = now_ms() - lag_ms;
+    let sym = &t.symbol;
     match venue {
         Venue::Binance => format!(
-            r#"{{"e":"depthUpdate","E":{t},"s":"BTCUSDT","U":{first},"u":{last},"b":[["65000.10","0.5"]],"a":[["65000.20","1.2"]]}}"#
+            r#"{{"e":"depthUpdate","E":{ts},"s":"{sym}","U":{first},"u":{last},"b":[["65000.10","0.5"]],"a":[["65000.20","1.2"]]}}"#
         ),
         Venue::BinanceFutures => format!(
-            r#"{{"e":"depthUpdate","E":{t},"T":{t},"s":"BTCUSDT","U":{first},"u":{last},"pu":{prev},"b":[["65000.10","0.5"]],"a":[]}}"#
+            r#"{{"e":"depthUpdate","E":{ts},"T":{ts},"s":"{sym}","U":{first},"u":{last},"pu":{prev},"b":[["65000.10","0.5"]],"a":[]}}"#
         ),
         Venue::Bybit => format!(
-            r#"{{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":{t},"data":{{"s":"BTCUSDT","b":[["65000.1","0.5"]],"a":[],"u":{last},"seq":{last}}},"cts":{t}}}"#
+            r#"{{"topic":"orderbook.50.{sym}","type":"delta","ts":{ts},"data":{{"s":"{sym}","b":[["65000.1","0.5"]],"a":[],"u":{last},"seq":{last}}},"cts":{ts}}}"#
         ),
         Venue::Okx => format!(
-            r#"{{"arg":{{"channel":"books","instId":"BTC-USDT"}},"action":"update","data":[{{"asks":[["65000.2","1.2","0","3"]],"bids":[],"ts":"{t}","checksum":0,"seqId":{last},"prevSeqId":{prev}}}]}}"#
+            r#"{{"arg":{{"channel":"books","instId":"{sym}"}},"action":"update","data":[{{"asks":[["65000.2","1.2","0","3"]],"bids":[],"ts":"{ts}","checksum":0,"seqId":{last},"prevSeqId":{prev}}}]}}"#
         ),
     }
 }
 
-/// The snapshot a new subscription starts with (Bybit, OKX), at the current id.
-fn snapshot(venue: Venue, st: &State) -> Option<String> {
-    let t = now_ms() - st.lag_ms;
-    let u = st.id - 1;
+/// The snapshot a new subscription of a topic starts with (Bybit, OKX), at its current id.
+fn snapshot(venue: Venue, t: &Topic, lag_ms: i64) -> Option<String> {
+    let ts = now_ms() - lag_ms;
+    let u = t.id - 1;
+    let sym = &t.symbol;
     match venue {
         Venue::Bybit => Some(format!(
-            r#"{{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":{t},"data":{{"s":"BTCUSDT","b":[["65000.1","0.5"]],"a":[["65000.2","1"]],"u":{u},"seq":{u}}},"cts":{t}}}"#
+            r#"{{"topic":"orderbook.50.{sym}","type":"snapshot","ts":{ts},"data":{{"s":"{sym}","b":[["65000.1","0.5"]],"a":[["65000.2","1"]],"u":{u},"seq":{u}}},"cts":{ts}}}"#
         )),
         Venue::Okx => Some(format!(
-            r#"{{"arg":{{"channel":"books","instId":"BTC-USDT"}},"action":"snapshot","data":[{{"asks":[["65000.2","1.2","0","3"]],"bids":[["65000.1","1","0","1"]],"ts":"{t}","checksum":0,"seqId":{u},"prevSeqId":-1}}]}}"#
+            r#"{{"arg":{{"channel":"books","instId":"{sym}"}},"action":"snapshot","data":[{{"asks":[["65000.2","1.2","0","3"]],"bids":[["65000.1","1","0","1"]],"ts":"{ts}","checksum":0,"seqId":{u},"prevSeqId":-1}}]}}"#
         )),
         Venue::Binance | Venue::BinanceFutures => None,
     }
@@ -365,10 +490,23 @@ fn broadcast(s: &Shared, payload: &[u8]) {
 }
 
 fn write_frame(c: &Conn, opcode: u8, payload: &[u8]) {
+    let mut frame = Vec::with_capacity(payload.len() + 10);
+    push_frame(&mut frame, opcode, payload);
+    write_raw(c, &frame);
+}
+
+/// Writes encoded frames to `c`.
+fn write_raw(c: &Conn, bytes: &[u8]) {
     if !c.alive.load(Ordering::Relaxed) {
         return;
     }
-    let mut frame = Vec::with_capacity(payload.len() + 10);
+    if c.writer.lock().write_all(bytes).is_err() {
+        c.alive.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Appends one unmasked server frame to `frame`.
+fn push_frame(frame: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
     frame.push(0x80 | opcode);
     match payload.len() {
         n if n < 126 => frame.push(n as u8),
@@ -382,9 +520,6 @@ fn write_frame(c: &Conn, opcode: u8, payload: &[u8]) {
         }
     }
     frame.extend_from_slice(payload);
-    if c.writer.lock().write_all(&frame).is_err() {
-        c.alive.store(false, Ordering::Relaxed);
-    }
 }
 
 fn close(c: &Conn, code: u16) {
@@ -452,6 +587,7 @@ fn serve(s: &Arc<Shared>, stream: TcpStream, id: usize) {
         writer: Mutex::new(w),
         subscribed: AtomicBool::new(false),
         alive: AtomicBool::new(true),
+        topics: Mutex::new(HashSet::new()),
     });
     s.conns.lock().push(conn.clone());
     while let Some((opcode, payload)) = read_frame(&mut reader) {
@@ -533,14 +669,52 @@ fn on_text(s: &Shared, c: &Conn, text: &str) {
         );
         return;
     }
-    if !subscribe {
+    let unsubscribe = v["method"] == "UNSUBSCRIBE" || v["op"] == "unsubscribe";
+    if !subscribe && !unsubscribe {
+        return;
+    }
+    // The topics asked for, as written (Binance `params`, Bybit `args`, OKX `args[].instId`).
+    let names: Vec<String> = if s.venue == Venue::Okx {
+        (v["args"].as_array().into_iter().flatten())
+            .filter_map(|a| a["instId"].as_str().map(str::to_owned))
+            .collect()
+    } else {
+        let list = if v["params"].is_array() {
+            &v["params"]
+        } else {
+            &v["args"]
+        };
+        (list.as_array().into_iter().flatten())
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect()
+    };
+    if unsubscribe {
+        s.unsubscribes.fetch_add(1, Ordering::Relaxed);
+        let _st = s.state.lock();
+        let mut topics = c.topics.lock();
+        for n in &names {
+            topics.remove(&topic_key(n));
+        }
+        let reply = match s.venue {
+            Venue::Binance | Venue::BinanceFutures => {
+                format!(r#"{{"result":null,"id":{}}}"#, v["id"])
+            }
+            Venue::Bybit => format!(
+                r#"{{"success":true,"ret_msg":"","op":"unsubscribe","conn_id":"fake","req_id":"{}"}}"#,
+                v["req_id"].as_str().unwrap_or("")
+            ),
+            Venue::Okx => r#"{"event":"unsubscribe","connId":"fake"}"#.to_owned(),
+        };
+        write_frame(c, 0x1, reply.as_bytes());
         return;
     }
     s.subscribes.fetch_add(1, Ordering::Relaxed);
-    // The generator holds the state lock while it broadcasts: the snapshot and the flag are
-    // set between two updates, so the sequence is continuous for this connection.
-    let st = s.state.lock();
-    let reply = match (s.venue, st.refuse) {
+    // The generator holds the state lock while it writes: the snapshot and the subscription
+    // fall between two updates, so the sequence is continuous for this connection.
+    let mut st = s.state.lock();
+    let refuse = st.refuse || names.iter().any(|n| st.refused.contains(&topic_key(n)));
+    let req_id = v["req_id"].as_str().unwrap_or("").to_owned();
+    let reply = match (s.venue, refuse) {
         (Venue::Binance | Venue::BinanceFutures, false) => {
             format!(r#"{{"result":null,"id":{}}}"#, v["id"])
         }
@@ -548,25 +722,54 @@ fn on_text(s: &Shared, c: &Conn, text: &str) {
             r#"{{"code":2,"msg":"Invalid request: unknown stream","id":{}}}"#,
             v["id"]
         ),
-        (Venue::Bybit, false) => {
-            r#"{"success":true,"ret_msg":"","op":"subscribe","conn_id":"fake"}"#.to_owned()
-        }
-        (Venue::Bybit, true) => {
-            r#"{"success":false,"ret_msg":"error:handler not found","op":"subscribe","conn_id":"fake"}"#.to_owned()
-        }
-        (Venue::Okx, false) => {
-            r#"{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"fake"}"#.to_owned()
-        }
+        (Venue::Bybit, false) => format!(
+            r#"{{"success":true,"ret_msg":"","op":"subscribe","conn_id":"fake","req_id":"{req_id}"}}"#
+        ),
+        (Venue::Bybit, true) => format!(
+            r#"{{"success":false,"ret_msg":"error:handler not found","op":"subscribe","conn_id":"fake","req_id":"{req_id}"}}"#
+        ),
+        // OKX answers each topic of a request.
+        (Venue::Okx, false) => names
+            .iter()
+            .map(|n| {
+                format!(
+                    r#"{{"event":"subscribe","arg":{{"channel":"books","instId":"{n}"}},"connId":"fake"}}"#
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
         (Venue::Okx, true) => {
             r#"{"event":"error","code":"60012","msg":"Invalid request","connId":"fake"}"#.to_owned()
         }
     };
-    write_frame(c, 0x1, reply.as_bytes());
-    if st.refuse {
+    for r in reply.split('\n') {
+        write_frame(c, 0x1, r.as_bytes());
+    }
+    if refuse {
         return;
     }
-    if let Some(snap) = snapshot(s.venue, &st) {
-        write_frame(c, 0x1, snap.as_bytes());
+    let (cadence, lag_ms) = (st.cadence, st.lag_ms);
+    let mode = st.mode;
+    for name in &names {
+        let key = topic_key(name);
+        let n = st.topics.len() as u32;
+        let symbol = match s.venue {
+            Venue::Okx => name.to_ascii_uppercase(),
+            _ => key.clone(),
+        };
+        let t = st.topics.entry(key.clone()).or_insert_with(|| Topic {
+            symbol,
+            mode,
+            id: 1000,
+            skip: 0,
+            last: None,
+            // Topics spread over the cadence, as a venue's books change at their own times.
+            next: Instant::now() + cadence.mul_f64(f64::from(n % 10) / 10.0),
+        });
+        if let Some(snap) = snapshot(s.venue, t, lag_ms) {
+            write_frame(c, 0x1, snap.as_bytes());
+        }
+        c.topics.lock().insert(key);
     }
     c.subscribed.store(true, Ordering::Relaxed);
 }

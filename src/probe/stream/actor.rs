@@ -1,27 +1,42 @@
-//! The StreamActor: one per `kind = "stream"` endpoint, a thin shell around the pure
-//! [`Judge`] and venue [`venue`] protocol.
+//! The StreamActor: one per shared connection, a thin shell around the streams packed onto it
+//! by [`pack`] (each a [`Watch`]: its own pure judge, metrics and status), the venue [`venue`]
+//! protocol, the topic [`Routes`] and the subscribe [`Requests`] in flight.
 //!
 //! It keeps one WebSocket connection open through awc's client, with frames bounded by
 //! `max_frame_bytes` (a larger frame is a protocol error: counted, and the connection
-//! replaced; nothing is buffered past the bound), subscribes, answers or sends the venue's
-//! heartbeat, and hands every data message of the active connection to the judge, whose
-//! readings go to the detectors as [`Measurement`]s.
+//! replaced; nothing is buffered past the bound), subscribes its streams in batches (Binance's
+//! `params`, Bybit's and OKX's `args`, as many topics per request as the venue takes), answers
+//! or sends the venue's heartbeat, and routes every data message by the topic it names to its
+//! stream's judge, whose readings go to the detectors as measurements.
 //!
 //! - **Make-before-break.** Before a known cut (the connection's `lifetime`, a venue's
-//!   announced shutdown) a second connection is opened and subscribed; it becomes the source
-//!   at its first data message, and only then is the old one closed. The judge takes the
-//!   overlap as duplicates, so a planned reconnect is no gap and, being planned, no churn.
-//! - **Unplanned loss** (a close frame, a protocol error, end of stream, a refused
-//!   subscription, a missing acknowledgement, a long stall): the connection is dropped,
-//!   counted in `exwatch_stream_reconnects_total{reason}`, reported to the judge (churn), and
-//!   a new one is opened after a jittered exponential back-off.
+//!   announced shutdown) a second connection is opened and subscribed to every stream of the
+//!   first; each stream moves to it at its first data message there, and when none is left on
+//!   the old one (or [`PROMOTE_WITHIN`] has passed) the old one is closed. Each judge takes
+//!   the overlap as duplicates, so a planned reconnect is no gap and, being planned, no churn,
+//!   for every stream on the connection.
+//! - **Unplanned loss** (a close frame, a protocol error, end of stream, no acknowledgement at
+//!   all, every stream stalled for long): the connection is dropped, a reconnect counted for
+//!   each of its streams in `exwatch_stream_reconnects_total{reason}` and reported to each
+//!   judge (churn), and a new connection is opened after a jittered exponential back-off.
+//! - **One topic stalled** for 3 stale thresholds (at least 10 s) while the others flow: that
+//!   topic is unsubscribed and subscribed again on the same connection, a reconnect of reason
+//!   `stale` for its stream only (at most once per stall period).
+//! - **One topic refused** (where the venue answers per request): a refused request of
+//!   several topics is split and each asked again alone; a topic refused alone (or left
+//!   unanswered while others were answered) counts for its own stream only (a reconnect of
+//!   reason `refused` or `subscribe_timeout`), is asked again after its own back-off, and the
+//!   other streams on the connection are untouched. A connection left with no stream is
+//!   closed.
 //! - **Good citizen.** Outgoing messages of one connection are paced under the venue's limit
-//!   (Binance: 5 a second), queued in a small bounded queue; connection attempts draw from the
-//!   venue's budget shared by all streams ([`ConnectBudget`]). The subscribe acknowledgement's
-//!   latency is `exwatch_stream_subscribe_seconds`.
+//!   (Binance: 5 a second), queued in a bounded queue; connection attempts draw from the
+//!   venue's budget shared by all connections ([`ConnectBudget`]); one connection carries up
+//!   to a thousand streams, so opening them takes a few connection attempts rather than one
+//!   per stream. The subscribe acknowledgement's latency is `exwatch_stream_subscribe_seconds`.
 //!
-//! Bad input (garbage, binary frames, fragments) is counted in
-//! `exwatch_stream_bad_frames_total{exchange,endpoint,kind}` and logged, never fatal.
+//! Bad input (garbage, binary frames, fragments, a topic none of the connection's streams
+//! has) is counted in `exwatch_stream_bad_frames_total{exchange,endpoint,kind}` for the
+//! streams of the connection it came on and logged, never fatal.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -40,14 +55,17 @@ use bytes::Bytes;
 use futures_util::stream::{SplitSink, StreamExt};
 
 use crate::detect::DetectorSet;
-use crate::messages::{Measurement, Metric, Name, Outcome, SeriesKey, Timestamp};
-use crate::metrics::{Counter, Gauge, Histogram, Metrics};
+use crate::messages::{Name, Timestamp};
+use crate::metrics::Metrics;
 use crate::probe::stream::budget::ConnectBudget;
-use crate::probe::stream::config::StreamSettings;
-use crate::probe::stream::judge::{Judge, Reading};
+use crate::probe::stream::config::{StreamSettings, Venue};
+use crate::probe::stream::judge::Reading;
+use crate::probe::stream::pack;
+use crate::probe::stream::route::{Route, Routes, TopicKey};
+use crate::probe::stream::subs::{Refusal, Requests};
 use crate::probe::stream::venue::{self, Event, Heartbeat};
+use crate::probe::stream::watch::Watch;
 use crate::status::StatusBoard;
-use crate::status::view::StreamStatus;
 use crate::supervision::guard;
 
 /// How often the actor looks at the time: stalls, heartbeats, lifetimes, deadlines.
@@ -59,27 +77,39 @@ pub const BACKOFF_BASE: Duration = Duration::from_millis(200);
 /// The longest reconnect back-off.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-/// Outgoing messages one connection may queue behind its pacing.
-const MAX_QUEUED: usize = 16;
+/// The longest back-off of a topic refused (or unanswered) beside streams that flow: a refused
+/// topic is most often a symbol the venue does not list, and every ask counts against the
+/// venue's subscribe limits (OKX: 480 an hour per connection).
+pub const REFUSED_BACKOFF_MAX: Duration = Duration::from_secs(300);
 
-/// A stall this many stale thresholds long (and at least [`MIN_STALL_RECONNECT`]) replaces
-/// the connection: a client library would, and the venue may have lost our subscription.
+/// A replacement connection takes over every stream still on the old one this long after it
+/// opened, data or not (a quiet stream would otherwise hold the old connection open).
+pub const PROMOTE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Outgoing messages one connection may queue behind its pacing: one subscribe per stream at
+/// worst (a refused batch is split), plus heartbeats.
+const MAX_QUEUED: usize = 1100;
+
+/// A stall this many stale thresholds long (and at least [`MIN_STALL_RECONNECT`]) of every
+/// stream on the connection replaces it: a client library would, and the venue may have lost
+/// our subscriptions.
 const STALL_RECONNECT_THRESHOLDS: u32 = 3;
 
 /// See [`STALL_RECONNECT_THRESHOLDS`].
 const MIN_STALL_RECONNECT: Duration = Duration::from_secs(10);
 
-/// Stops the stream (at shutdown): connections are closed; the actor stays alive but idle.
+/// Stops the streams (at shutdown): connections are closed; the actor stays alive but idle.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct StopStreaming;
 
-/// A stream's connection outcome, for its exchange's breaker (see `ProbeActor`'s handler);
+/// A stream connection's outcome, for its exchange's breaker (see `ProbeActor`'s handler);
 /// the answer is how long the open breaker pauses reconnects, `None` when it is not open.
+/// A shared connection reports once, in the name of its first stream.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Option<Duration>")]
 pub struct StreamHealth {
-    /// The stream's endpoint.
+    /// The stream's endpoint (a shared connection's first stream).
     pub endpoint: Name,
     /// `true` when a connection delivered data, `false` when one failed.
     pub ok: bool,
@@ -100,104 +130,81 @@ struct Conn {
     id: u64,
     sink: SinkWrite<WsMessage, Sink>,
     frames: SpawnHandle,
-    subscribed_at: Instant,
-    acked: bool,
+    opened_at: Instant,
+    /// Some subscribe request was answered (else an unanswered one fails the connection).
+    acked_any: bool,
     /// Last frame of any kind (for OKX's ping-when-silent).
     last_frame: Instant,
     last_ping: Instant,
     /// Why it was opened while another one serves (a planned replacement).
     replaces: Option<&'static str>,
-    /// Outgoing text waiting for the pacing.
-    queue: VecDeque<String>,
+    /// Outgoing text waiting for the pacing (and the subscribe request it is).
+    queue: VecDeque<(String, Option<u64>)>,
     sent: VecDeque<Instant>,
-    bad_logged: bool,
+    /// The streams subscribed here, by topic.
+    routes: Routes,
+    requests: Requests,
 }
 
-/// Series keys of the stream's metrics.
-struct Keys {
-    lag: SeriesKey,
-    silence: SeriesKey,
-    frozen: SeriesKey,
-    gap: SeriesKey,
-    reconnects: SeriesKey,
-}
-
-/// Watches one stream. See the module docs.
+/// Watches the streams of one shared connection. See the module docs.
 pub struct StreamActor {
-    spec: StreamSettings,
+    /// The connection's settings (its first stream's: the pack shares them).
+    lead: StreamSettings,
+    watches: Vec<Watch>,
     client: awc::Client,
     detectors: DetectorSet,
-    metrics: Arc<Metrics>,
-    keys: Keys,
-    judge: Judge,
     conns: Vec<Conn>,
-    active: Option<u64>,
+    /// The connection the streams are subscribed on (a replacement is another).
+    serving: Option<u64>,
     next_id: u64,
+    next_request: u64,
     connecting: Option<u64>,
-    /// Failures in a row (the back-off's exponent).
+    /// Connection failures in a row (the back-off's exponent).
     failures: u32,
     retry_at: Option<Instant>,
-    /// When the planned replacement of the active connection is due.
+    /// When the planned replacement of the serving connection is due.
     replace_at: Option<Instant>,
     stopped: bool,
     readings: Vec<Reading>,
-    messages: Counter,
-    gaps: Counter,
-    lag: Histogram,
-    age: Gauge,
     breaker: Option<Recipient<StreamHealth>>,
     board: Option<Arc<StatusBoard>>,
     budget: Option<Arc<ConnectBudget>>,
-    subscribe_latency: Histogram,
-    /// What the board was last told: (when, messages then), the last lag, reconnects, gaps.
-    shown: (Instant, u64),
-    last_lag: Option<f64>,
-    reconnects: u64,
-    gap_count: u64,
 }
 
 impl StreamActor {
-    /// A stream actor for `spec`. Call inside the arbiter it will run on (it builds its
-    /// client there).
-    pub fn new(spec: StreamSettings, detectors: DetectorSet, metrics: &Arc<Metrics>) -> Self {
-        let (x, e) = (spec.exchange.clone(), spec.name.clone());
-        let labels = [("exchange", &*x), ("endpoint", &*e)];
-        let key = |m| SeriesKey::new(x.clone(), e.clone(), m);
-        let now = Timestamp::now().as_millis();
+    /// A connection actor for `streams` (non-empty, packed to share one connection: same
+    /// exchange, venue, URL and connection settings). Call inside the arbiter it will run on
+    /// (it builds its client there).
+    pub fn new(
+        streams: Vec<StreamSettings>,
+        detectors: DetectorSet,
+        metrics: &Arc<Metrics>,
+    ) -> Self {
+        let lead = streams
+            .first()
+            .cloned()
+            .expect("a stream connection carries at least one stream");
         Self {
-            client: crate::client::build_lean_client(2, spec.timeout),
+            client: crate::client::build_lean_client(2, lead.timeout),
+            watches: streams
+                .into_iter()
+                .map(|s| Watch::new(s, metrics))
+                .collect(),
+            lead,
             detectors,
-            keys: Keys {
-                lag: key(Metric::StreamLagMs),
-                silence: key(Metric::StreamSilenceMs),
-                frozen: key(Metric::StreamFrozen),
-                gap: key(Metric::StreamGap),
-                reconnects: key(Metric::StreamReconnects),
-            },
-            judge: Judge::new(now, spec.stale_after, spec.reconnects_per_hour),
             conns: Vec::new(),
-            active: None,
+            serving: None,
             next_id: 1,
+            next_request: 1,
             connecting: None,
             failures: 0,
             retry_at: None,
             replace_at: None,
             stopped: false,
-            readings: Vec::new(),
-            messages: metrics.counter("exwatch_stream_messages_total", &labels),
-            gaps: metrics.counter("exwatch_stream_gaps_total", &labels),
-            lag: metrics.histogram("exwatch_stream_lag_seconds", &labels),
-            age: metrics.gauge("exwatch_stream_last_message_age_seconds", &labels),
-            metrics: metrics.clone(),
+            readings: Vec::with_capacity(16),
             breaker: None,
             board: None,
             budget: None,
-            subscribe_latency: metrics.histogram("exwatch_stream_subscribe_seconds", &labels),
-            shown: (Instant::now(), 0),
-            last_lag: None,
-            reconnects: 0,
-            gap_count: 0,
-            spec,
         }
     }
 
@@ -214,7 +221,7 @@ impl StreamActor {
         self
     }
 
-    /// Publishes the stream's state on `board` (the status API).
+    /// Publishes the streams' state on `board` (the status API).
     pub fn with_board(mut self, board: Arc<StatusBoard>) -> Self {
         self.board = Some(board);
         self
@@ -224,13 +231,17 @@ impl StreamActor {
         Timestamp::now().as_millis()
     }
 
+    fn venue(&self) -> Venue {
+        self.lead.venue
+    }
+
     /// Opens a connection; `replaces`: the reason of a planned replacement.
     fn connect(&mut self, ctx: &mut Context<Self>, replaces: Option<&'static str>) {
         if self.stopped || self.connecting.is_some() {
             return;
         }
         if let Some(budget) = &self.budget
-            && let Err(wait) = budget.take(self.spec.venue, Instant::now())
+            && let Err(wait) = budget.take(self.venue(), Instant::now())
         {
             // The venue's connection-attempt budget is spent: try again when a token is due.
             let at = Instant::now() + wait;
@@ -246,10 +257,10 @@ impl StreamActor {
         self.connecting = Some(id);
         let req = self
             .client
-            .ws(self.spec.url.as_str())
-            .max_frame_size(self.spec.max_frame_bytes)
+            .ws(self.lead.url.as_str())
+            .max_frame_size(self.lead.max_frame_bytes)
             .set_header(awc::http::header::USER_AGENT, crate::client::USER_AGENT);
-        let timeout = self.spec.timeout;
+        let timeout = self.lead.timeout;
         let fut = async move { tokio::time::timeout(timeout, req.connect()).await };
         ctx.spawn(crate::supervision::guard_future(
             "stream",
@@ -283,12 +294,12 @@ impl StreamActor {
                     WsClientError::SendRequest(_) => "connect",
                     _ => "handshake",
                 };
-                tracing::warn!(exchange = %self.spec.exchange, endpoint = %self.spec.name, error = %e, "Stream connection failed.");
-                return self.failed(None, reason, replaces.is_some(), ctx);
+                tracing::warn!(exchange = %self.lead.exchange, endpoint = %self.lead.name, streams = self.watches.len(), error = %e, "Stream connection failed.");
+                return self.lost(None, reason, replaces.is_some(), ctx);
             }
             Err(_) => {
-                tracing::warn!(exchange = %self.spec.exchange, endpoint = %self.spec.name, "Stream handshake did not complete in time.");
-                return self.failed(None, "timeout", replaces.is_some(), ctx);
+                tracing::warn!(exchange = %self.lead.exchange, endpoint = %self.lead.name, streams = self.watches.len(), "Stream handshake did not complete in time.");
+                return self.lost(None, "timeout", replaces.is_some(), ctx);
             }
         };
         let (sink, stream) = framed.split();
@@ -300,47 +311,97 @@ impl StreamActor {
             id,
             sink: SinkWrite::new(sink, ctx),
             frames,
-            subscribed_at: now,
-            acked: false,
+            opened_at: now,
+            acked_any: false,
             last_frame: now,
             last_ping: now,
             replaces,
             queue: VecDeque::new(),
             sent: VecDeque::new(),
-            bad_logged: false,
+            routes: Routes::new(),
+            requests: Requests::new(),
         };
-        let sub = venue::subscribe(self.spec.venue, self.spec.channel, &self.spec.symbol, id);
-        self.send_text(&mut conn, sub);
+        let members: Vec<usize> = match self.serving {
+            // A replacement carries every stream of the serving connection.
+            Some(serving) => (0..self.watches.len())
+                .filter(|&i| self.watches[i].source == Some(serving))
+                .collect(),
+            // The serving connection: every stream not waiting out a refusal.
+            None => {
+                self.serving = Some(id);
+                conn.replaces = None;
+                let members: Vec<usize> = (0..self.watches.len())
+                    .filter(|&i| self.watches[i].retry_at.is_none_or(|t| now >= t))
+                    .collect();
+                for &i in &members {
+                    let w = &mut self.watches[i];
+                    w.retry_at = None;
+                    w.source = Some(id);
+                    w.resubscribed();
+                }
+                self.arm_lifetime();
+                members
+            }
+        };
+        self.subscribe(&mut conn, &members);
         self.conns.push(conn);
-        if self.active.is_none() {
-            self.active = Some(id);
-            self.judge.resubscribed();
-            self.arm_lifetime();
+    }
+
+    /// Subscribes `streams` on `conn`, as many topics per request as the venue takes.
+    fn subscribe(&mut self, conn: &mut Conn, streams: &[usize]) {
+        let venue = self.venue();
+        let now = Instant::now();
+        for range in pack::requests(venue, streams.len()) {
+            let batch = &streams[range];
+            let id = self.next_request;
+            self.next_request += 1;
+            let topics: Vec<_> = batch
+                .iter()
+                .map(|&i| {
+                    let s = &self.watches[i].spec;
+                    (s.channel, s.symbol.as_str())
+                })
+                .collect();
+            for &i in batch {
+                let s = &self.watches[i].spec;
+                match TopicKey::of_stream(venue, s.channel, &s.symbol) {
+                    Some(key) => {
+                        conn.routes.insert(key, i);
+                    }
+                    None => {
+                        tracing::warn!(exchange = %s.exchange, endpoint = %s.name, "Stream symbol too long to route; its frames are counted as unknown topics.");
+                    }
+                }
+            }
+            conn.requests.queued(id, batch.to_vec(), now);
+            let text = venue::subscribe_many(venue, &topics, id);
+            self.send_text(conn, text, Some(id));
         }
     }
 
-    /// Schedules the planned replacement of the (new) active connection.
+    /// Schedules the planned replacement of the (new) serving connection.
     fn arm_lifetime(&mut self) {
-        self.replace_at = self.spec.lifetime.map(|l| {
-            // Up to 2 % early, so that many streams opened together do not all reconnect in
-            // the same second.
+        self.replace_at = self.lead.lifetime.map(|l| {
+            // Up to 2 % early, so that many connections opened together do not all reconnect
+            // in the same second.
             let jitter = l.mul_f64(fastrand::f64() * 0.02);
             Instant::now() + l - jitter
         });
     }
 
-    /// Queues `text` on `conn` and sends what the pacing allows.
-    fn send_text(&self, conn: &mut Conn, text: String) {
+    /// Queues `text` (subscribe request `request`) on `conn` and sends what the pacing
+    /// allows.
+    fn send_text(&self, conn: &mut Conn, text: String, request: Option<u64>) {
         if conn.queue.len() >= MAX_QUEUED {
-            tracing::warn!(exchange = %self.spec.exchange, endpoint = %self.spec.name, "Stream send queue full; message dropped.");
+            tracing::warn!(exchange = %self.lead.exchange, endpoint = %self.lead.name, "Stream send queue full; message dropped.");
             return;
         }
-        conn.queue.push_back(text);
-        self.flush(conn);
+        conn.queue.push_back((text, request));
+        Self::flush(self.venue(), conn);
     }
 
-    fn flush(&self, conn: &mut Conn) {
-        let per_second = venue::messages_per_second(self.spec.venue) as usize;
+    fn flush(venue: Venue, conn: &mut Conn) {
+        let per_second = venue::messages_per_second(venue) as usize;
         let now = Instant::now();
         while conn
             .sent
@@ -350,12 +411,20 @@ impl StreamActor {
             conn.sent.pop_front();
         }
         while conn.sent.len() < per_second {
-            let Some(text) = conn.queue.pop_front() else {
+            let Some((text, request)) = conn.queue.pop_front() else {
                 break;
             };
             conn.sent.push_back(now);
+            // A request's answer is waited for from when it leaves, not from when it queued.
+            if let Some(id) = request {
+                conn.requests.restart(id, now);
+            }
             let _ = conn.sink.write(WsMessage::Text(text.into()));
         }
+    }
+
+    fn conn_index(&self, id: u64) -> Option<usize> {
+        self.conns.iter().position(|c| c.id == id)
     }
 
     fn conn_mut(&mut self, id: u64) -> Option<&mut Conn> {
@@ -364,131 +433,292 @@ impl StreamActor {
 
     /// Drops connection `id` (if still held), closing it with `code`.
     fn drop_conn(&mut self, id: u64, code: CloseCode, ctx: &mut Context<Self>) {
-        if let Some(i) = self.conns.iter().position(|c| c.id == id) {
+        if let Some(i) = self.conn_index(id) {
             let mut c = self.conns.remove(i);
             let _ = c.sink.write(WsMessage::Close(Some(code.into())));
             c.sink.close();
             ctx.cancel_future(c.frames);
         }
-        if self.active == Some(id) {
-            self.active = None;
+        if self.serving == Some(id) {
+            self.serving = None;
         }
     }
 
-    /// Connection `id` (or a connection attempt, `None`) failed for `reason`.
-    fn failed(
+    /// The next back-off after `failures` in a row: exponential, with equal jitter.
+    fn backoff(failures: u32) -> Duration {
+        Self::backoff_up_to(failures, BACKOFF_MAX)
+    }
+
+    /// [`Self::backoff`] up to `max`.
+    fn backoff_up_to(failures: u32, max: Duration) -> Duration {
+        let ceiling = BACKOFF_BASE
+            .saturating_mul(1u32 << failures.min(16))
+            .min(max);
+        ceiling / 2 + ceiling.mul_f64(fastrand::f64() / 2.0)
+    }
+
+    /// Tells the breaker of a failure (`ok = false`) or of data after failures; an open
+    /// breaker's answer pauses reconnects.
+    fn report(&mut self, ok: bool, ctx: &mut Context<Self>) {
+        let Some(b) = &self.breaker else {
+            return;
+        };
+        let health = StreamHealth {
+            endpoint: self.lead.name.clone(),
+            ok,
+        };
+        if ok {
+            b.do_send(health);
+            return;
+        }
+        ctx.spawn(crate::supervision::guard_future(
+            "stream",
+            b.send(health),
+            |paused, act: &mut Self, _| {
+                // An open breaker pauses reconnects as it pauses probes.
+                if let Ok(Some(p)) = paused {
+                    let until = Instant::now() + p;
+                    act.retry_at = Some(act.retry_at.map_or(until, |t| t.max(until)));
+                }
+            },
+        ));
+    }
+
+    /// Stream `i` takes its data from connection `to` from now on (a reconnect of `reason`).
+    fn promote(&mut self, i: usize, to: u64, reason: &'static str, planned: bool) {
+        let mut out = std::mem::take(&mut self.readings);
+        let w = &mut self.watches[i];
+        w.source = Some(to);
+        w.reconnected(reason, planned, &mut out, &self.detectors);
+        self.readings = out;
+    }
+
+    /// The replacement `to` takes over from `from`: streams still on `from` move (those it
+    /// does not carry are subscribed on it first), `from` is closed and `to` serves.
+    fn take_over(&mut self, from: u64, to: u64, ctx: &mut Context<Self>) {
+        let Some(reason) = self.conn_mut(to).map(|c| c.replaces.unwrap_or("lifetime")) else {
+            return;
+        };
+        let left: Vec<usize> = (0..self.watches.len())
+            .filter(|&i| self.watches[i].source == Some(from))
+            .collect();
+        let missing: Vec<usize> = match self.conn_mut(to) {
+            Some(c) => left
+                .iter()
+                .copied()
+                .filter(|&i| !c.routes.contains(i))
+                .collect(),
+            None => Vec::new(),
+        };
+        if !missing.is_empty()
+            && let Some(k) = self.conn_index(to)
+        {
+            let mut conn = self.conns.remove(k);
+            self.subscribe(&mut conn, &missing);
+            self.conns.insert(k, conn);
+        }
+        for i in left {
+            self.promote(i, to, reason, true);
+        }
+        self.drop_conn(from, CloseCode::Normal, ctx);
+        if let Some(c) = self.conn_mut(to) {
+            c.replaces = None;
+        }
+        self.serving = Some(to);
+        self.arm_lifetime();
+    }
+
+    /// True when no stream takes its data from connection `id`.
+    fn unused(&self, id: u64) -> bool {
+        !self.watches.iter().any(|w| w.source == Some(id))
+    }
+
+    /// Connection `id` (or a connection attempt, `None`) was lost for `reason`.
+    fn lost(
         &mut self,
         id: Option<u64>,
         reason: &'static str,
         planned: bool,
         ctx: &mut Context<Self>,
     ) {
-        let was_active = id.is_some_and(|id| self.active == Some(id));
-        if let Some(id) = id {
-            self.drop_conn(id, CloseCode::Normal, ctx);
-        }
-        // A replacement that failed leaves the serving connection in place; try it again later.
-        if !was_active && self.active.is_some() {
-            self.replace_at = Some(Instant::now() + self.backoff());
-            self.failures = self.failures.saturating_add(1);
+        let Some(id) = id else {
+            // An attempt failed. A replacement's leaves the serving connection in place: try
+            // it again later.
+            if self.serving.is_some() {
+                self.replace_at = Some(Instant::now() + Self::backoff(self.failures));
+                self.failures = self.failures.saturating_add(1);
+                return;
+            }
+            let mut out = std::mem::take(&mut self.readings);
+            for w in &mut self.watches {
+                w.reconnected(reason, planned, &mut out, &self.detectors);
+            }
+            self.readings = out;
+            return self.retry_later(planned, ctx);
+        };
+        let was_serving = self.serving == Some(id);
+        self.drop_conn(id, CloseCode::Normal, ctx);
+        let other = self.conns.first().map(|c| c.id);
+        let on_it: Vec<usize> = (0..self.watches.len())
+            .filter(|&i| self.watches[i].source == Some(id))
+            .collect();
+        if let Some(other) = other {
+            // The other connection (a replacement, or the serving one a replacement was
+            // opened beside) takes the streams it carries; the rest are asked for there.
+            let carried: Vec<bool> = {
+                let c = self.conn_mut(other).map(|c| &c.routes);
+                on_it
+                    .iter()
+                    .map(|&i| c.is_some_and(|r| r.contains(i)))
+                    .collect()
+            };
+            let mut out = std::mem::take(&mut self.readings);
+            for (&i, carried) in on_it.iter().zip(carried) {
+                let w = &mut self.watches[i];
+                if carried {
+                    w.source = Some(other);
+                } else {
+                    w.source = None;
+                    w.retry_at = None;
+                }
+                w.reconnected(reason, planned, &mut out, &self.detectors);
+            }
+            self.readings = out;
+            if was_serving {
+                self.serving = Some(other);
+                if let Some(c) = self.conn_mut(other) {
+                    c.replaces = None;
+                }
+                self.arm_lifetime();
+            } else {
+                self.replace_at = Some(Instant::now() + Self::backoff(self.failures));
+                self.failures = self.failures.saturating_add(1);
+            }
             return;
         }
-        // The serving connection went: a replacement already open takes over.
-        if let Some(next) = self.conns.first().map(|c| c.id) {
-            self.promote(next, reason, planned);
-            return;
-        }
-        self.count_reconnect(reason);
-        let now = Self::now_ms();
-        self.readings.clear();
         let mut out = std::mem::take(&mut self.readings);
-        self.judge.reconnected(now, planned, &mut out);
-        self.emit(&out);
+        for &i in &on_it {
+            let w = &mut self.watches[i];
+            w.source = None;
+            w.reconnected(reason, planned, &mut out, &self.detectors);
+        }
         self.readings = out;
-        let wait = self.backoff();
+        self.retry_later(planned, ctx);
+    }
+
+    /// No connection is left: a new one after the back-off (and the breaker's pause).
+    fn retry_later(&mut self, planned: bool, ctx: &mut Context<Self>) {
+        let wait = Self::backoff(self.failures);
         self.failures = self.failures.saturating_add(1);
         self.retry_at = Some(Instant::now() + wait);
-        if let Some(b) = &self.breaker
-            && !planned
-        {
-            let asked = b.send(StreamHealth {
-                endpoint: self.spec.name.clone(),
-                ok: false,
-            });
-            ctx.spawn(crate::supervision::guard_future(
-                "stream",
-                asked,
-                |paused, act: &mut Self, _| {
-                    // An open breaker pauses reconnects as it pauses probes.
-                    if let Ok(Some(p)) = paused {
-                        let until = Instant::now() + p;
-                        act.retry_at = Some(act.retry_at.map_or(until, |t| t.max(until)));
-                    }
-                },
-            ));
+        if !planned {
+            self.report(false, ctx);
         }
     }
 
-    /// The next back-off: exponential in the failures in a row, with equal jitter.
-    fn backoff(&self) -> Duration {
-        let ceiling = BACKOFF_BASE
-            .saturating_mul(1u32 << self.failures.min(16))
-            .min(BACKOFF_MAX);
-        ceiling / 2 + ceiling.mul_f64(fastrand::f64() / 2.0)
-    }
-
-    fn count_reconnect(&mut self, reason: &'static str) {
-        self.reconnects += 1;
-        self.metrics
-            .counter(
-                "exwatch_stream_reconnects_total",
-                &[
-                    ("exchange", &self.spec.exchange),
-                    ("endpoint", &self.spec.name),
-                    ("reason", reason),
-                ],
-            )
-            .inc();
-    }
-
-    /// Connection `id` becomes the source; the one it replaces is closed.
-    fn promote(&mut self, id: u64, reason: &'static str, planned: bool) {
-        let old = self.active.replace(id);
-        self.count_reconnect(reason);
-        let now = Self::now_ms();
+    /// Stream `i`'s subscription on connection `id` was refused (or never answered): it
+    /// counts for that stream alone, which is asked for again after its own back-off.
+    fn stream_refused(&mut self, id: u64, i: usize, reason: &'static str, ctx: &mut Context<Self>) {
+        if let Some(c) = self.conn_mut(id) {
+            c.routes.remove(i);
+            c.requests.forget(i);
+        }
         let mut out = std::mem::take(&mut self.readings);
-        out.clear();
-        self.judge.reconnected(now, planned, &mut out);
-        self.emit(&out);
+        let w = &mut self.watches[i];
+        if w.source == Some(id) {
+            w.source = None;
+        }
+        w.reconnected(reason, false, &mut out, &self.detectors);
+        let wait = Self::backoff_up_to(w.refusals, REFUSED_BACKOFF_MAX);
+        w.refusals = w.refusals.saturating_add(1);
+        w.retry_at = Some(Instant::now() + wait);
         self.readings = out;
-        self.arm_lifetime();
-        if let Some(old) = old.filter(|o| *o != id)
-            && let Some(i) = self.conns.iter().position(|c| c.id == old)
-        {
-            let mut c = self.conns.remove(i);
-            let _ = c
-                .sink
-                .write(WsMessage::Close(Some(CloseCode::Normal.into())));
-            c.sink.close();
+        // A connection left with no stream is closed (and counts toward the exchange's
+        // breaker, as a stream that cannot subscribe did before streams shared connections);
+        // the next opens when a stream is due. A topic refused beside streams that flow is
+        // that stream's problem, not the exchange's.
+        if self.conn_mut(id).is_some_and(|c| c.routes.is_empty()) && self.unused(id) {
+            let was_serving = self.serving == Some(id);
+            self.drop_conn(id, CloseCode::Normal, ctx);
+            match self.conns.first().map(|c| c.id) {
+                // A replacement was opening beside it: it serves from now on.
+                Some(other) if was_serving => {
+                    self.serving = Some(other);
+                    if let Some(c) = self.conn_mut(other) {
+                        c.replaces = None;
+                    }
+                    self.arm_lifetime();
+                }
+                None if was_serving => {
+                    let due = self.watches.iter().filter_map(|w| w.retry_at).min();
+                    self.retry_at = due;
+                    self.failures = self.failures.saturating_add(1);
+                }
+                _ => {}
+            }
+            self.report(false, ctx);
         }
     }
 
+    /// Streams on connection `id` stalled for long while others flow: each is unsubscribed and
+    /// subscribed again (the venue may have lost that subscription), a reconnect of reason
+    /// `stale` for that stream only; at most once per stall period.
+    fn ask_stalled_again(&mut self, id: u64, now_ms: i64) {
+        let stalled: Vec<usize> = (0..self.watches.len())
+            .filter(|&i| {
+                let w = &self.watches[i];
+                // Cheap tests first: this runs every tick over every stream.
+                if w.source != Some(id) || w.silence(now_ms) <= MIN_STALL_RECONNECT {
+                    return false;
+                }
+                let limit = (w.stale_threshold() * STALL_RECONNECT_THRESHOLDS)
+                    .max(MIN_STALL_RECONNECT)
+                    .as_millis() as i64;
+                w.silence(now_ms).as_millis() as i64 > limit
+                    && w.stall_asked_at.is_none_or(|t| now_ms - t > limit)
+            })
+            .collect();
+        if stalled.is_empty() {
+            return;
+        }
+        let Some(k) = self.conn_index(id) else {
+            return;
+        };
+        let mut conn = self.conns.remove(k);
+        let venue = self.venue();
+        for range in pack::requests(venue, stalled.len()) {
+            let topics: Vec<_> = stalled[range]
+                .iter()
+                .map(|&i| {
+                    let s = &self.watches[i].spec;
+                    (s.channel, s.symbol.as_str())
+                })
+                .collect();
+            let request = self.next_request;
+            self.next_request += 1;
+            let text = venue::unsubscribe_many(venue, &topics, request);
+            self.send_text(&mut conn, text, None);
+        }
+        let mut out = std::mem::take(&mut self.readings);
+        for &i in &stalled {
+            let w = &mut self.watches[i];
+            w.stall_asked_at = Some(now_ms);
+            w.reconnected("stale", false, &mut out, &self.detectors);
+            tracing::warn!(exchange = %w.spec.exchange, endpoint = %w.spec.name, "Stream stalled while its connection's other streams flow; subscribing again.");
+        }
+        self.readings = out;
+        self.subscribe(&mut conn, &stalled);
+        self.conns.insert(k, conn);
+    }
+
+    /// Every stream on connection `id`: a bad frame of `kind` came on it.
     fn bad_frame(&mut self, id: u64, kind: &'static str) {
-        self.metrics
-            .counter(
-                "exwatch_stream_bad_frames_total",
-                &[
-                    ("exchange", &self.spec.exchange),
-                    ("endpoint", &self.spec.name),
-                    ("kind", kind),
-                ],
-            )
-            .inc();
-        let (x, e) = (self.spec.exchange.clone(), self.spec.name.clone());
-        if let Some(c) = self.conn_mut(id)
-            && !std::mem::replace(&mut c.bad_logged, true)
-        {
-            tracing::warn!(exchange = %x, endpoint = %e, kind, "Stream sent a frame that is not its protocol; ignored (counted in exwatch_stream_bad_frames_total).");
+        let on: Vec<usize> = match self.conns.iter().find(|c| c.id == id) {
+            Some(c) if !c.routes.is_empty() => c.routes.streams().collect(),
+            _ => vec![0],
+        };
+        for i in on {
+            self.watches[i].bad_frame(kind);
         }
     }
 
@@ -517,12 +747,12 @@ impl StreamActor {
                     Some(_) => "close_other",
                     None => "close",
                 };
-                let planned = self.active != Some(id)
+                let planned = self.serving != Some(id)
                     || self
                         .conns
                         .iter()
                         .any(|c| c.id != id && c.replaces.is_some());
-                self.failed(Some(id), reason, planned, ctx);
+                self.lost(Some(id), reason, planned, ctx);
             }
         }
     }
@@ -531,54 +761,87 @@ impl StreamActor {
         let Ok(text) = std::str::from_utf8(bytes) else {
             return self.bad_frame(id, "not_utf8");
         };
-        match venue::parse(self.spec.venue, text) {
-            Event::Data(d) => {
-                if self.active != Some(id) {
-                    let Some(reason) = self.conn_mut(id).and_then(|c| c.replaces) else {
-                        return;
-                    };
-                    self.promote(id, reason, true);
+        let venue = self.venue();
+        match venue::parse(venue, text) {
+            Event::Data(d, topic) => {
+                let Some(c) = self.conns.iter().find(|c| c.id == id) else {
+                    return;
+                };
+                let i = match c.routes.route(topic.as_ref()) {
+                    Route::Stream(i) => i,
+                    Route::Unknown => return self.bad_frame(id, "unknown_topic"),
+                };
+                let replaces = c.replaces;
+                let source = self.watches[i].source;
+                if source != Some(id) {
+                    match (replaces, source) {
+                        // The replacement's first message of this stream: it moves there.
+                        (Some(reason), Some(old)) => {
+                            self.promote(i, id, reason, true);
+                            if self.unused(old) {
+                                self.take_over(old, id, ctx);
+                            }
+                        }
+                        (_, None) if self.serving == Some(id) => self.watches[i].source = Some(id),
+                        // The old connection's overlap, or a stream that moved on.
+                        _ => return,
+                    }
                 }
                 let now = Self::now_ms();
                 let mut out = std::mem::take(&mut self.readings);
-                out.clear();
-                let seen = self.judge.on_data(now, &d, &mut out);
-                if !seen.duplicate {
-                    self.messages.inc();
-                    if let Some(lag) = seen.lag_ms {
-                        self.lag.observe(lag / 1000.0);
-                    }
-                    if seen.gap.is_some() {
-                        self.gaps.inc();
-                        self.gap_count += 1;
-                    }
-                }
-                self.emit(&out);
+                self.watches[i].on_data(now, &d, &mut out, &self.detectors);
                 self.readings = out;
                 if self.failures > 0 {
                     self.failures = 0;
-                    if let Some(b) = &self.breaker {
-                        b.do_send(StreamHealth {
-                            endpoint: self.spec.name.clone(),
-                            ok: true,
-                        });
+                    self.report(true, ctx);
+                }
+            }
+            Event::Ack(reply) => {
+                let now = Instant::now();
+                let Some(c) = self.conn_mut(id) else {
+                    return;
+                };
+                let stream = reply.topic.and_then(|t| match c.routes.route(Some(&t)) {
+                    Route::Stream(i) => Some(i),
+                    Route::Unknown => None,
+                });
+                let acked = c.requests.ack(reply.id, stream, now);
+                c.acked_any |= !acked.is_empty();
+                for (i, waited) in acked {
+                    self.watches[i].acked(waited);
+                }
+            }
+            Event::Refused(msg, reply) => {
+                let Some(c) = self.conn_mut(id) else {
+                    return;
+                };
+                let stream = reply.topic.and_then(|t| match c.routes.route(Some(&t)) {
+                    Route::Stream(i) => Some(i),
+                    Route::Unknown => None,
+                });
+                match c.requests.refuse(reply.id, stream) {
+                    Refusal::Split(streams) => {
+                        tracing::warn!(exchange = %self.lead.exchange, streams = streams.len(), error = msg, "Stream subscription of several topics refused; asking for each alone.");
+                        if let Some(k) = self.conn_index(id) {
+                            let mut conn = self.conns.remove(k);
+                            for i in streams {
+                                self.subscribe(&mut conn, &[i]);
+                            }
+                            self.conns.insert(k, conn);
+                        }
+                    }
+                    Refusal::Refused(i) => {
+                        let s = &self.watches[i].spec;
+                        tracing::warn!(exchange = %s.exchange, endpoint = %s.name, error = msg, "Stream subscription refused.");
+                        self.stream_refused(id, i, "refused", ctx);
+                    }
+                    Refusal::Unmatched => {
+                        tracing::warn!(exchange = %self.lead.exchange, endpoint = %self.lead.name, error = msg, "Stream error answering no subscribe in flight; ignored.");
                     }
                 }
             }
-            Event::Ack => {
-                let latency = self.subscribe_latency.clone();
-                if let Some(c) = self.conn_mut(id)
-                    && !std::mem::replace(&mut c.acked, true)
-                {
-                    latency.observe(c.subscribed_at.elapsed().as_secs_f64());
-                }
-            }
-            Event::Refused(msg) => {
-                tracing::warn!(exchange = %self.spec.exchange, endpoint = %self.spec.name, error = msg, "Stream subscription refused.");
-                self.failed(Some(id), "refused", false, ctx);
-            }
             Event::Shutdown => {
-                if self.active == Some(id) {
+                if self.serving == Some(id) {
                     self.replace(ctx, "shutdown");
                 }
             }
@@ -587,57 +850,13 @@ impl StreamActor {
         }
     }
 
-    /// Opens the planned replacement of the active connection.
+    /// Opens the planned replacement of the serving connection.
     fn replace(&mut self, ctx: &mut Context<Self>, reason: &'static str) {
         self.replace_at = None;
         if self.conns.len() >= 2 || self.connecting.is_some() {
             return;
         }
         self.connect(ctx, Some(reason));
-    }
-
-    fn emit(&self, readings: &[Reading]) {
-        let at = Timestamp::now();
-        for r in readings {
-            let (series, value, outcome) = match *r {
-                Reading::Lag(v) => (&self.keys.lag, v, Outcome::Ok),
-                Reading::Silence { ms, stale, .. } => (
-                    &self.keys.silence,
-                    ms,
-                    if stale { Outcome::Timeout } else { Outcome::Ok },
-                ),
-                Reading::Frozen { repeats, frozen } => (
-                    &self.keys.frozen,
-                    f64::from(repeats),
-                    if frozen {
-                        Outcome::BadBody
-                    } else {
-                        Outcome::Ok
-                    },
-                ),
-                Reading::Gap { missing, gaps } => (
-                    &self.keys.gap,
-                    missing as f64,
-                    if gaps > 0 {
-                        Outcome::BadBody
-                    } else {
-                        Outcome::Ok
-                    },
-                ),
-                Reading::Churn { reconnects, over } => (
-                    &self.keys.reconnects,
-                    reconnects as f64,
-                    if over { Outcome::Connect } else { Outcome::Ok },
-                ),
-            };
-            self.detectors.send(Measurement {
-                series: series.clone(),
-                value,
-                outcome,
-                status: 0,
-                at,
-            });
-        }
     }
 
     fn on_tick(&mut self, ctx: &mut Context<Self>) {
@@ -647,98 +866,110 @@ impl StreamActor {
         let now = Instant::now();
         let now_ms = Self::now_ms();
         let mut out = std::mem::take(&mut self.readings);
-        out.clear();
-        self.judge.tick(now_ms, &mut out);
-        self.emit(&out);
+        let board = self.board.clone();
+        for w in &mut self.watches {
+            w.tick(now, now_ms, &mut out, &self.detectors, board.as_deref());
+        }
         self.readings = out;
-        let silence = self.judge.silence(now_ms);
-        self.age.set(silence.as_secs_f64());
-        if let Some(lag) = self.readings.iter().rev().find_map(|r| match r {
-            Reading::Lag(l) => Some(*l),
-            _ => None,
-        }) {
-            self.last_lag = Some(lag);
-        }
-        let since_shown = now.duration_since(self.shown.0);
-        if since_shown >= Duration::from_secs(1)
-            && let Some(skew) = self
-                .board
-                .as_ref()
-                .and_then(|b| b.clock_skew(&self.spec.exchange))
-        {
-            self.judge.set_skew(skew);
-        }
-        if let Some(board) = &self.board
-            && since_shown >= Duration::from_secs(1)
-        {
-            let messages = self.judge.messages();
-            board.stream(
-                &self.spec.exchange,
-                &self.spec.name,
-                StreamStatus {
-                    exchange: self.spec.exchange.to_string(),
-                    endpoint: self.spec.name.to_string(),
-                    state: self.judge.state().to_owned(),
-                    connected: self.active.is_some(),
-                    messages,
-                    message_rate: (messages - self.shown.1) as f64 / since_shown.as_secs_f64(),
-                    silence_ms: silence.as_millis() as u64,
-                    lag_ms: self.last_lag,
-                    cadence_ms: self.judge.cadence().map(|c| c.as_secs_f64() * 1000.0),
-                    stale_after_ms: self.judge.stale_threshold().as_millis() as u64,
-                    reconnects: self.reconnects,
-                    gaps: self.gap_count,
-                    at: now_ms,
-                },
-            );
-            self.shown = (now, messages);
-        }
-        // Deadlines: the subscribe acknowledgement, heartbeats.
-        let timeout = self.spec.timeout.max(Duration::from_secs(1));
-        let heartbeat = venue::heartbeat(self.spec.venue);
+        // Deadlines: subscribe acknowledgements, heartbeats.
+        let venue = self.venue();
+        let timeout = self.lead.timeout.max(Duration::from_secs(1));
+        let heartbeat = venue::heartbeat(venue);
         let interval = self
-            .spec
+            .lead
             .heartbeat
-            .unwrap_or(venue::heartbeat_interval(self.spec.venue));
-        let mut unacked = Vec::new();
+            .unwrap_or(venue::heartbeat_interval(venue));
+        let mut unanswered = Vec::new();
         for c in &mut self.conns {
-            if !c.acked && now.duration_since(c.subscribed_at) > timeout {
-                unacked.push(c.id);
-                continue;
+            Self::flush(venue, c);
+            let expired = c.requests.expired(now, timeout);
+            if !expired.is_empty() {
+                unanswered.push((c.id, c.acked_any, expired));
             }
             if let Heartbeat::Send(text) = heartbeat {
-                let silent_since = match self.spec.venue {
-                    crate::probe::stream::config::Venue::Okx => c.last_frame.max(c.last_ping),
+                let silent_since = match venue {
+                    Venue::Okx => c.last_frame.max(c.last_ping),
                     _ => c.last_ping,
                 };
-                if now.duration_since(silent_since) >= interval {
+                if now.duration_since(silent_since) >= interval && c.queue.len() < MAX_QUEUED {
                     c.last_ping = now;
-                    c.queue.push_back(text.to_owned());
+                    c.queue.push_back((text.to_owned(), None));
+                    Self::flush(venue, c);
                 }
             }
         }
-        let conns = std::mem::take(&mut self.conns);
-        let mut conns = conns;
-        for c in &mut conns {
-            self.flush(c);
+        for (id, acked_any, streams) in unanswered {
+            if !acked_any {
+                // Nothing answered on this connection: it is the connection that fails.
+                if self.conn_index(id).is_some() {
+                    self.lost(Some(id), "subscribe_timeout", false, ctx);
+                }
+                continue;
+            }
+            for i in streams {
+                self.stream_refused(id, i, "subscribe_timeout", ctx);
+            }
         }
-        self.conns = conns;
-        for id in unacked {
-            self.failed(Some(id), "subscribe_timeout", false, ctx);
-        }
-        // A long stall: replace the connection.
-        let stall = self.judge.stale_threshold() * STALL_RECONNECT_THRESHOLDS;
-        if let Some(id) = self.active
-            && silence > stall.max(MIN_STALL_RECONNECT)
+        // Every stream on the serving connection stalled for long: replace it.
+        if let Some(id) = self.serving
             && self.conns.len() < 2
             && self.connecting.is_none()
         {
-            self.failed(Some(id), "stale", false, ctx);
+            let mut on_it = self
+                .watches
+                .iter()
+                .filter(|w| w.source == Some(id))
+                .peekable();
+            let stalled = on_it.peek().is_some()
+                && on_it.all(|w| {
+                    let stall = w.stale_threshold() * STALL_RECONNECT_THRESHOLDS;
+                    w.silence(now_ms) > stall.max(MIN_STALL_RECONNECT)
+                });
+            if stalled {
+                self.lost(Some(id), "stale", false, ctx);
+            } else {
+                self.ask_stalled_again(id, now_ms);
+            }
         }
-        if self.replace_at.is_some_and(|t| now >= t) && self.active.is_some() {
+        // A replacement that has not taken every stream in time takes the rest.
+        if let (Some(serving), Some(new)) = (
+            self.serving,
+            self.conns
+                .iter()
+                .find(|c| c.replaces.is_some() && now.duration_since(c.opened_at) >= PROMOTE_WITHIN)
+                .map(|c| c.id),
+        ) && serving != new
+        {
+            self.take_over(serving, new, ctx);
+        }
+        if self.replace_at.is_some_and(|t| now >= t) && self.serving.is_some() {
             self.replace(ctx, "lifetime");
         }
-        if self.active.is_none()
+        // Streams waiting for their own retry (a refusal, a loss of the other connection):
+        // asked for again on the serving connection.
+        if let Some(id) = self.serving
+            && let Some(k) = self.conn_index(id)
+        {
+            let due: Vec<usize> = (0..self.watches.len())
+                .filter(|&i| {
+                    let w = &self.watches[i];
+                    w.source.is_none() && w.retry_at.is_none_or(|t| now >= t)
+                })
+                .filter(|&i| !self.conns[k].routes.contains(i))
+                .collect();
+            if !due.is_empty() {
+                let mut conn = self.conns.remove(k);
+                for &i in &due {
+                    let w = &mut self.watches[i];
+                    w.retry_at = None;
+                    w.source = Some(id);
+                    w.resubscribed();
+                }
+                self.subscribe(&mut conn, &due);
+                self.conns.insert(k, conn);
+            }
+        }
+        if self.serving.is_none()
             && self.conns.is_empty()
             && self.connecting.is_none()
             && self.retry_at.is_none_or(|t| now >= t)
@@ -764,9 +995,12 @@ impl Supervised for StreamActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         // The connections' streams died with the old context.
         self.conns.clear();
-        self.active = None;
+        self.serving = None;
         self.connecting = None;
-        self.judge.resubscribed();
+        for w in &mut self.watches {
+            w.source = None;
+            w.resubscribed();
+        }
     }
 }
 
@@ -782,12 +1016,12 @@ impl StreamHandler<ConnFrame> for StreamActor {
                     }
                     _ => "protocol",
                 };
-                tracing::warn!(exchange = %act.spec.exchange, endpoint = %act.spec.name, error = %e, "Stream protocol error.");
-                act.failed(Some(id), reason, false, ctx);
+                tracing::warn!(exchange = %act.lead.exchange, endpoint = %act.lead.name, error = %e, "Stream protocol error.");
+                act.lost(Some(id), reason, false, ctx);
             }
             None => {
-                if act.conns.iter().any(|c| c.id == id) {
-                    act.failed(Some(id), "eof", false, ctx);
+                if act.conn_index(id).is_some() {
+                    act.lost(Some(id), "eof", false, ctx);
                 }
             }
         });
@@ -820,7 +1054,9 @@ impl Handler<StopStreaming> for StreamActor {
             self.drop_conn(id, CloseCode::Away, ctx);
         }
         if let Some(board) = &self.board {
-            board.forget_stream(&self.spec.exchange, &self.spec.name);
+            for w in &self.watches {
+                w.forget(board);
+            }
         }
     }
 }

@@ -16,6 +16,14 @@
 //! # heartbeat = "20s"                        # Bybit/OKX ping interval; default the venue's
 //! # timeout = "10s"                          # upgrade and subscribe acknowledgement
 //! ```
+//!
+//! The exchange's table may say how many streams share one connection (at most the venue's
+//! maximum, see [`crate::probe::stream::pack`]):
+//!
+//! ```toml
+//! [exchanges.binance]
+//! streams_per_connection = 200               # default: the venue's maximum (Binance 1024)
+//! ```
 
 use std::time::Duration;
 
@@ -150,6 +158,11 @@ pub struct StreamSettings {
     /// Time the upgrade and the subscribe acknowledgement may take.
     #[serde(serialize_with = "ser_duration")]
     pub timeout: Duration,
+    /// The exchange's `streams_per_connection` (`[exchanges.<x>]`): the most streams one
+    /// shared connection carries; `None`: the venue's maximum
+    /// ([`crate::probe::stream::pack::max_streams_per_connection`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streams_per_connection: Option<usize>,
 }
 
 /// The default reconnect budget: a dozen unplanned reconnects an hour.
@@ -166,6 +179,7 @@ pub(crate) fn endpoint(
     exchange: &str,
     name: &str,
     timeout: Duration,
+    streams_per_connection: Option<usize>,
 ) -> Option<StreamSettings> {
     t.mark("kind");
     let url = t
@@ -256,6 +270,7 @@ pub(crate) fn endpoint(
         reconnects_per_hour,
         heartbeat,
         timeout,
+        streams_per_connection,
     })
 }
 
@@ -368,6 +383,36 @@ mod tests {
                 "exchanges.c.endpoints.t.channel: missing; expected depth, trades or ticker",
                 "exchanges.c.endpoints.t.check: missing; expected the venue's stream protocol: binance, bybit or okx",
                 "exchanges.c.endpoints.t.symbol: missing; expected a venue-neutral symbol such as \"BTC/USDT\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn config_streams_per_connection_is_an_exchange_key_bounded_by_the_venue() {
+        let s = from_toml_str(
+            &minimal(&format!(
+                "[exchanges.binance]\nstreams_per_connection = 200\n{STREAM}"
+            )),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(s.streams[0].streams_per_connection, Some(200));
+        let s = from_toml_str(&minimal(STREAM), &no_env).unwrap();
+        assert_eq!(
+            s.streams[0].streams_per_connection, None,
+            "the venue's maximum"
+        );
+        let p = problems(&minimal(&format!(
+            "[exchanges.binance]\nstreams_per_connection = 2000\n{STREAM}\
+             [exchanges.okx]\nstreams_per_connection = 0\n\
+             [exchanges.okx.endpoints.b]\nurl = \"ws://127.0.0.1:1/ws\"\ncheck = \"okx\"\n\
+             kind = \"stream\"\nchannel = \"depth\"\nsymbol = \"BTC/USDT\"\n"
+        )));
+        assert_eq!(
+            p,
+            [
+                "exchanges.binance.streams_per_connection: 2000 is more than binance allows on one connection (1024)",
+                "exchanges.okx.streams_per_connection: 0 is too small; the minimum is 1",
             ]
         );
     }

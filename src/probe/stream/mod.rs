@@ -1,15 +1,31 @@
 //! The `stream` endpoint kind: public WebSocket market-data streams kept open and judged.
 //!
+//! Streams share connections, as real clients do: the streams of one exchange that speak the
+//! same venue profile at the same URL (with the same connection settings) are [`pack`]ed onto
+//! as few connections as the venue allows (Binance up to 1 024 streams per connection, Bybit
+//! and OKX 200; the exchange's `streams_per_connection` may say fewer), each connection
+//! subscribes its streams in batches (Binance `SUBSCRIBE` `params`, Bybit and OKX `args`),
+//! paced under the venue's message limit, and every frame is [`route`]d to its stream by the
+//! topic the venue writes in it. Each stream keeps its own judge, metrics, status and alerts,
+//! exactly as if it had a connection to itself: 2 000 Binance streams take two connection
+//! attempts, not 2 000 (33 minutes of the venue's 300-per-5-minutes budget).
+//!
 //! - [`config`]: the endpoint table with `kind = "stream"` → [`StreamSettings`];
-//! - [`venue`]: the pure per-venue protocols (subscribe message and acknowledgement,
-//!   heartbeat, event time and sequence fields), parsing a frame without allocating
-//!   (data frames through the hand [`scan`]ner, control frames through borrowing serde);
+//! - [`venue`]: the pure per-venue protocols (subscribe messages of one or many topics and
+//!   their acknowledgements, heartbeat, event time, sequence and topic fields), parsing a
+//!   frame without allocating (data frames through the hand [`scan`]ner, control frames
+//!   through borrowing serde);
+//! - [`pack`]: the pure packing of streams onto connections and of topics into requests;
+//! - [`route`]: the pure topic → stream routing of one connection (no allocation per frame);
+//! - [`subs`]: the pure bookkeeping of subscribe requests in flight (which stream an
+//!   acknowledgement or a refusal answers for);
 //! - [`judge`]: the pure stream judge, frames and ticks in, measurements out (lag, silence
 //!   against the learned cadence, frozen payloads, sequence gaps, reconnect churn);
-//! - [`budget`]: the per-venue connection-attempt budget all streams of a monitor share;
-//! - [`actor`]: the thin connection actor (awc's WebSocket client, bounded frames,
-//!   make-before-break replacement, paced resubscribes, jittered back-off);
+//! - [`watch`]: one stream's judge, metric handles, measurements and status;
 //! - [`sample`]: a judge's readings as measurements (the one encoding of the stream flags);
+//! - [`budget`]: the per-venue connection-attempt budget all connections of a monitor share;
+//! - [`actor`]: the thin connection actor, one per shared connection (awc's WebSocket client,
+//!   bounded frames, make-before-break replacement, paced resubscribes, jittered back-off);
 //! - [`observation`]: what an embedding engine saw of a message on a stream of its own;
 //! - [`engine`]: the thin actor judging an engine's own streams
 //!   ([`crate::MonitorHandle::observe_stream`]).
@@ -20,9 +36,13 @@ pub mod config;
 pub mod engine;
 pub mod judge;
 pub mod observation;
+pub mod pack;
+pub mod route;
 pub mod sample;
 pub mod scan;
+pub mod subs;
 pub mod venue;
+pub mod watch;
 
 pub use actor::StreamActor;
 pub use config::{StreamChannel, StreamSettings, Venue};
@@ -37,10 +57,10 @@ use crate::messages::Name;
 use crate::metrics::Metrics;
 use crate::status::StatusBoard;
 
-/// Starts one supervised [`StreamActor`] per stream, spread over `arbiters` in turn; each
-/// reports to its exchange's breaker through `breaker_of` (when that exchange is probed),
-/// publishes its state on `board`, and draws its connection attempts from one shared
-/// per-venue [`budget::ConnectBudget`].
+/// Starts one supervised [`StreamActor`] per shared connection (the streams [`pack::pack`]ed
+/// together), spread over `arbiters` in turn; each reports to its exchange's breaker through
+/// `breaker_of` (when that exchange is probed), publishes its streams' state on `board`, and
+/// draws its connection attempts from one shared per-venue [`budget::ConnectBudget`].
 pub fn start(
     streams: &[StreamSettings],
     arbiters: &[ArbiterHandle],
@@ -49,22 +69,19 @@ pub fn start(
     board: &Arc<StatusBoard>,
     breaker_of: impl Fn(&Name) -> Option<Recipient<actor::StreamHealth>>,
 ) -> Vec<Addr<StreamActor>> {
-    let mut out = Vec::with_capacity(streams.len());
+    let packs = pack::pack(streams);
+    let mut out = Vec::with_capacity(packs.len());
     if arbiters.is_empty() {
         return out;
     }
     let budget = Arc::new(budget::ConnectBudget::new());
-    for (i, spec) in streams.iter().enumerate() {
-        let (spec, d, m, b) = (
-            spec.clone(),
-            detectors.clone(),
-            metrics.clone(),
-            board.clone(),
-        );
-        let breaker = breaker_of(&spec.exchange);
+    for (i, members) in packs.into_iter().enumerate() {
+        let specs: Vec<StreamSettings> = members.iter().map(|&k| streams[k].clone()).collect();
+        let (d, m, b) = (detectors.clone(), metrics.clone(), board.clone());
+        let breaker = breaker_of(&specs[0].exchange);
         let budget = budget.clone();
         let addr = Supervisor::start_in_arbiter(&arbiters[i % arbiters.len()], move |_| {
-            let actor = StreamActor::new(spec, d, &m)
+            let actor = StreamActor::new(specs, d, &m)
                 .with_board(b)
                 .with_budget(budget);
             match breaker {
