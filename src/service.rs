@@ -475,6 +475,17 @@ impl ProbeStage {
     fn addrs(&self) -> Vec<Addr<ProbeActor>> {
         self.running.iter().map(|p| p.addr.clone()).collect()
     }
+
+    /// Where a stream of `exchange` reports its connections' outcomes: the exchange's probe
+    /// (its breaker), when the exchange is probed.
+    fn breaker_of(
+        &self,
+        exchange: &Name,
+    ) -> Option<Recipient<crate::probe::stream::actor::StreamHealth>> {
+        (self.running.iter())
+            .find(|p| &p.name == exchange)
+            .map(|p| p.addr.clone().recipient())
+    }
 }
 
 /// The canaries (`[monitor] canaries`) as the endpoints of exwatch's own exchange
@@ -530,8 +541,8 @@ pub(crate) struct Topology {
     detectors: DetectorSet,
     status: Arc<StatusBoard>,
     probes: ProbeStage,
-    /// The market-data streams (`kind = "stream"`); a reload leaves them as they started.
-    streams: Vec<Addr<crate::probe::stream::StreamActor>>,
+    /// The market-data streams (`kind = "stream"`), one actor per shared connection.
+    streams: crate::probe::stream::Streams,
     channels: ChannelStage,
     triage: TriageStage,
     /// `[cluster]`'s gate, told when the exchanges change.
@@ -582,6 +593,13 @@ impl Apply for Topology {
                 let names = new.exchanges.iter().map(|x| x.name.to_string()).collect();
                 gate.do_send(crate::cluster::gate::Exchanges(names));
             }
+        }
+        if plan.streams {
+            let probes = &self.probes;
+            let lines = self
+                .streams
+                .reload(&new.streams, &|exchange| probes.breaker_of(exchange));
+            changes.extend(lines);
         }
         if !plan.series_removed.is_empty() {
             // Their open incidents get one resolved alert each; nothing keeps their series.
@@ -955,17 +973,13 @@ impl MonitorBuilder {
             probes.start(canaries.clone(), 0, all, &settings);
         }
 
-        let streams = crate::probe::stream::start(
+        let streams = crate::probe::stream::Streams::start(
             &settings.streams,
             &probes.arbiters,
             &detectors,
             &metrics,
             &status,
-            |exchange| {
-                (probes.running.iter())
-                    .find(|p| &p.name == exchange)
-                    .map(|p| p.addr.clone().recipient())
-            },
+            &|exchange| probes.breaker_of(exchange),
         );
 
         let engine_streams = {
@@ -1263,7 +1277,7 @@ impl MonitorHandle {
             let t = self.topology.lock();
             (
                 t.probes.addrs(),
-                t.streams.clone(),
+                t.streams.addrs(),
                 t.channels.running.clone(),
                 t.triage.running.clone(),
                 t.settings.shutdown.grace,

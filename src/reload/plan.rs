@@ -10,8 +10,7 @@ use crate::settings::Settings;
 
 /// The keys a running monitor cannot change in place: the listener, the store file, the
 /// region every series and alert is labelled with, the probe threads, the restart budgets,
-/// the canaries (their probe starts with the monitor), the market-data streams, the cluster
-/// (its connection and tasks).
+/// the canaries (their probe starts with the monitor), the cluster (its connection and tasks).
 /// A reload that changes one reports it and keeps the running value.
 pub const NEEDS_RESTART: &[&str] = &[
     "http.listen",
@@ -22,7 +21,6 @@ pub const NEEDS_RESTART: &[&str] = &[
     "monitor.probe_threads",
     "supervision",
     "monitor.canaries",
-    "exchanges.*.endpoints.* (kind = \"stream\")",
     "cluster",
 ];
 
@@ -80,6 +78,9 @@ pub struct Plan {
     pub router: bool,
     /// `[shutdown]` changed.
     pub shutdown: bool,
+    /// The market-data streams (`kind = "stream"` endpoints) changed: the connections whose
+    /// streams changed restart ([`crate::probe::stream::Streams::reload`]).
+    pub streams: bool,
     /// Keys whose change needs a restart (they keep their running value).
     pub needs_restart: Vec<&'static str>,
 }
@@ -93,6 +94,7 @@ impl Plan {
             && !self.rules
             && !self.router
             && !self.shutdown
+            && !self.streams
     }
 
     /// One line per change, for the log and the API's answer: `exchange added: kraken`.
@@ -143,7 +145,6 @@ pub fn plan(old: &Settings, new: &Settings) -> Plan {
         old.monitor.probe_threads != new.monitor.probe_threads,
         old.supervision != new.supervision,
         old.monitor.canaries != new.monitor.canaries,
-        old.streams != new.streams,
         old.cluster != new.cluster,
     ];
     let series_removed = removed_series(old, new);
@@ -155,6 +156,7 @@ pub fn plan(old: &Settings, new: &Settings) -> Plan {
         rules: old.rules != new.rules,
         router: old.router != new.router,
         shutdown: old.shutdown != new.shutdown,
+        streams: old.streams != new.streams,
         needs_restart: NEEDS_RESTART
             .iter()
             .zip(restart)
@@ -181,6 +183,20 @@ fn removed_series(old: &Settings, new: &Settings) -> Vec<Removed> {
                 }),
         );
     }
+    // A stream removed (one whose exchange is removed is covered by the exchange's removal).
+    removed.extend(
+        (old.streams.iter())
+            .filter(|s| {
+                let removed_with_exchange = old.exchanges.iter().any(|x| x.name == s.exchange)
+                    && !new.exchanges.iter().any(|x| x.name == s.exchange);
+                !removed_with_exchange
+            })
+            .filter(|s| !(new.streams.iter()).any(|n| n.exchange == s.exchange && n.name == s.name))
+            .map(|s| Removed::Endpoint {
+                exchange: s.exchange.clone(),
+                endpoint: s.name.clone(),
+            }),
+    );
     removed
 }
 
@@ -193,7 +209,6 @@ pub fn effective(old: &Settings, mut new: Settings) -> Settings {
     new.monitor.probe_threads = old.monitor.probe_threads;
     new.supervision = old.supervision.clone();
     new.monitor.canaries = old.monitor.canaries.clone();
-    new.streams = old.streams.clone();
     new.cluster = old.cluster.clone();
     new
 }

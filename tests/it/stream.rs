@@ -902,3 +902,112 @@ async fn a_long_stall_of_one_topic_resubscribes_that_topic_not_the_connection() 
     );
     m.stop().await;
 }
+
+/// The config file of [`a_reload_restarts_only_the_stream_connections_that_changed`]: each
+/// stream (endpoint, fake URL, symbol) of Binance, grouping off, no flap hold.
+fn stream_file(streams: &[(&str, &str, &str)], sink: &FakeSink) -> String {
+    let mut text = format!(
+        "[monitor]\nregion = \"it\"\n[http]\nenabled = false\n[store]\npath = \":memory:\"\n\
+         [router]\ngroup_by = []\nflap_hold = \"0s\"\n\
+         [channels.ops]\ntype = \"webhook\"\nurl = \"{}\"\n",
+        sink.url()
+    );
+    for (name, url, symbol) in streams {
+        text.push_str(&format!(
+            "[exchanges.binance.endpoints.{name}]\nurl = \"{url}\"\ncheck = \"binance\"\n\
+             kind = \"stream\"\nchannel = \"depth\"\nsymbol = \"{symbol}\"\n"
+        ));
+    }
+    text
+}
+
+#[actix::test]
+async fn a_reload_restarts_only_the_stream_connections_that_changed() {
+    // Two fakes, so the two streams are two connections.
+    let (one, two) = (
+        FakeStream::start(Venue::Binance, CADENCE),
+        FakeStream::start(Venue::Binance, CADENCE),
+    );
+    let sink = FakeSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exwatch.toml");
+    let (url1, url2) = (one.url(), two.url());
+    std::fs::write(
+        &path,
+        stream_file(
+            &[
+                ("btc-depth", &url1, "BTC/USDT"),
+                ("eth-depth", &url2, "ETH/USDT"),
+            ],
+            &sink,
+        ),
+    )
+    .unwrap();
+    let settings = exwatch::settings::load(Some(&path)).expect("valid");
+    let source = path.clone();
+    let m = Monitor::builder(settings)
+        .config_source(move || exwatch::settings::load(Some(&source)))
+        .start()
+        .expect("monitor starts");
+    let messages = |e| of(&m, "exwatch_stream_messages_total", "binance", e, &[]);
+    until(15.0, "both streams learn their cadence", || {
+        messages("btc-depth") >= 25.0 && messages("eth-depth") >= 25.0
+    })
+    .await;
+    two.stall();
+    let a = alert(&sink, 5.0, "stream_stale").await;
+    assert_eq!(a["endpoint"], "eth-depth");
+
+    // eth-depth leaves, sol-depth arrives on the second fake; btc-depth is unchanged.
+    std::fs::write(
+        &path,
+        stream_file(
+            &[
+                ("btc-depth", &url1, "BTC/USDT"),
+                ("sol-depth", &url2, "SOL/USDT"),
+            ],
+            &sink,
+        ),
+    )
+    .unwrap();
+    two.resume();
+    let btc_before = messages("btc-depth");
+    let report = m.reload().expect("valid");
+    assert!(report.needs_restart.is_empty(), "{report:?}");
+    assert!(
+        report
+            .changes
+            .contains(&"stream connection started: binance/sol-depth".to_owned())
+            && report
+                .changes
+                .contains(&"stream connection stopped: binance/eth-depth".to_owned()),
+        "{report:?}"
+    );
+    until(10.0, "sol-depth streams", || messages("sol-depth") >= 10.0).await;
+    until(5.0, "the old connection to the second fake closed", || {
+        two.open() == 1
+    })
+    .await;
+    assert_eq!(
+        two.connections(),
+        2,
+        "one new connection for the changed pack"
+    );
+    assert_eq!(
+        one.connections(),
+        1,
+        "the unchanged stream kept its connection"
+    );
+    assert!(
+        messages("btc-depth") > btc_before + 5.0,
+        "and its data flowed on"
+    );
+    // The removed stream's open alert is resolved as a removed endpoint's.
+    until(5.0, "eth-depth resolved", || {
+        sink.received()
+            .iter()
+            .any(|a| a["kind"] == "resolved" && a["endpoint"] == "eth-depth")
+    })
+    .await;
+    m.stop().await;
+}

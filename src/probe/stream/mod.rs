@@ -26,6 +26,8 @@
 //! - [`budget`]: the per-venue connection-attempt budget all connections of a monitor share;
 //! - [`actor`]: the thin connection actor, one per shared connection (awc's WebSocket client,
 //!   bounded frames, make-before-break replacement, paced resubscribes, jittered back-off);
+//! - [`stage`]: the running connections, started from the packs and reloaded live (only the
+//!   connections whose streams changed restart);
 //! - [`observation`]: what an embedding engine saw of a message on a stream of its own;
 //! - [`engine`]: the thin actor judging an engine's own streams
 //!   ([`crate::MonitorHandle::observe_stream`]).
@@ -40,6 +42,7 @@ pub mod pack;
 pub mod route;
 pub mod sample;
 pub mod scan;
+pub mod stage;
 pub mod subs;
 pub mod venue;
 pub mod watch;
@@ -47,49 +50,4 @@ pub mod watch;
 pub use actor::StreamActor;
 pub use config::{StreamChannel, StreamSettings, Venue};
 pub use observation::{EngineStreamOptions, StreamObservation};
-
-use std::sync::Arc;
-
-use actix::{Addr, ArbiterHandle, Recipient, Supervisor};
-
-use crate::detect::DetectorSet;
-use crate::messages::Name;
-use crate::metrics::Metrics;
-use crate::status::StatusBoard;
-
-/// Starts one supervised [`StreamActor`] per shared connection (the streams [`pack::pack`]ed
-/// together), spread over `arbiters` in turn; each reports to its exchange's breaker through
-/// `breaker_of` (when that exchange is probed), publishes its streams' state on `board`, and
-/// draws its connection attempts from one shared per-venue [`budget::ConnectBudget`].
-pub fn start(
-    streams: &[StreamSettings],
-    arbiters: &[ArbiterHandle],
-    detectors: &DetectorSet,
-    metrics: &Arc<Metrics>,
-    board: &Arc<StatusBoard>,
-    breaker_of: impl Fn(&Name) -> Option<Recipient<actor::StreamHealth>>,
-) -> Vec<Addr<StreamActor>> {
-    let packs = pack::pack(streams);
-    let mut out = Vec::with_capacity(packs.len());
-    if arbiters.is_empty() {
-        return out;
-    }
-    let budget = Arc::new(budget::ConnectBudget::new());
-    for (i, members) in packs.into_iter().enumerate() {
-        let specs: Vec<StreamSettings> = members.iter().map(|&k| streams[k].clone()).collect();
-        let (d, m, b) = (detectors.clone(), metrics.clone(), board.clone());
-        let breaker = breaker_of(&specs[0].exchange);
-        let budget = budget.clone();
-        let addr = Supervisor::start_in_arbiter(&arbiters[i % arbiters.len()], move |_| {
-            let actor = StreamActor::new(specs, d, &m)
-                .with_board(b)
-                .with_budget(budget);
-            match breaker {
-                Some(r) => actor.with_breaker(r),
-                None => actor,
-            }
-        });
-        out.push(addr);
-    }
-    out
-}
+pub use stage::Streams;
