@@ -1011,3 +1011,30 @@ async fn a_reload_restarts_only_the_stream_connections_that_changed() {
     .await;
     m.stop().await;
 }
+
+/// A stall longer than a replacement's patience (3 stale thresholds, at least 10 s) replaces
+/// the connection once per that period, not at every tick: a new connection is given its own
+/// period before it is condemned too. Each replacement is a failure for the exchange's breaker,
+/// which one a tick (5 in 3 s, found by the demo) opened: a stalled stream paged as a down.
+#[actix::test]
+async fn a_long_stall_replaces_the_connection_once_per_period_and_is_no_down() {
+    let fake = FakeStream::start_with(Venue::Binance, CADENCE, Duration::from_millis(200));
+    let sink = FakeSink::start();
+    let m = start("binance", &fake.url(), "", &sink);
+    warm(&m, "binance", 30.0).await;
+    fake.stall();
+    actix_rt::time::sleep(Duration::from_secs(21)).await;
+    assert!(
+        (2..=3).contains(&fake.connections()),
+        "one replacement per 10 s of stall: {} connections",
+        fake.connections()
+    );
+    let firing: Vec<_> = sink
+        .received()
+        .into_iter()
+        .filter(|a| a["kind"] == "firing")
+        .map(|a| a["detector"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(firing, ["stream_stale"], "{:?}", titles(&sink));
+    m.stop().await;
+}

@@ -920,10 +920,17 @@ impl StreamActor {
                 .iter()
                 .filter(|w| w.source == Some(id))
                 .peekable();
+            // Silence counts from the connection's opening too: a stall that outlives one
+            // replacement must not condemn the next connection at once (each replacement is a
+            // reconnect and a failure for the breaker: a stall would open it in seconds).
+            let open_for = self.conn_index(id).map_or(Duration::ZERO, |k| {
+                now.duration_since(self.conns[k].opened_at)
+            });
             let stalled = on_it.peek().is_some()
                 && on_it.all(|w| {
-                    let stall = w.stale_threshold() * STALL_RECONNECT_THRESHOLDS;
-                    w.silence(now_ms) > stall.max(MIN_STALL_RECONNECT)
+                    let stall =
+                        (w.stale_threshold() * STALL_RECONNECT_THRESHOLDS).max(MIN_STALL_RECONNECT);
+                    w.silence(now_ms) > stall && open_for > stall
                 });
             if stalled {
                 self.lost(Some(id), "stale", false, ctx);
