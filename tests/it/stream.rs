@@ -1038,3 +1038,43 @@ async fn a_long_stall_replaces_the_connection_once_per_period_and_is_no_down() {
     assert_eq!(firing, ["stream_stale"], "{:?}", titles(&sink));
     m.stop().await;
 }
+
+/// Attempts the open breaker lets through (one per `recovery_timeout`) fail as the exchange
+/// does: they are the outage's, which the down pages, not churn of the stream's own.
+#[actix::test]
+async fn attempts_while_the_breaker_is_open_are_not_churn() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    fake.set_upgrade(Upgrade::Status(503));
+    let sink = FakeSink::start();
+    let m = start(
+        "binance",
+        &fake.url(),
+        "reconnects_per_hour = 5\n[breaker]\nfailure_threshold = 3\nrecovery_timeout = \"500ms\"\n",
+        &sink,
+    );
+    alert(&sink, 10.0, "circuit_open").await;
+    let opened = fake.connections();
+    until(
+        15.0,
+        "four more attempts through the half-open breaker",
+        || fake.connections() >= opened + 4,
+    )
+    .await;
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    let churn: Vec<_> = sink
+        .received()
+        .into_iter()
+        .filter(|a| a["detector"] == "stream_churn")
+        .collect();
+    assert!(churn.is_empty(), "{:?}", titles(&sink));
+    assert!(
+        metric(
+            &m,
+            "exwatch_stream_reconnects_total",
+            "binance",
+            &[("reason", "http_5xx")]
+        ) >= (opened + 4) as f64,
+        "every failed attempt is still counted"
+    );
+    m.stop().await;
+}

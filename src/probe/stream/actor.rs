@@ -162,6 +162,9 @@ pub struct StreamActor {
     /// Connection failures in a row (the back-off's exponent).
     failures: u32,
     retry_at: Option<Instant>,
+    /// The exchange's breaker is open (its last answer paused our reconnects): attempts it
+    /// lets through fail as the exchange does, and count as its outage, not as our churn.
+    breaker_open: bool,
     /// When the planned replacement of the serving connection is due.
     replace_at: Option<Instant>,
     stopped: bool,
@@ -199,6 +202,7 @@ impl StreamActor {
             connecting: None,
             failures: 0,
             retry_at: None,
+            breaker_open: false,
             replace_at: None,
             stopped: false,
             readings: Vec::with_capacity(16),
@@ -468,6 +472,7 @@ impl StreamActor {
             ok,
         };
         if ok {
+            self.breaker_open = false;
             b.do_send(health);
             return;
         }
@@ -476,6 +481,7 @@ impl StreamActor {
             b.send(health),
             |paused, act: &mut Self, _| {
                 // An open breaker pauses reconnects as it pauses probes.
+                act.breaker_open = matches!(paused, Ok(Some(_)));
                 if let Ok(Some(p)) = paused {
                     let until = Instant::now() + p;
                     act.retry_at = Some(act.retry_at.map_or(until, |t| t.max(until)));
@@ -549,9 +555,13 @@ impl StreamActor {
                 self.failures = self.failures.saturating_add(1);
                 return;
             }
+            // While the exchange's breaker is open, a failed attempt is the outage's (the
+            // down pages), not churn of ours: hours of outage would otherwise exceed the
+            // reconnect budget and keep a churn alert open long after the exchange is back.
+            let churn = !planned && !self.breaker_open;
             let mut out = std::mem::take(&mut self.readings);
             for w in &mut self.watches {
-                w.reconnected(reason, planned, &mut out, &self.detectors);
+                w.reconnected(reason, !churn, &mut out, &self.detectors);
             }
             self.readings = out;
             return self.retry_later(planned, ctx);
