@@ -1,6 +1,7 @@
 //! Memory per monitored endpoint outside the detectors' models: the probe metrics a
-//! `ProbeActor` registers for each endpoint, and the non-model parts of the two
-//! `DetectorActor`s (errors, latency) each HTTP endpoint gets.
+//! `ProbeActor` registers for each endpoint, and the non-model parts of the two series
+//! (errors, latency) each HTTP endpoint gets in its exchange's `DetectorActor` (a
+//! `TrackedSeries` and its map entry; the actor itself is one per exchange).
 //!
 //! A counting global allocator tracks live heap bytes and allocation calls; each part is
 //! built for `ENDPOINTS` endpoints (default 2 000, env `PROBE_MEMORY_ENDPOINTS`) and kept
@@ -91,7 +92,8 @@ fn probe_metrics(n: usize) {
 
 fn detectors(n: usize) {
     use actix::{Actor, Context, Handler};
-    use exwatch::detect::{DetectorActor, DetectorOutputs, DetectorShared, SeriesDetector};
+    use exwatch::detect::tracked::TrackedSeries;
+    use exwatch::detect::{DetectorOutputs, DetectorShared, SeriesDetector};
     use exwatch::messages::{Anomaly, Resolved};
 
     struct Sink;
@@ -140,23 +142,27 @@ fn detectors(n: usize) {
         let (b1, c1) = snapshot();
         drop(models);
 
-        let mut actors: Vec<DetectorActor> = Vec::with_capacity(series.len());
+        let mut tracked: Vec<TrackedSeries> = Vec::with_capacity(series.len());
         let (b2, c2) = snapshot();
-        for s in &series {
-            actors.push(DetectorActor::new(s.clone(), &shared));
+        for (i, s) in series.iter().enumerate() {
+            tracked.push(TrackedSeries::new(s, &shared, i as u64));
         }
         let (b3, c3) = snapshot();
         let count = series.len() as f64;
         let heap = ((b3 - b2) - (b1 - b0)) as f64 / count;
         let calls = ((c3 - c2) - (c1 - c0)) as f64 / count;
-        let inline = std::mem::size_of::<DetectorActor>() - std::mem::size_of::<SeriesDetector>();
+        // Inline in the exchange actor's map: the state, its key, hashbrown's control byte.
+        let inline = std::mem::size_of::<TrackedSeries>() - std::mem::size_of::<SeriesDetector>()
+            + std::mem::size_of::<SeriesKey>()
+            + 1;
         println!(
-            "detector actors: {heap:.0} B heap per actor outside the model ({calls:.1} \
-             allocation calls), {inline} B inline outside the model; {:.0} B per endpoint \
-             (2 actors, heap + inline)",
+            "detector series: {heap:.0} B heap per series outside the model ({calls:.1} \
+             allocation calls), {inline} B inline outside the model (map entry included); \
+             {:.0} B per endpoint (2 series, heap + inline); no actor, task or mailbox per \
+             series (one per exchange)",
             2.0 * (heap + inline as f64),
         );
-        drop(actors);
+        drop(tracked);
     });
 }
 

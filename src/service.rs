@@ -26,7 +26,7 @@ use crate::channel::{
     Channel, ChannelActor, ChannelKind, ChannelSettings, Flush, ReplaceChannel, RetireChannel,
 };
 use crate::cluster::{ClusterStage, GateOutputs};
-use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
+use crate::detect::{DetectorHandle, DetectorOutputs, DetectorSet};
 use crate::error::{ConfigError, Error};
 use crate::messages::{
     Alert, Anomaly, Crash, MaintenanceStatus, Measurement, Name, Ping, Resolved, SeriesKey,
@@ -1062,8 +1062,11 @@ impl MonitorHandle {
         &self.store
     }
 
-    /// The detector of `series`, started on first use.
-    pub fn detector(&self, series: &SeriesKey) -> Option<Addr<DetectorActor>> {
+    /// The detector of `series`: a handle on its exchange's detector actor (one actor judges
+    /// every series of an exchange; started on first use) naming the series, for fault
+    /// injection ([`DetectorHandle::crash`]) and its state ([`DetectorHandle::state`]: whether
+    /// a reload kept or reset it). The series is tracked from its first measurement.
+    pub fn detector(&self, series: &SeriesKey) -> Option<DetectorHandle> {
         self.detectors.get(series)
     }
 

@@ -229,7 +229,7 @@ async fn pipeline_detector_restarts_after_a_panic() {
         monitor.inject(latency(normal(i), i));
     }
     let detector = monitor.detector(&series).expect("detector");
-    detector.do_send(Crash);
+    detector.crash();
     monitor.drain().await;
     assert!(
         detector.connected(),
@@ -352,7 +352,7 @@ async fn pipeline_crash_loop_is_escalated_as_an_exwatch_anomaly() {
     let series = SeriesKey::new("binance", "ping", Metric::LatencyMs);
     let detector = monitor.detector(&series).expect("detector");
     for _ in 0..3 {
-        detector.do_send(Crash);
+        detector.crash();
     }
     let alert = alerts.next(5).await;
     assert_eq!(&*alert.exchange, "exwatch");
