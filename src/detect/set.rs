@@ -307,6 +307,13 @@ impl DetectorSet {
         self.shard(&m.series.exchange).do_send(m);
     }
 
+    /// Sends a measurement of `shard`'s exchange through the [`Taps`] and to `shard` (the
+    /// exchange's detector, which the sender holds: no lookup).
+    pub fn send_to(&self, shard: &Addr<DetectorActor>, m: Measurement) {
+        Self::tap(&self.inner.taps.load(), &m);
+        shard.do_send(m);
+    }
+
     /// Sends a probe's measurements (all of `shard`'s exchange) through the [`Taps`], one by
     /// one, and to `shard` as one message.
     pub fn send_batch(&self, shard: &Addr<DetectorActor>, batch: Measurements) {
