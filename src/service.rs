@@ -5,7 +5,9 @@
 //! Router (on the `pipeline` arbiter), the channels (`ChannelStage`, on a `channels` arbiter,
 //! so a slow platform never delays detection), LLM triage (`TriageStage`, one actor per
 //! `llm_triage` table, on the `channels` arbiter too: see [`crate::triage`]), the detectors and their taps
-//! ([`DetectorSet`], on the `pipeline` arbiter), the probes (`ProbeStage`, one ProbeActor
+//! ([`DetectorSet`]: one detector per exchange, on its probe's arbiter so that a probe's
+//! measurements stay within its thread; the taps and the detectors of exchanges only an
+//! embedding engine reports on, on the `pipeline` arbiter), the probes (`ProbeStage`, one ProbeActor
 //! per exchange spread over `[monitor] probe_threads` arbiters, the first slots of all
 //! endpoints spread over their interval) and the HTTP server. Every actor runs under
 //! `actix::Supervisor` with panic guards (see [`crate::supervision`]).

@@ -7,7 +7,9 @@
 //! [`Measurement`]s: errors (every outcome), latency (successful probes), clock skew (time
 //! endpoints), price (tickers), and availability (each breaker transition). A probe's
 //! measurements go to the exchange's detector as one message ([`Measurements`], through
-//! [`DetectorSet::send_batch`]), It never decides what is anomalous.
+//! [`DetectorSet::send_batch`]); that detector runs on this actor's arbiter
+//! ([`DetectorSet::shard_on`]), so the message stays within the thread: no cross-thread
+//! wake-up per probe. It never decides what is anomalous.
 //!
 //! Timers: one actix timer per actor, armed for the earliest entry of a min-heap that holds
 //! every endpoint's next slot (from its drift-free schedule) and every pending re-probe. An
@@ -42,8 +44,8 @@ use std::time::Duration;
 
 use actix::clock::Instant;
 use actix::{
-    Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, Recipient, Supervised,
-    WeakAddr,
+    Actor, ActorContext, Addr, Arbiter, AsyncContext, Context, Handler, Message, Recipient,
+    Supervised, WeakAddr,
 };
 use futures_util::FutureExt;
 
@@ -148,8 +150,8 @@ pub struct ProbeActor {
     availability: SeriesKey,
     breaker_gauge: Gauge,
     detectors: DetectorSet,
-    /// The exchange's detector: each probe's measurements go to it as one message
-    /// ([`DetectorSet::send_batch`]).
+    /// The exchange's detector, on this actor's arbiter (unless one already ran elsewhere):
+    /// each probe's measurements go to it as one message ([`DetectorSet::send_batch`]).
     shard: Addr<DetectorActor>,
     stopped: bool,
     restarts: RestartTracker,
@@ -244,7 +246,7 @@ impl ProbeActor {
             endpoints,
             availability: SeriesKey::new(exchange.clone(), "*", Metric::Availability),
             breaker_gauge,
-            shard: detectors.shard(&exchange),
+            shard: detectors.shard_on(&exchange, &Arbiter::current()),
             detectors,
             stopped: false,
             maintenance: None,
