@@ -389,3 +389,107 @@ impl Handler<Ping> for DetectorActor {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SupervisionSettings;
+    use crate::detect::config::DetectSettings;
+    use crate::detect::shared::DetectorOutputs;
+    use crate::messages::{Anomaly, Resolved, Timestamp};
+    use crate::metrics::Metrics;
+    use crate::store::{BaselineLink, SaveRollup};
+
+    /// Takes the anomalies and recoveries and drops them.
+    struct Sink;
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+    impl Handler<Anomaly> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: Anomaly, _: &mut Context<Self>) {}
+    }
+    impl Handler<Resolved> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: Resolved, _: &mut Context<Self>) {}
+    }
+
+    /// A store that answers the rollups of endpoint `slow` after `SLOW`, the others at once.
+    struct SlowStore;
+    const SLOW: Duration = Duration::from_millis(600);
+    impl Actor for SlowStore {
+        type Context = Context<Self>;
+    }
+    impl Handler<SaveRollup> for SlowStore {
+        type Result = ();
+        fn handle(&mut self, _: SaveRollup, _: &mut Context<Self>) {}
+    }
+    impl Handler<LoadRollups> for SlowStore {
+        type Result = ResponseFuture<Vec<(i64, RollupRecord)>>;
+        fn handle(&mut self, m: LoadRollups, _: &mut Context<Self>) -> Self::Result {
+            let slow = &*m.series.endpoint == "slow";
+            Box::pin(async move {
+                if slow {
+                    actix_rt::time::sleep(SLOW).await;
+                }
+                Vec::new()
+            })
+        }
+    }
+
+    fn latency(endpoint: &str, i: i64) -> Measurement {
+        Measurement::ok(
+            SeriesKey::new("x", endpoint, Metric::LatencyMs),
+            50.0,
+            Timestamp(1_800_000_000_000 + i * 1000),
+        )
+    }
+
+    #[actix::test]
+    async fn a_series_whose_baseline_loads_holds_back_only_its_own_measurements() {
+        let sink = Sink.start();
+        let store = SlowStore.start();
+        let shared = DetectorShared::new(
+            Arc::new(DetectSettings::default()),
+            SupervisionSettings::default(),
+            DetectorOutputs {
+                anomalies: sink.clone().recipient(),
+                resolved: sink.recipient(),
+            },
+            Arc::new(Metrics::new()),
+            Some(BaselineLink {
+                save: store.clone().recipient(),
+                load: store.recipient(),
+            }),
+        );
+        let limit = SeriesLimit::new(10);
+        let shard = DetectorActor::new(Name::from("x"), shared, limit.clone()).start();
+        for i in 0..5 {
+            shard.do_send(latency("slow", i));
+            shard.do_send(latency("fast", i));
+        }
+        actix_rt::time::sleep(SLOW / 3).await;
+        let info = |e: &str| shard.send(SeriesInfo(SeriesKey::new("x", e, Metric::LatencyMs)));
+        let fast = info("fast").await.unwrap().expect("tracked");
+        let slow = info("slow").await.unwrap().expect("tracked");
+        assert_eq!((fast.judged, fast.loading), (5, false), "{fast:?}");
+        assert_eq!((slow.judged, slow.loading), (0, true), "{slow:?}");
+        assert_eq!(limit.count(), 2);
+
+        // A ping answers once the slow series has judged what it held, in order.
+        shard.send(Ping).await.unwrap();
+        let slow = info("slow").await.unwrap().expect("tracked");
+        assert_eq!((slow.judged, slow.loading), (5, false), "{slow:?}");
+
+        // Forgotten series leave the count.
+        shard
+            .send(ForgetSeries(vec![Removed::Endpoint {
+                exchange: Name::from("x"),
+                endpoint: Name::from("slow"),
+            }]))
+            .await
+            .unwrap();
+        assert_eq!(info("slow").await.unwrap(), None);
+        assert_eq!(limit.count(), 1);
+    }
+}
