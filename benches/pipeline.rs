@@ -44,9 +44,9 @@ fn start() -> (
         };
         settings.http.enabled = false;
         Monitor::builder(settings)
-        .alert_recipient("bench", Severity::Info, recipient)
-        .start()
-        .expect("monitor starts")
+            .alert_recipient("bench", Severity::Info, recipient)
+            .start()
+            .expect("monitor starts")
     });
     (runner, monitor, rx)
 }

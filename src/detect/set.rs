@@ -272,8 +272,9 @@ impl DetectorSet {
     }
 
     /// The detector of `series`: its exchange's actor (started on first use) and the series
-    /// within it. The series itself is tracked from its first measurement, within the limit
-    /// ([`DetectorSetBuilder::max_series`], else [`MAX_SERIES`]): past it, its measurements
+    /// within it. Always `Some` (an `Option` since a series past the limit had no actor of
+    /// its own): the series itself is tracked from its first measurement, within the limit
+    /// ([`DetectorSetBuilder::max_series`], else [`MAX_SERIES`]); past it, its measurements
     /// are dropped (and logged) and [`DetectorHandle::state`] answers `None`.
     pub fn get(&self, series: &SeriesKey) -> Option<DetectorHandle> {
         Some(DetectorHandle::new(
