@@ -57,7 +57,8 @@ impl Measurements {
 
 impl IntoIterator for Measurements {
     type Item = Measurement;
-    type IntoIter = std::iter::Flatten<std::array::IntoIter<Option<Measurement>, 4>>;
+    type IntoIter =
+        std::iter::Flatten<std::array::IntoIter<Option<Measurement>, { Measurements::CAPACITY }>>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.items.into_iter().flatten()
