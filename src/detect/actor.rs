@@ -418,7 +418,7 @@ mod tests {
 
     /// A store that answers the rollups of endpoint `slow` after `SLOW`, the others at once.
     struct SlowStore;
-    const SLOW: Duration = Duration::from_millis(600);
+    const SLOW: Duration = Duration::from_millis(1200);
     impl Actor for SlowStore {
         type Context = Context<Self>;
     }
@@ -470,7 +470,7 @@ mod tests {
             shard.do_send(latency("slow", i));
             shard.do_send(latency("fast", i));
         }
-        actix_rt::time::sleep(SLOW / 3).await;
+        actix_rt::time::sleep(SLOW / 4).await;
         let info = |e: &str| shard.send(SeriesInfo(SeriesKey::new("x", e, Metric::LatencyMs)));
         let fast = info("fast").await.unwrap().expect("tracked");
         let slow = info("slow").await.unwrap().expect("tracked");

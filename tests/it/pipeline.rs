@@ -272,6 +272,8 @@ async fn pipeline_a_panic_restarts_only_its_series_and_keeps_its_episode_and_the
     monitor.inject(latency(4000.0, 41));
     assert_eq!(alerts.next(5).await.severity, Severity::Info);
     assert_eq!(alerts.next(5).await.severity, Severity::Critical);
+    // Every series judged what it was sent (their baselines loaded).
+    monitor.drain().await;
     let crashed = monitor
         .detector(&SeriesKey::new("binance", "ping", Metric::LatencyMs))
         .expect("detector");
