@@ -37,13 +37,16 @@ fn start() -> (
     let (tx, rx) = mpsc::unbounded_channel();
     let monitor = runner.block_on(async move {
         let recipient = Forward(tx).start().recipient();
-        Monitor::builder(Settings {
+        // No HTTP server: each part starts its own monitor in this one process.
+        let mut settings = Settings {
             store: StoreSettings::in_memory(),
             ..Settings::default()
-        })
-        .alert_recipient("bench", Severity::Info, recipient)
-        .start()
-        .expect("monitor starts")
+        };
+        settings.http.enabled = false;
+        Monitor::builder(settings)
+            .alert_recipient("bench", Severity::Info, recipient)
+            .start()
+            .expect("monitor starts")
     });
     (runner, monitor, rx)
 }
@@ -123,6 +126,7 @@ fn router_with_held_recoveries(c: &mut Criterion) {
             store: StoreSettings::in_memory(),
             ..Settings::default()
         };
+        settings.http.enabled = false;
         settings.router.flap_hold = Duration::from_secs(600);
         Monitor::builder(settings).start().expect("monitor starts")
     });

@@ -1,6 +1,7 @@
 //! Memory per monitored endpoint outside the detectors' models: the probe metrics a
-//! `ProbeActor` registers for each endpoint, and the non-model parts of the two
-//! `DetectorActor`s (errors, latency) each HTTP endpoint gets.
+//! `ProbeActor` registers for each endpoint, and the non-model parts of the two series
+//! (errors, latency) each HTTP endpoint gets in its exchange's `DetectorActor` (a
+//! `TrackedSeries` and its map entry; the actor itself is one per exchange).
 //!
 //! A counting global allocator tracks live heap bytes and allocation calls; each part is
 //! built for `ENDPOINTS` endpoints (default 2 000, env `PROBE_MEMORY_ENDPOINTS`) and kept
@@ -9,8 +10,16 @@
 //! `/metrics` text of the probe metrics (after a few observations) is written to `path`, to
 //! diff the exposition across changes.
 //!
-//! Run: `cargo bench --bench probe_memory` (the figures do not depend on the profile, so
-//! `--profile dev` gives the same numbers without a release build).
+//! Part `send` (run it with a release build: its times depend on the profile): a probe's path
+//! into the detectors — 100 endpoints of one exchange, each probe an `errors` and a
+//! `latency_ms` measurement, no taps — sent the old way (each measurement its own message
+//! through `DetectorSet::send`) and as one `Measurements` per probe (`send_batch`), with the
+//! exchange's detector on another arbiter (a cross-thread message, as on the pipeline thread)
+//! or on the sender's own (as a probe places it): allocation calls and wall time per probe,
+//! detection included, drained with a `Ping`.
+//!
+//! Run: `cargo bench --bench probe_memory` (the figures of the other parts do not depend on
+//! the profile, so `--profile dev` gives the same numbers without a release build).
 
 use std::sync::Arc;
 
@@ -91,7 +100,8 @@ fn probe_metrics(n: usize) {
 
 fn detectors(n: usize) {
     use actix::{Actor, Context, Handler};
-    use exwatch::detect::{DetectorActor, DetectorOutputs, DetectorShared, SeriesDetector};
+    use exwatch::detect::tracked::TrackedSeries;
+    use exwatch::detect::{DetectorOutputs, DetectorShared, SeriesDetector};
     use exwatch::messages::{Anomaly, Resolved};
 
     struct Sink;
@@ -140,23 +150,132 @@ fn detectors(n: usize) {
         let (b1, c1) = snapshot();
         drop(models);
 
-        let mut actors: Vec<DetectorActor> = Vec::with_capacity(series.len());
+        // The exchange actor's map holds each state boxed.
+        let mut tracked: Vec<Box<TrackedSeries>> = Vec::with_capacity(series.len());
         let (b2, c2) = snapshot();
-        for s in &series {
-            actors.push(DetectorActor::new(s.clone(), &shared));
+        for (i, s) in series.iter().enumerate() {
+            tracked.push(Box::new(TrackedSeries::new(s, &shared, i as u64)));
         }
         let (b3, c3) = snapshot();
         let count = series.len() as f64;
         let heap = ((b3 - b2) - (b1 - b0)) as f64 / count;
         let calls = ((c3 - c2) - (c1 - c0)) as f64 / count;
-        let inline = std::mem::size_of::<DetectorActor>() - std::mem::size_of::<SeriesDetector>();
+        // Heap above counts the boxed state; what the model alone takes inline was counted
+        // in its Vec, so take it off. Inline in the map: the key, the box, hashbrown's control
+        // byte (and the empty slots of its load factor, not counted).
+        let heap = heap - std::mem::size_of::<SeriesDetector>() as f64;
+        let inline =
+            std::mem::size_of::<SeriesKey>() + std::mem::size_of::<Box<TrackedSeries>>() + 1;
         println!(
-            "detector actors: {heap:.0} B heap per actor outside the model ({calls:.1} \
-             allocation calls), {inline} B inline outside the model; {:.0} B per endpoint \
-             (2 actors, heap + inline)",
+            "detector series: {heap:.0} B heap per series outside the model ({calls:.1} \
+             allocation calls), {inline} B inline outside the model (map entry included); \
+             {:.0} B per endpoint (2 series, heap + inline); no actor, task or mailbox per \
+             series (one per exchange)",
             2.0 * (heap + inline as f64),
         );
-        drop(actors);
+        drop(tracked);
+    });
+}
+
+/// How a probe's measurements reach the detectors (see the module docs).
+fn send_path() {
+    use actix::{Actor, Arbiter, Context, Handler};
+    use exwatch::detect::{DetectorOutputs, DetectorSet, Measurements};
+    use exwatch::messages::{Anomaly, Measurement, Ping, Resolved, Timestamp};
+
+    struct Sink;
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+    impl Handler<Anomaly> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: Anomaly, _: &mut Context<Self>) {}
+    }
+    impl Handler<Resolved> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: Resolved, _: &mut Context<Self>) {}
+    }
+
+    const ENDPOINTS: usize = 100;
+    const PROBES: usize = 200_000;
+    let settings = Settings::default();
+    let keys: Vec<(SeriesKey, SeriesKey)> = (0..ENDPOINTS)
+        .map(|e| {
+            let ep = Name::from(format!("e{e}"));
+            (
+                SeriesKey::new("x", ep.clone(), Metric::Errors),
+                SeriesKey::new("x", ep, Metric::LatencyMs),
+            )
+        })
+        .collect();
+    actix::System::new().block_on(async move {
+        let sink = Sink.start();
+        let outputs = DetectorOutputs {
+            anomalies: sink.clone().recipient(),
+            resolved: sink.recipient(),
+        };
+        let other = Arbiter::new();
+        let mut t = 1_800_000_000_000_i64;
+        for (how, batched, here) in [
+            ("one message per measurement, other thread", false, false),
+            ("one message per probe, other thread", true, false),
+            ("one message per probe, same thread", true, true),
+        ] {
+            let set = DetectorSet::builder(
+                other.handle(),
+                settings.detect.clone(),
+                settings.supervision.clone(),
+                outputs.clone(),
+                Arc::new(Metrics::new()),
+            )
+            .build();
+            let exchange = Name::from("x");
+            let shard = if here {
+                set.shard_on(&exchange, &Arbiter::current())
+            } else {
+                set.shard(&exchange)
+            };
+            let mut run = |probes: usize| {
+                for i in 0..probes {
+                    let (errors, latency) = &keys[i % ENDPOINTS];
+                    if i % ENDPOINTS == 0 {
+                        t += 1_000;
+                    }
+                    let at = Timestamp(t);
+                    let ms = 40.0 + (i * 7919 % 13) as f64;
+                    let e = Measurement::ok(errors.clone(), 0.0, at);
+                    let l = Measurement::ok(latency.clone(), ms, at);
+                    if batched {
+                        let mut batch = Measurements::new();
+                        let _ = batch.push(e);
+                        let _ = batch.push(l);
+                        set.send_batch(&shard, batch);
+                    } else {
+                        set.send(e);
+                        set.send(l);
+                    }
+                }
+            };
+            // Every series tracked and its windows filled first.
+            run(100 * ENDPOINTS);
+            let _ = shard.send(Ping).await;
+            let (_, c0) = snapshot();
+            let start = std::time::Instant::now();
+            for _ in 0..PROBES / 1_000 {
+                run(1_000);
+                // Let a same-thread detector run between bursts, as a probe's arbiter would.
+                let _ = shard.send(Ping).await;
+            }
+            let elapsed = start.elapsed();
+            let (_, c1) = snapshot();
+            println!(
+                "detector path, {how}: {:.2} allocation calls and {:.2} µs per probe \
+                 (2 measurements, detection included)",
+                (c1 - c0) as f64 / PROBES as f64,
+                elapsed.as_secs_f64() * 1e6 / PROBES as f64,
+            );
+        }
+        other.stop();
     });
 }
 
@@ -241,5 +360,8 @@ fn main() {
     }
     if want("exchanges") {
         exchanges(n);
+    }
+    if want("send") {
+        send_path();
     }
 }

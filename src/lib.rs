@@ -8,9 +8,9 @@
 //! ## Architecture
 //!
 //! ```text
-//!  ProbeActor(binance) ─┐                ┌► DetectorActor(binance/ping/latency_ms) ─┐
-//!  ProbeActor(bybit)   ─┼─ Measurement ─►├► DetectorActor(binance/ping/errors)     ─┼─ Anomaly/Resolved ─► RouterActor
-//!  ProbeActor(okx)     ─┘                └► DetectorActor(binance/*/availability)  ─┘                         │ Alert
+//!  ProbeActor(binance) ── Measurements ──► DetectorActor(binance: ping/latency_ms, ping/errors, */availability …) ─┐
+//!  ProbeActor(bybit)   ── Measurements ──► DetectorActor(bybit: …)                                                 ─┼─ Anomaly/Resolved ─► RouterActor
+//!  ProbeActor(okx)     ── Measurements ──► DetectorActor(okx: …)                                                   ─┘                         │ Alert
 //!  trading engine ── MonitorHandle::inject ─┘                               ┌──────────────┬─────────────┘
 //!                                                                      ChannelActor<Log>  ChannelActor<Webhook> …
 //! ```
@@ -25,9 +25,10 @@
 //!   backed off), routes each frame by its topic to its stream, and each stream's pure judge
 //!   turns every message into lag, silence, progress, continuity and churn measurements for
 //!   the same detectors; connection failures count toward the exchange's breaker.
-//! - **DetectorActor** ([`detect`]) — one per series (exchange, endpoint, metric): sliding
-//!   windows and baselines, on measurement timestamps only; sends [`messages::Anomaly`] and
-//!   [`messages::Resolved`].
+//! - **DetectorActor** ([`detect`]) — one per exchange, holding every series (exchange,
+//!   endpoint, metric) of it: sliding windows and baselines, on measurement timestamps only;
+//!   sends [`messages::Anomaly`] and [`messages::Resolved`]. A probe's measurements reach it
+//!   as one message; a panic while judging a series restarts that series only.
 //! - **RouterActor** ([`route`]) — one: deduplicates by series, escalates, resolves, and fans
 //!   [`messages::Alert`]s out to channels by severity.
 //! - **ChannelActor** ([`channel`]) — one per channel: queue, retries with back-off and jitter,

@@ -5,7 +5,9 @@
 //! Router (on the `pipeline` arbiter), the channels (`ChannelStage`, on a `channels` arbiter,
 //! so a slow platform never delays detection), LLM triage (`TriageStage`, one actor per
 //! `llm_triage` table, on the `channels` arbiter too: see [`crate::triage`]), the detectors and their taps
-//! ([`DetectorSet`], on the `pipeline` arbiter), the probes (`ProbeStage`, one ProbeActor
+//! ([`DetectorSet`]: one detector per exchange, on its probe's arbiter so that a probe's
+//! measurements stay within its thread; the taps and the detectors of exchanges only an
+//! embedding engine reports on, on the `pipeline` arbiter), the probes (`ProbeStage`, one ProbeActor
 //! per exchange spread over `[monitor] probe_threads` arbiters, the first slots of all
 //! endpoints spread over their interval) and the HTTP server. Every actor runs under
 //! `actix::Supervisor` with panic guards (see [`crate::supervision`]).
@@ -26,7 +28,7 @@ use crate::channel::{
     Channel, ChannelActor, ChannelKind, ChannelSettings, Flush, ReplaceChannel, RetireChannel,
 };
 use crate::cluster::{ClusterStage, GateOutputs};
-use crate::detect::{DetectorActor, DetectorOutputs, DetectorSet};
+use crate::detect::{DetectorHandle, DetectorOutputs, DetectorSet};
 use crate::error::{ConfigError, Error};
 use crate::messages::{
     Alert, Anomaly, Crash, MaintenanceStatus, Measurement, Name, Ping, Removed, Resolved,
@@ -1178,8 +1180,11 @@ impl MonitorHandle {
         &self.store
     }
 
-    /// The detector of `series`, started on first use.
-    pub fn detector(&self, series: &SeriesKey) -> Option<Addr<DetectorActor>> {
+    /// The detector of `series`: a handle on its exchange's detector actor (one actor judges
+    /// every series of an exchange; started on first use) naming the series, for fault
+    /// injection ([`DetectorHandle::crash`]) and its state ([`DetectorHandle::state`]: whether
+    /// a reload kept or reset it). The series is tracked from its first measurement.
+    pub fn detector(&self, series: &SeriesKey) -> Option<DetectorHandle> {
         self.detectors.get(series)
     }
 

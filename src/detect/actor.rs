@@ -1,274 +1,280 @@
-//! The DetectorActor: one per series. Owns that series' [`SeriesDetector`] (windows and
-//! baseline); accepts [`Measurement`]s, emits [`Anomaly`] and [`Resolved`] to the Router.
-//! No timers: everything runs on measurement timestamps. A restart rebuilds the models
-//! (their windows start empty) but keeps whether the series was firing, so a crash never
-//! produces a false "resolved" nor loses one.
+//! The DetectorActor: one per exchange. It owns every series of its exchange (latency, errors,
+//! clock skew, availability, stream metrics …), each a [`TrackedSeries`] (that series'
+//! [`SeriesDetector`](crate::detect::SeriesDetector), firing state, counters and restart
+//! bookkeeping) in one map; accepts [`Measurement`]s one by one or a probe's
+//! [`Measurements`] as one message, and emits [`Anomaly`](crate::messages::Anomaly) and
+//! [`Resolved`](crate::messages::Resolved) to the Router. No timers: everything runs on
+//! measurement timestamps. A series is tracked from its first measurement, within the set's
+//! `max_series` ([`SeriesLimit`]).
 //!
-//! Learned baselines persist: each closed bucket's rollup goes to the event store
-//! ([`SaveRollup`]), and at every start (first or after a restart) the actor loads the series'
-//! persisted rollups ([`LoadRollups`]) before it handles any measurement — `ctx.wait` holds
-//! the mailbox until the answer (or [`WARM_START_WAIT`]), so measurements that arrive
-//! meanwhile queue up and count once, after the history they follow.
+//! Why one actor per exchange and not per series: an actor is a task and a mailbox
+//! (≈ 1.1 KB each), and every measurement sent to its own series' actor was a mailbox message
+//! and a wake-up of the detectors' thread; a probe's two or three measurements are now one
+//! message to one actor, and a series costs its model and a map entry.
 //!
-//! A monitor runs two or three detectors per probed endpoint, so what they have in common
-//! (settings, outputs, the store link, the metrics registry, counters, detector names) sits in
-//! one [`DetectorShared`] behind an `Arc`; an actor holds only its series, its model and two
-//! pointers. Its restart tracker is built at its first restart.
+//! **Supervision.** A panic while judging one series restarts *that series* only: its models
+//! are rebuilt (their windows start empty) but whether it was firing is kept, so a crash
+//! never produces a false "resolved" nor loses one; the restart is counted in
+//! `exwatch_actor_restarts_total{actor="detector"}` and against the restart budget of
+//! `detector:<series>`, whose crash loop is escalated naming the series. Rebuilding the
+//! whole exchange for one series' bug would throw away the learned windows of every other
+//! series of it. A panic elsewhere in the actor (not while judging a series) is caught by the
+//! usual guard and restarts the actor under its `Supervisor`: every series is rebuilt the same
+//! way, counted once against `detector:<exchange>`.
+//!
+//! **Learned baselines persist**: each closed bucket's rollup goes to the event store
+//! ([`SaveRollup`](crate::store::SaveRollup)), and when a series starts (first measurement,
+//! or after a restart) its persisted rollups are loaded ([`LoadRollups`]) before it judges
+//! anything: its measurements are held back (at most [`HELD_MAX`](crate::detect::tracked::HELD_MAX)) until the answer comes
+//! (or [`WARM_START_WAIT`] passes) and are then judged in order, after the history they
+//! follow. The other series of the exchange go on meanwhile. A [`Ping`] answers once no series
+//! is loading, so a drain still means "everything sent so far has been judged".
+//!
+//! **Reload.** [`ResetSeries`] drops the series of the metrics whose settings changed (they
+//! start afresh with the new settings, warm-started from the store), [`ForgetSeries`] those a
+//! reload removed; the other series keep their state ([`SeriesState::generation`] tells).
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{
-    Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, Supervised, WrapFuture,
-};
-use parking_lot::Mutex;
+use actix::Supervised;
+use actix::clock::Instant;
+use actix::{Actor, AsyncContext, Context, Handler, MailboxError, Message, ResponseFuture};
+use tokio::sync::oneshot;
 
-use crate::config::SupervisionSettings;
-use crate::detect::baseline::{ErrorCounts, Rollup, bucket_ms};
-use crate::detect::config::DetectSettings;
-use crate::detect::series::{Event, SeriesDetector};
-use crate::messages::{
-    Anomaly, Crash, Measurement, Metric, Name, Ping, Resolved, SeriesKey, Severity,
-};
-use crate::metrics::{Counter, Metrics};
-use crate::store::{BaselineLink, BucketCounts, LoadRollups, RollupRecord, SaveRollup};
-use crate::supervision::{RestartTracker, guard};
+use crate::detect::baseline::bucket_ms;
+use crate::detect::batch::Measurements;
+use crate::detect::shared::{DetectorShared, SeriesLimit};
+use crate::detect::tracked::{Pending, SeriesState, TrackedSeries};
+use crate::messages::{Crash, Measurement, Metric, Name, Ping, Removed, SeriesKey};
+use crate::store::{LoadRollups, RollupRecord};
+use crate::supervision::{RestartTracker, guard, panic_text};
 
-/// The longest a starting detector waits for its persisted baseline before it starts cold.
+/// The longest a starting series waits for its persisted baseline before it starts cold.
 pub const WARM_START_WAIT: Duration = Duration::from_secs(5);
 
-/// Where a detector sends its judgements (the Router).
-#[derive(Clone)]
-pub struct DetectorOutputs {
-    /// Firing judgements.
-    pub anomalies: Recipient<Anomaly>,
-    /// Recoveries.
-    pub resolved: Recipient<Resolved>,
+/// Fault injection: a panic while judging `0` (tracked from now if it was not).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct CrashSeries(pub SeriesKey);
+
+/// Asks the state of a series; `None` when it is not tracked.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Option<SeriesState>")]
+pub struct SeriesInfo(pub SeriesKey);
+
+/// A reload changed the settings: series of `metrics` start afresh; series tracked from now
+/// on judge with `shared`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ResetSeries {
+    /// The metrics whose settings changed.
+    pub metrics: Vec<Metric>,
+    /// What series judge with from now on.
+    pub shared: Arc<DetectorShared>,
 }
 
-/// The counters of one (exchange, metric): every detector of those shares them.
-struct SeriesCounters {
-    /// `exwatch_detector_updates_total{metric}`.
-    updates: Counter,
-    /// `exwatch_anomalies_total{exchange,metric,severity}`, by severity, registered at the
-    /// first anomaly of its kind: three registry entries per exchange and metric up front were
-    /// ≈ 1.5 KB per exchange, for counters most exchanges never move.
-    anomalies: [std::sync::OnceLock<Counter>; 3],
-}
+/// A reload removed endpoints or exchanges: their series are forgotten.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ForgetSeries(pub Vec<Removed>);
 
-/// What all the detectors of a [`DetectorSet`](crate::detect::DetectorSet) share.
-pub struct DetectorShared {
-    settings: Arc<DetectSettings>,
-    supervision: SupervisionSettings,
-    outputs: DetectorOutputs,
-    /// Where learned baselines persist, if anywhere.
-    store: Option<BaselineLink>,
-    metrics: Arc<Metrics>,
-    /// `exwatch_actor_restarts_total{actor="detector"}`, registered with the first detector.
-    restarts: OnceLock<Counter>,
-    counters: Mutex<HashMap<(Name, Metric), Arc<SeriesCounters>>>,
-    /// Detector names already made into `Name`s: firings reuse them.
-    names: Mutex<Vec<(&'static str, Name)>>,
-}
-
-impl DetectorShared {
-    /// What detectors judging with `settings`, reporting to `outputs` and persisting their
-    /// baselines through `store` (if any) share.
-    pub fn new(
-        settings: Arc<DetectSettings>,
-        supervision: SupervisionSettings,
-        outputs: DetectorOutputs,
-        metrics: Arc<Metrics>,
-        store: Option<BaselineLink>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
-            settings,
-            supervision,
-            outputs,
-            store,
-            metrics,
-            restarts: OnceLock::new(),
-            counters: Mutex::new(HashMap::new()),
-            names: Mutex::new(Vec::new()),
-        })
-    }
-
-    /// The counters of `series`' exchange and metric, registered on first use.
-    fn counters(&self, series: &SeriesKey) -> Arc<SeriesCounters> {
-        let key = (series.exchange.clone(), series.metric);
-        self.counters
-            .lock()
-            .entry(key)
-            .or_insert_with(|| {
-                Arc::new(SeriesCounters {
-                    updates: self.metrics.counter(
-                        "exwatch_detector_updates_total",
-                        &[("metric", series.metric.as_str())],
-                    ),
-                    anomalies: Default::default(),
-                })
-            })
-            .clone()
-    }
-
-    /// `exwatch_anomalies_total{exchange,metric,severity}` of `series`' exchange and metric.
-    fn anomaly_counter(&self, series: &SeriesKey, severity: Severity) -> Counter {
-        self.metrics.counter(
-            "exwatch_anomalies_total",
-            &[
-                ("exchange", &series.exchange),
-                ("metric", series.metric.as_str()),
-                ("severity", severity.as_str()),
-            ],
-        )
-    }
-
-    /// `detector` as a shared `Name`.
-    fn name_of(&self, detector: &'static str) -> Name {
-        let mut names = self.names.lock();
-        if let Some((_, name)) = names.iter().find(|(d, _)| *d == detector) {
-            return name.clone();
-        }
-        let name = Name::from(detector);
-        names.push((detector, name.clone()));
-        name
-    }
-}
-
-/// Detection for one series.
-pub struct DetectorActor {
+/// A series' persisted rollups (or the failure to load them), for the load numbered `epoch`.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Loaded {
     series: SeriesKey,
-    detector: SeriesDetector,
+    epoch: u64,
+    answer: Result<Vec<(i64, RollupRecord)>, MailboxError>,
+}
+
+/// Detection for every series of one exchange. See the module docs.
+pub struct DetectorActor {
+    exchange: Name,
     shared: Arc<DetectorShared>,
-    counters: Arc<SeriesCounters>,
-    /// Built at the first restart (it names the actor, which costs an allocation).
+    limit: Arc<SeriesLimit>,
+    /// Looked up for every measurement: hashed with foldhash (the keys are the monitor's own
+    /// series names). Boxed: a hash table keeps an eighth to a half of its slots empty, and
+    /// an empty slot of a boxed state costs a pointer, not a whole state (≈ 0.4 KB less per
+    /// one-endpoint exchange, measured).
+    series: HashMap<SeriesKey, Box<TrackedSeries>, foldhash::fast::RandomState>,
+    /// Pings waiting for the loads in progress.
+    waiting: Vec<oneshot::Sender<()>>,
+    /// The actor's own restarts (a panic outside a series), built at the first.
     restarts: Option<Box<RestartTracker>>,
 }
 
 impl DetectorActor {
-    /// A detector for `series`, sharing `shared` with the other detectors of its set.
-    pub fn new(series: SeriesKey, shared: &Arc<DetectorShared>) -> Self {
+    /// The detector of `exchange`'s series, sharing `shared` with the other detectors of its
+    /// set and counting its series against `limit`.
+    pub fn new(exchange: Name, shared: Arc<DetectorShared>, limit: Arc<SeriesLimit>) -> Self {
         // Registered with the first detector, as a per-actor tracker would.
-        shared.restarts.get_or_init(|| {
-            shared
-                .metrics
-                .counter("exwatch_actor_restarts_total", &[("actor", "detector")])
-        });
+        shared.register_restarts();
         Self {
-            detector: SeriesDetector::for_series(&series, &shared.settings),
-            counters: shared.counters(&series),
-            shared: shared.clone(),
-            series,
+            exchange,
+            shared,
+            limit,
+            series: HashMap::default(),
+            waiting: Vec::new(),
             restarts: None,
         }
     }
 
-    /// Loads the persisted rollups, holding the mailbox until they are in (see the module).
-    fn warm_start(&mut self, ctx: &mut Context<Self>) {
-        let Some(store) = (self.shared.store.as_ref()).filter(|_| self.detector.has_baseline())
-        else {
+    /// The exchange whose series it judges.
+    pub fn exchange(&self) -> &Name {
+        &self.exchange
+    }
+
+    /// How many series it tracks.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// True when it tracks no series.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// Judges `m`, tracking its series from now on if it is new (and within the limit).
+    pub fn feed(&mut self, m: Measurement, ctx: &mut Context<Self>) {
+        if let Some(s) = self.series.get_mut(&m.series) {
+            if s.held.is_some() {
+                let series = m.series.clone();
+                s.hold(&series, Pending::Judge(m));
+                return;
+            }
+            let shared = &self.shared;
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| s.judge(&m, shared))) {
+                self.after_panic(&m.series, panic_text(&*payload), ctx);
+            }
+            return;
+        }
+        if self.track(&m.series, ctx) {
+            self.feed(m, ctx);
+        }
+    }
+
+    /// Injects a panic while judging `series`, in its turn: after what it holds back.
+    fn crash(&mut self, series: &SeriesKey, ctx: &mut Context<Self>) {
+        let Some(s) = self.series.get_mut(series) else {
             return;
         };
-        let width = bucket_ms(&self.shared.settings.baseline);
+        if s.held.is_some() {
+            s.hold(series, Pending::Crash);
+            return;
+        }
+        let Err(payload) = catch_unwind(|| panic!("fault injected by a Crash message"));
+        self.after_panic(series, panic_text(&*payload), ctx);
+    }
+
+    /// Starts tracking `series`; false past the set's limit.
+    fn track(&mut self, series: &SeriesKey, ctx: &mut Context<Self>) -> bool {
+        if !self.limit.admit() {
+            tracing::warn!(series = %series, "Too many series; measurement dropped.");
+            return false;
+        }
+        let state = TrackedSeries::new(series, &self.shared, self.limit.next_generation());
+        self.series.insert(series.clone(), Box::new(state));
+        self.warm_start(series, ctx);
+        true
+    }
+
+    /// A panic while judging `series`: that series restarts (see the module docs).
+    fn after_panic(&mut self, series: &SeriesKey, panic: &str, ctx: &mut Context<Self>) {
+        tracing::error!(actor = "detector", series = %series, panic, "Detector panicked while judging a series; the series restarts.");
+        if let Some(s) = self.series.get_mut(series) {
+            s.restart(series, &self.shared);
+            self.warm_start(series, ctx);
+        }
+    }
+
+    /// Loads `series`' persisted rollups, holding its measurements back until they are in
+    /// (see the module docs). Nothing to do for a series without a learned baseline.
+    fn warm_start(&mut self, series: &SeriesKey, ctx: &mut Context<Self>) {
+        let Some(store) = &self.shared.store else {
+            return;
+        };
+        let Some(s) = self.series.get_mut(series) else {
+            return;
+        };
+        if !s.detector.has_baseline() {
+            return;
+        }
+        let epoch = self.limit.next_generation();
+        s.await_load(epoch);
         let load = store
             .load
             .send(LoadRollups {
-                series: self.series.clone(),
-                width_ms: width,
+                series: series.clone(),
+                width_ms: bucket_ms(&self.shared.settings.baseline),
                 keep_ms: self.shared.settings.baseline.history.as_millis() as i64,
             })
             .timeout(WARM_START_WAIT);
-        ctx.wait(load.into_actor(self).map(move |answer, act, _| match answer {
-            Ok(rollups) if !rollups.is_empty() => {
-                for &(start_ms, rollup) in &rollups {
-                    act.detector.restore(start_ms.div_euclid(width), from_record(rollup));
-                }
-                tracing::info!(series = %act.series, buckets = rollups.len(), "Learned baseline warm-started from the event store.");
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(series = %act.series, error = %e, "Learned baseline not loaded; starting cold.");
-            }
-        }));
-    }
-
-    /// Sends the bucket the baseline just closed, if any, to the store.
-    fn persist(&mut self) {
-        let Some((index, rollup)) = self.detector.take_rollup() else {
-            return;
-        };
-        if let Some(store) = &self.shared.store {
-            let width = bucket_ms(&self.shared.settings.baseline);
-            store.save.do_send(SaveRollup {
-                series: self.series.clone(),
-                start_ms: index.saturating_mul(width),
-                width_ms: width,
-                rollup: to_record(rollup),
-                keep_ms: self.shared.settings.baseline.history.as_millis() as i64,
+        let series = series.clone();
+        // Its own task, not a context item: a context polls all its items on every wake-up.
+        let me = ctx.address();
+        actix_rt::spawn(async move {
+            let answer = load.await;
+            me.do_send(Loaded {
+                series,
+                epoch,
+                answer,
             });
+        });
+    }
+
+    /// Answers the pings waiting, once no series is loading.
+    fn wake_pings(&mut self) {
+        if self.waiting.is_empty() || self.series.values().any(|s| s.held.is_some()) {
+            return;
+        }
+        for ping in self.waiting.drain(..) {
+            let _ = ping.send(());
         }
     }
 
-    fn judge(&mut self, m: &Measurement) {
-        self.counters.updates.inc();
-        match self.detector.observe(m) {
-            Some(Event::Firing {
-                finding,
-                started_at,
-            }) => {
-                self.counters.anomalies[finding.severity as usize]
-                    .get_or_init(|| self.shared.anomaly_counter(&self.series, finding.severity))
-                    .inc();
-                let detector = self.shared.name_of(finding.detector);
-                self.shared.outputs.anomalies.do_send(Anomaly {
-                    series: self.series.clone(),
-                    detector,
-                    severity: finding.severity,
-                    value: finding.value,
-                    threshold: finding.threshold,
-                    confidence: finding.confidence,
-                    message: self.detector.explain(&finding),
-                    started_at,
-                    at: m.at,
-                    stats: self.detector.stats(),
-                });
-            }
-            Some(Event::Resolved) => self.shared.outputs.resolved.do_send(Resolved {
-                series: self.series.clone(),
-                at: m.at,
-                stats: self.detector.stats(),
-            }),
-            None => {}
-        }
-        self.persist();
+    /// Drops the series `drop` selects, counting them out of the limit.
+    fn drop_series(&mut self, drop: impl Fn(&SeriesKey) -> bool) {
+        let before = self.series.len();
+        self.series.retain(|series, _| !drop(series));
+        self.limit.release(before - self.series.len());
+        self.wake_pings();
+    }
+}
+
+impl Drop for DetectorActor {
+    fn drop(&mut self) {
+        self.limit.release(self.series.len());
     }
 }
 
 impl Actor for DetectorActor {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        self.warm_start(ctx);
-    }
 }
 
 impl Supervised for DetectorActor {
-    /// Rebuilds the models from the settings; the firing flag and the restart budget survive.
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        let (shared, series) = (&self.shared, &self.series);
+    /// A panic outside any series: every series is rebuilt as after its own panic (their
+    /// firing flags survive), counted once against `detector:<exchange>`.
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        let (shared, exchange) = (&self.shared, &self.exchange);
         let tracker = self.restarts.get_or_insert_with(|| {
             Box::new(RestartTracker::new(
-                Name::from(format!("detector:{series}")),
+                Name::from(format!("detector:{exchange}")),
                 &shared.supervision,
                 &shared.metrics,
                 Some(shared.outputs.anomalies.clone()),
             ))
         });
-        tracker.record(actix::clock::Instant::now());
-        self.detector = self
-            .detector
-            .rebuilt(self.series.metric, &self.shared.settings);
+        tracker.record(Instant::now());
+        let keys: Vec<SeriesKey> = self.series.keys().cloned().collect();
+        for series in &keys {
+            if let Some(s) = self.series.get_mut(series) {
+                s.detector = s.detector.rebuilt(series.metric, &self.shared.settings);
+            }
+            self.warm_start(series, ctx);
+        }
     }
 }
 
@@ -276,7 +282,63 @@ impl Handler<Measurement> for DetectorActor {
     type Result = ();
 
     fn handle(&mut self, m: Measurement, ctx: &mut Context<Self>) {
-        guard(self, ctx, "detector", |act, _| act.judge(&m));
+        guard(self, ctx, "detector", |act, ctx| act.feed(m, ctx));
+    }
+}
+
+impl Handler<Measurements> for DetectorActor {
+    type Result = ();
+
+    fn handle(&mut self, batch: Measurements, ctx: &mut Context<Self>) {
+        guard(self, ctx, "detector", |act, ctx| {
+            for m in batch {
+                act.feed(m, ctx);
+            }
+        });
+    }
+}
+
+impl Handler<Loaded> for DetectorActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Loaded, ctx: &mut Context<Self>) {
+        guard(self, ctx, "detector", |act, ctx| {
+            let Some(s) = act.series.get_mut(&msg.series) else {
+                return;
+            };
+            if s.held.as_ref().map(|h| h.epoch) != Some(msg.epoch) {
+                return; // A load superseded by a restart's.
+            }
+            match msg.answer {
+                Ok(rollups) if !rollups.is_empty() => {
+                    s.restore(bucket_ms(&act.shared.settings.baseline), &rollups);
+                    tracing::info!(series = %msg.series, buckets = rollups.len(), "Learned baseline warm-started from the event store.");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(series = %msg.series, error = %e, "Learned baseline not loaded; starting cold.");
+                }
+            }
+            let held = s.held.take().map(|h| h.queue).unwrap_or_default();
+            for next in held {
+                match next {
+                    Pending::Judge(m) => act.feed(m, ctx),
+                    Pending::Crash => act.crash(&msg.series, ctx),
+                }
+            }
+            act.wake_pings();
+        });
+    }
+}
+
+impl Handler<CrashSeries> for DetectorActor {
+    type Result = ();
+
+    fn handle(&mut self, CrashSeries(series): CrashSeries, ctx: &mut Context<Self>) {
+        if !self.series.contains_key(&series) && !self.track(&series, ctx) {
+            return;
+        }
+        self.crash(&series, ctx);
     }
 }
 
@@ -290,30 +352,146 @@ impl Handler<Crash> for DetectorActor {
     }
 }
 
-impl Handler<Ping> for DetectorActor {
-    type Result = ();
+impl Handler<SeriesInfo> for DetectorActor {
+    type Result = Option<SeriesState>;
 
-    fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
-}
-
-/// A closed bucket's rollup as the event store keeps it.
-fn to_record(rollup: Rollup) -> RollupRecord {
-    match rollup {
-        Rollup::P90(ms) => RollupRecord::P90(ms),
-        Rollup::Errors(c) => RollupRecord::Errors(BucketCounts {
-            total: c.total,
-            errors: c.errors,
-        }),
+    fn handle(&mut self, SeriesInfo(series): SeriesInfo, _: &mut Context<Self>) -> Self::Result {
+        self.series.get(&series).map(|s| s.state())
     }
 }
 
-/// A stored rollup as the baselines take it back.
-fn from_record(record: RollupRecord) -> Rollup {
-    match record {
-        RollupRecord::P90(ms) => Rollup::P90(ms),
-        RollupRecord::Errors(c) => Rollup::Errors(ErrorCounts {
-            total: c.total,
-            errors: c.errors,
-        }),
+impl Handler<ResetSeries> for DetectorActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ResetSeries, _: &mut Context<Self>) {
+        self.shared = msg.shared;
+        self.drop_series(|series| msg.metrics.contains(&series.metric));
+    }
+}
+
+impl Handler<ForgetSeries> for DetectorActor {
+    type Result = ();
+
+    fn handle(&mut self, ForgetSeries(removed): ForgetSeries, _: &mut Context<Self>) {
+        self.drop_series(|series| Removed::any_covers(&removed, series));
+    }
+}
+
+impl Handler<Ping> for DetectorActor {
+    type Result = ResponseFuture<()>;
+
+    /// Answers once every measurement sent before it has been judged, those held back by a
+    /// loading baseline included.
+    fn handle(&mut self, _: Ping, _: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        self.waiting.push(tx);
+        self.wake_pings();
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SupervisionSettings;
+    use crate::detect::config::DetectSettings;
+    use crate::detect::shared::DetectorOutputs;
+    use crate::messages::{Anomaly, Resolved, Timestamp};
+    use crate::metrics::Metrics;
+    use crate::store::{BaselineLink, SaveRollup};
+
+    /// Takes the anomalies and recoveries and drops them.
+    struct Sink;
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+    impl Handler<Anomaly> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: Anomaly, _: &mut Context<Self>) {}
+    }
+    impl Handler<Resolved> for Sink {
+        type Result = ();
+        fn handle(&mut self, _: Resolved, _: &mut Context<Self>) {}
+    }
+
+    /// A store that answers the rollups of endpoint `slow` after `SLOW`, the others at once.
+    struct SlowStore;
+    const SLOW: Duration = Duration::from_millis(1200);
+    impl Actor for SlowStore {
+        type Context = Context<Self>;
+    }
+    impl Handler<SaveRollup> for SlowStore {
+        type Result = ();
+        fn handle(&mut self, _: SaveRollup, _: &mut Context<Self>) {}
+    }
+    impl Handler<LoadRollups> for SlowStore {
+        type Result = ResponseFuture<Vec<(i64, RollupRecord)>>;
+        fn handle(&mut self, m: LoadRollups, _: &mut Context<Self>) -> Self::Result {
+            let slow = &*m.series.endpoint == "slow";
+            Box::pin(async move {
+                if slow {
+                    actix_rt::time::sleep(SLOW).await;
+                }
+                Vec::new()
+            })
+        }
+    }
+
+    fn latency(endpoint: &str, i: i64) -> Measurement {
+        Measurement::ok(
+            SeriesKey::new("x", endpoint, Metric::LatencyMs),
+            50.0,
+            Timestamp(1_800_000_000_000 + i * 1000),
+        )
+    }
+
+    #[actix::test]
+    async fn a_series_whose_baseline_loads_holds_back_only_its_own_measurements() {
+        let sink = Sink.start();
+        let store = SlowStore.start();
+        let shared = DetectorShared::new(
+            Arc::new(DetectSettings::default()),
+            SupervisionSettings::default(),
+            DetectorOutputs {
+                anomalies: sink.clone().recipient(),
+                resolved: sink.recipient(),
+            },
+            Arc::new(Metrics::new()),
+            Some(BaselineLink {
+                save: store.clone().recipient(),
+                load: store.recipient(),
+            }),
+        );
+        let limit = SeriesLimit::new(10);
+        let shard = DetectorActor::new(Name::from("x"), shared, limit.clone()).start();
+        for i in 0..5 {
+            shard.do_send(latency("slow", i));
+            shard.do_send(latency("fast", i));
+        }
+        actix_rt::time::sleep(SLOW / 4).await;
+        let info = |e: &str| shard.send(SeriesInfo(SeriesKey::new("x", e, Metric::LatencyMs)));
+        let fast = info("fast").await.unwrap().expect("tracked");
+        let slow = info("slow").await.unwrap().expect("tracked");
+        assert_eq!((fast.judged, fast.loading), (5, false), "{fast:?}");
+        assert_eq!((slow.judged, slow.loading), (0, true), "{slow:?}");
+        assert_eq!(limit.count(), 2);
+
+        // A ping answers once the slow series has judged what it held, in order.
+        shard.send(Ping).await.unwrap();
+        let slow = info("slow").await.unwrap().expect("tracked");
+        assert_eq!((slow.judged, slow.loading), (5, false), "{slow:?}");
+
+        // Forgotten series leave the count.
+        shard
+            .send(ForgetSeries(vec![Removed::Endpoint {
+                exchange: Name::from("x"),
+                endpoint: Name::from("slow"),
+            }]))
+            .await
+            .unwrap();
+        assert_eq!(info("slow").await.unwrap(), None);
+        assert_eq!(limit.count(), 1);
     }
 }

@@ -1,8 +1,12 @@
 //! Detection: turns measurements into anomalies.
 //!
-//! One [`DetectorActor`] per series (exchange, endpoint, metric) holds that series' windows
-//! and baseline ([`SeriesDetector`]) and sends [`Anomaly`](crate::messages::Anomaly) for every
-//! anomalous sample and one [`Resolved`](crate::messages::Resolved) when the series recovers.
+//! One [`DetectorActor`] per exchange holds the state of every series (exchange, endpoint,
+//! metric) of that exchange — each a [`TrackedSeries`](tracked::TrackedSeries) around the
+//! series' windows and baseline ([`SeriesDetector`]) — and sends
+//! [`Anomaly`](crate::messages::Anomaly) for every anomalous sample and one
+//! [`Resolved`](crate::messages::Resolved) when a series recovers. A probe sends its
+//! measurements as one [`Measurements`] message; a panic while judging one series restarts
+//! that series only (see [`actor`]).
 //! The models are plain code: `latency` (z-score, IQR, rolling mean; the most severe finding
 //! wins), `errors` (error rate, consecutive failures), availability and clock skew in
 //! `series`, and learned baselines (`baseline`: p90 latency and error-class rates against the
@@ -12,10 +16,12 @@
 
 pub mod actor;
 pub mod baseline;
+pub mod batch;
 pub mod clock;
 pub mod config;
 pub mod errors;
 pub mod finding;
+pub mod handle;
 pub mod history;
 pub mod iqr;
 pub mod latency;
@@ -30,13 +36,19 @@ pub mod rules;
 pub mod scale;
 pub mod series;
 pub mod set;
+pub mod shared;
 pub mod stream;
+pub mod tracked;
 pub mod window;
 pub mod zscore;
 
-pub use actor::{DetectorActor, DetectorOutputs, DetectorShared};
+pub use actor::DetectorActor;
+pub use batch::Measurements;
 pub use finding::Finding;
+pub use handle::DetectorHandle;
 pub use price_actor::PriceActor;
 pub use rule_actor::RuleActor;
 pub use series::{Event, SeriesDetector};
 pub use set::DetectorSet;
+pub use shared::{DetectorOutputs, DetectorShared, SeriesLimit};
+pub use tracked::SeriesState;

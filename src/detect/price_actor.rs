@@ -10,9 +10,9 @@ use std::sync::Arc;
 use actix::{Actor, Addr, ArbiterHandle, Context, Handler, Message, Supervised, Supervisor};
 
 use crate::config::{EndpointKind, ExchangeSettings, SupervisionSettings};
-use crate::detect::actor::DetectorOutputs;
 use crate::detect::config::PriceSettings;
 use crate::detect::price::{PriceDetector, PriceEvent, SymbolVenues, symbol_series};
+use crate::detect::shared::DetectorOutputs;
 use crate::messages::{
     Anomaly, Crash, Measurement, Metric, Name, Ping, Resolved, SeriesKey, Severity, Stats,
 };

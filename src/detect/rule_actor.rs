@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use actix::{Actor, Context, Handler, Supervised};
 
 use crate::config::SupervisionSettings;
-use crate::detect::actor::DetectorOutputs;
 use crate::detect::config::RuleSettings;
 use crate::detect::rules::{RuleEvent, RuleState};
 use crate::detect::set::MAX_SERIES;
+use crate::detect::shared::DetectorOutputs;
 use crate::messages::{Anomaly, Crash, Measurement, Name, Ping, Resolved, SeriesKey, Stats};
 use crate::metrics::{Counter, Metrics};
 use crate::supervision::{RestartTracker, guard};

@@ -2,29 +2,36 @@
 //!
 //! [`DetectorSet::send`] passes each measurement through the named [`Taps`] in order — the
 //! live status board, the cross-exchange price comparison, the operator rules — and then to
-//! the DetectorActor of its series, started on first use. Probes and an embedding engine both
-//! send through it.
+//! the [`DetectorActor`] of its exchange (one per exchange, judging every series of it),
+//! started on first use. An embedding engine and the stream probes send through it, one
+//! measurement at a time; a REST probe holds its exchange's detector
+//! ([`DetectorSet::shard_on`], started on the probe's own arbiter) and sends each probe's
+//! measurements as one message ([`DetectorSet::send_batch`], a [`Measurements`]).
 //!
 //! A set is built complete by [`DetectorSetBuilder`] (every part given up front, in any
 //! order); a live reload swaps its taps and its settings with [`DetectorSet::reconfigure`],
-//! restarting only the detectors whose settings changed. The series map is shared across
-//! arbiters' threads behind a `parking_lot::Mutex` (a lookup is a short critical section with
-//! no await inside); the taps and the settings for new detectors are read through `ArcSwap`,
-//! so the hot path takes no lock for them and allocates nothing.
+//! resetting only the series whose settings changed ([`ResetSeries`]), and
+//! [`DetectorSet::forget`] drops what a reload removed. The exchanges' detectors are found
+//! in a map shared across arbiters' threads behind a `parking_lot::Mutex` (a lookup is a
+//! short critical section with no await inside); the taps and the settings for new series are
+//! read through `ArcSwap`, so the hot path takes no lock for them and allocates nothing.
+//! The series limit ([`SeriesLimit`]) is counted by the detectors as they track series.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix::{Addr, ArbiterHandle, Supervisor};
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use crate::config::{ExchangeSettings, SupervisionSettings};
-use crate::detect::actor::{DetectorActor, DetectorOutputs, DetectorShared};
+use crate::detect::actor::{DetectorActor, ForgetSeries, ResetSeries};
+use crate::detect::batch::Measurements;
 use crate::detect::config::{DetectSettings, RuleSettings};
+use crate::detect::handle::DetectorHandle;
 use crate::detect::price_actor::{PriceActor, PriceRoutes};
 use crate::detect::rule_actor::RuleActor;
+use crate::detect::shared::{DetectorOutputs, DetectorShared, SeriesLimit};
 use crate::messages::{Measurement, Metric, Name, Removed, SeriesKey};
 use crate::metrics::Metrics;
 use crate::status::StatusBoard;
@@ -64,11 +71,12 @@ struct Inner {
     /// What detectors started from now on share (their settings among it).
     shared: ArcSwap<DetectorShared>,
     taps: ArcSwap<Taps>,
-    max_series: AtomicUsize,
-    /// Looked up for every measurement: hashed with foldhash, not SipHash (the keys are the
-    /// monitor's own series names; SipHash of three names was ≈ 1 % of a probe's
-    /// instructions).
-    detectors: Mutex<HashMap<SeriesKey, Addr<DetectorActor>, foldhash::fast::RandomState>>,
+    /// The series tracked, against `max_series`; outlives reloads.
+    limit: Arc<SeriesLimit>,
+    /// One detector per exchange, looked up for every measurement sent one by one: hashed
+    /// with foldhash, not SipHash (the keys are the monitor's own exchange names). A probe
+    /// holds its exchange's detector and does not look it up.
+    shards: Mutex<HashMap<Name, Addr<DetectorActor>, foldhash::fast::RandomState>>,
     /// The parts the running taps and detectors were built from (a reload compares with it).
     parts: Mutex<Parts>,
 }
@@ -149,8 +157,8 @@ impl DetectorSetBuilder {
             region: self.region,
             shared: ArcSwap::new(shared),
             taps: ArcSwap::from_pointee(Taps::default()),
-            max_series: AtomicUsize::new(self.max_series),
-            detectors: Mutex::new(HashMap::default()),
+            limit: SeriesLimit::new(self.max_series),
+            shards: Mutex::new(HashMap::default()),
             parts: Mutex::new(Parts {
                 settings: self.settings,
                 exchanges: self.exchanges,
@@ -237,43 +245,87 @@ impl DetectorSet {
         }
     }
 
-    /// The detector of `series`, started on first use. `None` past the limit
-    /// ([`DetectorSetBuilder::max_series`], else [`MAX_SERIES`]).
-    pub fn get(&self, series: &SeriesKey) -> Option<Addr<DetectorActor>> {
-        let inner = &self.inner;
-        let mut map = inner.detectors.lock();
-        if let Some(addr) = map.get(series) {
-            return Some(addr.clone());
-        }
-        if map.len() >= inner.max_series.load(Ordering::Relaxed) {
-            tracing::warn!(series = %series, "Too many series; measurement dropped.");
-            return None;
-        }
-        let key = series.clone();
-        let shared = inner.shared.load_full();
-        let addr =
-            Supervisor::start_in_arbiter(&inner.arbiter, move |_| DetectorActor::new(key, &shared));
-        map.insert(series.clone(), addr.clone());
-        Some(addr)
+    /// The detector of `exchange` (one actor judges all its series), started on the
+    /// set's arbiter on first use.
+    pub fn shard(&self, exchange: &Name) -> Addr<DetectorActor> {
+        self.shard_on(exchange, &self.inner.arbiter)
     }
 
-    /// Sends a measurement through the [`Taps`] and to its series' detector.
-    pub fn send(&self, m: Measurement) {
+    /// The detector of `exchange`, started on `arbiter` if none runs yet. A probe asks for
+    /// its exchange's detector on its own arbiter, so that its measurements are a message
+    /// within its thread (see the module docs).
+    pub fn shard_on(&self, exchange: &Name, arbiter: &ArbiterHandle) -> Addr<DetectorActor> {
+        let inner = &self.inner;
+        let mut map = inner.shards.lock();
+        if let Some(addr) = map.get(exchange) {
+            return addr.clone();
+        }
+        let (name, shared, limit) = (
+            exchange.clone(),
+            inner.shared.load_full(),
+            inner.limit.clone(),
+        );
+        let addr =
+            Supervisor::start_in_arbiter(arbiter, move |_| DetectorActor::new(name, shared, limit));
+        map.insert(exchange.clone(), addr.clone());
+        addr
+    }
+
+    /// The detector of `series`: its exchange's actor (started on first use) and the series
+    /// within it. Always `Some` (an `Option` since a series past the limit had no actor of
+    /// its own): the series itself is tracked from its first measurement, within the limit
+    /// ([`DetectorSetBuilder::max_series`], else [`MAX_SERIES`]); past it, its measurements
+    /// are dropped (and logged) and [`DetectorHandle::state`] answers `None`.
+    pub fn get(&self, series: &SeriesKey) -> Option<DetectorHandle> {
+        Some(DetectorHandle::new(
+            self.shard(&series.exchange),
+            series.clone(),
+        ))
+    }
+
+    /// Passes `m` through the [`Taps`].
+    fn tap(taps: &Taps, m: &Measurement) {
+        if let Some(board) = &taps.status {
+            board.record(m);
+        }
+        taps.prices.send(m);
+        if let Some(rules) = &taps.rules
+            && matches!(m.series.metric, Metric::Errors | Metric::LatencyMs)
         {
-            let taps = self.inner.taps.load();
-            if let Some(board) = &taps.status {
-                board.record(&m);
-            }
-            taps.prices.send(&m);
-            if let Some(rules) = &taps.rules
-                && matches!(m.series.metric, Metric::Errors | Metric::LatencyMs)
-            {
-                rules.do_send(m.clone());
-            }
+            rules.do_send(m.clone());
         }
-        if let Some(addr) = self.get(&m.series) {
+    }
+
+    /// Sends a measurement through the [`Taps`] and to its exchange's detector.
+    pub fn send(&self, m: Measurement) {
+        Self::tap(&self.inner.taps.load(), &m);
+        let map = self.inner.shards.lock();
+        if let Some(addr) = map.get(&m.series.exchange) {
             addr.do_send(m);
+            return;
         }
+        drop(map);
+        self.shard(&m.series.exchange).do_send(m);
+    }
+
+    /// Sends a measurement of `shard`'s exchange through the [`Taps`] and to `shard` (the
+    /// exchange's detector, which the sender holds: no lookup).
+    pub fn send_to(&self, shard: &Addr<DetectorActor>, m: Measurement) {
+        Self::tap(&self.inner.taps.load(), &m);
+        shard.do_send(m);
+    }
+
+    /// Sends a probe's measurements (all of `shard`'s exchange) through the [`Taps`], one by
+    /// one, and to `shard` as one message.
+    pub fn send_batch(&self, shard: &Addr<DetectorActor>, batch: Measurements) {
+        if batch.is_empty() {
+            return;
+        }
+        let taps = self.inner.taps.load();
+        for m in batch.iter() {
+            Self::tap(&taps, m);
+        }
+        shard.do_send(batch);
     }
 
     /// Applies a reload: what changed restarts, what did not keeps its state. The detectors
@@ -305,23 +357,22 @@ impl DetectorSet {
             .map(|m| format!("detectors of {}", m.as_str()))
             .collect();
         if *old != *s {
-            inner.shared.store(DetectorShared::new(
+            let shared = DetectorShared::new(
                 Arc::new(s.clone()),
                 inner.supervision.clone(),
                 inner.outputs.clone(),
                 inner.metrics.clone(),
                 inner.baselines.clone(),
-            ));
+            );
+            inner.shared.store(shared.clone());
+            for shard in inner.shards.lock().values() {
+                shard.do_send(ResetSeries {
+                    metrics: dropped.clone(),
+                    shared: shared.clone(),
+                });
+            }
         }
-        if !dropped.is_empty() {
-            inner
-                .detectors
-                .lock()
-                .retain(|series, _| !dropped.contains(&series.metric));
-        }
-        inner
-            .max_series
-            .store(new.max_series.min(MAX_SERIES), Ordering::Relaxed);
+        inner.limit.set_max(new.max_series.min(MAX_SERIES));
         parts.settings = new.settings;
         parts.exchanges = new.exchanges.to_vec();
         parts.rules = new.rules.to_vec();
@@ -347,13 +398,33 @@ impl DetectorSet {
         restarted
     }
 
-    /// Forgets the detectors of the series a reload removed (each ends once its last
-    /// address is gone); answers how many.
+    /// Forgets the series a reload removed: a removed exchange's detector leaves the set
+    /// (it ends once its last address is gone), a removed endpoint's series leave their
+    /// exchange's detector. Answers how many detectors were told.
     pub fn forget(&self, removed: &[Removed]) -> usize {
-        let mut detectors = self.inner.detectors.lock();
-        let before = detectors.len();
-        detectors.retain(|series, _| !Removed::any_covers(removed, series));
-        before - detectors.len()
+        let mut shards = self.inner.shards.lock();
+        let mut told = 0;
+        for (exchange, shard) in shards.iter() {
+            let mine: Vec<Removed> = (removed.iter())
+                .filter(|r| r.exchange() == exchange)
+                .cloned()
+                .collect();
+            if !mine.is_empty() {
+                shard.do_send(ForgetSeries(mine));
+                told += 1;
+            }
+        }
+        shards.retain(|exchange, _| {
+            !removed
+                .iter()
+                .any(|r| matches!(r, Removed::Exchange(x) if x == exchange))
+        });
+        told
+    }
+
+    /// How many series the set tracks now (every exchange's detector together).
+    pub fn series_count(&self) -> usize {
+        self.inner.limit.count()
     }
 
     /// The running RuleActor, if any rule applies.
@@ -366,9 +437,9 @@ impl DetectorSet {
         self.inner.taps.load().prices.actors().to_vec()
     }
 
-    /// Every running detector.
+    /// Every running detector (one per exchange).
     pub fn all(&self) -> Vec<Addr<DetectorActor>> {
-        self.inner.detectors.lock().values().cloned().collect()
+        self.inner.shards.lock().values().cloned().collect()
     }
 }
 

@@ -5,8 +5,11 @@
 //! slot it GETs the endpoint — unless the exchange asked us to back off, or the breaker
 //! rejects the probe — judges the answer with the endpoint's profile and sends
 //! [`Measurement`]s: errors (every outcome), latency (successful probes), clock skew (time
-//! endpoints), price (tickers), and availability (each breaker transition). It never decides
-//! what is anomalous.
+//! endpoints), price (tickers), and availability (each breaker transition). A probe's
+//! measurements go to the exchange's detector as one message ([`Measurements`], through
+//! [`DetectorSet::send_batch`]); that detector runs on this actor's arbiter
+//! ([`DetectorSet::shard_on`]), so the message stays within the thread: no cross-thread
+//! wake-up per probe. It never decides what is anomalous.
 //!
 //! Timers: one actix timer per actor, armed for the earliest entry of a min-heap that holds
 //! every endpoint's next slot (from its drift-free schedule) and every pending re-probe. An
@@ -41,7 +44,8 @@ use std::time::Duration;
 
 use actix::clock::Instant;
 use actix::{
-    Actor, ActorContext, AsyncContext, Context, Handler, Message, Recipient, Supervised, WeakAddr,
+    Actor, ActorContext, Addr, Arbiter, AsyncContext, Context, Handler, Message, Recipient,
+    Supervised, WeakAddr,
 };
 use futures_util::FutureExt;
 
@@ -49,7 +53,7 @@ use crate::client::{TransportError, build_lean_client, fetch, with_user_agent};
 use crate::config::{
     BreakerSettings, EndpointKind, EndpointSettings, ExchangeSettings, SupervisionSettings,
 };
-use crate::detect::DetectorSet;
+use crate::detect::{DetectorActor, DetectorSet, Measurements};
 use crate::messages::CircuitState;
 use crate::messages::{
     Anomaly, Crash, MaintenanceStatus, Measurement, Metric, Name, Outcome, Ping, SeriesKey,
@@ -146,6 +150,9 @@ pub struct ProbeActor {
     availability: SeriesKey,
     breaker_gauge: Gauge,
     detectors: DetectorSet,
+    /// The exchange's detector, on this actor's arbiter (unless one already ran elsewhere):
+    /// each probe's measurements go to it as one message ([`DetectorSet::send_batch`]).
+    shard: Addr<DetectorActor>,
     stopped: bool,
     restarts: RestartTracker,
     /// Where status-endpoint readings go (the Router), if anywhere.
@@ -239,6 +246,7 @@ impl ProbeActor {
             endpoints,
             availability: SeriesKey::new(exchange.clone(), "*", Metric::Availability),
             breaker_gauge,
+            shard: detectors.shard_on(&exchange, &Arbiter::current()),
             detectors,
             stopped: false,
             maintenance: None,
@@ -373,13 +381,17 @@ impl ProbeActor {
             let ep = &mut self.endpoints[i];
             ep.confirm.observe(Seen::Neutral, now);
             ep.metrics.outcome(Outcome::BreakerOpen);
-            self.detectors.send(Measurement {
-                series: ep.errors.clone(),
-                value: 1.0,
-                outcome: Outcome::BreakerOpen,
-                status: 0,
-                at: Timestamp::now(),
-            });
+            let series = ep.errors.clone();
+            self.detectors.send_to(
+                &self.shard,
+                Measurement {
+                    series,
+                    value: 1.0,
+                    outcome: Outcome::BreakerOpen,
+                    status: 0,
+                    at: Timestamp::now(),
+                },
+            );
             return;
         }
         let ticket = self.breaker.generation();
@@ -498,7 +510,14 @@ impl ProbeActor {
             tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, outcome = %verdict.outcome, status, detail = verdict.detail.as_deref().unwrap_or(""), "Probe failed.");
         }
 
-        self.detectors.send(Measurement {
+        // One message to the exchange's detector for the whole probe (at most three).
+        let mut batch = Measurements::new();
+        let mut add = |m: Measurement| {
+            if let Err(m) = batch.push(m) {
+                self.detectors.send(m);
+            }
+        };
+        add(Measurement {
             series: ep.errors.clone(),
             value: if verdict.outcome.is_ok() { 0.0 } else { 1.0 },
             outcome: verdict.outcome,
@@ -506,22 +525,21 @@ impl ProbeActor {
             at,
         });
         if verdict.outcome.is_ok() {
-            self.detectors
-                .send(Measurement::ok(ep.latency.clone(), latency_ms, at));
+            add(Measurement::ok(ep.latency.clone(), latency_ms, at));
             if let (Some(series), Some(server_ms)) = (&ep.extra, verdict.server_time_ms) {
                 // Local time at the middle of the round trip, against the server's clock.
                 let local_mid = at.as_millis() as f64 + latency_ms / 2.0;
-                self.detectors.send(Measurement::ok(
+                add(Measurement::ok(
                     series.clone(),
                     server_ms as f64 - local_mid,
                     at,
                 ));
             }
             if let (Some(series), Some(price)) = (&ep.extra, verdict.price) {
-                self.detectors
-                    .send(Measurement::ok(series.clone(), price, at));
+                add(Measurement::ok(series.clone(), price, at));
             }
         }
+        self.detectors.send_batch(&self.shard, batch);
 
         if verdict.maintenance {
             tracing::info!(exchange = %self.exchange, endpoint = %ep.settings.name, detail = verdict.detail.as_deref().unwrap_or(""), "Exchange announces maintenance in progress.");
@@ -576,11 +594,10 @@ impl ProbeActor {
     fn on_transition(&mut self, t: Transition) {
         tracing::warn!(exchange = %self.exchange, from = t.from.as_str(), to = t.to.as_str(), "Circuit breaker changed state.");
         self.breaker_gauge.set(t.to.as_value());
-        self.detectors.send(Measurement::ok(
-            self.availability.clone(),
-            t.to.as_value(),
-            Timestamp::now(),
-        ));
+        self.detectors.send_to(
+            &self.shard,
+            Measurement::ok(self.availability.clone(), t.to.as_value(), Timestamp::now()),
+        );
     }
 }
 

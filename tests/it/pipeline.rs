@@ -229,7 +229,7 @@ async fn pipeline_detector_restarts_after_a_panic() {
         monitor.inject(latency(normal(i), i));
     }
     let detector = monitor.detector(&series).expect("detector");
-    detector.do_send(Crash);
+    detector.crash();
     monitor.drain().await;
     assert!(
         detector.connected(),
@@ -250,6 +250,62 @@ async fn pipeline_detector_restarts_after_a_panic() {
     monitor.inject(latency(4000.0, 81));
     let alert = alerts.next(5).await;
     assert_eq!(alert.severity, Severity::Critical);
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn pipeline_a_panic_restarts_only_its_series_and_keeps_its_episode_and_the_exchanges_others()
+{
+    let (monitor, mut alerts) = start(settings());
+    let errors = |i: i64| Measurement {
+        series: SeriesKey::new("binance", "time", Metric::Errors),
+        value: 0.0,
+        outcome: Outcome::Ok,
+        status: 200,
+        at: Timestamp(t0() + i * 1000),
+    };
+    for i in 0..40 {
+        monitor.inject(latency(normal(i), i));
+        monitor.inject(errors(i));
+    }
+    monitor.inject(latency(4000.0, 40));
+    monitor.inject(latency(4000.0, 41));
+    assert_eq!(alerts.next(5).await.severity, Severity::Info);
+    assert_eq!(alerts.next(5).await.severity, Severity::Critical);
+    // Every series judged what it was sent (their baselines loaded).
+    monitor.drain().await;
+    let crashed = monitor
+        .detector(&SeriesKey::new("binance", "ping", Metric::LatencyMs))
+        .expect("detector");
+    let other = monitor
+        .detector(&SeriesKey::new("binance", "time", Metric::Errors))
+        .expect("detector");
+    let (before, other_before) = (crashed.state().await, other.state().await);
+    let (before, other_before) = (before.expect("tracked"), other_before.expect("tracked"));
+    assert!(before.firing);
+    crashed.crash();
+    monitor.drain().await;
+    let after = crashed.state().await.expect("still tracked");
+    assert_eq!(after.restarts, 1);
+    assert_eq!(
+        after.generation, before.generation,
+        "the same series, rebuilt"
+    );
+    assert!(
+        after.firing,
+        "the episode survives the restart: no false resolved"
+    );
+    assert_eq!(
+        other.state().await,
+        Some(other_before),
+        "the exchange's other series is untouched by the panic"
+    );
+    assert_eq!(
+        monitor
+            .metrics()
+            .value("exwatch_actor_restarts_total", &[("actor", "detector")]),
+        Some(1.0)
+    );
     monitor.stop().await;
 }
 
@@ -352,7 +408,7 @@ async fn pipeline_crash_loop_is_escalated_as_an_exwatch_anomaly() {
     let series = SeriesKey::new("binance", "ping", Metric::LatencyMs);
     let detector = monitor.detector(&series).expect("detector");
     for _ in 0..3 {
-        detector.do_send(Crash);
+        detector.crash();
     }
     let alert = alerts.next(5).await;
     assert_eq!(&*alert.exchange, "exwatch");

@@ -89,7 +89,8 @@ async fn an_added_endpoint_is_probed_and_unchanged_series_keep_their_detectors()
     until("alpha/ping probed", || fake.requests("/alpha/ping") >= 3).await;
     monitor.drain().await;
     let kept = SeriesKey::new("alpha", "ping", Metric::LatencyMs);
-    let before = monitor.detector(&kept).expect("a detector for alpha/ping");
+    let detector = monitor.detector(&kept).expect("a detector for alpha/ping");
+    let before = detector.state().await.expect("alpha/ping is tracked");
 
     let second = format!(
         "{}{}{}",
@@ -108,10 +109,17 @@ async fn an_added_endpoint_is_probed_and_unchanged_series_keep_their_detectors()
     monitor.drain().await;
     let after = monitor
         .detector(&kept)
-        .expect("still a detector for alpha/ping");
+        .expect("still a detector for alpha/ping")
+        .state()
+        .await
+        .expect("alpha/ping is still tracked");
+    assert_eq!(
+        before.generation, after.generation,
+        "an unchanged series keeps its detector state (and its windows)"
+    );
     assert!(
-        before == after,
-        "an unchanged series keeps its detector (and its windows)"
+        after.judged > before.judged,
+        "the kept state went on judging: {before:?} → {after:?}"
     );
     assert_eq!(monitor.probes().len(), 2);
     assert_eq!(reloads(&monitor, "success"), 1.0);
@@ -133,6 +141,61 @@ async fn an_added_endpoint_is_probed_and_unchanged_series_keep_their_detectors()
         "a removed exchange is no longer probed"
     );
     assert_eq!(monitor.probes().len(), 1);
+    monitor.stop().await;
+}
+
+#[actix::test]
+async fn a_changed_detector_setting_resets_that_metrics_series_and_keeps_the_others() {
+    let fake = FakeExchange::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ex = exchange("alpha", &fake, &["ping"]);
+    let file = write(&dir, &format!("{}{ex}", base(":memory:")));
+    let monitor = start_from(&file);
+    until("alpha/ping probed", || fake.requests("/alpha/ping") >= 3).await;
+    monitor.drain().await;
+    let state = |metric| {
+        let series = SeriesKey::new("alpha", "ping", metric);
+        let detector = monitor.detector(&series).expect("a detector");
+        async move { detector.state().await }
+    };
+    let latency = state(Metric::LatencyMs).await.expect("latency tracked");
+    let errors = state(Metric::Errors).await.expect("errors tracked");
+
+    write(
+        &dir,
+        &format!(
+            "{}{ex}[detect.latency]\nmin_samples = 7\n",
+            base(":memory:")
+        ),
+    );
+    let report = monitor.reload().expect("valid");
+    assert!(
+        report
+            .changes
+            .iter()
+            .any(|c| c == "restarted: detectors of latency_ms"),
+        "{:?}",
+        report.changes
+    );
+    let seen = fake.requests("/alpha/ping");
+    until("alpha/ping probed again", || {
+        fake.requests("/alpha/ping") >= seen + 2
+    })
+    .await;
+    monitor.drain().await;
+    let latency_now = state(Metric::LatencyMs)
+        .await
+        .expect("latency tracked again");
+    let errors_now = state(Metric::Errors).await.expect("errors still tracked");
+    assert_ne!(
+        latency.generation, latency_now.generation,
+        "the latency series starts afresh with the new settings"
+    );
+    assert_eq!(
+        errors.generation, errors_now.generation,
+        "the errors series keeps its state"
+    );
+    assert!(errors_now.judged > errors.judged);
     monitor.stop().await;
 }
 
@@ -517,10 +580,11 @@ async fn removed_exchanges_and_endpoints_resolve_their_open_incidents_and_leave_
     assert_eq!(open.open.len(), 2);
     let removed_endpoint = SeriesKey::new("alpha", "time", Metric::ClockSkewMs);
     let removed_exchange = SeriesKey::new("beta", "time", Metric::ClockSkewMs);
-    let old_detectors = [
-        monitor.detector(&removed_exchange).expect("a detector"),
-        monitor.detector(&removed_endpoint).expect("a detector"),
-    ];
+    let mut old_detectors = Vec::new();
+    for series in [&removed_exchange, &removed_endpoint] {
+        let state = monitor.detector(series).expect("a detector").state().await;
+        old_detectors.push(state.expect("the series is tracked").generation);
+    }
     let probes = |x: &str, e: &str| {
         monitor.metrics().value(
             "exwatch_probes_total",
@@ -573,13 +637,16 @@ async fn removed_exchanges_and_endpoints_resolve_their_open_incidents_and_leave_
     assert!(open.open.is_empty(), "{:?}", open.open);
 
     // Nothing keeps their series: detectors, status board, metrics.
-    // (`detector` starts one on first use: a fresh one, not the one that fired.)
+    // (A series is tracked from its next measurement: a fresh state, not the one that fired.)
     for (series, old) in [&removed_exchange, &removed_endpoint]
         .into_iter()
         .zip(old_detectors)
     {
-        let now = monitor.detector(series).expect("a detector");
-        assert!(now != old, "{series:?} keeps no detector (nor its windows)");
+        let now = monitor.detector(series).expect("a detector").state().await;
+        assert!(
+            now.is_none_or(|s| s.generation != old),
+            "{series:?} keeps no detector state (nor its windows): {now:?}"
+        );
     }
     assert_eq!(probes("beta", "time"), None);
     assert_eq!(probes("alpha", "time"), None);

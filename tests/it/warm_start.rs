@@ -2,9 +2,7 @@
 //! event time and stops; a fresh monitor on the same file fires a baseline anomaly at the first
 //! degraded bucket, while one on a new file (a cold start) stays silent for the same input.
 
-use exwatch::messages::{
-    Anomaly, Crash, Measurement, Metric, Outcome, SeriesKey, Severity, Timestamp,
-};
+use exwatch::messages::{Anomaly, Measurement, Metric, Outcome, SeriesKey, Severity, Timestamp};
 use exwatch::{Monitor, MonitorHandle};
 
 use crate::collect::Collected;
@@ -145,7 +143,7 @@ async fn warm_start_a_detector_restarted_after_a_panic_keeps_its_baseline() {
         minute(&monitor, m, 50.0, 200);
     }
     let detector = monitor.detector(&latency_series()).expect("detector");
-    detector.do_send(Crash);
+    detector.crash();
     // Sent while the rebuilt detector may still be loading: held until it is, then judged.
     minute(&monitor, 41, 200.0, 200);
     minute(&monitor, 42, 50.0, 200);

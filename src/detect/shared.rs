@@ -1,0 +1,195 @@
+//! What every detector of a [`DetectorSet`](crate::detect::DetectorSet) shares.
+//!
+//! [`DetectorShared`] holds what the series have in common — settings, outputs, the store
+//! link, the metrics registry, the counters per (exchange, metric), detector names — behind one
+//! `Arc`; a reload that changes the `[detect]` settings makes a new one. [`SeriesLimit`] counts
+//! the series of the whole set (against `max_series`) and numbers each series' state, and
+//! outlives reloads.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use actix::Recipient;
+use parking_lot::Mutex;
+
+use crate::config::SupervisionSettings;
+use crate::detect::config::DetectSettings;
+use crate::messages::{Anomaly, Metric, Name, Resolved, SeriesKey, Severity};
+use crate::metrics::{Counter, Metrics};
+use crate::store::BaselineLink;
+
+/// Where a detector sends its judgements (the Router).
+#[derive(Clone)]
+pub struct DetectorOutputs {
+    /// Firing judgements.
+    pub anomalies: Recipient<Anomaly>,
+    /// Recoveries.
+    pub resolved: Recipient<Resolved>,
+}
+
+/// The counters of one (exchange, metric): every series of those shares them.
+pub(crate) struct SeriesCounters {
+    /// `exwatch_detector_updates_total{metric}`.
+    pub(crate) updates: Counter,
+    /// `exwatch_anomalies_total{exchange,metric,severity}`, by severity, registered at the
+    /// first anomaly of its kind: three registry entries per exchange and metric up front were
+    /// ≈ 1.5 KB per exchange, for counters most exchanges never move.
+    pub(crate) anomalies: [OnceLock<Counter>; 3],
+}
+
+/// What all the detectors of a [`DetectorSet`](crate::detect::DetectorSet) share.
+pub struct DetectorShared {
+    pub(crate) settings: Arc<DetectSettings>,
+    pub(crate) supervision: SupervisionSettings,
+    pub(crate) outputs: DetectorOutputs,
+    /// Where learned baselines persist, if anywhere.
+    pub(crate) store: Option<BaselineLink>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// `exwatch_actor_restarts_total{actor="detector"}`, registered with the first detector.
+    restarts: OnceLock<Counter>,
+    counters: Mutex<HashMap<(Name, Metric), Arc<SeriesCounters>>>,
+    /// Detector names already made into `Name`s: firings reuse them.
+    names: Mutex<Vec<(&'static str, Name)>>,
+}
+
+impl DetectorShared {
+    /// What detectors judging with `settings`, reporting to `outputs` and persisting their
+    /// baselines through `store` (if any) share.
+    pub fn new(
+        settings: Arc<DetectSettings>,
+        supervision: SupervisionSettings,
+        outputs: DetectorOutputs,
+        metrics: Arc<Metrics>,
+        store: Option<BaselineLink>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            settings,
+            supervision,
+            outputs,
+            store,
+            metrics,
+            restarts: OnceLock::new(),
+            counters: Mutex::new(HashMap::new()),
+            names: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Registers `exwatch_actor_restarts_total{actor="detector"}` (at 0) if no detector did.
+    pub(crate) fn register_restarts(&self) {
+        self.restarts.get_or_init(|| {
+            self.metrics
+                .counter("exwatch_actor_restarts_total", &[("actor", "detector")])
+        });
+    }
+
+    /// The counters of `series`' exchange and metric, registered on first use.
+    pub(crate) fn counters(&self, series: &SeriesKey) -> Arc<SeriesCounters> {
+        let key = (series.exchange.clone(), series.metric);
+        self.counters
+            .lock()
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(SeriesCounters {
+                    updates: self.metrics.counter(
+                        "exwatch_detector_updates_total",
+                        &[("metric", series.metric.as_str())],
+                    ),
+                    anomalies: Default::default(),
+                })
+            })
+            .clone()
+    }
+
+    /// `exwatch_anomalies_total{exchange,metric,severity}` of `series`' exchange and metric.
+    pub(crate) fn anomaly_counter(&self, series: &SeriesKey, severity: Severity) -> Counter {
+        self.metrics.counter(
+            "exwatch_anomalies_total",
+            &[
+                ("exchange", &series.exchange),
+                ("metric", series.metric.as_str()),
+                ("severity", severity.as_str()),
+            ],
+        )
+    }
+
+    /// `detector` as a shared `Name`.
+    pub(crate) fn name_of(&self, detector: &'static str) -> Name {
+        let mut names = self.names.lock();
+        if let Some((_, name)) = names.iter().find(|(d, _)| *d == detector) {
+            return name.clone();
+        }
+        let name = Name::from(detector);
+        names.push((detector, name.clone()));
+        name
+    }
+}
+
+/// How many series a set tracks, against its limit, and the numbering of series states.
+#[derive(Debug)]
+pub struct SeriesLimit {
+    count: AtomicUsize,
+    max: AtomicUsize,
+    generations: AtomicU64,
+}
+
+impl SeriesLimit {
+    /// A limit of `max` series.
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            count: AtomicUsize::new(0),
+            max: AtomicUsize::new(max),
+            generations: AtomicU64::new(0),
+        })
+    }
+
+    /// Counts one more series; false (and counts nothing) at the limit.
+    pub fn admit(&self) -> bool {
+        let max = self.max.load(Ordering::Relaxed);
+        self.count
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Counts `n` series fewer (forgotten, reset, or their detector ended).
+    pub fn release(&self, n: usize) {
+        if n > 0 {
+            self.count.fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Sets the limit (a reload); series already tracked stay.
+    pub fn set_max(&self, max: usize) {
+        self.max.store(max, Ordering::Relaxed);
+    }
+
+    /// The series tracked now.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// A number no series state of this set had before: a new state's generation.
+    pub fn next_generation(&self) -> u64 {
+        self.generations.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_admits_up_to_its_max_and_frees_room_on_release() {
+        let limit = SeriesLimit::new(2);
+        assert!(limit.admit() && limit.admit());
+        assert!(!limit.admit(), "a third series is past the limit");
+        assert_eq!(limit.count(), 2);
+        limit.release(1);
+        assert!(limit.admit());
+        limit.set_max(5);
+        assert!(limit.admit());
+        assert_ne!(limit.next_generation(), limit.next_generation());
+    }
+}
