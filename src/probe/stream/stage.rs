@@ -7,7 +7,7 @@
 //! untouched. Every other connection is stopped (closed as going away, its streams leave the
 //! status board) and the new packs start anew, drawing from the same per-venue connection
 //! budget. The series of a removed stream are forgotten by the reload like a removed
-//! endpoint's ([`crate::reload::plan`]).
+//! endpoint's ([`mod@crate::reload::plan`]).
 
 use std::sync::Arc;
 
