@@ -22,6 +22,7 @@
 //! come out at any speed.
 
 pub mod print;
+pub mod serve;
 pub mod sim;
 pub mod sink;
 pub mod story;

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
@@ -111,23 +111,11 @@ impl SimExchange {
             venue,
             condition: condition.clone(),
         });
-        let server = HttpServer::new(move || {
+        let (addr, handle) = super::serve::on_loopback(move || {
             App::new()
                 .app_data(data.clone())
                 .default_service(web::to(answer))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .bind(("127.0.0.1", 0))?;
-        let addr = server
-            .addrs()
-            .first()
-            .copied()
-            .ok_or_else(|| std::io::Error::other("no address bound"))?;
-        let server = server.run();
-        let handle = server.handle();
-        actix_rt::spawn(server);
+        })?;
         Ok(Self {
             venue,
             base_url: format!("http://{addr}"),

@@ -5,7 +5,7 @@
 //! It owns its server and the sending end of that channel; it never prints.
 
 use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, web};
 use tokio::sync::mpsc;
 
 use crate::messages::Alert;
@@ -32,24 +32,12 @@ impl AlertSink {
     pub fn start() -> std::io::Result<(Self, mpsc::UnboundedReceiver<Alert>)> {
         let (tx, rx) = mpsc::unbounded_channel();
         let tx = web::Data::new(tx);
-        let server = HttpServer::new(move || {
+        let (addr, handle) = super::serve::on_loopback(move || {
             App::new()
                 .app_data(tx.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY))
                 .route(PATH, web::post().to(receive))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .bind(("127.0.0.1", 0))?;
-        let addr = server
-            .addrs()
-            .first()
-            .copied()
-            .ok_or_else(|| std::io::Error::other("no address bound"))?;
-        let server = server.run();
-        let handle = server.handle();
-        actix_rt::spawn(server);
+        })?;
         let url = format!("http://{addr}{PATH}");
         Ok((Self { url, handle }, rx))
     }

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, Message, MessageStream, Session};
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -117,24 +117,12 @@ impl SimStream {
             published: AtomicUsize::new(0),
         });
         let data = web::Data::from(shared.clone());
-        let server = HttpServer::new(move || {
+        let (addr, handle) = super::serve::on_loopback(move || {
             App::new()
                 .app_data(data.clone())
                 .route("/ws", web::get().to(upgrade))
                 .route("/ws/{stream}", web::get().to(upgrade))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .bind(("127.0.0.1", 0))?;
-        let addr = server
-            .addrs()
-            .first()
-            .copied()
-            .ok_or_else(|| std::io::Error::other("no address bound"))?;
-        let server = server.run();
-        let handle = server.handle();
-        actix_rt::spawn(server);
+        })?;
         let feed = actix_rt::spawn(publish(shared.clone()));
         Ok(Self {
             url: format!("ws://{addr}/ws"),
