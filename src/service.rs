@@ -31,8 +31,8 @@ use crate::cluster::{ClusterStage, GateOutputs};
 use crate::detect::{DetectorHandle, DetectorOutputs, DetectorSet};
 use crate::error::{ConfigError, Error};
 use crate::messages::{
-    Alert, Anomaly, Crash, MaintenanceStatus, Measurement, Name, Ping, Removed, Resolved,
-    SeriesKey, Severity, Timestamp, Triage,
+    Alert, Anomaly, Crash, MaintenanceStatus, Measurement, Name, Ping, Resolved, SeriesKey,
+    Severity, Timestamp, Triage,
 };
 use crate::metrics::Metrics;
 use crate::probe::schedule::Spread;
@@ -570,12 +570,12 @@ impl Apply for Topology {
             };
         }
         // Detectors first, so that a new exchange's first measurements meet the new taps.
-        if plan.detect || plan.rules || !plan.exchanges.is_empty() {
+        if plan.detect || plan.rules || plan.streams || !plan.exchanges.is_empty() {
             let restarted = self.detectors.reconfigure(crate::detect::set::Reconfigure {
                 settings: new.detect.clone(),
                 exchanges: &new.exchanges,
                 rules: &new.rules,
-                max_series: series_limit(&new.exchanges),
+                max_series: series_limit(&new),
             });
             changes.extend(restarted.into_iter().map(|r| format!("restarted: {r}")));
         }
@@ -660,10 +660,12 @@ fn with_clock_windows(mut settings: Settings) -> Settings {
     settings
 }
 
-/// Three series at most per configured endpoint (errors, latency, a clock or a price), and
-/// room for what an embedding engine reports on its own.
-fn series_limit(exchanges: &[ExchangeSettings]) -> usize {
-    3 * exchanges.iter().map(|x| x.endpoints.len()).sum::<usize>() + SPARE_SERIES
+/// The series a monitor's configuration can make, and room for what an embedding engine
+/// reports on its own: three at most per REST endpoint (errors, latency, a clock or a price),
+/// five per stream (lag, silence, frozen, gap, reconnects), and each exchange's availability.
+fn series_limit(settings: &Settings) -> usize {
+    let rest: usize = settings.exchanges.iter().map(|x| x.endpoints.len()).sum();
+    3 * rest + 5 * settings.streams.len() + settings.exchanges.len() + SPARE_SERIES
 }
 
 /// The event store's stage: the file claimed and opened, its actor on its own thread.
@@ -787,7 +789,7 @@ fn start_detectors(
         metrics.clone(),
     )
     .baselines(BaselineLink::new(&store.addr))
-    .max_series(series_limit(&settings.exchanges))
+    .max_series(series_limit(settings))
     .prices(&settings.exchanges)
     .status(status)
     .rules(&settings.rules, &settings.monitor.region)
@@ -1145,14 +1147,11 @@ impl MonitorHandle {
     /// The engine stopped watching one of its streams: its judge is dropped (its silence is
     /// no stall) and its open incidents are resolved as a removed endpoint's are.
     pub fn forget_stream(&self, exchange: impl Into<Name>, stream: impl Into<Name>) {
-        let (exchange, endpoint) = (exchange.into(), stream.into());
         self.engine_streams.do_send(engine::Forget {
-            exchange: exchange.clone(),
-            stream: endpoint.clone(),
+            exchange: exchange.into(),
+            stream: stream.into(),
+            router: self.router.clone().recipient(),
         });
-        let removed = vec![Removed::Endpoint { exchange, endpoint }];
-        self.detectors.forget(&removed);
-        self.router.do_send(ForgetSeries(removed));
     }
 
     /// Sends every anomaly (before deduplication) to `recipient` from now on.

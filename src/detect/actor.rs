@@ -104,6 +104,8 @@ pub struct DetectorActor {
     waiting: Vec<oneshot::Sender<()>>,
     /// The actor's own restarts (a panic outside a series), built at the first.
     restarts: Option<Box<RestartTracker>>,
+    /// It has said once that the set is full (it then only logs at debug level).
+    warned_full: bool,
 }
 
 impl DetectorActor {
@@ -117,6 +119,7 @@ impl DetectorActor {
             shared,
             limit,
             series: HashMap::default(),
+            warned_full: false,
             waiting: Vec::new(),
             restarts: None,
         }
@@ -172,7 +175,14 @@ impl DetectorActor {
     /// Starts tracking `series`; false past the set's limit.
     fn track(&mut self, series: &SeriesKey, ctx: &mut Context<Self>) -> bool {
         if !self.limit.admit() {
-            tracing::warn!(series = %series, "Too many series; measurement dropped.");
+            // Once per detector: at the limit every measurement of an untracked series lands
+            // here, and a warning each would flood the log.
+            if !self.warned_full {
+                self.warned_full = true;
+                tracing::warn!(series = %series, "Too many series; measurements of new series are dropped.");
+            } else {
+                tracing::debug!(series = %series, "Too many series; measurement dropped.");
+            }
             return false;
         }
         let state = TrackedSeries::new(series, &self.shared, self.limit.next_generation());

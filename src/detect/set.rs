@@ -305,6 +305,12 @@ impl DetectorSet {
             return;
         }
         drop(map);
+        // A new exchange's detector only while there is room for its series: a sender
+        // inventing exchange names must not grow the actors without bound.
+        if self.inner.limit.is_full() {
+            tracing::debug!(series = %m.series, "Too many series; measurement dropped.");
+            return;
+        }
         self.shard(&m.series.exchange).do_send(m);
     }
 

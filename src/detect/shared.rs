@@ -165,6 +165,11 @@ impl SeriesLimit {
         self.max.store(max, Ordering::Relaxed);
     }
 
+    /// No room for another series.
+    pub fn is_full(&self) -> bool {
+        self.count() >= self.max.load(Ordering::Relaxed)
+    }
+
     /// The series tracked now.
     pub fn count(&self) -> usize {
         self.count.load(Ordering::Relaxed)

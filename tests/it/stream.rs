@@ -1078,3 +1078,33 @@ async fn attempts_while_the_breaker_is_open_are_not_churn() {
     );
     m.stop().await;
 }
+
+/// An exchange watched only through streams has no probe to send the breaker's trials: its
+/// stream's data flowing again closes the breaker and resolves the down.
+#[actix::test]
+async fn a_stream_only_exchange_breaker_closes_when_data_flows_again() {
+    let fake = FakeStream::start(Venue::Binance, CADENCE);
+    fake.set_upgrade(Upgrade::Status(503));
+    let sink = FakeSink::start();
+    let m = start(
+        "binance",
+        &fake.url(),
+        "[breaker]\nfailure_threshold = 3\nrecovery_timeout = \"500ms\"\n",
+        &sink,
+    );
+    alert(&sink, 10.0, "circuit_open").await;
+    fake.set_upgrade(Upgrade::Accept);
+    until(10.0, "breaker closed", || {
+        m.metrics()
+            .value("exwatch_breaker_state", &[("exchange", "binance")])
+            == Some(0.0)
+    })
+    .await;
+    until(5.0, "the down resolved", || {
+        sink.received()
+            .iter()
+            .any(|a| a["kind"] == "resolved" && a["detector"] == "circuit_open")
+    })
+    .await;
+    m.stop().await;
+}

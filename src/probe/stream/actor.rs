@@ -162,6 +162,8 @@ pub struct StreamActor {
     /// Connection failures in a row (the back-off's exponent).
     failures: u32,
     retry_at: Option<Instant>,
+    /// The look at the time every [`TICK`]; cancelled when the streams stop.
+    ticker: Option<SpawnHandle>,
     /// The exchange's breaker is open (its last answer paused our reconnects): attempts it
     /// lets through fail as the exchange does, and count as its outage, not as our churn.
     breaker_open: bool,
@@ -203,6 +205,7 @@ impl StreamActor {
             failures: 0,
             retry_at: None,
             breaker_open: false,
+            ticker: None,
             replace_at: None,
             stopped: false,
             readings: Vec::with_capacity(16),
@@ -1002,9 +1005,9 @@ impl Actor for StreamActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.connect(ctx, None);
-        ctx.run_interval(TICK, |act, ctx| {
+        self.ticker = Some(ctx.run_interval(TICK, |act, ctx| {
             guard(act, ctx, "stream", |act, ctx| act.on_tick(ctx));
-        });
+        }));
     }
 }
 
@@ -1067,6 +1070,12 @@ impl Handler<StopStreaming> for StreamActor {
 
     fn handle(&mut self, _: StopStreaming, ctx: &mut Context<Self>) {
         self.stopped = true;
+        // Without its ticker (and its connections) the actor has nothing left to run, and
+        // ends once its last address is dropped (a reload drops it): else every connection a
+        // reload replaced would live on idle, holding its exchange's probe alive.
+        if let Some(ticker) = self.ticker.take() {
+            ctx.cancel_future(ticker);
+        }
         for id in self.conns.iter().map(|c| c.id).collect::<Vec<_>>() {
             self.drop_conn(id, CloseCode::Away, ctx);
         }

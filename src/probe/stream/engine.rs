@@ -14,14 +14,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, AsyncContext, Context, Handler, Message};
+use actix::{Actor, AsyncContext, Context, Handler, Message, Recipient};
 
 use crate::detect::DetectorSet;
-use crate::messages::{Name, Timestamp};
+use crate::messages::{Name, Removed, Timestamp};
 use crate::metrics::{Counter, Gauge, Histogram, Metrics};
 use crate::probe::stream::judge::{Judge, Reading};
 use crate::probe::stream::observation::{EngineStreamOptions, StreamObservation};
 use crate::probe::stream::sample::measurement;
+use crate::route::router::ForgetSeries;
 use crate::status::StatusBoard;
 use crate::supervision::guard;
 
@@ -70,7 +71,9 @@ pub struct Configure {
 }
 
 /// The engine no longer watches `stream`: its judge is dropped and no more measurements are
-/// sent for it.
+/// sent for it; then its series are forgotten by the detectors and by `router` (their open
+/// alerts resolved). Both come after every measurement this actor sent for the stream, so a
+/// late one cannot bring the series back.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct Forget {
@@ -78,6 +81,8 @@ pub struct Forget {
     pub exchange: Name,
     /// The stream.
     pub stream: Name,
+    /// The Router, told to forget the stream's series.
+    pub router: Recipient<ForgetSeries>,
 }
 
 /// One engine stream: its judge and its metric handles.
@@ -234,6 +239,10 @@ impl Handler<Forget> for EngineStreams {
         let key = (f.exchange, f.stream);
         self.options.remove(&key);
         self.streams.remove(&key);
+        let (exchange, endpoint) = key;
+        let removed = vec![Removed::Endpoint { exchange, endpoint }];
+        self.detectors.forget(&removed);
+        f.router.do_send(ForgetSeries(removed));
     }
 }
 
