@@ -1041,20 +1041,27 @@ async fn a_long_stall_replaces_the_connection_once_per_period_and_is_no_down() {
     m.stop().await;
 }
 
-/// Attempts the open breaker lets through (one per `recovery_timeout`) fail as the exchange
-/// does: they are the outage's, which the down pages, not churn of the stream's own.
-#[actix::test]
-async fn attempts_while_the_breaker_is_open_are_not_churn() {
+/// A Binance stream whose upgrades are refused (503) until its exchange is down: the breaker
+/// opens after 3 failures and lets a trial through every 500 ms. `extra`: the stream's keys.
+async fn refused_until_down(extra: &str) -> (FakeStream, FakeSink, MonitorHandle) {
     let fake = FakeStream::start(Venue::Binance, CADENCE);
     fake.set_upgrade(Upgrade::Status(503));
     let sink = FakeSink::start();
     let m = start(
         "binance",
         &fake.url(),
-        "reconnects_per_hour = 5\n[breaker]\nfailure_threshold = 3\nrecovery_timeout = \"500ms\"\n",
+        &format!("{extra}[breaker]\nfailure_threshold = 3\nrecovery_timeout = \"500ms\"\n"),
         &sink,
     );
     alert(&sink, 10.0, "circuit_open").await;
+    (fake, sink, m)
+}
+
+/// Attempts the open breaker lets through (one per `recovery_timeout`) fail as the exchange
+/// does: they are the outage's, which the down pages, not churn of the stream's own.
+#[actix::test]
+async fn attempts_while_the_breaker_is_open_are_not_churn() {
+    let (fake, sink, m) = refused_until_down("reconnects_per_hour = 5\n").await;
     let opened = fake.connections();
     until(
         15.0,
@@ -1085,16 +1092,7 @@ async fn attempts_while_the_breaker_is_open_are_not_churn() {
 /// stream's data flowing again closes the breaker and resolves the down.
 #[actix::test]
 async fn a_stream_only_exchange_breaker_closes_when_data_flows_again() {
-    let fake = FakeStream::start(Venue::Binance, CADENCE);
-    fake.set_upgrade(Upgrade::Status(503));
-    let sink = FakeSink::start();
-    let m = start(
-        "binance",
-        &fake.url(),
-        "[breaker]\nfailure_threshold = 3\nrecovery_timeout = \"500ms\"\n",
-        &sink,
-    );
-    alert(&sink, 10.0, "circuit_open").await;
+    let (fake, sink, m) = refused_until_down("").await;
     fake.set_upgrade(Upgrade::Accept);
     until(10.0, "breaker closed", || {
         m.metrics()
