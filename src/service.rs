@@ -604,10 +604,13 @@ impl Apply for Topology {
             changes.extend(lines);
         }
         if !plan.series_removed.is_empty() {
-            // Their open incidents get one resolved alert each; nothing keeps their series.
-            self.router
-                .do_send(ForgetSeries(plan.series_removed.clone()));
-            self.detectors.forget(&plan.series_removed);
+            // Their open incidents get one resolved alert each (once their detectors have
+            // sent their last anomaly); nothing keeps their series.
+            let router = self.router.clone();
+            let removed = plan.series_removed.clone();
+            self.detectors.forget(&plan.series_removed, move || {
+                router.do_send(ForgetSeries(removed));
+            });
             self.probes.metrics.forget(&plan.series_removed);
         }
         if plan.router || !plan.exchanges.is_empty() {

@@ -77,9 +77,47 @@ pub struct ResetSeries {
 }
 
 /// A reload removed endpoints or exchanges: their series are forgotten.
-#[derive(Debug, Clone, Message)]
+#[derive(Message)]
 #[rtype(result = "()")]
-pub struct ForgetSeries(pub Vec<Removed>);
+pub struct ForgetSeries {
+    /// What the reload removed.
+    pub removed: Vec<Removed>,
+    /// Held until the series are dropped: whatever runs when the last holder lets go comes
+    /// after every anomaly those series sent.
+    pub done: Arc<AfterForget>,
+}
+
+/// An action that runs once the last of its holders is dropped: the Router is told to forget
+/// removed series only after every detector told has dropped them (or its message was dropped
+/// with a stopped actor), so an anomaly a removed series sent on its way out reaches the
+/// Router before the forget that resolves its incident, never after it.
+pub struct AfterForget(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl AfterForget {
+    /// `action` runs when the returned handle's last clone is dropped.
+    pub fn new(action: impl FnOnce() + Send + Sync + 'static) -> Arc<Self> {
+        Arc::new(Self(Some(Box::new(action))))
+    }
+
+    /// Nothing runs.
+    pub fn nothing() -> Arc<Self> {
+        Arc::new(Self(None))
+    }
+}
+
+impl Drop for AfterForget {
+    fn drop(&mut self) {
+        if let Some(action) = self.0.take() {
+            action();
+        }
+    }
+}
+
+impl std::fmt::Debug for AfterForget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterForget")
+    }
+}
 
 /// A series' persisted rollups (or the failure to load them), for the load numbered `epoch`.
 #[derive(Message)]
@@ -382,8 +420,9 @@ impl Handler<ResetSeries> for DetectorActor {
 impl Handler<ForgetSeries> for DetectorActor {
     type Result = ();
 
-    fn handle(&mut self, ForgetSeries(removed): ForgetSeries, _: &mut Context<Self>) {
-        self.drop_series(|series| Removed::any_covers(&removed, series));
+    fn handle(&mut self, forget: ForgetSeries, _: &mut Context<Self>) {
+        self.drop_series(|series| Removed::any_covers(&forget.removed, series));
+        // `forget.done` drops here, after the series' last anomaly went out.
     }
 }
 
@@ -495,10 +534,13 @@ mod tests {
 
         // Forgotten series leave the count.
         shard
-            .send(ForgetSeries(vec![Removed::Endpoint {
-                exchange: Name::from("x"),
-                endpoint: Name::from("slow"),
-            }]))
+            .send(ForgetSeries {
+                removed: vec![Removed::Endpoint {
+                    exchange: Name::from("x"),
+                    endpoint: Name::from("slow"),
+                }],
+                done: AfterForget::nothing(),
+            })
             .await
             .unwrap();
         assert_eq!(info("slow").await.unwrap(), None);

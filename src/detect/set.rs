@@ -25,7 +25,7 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use crate::config::{ExchangeSettings, SupervisionSettings};
-use crate::detect::actor::{DetectorActor, ForgetSeries, ResetSeries};
+use crate::detect::actor::{AfterForget, DetectorActor, ForgetSeries, ResetSeries};
 use crate::detect::batch::Measurements;
 use crate::detect::config::{DetectSettings, RuleSettings};
 use crate::detect::handle::DetectorHandle;
@@ -406,8 +406,16 @@ impl DetectorSet {
 
     /// Forgets the series a reload removed: a removed exchange's detector leaves the set
     /// (it ends once its last address is gone), a removed endpoint's series leave their
-    /// exchange's detector. Answers how many detectors were told.
-    pub fn forget(&self, removed: &[Removed]) -> usize {
+    /// exchange's detector. `then` runs once every detector told has dropped them (at once
+    /// when none was): telling the Router to forget them there, rather than beside this call,
+    /// keeps an anomaly still queued in a detector from reopening an incident the forget
+    /// resolved. Answers how many detectors were told.
+    pub fn forget(
+        &self,
+        removed: &[Removed],
+        then: impl FnOnce() + Send + Sync + 'static,
+    ) -> usize {
+        let done = AfterForget::new(then);
         let mut shards = self.inner.shards.lock();
         let mut told = 0;
         for (exchange, shard) in shards.iter() {
@@ -416,7 +424,10 @@ impl DetectorSet {
                 .cloned()
                 .collect();
             if !mine.is_empty() {
-                shard.do_send(ForgetSeries(mine));
+                shard.do_send(ForgetSeries {
+                    removed: mine,
+                    done: done.clone(),
+                });
                 told += 1;
             }
         }

@@ -682,3 +682,67 @@ async fn removed_exchanges_and_endpoints_resolve_their_open_incidents_and_leave_
     assert_eq!(sink.received().len(), 4);
     monitor.stop().await;
 }
+
+/// An anomaly a removed series sends on its way out (still queued in its detector when the
+/// reload runs) reaches the Router before the forget: its incident is resolved with the rest,
+/// not reopened after the forget for a series nothing watches any more.
+#[actix_rt::test]
+async fn an_anomaly_queued_behind_a_reload_does_not_reopen_a_removed_series() {
+    let fake = FakeExchange::start();
+    let sink = FakeSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = webhook("desk", &sink.url());
+    let first = format!(
+        "{}{}{hook}",
+        base(":memory:"),
+        exchange("alpha", &fake, &["ping", "time"])
+    );
+    let file = write(&dir, &first);
+    let monitor = start_from(&file);
+    until("every endpoint probed", || {
+        fake.requests("/alpha/time") >= 1
+    })
+    .await;
+    // A backlog in alpha's detector (latencies of the endpoint that stays: the slower model),
+    // then the anomaly, then at once the reload removing its endpoint.
+    const BACKLOG: i64 = 50_000;
+    let ping = SeriesKey::new("alpha", "ping", Metric::LatencyMs);
+    for i in 0..BACKLOG {
+        let at = exwatch::messages::Timestamp(crate::common::t0() + i * 1000);
+        monitor.inject(exwatch::messages::Measurement::ok(ping.clone(), 40.0, at));
+    }
+    fire(&monitor, "alpha", 0);
+    let second = format!(
+        "{}{}{hook}",
+        base(":memory:"),
+        exchange("alpha", &fake, &["ping"])
+    );
+    write(&dir, &second);
+    let report = monitor.reload().expect("valid");
+    assert_eq!(report.changes, ["exchange changed: alpha"]);
+
+    let series = SeriesKey::new("alpha", "time", Metric::ClockSkewMs);
+    let state = || async { monitor.detector(&series).expect("a detector").state().await };
+    let deadline = Instant::now() + WAIT;
+    while state().await.is_some() {
+        assert!(Instant::now() < deadline, "the series was never dropped");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    let open = monitor
+        .router()
+        .send(exwatch::route::OpenIncidents)
+        .await
+        .expect("router");
+    assert!(open.open.is_empty(), "{:?}", open.open);
+    let count = |kind: &str| {
+        (sink.received().iter())
+            .filter(|a| a["kind"] == kind)
+            .count()
+    };
+    until("every page sent is resolved", || {
+        count("firing") == count("resolved")
+    })
+    .await;
+    monitor.stop().await;
+}

@@ -241,8 +241,10 @@ impl Handler<Forget> for EngineStreams {
         self.streams.remove(&key);
         let (exchange, endpoint) = key;
         let removed = vec![Removed::Endpoint { exchange, endpoint }];
-        self.detectors.forget(&removed);
-        f.router.do_send(ForgetSeries(removed));
+        let router = f.router;
+        self.detectors.forget(&removed.clone(), move || {
+            router.do_send(ForgetSeries(removed));
+        });
     }
 }
 
