@@ -144,6 +144,10 @@ struct Conn {
     /// The streams subscribed here, by topic.
     routes: Routes,
     requests: Requests,
+    /// Bad frames since the last tick, by kind: counted for each of the connection's streams
+    /// once a tick rather than per frame, so a venue sending garbage on a connection of 1,024
+    /// streams costs one add per frame, not 1,024.
+    bad: Vec<(&'static str, u64)>,
 }
 
 /// Watches the streams of one shared connection. See the module docs.
@@ -327,6 +331,7 @@ impl StreamActor {
             sent: VecDeque::new(),
             routes: Routes::new(),
             requests: Requests::new(),
+            bad: Vec::new(),
         };
         let members: Vec<usize> = match self.serving {
             // A replacement carries every stream of the serving connection.
@@ -442,6 +447,7 @@ impl StreamActor {
     fn drop_conn(&mut self, id: u64, code: CloseCode, ctx: &mut Context<Self>) {
         if let Some(i) = self.conn_index(id) {
             let mut c = self.conns.remove(i);
+            Self::count_bad_frames(&mut self.watches, &mut c);
             let _ = c.sink.write(WsMessage::Close(Some(code.into())));
             c.sink.close();
             ctx.cancel_future(c.frames);
@@ -725,13 +731,34 @@ impl StreamActor {
     }
 
     /// Every stream on connection `id`: a bad frame of `kind` came on it.
+    /// A frame of connection `id` that is not its protocol: counted for the connection's
+    /// streams at the next tick ([`Self::count_bad_frames`]).
     fn bad_frame(&mut self, id: u64, kind: &'static str) {
-        let on: Vec<usize> = match self.conns.iter().find(|c| c.id == id) {
-            Some(c) if !c.routes.is_empty() => c.routes.streams().collect(),
-            _ => vec![0],
+        let Some(c) = self.conn_mut(id) else {
+            // Its connection is gone already: no streams of its own left to count it for.
+            self.watches[0].bad_frames(kind, 1);
+            return;
         };
-        for i in on {
-            self.watches[i].bad_frame(kind);
+        match c.bad.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => c.bad.push((kind, 1)),
+        }
+    }
+
+    /// Counts a connection's pending bad frames for each of its streams (its first stream
+    /// while none is routed yet).
+    fn count_bad_frames(watches: &mut [Watch], c: &mut Conn) {
+        if c.bad.is_empty() {
+            return;
+        }
+        for (kind, n) in c.bad.drain(..) {
+            if c.routes.is_empty() {
+                watches[0].bad_frames(kind, n);
+            } else {
+                for i in c.routes.streams() {
+                    watches[i].bad_frames(kind, n);
+                }
+            }
         }
     }
 
@@ -894,6 +921,7 @@ impl StreamActor {
             .unwrap_or(venue::heartbeat_interval(venue));
         let mut unanswered = Vec::new();
         for c in &mut self.conns {
+            Self::count_bad_frames(&mut self.watches, c);
             Self::flush(venue, c);
             let expired = c.requests.expired(now, timeout);
             if !expired.is_empty() {
@@ -1014,6 +1042,9 @@ impl Actor for StreamActor {
 impl Supervised for StreamActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         // The connections' streams died with the old context.
+        for c in &mut self.conns {
+            Self::count_bad_frames(&mut self.watches, c);
+        }
         self.conns.clear();
         self.serving = None;
         self.connecting = None;

@@ -168,10 +168,10 @@ impl Watch {
         self.emit(out, detectors);
     }
 
-    /// A frame on the stream's connection that is not its protocol, of `kind`.
-    pub fn bad_frame(&mut self, kind: &'static str) {
+    /// `n` frames on the stream's connection that are not its protocol, of `kind`.
+    pub fn bad_frames(&mut self, kind: &'static str, n: u64) {
         match self.bad.iter().find(|(k, _)| *k == kind) {
-            Some((_, c)) => c.inc(),
+            Some((_, c)) => c.add(n),
             None => {
                 let c = self.metrics.counter(
                     "exwatch_stream_bad_frames_total",
@@ -181,7 +181,7 @@ impl Watch {
                         ("kind", kind),
                     ],
                 );
-                c.inc();
+                c.add(n);
                 self.bad.push((kind, c));
             }
         }
