@@ -164,3 +164,52 @@ async fn an_engines_skipped_update_is_a_stream_gap_and_repeats_are_a_frozen_stre
     );
     m.stop().await;
 }
+
+/// An engine naming more streams than exwatch judges (names built from changing values, say)
+/// cannot grow the judges and their metrics without bound: past the limit a new name is
+/// ignored, and the streams already judged go on.
+#[actix::test]
+async fn stream_names_past_the_limit_are_ignored_and_the_judged_ones_go_on() {
+    use exwatch::probe::stream::engine::MAX_ENGINE_STREAMS;
+    let sink = FakeSink::start();
+    let m = start(&sink);
+    let messages = |stream: &str| {
+        m.metrics().value(
+            "exwatch_stream_messages_total",
+            &[("exchange", "venue"), ("endpoint", stream)],
+        )
+    };
+    for i in 0..=MAX_ENGINE_STREAMS {
+        m.observe_stream(
+            "venue",
+            format!("s{i}"),
+            StreamObservation::at(Timestamp::now()),
+        );
+    }
+    let last = format!("s{}", MAX_ENGINE_STREAMS - 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while messages(&last).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the last stream within the limit is judged"
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    m.observe_stream("venue", "s0", StreamObservation::at(Timestamp::now()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while messages("s0") != Some(2.0) {
+        assert!(
+            Instant::now() < deadline,
+            "a judged stream goes on: {:?}",
+            messages("s0")
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Observed before s0's second message, so handled by now: ignored.
+    assert_eq!(
+        messages(&format!("s{MAX_ENGINE_STREAMS}")),
+        None,
+        "past the limit"
+    );
+    m.stop().await;
+}

@@ -30,6 +30,11 @@ use crate::supervision::guard;
 /// this): as often as exwatch's own stream connections do.
 pub const TICK: Duration = Duration::from_millis(100);
 
+/// The most engine streams judged at once: past it a new stream name is ignored (with one
+/// warning), so an engine building names from changing values cannot grow the judges and their
+/// metrics without bound. As many as the status board takes beyond its configured endpoints.
+pub const MAX_ENGINE_STREAMS: usize = crate::status::board::SPARE_ENDPOINTS;
+
 /// A data message of the engine's stream `stream` on `exchange`.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
@@ -102,6 +107,8 @@ pub struct EngineStreams {
     options: HashMap<(Name, Name), EngineStreamOptions>,
     streams: HashMap<(Name, Name), Stream>,
     readings: Vec<Reading>,
+    /// The warning that [`MAX_ENGINE_STREAMS`] was reached went out.
+    full_warned: bool,
 }
 
 impl EngineStreams {
@@ -114,6 +121,7 @@ impl EngineStreams {
             options: HashMap::new(),
             streams: HashMap::new(),
             readings: Vec::new(),
+            full_warned: false,
         }
     }
 
@@ -123,12 +131,19 @@ impl EngineStreams {
         self
     }
 
-    /// The stream's entry, its judge started at `now` (ms) if new.
-    fn stream(&mut self, exchange: &Name, stream: &Name, now: i64) -> &mut Stream {
+    /// The stream's entry, its judge started at `now` (ms) if new; `None` for a new stream
+    /// past [`MAX_ENGINE_STREAMS`].
+    fn stream(&mut self, exchange: &Name, stream: &Name, now: i64) -> Option<&mut Stream> {
         let key = (exchange.clone(), stream.clone());
+        if !self.streams.contains_key(&key) && self.streams.len() >= MAX_ENGINE_STREAMS {
+            if !std::mem::replace(&mut self.full_warned, true) {
+                tracing::warn!(%exchange, stream = %stream, limit = MAX_ENGINE_STREAMS, "The engine reports more streams than exwatch judges; new stream names are ignored.");
+            }
+            return None;
+        }
         let options = self.options.get(&key).copied().unwrap_or_default();
         let metrics = &self.metrics;
-        self.streams.entry(key).or_insert_with(|| {
+        Some(self.streams.entry(key).or_insert_with(|| {
             let labels = [("exchange", &**exchange), ("endpoint", &**stream)];
             Stream {
                 judge: Judge::new(now, options.stale_after, options.reconnects_per_hour),
@@ -137,7 +152,7 @@ impl EngineStreams {
                 lag: metrics.histogram("exwatch_stream_lag_seconds", &labels),
                 age: metrics.gauge("exwatch_stream_last_message_age_seconds", &labels),
             }
-        })
+        }))
     }
 
     /// Sends `readings` of `stream` as measurements at `at`.
@@ -151,7 +166,10 @@ impl EngineStreams {
         let at = o.observation.received_at;
         let mut out = std::mem::take(&mut self.readings);
         out.clear();
-        let s = self.stream(&o.exchange, &o.stream, at.as_millis());
+        let Some(s) = self.stream(&o.exchange, &o.stream, at.as_millis()) else {
+            self.readings = out;
+            return;
+        };
         let seen = s
             .judge
             .on_data(at.as_millis(), &o.observation.data(), &mut out);
@@ -212,10 +230,10 @@ impl Handler<Reconnected> for EngineStreams {
             let mut out = std::mem::take(&mut act.readings);
             out.clear();
             let now = r.at.as_millis();
-            act.stream(&r.exchange, &r.stream, now)
-                .judge
-                .reconnected(now, r.planned, &mut out);
-            act.emit(&r.exchange, &r.stream, &out, r.at);
+            if let Some(s) = act.stream(&r.exchange, &r.stream, now) {
+                s.judge.reconnected(now, r.planned, &mut out);
+                act.emit(&r.exchange, &r.stream, &out, r.at);
+            }
             act.readings = out;
         });
     }
@@ -226,6 +244,9 @@ impl Handler<Configure> for EngineStreams {
 
     fn handle(&mut self, c: Configure, _: &mut Context<Self>) {
         let key = (c.exchange, c.stream);
+        if !self.options.contains_key(&key) && self.options.len() >= MAX_ENGINE_STREAMS {
+            return;
+        }
         self.options.insert(key.clone(), c.options);
         // Judged afresh with the new settings from its next message on.
         self.streams.remove(&key);
