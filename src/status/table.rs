@@ -351,6 +351,7 @@ mod tests {
                 reconnects: 2,
                 gaps: 1,
                 at: 0,
+                source: "exwatch".into(),
             }],
         };
         let out = render_table(&report);

@@ -58,6 +58,11 @@ pub struct StreamStatus {
     pub gaps: u64,
     /// When this entry was written (wall clock, epoch ms).
     pub at: i64,
+    /// Who holds the connection: `exwatch` (a configured `kind = "stream"` endpoint) or
+    /// `engine` (an embedding engine's own feed, reported through `observe_stream`; exwatch
+    /// sees its messages, not its socket, so `connected` is always true).
+    #[serde(default)]
+    pub source: String,
 }
 
 /// Every vantage's view (`[cluster]`).

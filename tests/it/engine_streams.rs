@@ -213,3 +213,43 @@ async fn stream_names_past_the_limit_are_ignored_and_the_judged_ones_go_on() {
     );
     m.stop().await;
 }
+
+/// An engine's stream shows in `GET /api/v1/status` beside exwatch's own (`source = engine`),
+/// and leaves it when the engine forgets it.
+#[actix::test]
+async fn an_engines_stream_is_on_the_status_api_until_forgotten() {
+    let mut settings = crate::support::test_settings();
+    settings.channels.clear();
+    let m = Monitor::start(settings).expect("monitor starts");
+    let url = format!("http://{}/api/v1/status", m.http_addr().expect("http"));
+    let streams = || async {
+        let mut r = crate::support::client()
+            .get(&url)
+            .send()
+            .await
+            .expect("status");
+        let status: Value = r.json().limit(1 << 20).await.expect("json");
+        status["streams"].as_array().cloned().unwrap_or_default()
+    };
+    feed(&m, 30, 1).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let shown = loop {
+        let all = streams().await;
+        if let Some(s) = all.iter().find(|s| s["endpoint"] == STREAM) {
+            break s.clone();
+        }
+        assert!(Instant::now() < deadline, "never shown: {all:?}");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(shown["exchange"], "binance", "{shown}");
+    assert_eq!(shown["source"], "engine", "{shown}");
+    assert_eq!(shown["connected"], true, "{shown}");
+    assert!(shown["messages"].as_u64().unwrap_or(0) > 0, "{shown}");
+    m.forget_stream("binance", STREAM);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while streams().await.iter().any(|s| s["endpoint"] == STREAM) {
+        assert!(Instant::now() < deadline, "still shown after forget_stream");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    m.stop().await;
+}

@@ -24,6 +24,7 @@ use crate::probe::stream::observation::{EngineStreamOptions, StreamObservation};
 use crate::probe::stream::sample::measurement;
 use crate::route::router::ForgetSeries;
 use crate::status::StatusBoard;
+use crate::status::view::StreamStatus;
 use crate::supervision::guard;
 
 /// How often the judges look at the time (a stall is reported within its threshold plus
@@ -90,13 +91,19 @@ pub struct Forget {
     pub router: Recipient<ForgetSeries>,
 }
 
-/// One engine stream: its judge and its metric handles.
+/// One engine stream: its judge, its metric handles and what the status board shows of it.
 struct Stream {
     judge: Judge,
     messages: Counter,
     gaps: Counter,
     lag: Histogram,
     age: Gauge,
+    /// The largest lag since the board was last told, ms.
+    lag_ms: Option<f64>,
+    reconnects: u64,
+    gap_count: u64,
+    /// When the board was last told, and the messages judged then.
+    shown: (i64, u64),
 }
 
 /// The judges of an engine's own streams. See the module docs.
@@ -151,6 +158,10 @@ impl EngineStreams {
                 gaps: metrics.counter("exwatch_stream_gaps_total", &labels),
                 lag: metrics.histogram("exwatch_stream_lag_seconds", &labels),
                 age: metrics.gauge("exwatch_stream_last_message_age_seconds", &labels),
+                lag_ms: None,
+                reconnects: 0,
+                gap_count: 0,
+                shown: (now, 0),
             }
         }))
     }
@@ -177,9 +188,11 @@ impl EngineStreams {
             s.messages.inc();
             if let Some(lag) = seen.lag_ms {
                 s.lag.observe(lag / 1000.0);
+                s.lag_ms = Some(s.lag_ms.map_or(lag, |l: f64| l.max(lag)));
             }
             if seen.gap.is_some() {
                 s.gaps.inc();
+                s.gap_count += 1;
             }
         }
         self.emit(&o.exchange, &o.stream, &out, at);
@@ -199,9 +212,42 @@ impl EngineStreams {
             for r in &out {
                 self.detectors.send(measurement(exchange, stream, r, now));
             }
+            if let Some(board) = &self.board {
+                show(board, exchange, stream, s, now.as_millis());
+            }
         }
         self.readings = out;
     }
+}
+
+/// Tells `board` how `stream` is doing, once a second (as exwatch's own streams do).
+fn show(board: &StatusBoard, exchange: &Name, stream: &Name, s: &mut Stream, now: i64) {
+    let since = now - s.shown.0;
+    if since < 1000 {
+        return;
+    }
+    let messages = s.judge.messages();
+    board.stream(
+        exchange,
+        stream,
+        StreamStatus {
+            exchange: exchange.to_string(),
+            endpoint: stream.to_string(),
+            state: s.judge.state().to_owned(),
+            connected: true,
+            messages,
+            message_rate: (messages - s.shown.1) as f64 * 1000.0 / since as f64,
+            silence_ms: s.judge.silence(now).as_millis() as u64,
+            lag_ms: s.lag_ms.take(),
+            cadence_ms: s.judge.cadence().map(|c| c.as_secs_f64() * 1000.0),
+            stale_after_ms: s.judge.stale_threshold().as_millis() as u64,
+            reconnects: s.reconnects,
+            gaps: s.gap_count,
+            at: now,
+            source: "engine".to_owned(),
+        },
+    );
+    s.shown = (now, messages);
 }
 
 impl Actor for EngineStreams {
@@ -231,6 +277,7 @@ impl Handler<Reconnected> for EngineStreams {
             out.clear();
             let now = r.at.as_millis();
             if let Some(s) = act.stream(&r.exchange, &r.stream, now) {
+                s.reconnects += 1;
                 s.judge.reconnected(now, r.planned, &mut out);
                 act.emit(&r.exchange, &r.stream, &out, r.at);
             }
@@ -260,6 +307,9 @@ impl Handler<Forget> for EngineStreams {
         let key = (f.exchange, f.stream);
         self.options.remove(&key);
         self.streams.remove(&key);
+        if let Some(board) = &self.board {
+            board.forget_stream(&key.0, &key.1);
+        }
         let (exchange, endpoint) = key;
         let removed = vec![Removed::Endpoint { exchange, endpoint }];
         let router = f.router;

@@ -236,6 +236,7 @@ impl Watch {
                 reconnects: self.reconnects,
                 gaps: self.gap_count,
                 at: now_ms,
+                source: "exwatch".to_owned(),
             },
         );
         self.shown = (now, messages);

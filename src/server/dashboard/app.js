@@ -268,7 +268,7 @@
   function streamRow(st) {
     const row = el("div", "endpoint stream");
     const top = el("div", "ep-top");
-    top.appendChild(el("span", "ep-name", st.endpoint + " · stream"));
+    top.appendChild(el("span", "ep-name", st.endpoint + (st.source === "engine" ? " · engine stream" : " · stream")));
     const state = String(st.state || "unknown") + (st.connected ? "" : ", disconnected");
     const oc = el("span", "outcome " + (st.state === "ok" && st.connected ? "good" : "bad"), state);
     oc.title = "stale after " + msText(st.stale_after_ms) + " ms" +
