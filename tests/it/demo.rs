@@ -69,6 +69,11 @@ impl Demo {
                 break status;
             }
             if Instant::now() > deadline {
+                // What it printed before it hung says where it hung: drain what the reader
+                // thread holds (the lines no `wait_line` consumed yet) before showing it.
+                while let Ok(line) = self.lines.try_recv() {
+                    self.seen.push(line);
+                }
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 panic!(
