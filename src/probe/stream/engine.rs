@@ -226,25 +226,20 @@ fn show(board: &StatusBoard, exchange: &Name, stream: &Name, s: &mut Stream, now
     if since < 1000 {
         return;
     }
-    let messages = s.judge.messages();
+    let status = (s.judge).status(now, Duration::from_millis(since as u64), s.shown.1);
+    let messages = status.messages;
     board.stream(
         exchange,
         stream,
         StreamStatus {
             exchange: exchange.to_string(),
             endpoint: stream.to_string(),
-            state: s.judge.state().to_owned(),
             connected: true,
-            messages,
-            message_rate: (messages - s.shown.1) as f64 * 1000.0 / since as f64,
-            silence_ms: s.judge.silence(now).as_millis() as u64,
             lag_ms: s.lag_ms.take(),
-            cadence_ms: s.judge.cadence().map(|c| c.as_secs_f64() * 1000.0),
-            stale_after_ms: s.judge.stale_threshold().as_millis() as u64,
             reconnects: s.reconnects,
             gaps: s.gap_count,
-            at: now,
             source: "engine".to_owned(),
+            ..status
         },
     );
     s.shown = (now, messages);

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::probe::stream::venue::Data;
+use crate::status::view::StreamStatus;
 
 /// Readings of a healthy stream go out this often.
 pub const FLUSH_MS: i64 = 1000;
@@ -199,6 +200,25 @@ impl Judge {
     /// Data messages judged.
     pub fn messages(&self) -> u64 {
         self.messages
+    }
+
+    /// The judge's part of what the status board shows of its stream at `now` (ms): state,
+    /// messages, silence, cadence and stall threshold, and the message rate since the board
+    /// was last told (`since` ago, when `messages_then` had been judged). The caller names the
+    /// stream and adds what it counts itself (connection, lag, reconnects, gaps, source).
+    pub fn status(&self, now: i64, since: Duration, messages_then: u64) -> StreamStatus {
+        let messages = self.messages;
+        StreamStatus {
+            state: self.state().to_owned(),
+            messages,
+            message_rate: messages.saturating_sub(messages_then) as f64
+                / since.as_secs_f64().max(1e-3),
+            silence_ms: self.silence(now).as_millis() as u64,
+            cadence_ms: self.cadence().map(|c| c.as_secs_f64() * 1000.0),
+            stale_after_ms: self.stale_threshold().as_millis() as u64,
+            at: now,
+            ..StreamStatus::default()
+        }
     }
 
     /// Time since the last data message (or the start), at `now`.

@@ -218,25 +218,20 @@ impl Watch {
         if let Some(skew) = board.clock_skew(&self.spec.exchange) {
             self.judge.set_skew(skew);
         }
-        let messages = self.judge.messages();
+        let status = self.judge.status(now_ms, since_shown, self.shown.1);
+        let messages = status.messages;
         board.stream(
             &self.spec.exchange,
             &self.spec.name,
             StreamStatus {
                 exchange: self.spec.exchange.to_string(),
                 endpoint: self.spec.name.to_string(),
-                state: self.judge.state().to_owned(),
                 connected: self.source.is_some(),
-                messages,
-                message_rate: (messages - self.shown.1) as f64 / since_shown.as_secs_f64(),
-                silence_ms: silence.as_millis() as u64,
                 lag_ms: self.last_lag,
-                cadence_ms: self.judge.cadence().map(|c| c.as_secs_f64() * 1000.0),
-                stale_after_ms: self.judge.stale_threshold().as_millis() as u64,
                 reconnects: self.reconnects,
                 gaps: self.gap_count,
-                at: now_ms,
                 source: "exwatch".to_owned(),
+                ..status
             },
         );
         self.shown = (now, messages);
