@@ -551,6 +551,17 @@ pub(crate) struct Topology {
     cluster_gate: Option<Addr<crate::cluster::ClusterGate>>,
 }
 
+impl Topology {
+    /// Where the forgetting of removed series goes: the Router, through `[cluster]`'s gate
+    /// when there is one (the path the series' anomalies took, so the forget comes after them).
+    fn forget_to(&self) -> Recipient<ForgetSeries> {
+        match &self.cluster_gate {
+            Some(gate) => gate.clone().recipient(),
+            None => self.router.clone().recipient(),
+        }
+    }
+}
+
 impl Apply for Topology {
     fn settings(&self) -> &Settings {
         &self.settings
@@ -606,7 +617,7 @@ impl Apply for Topology {
         if !plan.series_removed.is_empty() {
             // Their open incidents get one resolved alert each (once their detectors have
             // sent their last anomaly); nothing keeps their series.
-            let router = self.router.clone();
+            let router = self.forget_to();
             let removed = plan.series_removed.clone();
             self.detectors.forget(&plan.series_removed, move || {
                 router.do_send(ForgetSeries(removed));
@@ -895,6 +906,7 @@ impl MonitorBuilder {
                 let out = GateOutputs {
                     anomalies: router.clone().recipient(),
                     resolved: router.clone().recipient(),
+                    forget: router.clone().recipient(),
                 };
                 let (cluster, arbiter) = stage
                     .start(&settings.monitor.region, exchanges.collect(), out)
@@ -1153,7 +1165,7 @@ impl MonitorHandle {
         self.engine_streams.do_send(engine::Forget {
             exchange: exchange.into(),
             stream: stream.into(),
-            router: self.router.clone().recipient(),
+            router: self.topology.lock().forget_to(),
         });
     }
 

@@ -31,6 +31,7 @@ use crate::cluster::quorum::{Outcome, Vote, cap_local, decide, describe};
 use crate::cluster::rows::VerdictState;
 use crate::cluster::vantage::Vantage;
 use crate::messages::{Anomaly, Metric, Name, Resolved, SeriesKey, Severity, Stats, Timestamp};
+use crate::route::ForgetSeries;
 use crate::route::connectivity::OWN_EXCHANGE;
 use crate::route::correlation::{CANARY_EXCHANGE, DOWN_DETECTOR};
 
@@ -61,6 +62,8 @@ pub struct GateOutputs {
     pub anomalies: Recipient<Anomaly>,
     /// The Router's resolutions.
     pub resolved: Recipient<Resolved>,
+    /// The Router's forgetting of removed series (after what passed before it).
+    pub forget: Recipient<ForgetSeries>,
 }
 
 /// The per-exchange state of the quorum, as the Router last heard it.
@@ -354,6 +357,16 @@ impl Handler<Resolved> for ClusterGate {
             self.changed();
         }
         self.out.resolved.do_send(r);
+    }
+}
+
+impl Handler<ForgetSeries> for ClusterGate {
+    type Result = ();
+
+    /// Passed on behind every anomaly the removed series sent through the gate before it, so
+    /// none reaches the Router after the forget that resolves its incident.
+    fn handle(&mut self, forget: ForgetSeries, _: &mut Context<Self>) {
+        self.out.forget.do_send(forget);
     }
 }
 

@@ -87,7 +87,8 @@ pub struct Forget {
     pub exchange: Name,
     /// The stream.
     pub stream: Name,
-    /// The Router, told to forget the stream's series.
+    /// Where the stream's series are forgotten: the Router (through `[cluster]`'s gate when
+    /// there is one).
     pub router: Recipient<ForgetSeries>,
 }
 
