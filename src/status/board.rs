@@ -375,11 +375,15 @@ impl StatusBoard {
         self.skews.lock().get(exchange).copied()
     }
 
-    /// Forgets a stream (removed by a reload, or stopped).
-    pub fn forget_stream(&self, exchange: &Name, endpoint: &Name) {
-        self.streams
-            .lock()
-            .remove(&(exchange.clone(), endpoint.clone()));
+    /// Forgets a stream (removed by a reload, or stopped) whose entry was written at `at` or
+    /// before: a connection a reload replaced forgets what it wrote, not what the connection
+    /// that took its stream over has written since.
+    pub fn forget_stream(&self, exchange: &Name, endpoint: &Name, at: i64) {
+        let mut streams = self.streams.lock();
+        let key = (exchange.clone(), endpoint.clone());
+        if streams.get(&key).is_some_and(|s| s.at <= at) {
+            streams.remove(&key);
+        }
     }
 
     /// The monitor's region (its vantage's name).
@@ -603,6 +607,7 @@ mod tests {
     use super::*;
     use crate::messages::{SeriesKey, Severity};
     use crate::route::OpenIncident;
+    use crate::status::view::StreamStatus;
 
     /// 2026-11-18T11:06:00Z, a whole minute.
     const T0: i64 = 1_795_000_000_000 - 1_795_000_000_000 % MINUTE_MS;
@@ -632,6 +637,23 @@ mod tests {
 
     fn report(board: &StatusBoard) -> StatusReport {
         board.report(&Incidents::default(), Timestamp(0))
+    }
+
+    #[test]
+    fn a_stream_forgets_only_the_entry_it_wrote() {
+        let board = StatusBoard::new(Name::from("local"), &[]);
+        let (x, s) = (Name::from("binance"), Name::from("btc-depth"));
+        let at = |at| StreamStatus {
+            at,
+            ..StreamStatus::default()
+        };
+        // The replaced connection wrote at T0, the one that took the stream over at T0 + 1 s.
+        board.stream(&x, &s, at(T0));
+        board.stream(&x, &s, at(T0 + 1_000));
+        board.forget_stream(&x, &s, T0);
+        assert_eq!(report(&board).streams.len(), 1, "the newer entry stays");
+        board.forget_stream(&x, &s, T0 + 1_000);
+        assert!(report(&board).streams.is_empty());
     }
 
     fn endpoint(r: &StatusReport, ep: &str) -> EndpointStatus {

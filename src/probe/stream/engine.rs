@@ -304,7 +304,7 @@ impl Handler<Forget> for EngineStreams {
         self.options.remove(&key);
         self.streams.remove(&key);
         if let Some(board) = &self.board {
-            board.forget_stream(&key.0, &key.1);
+            board.forget_stream(&key.0, &key.1, i64::MAX);
         }
         let (exchange, endpoint) = key;
         let removed = vec![Removed::Endpoint { exchange, endpoint }];

@@ -51,6 +51,8 @@ pub struct Watch {
     pub stall_asked_at: Option<i64>,
     /// What the board was last told: (when, messages then).
     shown: (Instant, u64),
+    /// The wall-clock time (ms) of the entry this stream last wrote on the board.
+    shown_at: Option<i64>,
     last_lag: Option<f64>,
     reconnects: u64,
     gap_count: u64,
@@ -89,6 +91,7 @@ impl Watch {
             refusals: 0,
             stall_asked_at: None,
             shown: (Instant::now(), 0),
+            shown_at: None,
             last_lag: None,
             reconnects: 0,
             gap_count: 0,
@@ -235,6 +238,7 @@ impl Watch {
             },
         );
         self.shown = (now, messages);
+        self.shown_at = Some(now_ms);
     }
 
     /// Readings to the detectors as measurements of the stream's series.
@@ -262,8 +266,11 @@ impl Watch {
         }
     }
 
-    /// Leaves the status board (the stream stops).
+    /// Leaves the status board (the stream stops): the entry it wrote, not one another
+    /// connection wrote since for the same stream.
     pub fn forget(&self, board: &StatusBoard) {
-        board.forget_stream(&self.spec.exchange, &self.spec.name);
+        if let Some(at) = self.shown_at {
+            board.forget_stream(&self.spec.exchange, &self.spec.name, at);
+        }
     }
 }
