@@ -2,48 +2,51 @@
 //! the window rather than by the 1 438 buckets: the latency model's quartiles and p50/p90/p99.
 //!
 //! Up to [`SORTED_UP_TO`] values the window's buckets are kept as one sorted array of `u16`
-//! (2 bytes a value, 128 bytes at the default window of 60). A rank query is an index, O(1).
-//! Sliding the window moves one value from the evicted bucket to the new one: find the two
-//! places, O(log window), and one `copy_within` of the values ranked between the two — at
-//! most `2 · window` bytes, one `memmove`, so bounded by 4 KB at [`SORTED_UP_TO`]; at the
-//! default window it is at most 118 bytes, a few vector moves. Larger windows (up to 100 000
-//! are accepted) use the Fenwick [`QuantileSketch`], O(log B), whose fixed 5.75 KB is then the
-//! smaller part. Both answer every query with the same bucket: the one holding the value of
-//! that rank.
+//! (2 bytes a value, 132 bytes at the default window of 60). A rank query is an index, O(1).
+//! Sliding the window moves one value from the evicted bucket to the new one. Larger windows
+//! (up to 100 000 are accepted) use the Fenwick [`QuantileSketch`], O(log B), whose fixed
+//! 5.75 KB is then the smaller part. Both answer every query with the same bucket: the one
+//! holding the value of that rank.
 //!
-//! The array is padded to a whole number of [`LANES`] with [`PAD`], a bucket above every real
-//! one, so that the padding stays sorted after the values. Up to [`SCAN_UP_TO`] slots (64 at
-//! the default window of 60) the two places are counted in one branch-free pass over the padded
-//! array, [`LANES`] values a step (the compiler's vector compares; a bounded number of steps,
-//! O(1)), instead of two binary searches of ~6 dependent loads each; above it they are binary
-//! searches.
+//! The array is padded to a whole number of [`LANES`] slots with [`PAD`], a bucket above every
+//! real one, so that the padding stays sorted after the values, and framed by a guard slot on
+//! either side. Up to [`SLIDE_UP_TO`] slots (64 at the default window of 60) a move rewrites
+//! every slot in one branch-free pass, [`LANES`] slots a step, from the slot and its neighbour
+//! (`slide_down`, `slide_up`): the compiler's vector min, max and compares, ~100 instructions, no
+//! search and no `memmove`. Above, it finds the two places by binary search, O(log window),
+//! and moves the values ranked between them with one `copy_within` (at most `2 · window`
+//! bytes, bounded by 4 KB at [`SORTED_UP_TO`]).
 
 use crate::detect::quantile::{QuantileSketch, representative};
 
 /// The largest window kept as a sorted array; above it, a [`QuantileSketch`].
 pub const SORTED_UP_TO: usize = 2_048;
 
-/// Values compared per step of the counting pass; the sorted array's length is a multiple of it.
+/// Slots rewritten per step of a slide; the sorted array's slots are a multiple of it.
 pub const LANES: usize = 16;
 
-/// The largest padded array whose places are counted by a pass rather than binary searches:
-/// four steps (the default window of 60), ~100 instructions; the two searches cost about as
-/// much from here on, and more in time (their loads depend on each other).
-pub const SCAN_UP_TO: usize = 64;
+/// The most slots a move rewrites in a slide rather than by binary searches and a `memmove`:
+/// four steps (the default window of 60). Bounded, so a move stays O(log window).
+pub const SLIDE_UP_TO: usize = 64;
 
-/// The bucket of the padding: above every real bucket (fewer than 2 048), and positive as an
-/// `i16`, so that the counting pass compares signed 16-bit lanes (SSE2 has no unsigned ones).
+/// The bucket of the padding and of the upper guard: above every real bucket (fewer than
+/// 2 048), and positive as an `i16`, so that a slide compares signed 16-bit lanes (SSE2 has no
+/// unsigned ones).
 pub const PAD: u16 = i16::MAX as u16;
+
+/// The bucket of the lower guard: at most every real bucket.
+const LOW_GUARD: u16 = 0;
 
 /// The multiset of a window's quantile buckets, answering nearest-rank quantiles.
 #[derive(Debug, Clone)]
 pub enum WindowRanks {
-    /// The buckets in ascending order, then [`PAD`] up to a multiple of [`LANES`] slots
-    /// (allocated once, at least the window).
+    /// The lower guard, the buckets in ascending order, [`PAD`] up to a multiple of [`LANES`]
+    /// slots (at least the window), and the upper guard ([`PAD`]); allocated once. The value
+    /// of rank `r` (1-based) is at index `r`.
     Sorted {
-        /// The sorted buckets, then the padding.
+        /// The guards, the sorted buckets and the padding.
         buckets: Box<[u16]>,
-        /// Values held: the first `len` slots.
+        /// Values held: slots `1 ..= len`.
         len: usize,
     },
     /// Counts per bucket, for windows above [`SORTED_UP_TO`].
@@ -60,39 +63,51 @@ pub fn rank_of(q: f64, n: u32) -> u32 {
     (whole + u32::from((whole as f64) < r)).clamp(1, n)
 }
 
-/// How many of `buckets` are above `a` and how many above `b`, in one pass of [`LANES`] values
-/// a step (`buckets.len()` a multiple of [`LANES`]; every bucket below 2¹⁵).
+/// Moves one value from bucket `from` (held) to bucket `to` above it in the framed, padded
+/// sorted array `framed`, rewriting every slot from itself and the next one, lowest first:
+/// a slot at or below the last copy of `from` keeps its value (its successor is at most
+/// `from`); from there on a slot takes its successor while that is below `to`, then `to`,
+/// then keeps its own value again — `max(own, min(next, to))`. Branch-free, so the compiler
+/// makes each step of [`LANES`] slots a few vector instructions.
 #[inline]
-fn count_above(buckets: &[u16], a: u16, b: u16) -> (usize, usize) {
-    let (a, b) = (a as i16, b as i16);
-    // One counter per lane, summed at the end: the loop body is then a few vector
-    // instructions. A lane counts at most `SCAN_UP_TO / LANES` values, so no overflow.
-    let mut above_a = [0i16; LANES];
-    let mut above_b = [0i16; LANES];
-    for chunk in buckets.chunks_exact(LANES) {
+fn slide_down(framed: &mut [u16], from: u16, to: u16) {
+    let (from, to) = (from as i16, to as i16);
+    let mut at = 1;
+    // Each step reads its slots and the next one before it writes: the next step's first slot
+    // is still the old value.
+    while at + LANES < framed.len() {
+        let window: &[u16; LANES + 1] = framed[at..=at + LANES].try_into().expect("LANES + 1");
+        let mut out = [0u16; LANES];
         for k in 0..LANES {
-            let x = chunk[k] as i16;
-            above_a[k] += i16::from(x > a);
-            above_b[k] += i16::from(x > b);
+            let (own, next) = (window[k] as i16, window[k + 1] as i16);
+            let slid = own.max(next.min(to));
+            out[k] = (if next <= from { own } else { slid }) as u16;
         }
+        framed[at..at + LANES].copy_from_slice(&out);
+        at += LANES;
     }
-    // Summed as `i16` (at most `SCAN_UP_TO`): a few shuffles and adds, where widening every
-    // lane to `usize` first costs ~70 instructions.
-    let sum = |c: [i16; LANES]| c.iter().fold(0i16, |t, &n| t.wrapping_add(n)) as usize;
-    (sum(above_a), sum(above_b))
 }
 
-/// How many of the sorted `buckets` are at most `a` and how many at most `b`.
-#[inline(always)]
-fn count_at_most(buckets: &[u16], a: u16, b: u16) -> (usize, usize) {
-    if buckets.len() <= SCAN_UP_TO {
-        let (above_a, above_b) = count_above(buckets, a, b);
-        (buckets.len() - above_a, buckets.len() - above_b)
-    } else {
-        (
-            buckets.partition_point(|&x| x <= a),
-            buckets.partition_point(|&x| x <= b),
-        )
+/// Moves one value from bucket `from` (held) to bucket `to` below it: [`slide_down`] mirrored,
+/// each slot rewritten from itself and the one before, highest first —
+/// `min(own, max(previous, to))` below the first copy of `from`.
+#[inline]
+fn slide_up(framed: &mut [u16], from: u16, to: u16) {
+    let (from, to) = (from as i16, to as i16);
+    let mut at = framed.len() - 1 - LANES;
+    loop {
+        let window: &[u16; LANES + 1] = framed[at - 1..at + LANES].try_into().expect("LANES + 1");
+        let mut out = [0u16; LANES];
+        for k in 0..LANES {
+            let (previous, own) = (window[k] as i16, window[k + 1] as i16);
+            let slid = own.min(previous.max(to));
+            out[k] = (if previous >= from { own } else { slid }) as u16;
+        }
+        framed[at..at + LANES].copy_from_slice(&out);
+        if at <= LANES {
+            break;
+        }
+        at -= LANES;
     }
 }
 
@@ -100,8 +115,10 @@ impl WindowRanks {
     /// An empty multiset for a window of `window` values (allocates once).
     pub fn new(window: usize) -> Self {
         if window <= SORTED_UP_TO {
+            let mut buckets = vec![PAD; window.max(1).next_multiple_of(LANES) + 2];
+            buckets[0] = LOW_GUARD;
             Self::Sorted {
-                buckets: vec![PAD; window.max(1).next_multiple_of(LANES)].into_boxed_slice(),
+                buckets: buckets.into_boxed_slice(),
                 len: 0,
             }
         } else {
@@ -126,11 +143,12 @@ impl WindowRanks {
     pub fn insert_bucket(&mut self, bucket: u16) {
         match self {
             Self::Sorted { buckets, len } => {
-                debug_assert!(*len < buckets.len(), "insert into a full window");
+                let slots = slots_mut(buckets);
+                debug_assert!(*len < slots.len(), "insert into a full window");
                 // After the last value of `bucket` or below; the rest slide up one place.
-                let at = buckets[..*len].partition_point(|&x| x <= bucket);
-                buckets.copy_within(at..*len, at + 1);
-                buckets[at] = bucket;
+                let at = slots[..*len].partition_point(|&x| x <= bucket);
+                slots.copy_within(at..*len, at + 1);
+                slots[at] = bucket;
                 *len += 1;
             }
             Self::Sketch(s) => s.insert_bucket(bucket),
@@ -142,40 +160,45 @@ impl WindowRanks {
     #[inline]
     pub fn move_bucket(&mut self, from: u16, to: u16) {
         match self {
-            Self::Sorted { buckets, .. } => {
-                // The padding is above both buckets, so counting over the whole padded array
-                // counts the values held.
+            Self::Sorted { buckets, .. } if buckets.len() - 2 <= SLIDE_UP_TO => {
                 if from < to {
-                    // The last copy of `from` (at `i`); the values in (from, to) slide down one
-                    // place, `to` goes before the first value of `to` or above (at `j − 1`).
-                    let (at_most_from, below_to) = count_at_most(buckets, from, to - 1);
-                    let (i, j) = (at_most_from - 1, below_to);
-                    buckets.copy_within(i + 1..j, i);
-                    buckets[j - 1] = to;
+                    slide_down(buckets, from, to);
                 } else if from > to {
-                    // The first copy of `from` (at `i`); the values in (to, from) slide up one
-                    // place, `to` goes after the last value of `to` or below (at `j`).
-                    let (below_from, at_most_to) = count_at_most(buckets, from - 1, to);
-                    let (i, j) = (below_from, at_most_to);
-                    buckets.copy_within(j..i, j + 1);
-                    buckets[j] = to;
+                    slide_up(buckets, from, to);
+                }
+            }
+            Self::Sorted { buckets, .. } => {
+                let v = slots_mut(buckets);
+                if from < to {
+                    // The last copy of `from`; the values in (from, to) slide down one place.
+                    let i = v.partition_point(|&x| x <= from) - 1;
+                    let j = v.partition_point(|&x| x < to);
+                    v.copy_within(i + 1..j, i);
+                    v[j - 1] = to;
+                } else if from > to {
+                    // The first copy of `from`; the values in (to, from) slide up one place.
+                    let i = v.partition_point(|&x| x < from);
+                    let j = v.partition_point(|&x| x <= to);
+                    v.copy_within(j..i, j + 1);
+                    v[j] = to;
                 }
             }
             Self::Sketch(s) => s.move_bucket(from, to),
         }
     }
 
-    /// Replaces the contents by `buckets` (a refit re-buckets the whole window): O(n log n).
+    /// Replaces the contents by `values` (a refit re-buckets the whole window): O(n log n).
     pub fn refill(&mut self, values: impl Iterator<Item = u16>) {
         match self {
             Self::Sorted { buckets, len } => {
-                buckets.fill(PAD);
+                let slots = slots_mut(buckets);
+                slots.fill(PAD);
                 *len = 0;
-                for (slot, b) in buckets.iter_mut().zip(values) {
+                for (slot, b) in slots.iter_mut().zip(values) {
                     *slot = b;
                     *len += 1;
                 }
-                buckets[..*len].sort_unstable();
+                slots[..*len].sort_unstable();
             }
             Self::Sketch(s) => {
                 s.clear();
@@ -199,7 +222,7 @@ impl WindowRanks {
     #[inline]
     pub fn bucket_of_rank(&self, rank: u32) -> u16 {
         match self {
-            Self::Sorted { buckets, .. } => buckets[rank as usize - 1],
+            Self::Sorted { buckets, .. } => buckets[rank as usize],
             Self::Sketch(s) => s.bucket_of_rank(rank),
         }
     }
@@ -209,6 +232,12 @@ impl WindowRanks {
     pub fn quantile(&self, q: f64) -> Option<f64> {
         self.quantile_bucket(q).map(representative)
     }
+}
+
+/// The slots of a framed array: the sorted values and the padding, without the guards.
+fn slots_mut(framed: &mut [u16]) -> &mut [u16] {
+    let end = framed.len() - 1;
+    &mut framed[1..end]
 }
 
 #[cfg(test)]
@@ -222,18 +251,18 @@ mod tests {
     #[test]
     fn sorted_answers_as_the_sketch_does() {
         let mut rng = fastrand::Rng::with_seed(3);
-        // Counted passes (up to SCAN_UP_TO slots) and binary searches (above).
+        // Slides (up to SLIDE_UP_TO slots) and binary searches (above).
         for window in [1, 2, 7, 16, 17, 60, 64, 65, 100, 300] {
             let mut sorted = WindowRanks::new(window);
             let mut sketch = WindowRanks::Sketch(QuantileSketch::new());
             assert!(matches!(sorted, WindowRanks::Sorted { .. }));
             let mut held = std::collections::VecDeque::new();
-            let slots = match &sorted {
+            let framed = match &sorted {
                 WindowRanks::Sorted { buckets, .. } => buckets.len(),
                 WindowRanks::Sketch(_) => 0,
             };
-            assert_eq!(slots % LANES, 0);
-            assert!(slots >= window);
+            assert_eq!((framed - 2) % LANES, 0);
+            assert!(framed - 2 >= window);
             for step in 0..20_000 {
                 // Near values (a jittery series), far ones, repeats and the edges.
                 let b = match step % 5 {
@@ -260,10 +289,11 @@ mod tests {
                     );
                 }
                 if let WindowRanks::Sorted { buckets, len } = &sorted {
-                    // Sorted, the padding after the values, no growth.
+                    // Sorted, the padding after the values, the guards kept, no growth.
                     assert!(buckets.is_sorted());
-                    assert_eq!(buckets.len(), slots);
-                    assert!(buckets[*len..].iter().all(|&b| b == PAD));
+                    assert_eq!(buckets.len(), framed);
+                    assert_eq!(buckets[0], LOW_GUARD);
+                    assert!(buckets[*len + 1..].iter().all(|&b| b == PAD));
                 }
             }
             sorted.refill(held.iter().copied());
@@ -274,27 +304,32 @@ mod tests {
         }
     }
 
-    /// The counting pass counts as the binary searches do, at every place of every bucket.
+    /// A slide moves a value as removing it and inserting the new one does, for every fill,
+    /// every held value and buckets below, between, equal to and above the held ones.
     #[test]
-    fn counted_places_are_the_binary_searches() {
+    fn a_slide_is_a_removal_and_an_insertion() {
         let mut rng = fastrand::Rng::with_seed(9);
-        for slots in [LANES, 2 * LANES, SCAN_UP_TO] {
-            for held in [0, 1, slots / 2, slots - 1, slots] {
-                let mut buckets: Vec<u16> = (0..held).map(|_| rng.u16(0..40)).collect();
-                buckets.sort_unstable();
-                buckets.resize(slots, PAD);
-                for a in 0..45 {
-                    let b = rng.u16(0..45);
-                    let want = (
-                        buckets.partition_point(|&x| x <= a),
-                        buckets.partition_point(|&x| x <= b),
-                    );
-                    assert_eq!(
-                        count_at_most(&buckets, a, b),
-                        want,
-                        "{slots} {held} {a} {b}"
-                    );
+        for slots in [LANES, 2 * LANES, SLIDE_UP_TO] {
+            for _ in 0..2_000 {
+                let held = rng.usize(1..=slots);
+                let mut values: Vec<u16> = (0..held).map(|_| rng.u16(1..40)).collect();
+                values.sort_unstable();
+                let from = values[rng.usize(0..held)];
+                let to = [0, rng.u16(0..42), from.saturating_sub(1), from + 1][rng.usize(0..4)];
+                let mut want = values.clone();
+                want.remove(want.iter().position(|&x| x == from).unwrap());
+                want.insert(want.partition_point(|&x| x <= to), to);
+                let mut framed = vec![LOW_GUARD];
+                framed.extend(&values);
+                framed.resize(slots + 2, PAD);
+                if from < to {
+                    slide_down(&mut framed, from, to);
+                } else if from > to {
+                    slide_up(&mut framed, from, to);
                 }
+                assert_eq!(framed[1..=held], want[..], "{values:?} {from} -> {to}");
+                assert_eq!(framed[0], LOW_GUARD);
+                assert!(framed[held + 1..].iter().all(|&b| b == PAD));
             }
         }
     }
