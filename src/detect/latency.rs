@@ -19,7 +19,7 @@
 use crate::detect::config::{Direction, LatencySettings, ValueUnit};
 use crate::detect::finding::Finding;
 use crate::detect::quantile;
-use crate::detect::ranks::WindowRanks;
+use crate::detect::ranks::{self, WindowRanks};
 use crate::detect::scale::{self, IQR_TO_STD, RobustScale};
 use crate::detect::window::{Moments, Ring, effective_std, may_fire};
 use crate::detect::{iqr, rolling, zscore};
@@ -28,6 +28,9 @@ use crate::messages::Stats;
 /// `unit = any`: a value counts in the moments at most this many IQRs beyond the quartiles
 /// (Tukey's "far out" fence).
 const OUTER_FENCE: f64 = 3.0;
+
+/// The quartiles the detectors ask for: q1, the median, q3.
+const QUARTILES: [f64; 3] = [0.25, 0.5, 0.75];
 
 /// Latency detectors over a sliding window of the last `window` samples.
 #[derive(Debug)]
@@ -44,6 +47,9 @@ pub struct LatencyModel {
     /// samples are judged against. `None` for latencies, which the moments count as they are.
     moments: Option<Ring<f64>>,
     quantiles: WindowRanks,
+    /// The nearest ranks of q1, the median and q3 in a full window, worked out once: a full
+    /// window's rank queries are then an index.
+    full_ranks: [u32; 3],
     /// Moments of the whole window.
     all: Moments,
     /// Moments of the newest `recent_len` samples of the window: with the sample being judged,
@@ -72,6 +78,7 @@ impl LatencyModel {
                 ValueUnit::Any => Some(Ring::new(settings.window, 0.0)),
             },
             quantiles: WindowRanks::new(settings.window.max(1)),
+            full_ranks: QUARTILES.map(|q| ranks::rank_of(q, settings.window.max(1) as u32)),
             all: Moments::default(),
             recent: Moments::default(),
             recent_len: settings.rolling_window.max(1) - 1,
@@ -127,14 +134,29 @@ impl LatencyModel {
     /// NaN is ignored (neither judged nor added); other values are clamped into
     /// 0 ..= [`quantile::MAX_MS`].
     pub fn update(&mut self, value_ms: f64) -> Option<Finding> {
-        let [z, i, r] = self.update_each(value_ms);
-        Finding::most_severe(Finding::most_severe(z, i), r)
+        if !self.is_ms() {
+            let [z, i, r] = self.update_each(value_ms);
+            return Finding::most_severe(Finding::most_severe(z, i), r);
+        }
+        // Latencies: `update_each` with the findings folded as they fire (most samples fire
+        // none), instead of written out as a 144-byte array and read back to pick the most
+        // severe. The same order of the same folds: `most_severe` with `None` is the other.
+        if value_ms.is_nan() {
+            return None;
+        }
+        let value = quantile::clamp_ms(value_ms);
+        let mut most_severe = None;
+        if self.window.len() >= self.min_samples {
+            self.judge_ms(value, |_, f| {
+                most_severe = Finding::most_severe(most_severe, Some(f));
+            });
+        }
+        self.push(value, value);
+        most_severe
     }
 
     /// Like [`LatencyModel::update`], but returns each detector's finding: `[zscore, iqr,
     /// rolling_mean]`.
-    // Inlined into `update` with the judgement of latencies, so that the three findings are
-    // not written out as a 144-byte array and read back to pick the most severe.
     #[inline(always)]
     pub fn update_each(&mut self, value_ms: f64) -> [Option<Finding>; 3] {
         if value_ms.is_nan() || (!self.is_ms() && !value_ms.is_finite()) {
@@ -208,53 +230,69 @@ impl LatencyModel {
     /// with `unit = any`, nothing before the first fit).
     #[inline(always)]
     fn judge(&self, value: f64) -> [Option<Finding>; 3] {
-        if self.window.len() < self.min_samples || !self.is_ms() {
-            return [None; 3];
+        let mut findings = [None; 3];
+        if self.window.len() >= self.min_samples && self.is_ms() {
+            self.judge_ms(value, |k, f| findings[k] = Some(f));
         }
-        self.judge_ms(value)
+        findings
+    }
+
+    /// A latency quartile (`QUARTILES[k]`) of the window: a full window's by its rank worked
+    /// out once, the same rank [`WindowRanks::quantile`] works out.
+    #[inline(always)]
+    fn quartile_ms(&self, k: usize) -> Option<f64> {
+        debug_assert_eq!(self.quantiles.len(), self.window.len());
+        if self.window.len() == self.window.capacity() {
+            Some(quantile::representative(
+                self.quantiles.bucket_of_rank(self.full_ranks[k]),
+            ))
+        } else {
+            self.quantiles.quantile(QUARTILES[k])
+        }
     }
 
     /// Latencies: floors of 1 ms (and 1 % of the level) on the spread, `min_increase_ms` on
-    /// the rise.
+    /// the rise. Hands each finding to `found` with its detector's index (0 z-score, 1 IQR,
+    /// 2 rolling mean), in that order.
     #[inline(always)]
-    fn judge_ms(&self, value: f64) -> [Option<Finding>; 3] {
+    fn judge_ms(&self, value: f64, mut found: impl FnMut(usize, Finding)) {
         let s = &self.settings;
         let dir = s.direction;
-        let mut findings = [None; 3];
         // Most samples are no rise of `min_increase_ms` over the mean: no spread needed.
         if let Some(mean) = self.all.mean()
             && may_fire(value - mean, dir, s.min_increase_ms)
             && let Some(std) = self.all.std()
-        {
-            findings[0] = zscore::judge_with(
+            && let Some(f) = zscore::judge_with(
                 value,
                 mean,
                 effective_std(std, mean),
                 s.z_threshold,
                 s.min_increase_ms,
                 dir,
-            );
+            )
+        {
+            found(0, f);
         }
-        if let Some(q3) = self.quantiles.quantile(0.75) {
-            // Most samples are not above q3 by the minimum increase, and then the IQR detector
-            // cannot fire upwards: skip the two other quantile queries for them.
-            if (dir == Direction::Both || value - q3 >= s.min_increase_ms.max(0.0))
-                && let (Some(q1), Some(median)) =
-                    (self.quantiles.quantile(0.25), self.quantiles.quantile(0.50))
-            {
-                findings[1] = iqr::judge_with(
-                    value,
-                    q1,
-                    q3,
-                    iqr::effective_iqr(q1, q3, median),
-                    s.iqr_multiplier,
-                    s.min_increase_ms,
-                    dir,
-                );
-            }
+        // Most samples are not above q3 by the minimum increase, and then the IQR detector
+        // cannot fire upwards: skip the two other quantile queries for them.
+        if let Some(q3) = self.quartile_ms(2)
+            && (dir == Direction::Both || value - q3 >= s.min_increase_ms.max(0.0))
+            && let (Some(q1), Some(median)) = (self.quartile_ms(0), self.quartile_ms(1))
+            && let Some(f) = iqr::judge_with(
+                value,
+                q1,
+                q3,
+                iqr::effective_iqr(q1, q3, median),
+                s.iqr_multiplier,
+                s.min_increase_ms,
+                dir,
+            )
+        {
+            found(1, f);
         }
-        findings[2] = self.judge_rolling(value, effective_std);
-        findings
+        if let Some(f) = self.judge_rolling(value, effective_std) {
+            found(2, f);
+        }
     }
 
     /// Any unit: the floors are fractions of the window's own robust spread

@@ -247,7 +247,7 @@ impl QuantileSketch {
 
     /// The bucket of the value of 1-based `rank` (1 ..= len), by binary lifting down the tree:
     /// the largest prefix of buckets holding fewer than `rank` values ends just before it.
-    fn bucket_of_rank(&self, rank: u32) -> u16 {
+    pub fn bucket_of_rank(&self, rank: u32) -> u16 {
         let mut pos = 0;
         let mut remaining = rank;
         let mut step = 1 << (usize::BITS - 1 - BUCKETS.leading_zeros());

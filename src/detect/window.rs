@@ -126,7 +126,9 @@ pub struct Moments {
     shift: f64,
     sum: f64,
     sum_sq: f64,
-    count: usize,
+    /// A `u32` rather than a `usize`: converted to `f64` for every mean, and a `u32` converts
+    /// in one instruction where a `u64` takes five on x86-64 (windows are at most 100 000).
+    count: u32,
 }
 
 impl Moments {
@@ -181,7 +183,7 @@ impl Moments {
 
     /// Values held.
     pub fn count(&self) -> usize {
-        self.count
+        self.count as usize
     }
 
     /// Mean of the values, `None` when empty.
