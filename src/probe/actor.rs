@@ -453,11 +453,13 @@ impl ProbeActor {
         let ep = &self.endpoints[i].settings;
         let (max_body, deadline, epoch) = (ep.max_body_bytes, ep.timeout, self.epoch);
         let started_wall = Timestamp::now();
+        // The exchange's future (awc's request, pool and timer state) is boxed: the task's own
+        // future stays small, and the runtime moves it around several times per probe
+        // (callgrind: ≈ −0.8 K instructions per probe for one allocation; benches/RESULTS.md).
+        let fetch = Box::pin(fetch(req, None, max_body, deadline));
         actix_rt::spawn(async move {
             let start = Instant::now();
-            let answer = AssertUnwindSafe(fetch(req, None, max_body, deadline))
-                .catch_unwind()
-                .await;
+            let answer = AssertUnwindSafe(fetch).catch_unwind().await;
             let result = answer
                 .map(|answer| ProbeResult {
                     started_wall,
