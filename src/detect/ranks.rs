@@ -252,7 +252,7 @@ mod tests {
     fn sorted_answers_as_the_sketch_does() {
         let mut rng = fastrand::Rng::with_seed(3);
         // Slides (up to SLIDE_UP_TO slots) and binary searches (above).
-        for window in [1, 2, 7, 16, 17, 60, 64, 65, 100, 300] {
+        for window in [1, 2, 7, 15, 16, 17, 48, 60, 63, 64, 65, 100, 300] {
             let mut sorted = WindowRanks::new(window);
             let mut sketch = WindowRanks::Sketch(QuantileSketch::new());
             assert!(matches!(sorted, WindowRanks::Sorted { .. }));

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use actix::{Actor, Context, Handler, Supervised};
 
 use crate::config::SupervisionSettings;
+use crate::detect::actor::ForgetSeries;
 use crate::detect::config::RuleSettings;
 use crate::detect::rules::{RuleEvent, RuleState};
 use crate::detect::set::MAX_SERIES;
@@ -159,6 +160,21 @@ impl Handler<Measurement> for RuleActor {
 
     fn handle(&mut self, m: Measurement, ctx: &mut Context<Self>) {
         guard(self, ctx, "rules", |act, _| act.judge(&m));
+    }
+}
+
+impl Handler<ForgetSeries> for RuleActor {
+    type Result = ();
+
+    /// A reload removed endpoints or exchanges: their rules' series leave (the Router forgets
+    /// their alerts), and `forget.done` drops after every anomaly they sent before.
+    fn handle(&mut self, forget: ForgetSeries, _: &mut Context<Self>) {
+        self.states.retain(|(_, exchange, endpoint), _| {
+            !forget
+                .removed
+                .iter()
+                .any(|r| r.covers_endpoint(exchange, endpoint))
+        });
     }
 }
 

@@ -406,8 +406,9 @@ impl DetectorSet {
 
     /// Forgets the series a reload removed: a removed exchange's detector leaves the set
     /// (it ends once its last address is gone), a removed endpoint's series leave their
-    /// exchange's detector. `then` runs once every detector told has dropped them (at once
-    /// when none was): telling the Router to forget them there, rather than beside this call,
+    /// exchange's detector, and the rules' series of them leave the rules actor. `then` runs
+    /// once every detector told (and the rules actor) has dropped them (at once when none
+    /// was): telling the Router to forget them there, rather than beside this call,
     /// keeps an anomaly still queued in a detector from reopening an incident the forget
     /// resolved. Answers how many detectors were told.
     pub fn forget(
@@ -436,6 +437,16 @@ impl DetectorSet {
                 .iter()
                 .any(|r| matches!(r, Removed::Exchange(x) if x == exchange))
         });
+        drop(shards);
+        // The rules judge the same measurements and report on the series of the removed
+        // endpoints too (`<endpoint>:<rule>`): they drop them as well, and hold `then` back
+        // until the rule anomalies already queued have gone out.
+        if let Some(rules) = &self.inner.taps.load().rules {
+            rules.do_send(ForgetSeries {
+                removed: removed.to_vec(),
+                done: done.clone(),
+            });
+        }
         told
     }
 
@@ -472,4 +483,129 @@ fn tickers(exchanges: &[ExchangeSettings]) -> Vec<(&str, &str, Option<&str>)> {
                 .map(move |e| (&*x.name, &*e.name, e.symbol.as_deref()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use actix::{Actor, Context, Handler, Message};
+    use parking_lot::Mutex;
+
+    use super::*;
+    use crate::detect::config::RuleScope;
+    use crate::detect::rules::{RuleMetric, RuleOp};
+    use crate::detect::shared::DetectorOutputs;
+    use crate::messages::{Anomaly, Outcome, Ping, Resolved, Severity, Timestamp};
+    use crate::metrics::Metrics;
+
+    /// The forget's action, as the Router would receive it.
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Forgotten;
+
+    /// Writes down what reaches the Router, in its order.
+    struct Router(Arc<Mutex<Vec<String>>>);
+    impl Actor for Router {
+        type Context = Context<Self>;
+    }
+    impl Handler<Anomaly> for Router {
+        type Result = ();
+        fn handle(&mut self, a: Anomaly, _: &mut Context<Self>) {
+            self.0.lock().push(format!("anomaly {}", a.series.endpoint));
+        }
+    }
+    impl Handler<Resolved> for Router {
+        type Result = ();
+        fn handle(&mut self, _: Resolved, _: &mut Context<Self>) {}
+    }
+    impl Handler<Forgotten> for Router {
+        type Result = ();
+        fn handle(&mut self, _: Forgotten, _: &mut Context<Self>) {
+            self.0.lock().push("forgotten".to_owned());
+        }
+    }
+
+    fn errors(status: u16, secs: i64) -> Measurement {
+        let outcome = if status == 200 {
+            Outcome::Ok
+        } else {
+            Outcome::Http5xx
+        };
+        Measurement {
+            series: SeriesKey::new("okx", "ping", Metric::Errors),
+            value: if outcome.is_ok() { 0.0 } else { 1.0 },
+            outcome,
+            status,
+            at: Timestamp(1_800_000_000_000 + secs * 1000),
+        }
+    }
+
+    /// A rule anomaly of a removed endpoint still queued in the rules actor reaches the Router
+    /// before the forget (which would otherwise resolve the incident and see it reopened).
+    #[actix::test]
+    async fn the_forget_waits_for_the_rules_anomalies_of_the_removed_series() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let router = Router(log.clone()).start();
+        let rule = RuleSettings {
+            name: Name::from("okx-5xx"),
+            metric: RuleMetric::ErrorRate5xx,
+            op: RuleOp::Gt,
+            threshold: 0.10,
+            hold: Duration::from_secs(30),
+            window: Duration::from_secs(30),
+            scope: RuleScope {
+                exchange: Some(Name::from("okx")),
+                ..RuleScope::default()
+            },
+            severity: Severity::Critical,
+        };
+        let set = DetectorSet::builder(
+            actix::Arbiter::current(),
+            DetectSettings::default(),
+            SupervisionSettings::default(),
+            DetectorOutputs {
+                anomalies: router.clone().recipient(),
+                resolved: router.clone().recipient(),
+            },
+            Arc::new(Metrics::new()),
+        )
+        .rules(std::slice::from_ref(&rule), "")
+        .build();
+        let rules = set.rule_actor().expect("a rule applies");
+        // The endpoint's detector runs on its probe's thread, as in the monitor (it is told of
+        // the forget at once); the rules have a backlog whose last measurements make the rule
+        // fire.
+        let probe_thread = actix::Arbiter::new();
+        let _shard = set.shard_on(&Name::from("okx"), &probe_thread.handle());
+        let healthy = 50_000;
+        for i in 0..healthy {
+            rules.do_send(errors(200, i / 100));
+        }
+        let from = healthy / 100;
+        for i in from..from + 60 {
+            rules.do_send(errors(503, i));
+        }
+        let removed = [Removed::Endpoint {
+            exchange: Name::from("okx"),
+            endpoint: Name::from("ping"),
+        }];
+        let to = router.clone();
+        set.forget(&removed, move || to.do_send(Forgotten));
+        rules.send(Ping).await.unwrap();
+        for _ in 0..100 {
+            if log.lock().iter().any(|e| e == "forgotten") {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        probe_thread.stop();
+        let log = log.lock().clone();
+        let forgotten = log.iter().position(|e| e == "forgotten");
+        let fired = log.iter().position(|e| e == "anomaly ping:okx-5xx");
+        assert!(fired.is_some(), "the rule fired: {log:?}");
+        assert!(forgotten.is_some(), "the forget went out: {log:?}");
+        assert!(fired < forgotten, "the anomaly before the forget: {log:?}");
+    }
 }

@@ -730,7 +730,6 @@ impl StreamActor {
         self.conns.insert(k, conn);
     }
 
-    /// Every stream on connection `id`: a bad frame of `kind` came on it.
     /// A frame of connection `id` that is not its protocol: counted for the connection's
     /// streams at the next tick ([`Self::count_bad_frames`]).
     fn bad_frame(&mut self, id: u64, kind: &'static str) {
