@@ -31,9 +31,10 @@ use crate::supervision::guard;
 /// this): as often as exwatch's own stream connections do.
 pub const TICK: Duration = Duration::from_millis(100);
 
-/// The most engine streams judged at once: past it a new stream name is ignored (with one
-/// warning), so an engine building names from changing values cannot grow the judges and their
-/// metrics without bound. As many as the status board takes beyond its configured endpoints.
+/// The most engine streams judged (and configured) at once: past it a new stream name is
+/// ignored (with one warning), so an engine building names from changing values cannot grow
+/// the judges, their metrics and their status entries without bound. The same figure as the
+/// status board's spare endpoints.
 pub const MAX_ENGINE_STREAMS: usize = crate::status::board::SPARE_ENDPOINTS;
 
 /// A data message of the engine's stream `stream` on `exchange`.
@@ -288,6 +289,9 @@ impl Handler<Configure> for EngineStreams {
     fn handle(&mut self, c: Configure, _: &mut Context<Self>) {
         let key = (c.exchange, c.stream);
         if !self.options.contains_key(&key) && self.options.len() >= MAX_ENGINE_STREAMS {
+            if !std::mem::replace(&mut self.full_warned, true) {
+                tracing::warn!(exchange = %key.0, stream = %key.1, limit = MAX_ENGINE_STREAMS, "The engine configures more streams than exwatch judges; new stream names are ignored.");
+            }
             return;
         }
         self.options.insert(key.clone(), c.options);
