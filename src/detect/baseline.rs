@@ -443,6 +443,14 @@ impl ErrorCounts {
 /// (an hour-long bucket at 100 ms, or a replay's) keeps its exact counts in a side list.
 const OVERFLOW: u16 = u16::MAX - 1;
 
+/// A bucket index's tag in [`ErrorBaseline`]'s list of buckets with errors: its low 16 bits.
+/// The list only holds buckets of the ring, whose indices span at most `MAX_SLOTS` + 1
+/// (< 65 536) consecutive values, so within it a tag names one index.
+fn tag(index: i64) -> u16 {
+    index as u16
+}
+const _: () = assert!(MAX_SLOTS + 1 < 1 << 16);
+
 /// `baseline_4xx`, `baseline_5xx`, `baseline_503`, `baseline_504`: each bucket's error rates
 /// against the trailing buckets' (see the module). The most severe class wins.
 #[derive(Debug, Clone)]
@@ -452,8 +460,9 @@ pub struct ErrorBaseline {
     /// Past buckets' probe totals ([`OVERFLOW`]: the counts are in `overflow`).
     ring: History,
     /// Past buckets' error counts, for the buckets that had errors (most have none), oldest
-    /// first. Grows to the most such buckets a history has held, then is reused.
-    errors: VecDeque<(i64, [u16; 4])>,
+    /// first, each under its index's [`tag`] (10 B an entry). Grows by a quarter at a time to
+    /// the most such buckets a history has held, then is reused.
+    errors: VecDeque<(u16, [u16; 4])>,
     /// The counts of past buckets of [`OVERFLOW`] probes or more, oldest first.
     overflow: VecDeque<(i64, ErrorCounts)>,
     /// Sums over the ring: probes, then errors per class.
@@ -515,7 +524,7 @@ impl ErrorBaseline {
                     overflow.next().map_or_else(ErrorCounts::default, |o| o.1),
                 );
             }
-            let errors = errors.next_if(|e| e.0 == i).map_or([0; 4], |e| e.1);
+            let errors = errors.next_if(|e| e.0 == tag(i)).map_or([0; 4], |e| e.1);
             (
                 i,
                 ErrorCounts {
@@ -597,8 +606,13 @@ impl ErrorBaseline {
             Ok(total) if small(counts.total) && counts.errors.iter().all(|&e| small(e)) => {
                 self.ring.push(index, total);
                 if counts.errors != [0; 4] {
+                    if self.errors.len() == self.errors.capacity() {
+                        // A quarter more, not double: at one probe a second with 1 % errors
+                        // about 45 % of a 6-hour history's buckets have one.
+                        self.errors.reserve_exact((self.errors.len() / 4).max(4));
+                    }
                     self.errors
-                        .push_back((index, counts.errors.map(|e| e as u16)));
+                        .push_back((tag(index), counts.errors.map(|e| e as u16)));
                 }
             }
             _ => {
@@ -618,7 +632,7 @@ impl ErrorBaseline {
                 .map_or_else(ErrorCounts::default, |o| o.1)
         } else {
             let errors = match self.errors.front() {
-                Some(&(at, errors)) if at == i => {
+                Some(&(at, errors)) if at == tag(i) => {
                     self.errors.pop_front();
                     errors
                 }
@@ -808,6 +822,46 @@ mod tests {
         assert_eq!(e.rollups().count(), 1, "out of order: skipped");
         e.update(Timestamp(10 * MIN), Outcome::Ok, 200);
         assert_eq!(e.rollups().count(), 0);
+    }
+
+    #[test]
+    fn error_counts_survive_bucket_indices_past_the_tags_range() {
+        // Minute buckets 65 300 … 66 099: the history's indices cross 65 536, where the
+        // 16-bit tags of the list of buckets with errors wrap.
+        let mut e = ErrorBaseline::new(&settings());
+        let mut c = 0;
+        feed_errors(&mut e, 65_300..66_100, 10, 23, &mut c);
+        let mut expected = std::collections::BTreeMap::new();
+        let mut k = 0i64;
+        for minute in 65_300..66_099 {
+            let errors: u32 = (0..10)
+                .map(|_| {
+                    k += 1;
+                    u32::from(k % 23 == 0)
+                })
+                .sum();
+            expected.insert(minute, errors);
+        }
+        let rollups: Vec<(i64, ErrorCounts)> = e.rollups().collect();
+        assert_eq!(rollups.len(), 360);
+        assert_eq!(rollups[0].0, 66_099 - 360);
+        for (i, counts) in &rollups {
+            assert_eq!(counts.total, 10, "bucket {i}");
+            assert_eq!(
+                counts.errors,
+                [0, expected[i], expected[i], 0],
+                "bucket {i}"
+            );
+        }
+        // 10 B an entry, grown a quarter at a time: not a doubled ring of 16 B entries.
+        assert_eq!(std::mem::size_of::<(u16, [u16; 4])>(), 10);
+        let held = e.errors.len();
+        assert!(held > 100, "{held}");
+        assert!(
+            e.errors.capacity() <= held + held / 2,
+            "{} for {held}",
+            e.errors.capacity()
+        );
     }
 
     /// `per_minute` probes a minute; `errors_per_mille` of them (deterministically spread) 503.

@@ -57,6 +57,7 @@ pub struct Taps {
 /// What the detectors are started with; the parts a reload may change.
 struct Parts {
     settings: DetectSettings,
+    /// The exchanges with ticker endpoints, with only those ([`ticker_exchanges`]).
     exchanges: Vec<ExchangeSettings>,
     rules: Vec<RuleSettings>,
 }
@@ -121,7 +122,7 @@ impl DetectorSetBuilder {
     /// Compares the prices of `exchanges`' ticker endpoints: one PriceActor per symbol quoted
     /// by two or more of them.
     pub fn prices(mut self, exchanges: &[ExchangeSettings]) -> Self {
-        self.exchanges = exchanges.to_vec();
+        self.exchanges = ticker_exchanges(exchanges);
         self
     }
 
@@ -380,7 +381,7 @@ impl DetectorSet {
         }
         inner.limit.set_max(new.max_series.min(MAX_SERIES));
         parts.settings = new.settings;
-        parts.exchanges = new.exchanges.to_vec();
+        parts.exchanges = ticker_exchanges(new.exchanges);
         parts.rules = new.rules.to_vec();
         if prices_changed || rules_changed {
             let current = inner.taps.load_full();
@@ -469,6 +470,25 @@ impl DetectorSet {
     pub fn all(&self) -> Vec<Addr<DetectorActor>> {
         self.inner.shards.lock().values().cloned().collect()
     }
+}
+
+/// The exchanges of `exchanges` with ticker endpoints, with only those: all the set keeps of
+/// them (a copy of every exchange's settings cost ≈ 250 B an exchange for nothing).
+fn ticker_exchanges(exchanges: &[ExchangeSettings]) -> Vec<ExchangeSettings> {
+    let is_ticker =
+        |e: &&crate::config::EndpointSettings| e.kind == crate::config::EndpointKind::Ticker;
+    exchanges
+        .iter()
+        .filter(|x| x.endpoints.iter().any(|e| is_ticker(&e)))
+        .map(|x| ExchangeSettings {
+            name: x.name.clone(),
+            max_connections: x.max_connections,
+            confirm_per_minute: x.confirm_per_minute,
+            endpoints: x.endpoints.iter().filter(is_ticker).cloned().collect(),
+            recv_window: x.recv_window,
+            ahead_window: x.ahead_window,
+        })
+        .collect()
 }
 
 /// The ticker endpoints of `exchanges`, with their symbols: what the price comparison is

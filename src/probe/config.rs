@@ -72,6 +72,8 @@ pub(crate) fn exchanges(
         }
     }
     t.finish();
+    // Kept for the monitor's life: no growth slack (≈ 90 B an exchange).
+    out.shrink_to_fit();
     out
 }
 
@@ -116,6 +118,9 @@ fn exchange(
         }
     }
     eps.finish();
+    // A `Vec` grows to four at its first push: without this a one-endpoint exchange kept room
+    // for three more endpoints' settings (≈ 400 B) for the monitor's life.
+    endpoints.shrink_to_fit();
     if let Some(n) = streams_per_connection
         && let Some(s) = (streams[first_stream..].iter())
             .find(|s| n > crate::probe::stream::pack::max_streams_per_connection(s.venue))

@@ -6,10 +6,10 @@
 //! probe would miss the engine's own observations and tie the board to the probe's internals;
 //! the detector set sees them all with their event time, and the board needs nothing else.
 //!
-//! **What it keeps per endpoint** (one [`Slot`], ≈1.9 KB, see [`bytes_per_endpoint`]): the
+//! **What it keeps per endpoint** (one [`Slot`], ≈1.6 KB, see [`bytes_per_endpoint`]): the
 //! newest measurement (time, outcome, HTTP status, latency); the open minute's counts, exact
 //! maximum and a 64-bucket log histogram ([`MinuteHistogram`], 128 B); and a ring of 60
-//! closed-minute summaries (28 B each: counts, exact minimum and maximum, and p50/p90/p99 as one-byte
+//! closed-minute summaries (24 B each: counts, exact minimum and maximum, and p50/p90/p99 as one-byte
 //! bucket indices, computed when the minute closes). Per exchange: the breaker, read from its
 //! `availability` series (value 0/1/2, endpoint `*`).
 //!
@@ -66,11 +66,10 @@ const NO_OUTCOME: u8 = u8::MAX;
 
 const MINUTE_MS: i64 = 60_000;
 
-/// One minute of one endpoint, compact: the ring holds 60 of these.
+/// One minute of one endpoint, compact (24 B): the ring holds 60 of these. Which minute it is
+/// follows from its place in the ring and the open minute (see [`Slot`]).
 #[derive(Debug, Clone, Copy, Default)]
 struct MinuteSummary {
-    /// Minutes since the epoch.
-    minute: u32,
     /// Outcomes seen (probes).
     count: u32,
     /// Failed outcomes.
@@ -88,13 +87,6 @@ struct MinuteSummary {
 }
 
 impl MinuteSummary {
-    fn empty(minute: u32) -> Self {
-        Self {
-            minute,
-            ..Self::default()
-        }
-    }
-
     fn has_data(&self) -> bool {
         self.count > 0 || self.samples > 0
     }
@@ -111,6 +103,10 @@ impl MinuteSummary {
 }
 
 /// One endpoint's state.
+///
+/// The ring holds minute `k` at `k % 60` for the 59 minutes before the open one (`minute`);
+/// the slots of minutes that passed without a measurement are emptied when the open minute
+/// moves on, so a slot with data is always the minute its place says.
 #[derive(Debug, Clone)]
 pub struct Slot {
     last_at: i64,
@@ -118,7 +114,9 @@ pub struct Slot {
     last_latency_ms: f32,
     last_status: u16,
     last_outcome: u8,
-    /// The open minute (quantiles filled when it closes).
+    /// The open minute, minutes since the epoch.
+    minute: u32,
+    /// The open minute's summary (quantiles filled when it closes).
     current: MinuteSummary,
     hist: MinuteHistogram,
     ring: [MinuteSummary; HOUR_MINUTES as usize],
@@ -131,6 +129,7 @@ impl Default for Slot {
             last_latency_ms: f32::NAN,
             last_status: 0,
             last_outcome: NO_OUTCOME,
+            minute: 0,
             current: MinuteSummary::default(),
             hist: MinuteHistogram::default(),
             ring: [MinuteSummary::default(); HOUR_MINUTES as usize],
@@ -156,21 +155,18 @@ impl Slot {
             }
         }
         let minute = minute_of(at);
-        if minute > self.current.minute {
-            self.close();
-            self.current = MinuteSummary::empty(minute);
+        if minute > self.minute {
+            self.close(minute);
         }
-        if minute == self.current.minute {
+        if minute == self.minute {
             let m = &mut self.current;
             add(m, latency, value, outcome);
             if latency {
                 self.hist.record(value);
             }
-        } else if self.current.minute - minute < HOUR_MINUTES {
+        } else if self.minute - minute < HOUR_MINUTES {
+            // Within the hour: its slot is empty or holds this very minute (see `Slot`).
             let m = &mut self.ring[(minute % HOUR_MINUTES) as usize];
-            if m.minute != minute {
-                *m = MinuteSummary::empty(minute);
-            }
             add(m, latency, value, outcome);
             if latency && m.samples == 1 {
                 let b = bucket_of(value);
@@ -179,12 +175,21 @@ impl Slot {
         }
     }
 
-    /// Moves the open minute into the ring, its percentiles computed.
-    fn close(&mut self) {
-        if self.current.has_data() {
-            let m = self.summary_of_current();
-            self.ring[(m.minute % HOUR_MINUTES) as usize] = m;
+    /// Moves the open minute into the ring, its percentiles computed (an empty minute empties
+    /// its slot), empties the slots of the minutes after it up to `next`, and opens `next`.
+    fn close(&mut self, next: u32) {
+        let closed = if self.current.has_data() {
+            self.summary_of_current()
+        } else {
+            MinuteSummary::default()
+        };
+        self.ring[(self.minute % HOUR_MINUTES) as usize] = closed;
+        let skipped = (next - self.minute - 1).min(HOUR_MINUTES);
+        for k in 1..=skipped {
+            self.ring[((self.minute + k) % HOUR_MINUTES) as usize] = MinuteSummary::default();
         }
+        self.minute = next;
+        self.current = MinuteSummary::default();
         self.hist.clear();
     }
 
@@ -202,11 +207,14 @@ impl Slot {
 
     /// The summary of `minute`, if it holds anything.
     fn summary_at(&self, minute: u32) -> Option<MinuteSummary> {
-        if minute == self.current.minute {
+        if minute == self.minute {
             return self.current.has_data().then(|| self.summary_of_current());
         }
+        if minute > self.minute || self.minute - minute >= HOUR_MINUTES {
+            return None;
+        }
         let m = self.ring[(minute % HOUR_MINUTES) as usize];
-        (m.minute == minute && m.has_data()).then_some(m)
+        m.has_data().then_some(m)
     }
 
     /// Statistics over the `minutes` minutes ending with `end` (included).
@@ -334,6 +342,52 @@ pub fn bytes_per_endpoint() -> usize {
     std::mem::size_of::<Mutex<Slot>>() + std::mem::size_of::<(Name, Box<Mutex<Slot>>)>()
 }
 
+/// An exchange's endpoints' slots, sorted by name: a `Vec` sized to them (grown an eighth at a
+/// time), where a `BTreeMap` allocated a node for eleven (≈ 280 B for a one-endpoint exchange).
+#[derive(Default)]
+struct Slots(Vec<(Name, Box<Mutex<Slot>>)>);
+
+impl Slots {
+    fn find(&self, endpoint: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(name, _)| (**name).cmp(endpoint))
+    }
+
+    fn get(&self, endpoint: &str) -> Option<&Mutex<Slot>> {
+        self.find(endpoint).ok().map(|i| &*self.0[i].1)
+    }
+
+    fn contains(&self, endpoint: &str) -> bool {
+        self.find(endpoint).is_ok()
+    }
+
+    /// The slot of `endpoint`, created empty if it has none.
+    fn get_or_insert(&mut self, endpoint: &Name) -> &Mutex<Slot> {
+        let i = match self.find(endpoint) {
+            Ok(i) => i,
+            Err(i) => {
+                if self.0.len() == self.0.capacity() {
+                    self.0.reserve_exact((self.0.len() / 8).max(1));
+                }
+                self.0.insert(i, (endpoint.clone(), Box::default()));
+                i
+            }
+        };
+        &self.0[i].1
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Name) -> bool) {
+        self.0.retain(|(name, _)| keep(name));
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Name, &Mutex<Slot>)> {
+        self.0.iter().map(|(name, slot)| (name, &**slot))
+    }
+}
+
 /// One exchange's state.
 #[derive(Default)]
 struct ExchangeBoard {
@@ -342,7 +396,7 @@ struct ExchangeBoard {
     /// Probed by exwatch (configured), so its breaker exists and starts closed; an exchange
     /// only an embedding engine reports on has no breaker to read.
     probed: std::sync::atomic::AtomicBool,
-    endpoints: RwLock<BTreeMap<Name, Box<Mutex<Slot>>>>,
+    endpoints: RwLock<Slots>,
 }
 
 /// The board, shared (`Arc`) between the detector set that feeds it and the server that reads
@@ -430,7 +484,7 @@ impl StatusBoard {
                 };
                 let mut endpoints = board.endpoints.write();
                 let before = endpoints.len();
-                endpoints.retain(|ep, _| now.endpoints.iter().any(|e| e.name == *ep));
+                endpoints.retain(|ep| now.endpoints.iter().any(|e| e.name == *ep));
                 self.endpoints
                     .fetch_sub(before - endpoints.len(), Ordering::Relaxed);
                 true
@@ -508,19 +562,19 @@ impl StatusBoard {
         self.with_exchange(exchange, |ex| {
             {
                 let map = ex.endpoints.read();
-                if let Some(slot) = map.get(&**endpoint) {
+                if let Some(slot) = map.get(endpoint) {
                     return Some(f(&mut slot.lock()));
                 }
             }
             let mut map = ex.endpoints.write();
-            if !map.contains_key(&**endpoint) {
+            if !map.contains(endpoint) {
                 if self.endpoints.load(Ordering::Relaxed) >= self.max_endpoints {
                     tracing::warn!(%exchange, %endpoint, "Too many endpoints; the status board ignores this one.");
                     return None;
                 }
                 self.endpoints.fetch_add(1, Ordering::Relaxed);
             }
-            let slot = map.entry(endpoint.clone()).or_default();
+            let slot = map.get_or_insert(endpoint);
             Some(f(&mut slot.lock()))
         })
         .flatten()
@@ -754,6 +808,46 @@ mod tests {
         let ep = endpoint(&report(&board), "ping");
         assert_eq!(ep.hour.count, 2);
         assert_eq!(ep.chart[0].t, T0 + 12 * MINUTE_MS);
+    }
+
+    #[test]
+    fn a_gap_empties_the_minutes_it_skipped() {
+        let board = StatusBoard::new("local".into(), &[]);
+        // Minute 0 and minute 60 share a ring slot, as do 5 and 65, 40 and 100.
+        probe(&board, "ping", 10.0, T0);
+        probe(&board, "ping", 10.0, T0 + 5 * MINUTE_MS);
+        probe(&board, "ping", 10.0, T0 + 40 * MINUTE_MS);
+        probe(&board, "ping", 20.0, T0 + 41 * MINUTE_MS);
+        // 24 minutes of silence, then minute 65: the hour is 6..=65.
+        probe(&board, "ping", 30.0, T0 + 65 * MINUTE_MS);
+        let ep = endpoint(&report(&board), "ping");
+        assert_eq!(ep.hour.count, 3, "{:?}", ep.hour);
+        let at = |m: i64| {
+            ep.chart
+                .iter()
+                .find(|p| p.t == T0 + m * MINUTE_MS)
+                .expect("in chart")
+        };
+        assert_eq!((at(40).count, at(41).count, at(60).count), (1, 1, 0));
+        assert_eq!(at(60).max_ms, None);
+        // A late sample of a skipped minute starts it afresh; one older than the hour is
+        // ignored.
+        probe(&board, "ping", 50.0, T0 + 60 * MINUTE_MS);
+        probe(&board, "ping", 50.0, T0 + 5 * MINUTE_MS);
+        let ep = endpoint(&report(&board), "ping");
+        let at = |m: i64| {
+            ep.chart
+                .iter()
+                .find(|p| p.t == T0 + m * MINUTE_MS)
+                .expect("in chart")
+        };
+        assert_eq!((at(60).count, at(60).max_ms), (1, Some(50.0)));
+        assert_eq!(ep.hour.count, 4);
+        // Past the whole hour every slot is emptied.
+        probe(&board, "ping", 70.0, T0 + 200 * MINUTE_MS);
+        let ep = endpoint(&report(&board), "ping");
+        assert_eq!((ep.hour.count, ep.recent.count), (1, 1));
+        assert_eq!(ep.chart.iter().map(|p| p.count).sum::<u64>(), 1);
     }
 
     #[test]
