@@ -686,7 +686,7 @@ async fn removed_exchanges_and_endpoints_resolve_their_open_incidents_and_leave_
 /// An anomaly a removed series sends on its way out (still queued in its detector when the
 /// reload runs) reaches the Router before the forget: its incident is resolved with the rest,
 /// not reopened after the forget for a series nothing watches any more.
-#[actix_rt::test]
+#[actix::test]
 async fn an_anomaly_queued_behind_a_reload_does_not_reopen_a_removed_series() {
     let fake = FakeExchange::start();
     let sink = FakeSink::start();
