@@ -23,7 +23,8 @@
 
 use std::sync::Arc;
 
-use exwatch::messages::{Metric, Name, Outcome, SeriesKey};
+use actix::{Actor, Context, Handler};
+use exwatch::messages::{Anomaly, Metric, Name, Outcome, Resolved, SeriesKey};
 use exwatch::metrics::{EndpointMetrics, Metrics};
 use exwatch::settings::Settings;
 
@@ -98,24 +99,24 @@ fn probe_metrics(n: usize) {
     drop(handles);
 }
 
+/// Takes the detectors' anomalies and recoveries and drops them (both parts measure the
+/// detectors, not the Router).
+struct Sink;
+impl Actor for Sink {
+    type Context = Context<Self>;
+}
+impl Handler<Anomaly> for Sink {
+    type Result = ();
+    fn handle(&mut self, _: Anomaly, _: &mut Context<Self>) {}
+}
+impl Handler<Resolved> for Sink {
+    type Result = ();
+    fn handle(&mut self, _: Resolved, _: &mut Context<Self>) {}
+}
+
 fn detectors(n: usize) {
-    use actix::{Actor, Context, Handler};
     use exwatch::detect::tracked::TrackedSeries;
     use exwatch::detect::{DetectorOutputs, DetectorShared, SeriesDetector};
-    use exwatch::messages::{Anomaly, Resolved};
-
-    struct Sink;
-    impl Actor for Sink {
-        type Context = Context<Self>;
-    }
-    impl Handler<Anomaly> for Sink {
-        type Result = ();
-        fn handle(&mut self, _: Anomaly, _: &mut Context<Self>) {}
-    }
-    impl Handler<Resolved> for Sink {
-        type Result = ();
-        fn handle(&mut self, _: Resolved, _: &mut Context<Self>) {}
-    }
 
     let settings = Settings::default();
     let detect = Arc::new(settings.detect.clone());
@@ -179,22 +180,9 @@ fn detectors(n: usize) {
 
 /// How a probe's measurements reach the detectors (see the module docs).
 fn send_path() {
-    use actix::{Actor, Arbiter, Context, Handler};
+    use actix::Arbiter;
     use exwatch::detect::{DetectorOutputs, DetectorSet, Measurements};
-    use exwatch::messages::{Anomaly, Measurement, Ping, Resolved, Timestamp};
-
-    struct Sink;
-    impl Actor for Sink {
-        type Context = Context<Self>;
-    }
-    impl Handler<Anomaly> for Sink {
-        type Result = ();
-        fn handle(&mut self, _: Anomaly, _: &mut Context<Self>) {}
-    }
-    impl Handler<Resolved> for Sink {
-        type Result = ();
-        fn handle(&mut self, _: Resolved, _: &mut Context<Self>) {}
-    }
+    use exwatch::messages::{Measurement, Ping, Timestamp};
 
     const ENDPOINTS: usize = 100;
     const PROBES: usize = 200_000;
