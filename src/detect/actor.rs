@@ -307,14 +307,8 @@ impl Supervised for DetectorActor {
     /// firing flags survive), counted once against `detector:<exchange>`.
     fn restarting(&mut self, ctx: &mut Context<Self>) {
         let (shared, exchange) = (&self.shared, &self.exchange);
-        let tracker = self.restarts.get_or_insert_with(|| {
-            Box::new(RestartTracker::new(
-                Name::from(format!("detector:{exchange}")),
-                &shared.supervision,
-                &shared.metrics,
-                Some(shared.outputs.anomalies.clone()),
-            ))
-        });
+        let tracker = (self.restarts)
+            .get_or_insert_with(|| shared.restart_tracker(format!("detector:{exchange}")));
         tracker.record(Instant::now());
         let keys: Vec<SeriesKey> = self.series.keys().cloned().collect();
         for series in &keys {

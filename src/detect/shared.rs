@@ -18,6 +18,7 @@ use crate::detect::config::DetectSettings;
 use crate::messages::{Anomaly, Metric, Name, Resolved, SeriesKey, Severity};
 use crate::metrics::{Counter, Metrics};
 use crate::store::BaselineLink;
+use crate::supervision::RestartTracker;
 
 /// Where a detector sends its judgements (the Router).
 #[derive(Clone)]
@@ -54,6 +55,17 @@ pub struct DetectorShared {
 }
 
 impl DetectorShared {
+    /// The restart budget of `name` (`detector:<series>` or `detector:<exchange>`), made at
+    /// its first restart: its crash loop is reported through the detectors' own outputs.
+    pub(crate) fn restart_tracker(&self, name: String) -> Box<RestartTracker> {
+        Box::new(RestartTracker::new(
+            Name::from(name),
+            &self.supervision,
+            &self.metrics,
+            Some(self.outputs.anomalies.clone()),
+        ))
+    }
+
     /// What detectors judging with `settings`, reporting to `outputs` and persisting their
     /// baselines through `store` (if any) share.
     pub fn new(

@@ -14,7 +14,7 @@ use actix::clock::Instant;
 use crate::detect::baseline::{ErrorCounts, Rollup, bucket_ms};
 use crate::detect::series::{Event, SeriesDetector};
 use crate::detect::shared::{DetectorShared, SeriesCounters};
-use crate::messages::{Anomaly, Measurement, Name, Resolved, SeriesKey};
+use crate::messages::{Anomaly, Measurement, Resolved, SeriesKey};
 use crate::store::{BucketCounts, RollupRecord, SaveRollup};
 use crate::supervision::RestartTracker;
 
@@ -133,14 +133,8 @@ impl TrackedSeries {
     /// A panic while judging it: rebuilds the models (the episode in progress stays) and
     /// records the restart against the restart budget of `detector:<series>`.
     pub(crate) fn restart(&mut self, series: &SeriesKey, shared: &DetectorShared) {
-        let tracker = self.restarts.get_or_insert_with(|| {
-            Box::new(RestartTracker::new(
-                Name::from(format!("detector:{series}")),
-                &shared.supervision,
-                &shared.metrics,
-                Some(shared.outputs.anomalies.clone()),
-            ))
-        });
+        let tracker = (self.restarts)
+            .get_or_insert_with(|| shared.restart_tracker(format!("detector:{series}")));
         tracker.record(Instant::now());
         self.detector = self.detector.rebuilt(series.metric, &shared.settings);
     }
