@@ -4,9 +4,12 @@
 //! against the series as it was before the last few rows, so that a creep or a run of high
 //! values is not judged against itself.
 //!
-//! Values are stored as `f32`: the window only ranks them, and half the bytes matter for a
-//! monitor holding thousands of series. Allocated once in `new`; a push is two binary searches
-//! and one `memmove` of the slots between the evicted value and the new one.
+//! Values are stored once, as `f32`, in a ring in arrival order: the window only ranks them,
+//! and half the bytes matter for a monitor holding thousands of series. The sorted order is a
+//! list of the ring's slot numbers ordered by their values — one byte a value for windows of
+//! up to 256 (the default is 128), four beyond — instead of a second copy of the values: 5
+//! bytes a value instead of 8. Allocated once in `new`; a push is two binary searches and one
+//! `memmove` of the slot numbers between the evicted value and the new one.
 
 use crate::detect::window::Ring;
 
@@ -15,8 +18,92 @@ use crate::detect::window::Ring;
 pub struct SortedWindow {
     /// The newest values, not yet in the window.
     waiting: Option<Ring<f32>>,
-    ring: Ring<f32>,
-    sorted: Vec<f32>,
+    /// The window's values by slot; slot `head` holds the oldest once the window is full.
+    values: Box<[f32]>,
+    head: usize,
+    /// The slots holding a value, in ascending order of their values.
+    order: Order,
+}
+
+/// Slot numbers of a window, sorted by value: bytes where the window's slots fit in one.
+#[derive(Debug, Clone)]
+enum Order {
+    Narrow(Vec<u8>),
+    Wide(Vec<u32>),
+}
+
+/// One slot number in an [`Order`].
+trait SlotIndex: Copy + Eq {
+    fn of(slot: usize) -> Self;
+    fn slot(self) -> usize;
+}
+
+impl SlotIndex for u8 {
+    fn of(slot: usize) -> Self {
+        slot as u8
+    }
+    fn slot(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl SlotIndex for u32 {
+    fn of(slot: usize) -> Self {
+        slot as u32
+    }
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// Bytes of one entry of `order`.
+fn slot_bytes<I>(_order: &[I]) -> usize {
+    std::mem::size_of::<I>()
+}
+
+/// Runs `$body` with `$o` bound to the order's slot list, whatever its width.
+macro_rules! with_order {
+    ($order:expr, $o:ident => $body:expr) => {
+        match $order {
+            Order::Narrow($o) => $body,
+            Order::Wide($o) => $body,
+        }
+    };
+}
+
+/// The first position of `order` whose value is not below `x` (`strict`: not at or below).
+fn rank_of<I: SlotIndex>(order: &[I], values: &[f32], x: f32, strict: bool) -> usize {
+    if strict {
+        order.partition_point(|&i| values[i.slot()] <= x)
+    } else {
+        order.partition_point(|&i| values[i.slot()] < x)
+    }
+}
+
+/// Puts slot `slot`, whose value is now `x`, into `order` in place of its old value `old`
+/// (`full`), or as a new entry: one shift of the slot numbers between the two places.
+fn place<I: SlotIndex>(order: &mut Vec<I>, values: &[f32], slot: usize, old: Option<f32>, x: f32) {
+    let to = rank_of(order, values, x, false);
+    let Some(old) = old else {
+        order.insert(to, I::of(slot));
+        return;
+    };
+    // The evicted entry: the one naming `slot` among the entries equal to `old`.
+    let first = rank_of(order, values, old, false);
+    let from = first
+        + order[first..]
+            .iter()
+            .position(|&i| i.slot() == slot)
+            .expect("every held slot is in the order");
+    if to > from {
+        // x goes after old: shift (from, to) left by one.
+        order.copy_within(from + 1..to, from);
+        order[to - 1] = I::of(slot);
+    } else {
+        // x goes at or before old: shift [to, from) right by one.
+        order.copy_within(to..from, to + 1);
+        order[to] = I::of(slot);
+    }
 }
 
 impl SortedWindow {
@@ -25,30 +112,36 @@ impl SortedWindow {
         let capacity = capacity.max(2);
         Self {
             waiting: (delay > 0).then(|| Ring::new(delay, 0.0)),
-            ring: Ring::new(capacity, 0.0),
-            sorted: Vec::with_capacity(capacity),
+            values: vec![0.0; capacity].into_boxed_slice(),
+            head: 0,
+            order: if capacity <= 256 {
+                Order::Narrow(Vec::with_capacity(capacity))
+            } else {
+                Order::Wide(Vec::with_capacity(capacity))
+            },
         }
     }
 
     /// Bytes this window holds on the heap (its three buffers, allocated once).
     pub fn heap_bytes(&self) -> usize {
         let waiting = self.waiting.as_ref().map_or(0, Ring::capacity);
-        (waiting + self.ring.capacity() + self.sorted.capacity()) * std::mem::size_of::<f32>()
+        let order = with_order!(&self.order, o => o.capacity() * slot_bytes(o));
+        (waiting + self.values.len()) * std::mem::size_of::<f32>() + order
     }
 
     /// Values held.
     pub fn len(&self) -> usize {
-        self.sorted.len()
+        with_order!(&self.order, o => o.len())
     }
 
     /// True when no value is held.
     pub fn is_empty(&self) -> bool {
-        self.sorted.is_empty()
+        self.len() == 0
     }
 
     /// True when the window holds `capacity` values.
     pub fn is_full(&self) -> bool {
-        self.sorted.len() == self.ring.capacity()
+        self.len() == self.values.len()
     }
 
     /// Forgets every value.
@@ -56,8 +149,8 @@ impl SortedWindow {
         if let Some(w) = &mut self.waiting {
             w.clear();
         }
-        self.ring.clear();
-        self.sorted.clear();
+        self.head = 0;
+        with_order!(&mut self.order, o => o.clear());
     }
 
     /// Adds `x` as the newest value; the value `delay` pushes older joins the window, evicting
@@ -76,32 +169,41 @@ impl SortedWindow {
     }
 
     fn insert(&mut self, x: f32) {
-        match self.ring.push(x) {
-            None => {
-                let at = self.sorted.partition_point(|&v| v < x);
-                self.sorted.insert(at, x);
-            }
-            Some(old) => {
-                // Remove `old` and insert `x` with one shift of the slots between them.
-                let from = self.sorted.partition_point(|&v| v < old);
-                let to = self.sorted.partition_point(|&v| v < x);
-                if to > from {
-                    // x goes after old: shift (from, to) left by one.
-                    self.sorted.copy_within(from + 1..to, from);
-                    self.sorted[to - 1] = x;
-                } else {
-                    // x goes at or before old: shift [to, from) right by one.
-                    self.sorted.copy_within(to..from, to + 1);
-                    self.sorted[to] = x;
-                }
-            }
-        }
+        let (slot, old) = if self.is_full() {
+            let slot = self.head;
+            self.head = if slot + 1 == self.values.len() {
+                0
+            } else {
+                slot + 1
+            };
+            (slot, Some(self.values[slot]))
+        } else {
+            (self.len(), None)
+        };
+        // The order is searched with the old value still in its slot (that is how the evicted
+        // entry is found); then the slot takes `x`, at the place `x` sorts.
+        let values = &mut self.values;
+        with_order!(&mut self.order, o => place(o, values, slot, old, x));
+        values[slot] = x;
+    }
+
+    /// The `k`-th smallest value held (`k < len`).
+    fn nth(&self, k: usize) -> f32 {
+        with_order!(&self.order, o => self.values[o[k].slot()])
+    }
+
+    /// How many held values are below `x`, and how many are at or below it.
+    fn ranks(&self, x: f32) -> (usize, usize) {
+        with_order!(&self.order, o => {
+            let below = rank_of(o, &self.values, x, false);
+            (below, below + rank_of(&o[below..], &self.values, x, true))
+        })
     }
 
     /// The `q`-quantile (0..=1) by linear interpolation between order statistics; `None`
     /// when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        let n = self.sorted.len();
+        let n = self.len();
         if n == 0 {
             return None;
         }
@@ -109,16 +211,14 @@ impl SortedWindow {
         let lo = pos as usize;
         let hi = (lo + 1).min(n - 1);
         let frac = pos - lo as f64;
-        let (a, b) = (f64::from(self.sorted[lo]), f64::from(self.sorted[hi]));
+        let (a, b) = (f64::from(self.nth(lo)), f64::from(self.nth(hi)));
         Some(a + (b - a) * frac)
     }
 
     /// The smallest and largest value; `None` when empty.
     pub fn range(&self) -> Option<(f64, f64)> {
-        Some((
-            f64::from(*self.sorted.first()?),
-            f64::from(*self.sorted.last()?),
-        ))
+        let n = self.len();
+        (n > 0).then(|| (f64::from(self.nth(0)), f64::from(self.nth(n - 1))))
     }
 
     /// The surprise (`−log10` of the probability), under the window's own distribution, of a
@@ -156,13 +256,11 @@ impl SortedWindow {
 
     /// The sides asked for (0 for the other).
     fn surprises_on(&self, x: f64, floor: f64, upper: bool, lower: bool) -> (f64, f64) {
-        let n = self.sorted.len();
+        let n = self.len();
         if n == 0 {
             return (0.0, 0.0);
         }
-        let xf = to_f32(x);
-        let below = self.sorted.partition_point(|&v| v < xf);
-        let at_or_below = below + self.sorted[below..].partition_point(|&v| v <= xf);
+        let (below, at_or_below) = self.ranks(to_f32(x));
         let ties = 0.5 * (at_or_below - below) as f64 + 0.5;
         let q50 = self.quantile_f(0.5);
         let side = |beyond: usize, distance: f64, spread: f64| {
@@ -236,17 +334,34 @@ mod tests {
 
     #[test]
     fn stays_sorted_and_holds_the_newest_values() {
-        let mut w = SortedWindow::new(7, 0);
-        let mut rng = fastrand::Rng::with_seed(3);
-        let mut seen = Vec::new();
-        for _ in 0..500 {
-            // Repeats on purpose: ties must evict the right count.
-            let x = f64::from(rng.u8(0..12));
-            seen.push(x);
-            w.push(x);
-            assert_eq!(w.sorted, naive_sorted(&seen, 7));
+        // Both widths of the order (one byte a slot up to 256 slots, four beyond).
+        for capacity in [7, 256, 300] {
+            let mut w = SortedWindow::new(capacity, 0);
+            let mut rng = fastrand::Rng::with_seed(3);
+            let mut seen = Vec::new();
+            for _ in 0..4 * capacity + 100 {
+                // Repeats on purpose: ties must evict the right count.
+                let x = f64::from(rng.u8(0..12));
+                seen.push(x);
+                w.push(x);
+                let held: Vec<f32> = (0..w.len()).map(|k| w.nth(k)).collect();
+                assert_eq!(held, naive_sorted(&seen, capacity), "capacity {capacity}");
+            }
+            assert!(w.is_full());
+            w.clear();
+            assert!(w.is_empty());
+            w.push(5.0);
+            assert_eq!(w.range(), Some((5.0, 5.0)));
         }
-        assert!(w.is_full());
+    }
+
+    #[test]
+    fn a_slot_list_costs_a_byte_a_value_up_to_256() {
+        assert_eq!(
+            SortedWindow::new(128, 8).heap_bytes(),
+            8 * 4 + 128 * 4 + 128
+        );
+        assert_eq!(SortedWindow::new(300, 0).heap_bytes(), 300 * 4 + 300 * 4);
     }
 
     #[test]
