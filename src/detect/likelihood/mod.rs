@@ -36,10 +36,11 @@
 //! clamped to 0..=1 (confidence 0.99 scores 0.25, 1 − 10⁻⁸ scores 1), on rows outside an
 //! incident and on the rows that open or escalate one; the other rows of an incident score 0.
 //!
-//! Cost: two sorted windows of `window` `f32`s (each with its short queue), six 64-bin
-//! histograms with their cached shares and a few scalars (about 6 KB at the default window of
-//! 128); an update is a few binary searches, two short `memmove`s and a few histogram adds,
-//! with no allocation.
+//! Cost: two sorted windows of `window` `f32`s (each with its short queue and its one-byte
+//! slot numbers in sorted order), a 64-bin histogram per tail (four for a latency series, six
+//! for `both`) and a few scalars: 3.1 KB for a latency series at the default window of 128;
+//! an update is a few binary searches, two short `memmove`s and a few histogram adds, with no
+//! allocation.
 
 pub mod incident;
 pub mod tail;
@@ -612,6 +613,17 @@ mod tests {
             ..LatencySettings::default()
         };
         LikelihoodModel::new(&latency, &LikelihoodSettings::default())
+    }
+
+    /// What a live latency series' model costs, all told (issue 13 counts every byte of a
+    /// one-endpoint exchange): about 3 KB at the default window of 128 (3 136 B: four tails
+    /// of 336 B, two windows of 672 B, the struct), from 4.9 KB before the windows kept slot
+    /// numbers instead of a sorted copy and the tails stopped caching their shares.
+    #[test]
+    fn a_latency_model_costs_about_three_kilobytes() {
+        let m = model(ValueUnit::Ms, Direction::Up);
+        let bytes = std::mem::size_of::<LikelihoodModel>() + m.heap_bytes();
+        assert!(bytes <= 3_200, "{bytes} bytes");
     }
 
     /// Found by the replay fuzz target: the step between two rows' times overflowed.

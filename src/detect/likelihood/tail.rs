@@ -16,7 +16,8 @@
 //! the answer is never below the null's `10^−s` (what the surprise claims by itself). A prior
 //! (pseudo-rows with a tail heavier than the null's) steadies the first rows of a series and
 //! fades as its own rows come in. An update is O(1) (a binary search for the bin; the
-//! percentiles are refreshed every 16 rows by one scan of the bins), and so is a query.
+//! percentiles are refreshed every 16 rows by one scan of the bins), and so is a query (a row
+//! beyond the learned tail's last knot sums the bins above its own).
 
 /// Bins per histogram, evenly spaced in `ln(1 + s)` from 0 to [`MAX_SURPRISE`]: fine where
 /// surprises are common, coarse where only their order matters.
@@ -89,8 +90,6 @@ pub struct SurpriseTail {
     /// Every surprise below this has `P(S ≥ s) ≥ 1/4`, as of the last refresh (see
     /// [`SurpriseTail::ordinary`]).
     ordinary: f32,
-    /// Share of the mass in the bins above each bin, as of the last refresh.
-    above: [f32; BINS],
     /// Adds since the last refresh.
     stale: u32,
     /// Adds so far (saturating): a young distribution is refreshed on every add.
@@ -112,7 +111,6 @@ impl SurpriseTail {
             knots: [(0.0, 0.0); KNOTS],
             tau: 1.0,
             ordinary: 0.0,
-            above: [0.0; BINS],
             stale: 0,
             adds: 0,
             prior: prior.max(0.0),
@@ -188,10 +186,10 @@ impl SurpriseTail {
     }
 
     /// The surprise above which `share` of the mass lies (interpolated within its bin), from
-    /// the shares cached by the last refresh: a binary search over the bins.
-    fn upper_quantile(&self, share: f64) -> f64 {
-        let at_or_above =
-            |b: usize| f64::from(self.above[b]) + f64::from(self.bins[b]) / self.total;
+    /// `above` (the share of the mass in the bins above each bin): a binary search over the
+    /// bins.
+    fn upper_quantile(&self, above: &[f32; BINS], share: f64) -> f64 {
+        let at_or_above = |b: usize| f64::from(above[b]) + f64::from(self.bins[b]) / self.total;
         // The highest bin with at least `share` of the mass at or above it.
         let (mut lo, mut hi) = (0, BINS);
         while lo < hi {
@@ -212,7 +210,7 @@ impl SurpriseTail {
             return ((b as f64 + 1.0) * BIN_WIDTH).exp_m1();
         }
         // Inside bin b: the part of it above the quantile makes up the rest.
-        let frac = ((share - f64::from(self.above[b])) / bin).clamp(0.0, 1.0);
+        let frac = ((share - f64::from(above[b])) / bin).clamp(0.0, 1.0);
         ((b as f64 + 1.0 - frac) * BIN_WIDTH).exp_m1()
     }
 
@@ -226,11 +224,14 @@ impl SurpriseTail {
         // slope there is its slope beyond.
         // (A young distribution counts reliably only down to a large share: its knots then
         // coincide, and the fit starts there.)
-        let mut above = 0.0;
+        // The shares above each bin live only as long as the refresh: a series keeps its
+        // bins, not a second table of their sums (a quarter KB per tail, four tails a series).
+        let mut above = [0.0f32; BINS];
+        let mut sum = 0.0;
         let per_total = 1.0 / self.total;
         for b in (0..BINS).rev() {
-            self.above[b] = (above * per_total) as f32;
-            above += f64::from(self.bins[b]);
+            above[b] = (sum * per_total) as f32;
+            sum += f64::from(self.bins[b]);
         }
         let deep = (RELIABLE_ROWS / self.mass().max(1.0)).clamp(1e-6, 0.5);
         let shares = [0.5, 0.1, 3.0 * deep, deep];
@@ -240,7 +241,7 @@ impl SurpriseTail {
         for (k, share) in shares.into_iter().enumerate() {
             let share = share.max(deep).min(prev_share);
             prev_share = share;
-            let s = self.upper_quantile(share).max(last);
+            let s = self.upper_quantile(&above, share).max(last);
             knots[k + 1] = (s as f32, share.ln() as f32);
             last = s;
         }
@@ -249,7 +250,7 @@ impl SurpriseTail {
         // in the first bin); the heavier of the two, and never thinner than the null's tail
         // (tenfold per unit of surprise). The median ignores the few most extreme rows.
         let (a, b) = (knots[KNOTS - 2], knots[KNOTS - 1]);
-        let beyond = self.upper_quantile(0.5 * deep).max(last);
+        let beyond = self.upper_quantile(&above, 0.5 * deep).max(last);
         let drop = f64::from(a.1 - b.1);
         let near = if drop > 0.0 {
             f64::from(b.0 - a.0) / drop
@@ -284,6 +285,14 @@ impl SurpriseTail {
         mixed.max(null_tail(s)).min(1.0)
     }
 
+    /// The share of the mass in the bins above bin `b`, as the bins are now: summed on demand,
+    /// since only a row beyond the learned tail's last knot asks (a rare row once the series
+    /// has a history).
+    fn share_above(&self, b: usize) -> f64 {
+        let sum: f64 = self.bins[b + 1..].iter().map(|&m| f64::from(m)).sum();
+        sum / self.total
+    }
+
     /// The learned part of [`SurpriseTail::at_least`]: log-linear between the knots,
     /// exponential beyond the last.
     fn learned(&self, s: f64) -> f64 {
@@ -297,7 +306,7 @@ impl SurpriseTail {
             // this series has produced a few times is no longer extraordinary, one it produced
             // once still is.
             let rows = self.mass();
-            let counted = f64::from(self.above[self.bin_of(s)]) * rows - ONCE_ROWS;
+            let counted = self.share_above(self.bin_of(s)) * rows - ONCE_ROWS;
             return fitted.max(counted / rows);
         }
         for pair in self.knots.windows(2) {
