@@ -51,6 +51,23 @@ pub fn tls_config() -> std::sync::Arc<rustls::ClientConfig> {
         .clone()
 }
 
+/// The probe client's TLS configuration ([`crate::probe::http`]): [`tls_config`]'s roots and
+/// verifier, but ALPN `http/1.1` only (the probe speaks nothing else) and a session cache of
+/// its own. Built on first use; each call is an `Arc` clone.
+#[cfg(feature = "tls-rustls")]
+pub fn probe_tls_config() -> std::sync::Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<std::sync::Arc<rustls::ClientConfig>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut config = (*tls_config()).clone();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            config.resumption = rustls::client::Resumption::default();
+            std::sync::Arc::new(config)
+        })
+        .clone()
+}
+
 /// A client with at most `max_connections` open connections. Per-request timeouts are set by
 /// the caller ([`fetch`] applies one deadline to the whole exchange, body included). Its TLS
 /// configuration is the shared [`tls_config`].
