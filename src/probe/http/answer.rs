@@ -476,10 +476,8 @@ mod tests {
                 return Ok(a);
             }
         }
-        if close {
-            if let Some(a) = reader.advance(&mut buf, true)? {
-                return Ok(a);
-            }
+        if close && let Some(a) = reader.advance(&mut buf, true)? {
+            return Ok(a);
         }
         Err(AnswerError::Truncated)
     }

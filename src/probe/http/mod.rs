@@ -65,6 +65,9 @@ struct Pool {
     /// One per connection a request may hold: requests beyond wait here, first come first served.
     permits: Semaphore,
     limit: usize,
+    /// [`KEEP_ALIVE`] and [`LIFETIME`] (shorter in tests).
+    keep_alive: Duration,
+    lifetime: Duration,
     /// Connections open (idle, in use or being opened): at most `limit`.
     open: Rc<Cell<usize>>,
     /// Idle connections, oldest first.
@@ -116,11 +119,17 @@ enum Failed {
 impl ProbeClient {
     /// A client with at most `max_connections` (at least 1) connections open.
     pub fn new(max_connections: usize) -> Self {
+        Self::with_times(max_connections, KEEP_ALIVE, LIFETIME)
+    }
+
+    fn with_times(max_connections: usize, keep_alive: Duration, lifetime: Duration) -> Self {
         let limit = max_connections.max(1);
         Self {
             pool: Rc::new(Pool {
                 permits: Semaphore::new(limit),
                 limit,
+                keep_alive,
+                lifetime,
                 open: Rc::new(Cell::new(0)),
                 idle: RefCell::new(Vec::new()),
             }),
@@ -158,7 +167,7 @@ impl Pool {
             .acquire()
             .await
             .map_err(|_| TransportError::Connect("client closed".into()))?;
-        let mut pooled = self.take_idle(&target.origin);
+        let mut pooled = self.take_idle(target);
         loop {
             let reused = pooled.is_some();
             let mut conn = match pooled.take() {
@@ -183,21 +192,33 @@ impl Pool {
         }
     }
 
-    /// The latest idle connection to `origin`, after closing those past their time.
-    fn take_idle(&self, origin: &Origin) -> Option<Connection> {
+    /// The latest idle connection to `target`'s origin, after closing those idle for too
+    /// long (the oldest come first) and passing over those past their lifetime. The common
+    /// case — the latest idle connection is one for this origin — costs no scan.
+    fn take_idle(&self, target: &Rc<Target>) -> Option<Connection> {
         let mut idle = self.idle.borrow_mut();
         if idle.is_empty() {
             return None;
         }
         let now = Instant::now();
-        idle.retain(|c| now - c.since < KEEP_ALIVE && now - c.conn.born < LIFETIME);
-        let at = idle.iter().rposition(|c| c.conn.target.origin == *origin)?;
-        Some(idle.remove(at).conn)
+        let stale = idle.partition_point(|c| now - c.since >= self.keep_alive);
+        if stale > 0 {
+            idle.drain(..stale);
+        }
+        while let Some(at) = idle.iter().rposition(|c| {
+            Rc::ptr_eq(&c.conn.target, target) || c.conn.target.origin == target.origin
+        }) {
+            let conn = idle.remove(at).conn;
+            if now - conn.born < self.lifetime {
+                return Some(conn);
+            }
+        }
+        None
     }
 
     fn put_idle(&self, conn: Connection) {
         let now = Instant::now();
-        if now - conn.born < LIFETIME {
+        if now - conn.born < self.lifetime {
             self.idle.borrow_mut().push(Idle { conn, since: now });
         }
     }
@@ -243,11 +264,8 @@ async fn exchange(
     conn.io.flush().await.map_err(Failed::Unanswered)?;
     let mut buf = BytesMut::with_capacity(INITIAL_READ);
     let mut reader = AnswerReader::new(max_body);
-    let (mut received, mut eof) = (false, false);
+    let mut received = false;
     loop {
-        if let Some(answer) = reader.advance(&mut buf, eof).map_err(Failed::Answer)? {
-            return Ok(answer);
-        }
         // Room for what the body is known to need, else double (bounded by the reader).
         let want = reader.missing(buf.len()).unwrap_or(0).max(1);
         if buf.capacity() - buf.len() < want {
@@ -257,6 +275,9 @@ async fn exchange(
             Ok(0) => {}
             Ok(_) => {
                 received = true;
+                if let Some(answer) = reader.advance(&mut buf, false).map_err(Failed::Answer)? {
+                    return Ok(answer);
+                }
                 continue;
             }
             // A TLS peer that closes without close_notify: the end of a read-until-close body
@@ -268,7 +289,11 @@ async fn exchange(
         if !received {
             return Err(Failed::Unanswered(io::ErrorKind::UnexpectedEof.into()));
         }
-        eof = true;
+        // The close completes a read-until-close body; anything else is truncated.
+        return match reader.advance(&mut buf, true).map_err(Failed::Answer)? {
+            Some(answer) => Ok(answer),
+            None => Err(Failed::Answer(AnswerError::Truncated)),
+        };
     }
 }
 

@@ -344,3 +344,26 @@ async fn the_limit_counts_every_host_of_the_exchange() {
     // a's idle connection made room for b's, then b's for a's again.
     assert_eq!((a.accepted(), b.accepted()), (2, 1));
 }
+
+#[actix_rt::test]
+async fn idle_and_old_connections_are_not_reused() {
+    let server = Server::start(|_, _| Act::Reply(OK)).await;
+    let target = server.url("/");
+    let idle_briefly =
+        ProbeClient::with_times(1, Duration::from_millis(50), Duration::from_secs(60));
+    idle_briefly.get(target.clone(), 100, SECOND).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    idle_briefly.get(target.clone(), 100, SECOND).await.unwrap();
+    assert_eq!(server.accepted(), 2);
+    assert_eq!(idle_briefly.open_connections(), 1);
+
+    let live_briefly =
+        ProbeClient::with_times(1, Duration::from_secs(60), Duration::from_millis(50));
+    live_briefly.get(target.clone(), 100, SECOND).await.unwrap();
+    live_briefly.get(target.clone(), 100, SECOND).await.unwrap();
+    assert_eq!(server.accepted(), 3);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    live_briefly.get(target, 100, SECOND).await.unwrap();
+    assert_eq!(server.accepted(), 4);
+    assert_eq!(live_briefly.open_connections(), 1);
+}
