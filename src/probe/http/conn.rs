@@ -30,8 +30,12 @@ pub(super) enum ConnectError {
 }
 
 impl Conn {
-    /// Opens a connection to `origin` (the caller bounds the time it may take).
-    pub(super) async fn open(origin: &Origin) -> Result<Self, ConnectError> {
+    /// Opens a connection to `origin`, TLS with `tls` for HTTPS (the caller bounds the time it
+    /// may take).
+    pub(super) async fn open(
+        origin: &Origin,
+        #[cfg(feature = "tls-rustls")] tls: &std::sync::Arc<rustls::ClientConfig>,
+    ) -> Result<Self, ConnectError> {
         let tcp = TcpStream::connect((&*origin.host, origin.port))
             .await
             .map_err(ConnectError::Tcp)?;
@@ -39,7 +43,7 @@ impl Conn {
         let _ = tcp.set_nodelay(true);
         #[cfg(feature = "tls-rustls")]
         if let Some(name) = origin.server_name.clone() {
-            let tls = tokio_rustls::TlsConnector::from(crate::client::probe_tls_config())
+            let tls = tokio_rustls::TlsConnector::from(tls.clone())
                 .connect(name, tcp)
                 .await
                 .map_err(ConnectError::Tls)?;

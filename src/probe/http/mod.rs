@@ -68,6 +68,9 @@ struct Pool {
     /// [`KEEP_ALIVE`] and [`LIFETIME`] (shorter in tests).
     keep_alive: Duration,
     lifetime: Duration,
+    /// [`crate::client::probe_tls_config`] (a test's own roots in tests).
+    #[cfg(feature = "tls-rustls")]
+    tls: std::sync::Arc<rustls::ClientConfig>,
     /// Connections open (idle, in use or being opened): at most `limit`.
     open: Rc<Cell<usize>>,
     /// Idle connections, oldest first.
@@ -130,6 +133,8 @@ impl ProbeClient {
                 limit,
                 keep_alive,
                 lifetime,
+                #[cfg(feature = "tls-rustls")]
+                tls: crate::client::probe_tls_config(),
                 open: Rc::new(Cell::new(0)),
                 idle: RefCell::new(Vec::new()),
             }),
@@ -152,6 +157,15 @@ impl ProbeClient {
                 Err(_) => Err(TransportError::Timeout),
             }
         }
+    }
+
+    /// The same client trusting `tls`'s roots instead of the webpki ones (a loopback server's
+    /// test certificate).
+    #[cfg(all(test, feature = "tls-rustls"))]
+    fn with_tls(max_connections: usize, tls: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        let mut client = Self::new(max_connections);
+        Rc::get_mut(&mut client.pool).expect("not shared yet").tls = tls;
+        client
     }
 
     /// Connections open now (idle or in use).
@@ -233,7 +247,11 @@ impl Pool {
             }
         }
         let slot = OpenSlot::take(&self.open);
-        let io = Conn::open(&target.origin).await.map_err(|e| {
+        #[cfg(feature = "tls-rustls")]
+        let opened = Conn::open(&target.origin, &self.tls).await;
+        #[cfg(not(feature = "tls-rustls"))]
+        let opened = Conn::open(&target.origin).await;
+        let io = opened.map_err(|e| {
             let origin = &target.origin;
             TransportError::Connect(match e {
                 ConnectError::Tcp(e) if e.kind() == io::ErrorKind::ConnectionRefused => {

@@ -1,12 +1,18 @@
-//! The probe client against tiny loopback servers writing raw bytes.
+//! The probe client against tiny loopback servers writing raw bytes, plain or over TLS (a
+//! test CA and a `localhost`/`127.0.0.1` certificate it signed, in `tests/data/tls/`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use super::*;
+
+#[cfg(feature = "tls-rustls")]
+type Tls = tokio_rustls::TlsAcceptor;
+#[cfg(not(feature = "tls-rustls"))]
+type Tls = std::convert::Infallible;
 
 /// What the server does with one request: the `n`-th request (from 0) of the `c`-th
 /// connection (from 0).
@@ -40,6 +46,15 @@ impl Server {
         delay: Duration,
         script: impl Fn(usize, usize) -> Act + Clone + 'static,
     ) -> Self {
+        Self::spawn(delay, None, script).await
+    }
+
+    /// `tls`: the server speaks TLS with this acceptor.
+    async fn spawn(
+        delay: Duration,
+        tls: Option<Tls>,
+        script: impl Fn(usize, usize) -> Act + Clone + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -58,9 +73,19 @@ impl Server {
                 let c = a.fetch_add(1, Ordering::SeqCst);
                 let open = n.fetch_add(1, Ordering::SeqCst) + 1;
                 m.fetch_max(open, Ordering::SeqCst);
-                let (script, n, r) = (script.clone(), n.clone(), r.clone());
+                let (script, n, r, tls) = (script.clone(), n.clone(), r.clone(), tls.clone());
                 actix_rt::spawn(async move {
-                    serve(sock, c, delay, script, r).await;
+                    match tls {
+                        None => serve(sock, c, delay, script, r).await,
+                        #[cfg(feature = "tls-rustls")]
+                        Some(tls) => {
+                            if let Ok(sock) = tls.accept(sock).await {
+                                serve(sock, c, delay, script, r).await;
+                            }
+                        }
+                        #[cfg(not(feature = "tls-rustls"))]
+                        Some(never) => match never {},
+                    }
                     n.fetch_sub(1, Ordering::SeqCst);
                 });
             }
@@ -83,7 +108,7 @@ impl Server {
 }
 
 async fn serve(
-    mut sock: TcpStream,
+    mut sock: impl AsyncRead + AsyncWrite + Unpin,
     c: usize,
     delay: Duration,
     script: impl Fn(usize, usize) -> Act,
@@ -113,6 +138,7 @@ async fn serve(
             }
             Act::ReplyClose(bytes) => {
                 let _ = sock.write_all(bytes).await;
+                let _ = sock.shutdown().await;
                 return;
             }
             Act::Close => return,
@@ -366,4 +392,120 @@ async fn idle_and_old_connections_are_not_reused() {
     live_briefly.get(target, 100, SECOND).await.unwrap();
     assert_eq!(server.accepted(), 4);
     assert_eq!(live_briefly.open_connections(), 1);
+}
+
+#[cfg(feature = "tls-rustls")]
+mod tls {
+    use std::sync::Arc;
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    use super::*;
+
+    const CA: &[u8] = include_bytes!("../../../tests/data/tls/ca.der");
+    const CERT: &[u8] = include_bytes!("../../../tests/data/tls/localhost.der");
+    const KEY: &[u8] = include_bytes!("../../../tests/data/tls/localhost.key.der");
+
+    fn acceptor() -> Tls {
+        crate::client::install_crypto_provider();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(KEY.to_vec()));
+        let mut config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![CertificateDer::from(CERT.to_vec())], key)
+            .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    }
+
+    /// The probe's own TLS configuration, trusting the test CA only.
+    fn trusting_the_test_ca() -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from(CA.to_vec())).unwrap();
+        let mut config = (*crate::client::probe_tls_config()).clone();
+        config.root_store_for_tests(roots);
+        Arc::new(config)
+    }
+
+    trait RootsForTests {
+        fn root_store_for_tests(&mut self, roots: rustls::RootCertStore);
+    }
+
+    impl RootsForTests for rustls::ClientConfig {
+        /// Replaces the verifier with one of `roots`, keeping ALPN and the rest.
+        fn root_store_for_tests(&mut self, roots: rustls::RootCertStore) {
+            let verifier = rustls::client::WebPkiServerVerifier::builder(Arc::new(roots))
+                .build()
+                .unwrap();
+            self.dangerous().set_certificate_verifier(verifier);
+        }
+    }
+
+    fn https(server: &Server, host: &str) -> Rc<Target> {
+        Rc::new(Target::get(&format!("https://{host}:{}/api?x=1", server.port)).unwrap())
+    }
+
+    #[actix_rt::test]
+    async fn https_answers_reuse_one_tls_connection() {
+        let server = Server::spawn(Duration::ZERO, Some(acceptor()), |_, _| Act::Reply(OK)).await;
+        let client = ProbeClient::with_tls(2, trusting_the_test_ca());
+        for _ in 0..3 {
+            let reply = client
+                .get(https(&server, "127.0.0.1"), 100, SECOND)
+                .await
+                .unwrap();
+            assert_eq!(
+                (reply.status, &reply.body[..]),
+                (200, &b"{\"ok\":true}"[..])
+            );
+        }
+        assert_eq!(server.accepted(), 1);
+        let first = server.requests.lock()[0].clone();
+        assert!(first.starts_with("GET /api?x=1 HTTP/1.1\r\n"), "{first}");
+    }
+
+    #[actix_rt::test]
+    async fn https_read_until_close_and_stale_connections() {
+        // The body ends with the TLS close; the next probe needs a new connection.
+        let server = Server::spawn(Duration::ZERO, Some(acceptor()), |c, n| match (c, n) {
+            (0, _) => Act::ReplyClose(b"HTTP/1.1 200 OK\r\n\r\nuntil close"),
+            (1, 0) => Act::Reply(OK),
+            _ => Act::Close,
+        })
+        .await;
+        let client = ProbeClient::with_tls(1, trusting_the_test_ca());
+        let reply = client
+            .get(https(&server, "localhost"), 100, SECOND)
+            .await
+            .unwrap();
+        assert_eq!(&reply.body[..], b"until close");
+        client
+            .get(https(&server, "localhost"), 100, SECOND)
+            .await
+            .unwrap();
+        // Connection 1 closes without answering its second request: retried on connection 2.
+        let err = client
+            .get(https(&server, "localhost"), 100, SECOND)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, TransportError::Connect(why) if why.contains("closed without answering")),
+            "{err}"
+        );
+        assert_eq!(server.accepted(), 3);
+    }
+
+    #[actix_rt::test]
+    async fn an_untrusted_certificate_fails_the_handshake() {
+        let server = Server::spawn(Duration::ZERO, Some(acceptor()), |_, _| Act::Reply(OK)).await;
+        // The webpki roots do not know the test CA.
+        let client = ProbeClient::new(1);
+        let err = client
+            .get(https(&server, "127.0.0.1"), 100, SECOND)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, TransportError::Connect(why) if why.contains("TLS handshake")),
+            "{err}"
+        );
+    }
 }
