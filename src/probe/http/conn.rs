@@ -25,6 +25,7 @@ pub(super) enum ConnectError {
     #[error("connect: {0}")]
     Tcp(io::Error),
     /// The TLS handshake failed (certificate, protocol).
+    #[cfg(feature = "tls-rustls")]
     #[error("TLS handshake: {0}")]
     Tls(io::Error),
 }
