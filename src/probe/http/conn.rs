@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::target::Origin;
+use super::target::Target;
 
 /// An open connection.
 pub(super) enum Conn {
@@ -31,19 +31,19 @@ pub(super) enum ConnectError {
 }
 
 impl Conn {
-    /// Opens a connection to `origin`, TLS with `tls` for HTTPS (the caller bounds the time it
-    /// may take).
+    /// Opens a connection to `target`'s origin, TLS with `tls` for HTTPS (the caller bounds
+    /// the time it may take).
     pub(super) async fn open(
-        origin: &Origin,
+        target: &Target,
         #[cfg(feature = "tls-rustls")] tls: &std::sync::Arc<rustls::ClientConfig>,
     ) -> Result<Self, ConnectError> {
-        let tcp = TcpStream::connect((&*origin.host, origin.port))
+        let tcp = TcpStream::connect((target.host(), target.port()))
             .await
             .map_err(ConnectError::Tcp)?;
         // Requests go out in one write; no reason to let Nagle hold back a TLS record.
         let _ = tcp.set_nodelay(true);
         #[cfg(feature = "tls-rustls")]
-        if let Some(name) = origin.server_name.clone() {
+        if let Some(name) = target.server_name() {
             let tls = tokio_rustls::TlsConnector::from(tls.clone())
                 .connect(name, tcp)
                 .await

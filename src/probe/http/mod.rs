@@ -41,7 +41,6 @@ pub use target::Target;
 
 use crate::client::{Reply, TransportError};
 use conn::{Conn, ConnectError};
-use target::Origin;
 
 /// How long an idle connection is kept for reuse (awc's default `conn_keep_alive`).
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -201,7 +200,7 @@ impl Pool {
                 }
                 // The server closed the idle connection: once more on a fresh one.
                 Err(Failed::Unanswered(_)) if reused => {}
-                Err(failed) => return Err(failed.into_transport(&target.origin)),
+                Err(failed) => return Err(failed.into_transport(target)),
             }
         }
     }
@@ -215,13 +214,17 @@ impl Pool {
             return None;
         }
         let now = Instant::now();
-        let stale = idle.partition_point(|c| now - c.since >= self.keep_alive);
-        if stale > 0 {
-            idle.drain(..stale);
+        // Idle since `cutoff` or before: too long (one subtraction, then comparisons).
+        if let Some(cutoff) = now.checked_sub(self.keep_alive) {
+            let stale = idle.partition_point(|c| c.since <= cutoff);
+            if stale > 0 {
+                idle.drain(..stale);
+            }
         }
-        while let Some(at) = idle.iter().rposition(|c| {
-            Rc::ptr_eq(&c.conn.target, target) || c.conn.target.origin == target.origin
-        }) {
+        while let Some(at) = idle
+            .iter()
+            .rposition(|c| Rc::ptr_eq(&c.conn.target, target) || c.conn.target.same_origin(target))
+        {
             let conn = idle.remove(at).conn;
             if now - conn.born < self.lifetime {
                 return Some(conn);
@@ -248,16 +251,15 @@ impl Pool {
         }
         let slot = OpenSlot::take(&self.open);
         #[cfg(feature = "tls-rustls")]
-        let opened = Conn::open(&target.origin, &self.tls).await;
+        let opened = Conn::open(target, &self.tls).await;
         #[cfg(not(feature = "tls-rustls"))]
-        let opened = Conn::open(&target.origin).await;
+        let opened = Conn::open(target).await;
         let io = opened.map_err(|e| {
-            let origin = &target.origin;
             TransportError::Connect(match e {
                 ConnectError::Tcp(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    format!("{}:{}: refused", origin.host, origin.port)
+                    format!("{}:{}: refused", target.host(), target.port())
                 }
-                e => format!("{}:{}: {e}", origin.host, origin.port),
+                e => format!("{}:{}: {e}", target.host(), target.port()),
             })
         })?;
         Ok(Connection {
@@ -316,8 +318,8 @@ async fn exchange(
 }
 
 impl Failed {
-    fn into_transport(self, origin: &Origin) -> TransportError {
-        let host = &origin.host;
+    fn into_transport(self, target: &Target) -> TransportError {
+        let host = target.host();
         match self {
             Failed::Answer(AnswerError::TooLarge(limit)) => TransportError::TooLarge(limit),
             Failed::Answer(e) => TransportError::Connect(format!("{host}: {e}")),

@@ -1,33 +1,21 @@
 //! What a probe's URL comes down to, prepared once per endpoint: the origin to connect to
 //! (scheme, host, port) and the bytes of its GET request.
 
-use crate::client::{TransportError, USER_AGENT};
+use crate::client::TransportError;
 
-/// Where connections go: one pool key of a [`super::ProbeClient`].
-#[derive(Debug, Clone)]
-pub(super) struct Origin {
-    /// HTTPS.
-    pub tls: bool,
-    /// The host to resolve or the IP literal (IPv6 without its brackets).
-    pub host: Box<str>,
-    pub port: u16,
-    /// The name the server's certificate must carry (HTTPS only).
-    #[cfg(feature = "tls-rustls")]
-    pub server_name: Option<rustls::pki_types::ServerName<'static>>,
-}
-
-impl PartialEq for Origin {
-    fn eq(&self, other: &Self) -> bool {
-        self.tls == other.tls && self.port == other.port && self.host == other.host
-    }
-}
-
-/// One endpoint's GET, ready to send on any connection to its origin.
+/// One endpoint's GET, ready to send on any connection to its origin (scheme, host, port: the
+/// pool's key). The host is kept inside the request bytes (its `Host` header): one allocation
+/// per endpoint.
 #[derive(Debug)]
 pub struct Target {
-    pub(super) origin: Origin,
     /// The whole request: request line and headers.
     pub(super) request: Box<[u8]>,
+    /// Where the host to resolve (or the IP literal, IPv6 without its brackets) is in `request`.
+    host_at: u32,
+    host_len: u32,
+    port: u16,
+    /// HTTPS.
+    tls: bool,
 }
 
 impl Target {
@@ -52,14 +40,11 @@ impl Target {
         let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         #[cfg(feature = "tls-rustls")]
-        let server_name = if tls {
-            Some(
-                rustls::pki_types::ServerName::try_from(bare.to_owned())
-                    .map_err(|_| TransportError::Request("invalid TLS server name".into()))?,
-            )
-        } else {
-            None
-        };
+        if tls {
+            // Checked here, built at each connect (rare) rather than kept per endpoint.
+            rustls::pki_types::ServerName::try_from(bare)
+                .map_err(|_| TransportError::Request("invalid TLS server name".into()))?;
+        }
         #[cfg(not(feature = "tls-rustls"))]
         if tls {
             return Err(TransportError::Request(
@@ -69,33 +54,61 @@ impl Target {
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let path = if path.is_empty() { "/" } else { path };
         // `Host` as written in the URL (port only when given), without any user information.
-        let host_header = match authority.port() {
-            Some(p) => format!("{host}:{}", p.as_str()),
-            None => host.to_owned(),
-        };
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: ");
+        let host_at = request.len() + usize::from(bare.len() != host.len());
+        request.push_str(host);
+        if let Some(p) = authority.port() {
+            request.push(':');
+            request.push_str(p.as_str());
+        }
         // No `Accept-Encoding` but identity: a probe has no use for compression, exchanges
         // answer uncompressed when not asked, and `max_body_bytes` bounds the bytes as they
         // arrive. (awc asked for gzip and inflated it.)
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {USER_AGENT}\r\n\
-             Accept: */*\r\nAccept-Encoding: identity\r\n\r\n"
-        );
+        request.push_str(concat!(
+            "\r\nUser-Agent: ",
+            "exwatch/",
+            env!("CARGO_PKG_VERSION"),
+            "\r\nAccept: */*\r\nAccept-Encoding: identity\r\n\r\n"
+        ));
+        let too_long = || TransportError::Request("URL too long".into());
         Ok(Self {
-            origin: Origin {
-                tls,
-                host: bare.into(),
-                port,
-                #[cfg(feature = "tls-rustls")]
-                server_name,
-            },
+            host_at: u32::try_from(host_at).map_err(|_| too_long())?,
+            host_len: u32::try_from(bare.len()).map_err(|_| too_long())?,
             request: request.into_bytes().into_boxed_slice(),
+            port,
+            tls,
         })
+    }
+
+    /// The host to resolve, or the IP literal (IPv6 without its brackets).
+    pub(super) fn host(&self) -> &str {
+        let at = self.host_at as usize;
+        std::str::from_utf8(&self.request[at..at + self.host_len as usize]).unwrap_or_default()
+    }
+
+    pub(super) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The name the server's certificate must carry, for HTTPS.
+    #[cfg(feature = "tls-rustls")]
+    pub(super) fn server_name(&self) -> Option<rustls::pki_types::ServerName<'static>> {
+        if !self.tls {
+            return None;
+        }
+        rustls::pki_types::ServerName::try_from(self.host().to_owned()).ok()
+    }
+
+    /// Whether connections to `other`'s origin serve this one too.
+    pub(super) fn same_origin(&self, other: &Target) -> bool {
+        self.tls == other.tls && self.port == other.port && self.host() == other.host()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::USER_AGENT;
 
     #[test]
     fn request_bytes_and_origin() {
@@ -107,22 +120,21 @@ mod tests {
         );
         assert!(req.contains(&format!("User-Agent: {USER_AGENT}\r\n")));
         assert!(req.ends_with("\r\n\r\n") && !req.contains("pw"));
-        assert_eq!(
-            (&*t.origin.host, t.origin.port, t.origin.tls),
-            ("example.com", 8080, false)
-        );
+        assert_eq!((t.host(), t.port, t.tls), ("example.com", 8080, false));
     }
 
     #[test]
     fn defaults_and_ipv6() {
         let t = Target::get("http://[::1]").unwrap();
         assert!(t.request.starts_with(b"GET / HTTP/1.1\r\nHost: [::1]\r\n"));
-        assert_eq!((&*t.origin.host, t.origin.port), ("::1", 80));
+        assert_eq!((t.host(), t.port), ("::1", 80));
         #[cfg(feature = "tls-rustls")]
         {
             let t = Target::get("https://api.example.com/x").unwrap();
-            assert_eq!((t.origin.port, t.origin.tls), (443, true));
-            assert!(t.origin.server_name.is_some());
+            assert_eq!((t.host(), t.port, t.tls), ("api.example.com", 443, true));
+            assert!(t.server_name().is_some());
+            assert!(!t.same_origin(&Target::get("http://api.example.com:443/").unwrap()));
+            assert!(t.same_origin(&Target::get("https://api.example.com:443/y?z").unwrap()));
         }
     }
 
