@@ -301,7 +301,8 @@ async fn monitor_heap(exchanges: usize, per_exchange: usize) -> (f64, f64) {
 }
 
 /// What an exchange costs beyond its endpoints: a monitor of `n` exchanges of one endpoint
-/// against one of a single exchange of `n` endpoints, and the HTTP client alone.
+/// against one of a single exchange of `n` endpoints, and the HTTP clients alone (awc's, for
+/// channels and streams; the probe's own).
 fn exchanges(n: usize) {
     actix::System::new().block_on(async move {
         let (clients, calls) = {
@@ -315,6 +316,18 @@ fn exchanges(n: usize) {
             ((b1 - b0) as f64 / n as f64, (c1 - c0) as f64 / n as f64)
         };
         println!("http client (build_client): {clients:.0} B heap per client ({calls:.1} allocation calls)");
+        let (probe_clients, probe_calls) = {
+            let mut kept = Vec::with_capacity(n);
+            let (b0, c0) = snapshot();
+            for _ in 0..n {
+                kept.push(exwatch::probe::http::ProbeClient::new(16));
+            }
+            let (b1, c1) = snapshot();
+            ((b1 - b0) as f64 / n as f64, (c1 - c0) as f64 / n as f64)
+        };
+        println!(
+            "probe client (ProbeClient::new): {probe_clients:.0} B heap per client ({probe_calls:.1} allocation calls)"
+        );
         let (one, one_calls) = monitor_heap(1, n).await;
         let (many, many_calls) = monitor_heap(n, 1).await;
         println!(

@@ -1,5 +1,7 @@
-//! HTTP client plumbing shared by probes and channels: building an awc client, reading a
-//! bounded body under one deadline, and classifying what went wrong.
+//! HTTP client plumbing of the awc users (channels, streams, the CLI) and what the REST
+//! probe's own client ([`crate::probe::http`]) shares with them: building an awc client,
+//! reading a bounded body under one deadline, the TLS configurations, what an answer comes to
+//! ([`Reply`]), what went wrong ([`TransportError`]), `Retry-After`.
 //!
 //! `awc::Client` is `!Send` (it holds `Rc`s), so every actor builds its own inside the
 //! arbiter it runs on, never moving it between threads. What can be shared is: every client
@@ -51,6 +53,23 @@ pub fn tls_config() -> std::sync::Arc<rustls::ClientConfig> {
         .clone()
 }
 
+/// The probe client's TLS configuration ([`crate::probe::http`]): [`tls_config`]'s roots and
+/// verifier, but ALPN `http/1.1` only (the probe speaks nothing else) and a session cache of
+/// its own. Built on first use; each call is an `Arc` clone.
+#[cfg(feature = "tls-rustls")]
+pub fn probe_tls_config() -> std::sync::Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<std::sync::Arc<rustls::ClientConfig>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut config = (*tls_config()).clone();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            config.resumption = rustls::client::Resumption::default();
+            std::sync::Arc::new(config)
+        })
+        .clone()
+}
+
 /// A client with at most `max_connections` open connections. Per-request timeouts are set by
 /// the caller ([`fetch`] applies one deadline to the whole exchange, body included). Its TLS
 /// configuration is the shared [`tls_config`].
@@ -59,10 +78,9 @@ pub fn build_client(max_connections: usize, connect_timeout: Duration) -> awc::C
 }
 
 /// A client like [`build_client`] but with no default headers of its own: awc keeps them in a
-/// map per client (≈ 850 B of heap), which one exchange per client (the probe's case) pays
-/// thousands of times over. The caller sets `User-Agent` on each request
-/// ([`with_user_agent`]), which costs a request no more than a default header does (awc copies
-/// those into every request).
+/// map per client (≈ 850 B of heap), which one client per exchange (the streams' case) pays
+/// thousands of times over. The caller sets `User-Agent` on each request, which costs a
+/// request no more than a default header does (awc copies those into every request).
 pub fn build_lean_client(max_connections: usize, connect_timeout: Duration) -> awc::Client {
     client(max_connections, connect_timeout, false)
 }
@@ -92,11 +110,6 @@ fn client(max_connections: usize, connect_timeout: Duration, user_agent: bool) -
     } else {
         builder.finish()
     }
-}
-
-/// `req` with exwatch's `User-Agent`, for the clients of [`build_lean_client`].
-pub fn with_user_agent(req: awc::ClientRequest) -> awc::ClientRequest {
-    req.insert_header((awc::http::header::USER_AGENT, USER_AGENT))
 }
 
 /// Why an HTTP exchange produced no usable answer.
@@ -285,16 +298,9 @@ mod tests {
     #[test]
     fn every_client_shares_one_tls_configuration() {
         assert!(std::sync::Arc::ptr_eq(&tls_config(), &tls_config()));
-    }
-
-    #[actix::test]
-    async fn a_lean_client_request_carries_the_user_agent() {
-        let client = build_lean_client(1, Duration::from_secs(1));
-        let req = with_user_agent(client.get("http://127.0.0.1:9/"));
-        assert_eq!(
-            req.headers().get(awc::http::header::USER_AGENT).unwrap(),
-            USER_AGENT
-        );
+        let probe = probe_tls_config();
+        assert!(std::sync::Arc::ptr_eq(&probe, &probe_tls_config()));
+        assert_eq!(probe.alpn_protocols, vec![b"http/1.1".to_vec()]);
     }
 
     #[test]

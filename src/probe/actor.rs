@@ -1,7 +1,8 @@
 //! The ProbeActor: one per exchange.
 //!
 //! It owns the exchange's circuit breaker, one fixed-rate schedule per endpoint, its
-//! rate-limit back-off and its awc client (built on the probe arbiter, never moved). On each
+//! rate-limit back-off and its HTTP client ([`ProbeClient`], built on the probe arbiter, never
+//! moved). On each
 //! slot it GETs the endpoint — unless the exchange asked us to back off, or the breaker
 //! rejects the probe — judges the answer with the endpoint's profile and sends
 //! [`Measurement`]s: errors (every outcome), latency (successful probes), clock skew (time
@@ -38,7 +39,10 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,7 +53,7 @@ use actix::{
 };
 use futures_util::FutureExt;
 
-use crate::client::{TransportError, build_lean_client, fetch, with_user_agent};
+use crate::client::{Reply, TransportError};
 use crate::config::{
     BreakerSettings, EndpointKind, EndpointSettings, ExchangeSettings, SupervisionSettings,
 };
@@ -63,6 +67,7 @@ use crate::metrics::{EndpointMetrics, Gauge, Metrics};
 use crate::probe::breaker::{Admission, CircuitBreaker, Transition};
 use crate::probe::confirm::{ConfirmBudget, Confirmation, Seen};
 use crate::probe::exchange::{Answer, Verdict, judge};
+use crate::probe::http::{ProbeClient, Target};
 use crate::probe::schedule::{FixedRate, Spread};
 use crate::supervision::{RestartTracker, guard, panic_text};
 use crate::timer::EarliestTimer;
@@ -84,7 +89,7 @@ pub const MAX_RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(3 * 86_400);
 #[rtype(result = "()")]
 pub struct StopProbing;
 
-/// Probes allowed in flight per connection (the rest wait in awc's pool) before a scheduled
+/// Probes allowed in flight per connection (the rest wait for one in the client) before a scheduled
 /// slot is skipped and counted late.
 pub const QUEUE_DEPTH: usize = 4;
 
@@ -109,9 +114,9 @@ struct Endpoint {
     schedule: FixedRate,
     /// Offset of the first slot from the (re)start, spreading endpoints over their interval.
     phase: Duration,
-    /// The URL, parsed once (cloning it shares its bytes); `None` when it does not parse (the
-    /// probe then reports awc's own error for the string).
-    uri: Option<awc::http::Uri>,
+    /// The GET of its URL, prepared once; the error when the URL is not one the client can
+    /// probe (every probe then reports it).
+    target: Result<Rc<Target>, TransportError>,
     errors: SeriesKey,
     latency: SeriesKey,
     extra: Option<SeriesKey>,
@@ -125,7 +130,7 @@ struct Endpoint {
 struct ProbeResult {
     started_wall: Timestamp,
     elapsed: Duration,
-    answer: Result<crate::client::Reply, TransportError>,
+    answer: Result<Reply, TransportError>,
 }
 
 /// A probe's answer, back from its task: endpoint, breaker ticket, the actor epoch that sent
@@ -143,7 +148,7 @@ pub struct ProbeDone {
 pub struct ProbeActor {
     exchange: Name,
     settings: ExchangeSettings,
-    client: awc::Client,
+    client: ProbeClient,
     breaker: CircuitBreaker,
     backoff_until: Option<Instant>,
     endpoints: Vec<Endpoint>,
@@ -197,7 +202,7 @@ fn endpoints_of(
             Endpoint {
                 schedule: FixedRate::new(now, e.interval),
                 phase: Duration::ZERO,
-                uri: e.url.parse().ok(),
+                target: Target::get(&e.url).map(Rc::new),
                 errors: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::Errors),
                 latency: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::LatencyMs),
                 extra: extra_metric.map(|m| SeriesKey::new(exchange.clone(), e.name.clone(), m)),
@@ -210,16 +215,6 @@ fn endpoints_of(
             }
         })
         .collect()
-}
-
-/// The longest timeout of `settings`' endpoints: the client's own bound.
-fn max_timeout(settings: &ExchangeSettings) -> Duration {
-    settings
-        .endpoints
-        .iter()
-        .map(|e| e.timeout)
-        .max()
-        .unwrap_or(Duration::from_secs(10))
 }
 
 impl ProbeActor {
@@ -236,11 +231,10 @@ impl ProbeActor {
         let exchange = settings.name.clone();
         let now = Instant::now();
         let endpoints = endpoints_of(&settings, breaker, metrics, now);
-        let max_timeout = max_timeout(&settings);
         let breaker_gauge = metrics.gauge("exwatch_breaker_state", &[("exchange", &exchange)]);
         breaker_gauge.set(0.0);
         Self {
-            client: build_lean_client(settings.max_connections, max_timeout),
+            client: ProbeClient::new(settings.max_connections),
             breaker: CircuitBreaker::new(breaker),
             backoff_until: None,
             endpoints,
@@ -446,17 +440,17 @@ impl ProbeActor {
             return;
         };
         self.in_flight += 1;
-        let req = with_user_agent(match &self.endpoints[i].uri {
-            Some(uri) => self.client.get(uri.clone()),
-            None => self.client.get(&self.endpoints[i].settings.url),
-        });
-        let ep = &self.endpoints[i].settings;
-        let (max_body, deadline, epoch) = (ep.max_body_bytes, ep.timeout, self.epoch);
+        let ep = &self.endpoints[i];
+        let (max_body, deadline, epoch) =
+            (ep.settings.max_body_bytes, ep.settings.timeout, self.epoch);
         let started_wall = Timestamp::now();
-        // The exchange's future (awc's request, pool and timer state) is boxed: the task's own
-        // future stays small, and the runtime moves it around several times per probe
+        // The exchange's future (pool wait, connection and timer state) is boxed: the task's
+        // own future stays small, and the runtime moves it around several times per probe
         // (callgrind: ≈ −0.8 K instructions per probe for one allocation; benches/RESULTS.md).
-        let fetch = Box::pin(fetch(req, None, max_body, deadline));
+        let fetch: Pin<Box<dyn Future<Output = Result<Reply, TransportError>>>> = match &ep.target {
+            Ok(target) => Box::pin(self.client.get(target.clone(), max_body, deadline)),
+            Err(e) => Box::pin(std::future::ready(Err(e.clone()))),
+        };
         actix_rt::spawn(async move {
             let start = Instant::now();
             let answer = AssertUnwindSafe(fetch).catch_unwind().await;

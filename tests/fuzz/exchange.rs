@@ -314,16 +314,17 @@ fn raw_answer() -> impl Strategy<Value = Vec<u8>> {
 proptest! {
     #![proptest_config(cases(200))]
 
-    /// The probe's own HTTP path ([`exwatch::client::fetch`], as the probe calls it, then
-    /// [`judge`]) against raw answers on the wire: a reply or a transport error, then a
-    /// verdict for every profile and kind; never a body over the limit, never a panic.
+    /// The probe's own HTTP path ([`exwatch::probe::http::ProbeClient`], as the probe calls
+    /// it, then [`judge`]) against raw answers on the wire: a reply or a transport error, then
+    /// a verdict for every profile and kind; never a body over the limit, never a panic.
     #[test]
     fn raw_answers_on_the_wire_give_an_outcome(answer in raw_answer(), max_body in 1usize..512) {
         *NEXT_ANSWER.lock().expect("answer") = answer;
         let url = format!("http://{}/api/v3/time", raw_exchange());
         let result = actix_rt::System::new().block_on(async move {
-            let client = exwatch::client::build_client(1, Duration::from_secs(1));
-            exwatch::client::fetch(client.get(url), None, max_body, Duration::from_millis(500)).await
+            let client = exwatch::probe::http::ProbeClient::new(1);
+            let target = std::rc::Rc::new(exwatch::probe::http::Target::get(&url).expect("url"));
+            client.get(target, max_body, Duration::from_millis(500)).await
         });
         if let Ok(reply) = result {
             prop_assert!(reply.body.len() <= max_body);

@@ -1,5 +1,6 @@
 //! Property-based fuzzing (proptest, stable toolchain) of every input exwatch takes from outside:
-//! the config loader, the replay CSV reader, the exchanges' answers, the API's bodies and query
+//! the config loader, the replay CSV reader, the exchanges' answers (and the probe's reading of
+//! them off the wire), the API's bodies and query
 //! strings. Each property is "any input gives a typed outcome, never a panic", plus what each
 //! target can say about the outcome (a config error lists its problems with key paths, a valid
 //! config stays valid, an API answer is never a 5xx).
@@ -11,6 +12,7 @@
 mod api;
 mod config;
 mod exchange;
+mod probe_http;
 mod replay;
 
 use proptest::test_runner::Config;

@@ -7,11 +7,11 @@
 use actix::clock::Instant;
 use actix::{Context, Handler, Message};
 
-use super::{ProbeActor, endpoints_of, max_timeout};
-use crate::client::build_lean_client;
+use super::{ProbeActor, endpoints_of};
 use crate::config::{BreakerSettings, ExchangeSettings};
 use crate::probe::breaker::CircuitBreaker;
 use crate::probe::confirm::ConfirmBudget;
+use crate::probe::http::ProbeClient;
 use crate::probe::schedule::Spread;
 
 /// New settings for the exchange this actor probes.
@@ -43,10 +43,8 @@ impl Handler<Reconfigure> for ProbeActor {
             // Answers of probes in flight are dropped below: their trial slots come back.
             self.breaker.abandon_trials();
         }
-        if settings.max_connections != self.settings.max_connections
-            || max_timeout(&settings) != max_timeout(&self.settings)
-        {
-            self.client = build_lean_client(settings.max_connections, max_timeout(&settings));
+        if settings.max_connections != self.settings.max_connections {
+            self.client = ProbeClient::new(settings.max_connections);
         }
         if settings.confirm_per_minute != self.settings.confirm_per_minute {
             self.confirm_budget = ConfirmBudget::new(settings.confirm_per_minute, now);

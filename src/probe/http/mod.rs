@@ -1,0 +1,333 @@
+//! The probe's own HTTP/1.1 client: one [`ProbeClient`] per exchange, GETs prepared once per
+//! endpoint ([`Target`]), answers read with a bounded sans-I/O reader ([`AnswerReader`]).
+//!
+//! It does what a probe needs and nothing else, which is what makes it cheap per probe
+//! (issue 17: awc spent about half a probe's instructions building codecs, headers maps and
+//! request objects per request): the request bytes are written as prepared, the answer's head
+//! is parsed in place and only status, `Retry-After`, the framing and `Connection` are looked
+//! at, and the body is handed out as a slice of the one receive buffer. Channels keep awc.
+//!
+//! Connections: at most `max_connections` open per exchange, whatever the hosts (idle ones of
+//! another host are closed to make room), handed to requests in arrival order; idle ones are
+//! reused (latest first) for [`KEEP_ALIVE`] and live at most [`LIFETIME`] (awc's defaults),
+//! never after `Connection: close`, an HTTP/1.0 answer or a body delimited by the close. A
+//! reused connection that fails before any byte of the answer arrived (the server closed it
+//! while idle) is replaced by a fresh one once: a GET may be repeated. Redirects are answers
+//! like any other; nothing is followed. The caller's deadline covers everything: the wait for
+//! a connection, connect, TLS handshake, request and the whole body.
+//!
+//! Single-threaded (`Rc`, `RefCell`): a client lives on its actor's arbiter.
+
+mod answer;
+mod conn;
+mod target;
+
+#[cfg(test)]
+mod tests;
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+pub use answer::{Answer, AnswerError, AnswerReader, MAX_CHUNK_LINE, MAX_HEAD};
+pub use target::Target;
+
+use crate::client::{Reply, TransportError};
+use conn::{Conn, ConnectError};
+
+/// How long an idle connection is kept for reuse (awc's default `conn_keep_alive`).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How long a connection is used at all (awc's default `conn_lifetime`): long-lived
+/// connections would hide DNS and load-balancer changes from the probe.
+pub const LIFETIME: Duration = Duration::from_secs(75);
+
+/// The receive buffer's first size: a typical exchange answer (head and a small JSON body)
+/// fits; it grows as needed, within the bounds of [`AnswerReader`].
+const INITIAL_READ: usize = 2048;
+
+/// One exchange's HTTP client. Cloning shares it.
+#[derive(Clone)]
+pub struct ProbeClient {
+    pool: Rc<Pool>,
+}
+
+/// The connections of one client.
+struct Pool {
+    /// One per connection a request may hold: requests beyond wait here, first come first served.
+    permits: Semaphore,
+    limit: usize,
+    /// [`KEEP_ALIVE`] and [`LIFETIME`] (shorter in tests).
+    keep_alive: Duration,
+    lifetime: Duration,
+    /// [`crate::client::probe_tls_config`] (a test's own roots in tests).
+    #[cfg(feature = "tls-rustls")]
+    tls: std::sync::Arc<rustls::ClientConfig>,
+    /// Connections open (idle, in use or being opened): at most `limit`.
+    open: Rc<Cell<usize>>,
+    /// Idle connections, oldest first.
+    idle: RefCell<Vec<Idle>>,
+}
+
+/// A connection waiting in the pool since `since`.
+struct Idle {
+    conn: Connection,
+    since: Instant,
+}
+
+/// An open connection, counted in its pool's `open` while it lives.
+struct Connection {
+    io: Conn,
+    /// The endpoint it was opened for: its origin is the pool key.
+    target: Rc<Target>,
+    born: Instant,
+    _open: OpenSlot,
+}
+
+/// One unit of a pool's `open` count, given back when dropped (however the connection ends:
+/// closed, failed, or dropped with its request at the deadline).
+struct OpenSlot(Rc<Cell<usize>>);
+
+impl OpenSlot {
+    fn take(open: &Rc<Cell<usize>>) -> Self {
+        open.set(open.get() + 1);
+        Self(open.clone())
+    }
+}
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
+/// Why one attempt failed.
+enum Failed {
+    /// Before any byte of the answer: on a reused connection, worth one fresh attempt.
+    Unanswered(io::Error),
+    /// Reading the answer failed midway.
+    Io(io::Error),
+    /// The answer is not acceptable.
+    Answer(AnswerError),
+}
+
+impl ProbeClient {
+    /// A client with at most `max_connections` (at least 1) connections open.
+    pub fn new(max_connections: usize) -> Self {
+        Self::with_times(max_connections, KEEP_ALIVE, LIFETIME)
+    }
+
+    fn with_times(max_connections: usize, keep_alive: Duration, lifetime: Duration) -> Self {
+        let limit = max_connections.max(1);
+        Self {
+            pool: Rc::new(Pool {
+                permits: Semaphore::new(limit),
+                limit,
+                keep_alive,
+                lifetime,
+                #[cfg(feature = "tls-rustls")]
+                tls: crate::client::probe_tls_config(),
+                open: Rc::new(Cell::new(0)),
+                idle: RefCell::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// GETs `target`, reads at most `max_body` bytes of body, all within `deadline` (from the
+    /// call, the wait for a free connection included). Hostile answers are errors, never
+    /// panics; error texts name the host and the kind of failure, never the path or query.
+    pub fn get(
+        &self,
+        target: Rc<Target>,
+        max_body: usize,
+        deadline: Duration,
+    ) -> impl Future<Output = Result<Reply, TransportError>> + 'static {
+        let pool = self.pool.clone();
+        async move {
+            match tokio::time::timeout(deadline, pool.run(&target, max_body)).await {
+                Ok(result) => result,
+                Err(_) => Err(TransportError::Timeout),
+            }
+        }
+    }
+
+    /// The same client trusting `tls`'s roots instead of the webpki ones (a loopback server's
+    /// test certificate).
+    #[cfg(all(test, feature = "tls-rustls"))]
+    fn with_tls(max_connections: usize, tls: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        let mut client = Self::new(max_connections);
+        Rc::get_mut(&mut client.pool).expect("not shared yet").tls = tls;
+        client
+    }
+
+    /// Connections open now (idle or in use).
+    pub fn open_connections(&self) -> usize {
+        self.pool.open.get()
+    }
+}
+
+impl Pool {
+    async fn run(&self, target: &Rc<Target>, max_body: usize) -> Result<Reply, TransportError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| TransportError::Connect("client closed".into()))?;
+        let mut pooled = self.take_idle(target);
+        loop {
+            let reused = pooled.is_some();
+            let mut conn = match pooled.take() {
+                Some(conn) => conn,
+                None => self.connect(target).await?,
+            };
+            match exchange(&mut conn, &target.request, max_body).await {
+                Ok(answer) => {
+                    if answer.reusable {
+                        self.put_idle(conn);
+                    }
+                    return Ok(Reply {
+                        status: answer.status,
+                        retry_after: answer.retry_after,
+                        body: answer.body,
+                    });
+                }
+                // The server closed the idle connection: once more on a fresh one.
+                Err(Failed::Unanswered(_)) if reused => {}
+                Err(failed) => return Err(failed.into_transport(target)),
+            }
+        }
+    }
+
+    /// The latest idle connection to `target`'s origin, after closing those idle for too
+    /// long (the oldest come first) and passing over those past their lifetime. The common
+    /// case — the latest idle connection is one for this origin — costs no scan.
+    fn take_idle(&self, target: &Rc<Target>) -> Option<Connection> {
+        let mut idle = self.idle.borrow_mut();
+        if idle.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        // Idle since `cutoff` or before: too long (one subtraction, then comparisons).
+        if let Some(cutoff) = now.checked_sub(self.keep_alive) {
+            let stale = idle.partition_point(|c| c.since <= cutoff);
+            if stale > 0 {
+                idle.drain(..stale);
+            }
+        }
+        while let Some(at) = idle
+            .iter()
+            .rposition(|c| Rc::ptr_eq(&c.conn.target, target) || c.conn.target.same_origin(target))
+        {
+            let conn = idle.remove(at).conn;
+            if now - conn.born < self.lifetime {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, conn: Connection) {
+        let now = Instant::now();
+        if now - conn.born < self.lifetime {
+            self.idle.borrow_mut().push(Idle { conn, since: now });
+        }
+    }
+
+    /// Opens a connection for `target`, first closing the oldest idle one (of another origin:
+    /// none of this one was idle) when the limit is reached.
+    async fn connect(&self, target: &Rc<Target>) -> Result<Connection, TransportError> {
+        if self.open.get() >= self.limit {
+            let mut idle = self.idle.borrow_mut();
+            if !idle.is_empty() {
+                idle.remove(0);
+            }
+        }
+        let slot = OpenSlot::take(&self.open);
+        #[cfg(feature = "tls-rustls")]
+        let opened = Conn::open(target, &self.tls).await;
+        #[cfg(not(feature = "tls-rustls"))]
+        let opened = Conn::open(target).await;
+        let io = opened.map_err(|e| {
+            TransportError::Connect(match e {
+                ConnectError::Tcp(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    format!("{}:{}: refused", target.host(), target.port())
+                }
+                e => format!("{}:{}: {e}", target.host(), target.port()),
+            })
+        })?;
+        Ok(Connection {
+            io,
+            target: target.clone(),
+            born: Instant::now(),
+            _open: slot,
+        })
+    }
+}
+
+/// Sends the request on `conn` and reads the answer.
+async fn exchange(
+    conn: &mut Connection,
+    request: &[u8],
+    max_body: usize,
+) -> Result<Answer, Failed> {
+    conn.io
+        .write_all(request)
+        .await
+        .map_err(Failed::Unanswered)?;
+    conn.io.flush().await.map_err(Failed::Unanswered)?;
+    let mut buf = BytesMut::with_capacity(INITIAL_READ);
+    let mut reader = AnswerReader::new(max_body);
+    let mut received = false;
+    loop {
+        // Room for what the body is known to need, else double (bounded by the reader).
+        let want = reader.missing(buf.len()).unwrap_or(0).max(1);
+        if buf.capacity() - buf.len() < want {
+            buf.reserve(want.max(buf.capacity()));
+        }
+        match conn.io.read_buf(&mut buf).await {
+            Ok(0) => {}
+            Ok(_) => {
+                received = true;
+                if let Some(answer) = reader.advance(&mut buf, false).map_err(Failed::Answer)? {
+                    return Ok(answer);
+                }
+                continue;
+            }
+            // A TLS peer that closes without close_notify: the end of a read-until-close body
+            // or a truncation, which the reader tells apart.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
+            Err(e) if received => return Err(Failed::Io(e)),
+            Err(e) => return Err(Failed::Unanswered(e)),
+        }
+        if !received {
+            return Err(Failed::Unanswered(io::ErrorKind::UnexpectedEof.into()));
+        }
+        // The close completes a read-until-close body; anything else is truncated.
+        return match reader.advance(&mut buf, true).map_err(Failed::Answer)? {
+            Some(answer) => Ok(answer),
+            None => Err(Failed::Answer(AnswerError::Truncated)),
+        };
+    }
+}
+
+impl Failed {
+    fn into_transport(self, target: &Target) -> TransportError {
+        let host = target.host();
+        match self {
+            Failed::Answer(AnswerError::TooLarge(limit)) => TransportError::TooLarge(limit),
+            Failed::Answer(e) => TransportError::Connect(format!("{host}: {e}")),
+            Failed::Unanswered(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                TransportError::Connect(format!("{host}: closed without answering"))
+            }
+            Failed::Unanswered(e) => TransportError::Connect(format!("{host}: {e}")),
+            Failed::Io(e) => TransportError::Connect(format!("{host}: reading the answer: {e}")),
+        }
+    }
+}
