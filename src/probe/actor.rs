@@ -39,7 +39,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use actix::clock::Instant;
@@ -140,21 +140,28 @@ pub struct ProbeDone {
 }
 
 /// Probes one exchange. See the module docs.
+///
+/// It sits inline in its tokio task's allocation (with its context, ≈ 0.35 KB; a task is
+/// allocated in 128 B steps), so what it seldom needs is derived or built when needed: the
+/// exchange's name is its settings', the `availability` series key is made at a breaker
+/// transition, the restart tracker at the first restart.
 pub struct ProbeActor {
-    exchange: Name,
     settings: ExchangeSettings,
     client: awc::Client,
     breaker: CircuitBreaker,
     backoff_until: Option<Instant>,
     endpoints: Vec<Endpoint>,
-    availability: SeriesKey,
     breaker_gauge: Gauge,
     detectors: DetectorSet,
     /// The exchange's detector, on this actor's arbiter (unless one already ran elsewhere):
     /// each probe's measurements go to it as one message ([`DetectorSet::send_batch`]).
     shard: Addr<DetectorActor>,
     stopped: bool,
-    restarts: RestartTracker,
+    /// Built at the first restart; its counter is registered (at 0) from the start.
+    restarts: Option<Box<RestartTracker>>,
+    /// What the restart tracker is built from.
+    supervision: SupervisionSettings,
+    escalate: Option<Recipient<Anomaly>>,
     /// Where status-endpoint readings go (the Router), if anywhere.
     maintenance: Option<Recipient<MaintenanceStatus>>,
     /// Re-probes left this minute, all endpoints together.
@@ -173,8 +180,14 @@ pub struct ProbeActor {
     me: Option<WeakAddr<Self>>,
     /// The registry, for the endpoints a reload adds.
     metrics: Arc<Metrics>,
-    /// What the breaker was built from (a reload that changes it rebuilds the breaker).
-    breaker_settings: BreakerSettings,
+}
+
+/// The endpoint of exchange-wide series (`availability`), shared by every exchange's.
+static ANY_ENDPOINT: LazyLock<Name> = LazyLock::new(|| Name::from("*"));
+
+/// The name of an exchange's probe in restart accounting.
+fn restart_name(exchange: &str) -> String {
+    format!("probe:{exchange}")
 }
 
 /// The endpoints of `settings`, their schedules starting at `now` (unspread).
@@ -233,20 +246,20 @@ impl ProbeActor {
         metrics: &Arc<Metrics>,
         escalate: Option<Recipient<Anomaly>>,
     ) -> Self {
-        let exchange = settings.name.clone();
+        let exchange = &settings.name;
         let now = Instant::now();
         let endpoints = endpoints_of(&settings, breaker, metrics, now);
         let max_timeout = max_timeout(&settings);
-        let breaker_gauge = metrics.gauge("exwatch_breaker_state", &[("exchange", &exchange)]);
+        let breaker_gauge = metrics.gauge("exwatch_breaker_state", &[("exchange", exchange)]);
+        RestartTracker::register(&restart_name(exchange), metrics);
         breaker_gauge.set(0.0);
         Self {
             client: build_lean_client(settings.max_connections, max_timeout),
             breaker: CircuitBreaker::new(breaker),
             backoff_until: None,
             endpoints,
-            availability: SeriesKey::new(exchange.clone(), "*", Metric::Availability),
             breaker_gauge,
-            shard: detectors.shard_on(&exchange, &Arbiter::current()),
+            shard: detectors.shard_on(exchange, &Arbiter::current()),
             detectors,
             stopped: false,
             maintenance: None,
@@ -258,14 +271,9 @@ impl ProbeActor {
             epoch: 0,
             me: None,
             metrics: metrics.clone(),
-            breaker_settings: breaker.clone(),
-            restarts: RestartTracker::new(
-                Name::from(format!("probe:{exchange}")),
-                supervision,
-                metrics,
-                escalate,
-            ),
-            exchange,
+            restarts: None,
+            supervision: supervision.clone(),
+            escalate,
             settings,
         }
     }
@@ -353,7 +361,7 @@ impl ProbeActor {
         let late = fired.missed + u64::from(fired.is_late());
         ep.metrics.late(late);
         if late > 0 {
-            tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, lateness = ?fired.lateness, missed = fired.missed, "Probe late.");
+            tracing::debug!(exchange = %self.settings.name, endpoint = %ep.settings.name, lateness = ?fired.lateness, missed = fired.missed, "Probe late.");
         }
         self.arm(i);
 
@@ -370,7 +378,7 @@ impl ProbeActor {
             if !fired.is_late() {
                 self.endpoints[i].metrics.late(1);
             }
-            tracing::debug!(exchange = %self.exchange, endpoint = %self.endpoints[i].settings.name, "All connections busy; slot skipped.");
+            tracing::debug!(exchange = %self.settings.name, endpoint = %self.endpoints[i].settings.name, "All connections busy; slot skipped.");
             return;
         }
         let (admission, transition) = self.breaker.try_acquire(now);
@@ -422,7 +430,7 @@ impl ProbeActor {
             return;
         }
         if !self.confirm_budget.try_take(now) {
-            tracing::debug!(exchange = %self.exchange, endpoint = %self.endpoints[i].settings.name, "Confirmation budget spent; back to the schedule.");
+            tracing::debug!(exchange = %self.settings.name, endpoint = %self.endpoints[i].settings.name, "Confirmation budget spent; back to the schedule.");
             self.endpoints[i].confirm.abandon();
             return;
         }
@@ -509,7 +517,7 @@ impl ProbeActor {
         ep.metrics.outcome(verdict.outcome);
         ep.metrics.observe_duration(result.elapsed.as_secs_f64());
         if !verdict.outcome.is_ok() {
-            tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, outcome = %verdict.outcome, status, detail = verdict.detail.as_deref().unwrap_or(""), "Probe failed.");
+            tracing::debug!(exchange = %self.settings.name, endpoint = %ep.settings.name, outcome = %verdict.outcome, status, detail = verdict.detail.as_deref().unwrap_or(""), "Probe failed.");
         }
 
         // One message to the exchange's detector for the whole probe (at most three).
@@ -544,13 +552,13 @@ impl ProbeActor {
         self.detectors.send_batch(&self.shard, batch);
 
         if verdict.maintenance {
-            tracing::info!(exchange = %self.exchange, endpoint = %ep.settings.name, detail = verdict.detail.as_deref().unwrap_or(""), "Exchange announces maintenance in progress.");
+            tracing::info!(exchange = %self.settings.name, endpoint = %ep.settings.name, detail = verdict.detail.as_deref().unwrap_or(""), "Exchange announces maintenance in progress.");
         }
         if let (EndpointKind::Status, Outcome::Ok, Some(to)) =
             (ep.settings.kind, verdict.outcome, &self.maintenance)
         {
             to.do_send(MaintenanceStatus {
-                exchange: self.exchange.clone(),
+                exchange: self.settings.name.clone(),
                 ongoing: verdict.maintenance,
                 until: verdict.maintenance_until_ms.map(Timestamp),
                 detail: if verdict.maintenance {
@@ -568,7 +576,7 @@ impl ProbeActor {
                 .retry_after
                 .unwrap_or(DEFAULT_RATE_LIMIT_BACKOFF)
                 .min(MAX_RATE_LIMIT_BACKOFF);
-            tracing::warn!(exchange = %self.exchange, wait = ?wait, "Rate limited; backing off.");
+            tracing::warn!(exchange = %self.settings.name, wait = ?wait, "Rate limited; backing off.");
             self.backoff_until = Some(now + wait);
         }
         let transition = match verdict.outcome {
@@ -594,11 +602,19 @@ impl ProbeActor {
     }
 
     fn on_transition(&mut self, t: Transition) {
-        tracing::warn!(exchange = %self.exchange, from = t.from.as_str(), to = t.to.as_str(), "Circuit breaker changed state.");
+        tracing::warn!(exchange = %self.settings.name, from = t.from.as_str(), to = t.to.as_str(), "Circuit breaker changed state.");
         self.breaker_gauge.set(t.to.as_value());
         self.detectors.send_to(
             &self.shard,
-            Measurement::ok(self.availability.clone(), t.to.as_value(), Timestamp::now()),
+            Measurement::ok(
+                SeriesKey::new(
+                    self.settings.name.clone(),
+                    ANY_ENDPOINT.clone(),
+                    Metric::Availability,
+                ),
+                t.to.as_value(),
+                Timestamp::now(),
+            ),
         );
     }
 }
@@ -620,7 +636,16 @@ impl Supervised for ProbeActor {
     /// dropped: restart every schedule from now, and give those probes' half-open trial slots
     /// back. The breaker and the rate-limit back-off are kept.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.restarts.record(Instant::now());
+        let (name, supervision, metrics) = (&self.settings.name, &self.supervision, &self.metrics);
+        let tracker = self.restarts.get_or_insert_with(|| {
+            Box::new(RestartTracker::new(
+                Name::from(restart_name(name)),
+                supervision,
+                metrics,
+                self.escalate.clone(),
+            ))
+        });
+        tracker.record(Instant::now());
         // A lost trial never answers; holding its slot would keep the breaker half-open,
         // rejecting every probe, forever.
         self.breaker.abandon_trials();
@@ -668,7 +693,7 @@ impl Handler<StopProbing> for ProbeActor {
 
     fn handle(&mut self, _: StopProbing, _: &mut Context<Self>) {
         self.stopped = true;
-        tracing::info!(exchange = %self.exchange, "Probing stopped.");
+        tracing::info!(exchange = %self.settings.name, "Probing stopped.");
     }
 }
 
