@@ -165,6 +165,7 @@ pub struct ProbeDone {
 /// exchange's name is its settings', the `availability` series key is made at a breaker
 /// transition, the restart tracker at the first restart.
 pub struct ProbeActor {
+    /// The exchange's settings, its endpoints taken out (they are in `endpoints`).
     settings: ExchangeSettings,
     client: awc::Client,
     breaker: CircuitBreaker,
@@ -209,17 +210,18 @@ fn restart_name(exchange: &str) -> String {
     format!("probe:{exchange}")
 }
 
-/// The endpoints of `settings`, their schedules starting at `now` (unspread).
+/// The endpoints of `settings`, taken out of it (the actor keeps each endpoint's settings
+/// once, in its [`Endpoint`], not a second copy in its exchange's), their schedules starting
+/// at `now` (unspread).
 fn endpoints_of(
-    settings: &ExchangeSettings,
+    settings: &mut ExchangeSettings,
     breaker: &BreakerSettings,
     metrics: &Arc<Metrics>,
     now: Instant,
 ) -> Vec<Endpoint> {
     let exchange = &settings.name;
-    settings
-        .endpoints
-        .iter()
+    std::mem::take(&mut settings.endpoints)
+        .into_iter()
         .map(|e| {
             let extra = match e.kind {
                 EndpointKind::Time => Some(Metric::ClockSkewMs),
@@ -236,7 +238,7 @@ fn endpoints_of(
                     e.confirm_interval.min(e.interval),
                     e.confirm_probes.unwrap_or(breaker.failure_threshold),
                 ),
-                settings: e.clone(),
+                settings: e,
             }
         })
         .collect()
@@ -244,29 +246,29 @@ fn endpoints_of(
 
 /// The longest timeout of `settings`' endpoints: the client's own bound.
 fn max_timeout(settings: &ExchangeSettings) -> Duration {
-    settings
-        .endpoints
-        .iter()
-        .map(|e| e.timeout)
-        .max()
-        .unwrap_or(Duration::from_secs(10))
+    longest(settings.endpoints.iter().map(|e| e.timeout))
+}
+
+/// The longest of `timeouts`, 10 s if none.
+fn longest(timeouts: impl Iterator<Item = Duration>) -> Duration {
+    timeouts.max().unwrap_or(Duration::from_secs(10))
 }
 
 impl ProbeActor {
     /// A probe of `settings`' exchange. Call inside the arbiter it will run on (it builds
     /// its HTTP client there).
     pub fn new(
-        settings: ExchangeSettings,
+        mut settings: ExchangeSettings,
         breaker: &BreakerSettings,
         supervision: &SupervisionSettings,
         detectors: DetectorSet,
         metrics: &Arc<Metrics>,
         escalate: Option<Recipient<Anomaly>>,
     ) -> Self {
-        let exchange = &settings.name;
         let now = Instant::now();
-        let endpoints = endpoints_of(&settings, breaker, metrics, now);
         let max_timeout = max_timeout(&settings);
+        let endpoints = endpoints_of(&mut settings, breaker, metrics, now);
+        let exchange = &settings.name;
         let breaker_gauge = metrics.gauge("exwatch_breaker_state", &[("exchange", exchange)]);
         RestartTracker::register(&restart_name(exchange), metrics);
         breaker_gauge.set(0.0);
@@ -737,8 +739,8 @@ impl Handler<Ping> for ProbeActor {
 }
 
 impl ProbeActor {
-    /// The exchange's settings.
-    pub fn settings(&self) -> &ExchangeSettings {
-        &self.settings
+    /// The longest timeout of its endpoints (its client's bound).
+    fn max_timeout(&self) -> Duration {
+        longest(self.endpoints.iter().map(|e| e.settings.timeout))
     }
 }

@@ -31,7 +31,7 @@ impl Handler<Reconfigure> for ProbeActor {
 
     fn handle(&mut self, msg: Reconfigure, ctx: &mut Context<Self>) {
         let Reconfigure {
-            settings,
+            mut settings,
             breaker,
             spread,
         } = msg;
@@ -43,7 +43,7 @@ impl Handler<Reconfigure> for ProbeActor {
             self.breaker.abandon_trials();
         }
         if settings.max_connections != self.settings.max_connections
-            || max_timeout(&settings) != max_timeout(&self.settings)
+            || max_timeout(&settings) != self.max_timeout()
         {
             self.client = build_lean_client(settings.max_connections, max_timeout(&settings));
         }
@@ -56,7 +56,7 @@ impl Handler<Reconfigure> for ProbeActor {
         self.armed.cancel(ctx);
         self.ticking = false;
         self.timers.clear();
-        self.endpoints = endpoints_of(&settings, self.breaker.settings(), &self.metrics, now);
+        self.endpoints = endpoints_of(&mut settings, self.breaker.settings(), &self.metrics, now);
         self.settings = settings;
         self.stopped = false;
         self.spread(spread);
