@@ -268,6 +268,9 @@ impl ProbeActor {
         let now = Instant::now();
         let max_timeout = max_timeout(&settings);
         let endpoints = endpoints_of(&mut settings, breaker, metrics, now);
+        // Room for each endpoint's next slot, which is what it holds between failures (a
+        // first push would make room for four: 96 B more per one-endpoint exchange).
+        let timers = BinaryHeap::with_capacity(endpoints.len());
         let exchange = &settings.name;
         let breaker_gauge = metrics.gauge("exwatch_breaker_state", &[("exchange", exchange)]);
         RestartTracker::register(&restart_name(exchange), metrics);
@@ -284,7 +287,7 @@ impl ProbeActor {
             maintenance: None,
             confirm_budget: ConfirmBudget::new(settings.confirm_per_minute, now),
             in_flight: 0,
-            timers: BinaryHeap::new(),
+            timers,
             armed: EarliestTimer::default(),
             ticking: false,
             epoch: 0,
