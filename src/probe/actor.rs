@@ -181,9 +181,11 @@ pub struct ProbeActor {
     restarts: Option<Box<RestartTracker>>,
     /// What the restart tracker is built from.
     supervision: SupervisionSettings,
-    escalate: Option<Recipient<Anomaly>>,
+    /// Shared by the probes, as `maintenance`: a recipient's clone is three allocations
+    /// (≈ 96 B).
+    escalate: Option<Arc<Recipient<Anomaly>>>,
     /// Where status-endpoint readings go (the Router), if anywhere.
-    maintenance: Option<Recipient<MaintenanceStatus>>,
+    maintenance: Option<Arc<Recipient<MaintenanceStatus>>>,
     /// Re-probes left this minute, all endpoints together.
     confirm_budget: ConfirmBudget,
     /// Probes sent and not yet answered (re-probes wait for a free connection).
@@ -263,7 +265,7 @@ impl ProbeActor {
         supervision: &SupervisionSettings,
         detectors: DetectorSet,
         metrics: &Arc<Metrics>,
-        escalate: Option<Recipient<Anomaly>>,
+        escalate: Option<Arc<Recipient<Anomaly>>>,
     ) -> Self {
         let now = Instant::now();
         let max_timeout = max_timeout(&settings);
@@ -302,7 +304,7 @@ impl ProbeActor {
 
     /// Sends every successful status-endpoint reading to `to` (the Router, which silences the
     /// exchange's alerts during announced maintenance).
-    pub fn with_maintenance(mut self, to: Recipient<MaintenanceStatus>) -> Self {
+    pub fn with_maintenance(mut self, to: Arc<Recipient<MaintenanceStatus>>) -> Self {
         self.maintenance = Some(to);
         self
     }
@@ -670,7 +672,7 @@ impl Supervised for ProbeActor {
                 Name::from(restart_name(name)),
                 supervision,
                 metrics,
-                self.escalate.clone(),
+                self.escalate.as_deref().cloned(),
             ))
         });
         tracker.record(Instant::now());
