@@ -122,7 +122,10 @@ enum Handle {
     Histogram(Histogram),
 }
 
-type Labels = Vec<(&'static str, String)>;
+/// A series' labels. Boxed slices: a `Vec` of `String`s carried a capacity word per list and
+/// per label (the list 24 → 16 B in the registry's node, a label 40 → 32 B, in mimalloc's
+/// 48 → 32 B class for one label): ≈ 25 B per registry entry, two or more per exchange.
+type Labels = Box<[(&'static str, Box<str>)]>;
 
 /// The registry of all of one monitor's metrics.
 #[derive(Debug, Default)]
@@ -188,7 +191,7 @@ impl Metrics {
         make: impl FnOnce() -> Handle,
         pick: impl Fn(&Handle) -> Option<Handle>,
     ) -> Handle {
-        let key: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        let key: Labels = labels.iter().map(|(k, v)| (*k, Box::from(*v))).collect();
         let mut registry = self.registry.lock();
         let family = registry.families.entry(name).or_default();
         if let Some(existing) = family.get(&key).and_then(&pick) {
@@ -267,10 +270,7 @@ impl Metrics {
             .endpoints
             .retain(|(x, e), _| !removed.iter().any(|r| r.covers_endpoint(x, e)));
         fn label<'a>(labels: &'a Labels, key: &str) -> Option<&'a str> {
-            labels
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| v.as_str())
+            labels.iter().find(|(k, _)| *k == key).map(|(_, v)| &**v)
         }
         for family in registry.families.values_mut() {
             family.retain(|labels, _| {
@@ -304,7 +304,7 @@ impl Metrics {
                 && key
                     .iter()
                     .zip(labels)
-                    .all(|((k, v), (k2, v2))| k == k2 && v == v2);
+                    .all(|((k, v), (k2, v2))| k == k2 && **v == **v2);
             if !same {
                 return None;
             }

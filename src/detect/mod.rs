@@ -35,6 +35,7 @@ pub mod rule_actor;
 pub mod rules;
 pub mod scale;
 pub mod series;
+mod series_map;
 pub mod set;
 pub mod shared;
 pub mod stream;

@@ -10,8 +10,13 @@ use crate::detect::latency::LatencyModel;
 use crate::detect::likelihood::{self, LikelihoodModel};
 use crate::detect::stream::StreamFlag;
 use crate::messages::{
-    CircuitState, Measurement, Metric, Outcome, SeriesKey, Severity, Stats, Timestamp,
+    CircuitState, Measurement, Metric, Name, Outcome, SeriesKey, Severity, Stats, Timestamp,
 };
+
+/// `n` as a `u32`, `u32::MAX` past it.
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
 
 /// What a series' detection concluded from one measurement.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,11 +37,13 @@ enum Model {
     /// Boxed: the latency models are the largest, and every other series would pay their size.
     Latency(Box<LatencyModel>),
     Likelihood(Box<LikelihoodModel>),
-    Errors(ErrorModel),
+    /// Boxed too: inline, its window counters made every series' state 128 B larger.
+    Errors(Box<ErrorModel>),
     Availability {
         state: CircuitState,
     },
-    Clock(SkewLimits),
+    /// Boxed: its two sides' thresholds (96 B) would make every series larger.
+    Clock(Box<SkewLimits>),
     /// A stream's state as its source judged it ([`crate::detect::stream`]).
     Stream(StreamFlag),
     /// Metrics judged elsewhere or not yet (prices are compared across exchanges).
@@ -73,17 +80,20 @@ pub struct SeriesDetector {
     /// samples stay at or above its threshold, even after the sliding baseline has adapted to
     /// the new level: a sustained slowdown is still a slowdown.
     episode: Option<Finding>,
-    normal_run: usize,
+    /// The counts and the settings they meet are `u32` (8 B less per series than `usize`),
+    /// counts saturating and settings capped at `u32::MAX` (`sustain_for` is at most 200 000;
+    /// a `resolve_after` past 4.3 billion samples, 136 years at one a second, is read as that).
+    normal_run: u32,
     /// Samples judged since the episode opened.
-    episode_len: usize,
+    episode_len: u32,
     /// How long an episode may be sustained by the value alone staying past its opening
     /// threshold (see [`SeriesDetector::observe`]): unbounded for rises only; one window when
     /// drops count too (two windows), or the return from a long shift would be "sustained" for
     /// ever.
-    sustain_for: Option<usize>,
+    sustain_for: Option<u32>,
     /// `[detect.latency] only`: the one detector whose findings count, if set.
-    only: Option<String>,
-    resolve_after: usize,
+    only: Option<Name>,
+    resolve_after: u32,
     recovery_successes: u32,
     /// The likelihood model's onset score of the last row it judged.
     onset_score: f64,
@@ -92,39 +102,40 @@ pub struct SeriesDetector {
 impl SeriesDetector {
     /// The detector for a series of `metric`.
     pub fn new(metric: Metric, settings: &DetectSettings) -> Self {
-        let model =
-            match metric {
-                Metric::LatencyMs => match settings.latency.model {
-                    LatencyModelKind::Likelihood => Model::Likelihood(Box::new(
-                        LikelihoodModel::new(&settings.latency, &settings.likelihood),
-                    )),
-                    LatencyModelKind::Sliding => {
-                        Model::Latency(Box::new(LatencyModel::new(&settings.latency)))
-                    }
-                },
-                Metric::Errors => Model::Errors(ErrorModel::new(&settings.errors)),
-                Metric::Availability => Model::Availability {
-                    state: CircuitState::Closed,
-                },
-                Metric::ClockSkewMs => Model::Clock(SkewLimits::new(&settings.clock, None)),
-                Metric::Price | Metric::PriceDeviationBps | Metric::ActorRestarts => Model::Passive,
-                // A stream's lag is a latency: the sliding models and the learned p90 judge it.
-                Metric::StreamLagMs => match settings.latency.model {
-                    LatencyModelKind::Likelihood => Model::Likelihood(Box::new(
-                        LikelihoodModel::new(&settings.latency, &settings.likelihood),
-                    )),
-                    LatencyModelKind::Sliding => {
-                        Model::Latency(Box::new(LatencyModel::new(&settings.latency)))
-                    }
-                },
-                Metric::StreamSilenceMs
-                | Metric::StreamFrozen
-                | Metric::StreamGap
-                | Metric::StreamReconnects => match StreamFlag::of(metric) {
-                    Some(flag) => Model::Stream(flag),
-                    None => Model::Passive,
-                },
-            };
+        let model = match metric {
+            Metric::LatencyMs => match settings.latency.model {
+                LatencyModelKind::Likelihood => Model::Likelihood(Box::new(LikelihoodModel::new(
+                    &settings.latency,
+                    &settings.likelihood,
+                ))),
+                LatencyModelKind::Sliding => {
+                    Model::Latency(Box::new(LatencyModel::new(&settings.latency)))
+                }
+            },
+            Metric::Errors => Model::Errors(Box::new(ErrorModel::new(&settings.errors))),
+            Metric::Availability => Model::Availability {
+                state: CircuitState::Closed,
+            },
+            Metric::ClockSkewMs => Model::Clock(Box::new(SkewLimits::new(&settings.clock, None))),
+            Metric::Price | Metric::PriceDeviationBps | Metric::ActorRestarts => Model::Passive,
+            // A stream's lag is a latency: the sliding models and the learned p90 judge it.
+            Metric::StreamLagMs => match settings.latency.model {
+                LatencyModelKind::Likelihood => Model::Likelihood(Box::new(LikelihoodModel::new(
+                    &settings.latency,
+                    &settings.likelihood,
+                ))),
+                LatencyModelKind::Sliding => {
+                    Model::Latency(Box::new(LatencyModel::new(&settings.latency)))
+                }
+            },
+            Metric::StreamSilenceMs
+            | Metric::StreamFrozen
+            | Metric::StreamGap
+            | Metric::StreamReconnects => match StreamFlag::of(metric) {
+                Some(flag) => Model::Stream(flag),
+                None => Model::Passive,
+            },
+        };
         let baseline = match metric {
             // The learned p90 baseline is a latency model (ms buckets, rises only): a series of
             // any other unit is judged by the sliding models alone.
@@ -145,9 +156,9 @@ impl SeriesDetector {
             normal_run: 0,
             episode_len: 0,
             sustain_for: (settings.latency.direction == Direction::Both)
-                .then_some(2 * settings.latency.window.max(1)),
-            only: settings.latency.only.clone(),
-            resolve_after: settings.latency.resolve_after.max(1),
+                .then_some(saturating_u32(2 * settings.latency.window.max(1))),
+            only: settings.latency.only.as_deref().map(Name::from),
+            resolve_after: saturating_u32(settings.latency.resolve_after.max(1)),
             recovery_successes: settings.errors.recovery_successes.max(1),
             onset_score: 0.0,
         }
@@ -158,7 +169,7 @@ impl SeriesDetector {
     pub fn for_series(series: &SeriesKey, settings: &DetectSettings) -> Self {
         let mut d = Self::new(series.metric, settings);
         if let Model::Clock(limits) = &mut d.model {
-            *limits = SkewLimits::for_exchange(&settings.clock, &series.exchange);
+            **limits = SkewLimits::for_exchange(&settings.clock, &series.exchange);
         }
         d
     }
@@ -175,7 +186,7 @@ impl SeriesDetector {
             *new = *state;
         }
         if let (Model::Clock(limits), Model::Clock(new)) = (&self.model, &mut fresh.model) {
-            *new = *limits;
+            **new = **limits;
         }
         fresh
     }
@@ -219,7 +230,7 @@ impl SeriesDetector {
     pub fn observe(&mut self, m: &Measurement) -> Option<Event> {
         let episode = self.episode;
         if episode.is_some() {
-            self.episode_len += 1;
+            self.episode_len = self.episode_len.saturating_add(1);
         }
         let sustain = self.sustain_for.is_none_or(|n| self.episode_len <= n);
         let recovery_successes = self.recovery_successes;
@@ -346,11 +357,11 @@ impl SeriesDetector {
     }
 
     /// A normal sample: the episode, if any, resolves after `needed` of them in a row.
-    fn normal(&mut self, needed: usize) -> Option<Event> {
+    fn normal(&mut self, needed: u32) -> Option<Event> {
         if !self.is_firing() {
             return None;
         }
-        self.normal_run += 1;
+        self.normal_run = self.normal_run.saturating_add(1);
         if self.normal_run >= needed {
             self.resolve()
         } else {

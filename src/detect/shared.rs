@@ -1,12 +1,11 @@
 //! What every detector of a [`DetectorSet`](crate::detect::DetectorSet) shares.
 //!
 //! [`DetectorShared`] holds what the series have in common — settings, outputs, the store
-//! link, the metrics registry, the counters per (exchange, metric), detector names — behind one
+//! link, the metrics registry, the update counter of each metric, detector names — behind one
 //! `Arc`; a reload that changes the `[detect]` settings makes a new one. [`SeriesLimit`] counts
 //! the series of the whole set (against `max_series`) and numbers each series' state, and
 //! outlives reloads.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -29,16 +28,6 @@ pub struct DetectorOutputs {
     pub resolved: Recipient<Resolved>,
 }
 
-/// The counters of one (exchange, metric): every series of those shares them.
-pub(crate) struct SeriesCounters {
-    /// `exwatch_detector_updates_total{metric}`.
-    pub(crate) updates: Counter,
-    /// `exwatch_anomalies_total{exchange,metric,severity}`, by severity, registered at the
-    /// first anomaly of its kind: three registry entries per exchange and metric up front were
-    /// ≈ 1.5 KB per exchange, for counters most exchanges never move.
-    pub(crate) anomalies: [OnceLock<Counter>; 3],
-}
-
 /// What all the detectors of a [`DetectorSet`](crate::detect::DetectorSet) share.
 pub struct DetectorShared {
     pub(crate) settings: Arc<DetectSettings>,
@@ -49,7 +38,10 @@ pub struct DetectorShared {
     pub(crate) metrics: Arc<Metrics>,
     /// `exwatch_actor_restarts_total{actor="detector"}`, registered with the first detector.
     restarts: OnceLock<Counter>,
-    counters: Mutex<HashMap<(Name, Metric), Arc<SeriesCounters>>>,
+    /// `exwatch_detector_updates_total{metric}`, one per metric, registered on first use. A
+    /// series keeps its metric's handle; its `exwatch_anomalies_total` handles are its own,
+    /// taken at its first anomaly of each severity.
+    updates: Mutex<Vec<(Metric, Counter)>>,
     /// Detector names already made into `Name`s: firings reuse them.
     names: Mutex<Vec<(&'static str, Name)>>,
 }
@@ -82,7 +74,7 @@ impl DetectorShared {
             store,
             metrics,
             restarts: OnceLock::new(),
-            counters: Mutex::new(HashMap::new()),
+            updates: Mutex::new(Vec::new()),
             names: Mutex::new(Vec::new()),
         })
     }
@@ -95,22 +87,18 @@ impl DetectorShared {
         });
     }
 
-    /// The counters of `series`' exchange and metric, registered on first use.
-    pub(crate) fn counters(&self, series: &SeriesKey) -> Arc<SeriesCounters> {
-        let key = (series.exchange.clone(), series.metric);
-        self.counters
-            .lock()
-            .entry(key)
-            .or_insert_with(|| {
-                Arc::new(SeriesCounters {
-                    updates: self.metrics.counter(
-                        "exwatch_detector_updates_total",
-                        &[("metric", series.metric.as_str())],
-                    ),
-                    anomalies: Default::default(),
-                })
-            })
-            .clone()
+    /// `exwatch_detector_updates_total{metric}` of `metric`, registered on first use.
+    pub(crate) fn updates(&self, metric: Metric) -> Counter {
+        let mut updates = self.updates.lock();
+        if let Some((_, c)) = updates.iter().find(|(m, _)| *m == metric) {
+            return c.clone();
+        }
+        let c = self.metrics.counter(
+            "exwatch_detector_updates_total",
+            &[("metric", metric.as_str())],
+        );
+        updates.push((metric, c.clone()));
+        c
     }
 
     /// `exwatch_anomalies_total{exchange,metric,severity}` of `series`' exchange and metric.

@@ -7,14 +7,13 @@
 //! to the store ([`SaveRollup`]); a restart after a panic rebuilds the models and keeps the
 //! episode in progress (see [`SeriesDetector::rebuilt`]).
 
-use std::sync::Arc;
-
 use actix::clock::Instant;
 
 use crate::detect::baseline::{ErrorCounts, Rollup, bucket_ms};
 use crate::detect::series::{Event, SeriesDetector};
-use crate::detect::shared::{DetectorShared, SeriesCounters};
+use crate::detect::shared::DetectorShared;
 use crate::messages::{Anomaly, Measurement, Resolved, SeriesKey};
+use crate::metrics::Counter;
 use crate::store::{BucketCounts, RollupRecord, SaveRollup};
 use crate::supervision::RestartTracker;
 
@@ -60,7 +59,12 @@ pub(crate) struct Held {
 /// One series' detection state. See the module docs.
 pub struct TrackedSeries {
     pub(crate) detector: SeriesDetector,
-    counters: Arc<SeriesCounters>,
+    /// `exwatch_detector_updates_total{metric}`, shared by every series of its metric.
+    updates: Counter,
+    /// `exwatch_anomalies_total{exchange,metric,severity}` by severity, each taken from the
+    /// registry at the series' first anomaly of that severity; boxed, as most series never
+    /// fire. (A map of them per exchange and metric was ≈ 280 B per one-endpoint exchange.)
+    anomalies: Option<Box<[Option<Counter>; 3]>>,
     /// Built at the first restart (it names the series, which costs an allocation).
     restarts: Option<Box<RestartTracker>>,
     generation: u64,
@@ -73,7 +77,8 @@ impl TrackedSeries {
     pub fn new(series: &SeriesKey, shared: &DetectorShared, generation: u64) -> Self {
         Self {
             detector: SeriesDetector::for_series(series, &shared.settings),
-            counters: shared.counters(series),
+            updates: shared.updates(series.metric),
+            anomalies: None,
             restarts: None,
             generation,
             judged: 0,
@@ -141,7 +146,7 @@ impl TrackedSeries {
 
     /// Judges `m` (a measurement of this series) and sends what it concludes.
     pub(crate) fn judge(&mut self, m: &Measurement, shared: &DetectorShared) {
-        self.counters.updates.inc();
+        self.updates.inc();
         self.judged += 1;
         let series = &m.series;
         match self.detector.observe(m) {
@@ -149,8 +154,8 @@ impl TrackedSeries {
                 finding,
                 started_at,
             }) => {
-                self.counters.anomalies[finding.severity as usize]
-                    .get_or_init(|| shared.anomaly_counter(series, finding.severity))
+                self.anomalies.get_or_insert_default()[finding.severity as usize]
+                    .get_or_insert_with(|| shared.anomaly_counter(series, finding.severity))
                     .inc();
                 let detector = shared.name_of(finding.detector);
                 shared.outputs.anomalies.do_send(Anomaly {

@@ -43,7 +43,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use actix::clock::Instant;
@@ -108,21 +108,40 @@ enum Due {
 /// One entry of the timer heap: when, which endpoint, what for.
 type TimerEntry = Reverse<(Instant, usize, Due)>;
 
-/// Per-endpoint state: its settings, schedule, series keys and metric handles.
+/// Per-endpoint state: its settings, schedule and metric handles. Its series keys are made
+/// from the exchange's and its own name as measurements are sent (the same two reference
+/// counts a stored key's clone takes): three stored keys were 120 of its 440 B.
 struct Endpoint {
     settings: EndpointSettings,
     schedule: FixedRate,
-    /// Offset of the first slot from the (re)start, spreading endpoints over their interval.
-    phase: Duration,
+    /// Offset of the first slot from the (re)start, spreading endpoints over their interval,
+    /// in nanoseconds (less than the interval; 8 B where a `Duration` takes 16: the endpoint
+    /// is 264 B).
+    phase_ns: u64,
     /// The GET of its URL, prepared once; the error when the URL is not one the client can
     /// probe (every probe then reports it).
     target: Result<Rc<Target>, TransportError>,
-    errors: SeriesKey,
-    latency: SeriesKey,
-    extra: Option<SeriesKey>,
+    /// The metric of its third series (clock skew for `time`, price for `ticker`), if any.
+    extra: Option<Metric>,
     /// Probes by outcome, scheduled, late, confirmation and duration: one shared allocation.
     metrics: Arc<EndpointMetrics>,
     confirm: Confirmation,
+}
+
+impl Endpoint {
+    /// Its series of `metric`, on `exchange`.
+    fn series(&self, exchange: &Name, metric: Metric) -> SeriesKey {
+        SeriesKey {
+            exchange: exchange.clone(),
+            endpoint: self.settings.name.clone(),
+            metric,
+        }
+    }
+
+    /// The offset of its first slot from the (re)start.
+    fn phase(&self) -> Duration {
+        Duration::from_nanos(self.phase_ns)
+    }
 }
 
 /// What one probe brought back.
@@ -145,23 +164,33 @@ pub struct ProbeDone {
 }
 
 /// Probes one exchange. See the module docs.
+///
+/// It sits inline in its tokio task's allocation (with its context, ≈ 0.35 KB; a task is
+/// allocated in 128 B steps), so what it seldom needs is derived or built when needed: the
+/// exchange's name is its settings', the `availability` series key is made at a breaker
+/// transition, the restart tracker at the first restart.
 pub struct ProbeActor {
-    exchange: Name,
+    /// The exchange's settings, its endpoints taken out (they are in `endpoints`).
     settings: ExchangeSettings,
     client: ProbeClient,
     breaker: CircuitBreaker,
     backoff_until: Option<Instant>,
     endpoints: Vec<Endpoint>,
-    availability: SeriesKey,
     breaker_gauge: Gauge,
     detectors: DetectorSet,
     /// The exchange's detector, on this actor's arbiter (unless one already ran elsewhere):
     /// each probe's measurements go to it as one message ([`DetectorSet::send_batch`]).
     shard: Addr<DetectorActor>,
     stopped: bool,
-    restarts: RestartTracker,
+    /// Built at the first restart; its counter is registered (at 0) from the start.
+    restarts: Option<Box<RestartTracker>>,
+    /// What the restart tracker is built from.
+    supervision: SupervisionSettings,
+    /// Shared by the probes, as `maintenance`: a recipient's clone is three allocations
+    /// (≈ 96 B).
+    escalate: Option<Arc<Recipient<Anomaly>>>,
     /// Where status-endpoint readings go (the Router), if anywhere.
-    maintenance: Option<Recipient<MaintenanceStatus>>,
+    maintenance: Option<Arc<Recipient<MaintenanceStatus>>>,
     /// Re-probes left this minute, all endpoints together.
     confirm_budget: ConfirmBudget,
     /// Probes sent and not yet answered (re-probes wait for a free connection).
@@ -178,40 +207,45 @@ pub struct ProbeActor {
     me: Option<WeakAddr<Self>>,
     /// The registry, for the endpoints a reload adds.
     metrics: Arc<Metrics>,
-    /// What the breaker was built from (a reload that changes it rebuilds the breaker).
-    breaker_settings: BreakerSettings,
 }
 
-/// The endpoints of `settings`, their schedules starting at `now` (unspread).
+/// The endpoint of exchange-wide series (`availability`), shared by every exchange's.
+static ANY_ENDPOINT: LazyLock<Name> = LazyLock::new(|| Name::from("*"));
+
+/// The name of an exchange's probe in restart accounting.
+fn restart_name(exchange: &str) -> String {
+    format!("probe:{exchange}")
+}
+
+/// The endpoints of `settings`, taken out of it (the actor keeps each endpoint's settings
+/// once, in its [`Endpoint`], not a second copy in its exchange's), their schedules starting
+/// at `now` (unspread).
 fn endpoints_of(
-    settings: &ExchangeSettings,
+    settings: &mut ExchangeSettings,
     breaker: &BreakerSettings,
     metrics: &Arc<Metrics>,
     now: Instant,
 ) -> Vec<Endpoint> {
     let exchange = &settings.name;
-    settings
-        .endpoints
-        .iter()
+    std::mem::take(&mut settings.endpoints)
+        .into_iter()
         .map(|e| {
-            let extra_metric = match e.kind {
+            let extra = match e.kind {
                 EndpointKind::Time => Some(Metric::ClockSkewMs),
                 EndpointKind::Ticker => Some(Metric::Price),
                 EndpointKind::Health | EndpointKind::Status => None,
             };
             Endpoint {
                 schedule: FixedRate::new(now, e.interval),
-                phase: Duration::ZERO,
+                phase_ns: 0,
                 target: Target::get(&e.url).map(Rc::new),
-                errors: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::Errors),
-                latency: SeriesKey::new(exchange.clone(), e.name.clone(), Metric::LatencyMs),
-                extra: extra_metric.map(|m| SeriesKey::new(exchange.clone(), e.name.clone(), m)),
+                extra,
                 metrics: metrics.endpoint(exchange, &e.name),
                 confirm: Confirmation::new(
                     e.confirm_interval.min(e.interval),
                     e.confirm_probes.unwrap_or(breaker.failure_threshold),
                 ),
-                settings: e.clone(),
+                settings: e,
             }
         })
         .collect()
@@ -221,52 +255,50 @@ impl ProbeActor {
     /// A probe of `settings`' exchange. Call inside the arbiter it will run on (it builds
     /// its HTTP client there).
     pub fn new(
-        settings: ExchangeSettings,
+        mut settings: ExchangeSettings,
         breaker: &BreakerSettings,
         supervision: &SupervisionSettings,
         detectors: DetectorSet,
         metrics: &Arc<Metrics>,
-        escalate: Option<Recipient<Anomaly>>,
+        escalate: Option<Arc<Recipient<Anomaly>>>,
     ) -> Self {
-        let exchange = settings.name.clone();
         let now = Instant::now();
-        let endpoints = endpoints_of(&settings, breaker, metrics, now);
-        let breaker_gauge = metrics.gauge("exwatch_breaker_state", &[("exchange", &exchange)]);
+        let endpoints = endpoints_of(&mut settings, breaker, metrics, now);
+        // Room for each endpoint's next slot, which is what it holds between failures (a
+        // first push would make room for four: 96 B more per one-endpoint exchange).
+        let timers = BinaryHeap::with_capacity(endpoints.len());
+        let exchange = &settings.name;
+        let breaker_gauge = metrics.gauge("exwatch_breaker_state", &[("exchange", exchange)]);
+        RestartTracker::register(&restart_name(exchange), metrics);
         breaker_gauge.set(0.0);
         Self {
             client: ProbeClient::new(settings.max_connections),
             breaker: CircuitBreaker::new(breaker),
             backoff_until: None,
             endpoints,
-            availability: SeriesKey::new(exchange.clone(), "*", Metric::Availability),
             breaker_gauge,
-            shard: detectors.shard_on(&exchange, &Arbiter::current()),
+            shard: detectors.shard_on(exchange, &Arbiter::current()),
             detectors,
             stopped: false,
             maintenance: None,
             confirm_budget: ConfirmBudget::new(settings.confirm_per_minute, now),
             in_flight: 0,
-            timers: BinaryHeap::new(),
+            timers,
             armed: EarliestTimer::default(),
             ticking: false,
             epoch: 0,
             me: None,
             metrics: metrics.clone(),
-            breaker_settings: breaker.clone(),
-            restarts: RestartTracker::new(
-                Name::from(format!("probe:{exchange}")),
-                supervision,
-                metrics,
-                escalate,
-            ),
-            exchange,
+            restarts: None,
+            supervision: supervision.clone(),
+            escalate,
             settings,
         }
     }
 
     /// Sends every successful status-endpoint reading to `to` (the Router, which silences the
     /// exchange's alerts during announced maintenance).
-    pub fn with_maintenance(mut self, to: Recipient<MaintenanceStatus>) -> Self {
+    pub fn with_maintenance(mut self, to: Arc<Recipient<MaintenanceStatus>>) -> Self {
         self.maintenance = Some(to);
         self
     }
@@ -284,8 +316,9 @@ impl ProbeActor {
     fn spread(&mut self, spread: Spread) {
         let n = self.endpoints.len();
         for (j, ep) in self.endpoints.iter_mut().enumerate() {
-            ep.phase = spread.phase(j, n, ep.settings.interval);
-            ep.schedule = FixedRate::new(Instant::now() + ep.phase, ep.settings.interval);
+            let phase = spread.phase(j, n, ep.settings.interval);
+            ep.phase_ns = u64::try_from(phase.as_nanos()).unwrap_or(u64::MAX);
+            ep.schedule = FixedRate::new(Instant::now() + ep.phase(), ep.settings.interval);
         }
     }
 
@@ -347,7 +380,7 @@ impl ProbeActor {
         let late = fired.missed + u64::from(fired.is_late());
         ep.metrics.late(late);
         if late > 0 {
-            tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, lateness = ?fired.lateness, missed = fired.missed, "Probe late.");
+            tracing::debug!(exchange = %self.settings.name, endpoint = %ep.settings.name, lateness = ?fired.lateness, missed = fired.missed, "Probe late.");
         }
         self.arm(i);
 
@@ -364,7 +397,7 @@ impl ProbeActor {
             if !fired.is_late() {
                 self.endpoints[i].metrics.late(1);
             }
-            tracing::debug!(exchange = %self.exchange, endpoint = %self.endpoints[i].settings.name, "All connections busy; slot skipped.");
+            tracing::debug!(exchange = %self.settings.name, endpoint = %self.endpoints[i].settings.name, "All connections busy; slot skipped.");
             return;
         }
         let (admission, transition) = self.breaker.try_acquire(now);
@@ -375,7 +408,7 @@ impl ProbeActor {
             let ep = &mut self.endpoints[i];
             ep.confirm.observe(Seen::Neutral, now);
             ep.metrics.outcome(Outcome::BreakerOpen);
-            let series = ep.errors.clone();
+            let series = ep.series(&self.settings.name, Metric::Errors);
             self.detectors.send_to(
                 &self.shard,
                 Measurement {
@@ -416,7 +449,7 @@ impl ProbeActor {
             return;
         }
         if !self.confirm_budget.try_take(now) {
-            tracing::debug!(exchange = %self.exchange, endpoint = %self.endpoints[i].settings.name, "Confirmation budget spent; back to the schedule.");
+            tracing::debug!(exchange = %self.settings.name, endpoint = %self.endpoints[i].settings.name, "Confirmation budget spent; back to the schedule.");
             self.endpoints[i].confirm.abandon();
             return;
         }
@@ -503,48 +536,53 @@ impl ProbeActor {
         ep.metrics.outcome(verdict.outcome);
         ep.metrics.observe_duration(result.elapsed.as_secs_f64());
         if !verdict.outcome.is_ok() {
-            tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, outcome = %verdict.outcome, status, detail = verdict.detail.as_deref().unwrap_or(""), "Probe failed.");
+            tracing::debug!(exchange = %self.settings.name, endpoint = %ep.settings.name, outcome = %verdict.outcome, status, detail = verdict.detail.as_deref().unwrap_or(""), "Probe failed.");
         }
 
         // One message to the exchange's detector for the whole probe (at most three).
         let mut batch = Measurements::new();
+        let exchange = &self.settings.name;
         let mut add = |m: Measurement| {
             if let Err(m) = batch.push(m) {
                 self.detectors.send(m);
             }
         };
         add(Measurement {
-            series: ep.errors.clone(),
+            series: ep.series(exchange, Metric::Errors),
             value: if verdict.outcome.is_ok() { 0.0 } else { 1.0 },
             outcome: verdict.outcome,
             status,
             at,
         });
         if verdict.outcome.is_ok() {
-            add(Measurement::ok(ep.latency.clone(), latency_ms, at));
-            if let (Some(series), Some(server_ms)) = (&ep.extra, verdict.server_time_ms) {
+            add(Measurement::ok(
+                ep.series(exchange, Metric::LatencyMs),
+                latency_ms,
+                at,
+            ));
+            if let (Some(metric), Some(server_ms)) = (ep.extra, verdict.server_time_ms) {
                 // Local time at the middle of the round trip, against the server's clock.
                 let local_mid = at.as_millis() as f64 + latency_ms / 2.0;
                 add(Measurement::ok(
-                    series.clone(),
+                    ep.series(exchange, metric),
                     server_ms as f64 - local_mid,
                     at,
                 ));
             }
-            if let (Some(series), Some(price)) = (&ep.extra, verdict.price) {
-                add(Measurement::ok(series.clone(), price, at));
+            if let (Some(metric), Some(price)) = (ep.extra, verdict.price) {
+                add(Measurement::ok(ep.series(exchange, metric), price, at));
             }
         }
         self.detectors.send_batch(&self.shard, batch);
 
         if verdict.maintenance {
-            tracing::info!(exchange = %self.exchange, endpoint = %ep.settings.name, detail = verdict.detail.as_deref().unwrap_or(""), "Exchange announces maintenance in progress.");
+            tracing::info!(exchange = %self.settings.name, endpoint = %ep.settings.name, detail = verdict.detail.as_deref().unwrap_or(""), "Exchange announces maintenance in progress.");
         }
         if let (EndpointKind::Status, Outcome::Ok, Some(to)) =
             (ep.settings.kind, verdict.outcome, &self.maintenance)
         {
             to.do_send(MaintenanceStatus {
-                exchange: self.exchange.clone(),
+                exchange: self.settings.name.clone(),
                 ongoing: verdict.maintenance,
                 until: verdict.maintenance_until_ms.map(Timestamp),
                 detail: if verdict.maintenance {
@@ -562,7 +600,7 @@ impl ProbeActor {
                 .retry_after
                 .unwrap_or(DEFAULT_RATE_LIMIT_BACKOFF)
                 .min(MAX_RATE_LIMIT_BACKOFF);
-            tracing::warn!(exchange = %self.exchange, wait = ?wait, "Rate limited; backing off.");
+            tracing::warn!(exchange = %self.settings.name, wait = ?wait, "Rate limited; backing off.");
             self.backoff_until = Some(now + wait);
         }
         let transition = match verdict.outcome {
@@ -588,11 +626,19 @@ impl ProbeActor {
     }
 
     fn on_transition(&mut self, t: Transition) {
-        tracing::warn!(exchange = %self.exchange, from = t.from.as_str(), to = t.to.as_str(), "Circuit breaker changed state.");
+        tracing::warn!(exchange = %self.settings.name, from = t.from.as_str(), to = t.to.as_str(), "Circuit breaker changed state.");
         self.breaker_gauge.set(t.to.as_value());
         self.detectors.send_to(
             &self.shard,
-            Measurement::ok(self.availability.clone(), t.to.as_value(), Timestamp::now()),
+            Measurement::ok(
+                SeriesKey::new(
+                    self.settings.name.clone(),
+                    ANY_ENDPOINT.clone(),
+                    Metric::Availability,
+                ),
+                t.to.as_value(),
+                Timestamp::now(),
+            ),
         );
     }
 }
@@ -614,7 +660,16 @@ impl Supervised for ProbeActor {
     /// dropped: restart every schedule from now, and give those probes' half-open trial slots
     /// back. The breaker and the rate-limit back-off are kept.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.restarts.record(Instant::now());
+        let (name, supervision, metrics) = (&self.settings.name, &self.supervision, &self.metrics);
+        let tracker = self.restarts.get_or_insert_with(|| {
+            Box::new(RestartTracker::new(
+                Name::from(restart_name(name)),
+                supervision,
+                metrics,
+                self.escalate.as_deref().cloned(),
+            ))
+        });
+        tracker.record(Instant::now());
         // A lost trial never answers; holding its slot would keep the breaker half-open,
         // rejecting every probe, forever.
         self.breaker.abandon_trials();
@@ -627,7 +682,7 @@ impl Supervised for ProbeActor {
         self.ticking = false;
         self.timers.clear();
         for ep in &mut self.endpoints {
-            ep.schedule = FixedRate::new(now + ep.phase, ep.settings.interval);
+            ep.schedule = FixedRate::new(now + ep.phase(), ep.settings.interval);
             ep.confirm.abandon();
         }
     }
@@ -662,7 +717,7 @@ impl Handler<StopProbing> for ProbeActor {
 
     fn handle(&mut self, _: StopProbing, _: &mut Context<Self>) {
         self.stopped = true;
-        tracing::info!(exchange = %self.exchange, "Probing stopped.");
+        tracing::info!(exchange = %self.settings.name, "Probing stopped.");
     }
 }
 
@@ -680,11 +735,4 @@ impl Handler<Ping> for ProbeActor {
     type Result = ();
 
     fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
-}
-
-impl ProbeActor {
-    /// The exchange's settings.
-    pub fn settings(&self) -> &ExchangeSettings {
-        &self.settings
-    }
 }

@@ -76,9 +76,8 @@ enum State {
 /// A circuit breaker for one exchange. See the module documentation for the state machine.
 #[derive(Debug, Clone)]
 pub struct CircuitBreaker {
-    failure_threshold: u32,
-    recovery_timeout: Duration,
-    half_open_max_calls: u32,
+    /// As configured (a reload compares them); a threshold or trial count of 0 reads as 1.
+    settings: BreakerSettings,
     state: State,
     generation: u64,
 }
@@ -87,12 +86,23 @@ impl CircuitBreaker {
     /// A closed breaker. A threshold or trial count of 0 is treated as 1.
     pub fn new(settings: &BreakerSettings) -> Self {
         Self {
-            failure_threshold: settings.failure_threshold.max(1),
-            recovery_timeout: settings.recovery_timeout,
-            half_open_max_calls: settings.half_open_max_calls.max(1),
+            settings: settings.clone(),
             state: State::Closed { failures: 0 },
             generation: 0,
         }
+    }
+
+    /// The settings it was built from, as given.
+    pub fn settings(&self) -> &BreakerSettings {
+        &self.settings
+    }
+
+    fn failure_threshold(&self) -> u32 {
+        self.settings.failure_threshold.max(1)
+    }
+
+    fn half_open_max_calls(&self) -> u32 {
+        self.settings.half_open_max_calls.max(1)
     }
 
     /// The current state. An open breaker whose timeout has passed still reports `Open` until
@@ -147,7 +157,7 @@ impl CircuitBreaker {
                 in_flight,
                 successes,
             } => {
-                if admitted < self.half_open_max_calls {
+                if admitted < self.half_open_max_calls() {
                     self.state = State::HalfOpen {
                         admitted: admitted + 1,
                         in_flight: in_flight + 1,
@@ -178,7 +188,7 @@ impl CircuitBreaker {
                 successes,
             } => {
                 let successes = successes + 1;
-                if successes >= self.half_open_max_calls {
+                if successes >= self.half_open_max_calls() {
                     self.go(State::Closed { failures: 0 })
                 } else {
                     self.state = State::HalfOpen {
@@ -199,7 +209,7 @@ impl CircuitBreaker {
         match self.state {
             State::Closed { failures } => {
                 let failures = failures.saturating_add(1);
-                if failures >= self.failure_threshold {
+                if failures >= self.failure_threshold() {
                     self.open(now)
                 } else {
                     self.state = State::Closed { failures };
@@ -251,7 +261,7 @@ impl CircuitBreaker {
     fn open(&mut self, now: Instant) -> Option<Transition> {
         // Saturating: a recovery timeout of centuries must not overflow the clock.
         let until = now
-            .checked_add(self.recovery_timeout)
+            .checked_add(self.settings.recovery_timeout)
             .unwrap_or(now + Duration::from_secs(86_400 * 365));
         self.go(State::Open { until })
     }

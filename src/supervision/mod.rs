@@ -50,10 +50,7 @@ impl RestartTracker {
         metrics: &Metrics,
         escalate: Option<Recipient<Anomaly>>,
     ) -> Self {
-        let restarts = metrics.counter(
-            "exwatch_actor_restarts_total",
-            &[("actor", actor_label(&actor))],
-        );
+        let restarts = Self::register(&actor, metrics);
         Self {
             actor,
             budget: RestartBudget::new(settings.max_restarts, settings.within),
@@ -61,6 +58,16 @@ impl RestartTracker {
             escalate,
             escalated: false,
         }
+    }
+
+    /// Registers (at 0) the restart counter of the actor named `actor` and returns it: an
+    /// actor that builds its tracker at its first restart calls this when it starts, so that
+    /// its counter is listed from the start as a tracker's is.
+    pub fn register(actor: &str, metrics: &Metrics) -> Counter {
+        metrics.counter(
+            "exwatch_actor_restarts_total",
+            &[("actor", actor_label(actor))],
+        )
     }
 
     /// Sets where crash loops are reported (the Router, once it exists).

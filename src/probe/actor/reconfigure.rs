@@ -31,14 +31,13 @@ impl Handler<Reconfigure> for ProbeActor {
 
     fn handle(&mut self, msg: Reconfigure, ctx: &mut Context<Self>) {
         let Reconfigure {
-            settings,
+            mut settings,
             breaker,
             spread,
         } = msg;
         let now = Instant::now();
-        if breaker != self.breaker_settings {
+        if breaker != *self.breaker.settings() {
             self.breaker = CircuitBreaker::new(&breaker);
-            self.breaker_settings = breaker;
         } else {
             // Answers of probes in flight are dropped below: their trial slots come back.
             self.breaker.abandon_trials();
@@ -55,7 +54,7 @@ impl Handler<Reconfigure> for ProbeActor {
         self.armed.cancel(ctx);
         self.ticking = false;
         self.timers.clear();
-        self.endpoints = endpoints_of(&settings, &self.breaker_settings, &self.metrics, now);
+        self.endpoints = endpoints_of(&mut settings, self.breaker.settings(), &self.metrics, now);
         self.settings = settings;
         self.stopped = false;
         self.spread(spread);

@@ -34,7 +34,7 @@ impl Handler<StreamHealth> for ProbeActor {
                 .then(|| self.breaker.on_success(now))
                 .flatten()
         } else {
-            tracing::debug!(exchange = %self.exchange, endpoint = %h.endpoint, "Stream failure counted toward the breaker.");
+            tracing::debug!(exchange = %self.settings.name, endpoint = %h.endpoint, "Stream failure counted toward the breaker.");
             self.breaker.on_failure(now)
         };
         if let Some(t) = transition {
@@ -51,7 +51,7 @@ impl ProbeActor {
     /// success, until the breaker is closed (or admits no more, which it does not do for
     /// successes).
     fn close_on_stream_data(&mut self, now: Instant) {
-        for _ in 0..=self.breaker_settings.half_open_max_calls {
+        for _ in 0..=self.breaker.settings().half_open_max_calls {
             if self.breaker.state() == CircuitState::Closed {
                 return;
             }
