@@ -170,8 +170,12 @@ pub struct ProbeDone {
 /// exchange's name is its settings', the `availability` series key is made at a breaker
 /// transition, the restart tracker at the first restart.
 pub struct ProbeActor {
-    /// The exchange's settings, its endpoints taken out (they are in `endpoints`).
-    settings: ExchangeSettings,
+    /// The exchange's name, and of its settings what is not its endpoints' (those are in
+    /// `endpoints`) and not `[exchanges.*]`'s signing windows (the detectors' business),
+    /// instead of a copy of the whole settings (88 B of the actor, which sits in its task).
+    exchange: Name,
+    max_connections: usize,
+    confirm_per_minute: u32,
     client: ProbeClient,
     breaker: CircuitBreaker,
     backoff_until: Option<Instant>,
@@ -292,7 +296,9 @@ impl ProbeActor {
             restarts: None,
             supervision: supervision.clone(),
             escalate,
-            settings,
+            exchange: settings.name,
+            max_connections: settings.max_connections,
+            confirm_per_minute: settings.confirm_per_minute,
         }
     }
 
@@ -380,7 +386,7 @@ impl ProbeActor {
         let late = fired.missed + u64::from(fired.is_late());
         ep.metrics.late(late);
         if late > 0 {
-            tracing::debug!(exchange = %self.settings.name, endpoint = %ep.settings.name, lateness = ?fired.lateness, missed = fired.missed, "Probe late.");
+            tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, lateness = ?fired.lateness, missed = fired.missed, "Probe late.");
         }
         self.arm(i);
 
@@ -390,14 +396,14 @@ impl ProbeActor {
             }
             self.backoff_until = None;
         }
-        if self.in_flight >= QUEUE_DEPTH * self.settings.max_connections {
+        if self.in_flight >= QUEUE_DEPTH * self.max_connections {
             // Every connection is busy and the queue behind them is deep: a probe sent now would
             // time our own queue, not the exchange (and an unbounded queue collapses into
             // timeouts). The slot is skipped, and counted late (unless it already was).
             if !fired.is_late() {
                 self.endpoints[i].metrics.late(1);
             }
-            tracing::debug!(exchange = %self.settings.name, endpoint = %self.endpoints[i].settings.name, "All connections busy; slot skipped.");
+            tracing::debug!(exchange = %self.exchange, endpoint = %self.endpoints[i].settings.name, "All connections busy; slot skipped.");
             return;
         }
         let (admission, transition) = self.breaker.try_acquire(now);
@@ -408,7 +414,7 @@ impl ProbeActor {
             let ep = &mut self.endpoints[i];
             ep.confirm.observe(Seen::Neutral, now);
             ep.metrics.outcome(Outcome::BreakerOpen);
-            let series = ep.series(&self.settings.name, Metric::Errors);
+            let series = ep.series(&self.exchange, Metric::Errors);
             self.detectors.send_to(
                 &self.shard,
                 Measurement {
@@ -442,14 +448,14 @@ impl ProbeActor {
             self.endpoints[i].confirm.abandon();
             return;
         }
-        if self.in_flight >= self.settings.max_connections {
+        if self.in_flight >= self.max_connections {
             if let Some(at) = self.endpoints[i].confirm.skip(now) {
                 self.arm_confirm(i, at);
             }
             return;
         }
         if !self.confirm_budget.try_take(now) {
-            tracing::debug!(exchange = %self.settings.name, endpoint = %self.endpoints[i].settings.name, "Confirmation budget spent; back to the schedule.");
+            tracing::debug!(exchange = %self.exchange, endpoint = %self.endpoints[i].settings.name, "Confirmation budget spent; back to the schedule.");
             self.endpoints[i].confirm.abandon();
             return;
         }
@@ -536,12 +542,12 @@ impl ProbeActor {
         ep.metrics.outcome(verdict.outcome);
         ep.metrics.observe_duration(result.elapsed.as_secs_f64());
         if !verdict.outcome.is_ok() {
-            tracing::debug!(exchange = %self.settings.name, endpoint = %ep.settings.name, outcome = %verdict.outcome, status, detail = verdict.detail.as_deref().unwrap_or(""), "Probe failed.");
+            tracing::debug!(exchange = %self.exchange, endpoint = %ep.settings.name, outcome = %verdict.outcome, status, detail = verdict.detail.as_deref().unwrap_or(""), "Probe failed.");
         }
 
         // One message to the exchange's detector for the whole probe (at most three).
         let mut batch = Measurements::new();
-        let exchange = &self.settings.name;
+        let exchange = &self.exchange;
         let mut add = |m: Measurement| {
             if let Err(m) = batch.push(m) {
                 self.detectors.send(m);
@@ -576,13 +582,13 @@ impl ProbeActor {
         self.detectors.send_batch(&self.shard, batch);
 
         if verdict.maintenance {
-            tracing::info!(exchange = %self.settings.name, endpoint = %ep.settings.name, detail = verdict.detail.as_deref().unwrap_or(""), "Exchange announces maintenance in progress.");
+            tracing::info!(exchange = %self.exchange, endpoint = %ep.settings.name, detail = verdict.detail.as_deref().unwrap_or(""), "Exchange announces maintenance in progress.");
         }
         if let (EndpointKind::Status, Outcome::Ok, Some(to)) =
             (ep.settings.kind, verdict.outcome, &self.maintenance)
         {
             to.do_send(MaintenanceStatus {
-                exchange: self.settings.name.clone(),
+                exchange: self.exchange.clone(),
                 ongoing: verdict.maintenance,
                 until: verdict.maintenance_until_ms.map(Timestamp),
                 detail: if verdict.maintenance {
@@ -600,7 +606,7 @@ impl ProbeActor {
                 .retry_after
                 .unwrap_or(DEFAULT_RATE_LIMIT_BACKOFF)
                 .min(MAX_RATE_LIMIT_BACKOFF);
-            tracing::warn!(exchange = %self.settings.name, wait = ?wait, "Rate limited; backing off.");
+            tracing::warn!(exchange = %self.exchange, wait = ?wait, "Rate limited; backing off.");
             self.backoff_until = Some(now + wait);
         }
         let transition = match verdict.outcome {
@@ -626,13 +632,13 @@ impl ProbeActor {
     }
 
     fn on_transition(&mut self, t: Transition) {
-        tracing::warn!(exchange = %self.settings.name, from = t.from.as_str(), to = t.to.as_str(), "Circuit breaker changed state.");
+        tracing::warn!(exchange = %self.exchange, from = t.from.as_str(), to = t.to.as_str(), "Circuit breaker changed state.");
         self.breaker_gauge.set(t.to.as_value());
         self.detectors.send_to(
             &self.shard,
             Measurement::ok(
                 SeriesKey::new(
-                    self.settings.name.clone(),
+                    self.exchange.clone(),
                     ANY_ENDPOINT.clone(),
                     Metric::Availability,
                 ),
@@ -660,7 +666,7 @@ impl Supervised for ProbeActor {
     /// dropped: restart every schedule from now, and give those probes' half-open trial slots
     /// back. The breaker and the rate-limit back-off are kept.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        let (name, supervision, metrics) = (&self.settings.name, &self.supervision, &self.metrics);
+        let (name, supervision, metrics) = (&self.exchange, &self.supervision, &self.metrics);
         let tracker = self.restarts.get_or_insert_with(|| {
             Box::new(RestartTracker::new(
                 Name::from(restart_name(name)),
@@ -717,7 +723,7 @@ impl Handler<StopProbing> for ProbeActor {
 
     fn handle(&mut self, _: StopProbing, _: &mut Context<Self>) {
         self.stopped = true;
-        tracing::info!(exchange = %self.settings.name, "Probing stopped.");
+        tracing::info!(exchange = %self.exchange, "Probing stopped.");
     }
 }
 

@@ -42,10 +42,10 @@ impl Handler<Reconfigure> for ProbeActor {
             // Answers of probes in flight are dropped below: their trial slots come back.
             self.breaker.abandon_trials();
         }
-        if settings.max_connections != self.settings.max_connections {
+        if settings.max_connections != self.max_connections {
             self.client = ProbeClient::new(settings.max_connections);
         }
-        if settings.confirm_per_minute != self.settings.confirm_per_minute {
+        if settings.confirm_per_minute != self.confirm_per_minute {
             self.confirm_budget = ConfirmBudget::new(settings.confirm_per_minute, now);
         }
         // As at a restart: the schedules start again from now (spread), and answers of the
@@ -55,7 +55,8 @@ impl Handler<Reconfigure> for ProbeActor {
         self.ticking = false;
         self.timers.clear();
         self.endpoints = endpoints_of(&mut settings, self.breaker.settings(), &self.metrics, now);
-        self.settings = settings;
+        self.max_connections = settings.max_connections;
+        self.confirm_per_minute = settings.confirm_per_minute;
         self.stopped = false;
         self.spread(spread);
         for i in 0..self.endpoints.len() {

@@ -34,7 +34,7 @@ impl Handler<StreamHealth> for ProbeActor {
                 .then(|| self.breaker.on_success(now))
                 .flatten()
         } else {
-            tracing::debug!(exchange = %self.settings.name, endpoint = %h.endpoint, "Stream failure counted toward the breaker.");
+            tracing::debug!(exchange = %self.exchange, endpoint = %h.endpoint, "Stream failure counted toward the breaker.");
             self.breaker.on_failure(now)
         };
         if let Some(t) = transition {
