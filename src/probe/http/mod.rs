@@ -37,6 +37,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 pub use answer::{Answer, AnswerError, AnswerReader, MAX_CHUNK_LINE, MAX_HEAD};
+use target::REQUEST_TAIL;
 pub use target::Target;
 
 use crate::client::{Reply, TransportError};
@@ -271,14 +272,34 @@ impl Pool {
     }
 }
 
+/// Writes an endpoint's own request bytes and the shared [`REQUEST_TAIL`], in one system call
+/// when the connection takes both at once (a vectored write), as many as it needs otherwise.
+async fn write_request(io: &mut Conn, head: &[u8]) -> io::Result<()> {
+    let (mut head, mut tail) = (head, REQUEST_TAIL);
+    while !tail.is_empty() {
+        let n = if head.is_empty() {
+            io.write(tail).await?
+        } else {
+            io.write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(tail)])
+                .await?
+        };
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_head = n.min(head.len());
+        head = &head[from_head..];
+        tail = &tail[n - from_head..];
+    }
+    Ok(())
+}
+
 /// Sends the request on `conn` and reads the answer.
 async fn exchange(
     conn: &mut Connection,
     request: &[u8],
     max_body: usize,
 ) -> Result<Answer, Failed> {
-    conn.io
-        .write_all(request)
+    write_request(&mut conn.io, request)
         .await
         .map_err(Failed::Unanswered)?;
     conn.io.flush().await.map_err(Failed::Unanswered)?;
