@@ -237,7 +237,13 @@ impl Pool {
     fn put_idle(&self, conn: Connection) {
         let now = Instant::now();
         if now - conn.born < self.lifetime {
-            self.idle.borrow_mut().push(Idle { conn, since: now });
+            let mut idle = self.idle.borrow_mut();
+            // Room for one more at a time, up to the most idle at once (at most `limit`
+            // growths): a one-endpoint exchange keeps room for one, not `Vec`'s first four.
+            if idle.len() == idle.capacity() {
+                idle.reserve_exact(1);
+            }
+            idle.push(Idle { conn, since: now });
         }
     }
 
