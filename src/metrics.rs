@@ -174,6 +174,28 @@ fn help(name: &str) -> (&'static str, &'static str) {
             "counter",
             "Stream frames that were not the venue's protocol (garbage, binary, oversize).",
         ),
+        "exwatch_probes_confirm_total" => (
+            "counter",
+            "Re-probes of an endpoint whose probe failed, sent to confirm an outage quickly.",
+        ),
+        "exwatch_alerts_silenced_total" => ("counter", "Alerts recorded but not sent: silenced."),
+        "exwatch_silences_active" => ("gauge", "Silences in force."),
+        "exwatch_store_errors_total" => ("counter", "Event store operations that failed."),
+        "exwatch_config_reloads_total" => ("counter", "Configuration reloads by result."),
+        "exwatch_config_last_reload_successful" => (
+            "gauge",
+            "1 when the last configuration reload was applied, else 0.",
+        ),
+        "exwatch_config_last_reload_success_timestamp_seconds" => (
+            "gauge",
+            "Time of the last configuration applied (the start or a reload), Unix seconds.",
+        ),
+        "exwatch_cluster_up" => ("gauge", "1 when the shared PostgreSQL answers, else 0."),
+        "exwatch_cluster_backlog" => ("gauge", "Rows waiting to be written to the shared store."),
+        "exwatch_cluster_dropped_total" => ("counter", "Rows dropped past the backlog limit."),
+        "exwatch_cluster_rows_written_total" => ("counter", "Rows written to the shared store."),
+        // Every family exwatch registers is named above (tests/it's exposition reader
+        // refuses an untyped exwatch family).
         _ => ("untyped", "exwatch metric."),
     }
 }

@@ -105,6 +105,11 @@ pub(crate) fn parse_exposition(text: &str) -> Vec<Sample> {
                 ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
                 "line {i}: {line}"
             );
+            // exwatch's own families say what they are (`src/metrics.rs`, `help`).
+            assert!(
+                kind != "untyped" || !name.starts_with("exwatch_"),
+                "line {i}: an exwatch family without a type and help text: {line}"
+            );
             assert!(
                 typed.insert(name.to_owned()),
                 "line {i}: TYPE twice: {line}"
