@@ -75,6 +75,9 @@ pub const DURATION_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// A histogram's counts. Each observation counts in one bucket, the first whose bound holds it
+/// (one atomic add where cumulative buckets took up to twelve: a loopback probe was in all
+/// of them); the exposition adds them up into Prometheus' cumulative buckets.
 #[derive(Debug, Default)]
 struct HistogramInner {
     buckets: [AtomicU64; DURATION_BUCKETS.len()],
@@ -84,10 +87,8 @@ struct HistogramInner {
 
 impl HistogramInner {
     fn observe(&self, seconds: f64) {
-        for (i, le) in DURATION_BUCKETS.iter().enumerate() {
-            if seconds <= *le {
-                self.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = DURATION_BUCKETS.iter().position(|le| seconds <= *le) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum_micros
@@ -480,11 +481,14 @@ fn label_list(labels: &Labels) -> String {
 /// (possibly empty), to which each bucket adds its `le`.
 fn write_histogram(out: &mut String, name: &str, labels: &str, h: &HistogramInner) {
     let sep = if labels.is_empty() { "" } else { "," };
+    let mut below = 0;
     for (i, le) in DURATION_BUCKETS.iter().enumerate() {
-        let n = h.buckets[i].load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {n}");
+        below += h.buckets[i].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {below}");
     }
-    let count = h.count();
+    // An observation counted in its bucket but not yet in `count` when read: +Inf and the
+    // count never fall below the finite buckets.
+    let count = h.count().max(below);
     let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
     let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
     let braced = if labels.is_empty() {
@@ -583,6 +587,25 @@ mod tests {
             text.contains("exwatch_probe_duration_seconds_bucket{exchange=\"okx\",le=\"0.1\"} 0\n")
         );
         assert!(text.contains("# TYPE exwatch_probe_duration_seconds histogram\n"));
+        // Buckets are cumulative in the exposition, whatever the counts' storage.
+        let h = m.histogram("exwatch_probe_duration_seconds", &[("exchange", "bybit")]);
+        for seconds in [0.003, 0.2, 40.0, 0.005] {
+            h.observe(seconds);
+        }
+        let text = m.render();
+        for (le, n) in [
+            ("0.005", 2),
+            ("0.1", 2),
+            ("0.25", 3),
+            ("30", 3),
+            ("+Inf", 4),
+        ] {
+            let line = format!(
+                "exwatch_probe_duration_seconds_bucket{{exchange=\"bybit\",le=\"{le}\"}} {n}\n"
+            );
+            assert!(text.contains(&line), "{line} in {text}");
+        }
+        assert!(text.contains("exwatch_probe_duration_seconds_count{exchange=\"bybit\"} 4\n"));
         assert_eq!(
             m.value(
                 "exwatch_probes_total",
