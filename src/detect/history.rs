@@ -3,10 +3,11 @@
 //! index is stored per slot: slot `k` after the oldest is bucket `start + k`. O(1) per push
 //! and pop (a pop skips the gaps behind the bucket it drops, each gap once).
 //!
-//! Values are `u16`, kept in one byte a slot until the first value above 254 arrives, then in
-//! two, for good (one copy). An errors baseline's values are probes a minute (60 at a 1 s
-//! interval), so its 6 h history stays at 361 B instead of 722; a p90 baseline's are latency
-//! bucket indices (470 for 40 ms), which widen at the first p90 over ≈ 1.6 ms.
+//! Values are `u16`, kept in one byte a slot while they all lie within 255 of each other —
+//! the byte is the value less a base chosen when the history is empty — then in two, for good
+//! (one copy). An errors baseline's values are probes a minute (60 at a 1 s interval); a p90
+//! baseline's are latency bucket indices, 1 % apart, so one byte spans p90s from a third to
+//! three times the first one (470 for 40 ms: 12–143 ms). A 6 h history is then 361 B, not 722.
 
 /// The value of a slot that holds no bucket.
 pub const GAP: u16 = u16::MAX;
@@ -14,86 +15,47 @@ pub const GAP: u16 = u16::MAX;
 /// A gap in one-byte slots.
 const NARROW_GAP: u8 = u8::MAX;
 
-/// The slots, one byte each while every value held fits below [`NARROW_GAP`].
-#[derive(Debug, Clone)]
-enum Slots {
-    Narrow(Box<[u8]>),
-    Wide(Box<[u16]>),
-}
-
-impl Slots {
-    fn len(&self) -> usize {
-        match self {
-            Slots::Narrow(s) => s.len(),
-            Slots::Wide(s) => s.len(),
-        }
-    }
-
-    /// Slot `i`'s value, [`GAP`] for a gap.
-    fn get(&self, i: usize) -> u16 {
-        match self {
-            Slots::Narrow(s) if s[i] == NARROW_GAP => GAP,
-            Slots::Narrow(s) => u16::from(s[i]),
-            Slots::Wide(s) => s[i],
-        }
-    }
-
-    /// Sets slot `i` to `value` ([`GAP`] for a gap), widening the slots when it needs it.
-    fn set(&mut self, i: usize, value: u16) {
-        if let Slots::Narrow(s) = self {
-            if value == GAP {
-                s[i] = NARROW_GAP;
-                return;
-            }
-            match u8::try_from(value) {
-                Ok(v) if v != NARROW_GAP => {
-                    s[i] = v;
-                    return;
-                }
-                _ => {
-                    let wide = s
-                        .iter()
-                        .map(|&v| if v == NARROW_GAP { GAP } else { u16::from(v) })
-                        .collect();
-                    *self = Slots::Wide(wide);
-                }
-            }
-        }
-        if let Slots::Wide(s) = self {
-            s[i] = value;
-        }
-    }
-}
+/// How far below the first value the base of one-byte slots is set: the middle of their span.
+const NARROW_BELOW: u16 = 127;
 
 /// Past buckets' values by bucket index, oldest first, over at most `capacity` indices.
 #[derive(Debug, Clone)]
 pub struct History {
-    slots: Slots,
-    /// Slot of the oldest bucket (never a gap while any bucket is held).
-    head: usize,
-    /// Indices covered, from the oldest bucket to the newest (gaps included).
-    span: usize,
+    /// One byte a slot (the value less `base`, [`NARROW_GAP`] a gap) or, once `wide`, two
+    /// (a native-endian `u16`, [`GAP`] a gap).
+    slots: Box<[u8]>,
     /// Index of the oldest bucket.
     start: i64,
+    /// Slot of the oldest bucket (never a gap while any bucket is held).
+    head: u32,
+    /// Indices covered, from the oldest bucket to the newest (gaps included).
+    span: u32,
     /// Buckets held (gaps not counted).
-    len: usize,
+    len: u32,
+    /// What a one-byte slot's value is counted from.
+    base: u16,
+    wide: bool,
 }
 
 impl History {
-    /// A history covering at most `capacity` (at least one) consecutive bucket indices.
+    /// A history covering at most `capacity` (at least one, below 2³²) consecutive bucket
+    /// indices.
     pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.clamp(1, u32::MAX as usize);
         Self {
-            slots: Slots::Narrow(vec![NARROW_GAP; capacity.max(1)].into_boxed_slice()),
+            slots: vec![NARROW_GAP; capacity].into_boxed_slice(),
+            start: 0,
             head: 0,
             span: 0,
-            start: 0,
             len: 0,
+            base: 0,
+            wide: false,
         }
     }
 
     /// Buckets held.
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// True when no bucket is held.
@@ -103,17 +65,17 @@ impl History {
 
     /// The oldest bucket: (index, value).
     pub fn front(&self) -> Option<(i64, u16)> {
-        (self.len > 0).then(|| (self.start, self.slots.get(self.head)))
+        (self.len > 0).then(|| (self.start, self.get(self.head as usize)))
     }
 
     /// The newest bucket's index.
     pub fn back_index(&self) -> Option<i64> {
-        (self.len > 0).then(|| self.start + self.span as i64 - 1)
+        (self.len > 0).then(|| self.start + i64::from(self.span) - 1)
     }
 
     /// True when bucket `index` (newer than every bucket held) can be pushed without dropping.
     pub fn fits(&self, index: i64) -> bool {
-        self.len == 0 || index - self.start < self.slots.len() as i64
+        self.len == 0 || index - self.start < self.capacity() as i64
     }
 
     /// Drops the oldest bucket and returns it.
@@ -121,11 +83,11 @@ impl History {
         let out = self.front()?;
         self.len -= 1;
         loop {
-            self.slots.set(self.head, GAP);
-            self.head = self.wrap(self.head + 1);
+            self.set(self.head as usize, GAP);
+            self.head = self.wrap(self.head as usize + 1) as u32;
             self.start += 1;
             self.span -= 1;
-            if self.span == 0 || self.slots.get(self.head) != GAP {
+            if self.span == 0 || self.get(self.head as usize) != GAP {
                 break;
             }
         }
@@ -146,19 +108,21 @@ impl History {
             self.head = 0;
             self.start = index;
             self.span = 0;
+            // Every slot is a gap: one-byte slots may count from anywhere.
+            self.base = value.saturating_sub(NARROW_BELOW);
         }
         // Slots between the newest bucket and this one are gaps already (pop clears them).
         let offset = (index - self.start) as usize;
-        let at = self.wrap(self.head + offset);
-        self.slots.set(at, value);
-        self.span = offset + 1;
+        let at = self.wrap(self.head as usize + offset);
+        self.set(at, value);
+        self.span = offset as u32 + 1;
         self.len += 1;
     }
 
     /// Buckets held, oldest first: (index, value).
     pub fn iter(&self) -> impl Iterator<Item = (i64, u16)> + '_ {
-        (0..self.span).filter_map(move |k| {
-            let v = self.slots.get(self.wrap(self.head + k));
+        (0..self.span as usize).filter_map(move |k| {
+            let v = self.get(self.wrap(self.head as usize + k));
             (v != GAP).then_some((self.start + k as i64, v))
         })
     }
@@ -166,30 +130,81 @@ impl History {
     /// Buckets held whose value is below `value`: a scan of the slots, O(capacity), which the
     /// baselines ask once per closed bucket (a gap is never below anything).
     pub fn count_below(&self, value: u16) -> usize {
-        match &self.slots {
-            Slots::Narrow(s) => s
-                .iter()
-                .filter(|&&v| v != NARROW_GAP && u16::from(v) < value)
-                .count(),
-            Slots::Wide(s) => s.iter().filter(|&&v| v < value).count(),
+        if self.wide {
+            return self
+                .slots
+                .chunks_exact(2)
+                .filter(|b| u16::from_ne_bytes([b[0], b[1]]) < value)
+                .count();
         }
+        let Some(limit) = value.checked_sub(self.base) else {
+            return 0;
+        };
+        self.slots
+            .iter()
+            .filter(|&&b| b != NARROW_GAP && u16::from(b) < limit)
+            .count()
     }
 
     /// Bytes of its slots (on the heap).
     pub fn heap_bytes(&self) -> usize {
-        match &self.slots {
-            Slots::Narrow(s) => s.len(),
-            Slots::Wide(s) => 2 * s.len(),
+        self.slots.len()
+    }
+
+    /// Indices it covers at most.
+    fn capacity(&self) -> usize {
+        if self.wide {
+            self.slots.len() / 2
+        } else {
+            self.slots.len()
         }
+    }
+
+    /// Slot `i`'s value, [`GAP`] for a gap.
+    fn get(&self, i: usize) -> u16 {
+        if self.wide {
+            u16::from_ne_bytes([self.slots[2 * i], self.slots[2 * i + 1]])
+        } else {
+            match self.slots[i] {
+                NARROW_GAP => GAP,
+                b => self.base + u16::from(b),
+            }
+        }
+    }
+
+    /// Sets slot `i` to `value` ([`GAP`] for a gap), first moving to two bytes a slot when
+    /// one cannot hold it.
+    fn set(&mut self, i: usize, value: u16) {
+        if !self.wide {
+            let byte = match value {
+                GAP => Some(NARROW_GAP),
+                v => v
+                    .checked_sub(self.base)
+                    .and_then(|d| u8::try_from(d).ok())
+                    .filter(|&d| d != NARROW_GAP),
+            };
+            if let Some(b) = byte {
+                self.slots[i] = b;
+                return;
+            }
+            self.widen();
+        }
+        self.slots[2 * i..2 * i + 2].copy_from_slice(&value.to_ne_bytes());
+    }
+
+    /// Moves to two bytes a slot, values kept.
+    fn widen(&mut self) {
+        let wide: Box<[u8]> = (0..self.slots.len())
+            .flat_map(|i| self.get(i).to_ne_bytes())
+            .collect();
+        self.slots = wide;
+        self.wide = true;
     }
 
     /// Slot index `i` wrapped into the buffer (`i` < 2 · capacity).
     fn wrap(&self, i: usize) -> usize {
-        if i >= self.slots.len() {
-            i - self.slots.len()
-        } else {
-            i
-        }
+        let capacity = self.capacity();
+        if i >= capacity { i - capacity } else { i }
     }
 }
 
@@ -240,8 +255,33 @@ mod tests {
         assert_eq!((h.count_below(255), h.count_below(GAP)), (2, 3));
     }
 
+    #[test]
+    fn one_byte_slots_count_from_a_base_near_the_first_value() {
+        let mut h = History::new(361);
+        h.push(0, 470); // a p90 of ≈ 40 ms: one byte holds 343..=597
+        h.push(1, 597);
+        h.push(2, 343);
+        assert_eq!(h.heap_bytes(), 361);
+        assert_eq!(
+            (h.count_below(300), h.count_below(344), h.count_below(598)),
+            (0, 1, 3)
+        );
+        while h.pop_front().is_some() {}
+        // Empty: the base moves to the next first value.
+        h.push(10, 2_000);
+        h.push(11, 1_900);
+        assert_eq!(h.heap_bytes(), 361);
+        h.push(12, 342);
+        assert_eq!(h.heap_bytes(), 722);
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [(10, 2_000), (11, 1_900), (12, 342)]
+        );
+        assert_eq!(h.count_below(1_950), 2);
+    }
+
     /// Against a plain list of (index, value), under random pushes with gaps and pops; values
-    /// small at first, so the slots start narrow and widen on the way.
+    /// within one byte's span at first, so the slots start narrow and widen on the way.
     #[test]
     fn matches_a_plain_list() {
         let mut rng = fastrand::Rng::with_seed(9);
@@ -257,7 +297,7 @@ mod tests {
                     assert_eq!(h.pop_front(), plain.pop_front());
                 }
                 let v = if step < 10_000 {
-                    rng.u16(0..255)
+                    rng.u16(1_000..1_127)
                 } else {
                     rng.u16(0..2_000)
                 };
@@ -265,6 +305,9 @@ mod tests {
                 plain.push_back((next, v));
             }
             assert_eq!(h.len(), plain.len());
+            if step == 9_999 {
+                assert_eq!(h.heap_bytes(), 7, "still one byte a slot");
+            }
             assert!(h.iter().eq(plain.iter().copied()));
             assert_eq!(h.back_index(), plain.back().map(|b| b.0));
             let probe = rng.u16(0..2_000);
