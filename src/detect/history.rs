@@ -7,7 +7,7 @@
 //! the byte is the value less a base chosen when the history is empty — then in two, for good
 //! (one copy). An errors baseline's values are probes a minute (60 at a 1 s interval); a p90
 //! baseline's are latency bucket indices, 1 % apart, so one byte spans p90s from a third to
-//! three times the first one (470 for 40 ms: 12–143 ms). A 6 h history is then 361 B, not 722.
+//! three times the first one (470 for 40 ms: one byte holds 11–141 ms). A 6 h history is then 361 B, not 722.
 
 /// The value of a slot that holds no bucket.
 pub const GAP: u16 = u16::MAX;
