@@ -3,11 +3,12 @@
 //! index is stored per slot: slot `k` after the oldest is bucket `start + k`. O(1) per push
 //! and pop (a pop skips the gaps behind the bucket it drops, each gap once).
 //!
-//! Values are `u16`, kept in one byte a slot while they all lie within 255 of each other —
-//! the byte is the value less a base chosen when the history is empty — then in two, for good
-//! (one copy). An errors baseline's values are probes a minute (60 at a 1 s interval); a p90
-//! baseline's are latency bucket indices, 1 % apart, so one byte spans p90s from a third to
-//! three times the first one (470 for 40 ms: one byte holds 11–141 ms). A 6 h history is then 361 B, not 722.
+//! Values are `u16`, kept in one byte a slot (the value less a base: the first value pushed
+//! into an empty history, less 127) while every value lies within the 255 the byte spans from
+//! it, then in two, for good (one copy). An errors baseline's values are probes a minute (60 at
+//! a 1 s interval); a p90 baseline's are latency bucket indices, 1 % apart, so one byte holds
+//! p90s from a third to three times the first one (470 for 40 ms: 11–141 ms). A 6 h history
+//! is then 361 B, not 722.
 
 /// The value of a slot that holds no bucket.
 pub const GAP: u16 = u16::MAX;
