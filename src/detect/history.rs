@@ -7,7 +7,7 @@
 //! into an empty history, less 127) while every value lies within the 255 the byte spans from
 //! it, then in two, for good (one copy). An errors baseline's values are probes a minute (60 at
 //! a 1 s interval); a p90 baseline's are latency bucket indices, 1 % apart, so one byte holds
-//! p90s from a third to three times the first one (470 for 40 ms: 11–141 ms). A 6 h history
+//! p90s within a factor of 3.5 of the first one (470 for 40 ms: 11–141 ms). A 6 h history
 //! is then 361 B, not 722.
 
 /// The value of a slot that holds no bucket.
