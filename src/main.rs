@@ -62,7 +62,10 @@ fn purge_at_once() -> std::os::raw::c_long {
     // SAFETY: reading and setting an option of the global allocator; no pointer passes.
     unsafe {
         let delay = libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY);
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+        // A negative delay is the operator's `MIMALLOC_PURGE_DELAY=-1`: never purge.
+        if delay >= 0 {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+        }
         delay
     }
 }

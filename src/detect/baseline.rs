@@ -244,7 +244,8 @@ pub struct P90Baseline {
     sum: f64,
     sum_sq: f64,
     /// The last closed bucket's finding, its detector (always `baseline_p90`) left out: a
-    /// whole `Finding` made the baseline 240 B (a 256 B class) instead of 224.
+    /// whole `Finding` is 16 B more, and the baseline would be 232 B (a 256 B class) instead
+    /// of 216 (224).
     verdict: Option<P90Verdict>,
     /// The bucket closed last, until taken.
     closed: Option<(i64, u16)>,
@@ -500,7 +501,7 @@ pub struct ErrorBaseline {
     errors: VecDeque<(u16, [u16; 4])>,
     /// The counts of past buckets of [`OVERFLOW`] probes or more, oldest first.
     /// Boxed at the first such bucket: most series never have one, and inline its 32 B made
-    /// the baseline 336 B (served from a 384 B class) instead of 312 (320).
+    /// the baseline 328 B (served from a 384 B class) instead of 304 (320).
     #[allow(clippy::box_collection)] // The box is the point: 8 B inline instead of 32.
     overflow: Option<Box<VecDeque<(i64, ErrorCounts)>>>,
     /// Sums over the ring: probes, then errors per class.

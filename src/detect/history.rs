@@ -4,8 +4,10 @@
 //! and pop (a pop skips the gaps behind the bucket it drops, each gap once).
 //!
 //! Values are `u16`, kept in one byte a slot (the value less a base: the first value pushed
-//! into an empty history, less 127) while every value lies within the 255 the byte spans from
-//! it, then in two, for good (one copy). An errors baseline's values are probes a minute (60 at
+//! into an empty history, less 127, saturating at 0) while every value lies within the 255 the
+//! byte spans from it — a value outside moves the base when the values held and it still span
+//! less than 255 (a cold first bucket must not decide for good) — then in two, for good (one
+//! copy). An errors baseline's values are probes a minute (60 at
 //! a 1 s interval); a p90 baseline's are latency bucket indices, 1 % apart, so one byte holds
 //! p90s within a factor of 3.5 of the first one (470 for 40 ms: 11–141 ms). A 6 h history
 //! is then 361 B, not 722.
@@ -188,9 +190,35 @@ impl History {
                 self.slots[i] = b;
                 return;
             }
+            if self.rebase(value) {
+                self.slots[i] = (value - self.base) as u8;
+                return;
+            }
             self.widen();
         }
         self.slots[2 * i..2 * i + 2].copy_from_slice(&value.to_ne_bytes());
+    }
+
+    /// Moves the base of one-byte slots so that they hold `value` too, if the values held and
+    /// it span less than 255: the slack split evenly below and above. O(capacity), once per
+    /// value that falls outside.
+    fn rebase(&mut self, value: u16) -> bool {
+        let held = self.slots.iter().filter(|&&b| b != NARROW_GAP);
+        let (low, high) = held.fold((value, value), |(lo, hi), &b| {
+            let v = self.base + u16::from(b);
+            (lo.min(v), hi.max(v))
+        });
+        let spread = high - low;
+        if spread >= u16::from(NARROW_GAP) {
+            return false;
+        }
+        let base = low.saturating_sub((u16::from(NARROW_GAP) - 1 - spread) / 2);
+        let old = self.base;
+        for b in self.slots.iter_mut().filter(|b| **b != NARROW_GAP) {
+            *b = (old + u16::from(*b) - base) as u8;
+        }
+        self.base = base;
+        true
     }
 
     /// Moves to two bytes a slot, values kept.
@@ -245,15 +273,22 @@ mod tests {
     }
 
     #[test]
-    fn slots_take_one_byte_until_a_value_needs_two() {
+    fn slots_take_one_byte_until_the_values_span_more_than_it() {
         let mut h = History::new(361);
-        h.push(0, 60);
+        h.push(0, 60); // base 0: 0..=254 in one byte
         h.push(2, 254);
         assert_eq!(h.heap_bytes(), 361);
+        // 255 is the gap's byte at base 0; the values span 195: the base moves instead.
         h.push(3, 255);
-        assert_eq!(h.heap_bytes(), 722);
-        assert_eq!(h.iter().collect::<Vec<_>>(), [(0, 60), (2, 254), (3, 255)]);
+        assert_eq!(h.heap_bytes(), 361);
         assert_eq!((h.count_below(255), h.count_below(GAP)), (2, 3));
+        h.push(4, 400);
+        assert_eq!(h.heap_bytes(), 722);
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [(0, 60), (2, 254), (3, 255), (4, 400)]
+        );
+        assert_eq!((h.count_below(255), h.count_below(GAP)), (2, 4));
     }
 
     #[test]
@@ -271,12 +306,19 @@ mod tests {
         // Empty: the base moves to the next first value.
         h.push(10, 2_000);
         h.push(11, 1_900);
+        // Outside 1 873..=2 127, but the three span 250: the base moves, one byte still.
+        h.push(12, 2_150);
         assert_eq!(h.heap_bytes(), 361);
-        h.push(12, 342);
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [(10, 2_000), (11, 1_900), (12, 2_150)]
+        );
+        assert_eq!((h.count_below(1_901), h.count_below(2_151)), (1, 3));
+        h.push(13, 342);
         assert_eq!(h.heap_bytes(), 722);
         assert_eq!(
             h.iter().collect::<Vec<_>>(),
-            [(10, 2_000), (11, 1_900), (12, 342)]
+            [(10, 2_000), (11, 1_900), (12, 2_150), (13, 342)]
         );
         assert_eq!(h.count_below(1_950), 2);
     }

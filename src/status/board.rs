@@ -12,8 +12,9 @@
 //! and the 59 before it (17 B each: counts, exact minimum and maximum, and p50/p90/p99 as
 //! one-byte bucket indices, computed when the minute closes). Counts are 16-bit until a minute
 //! of the endpoint first sees 65 535 of something (an embedding engine's flood): from then on
-//! the slot keeps every minute's counts at 32 bits in a box of its own (720 B), exact as before. Per exchange: the breaker, read from its
-//! `availability` series (value 0/1/2, endpoint `*`).
+//! the slot keeps every minute's counts at 32 bits in a box of its own (720 B), exact as
+//! before. Per exchange: the breaker, read from its `availability` series (value 0/1/2,
+//! endpoint `*`).
 //!
 //! **Hot path.** [`StatusBoard::record`]: an atomic max for the newest event time, two read
 //! locks on the name maps (a write lock only the first time a name is seen), and a short
@@ -69,7 +70,7 @@ const NO_OUTCOME: u8 = u8::MAX;
 const MINUTE_MS: i64 = 60_000;
 
 /// One minute of one endpoint, compact (17 B, packed: unaligned reads cost nothing on the
-/// targets served, and its byte of padding was 60 B of each slot, see [`Slot`]): the ring
+/// targets served, and its 3 B of padding would be 180 B of each slot, see [`Slot`]): the ring
 /// holds 60 of these. Which minute
 /// it is follows from its place in the ring and the open minute (see [`Slot`]).
 #[derive(Debug, Clone, Copy, Default)]
