@@ -3,23 +3,19 @@
 //! index is stored per slot: slot `k` after the oldest is bucket `start + k`. O(1) per push
 //! and pop (a pop skips the gaps behind the bucket it drops, each gap once).
 //!
-//! Values are `u16`, kept in one byte a slot (the value less a base: the first value pushed
-//! into an empty history, less 127, saturating at 0) while every value lies within the 255 the
-//! byte spans from it — a value outside moves the base when the values held and it still span
-//! less than 255 (a cold first bucket must not decide for good) — then in two, for good (one
-//! copy). An errors baseline's values are probes a minute (60 at
-//! a 1 s interval); a p90 baseline's are latency bucket indices, 1 % apart, so one byte holds
-//! p90s within a factor of 3.5 of the first one (470 for 40 ms: 11–141 ms). A 6 h history
-//! is then 361 B, not 722.
+//! Values are `u16`, kept in one byte a slot (the value less a base) while the values held
+//! span less than 255: a value outside the byte's span moves the base, centring it on the
+//! values held and the new one (a value an empty history's base cannot hold gets a base 127
+//! below it, saturating at 0); when they span more, the slots take two bytes, for good (one
+//! copy). An errors baseline's values are probes a minute (60 at a 1 s interval); a p90
+//! baseline's are latency bucket indices, 1 % apart, so one byte holds p90s up to 12 times
+//! apart (254 buckets: 1.01^254 ≈ 12.5). A 6 h history is then 361 B, not 722.
 
 /// The value of a slot that holds no bucket.
 pub const GAP: u16 = u16::MAX;
 
 /// A gap in one-byte slots.
 const NARROW_GAP: u8 = u8::MAX;
-
-/// How far below the first value the base of one-byte slots is set: the middle of their span.
-const NARROW_BELOW: u16 = 127;
 
 /// Past buckets' values by bucket index, oldest first, over at most `capacity` indices.
 #[derive(Debug, Clone)]
@@ -111,8 +107,6 @@ impl History {
             self.head = 0;
             self.start = index;
             self.span = 0;
-            // Every slot is a gap: one-byte slots may count from anywhere.
-            self.base = value.saturating_sub(NARROW_BELOW);
         }
         // Slots between the newest bucket and this one are gaps already (pop clears them).
         let offset = (index - self.start) as usize;

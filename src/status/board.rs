@@ -295,10 +295,7 @@ impl Slot {
         ) {
             (m.p50, m.p90, m.p99) = (p50, p90, p99);
         }
-        Some(Minute {
-            summary: m,
-            counts: self.counts(place),
-        })
+        Some(self.read(place, m))
     }
 
     /// The minute `minute`, if it holds anything.
@@ -312,10 +309,15 @@ impl Slot {
         }
         let place = (minute % HOUR_MINUTES) as usize;
         let m = self.ring[place];
-        m.has_data().then(|| Minute {
-            summary: m,
+        m.has_data().then(|| self.read(place, m))
+    }
+
+    /// The minute at the ring's place `place`, read as `summary` says, with its exact counts.
+    fn read(&self, place: usize, summary: MinuteSummary) -> Minute {
+        Minute {
+            summary,
             counts: self.counts(place),
-        })
+        }
     }
 
     /// Statistics over the `minutes` minutes ending with `end` (included).

@@ -240,9 +240,7 @@ impl Pool {
             let mut idle = self.idle.borrow_mut();
             // Room for one more at a time, up to the most idle at once (at most `limit`
             // growths): a one-endpoint exchange keeps room for one, not `Vec`'s first four.
-            if idle.len() == idle.capacity() {
-                idle.reserve_exact(1);
-            }
+            idle.reserve_exact(1);
             idle.push(Idle { conn, since: now });
         }
     }
