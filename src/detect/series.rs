@@ -58,6 +58,21 @@ enum Baseline {
     None,
 }
 
+/// An anomalous episode in progress.
+#[derive(Debug, Clone, Copy)]
+struct Episode {
+    /// The finding that opened (or last escalated) the episode. Latency episodes last while
+    /// samples stay at or above its threshold, even after the sliding baseline has adapted to
+    /// the new level: a sustained slowdown is still a slowdown.
+    finding: Finding,
+    /// When it began.
+    since: Timestamp,
+    /// Samples judged since it opened (saturating).
+    len: u32,
+    /// Normal samples in a row since the last anomalous one (saturating).
+    normal_run: u32,
+}
+
 /// What one measurement does to the episode.
 enum Step {
     Fire(Finding),
@@ -75,17 +90,12 @@ pub struct SeriesDetector {
     model: Model,
     /// Speaks only after `[detect.baseline] min_history`; the most severe finding wins.
     baseline: Baseline,
-    firing_since: Option<Timestamp>,
-    /// The finding that opened (or last escalated) the episode. Latency episodes last while
-    /// samples stay at or above its threshold, even after the sliding baseline has adapted to
-    /// the new level: a sustained slowdown is still a slowdown.
-    episode: Option<Finding>,
-    /// The counts and the settings they meet are `u32` (8 B less per series than `usize`),
-    /// counts saturating and settings capped at `u32::MAX` (`sustain_for` is at most 200 000;
-    /// a `resolve_after` past 4.3 billion samples, 136 years at one a second, is read as that).
-    normal_run: u32,
-    /// Samples judged since the episode opened.
-    episode_len: u32,
+    /// The anomalous episode in progress, boxed: most series are calm, and inline it made
+    /// every series' state 64 B larger.
+    episode: Option<Box<Episode>>,
+    // The settings the episode's counts meet are `u32` (8 B less per series than `usize`),
+    // capped at `u32::MAX` (`sustain_for` is at most 200 000; a `resolve_after` past 4.3
+    // billion samples, 136 years at one a second, is read as that).
     /// How long an episode may be sustained by the value alone staying past its opening
     /// threshold (see [`SeriesDetector::observe`]): unbounded for rises only; one window when
     /// drops count too (two windows), or the return from a long shift would be "sustained" for
@@ -151,10 +161,7 @@ impl SeriesDetector {
         Self {
             model,
             baseline,
-            firing_since: None,
             episode: None,
-            normal_run: 0,
-            episode_len: 0,
             sustain_for: (settings.latency.direction == Direction::Both)
                 .then_some(saturating_u32(2 * settings.latency.window.max(1))),
             only: settings.latency.only.as_deref().map(Name::from),
@@ -178,8 +185,13 @@ impl SeriesDetector {
     /// the episode in progress and the breaker state are kept, so the series still resolves.
     pub fn rebuilt(&self, metric: Metric, settings: &DetectSettings) -> Self {
         let mut fresh = Self::new(metric, settings);
-        fresh.firing_since = self.firing_since;
-        fresh.episode = self.episode;
+        fresh.episode = self.episode.as_ref().map(|open| {
+            Box::new(Episode {
+                len: 0,
+                normal_run: 0,
+                ..**open
+            })
+        });
         if let (Model::Availability { state }, Model::Availability { state: new }) =
             (&self.model, &mut fresh.model)
         {
@@ -217,7 +229,7 @@ impl SeriesDetector {
 
     /// True while the series is in an anomalous episode.
     pub fn is_firing(&self) -> bool {
-        self.firing_since.is_some()
+        self.episode.is_some()
     }
 
     /// The onset score (0..=1) of the last measurement, when the likelihood model judges this
@@ -228,11 +240,15 @@ impl SeriesDetector {
 
     /// Judges one measurement.
     pub fn observe(&mut self, m: &Measurement) -> Option<Event> {
-        let episode = self.episode;
-        if episode.is_some() {
-            self.episode_len = self.episode_len.saturating_add(1);
-        }
-        let sustain = self.sustain_for.is_none_or(|n| self.episode_len <= n);
+        let len = match &mut self.episode {
+            Some(open) => {
+                open.len = open.len.saturating_add(1);
+                open.len
+            }
+            None => 0,
+        };
+        let episode = self.episode.as_ref().map(|e| e.finding);
+        let sustain = self.sustain_for.is_none_or(|n| len <= n);
         let recovery_successes = self.recovery_successes;
         let step = match &mut self.model {
             Model::Latency(model) => {
@@ -358,11 +374,9 @@ impl SeriesDetector {
 
     /// A normal sample: the episode, if any, resolves after `needed` of them in a row.
     fn normal(&mut self, needed: u32) -> Option<Event> {
-        if !self.is_firing() {
-            return None;
-        }
-        self.normal_run = self.normal_run.saturating_add(1);
-        if self.normal_run >= needed {
+        let open = self.episode.as_mut()?;
+        open.normal_run = open.normal_run.saturating_add(1);
+        if open.normal_run >= needed {
             self.resolve()
         } else {
             None
@@ -370,14 +384,24 @@ impl SeriesDetector {
     }
 
     fn fire(&mut self, finding: Finding, at: Timestamp) -> Option<Event> {
-        self.normal_run = 0;
-        let escalates = self
-            .episode
-            .is_none_or(|open| finding.severity > open.severity);
-        if escalates {
-            self.episode = Some(finding);
-        }
-        let started_at = *self.firing_since.get_or_insert(at);
+        let started_at = match &mut self.episode {
+            Some(open) => {
+                open.normal_run = 0;
+                if finding.severity > open.finding.severity {
+                    open.finding = finding;
+                }
+                open.since
+            }
+            None => {
+                self.episode = Some(Box::new(Episode {
+                    finding,
+                    since: at,
+                    len: 0,
+                    normal_run: 0,
+                }));
+                at
+            }
+        };
         Some(Event::Firing {
             finding,
             started_at,
@@ -385,10 +409,7 @@ impl SeriesDetector {
     }
 
     fn resolve(&mut self) -> Option<Event> {
-        self.normal_run = 0;
-        self.episode_len = 0;
-        self.episode = None;
-        self.firing_since.take().map(|_| Event::Resolved)
+        self.episode.take().map(|_| Event::Resolved)
     }
 
     /// The series' statistics for alerts.

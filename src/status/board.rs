@@ -6,14 +6,15 @@
 //! probe would miss the engine's own observations and tie the board to the probe's internals;
 //! the detector set sees them all with their event time, and the board needs nothing else.
 //!
-//! **What it keeps per endpoint** (one [`Slot`], 1.2 KB, see [`bytes_per_endpoint`]): the
+//! **What it keeps per endpoint** (one [`Slot`], 1 KB, see [`bytes_per_endpoint`]): the
 //! newest measurement (time, outcome, HTTP status, latency); the open minute's 64-bucket log
 //! histogram ([`MinuteHistogram`], 132 B); and a ring of 60 minute summaries, the open minute
-//! and the 59 before it (17 B each: counts, exact minimum and maximum, and p50/p90/p99 as
-//! one-byte bucket indices, computed when the minute closes). Counts are 16-bit until a minute
-//! of the endpoint first sees 65 535 of something (an embedding engine's flood): from then on
-//! the slot keeps every minute's counts at 32 bits in a box of its own (720 B), exact as
-//! before. Per exchange: the breaker, read from its `availability` series (value 0/1/2,
+//! and the 59 before it (14 B each: counts, exact minimum and maximum, and p50/p90/p99 as
+//! one-byte bucket indices, computed when the minute closes). Counts take one byte until a
+//! minute of the endpoint first sees 255 of something (a probe faster than every 235 ms, or
+//! an embedding engine's flood): from then on the slot keeps every minute's counts at 32 bits
+//! in a box of its own (720 B), exact as before. Per exchange: the breaker, read from its
+//! `availability` series (value 0/1/2,
 //! endpoint `*`).
 //!
 //! **Hot path.** [`StatusBoard::record`]: an atomic max for the newest event time, two read
@@ -69,20 +70,20 @@ const NO_OUTCOME: u8 = u8::MAX;
 
 const MINUTE_MS: i64 = 60_000;
 
-/// One minute of one endpoint, compact (17 B, packed: unaligned reads cost nothing on the
-/// targets served, and its 3 B of padding would be 180 B of each slot, see [`Slot`]): the ring
+/// One minute of one endpoint, compact (14 B, packed: unaligned reads cost nothing on the
+/// targets served, and its 2 B of padding would be 120 B of each slot, see [`Slot`]): the ring
 /// holds 60 of these. Which minute
 /// it is follows from its place in the ring and the open minute (see [`Slot`]).
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, packed)]
 struct MinuteSummary {
-    /// Outcomes seen (probes), saturating at `u16::MAX`: the exact count is in [`Slot::wide`]
+    /// Outcomes seen (probes), saturating at `u8::MAX`: the exact count is in [`Slot::wide`]
     /// once any count of the slot reached it (see [`Slot::counts`]).
-    count: u16,
+    count: u8,
     /// Failed outcomes (likewise).
-    errors: u16,
+    errors: u8,
     /// Latency samples (likewise).
-    samples: u16,
+    samples: u8,
     /// The slowest sample (exact).
     max_ms: f32,
     /// The fastest sample (exact).
@@ -136,8 +137,8 @@ struct Minute {
 /// hour before, outside every window: keeping the open minute's summary apart, and its number,
 /// cost 28 B more, and the slot behind its lock 1 544 B, served from a 1 792 B class.)
 ///
-/// Behind its lock the slot is 1 184 B, in the allocator's 1 280 B class; with 32-bit counts
-/// in every summary it was 1 536 B.
+/// Behind its lock the slot is 1 008 B, in the allocator's 1 024 B class; with 16-bit counts
+/// in every summary it was 1 184 B (the 1 280 B class), with 32-bit counts 1 536 B.
 #[derive(Debug, Clone)]
 pub struct Slot {
     last_at: i64,
@@ -149,7 +150,7 @@ pub struct Slot {
     hist: MinuteHistogram,
     ring: [MinuteSummary; HOUR_MINUTES as usize],
     /// Every minute's exact counts, by ring place, once a count of this slot reached
-    /// `u16::MAX` (never, for a probed endpoint: 65 535 probes a minute).
+    /// `u8::MAX` (never, for an endpoint probed every second: 60 probes a minute).
     wide: Option<Box<[Counts; HOUR_MINUTES as usize]>>,
 }
 
@@ -251,7 +252,7 @@ impl Slot {
     }
 
     /// Counts one measurement in the ring's place `place`, and its latency in the minimum and
-    /// maximum; the first count to reach `u16::MAX` moves the slot's counts to [`Slot::wide`].
+    /// maximum; the first count to reach `u8::MAX` moves the slot's counts to [`Slot::wide`].
     fn add(&mut self, place: usize, latency: bool, value: f64, outcome: Outcome) {
         let mut c = self.counts(place);
         let m = &mut self.ring[place];
@@ -267,9 +268,9 @@ impl Slot {
             c.count = c.count.saturating_add(1);
             c.errors = c.errors.saturating_add(u32::from(!outcome.is_ok()));
         }
-        let narrow = |n: u32| u16::try_from(n).unwrap_or(u16::MAX);
+        let narrow = |n: u32| u8::try_from(n).unwrap_or(u8::MAX);
         (m.count, m.errors, m.samples) = (narrow(c.count), narrow(c.errors), narrow(c.samples));
-        if self.wide.is_none() && c.count.max(c.samples) >= u32::from(u16::MAX) {
+        if self.wide.is_none() && c.count.max(c.samples) >= u32::from(u8::MAX) {
             let mut wide = Box::new([Counts::default(); HOUR_MINUTES as usize]);
             for (k, w) in wide.iter_mut().enumerate() {
                 *w = self.counts(k);
@@ -1037,9 +1038,9 @@ mod tests {
     }
 
     #[test]
-    fn a_flood_of_a_minute_counts_exactly_past_sixteen_bits() {
+    fn a_flood_of_a_minute_counts_exactly_past_one_byte_and_sixteen_bits() {
         // 70 000 probes in minute 0, one in ten failed, then one probe in minute 1: the
-        // 16-bit counts overflow in minute 0 and every count stays exact.
+        // one-byte counts overflow in minute 0, past 16 bits too, and every count stays exact.
         let board = StatusBoard::new("local".into(), &[]);
         for i in 0..70_000i64 {
             let ok = if i % 10 == 0 {
@@ -1064,8 +1065,8 @@ mod tests {
 
     #[test]
     fn one_endpoint_costs_under_two_kilobytes() {
-        // The slot behind its lock stays within the allocator's 1 280 B class.
-        assert!(std::mem::size_of::<Mutex<Slot>>() <= 1280);
+        // The slot behind its lock stays within the allocator's 1 024 B class.
+        assert!(std::mem::size_of::<Mutex<Slot>>() <= 1024);
         let bytes = bytes_per_endpoint();
         assert!(bytes <= 2048, "{bytes} bytes per endpoint");
         let board = StatusBoard::new("local".into(), &[]);
