@@ -156,10 +156,11 @@ pub fn poisson_upper_tail(k: u32, lambda: f64) -> f64 {
 #[derive(Debug, Clone)]
 struct Buckets {
     bucket_ms: i64,
-    /// Buckets in the history.
-    slots: usize,
-    /// Buckets of history needed before judging.
-    min_span: i64,
+    /// Buckets in the history (at most [`MAX_SLOTS`]).
+    slots: u32,
+    /// Buckets of history needed before judging (capped at `u32::MAX`, which no history of
+    /// [`MAX_SLOTS`] reaches either: 8 B less per baseline than two `i64`s).
+    min_span: u32,
     levels: [f64; 3],
     per_hour: f64,
     current: Option<i64>,
@@ -169,8 +170,9 @@ impl Buckets {
     fn new(s: &BaselineSettings) -> Self {
         let bucket_ms = bucket_ms(s);
         // Validation caps this at 10 080; settings built in code get the same ceiling.
-        let slots = (s.history.as_millis() as i64 / bucket_ms).clamp(1, MAX_SLOTS) as usize;
+        let slots = (s.history.as_millis() as i64 / bucket_ms).clamp(1, MAX_SLOTS) as u32;
         let min_span = (s.min_history.as_millis() as i64 + bucket_ms - 1) / bucket_ms;
+        let min_span = u32::try_from(min_span.max(0)).unwrap_or(u32::MAX);
         Self {
             bucket_ms,
             slots,
@@ -206,7 +208,7 @@ impl Buckets {
 
     /// True when a history starting at bucket `oldest` of `len` buckets may judge `closing`.
     fn enough(&self, oldest: Option<i64>, len: usize, closing: i64) -> bool {
-        len >= MIN_BUCKETS && oldest.is_some_and(|o| closing - o >= self.min_span)
+        len >= MIN_BUCKETS && oldest.is_some_and(|o| closing - o >= i64::from(self.min_span))
     }
 
     fn finding(
@@ -243,10 +245,10 @@ pub struct P90Baseline {
     ring: History,
     sum: f64,
     sum_sq: f64,
-    /// The last closed bucket's finding, its detector (always `baseline_p90`) left out: a
-    /// whole `Finding` is 16 B more, and the baseline would be 232 B (a 256 B class) instead
-    /// of 216 (224).
-    verdict: Option<P90Verdict>,
+    /// The last closed bucket's finding, its detector (always `baseline_p90`) left out (16 B
+    /// less), boxed, as most buckets have none: inline (with the bucket rules' `i64` sizes)
+    /// it made the baseline 216 B (a 224 B class) instead of 184 (192).
+    verdict: Option<Box<P90Verdict>>,
     /// The bucket closed last, until taken.
     closed: Option<(i64, u16)>,
 }
@@ -290,7 +292,7 @@ impl P90Baseline {
     pub fn new(settings: &BaselineSettings) -> Self {
         let buckets = Buckets::new(settings);
         Self {
-            ring: History::new(buckets.slots + 1),
+            ring: History::new(buckets.slots as usize + 1),
             buckets,
             hist: Vec::new(),
             count: 0,
@@ -325,7 +327,7 @@ impl P90Baseline {
             }
             self.count += 1;
         }
-        self.verdict.map(P90Verdict::finding)
+        self.verdict.as_deref().copied().map(P90Verdict::finding)
     }
 
     /// Past buckets' p90 in ms, oldest first: the rollups to persist.
@@ -389,7 +391,7 @@ impl P90Baseline {
                 let p = normal_upper_tail(z).max(seen as f64 / nf);
                 self.verdict = (self.buckets)
                     .finding(P90Verdict::DETECTOR, p, representative(p90), mean.exp())
-                    .map(P90Verdict::of);
+                    .map(|f| Box::new(P90Verdict::of(f)));
             }
         }
         self.push(closed, p90);
@@ -399,7 +401,7 @@ impl P90Baseline {
     /// Drops buckets that have left the history before `closing`.
     fn evict(&mut self, closing: i64) {
         while let Some((i, _)) = self.ring.front() {
-            if i > closing - self.buckets.slots as i64 {
+            if i > closing - i64::from(self.buckets.slots) {
                 break;
             }
             if let Some((_, b)) = self.ring.pop_front() {
@@ -416,7 +418,7 @@ impl P90Baseline {
             }
         }
         // A full history drops its oldest bucket, forgotten after the new one is in.
-        let dropped = if self.ring.len() >= self.buckets.slots {
+        let dropped = if self.ring.len() >= self.buckets.slots as usize {
             self.ring.pop_front()
         } else {
             None
@@ -500,13 +502,15 @@ pub struct ErrorBaseline {
     /// the most such buckets a history has held, then is reused.
     errors: VecDeque<(u16, [u16; 4])>,
     /// The counts of past buckets of [`OVERFLOW`] probes or more, oldest first.
-    /// Boxed at the first such bucket: most series never have one, and inline its 32 B made
-    /// the baseline 328 B (served from a 384 B class) instead of 304 (320).
+    /// Boxed at the first such bucket: most series never have one, and inline its 32 B would
+    /// make the baseline 280 B (served from a 320 B class) instead of 256.
     #[allow(clippy::box_collection)] // The box is the point: 8 B inline instead of 32.
     overflow: Option<Box<VecDeque<(i64, ErrorCounts)>>>,
     /// Sums over the ring: probes, then errors per class.
     sums: [i64; 5],
-    verdict: Option<Finding>,
+    /// Boxed, as most buckets have none: inline (with the bucket rules' `i64` sizes) it made
+    /// the baseline 304 B (a 320 B class) instead of 256.
+    verdict: Option<Box<Finding>>,
     /// The bucket closed last, until taken.
     closed: Option<(i64, ErrorCounts)>,
 }
@@ -517,7 +521,7 @@ impl ErrorBaseline {
     pub fn new(settings: &BaselineSettings) -> Self {
         let buckets = Buckets::new(settings);
         Self {
-            ring: History::new(buckets.slots + 1),
+            ring: History::new(buckets.slots as usize + 1),
             errors: VecDeque::new(),
             overflow: None,
             buckets,
@@ -549,7 +553,7 @@ impl ErrorBaseline {
         for (e, hit) in c.errors.iter_mut().zip(classes) {
             *e += u32::from(hit);
         }
-        self.verdict
+        self.verdict.as_deref().copied()
     }
 
     /// Past buckets' counts, oldest first: the rollups to persist.
@@ -594,7 +598,7 @@ impl ErrorBaseline {
             return;
         }
         while let Some((i, _)) = self.ring.front() {
-            if i > closed - self.buckets.slots as i64 {
+            if i > closed - i64::from(self.buckets.slots) {
                 break;
             }
             if let Some((_, c)) = self.pop_front() {
@@ -606,6 +610,7 @@ impl ErrorBaseline {
             .enough(self.ring.front().map(|f| f.0), self.ring.len(), closed)
         {
             let n = f64::from(bucket.total);
+            let mut worst = None;
             for (class, detector) in ERROR_CLASSES.iter().enumerate() {
                 let k = bucket.errors[class];
                 let rate = (self.sums[class + 1] as f64 + PRIOR_ERRORS)
@@ -620,8 +625,9 @@ impl ErrorBaseline {
                     f64::from(k) / n,
                     rate,
                 );
-                self.verdict = Finding::most_severe(self.verdict, finding);
+                worst = Finding::most_severe(worst, finding);
             }
+            self.verdict = worst.map(Box::new);
         }
         self.push(closed, bucket);
         self.closed = Some((closed, bucket));
@@ -635,7 +641,7 @@ impl ErrorBaseline {
             }
         }
         // A full history drops its oldest bucket.
-        if self.ring.len() >= self.buckets.slots
+        if self.ring.len() >= self.buckets.slots as usize
             && let Some((_, old)) = self.pop_front()
         {
             old.apply(-1, &mut self.sums);

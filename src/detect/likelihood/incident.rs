@@ -55,7 +55,15 @@ pub struct Open {
 /// The incident of one series. See the module docs.
 #[derive(Debug, Clone, Default)]
 pub struct Incident {
-    open: Option<Open>,
+    /// Boxed while open: most series are calm, and inline it made every latency series'
+    /// model 40 B larger.
+    open: Option<Box<Current>>,
+}
+
+/// The open incident and its calm rows in a row.
+#[derive(Debug, Clone)]
+struct Current {
+    open: Open,
     normal_run: usize,
 }
 
@@ -65,32 +73,35 @@ const CALM_Q: f64 = 0.05;
 impl Incident {
     /// The open incident, if any.
     pub fn open(&self) -> Option<&Open> {
-        self.open.as_ref()
+        self.open.as_deref().map(|c| &c.open)
     }
 
     /// Takes one row: its verdict, and the learned normal band `(lo, hi)` of the series now.
     /// `resolve_after` rows in a row back inside the band (on the side the series departed
     /// to), with nothing unusual about them, close the incident.
     pub fn step(&mut self, v: &Verdict, band: (f64, f64), resolve_after: usize) -> Change {
-        let Some(open) = &mut self.open else {
+        let Some(current) = &mut self.open else {
             let Some(severity) = v.severity else {
                 return Change::Quiet;
             };
             let mid = 0.5 * (band.0 + band.1);
-            self.open = Some(Open {
-                severity,
-                confidence: v.confidence,
-                detector: v.detector,
-                side: if v.value >= mid { 1.0 } else { -1.0 },
-            });
-            self.normal_run = 0;
+            self.open = Some(Box::new(Current {
+                open: Open {
+                    severity,
+                    confidence: v.confidence,
+                    detector: v.detector,
+                    side: if v.value >= mid { 1.0 } else { -1.0 },
+                },
+                normal_run: 0,
+            }));
             return Change::Opened;
         };
+        let open = &mut current.open;
         if let Some(severity) = v.severity.filter(|&s| s > open.severity) {
             open.severity = severity;
             open.confidence = v.confidence;
             open.detector = v.detector;
-            self.normal_run = 0;
+            current.normal_run = 0;
             return Change::Escalated;
         }
         let away = if open.side > 0.0 {
@@ -99,13 +110,12 @@ impl Incident {
             v.value < band.0
         };
         if away || v.severity.is_some() || v.sustained_q < CALM_Q {
-            self.normal_run = 0;
+            current.normal_run = 0;
             return Change::Held;
         }
-        self.normal_run += 1;
-        if self.normal_run >= resolve_after.max(1) {
+        current.normal_run += 1;
+        if current.normal_run >= resolve_after.max(1) {
             self.open = None;
-            self.normal_run = 0;
             Change::Closed
         } else {
             Change::Held
