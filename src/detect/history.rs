@@ -3,23 +3,25 @@
 //! index is stored per slot: slot `k` after the oldest is bucket `start + k`. O(1) per push
 //! and pop (a pop skips the gaps behind the bucket it drops, each gap once).
 //!
-//! Values are `u16`, each kept as a code of 4, 8 or 16 bits: the value less a base. A history
-//! starts at 4 bits a slot and keeps that width while the values held span less than 15; a
-//! value outside the codes' span moves the base, centring it on the values held and the new
-//! one; when they span more, the slots double their width (one copy), for good, up to 16 bits
-//! (base 0, the value itself). An errors baseline's values are probes a minute (59 to 61 at a
-//! 1 s interval: 4 bits); a p90 baseline's are latency bucket indices, 1 % apart, so 4 bits
-//! hold p90s within 15 % of each other and 8 bits within a factor of 12 (254 buckets:
-//! 1.01^254 ≈ 12.5). A 6 h history (361 slots) is then 181 B, 361 B or 722 B.
+//! Values are `u16`, kept in one byte a slot (the value less a base) while the values held
+//! span less than 255: a value outside the byte's span moves the base, centring it on the
+//! values held and the new one (a value an empty history's base cannot hold gets a base 127
+//! below it, saturating at 0); when they span more, the slots take two bytes, for good (one
+//! copy). An errors baseline's values are probes a minute (60 at a 1 s interval); a p90
+//! baseline's are latency bucket indices, 1 % apart, so one byte holds p90s up to 12 times
+//! apart (254 buckets: 1.01^254 ≈ 12.5). A 6 h history is then 361 B, not 722.
 
 /// The value of a slot that holds no bucket.
 pub const GAP: u16 = u16::MAX;
 
+/// A gap in one-byte slots.
+const NARROW_GAP: u8 = u8::MAX;
+
 /// Past buckets' values by bucket index, oldest first, over at most `capacity` indices.
 #[derive(Debug, Clone)]
 pub struct History {
-    /// The slots' codes, `bits` each (two to a byte at 4 bits; native-endian at 16); the
-    /// all-ones code is a gap.
+    /// One byte a slot (the value less `base`, [`NARROW_GAP`] a gap) or, once `wide`, two
+    /// (a native-endian `u16`, [`GAP`] a gap).
     slots: Box<[u8]>,
     /// Index of the oldest bucket.
     start: i64,
@@ -29,33 +31,24 @@ pub struct History {
     span: u32,
     /// Buckets held (gaps not counted).
     len: u32,
-    /// What a code counts from (0 at 16 bits).
+    /// What a one-byte slot's value is counted from.
     base: u16,
-    /// Bits a slot: 4, 8 or 16.
-    bits: u8,
-    /// Slots the buffer has beyond the capacity (1 for an odd capacity at 4 bits).
-    spare: u8,
-}
-
-/// Bytes of `capacity` slots of `bits` bits.
-fn bytes_for(capacity: usize, bits: u8) -> usize {
-    (capacity * usize::from(bits)).div_ceil(8)
+    wide: bool,
 }
 
 impl History {
-    /// A history covering at most `capacity` (at least one, below 2³¹) consecutive bucket
+    /// A history covering at most `capacity` (at least one, below 2³²) consecutive bucket
     /// indices.
     pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.clamp(1, i32::MAX as usize);
+        let capacity = capacity.clamp(1, u32::MAX as usize);
         Self {
-            slots: vec![u8::MAX; bytes_for(capacity, 4)].into_boxed_slice(),
+            slots: vec![NARROW_GAP; capacity].into_boxed_slice(),
             start: 0,
             head: 0,
             span: 0,
             len: 0,
             base: 0,
-            bits: 4,
-            spare: (capacity % 2) as u8,
+            wide: false,
         }
     }
 
@@ -134,14 +127,19 @@ impl History {
     /// Buckets held whose value is below `value`: a scan of the slots, O(capacity), which the
     /// baselines ask once per closed bucket (a gap is never below anything).
     pub fn count_below(&self, value: u16) -> usize {
+        if self.wide {
+            return self
+                .slots
+                .chunks_exact(2)
+                .filter(|b| u16::from_ne_bytes([b[0], b[1]]) < value)
+                .count();
+        }
         let Some(limit) = value.checked_sub(self.base) else {
             return 0;
         };
-        // A gap's code is the largest, never below `limit` (itself at most the gap's code,
-        // or larger, when every code held is below it).
-        let limit = u32::from(limit).min(self.gap_code());
-        (0..self.capacity())
-            .filter(|&i| self.code(i) < limit)
+        self.slots
+            .iter()
+            .filter(|&&b| b != NARROW_GAP && u16::from(b) < limit)
             .count()
     }
 
@@ -152,112 +150,78 @@ impl History {
 
     /// Indices it covers at most.
     fn capacity(&self) -> usize {
-        self.slots.len() * 8 / usize::from(self.bits) - usize::from(self.spare)
-    }
-
-    /// The code of a gap (all ones), one more than the largest code of a value.
-    fn gap_code(&self) -> u32 {
-        (1 << self.bits) - 1
-    }
-
-    /// Slot `i`'s code.
-    fn code(&self, i: usize) -> u32 {
-        match self.bits {
-            4 => u32::from(self.slots[i / 2] >> (4 * (i % 2)) & 0x0f),
-            8 => u32::from(self.slots[i]),
-            _ => u32::from(u16::from_ne_bytes([
-                self.slots[2 * i],
-                self.slots[2 * i + 1],
-            ])),
-        }
-    }
-
-    /// Sets slot `i`'s code (below 2^`bits`).
-    fn put(&mut self, i: usize, code: u32) {
-        match self.bits {
-            4 => {
-                let shift = 4 * (i % 2);
-                let byte = &mut self.slots[i / 2];
-                *byte = *byte & !(0x0f << shift) | ((code as u8) << shift);
-            }
-            8 => self.slots[i] = code as u8,
-            _ => self.slots[2 * i..2 * i + 2].copy_from_slice(&(code as u16).to_ne_bytes()),
+        if self.wide {
+            self.slots.len() / 2
+        } else {
+            self.slots.len()
         }
     }
 
     /// Slot `i`'s value, [`GAP`] for a gap.
     fn get(&self, i: usize) -> u16 {
-        match self.code(i) {
-            c if c == self.gap_code() => GAP,
-            c => self.base + c as u16,
+        if self.wide {
+            u16::from_ne_bytes([self.slots[2 * i], self.slots[2 * i + 1]])
+        } else {
+            match self.slots[i] {
+                NARROW_GAP => GAP,
+                b => self.base + u16::from(b),
+            }
         }
     }
 
-    /// The code of `value` at the present width and base, if it has one.
-    fn code_of(&self, value: u16) -> Option<u32> {
-        if value == GAP {
-            return Some(self.gap_code());
-        }
-        value
-            .checked_sub(self.base)
-            .map(u32::from)
-            .filter(|&d| d < self.gap_code())
-    }
-
-    /// Sets slot `i` to `value` ([`GAP`] for a gap), first moving the base, or else widening
-    /// the slots, when its code cannot hold it.
+    /// Sets slot `i` to `value` ([`GAP`] for a gap), first moving to two bytes a slot when
+    /// one cannot hold it.
     fn set(&mut self, i: usize, value: u16) {
-        loop {
-            if let Some(code) = self.code_of(value) {
-                self.put(i, code);
+        if !self.wide {
+            let byte = match value {
+                GAP => Some(NARROW_GAP),
+                v => v
+                    .checked_sub(self.base)
+                    .and_then(|d| u8::try_from(d).ok())
+                    .filter(|&d| d != NARROW_GAP),
+            };
+            if let Some(b) = byte {
+                self.slots[i] = b;
                 return;
             }
-            if !self.rebase(value) {
-                self.widen();
+            if self.rebase(value) {
+                self.slots[i] = (value - self.base) as u8;
+                return;
             }
+            self.widen();
         }
+        self.slots[2 * i..2 * i + 2].copy_from_slice(&value.to_ne_bytes());
     }
 
-    /// Moves the base so that the codes hold `value` too, if the values held and it span less
-    /// than the gap's code: the slack split evenly below and above. O(capacity), once per
+    /// Moves the base of one-byte slots so that they hold `value` too, if the values held and
+    /// it span less than 255: the slack split evenly below and above. O(capacity), once per
     /// value that falls outside.
     fn rebase(&mut self, value: u16) -> bool {
-        let gap = self.gap_code();
-        let (low, high) = (0..self.capacity())
-            .map(|i| self.get(i))
-            .filter(|&v| v != GAP)
-            .fold((value, value), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let spread = u32::from(high - low);
-        if spread >= gap {
+        let held = self.slots.iter().filter(|&&b| b != NARROW_GAP);
+        let (low, high) = held.fold((value, value), |(lo, hi), &b| {
+            let v = self.base + u16::from(b);
+            (lo.min(v), hi.max(v))
+        });
+        let spread = high - low;
+        if spread >= u16::from(NARROW_GAP) {
             return false;
         }
-        let base = low.saturating_sub(((gap - 1 - spread) / 2) as u16);
-        for i in 0..self.capacity() {
-            let code = self.code(i);
-            if code != gap {
-                self.put(i, code + u32::from(self.base) - u32::from(base));
-            }
+        let base = low.saturating_sub((u16::from(NARROW_GAP) - 1 - spread) / 2);
+        let old = self.base;
+        for b in self.slots.iter_mut().filter(|b| **b != NARROW_GAP) {
+            *b = (old + u16::from(*b) - base) as u8;
         }
         self.base = base;
         true
     }
 
-    /// Doubles the slots' width, values kept (16 bits count from 0). At most twice in a
-    /// history's life.
+    /// Moves to two bytes a slot, values kept.
     fn widen(&mut self) {
-        let values: Vec<u16> = (0..self.capacity()).map(|i| self.get(i)).collect();
-        self.bits *= 2;
-        self.spare = 0;
-        if self.bits == 16 {
-            self.base = 0;
-        }
-        self.slots = vec![0; bytes_for(values.len(), self.bits)].into_boxed_slice();
-        for (i, &v) in values.iter().enumerate() {
-            let code = self
-                .code_of(v)
-                .expect("a wider code holds every value held");
-            self.put(i, code);
-        }
+        let wide: Box<[u8]> = (0..self.slots.len())
+            .flat_map(|i| self.get(i).to_ne_bytes())
+            .collect();
+        self.slots = wide;
+        self.wide = true;
     }
 
     /// Slot index `i` wrapped into the buffer (`i` < 2 · capacity).
@@ -353,34 +317,8 @@ mod tests {
         assert_eq!(h.count_below(1_950), 2);
     }
 
-    #[test]
-    fn a_steady_probe_rate_stays_at_four_bits_a_slot() {
-        let mut h = History::new(361);
-        for i in 0..361 {
-            h.push(i, 59 + (i % 3) as u16);
-        }
-        assert_eq!(h.heap_bytes(), 181);
-        assert_eq!(
-            (h.count_below(60), h.count_below(61), h.count_below(62)),
-            (121, 241, 361)
-        );
-        assert_eq!(h.pop_front(), Some((0, 59)));
-        // 72 is outside 54..=68 but the values span 14: the base moves, four bits still.
-        h.push(361, 72);
-        assert_eq!(h.heap_bytes(), 181);
-        assert_eq!(h.count_below(72), 360);
-        assert_eq!(h.iter().last(), Some((361, 72)));
-        // 120 spans more than four bits hold: one byte a slot, values kept.
-        h.pop_front();
-        h.push(362, 120);
-        assert_eq!(h.heap_bytes(), 361);
-        assert_eq!(h.iter().next(), Some((2, 61)));
-        assert_eq!((h.count_below(72), h.count_below(121)), (359, 361));
-    }
-
     /// Against a plain list of (index, value), under random pushes with gaps and pops; values
-    /// within four bits' span at first, then one byte's, then any, so the slots start narrow
-    /// and widen twice on the way.
+    /// within one byte's span at first, so the slots start narrow and widen on the way.
     #[test]
     fn matches_a_plain_list() {
         let mut rng = fastrand::Rng::with_seed(9);
@@ -395,9 +333,7 @@ mod tests {
                 while !h.fits(next) {
                     assert_eq!(h.pop_front(), plain.pop_front());
                 }
-                let v = if step < 7_000 {
-                    rng.u16(1_000..1_014)
-                } else if step < 14_000 {
+                let v = if step < 10_000 {
                     rng.u16(1_000..1_127)
                 } else {
                     rng.u16(0..2_000)
@@ -406,11 +342,8 @@ mod tests {
                 plain.push_back((next, v));
             }
             assert_eq!(h.len(), plain.len());
-            match step {
-                6_999 => assert_eq!(h.heap_bytes(), 4, "still four bits a slot"),
-                13_999 => assert_eq!(h.heap_bytes(), 7, "still one byte a slot"),
-                19_999 => assert_eq!(h.heap_bytes(), 14, "two bytes a slot"),
-                _ => {}
+            if step == 9_999 {
+                assert_eq!(h.heap_bytes(), 7, "still one byte a slot");
             }
             assert!(h.iter().eq(plain.iter().copied()));
             assert_eq!(h.back_index(), plain.back().map(|b| b.0));

@@ -19,7 +19,8 @@
 //!
 //! **Hot path.** [`StatusBoard::record`]: an atomic max for the newest event time, two read
 //! locks on the name maps (a write lock only the first time a name is seen), and a short
-//! `parking_lot` lock on the endpoint's own slot for an O(1) update; no allocation.
+//! `parking_lot` lock on the endpoint's own slot for an O(1) update; no allocation, but the
+//! slot's box of 32-bit counts the first time one of its minutes counts 255.
 //!
 //! **Time** is event time: a measurement lands in the minute of its own timestamp, and every
 //! window ends at the newest measurement time the board has seen (`as_of`), so injected or

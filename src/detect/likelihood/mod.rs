@@ -280,7 +280,8 @@ impl LikelihoodModel {
         }
     }
 
-    /// Bytes this model holds on the heap (its two windows and its tails; the rest is inline).
+    /// Bytes this model holds on the heap (its two windows and its tails; the rest is inline,
+    /// but for an open incident's box).
     pub fn heap_bytes(&self) -> usize {
         self.values.heap_bytes()
             + self.steps.heap_bytes()

@@ -8,21 +8,67 @@
 //! and half the bytes matter for a monitor holding thousands of series. The sorted order is a
 //! list of the ring's slot numbers ordered by their values — one byte a value for windows of
 //! up to 256 (the default is 128), four beyond — instead of a second copy of the values: 5
-//! bytes a value instead of 8. Allocated once in `new`; a push is two binary searches and one
-//! `memmove` of the slot numbers between the evicted value and the new one.
+//! bytes a value instead of 8. The waiting values sit inline (at most [`MAX_DELAY`]). Allocated
+//! once in `new`; a push is two binary searches and one `memmove` of the slot numbers between
+//! the evicted value and the new one.
 
-use crate::detect::window::Ring;
+/// The most values a window keeps waiting before they join it.
+pub const MAX_DELAY: usize = 8;
 
 /// The last `capacity` values before the newest `delay`, oldest first and sorted.
 #[derive(Debug, Clone)]
 pub struct SortedWindow {
     /// The newest values, not yet in the window.
-    waiting: Option<Ring<f32>>,
+    waiting: Waiting,
     /// The window's values by slot; slot `head` holds the oldest once the window is full.
     values: Box<[f32]>,
-    head: usize,
+    head: u32,
     /// The slots holding a value, in ascending order of their values.
     order: Order,
+}
+
+/// The newest values of a window, oldest first, before they join it: a ring of at most
+/// [`MAX_DELAY`] kept inline (a boxed one cost 32 B more a window on the heap).
+#[derive(Debug, Clone)]
+struct Waiting {
+    buf: [f32; MAX_DELAY],
+    head: u8,
+    len: u8,
+    capacity: u8,
+}
+
+impl Waiting {
+    fn new(capacity: usize) -> Self {
+        Self {
+            buf: [0.0; MAX_DELAY],
+            head: 0,
+            len: 0,
+            capacity: capacity.min(MAX_DELAY) as u8,
+        }
+    }
+
+    /// Adds `x` as the newest; returns the value that is due (the oldest, once full; `x`
+    /// itself when nothing waits).
+    fn push(&mut self, x: f32) -> Option<f32> {
+        let capacity = usize::from(self.capacity);
+        if capacity == 0 {
+            return Some(x);
+        }
+        let head = usize::from(self.head);
+        if usize::from(self.len) < capacity {
+            self.buf[(head + usize::from(self.len)) % capacity] = x;
+            self.len += 1;
+            return None;
+        }
+        let due = std::mem::replace(&mut self.buf[head], x);
+        self.head = ((head + 1) % capacity) as u8;
+        Some(due)
+    }
+
+    fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
 }
 
 /// Slot numbers of a window, sorted by value: bytes where the window's slots fit in one.
@@ -107,11 +153,13 @@ fn place<I: SlotIndex>(order: &mut Vec<I>, values: &[f32], slot: usize, old: Opt
 }
 
 impl SortedWindow {
-    /// A window of `capacity` values (at least 2), each joining it `delay` pushes late.
+    /// A window of `capacity` values (at least 2, below 2³²), each joining it `delay` pushes
+    /// late (at most [`MAX_DELAY`]).
     pub fn new(capacity: usize, delay: usize) -> Self {
-        let capacity = capacity.max(2);
+        debug_assert!(delay <= MAX_DELAY, "a delay of {delay} rows");
+        let capacity = capacity.clamp(2, u32::MAX as usize);
         Self {
-            waiting: (delay > 0).then(|| Ring::new(delay, 0.0)),
+            waiting: Waiting::new(delay),
             values: vec![0.0; capacity].into_boxed_slice(),
             head: 0,
             order: if capacity <= 256 {
@@ -122,11 +170,10 @@ impl SortedWindow {
         }
     }
 
-    /// Bytes this window holds on the heap (its three buffers, allocated once).
+    /// Bytes this window holds on the heap (its two buffers, allocated once).
     pub fn heap_bytes(&self) -> usize {
-        let waiting = self.waiting.as_ref().map_or(0, Ring::capacity);
         let order = with_order!(&self.order, o => o.capacity() * slot_bytes(o));
-        (waiting + self.values.len()) * std::mem::size_of::<f32>() + order
+        self.values.len() * std::mem::size_of::<f32>() + order
     }
 
     /// Values held.
@@ -146,9 +193,7 @@ impl SortedWindow {
 
     /// Forgets every value.
     pub fn clear(&mut self) {
-        if let Some(w) = &mut self.waiting {
-            w.clear();
-        }
+        self.waiting.clear();
         self.head = 0;
         with_order!(&mut self.order, o => o.clear());
     }
@@ -157,24 +202,18 @@ impl SortedWindow {
     /// its oldest when full. Non-finite values must be filtered by the caller (they would not
     /// sort).
     pub fn push(&mut self, x: f64) {
-        let x = to_f32(x);
-        match &mut self.waiting {
-            None => self.insert(x),
-            Some(w) => {
-                if let Some(due) = w.push(x) {
-                    self.insert(due);
-                }
-            }
+        if let Some(due) = self.waiting.push(to_f32(x)) {
+            self.insert(due);
         }
     }
 
     fn insert(&mut self, x: f32) {
         let (slot, old) = if self.is_full() {
-            let slot = self.head;
+            let slot = self.head as usize;
             self.head = if slot + 1 == self.values.len() {
                 0
             } else {
-                slot + 1
+                self.head + 1
             };
             (slot, Some(self.values[slot]))
         } else {
@@ -357,10 +396,7 @@ mod tests {
 
     #[test]
     fn a_slot_list_costs_a_byte_a_value_up_to_256() {
-        assert_eq!(
-            SortedWindow::new(128, 8).heap_bytes(),
-            8 * 4 + 128 * 4 + 128
-        );
+        assert_eq!(SortedWindow::new(128, 8).heap_bytes(), 128 * 4 + 128);
         assert_eq!(SortedWindow::new(300, 0).heap_bytes(), 300 * 4 + 300 * 4);
     }
 
