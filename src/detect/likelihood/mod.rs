@@ -396,12 +396,6 @@ impl LikelihoodModel {
         watches(self.up_only, view)
     }
 
-    /// The long-run distribution of `view`'s surprise; `None` for a view not watched.
-    fn tail(&self, view: View) -> Option<&SurpriseTail> {
-        self.watches(view)
-            .then(|| &self.tails[tail_index(self.up_only, view)])
-    }
-
     fn judge(&mut self, x: f64, step: Option<f64>) -> Judgement {
         let median = self.values.quantile(0.5).unwrap_or(x);
         // Highs and lows are judged apart: a series whose benign hiccups are all upwards
@@ -454,16 +448,18 @@ impl LikelihoodModel {
         ];
         let mut q = [1.0; VIEWS];
         for (v, view) in View::ALL.iter().enumerate() {
-            let Some(tail) = self.tail(*view) else {
+            if !self.watches(*view) {
                 continue;
-            };
+            }
+            let tail = &mut self.tails[tail_index(self.up_only, *view)];
             let judged = match view {
                 View::Sustained => tail.mass() >= SUSTAIN_WARMUP,
                 _ => true,
             };
             // Most rows are ordinary on most views; those need no exact tail: a view at 1/4
             // or more cannot be the row's smallest once multiplied by the (four or six) views.
-            if judged && s[v] >= tail.ordinary() {
+            // A surprise of 0 has a tail of 1 whatever the knots, which are not even read.
+            if judged && s[v] > 0.0 && s[v] >= tail.ordinary() {
                 q[v] = tail.at_least(s[v]);
             }
         }

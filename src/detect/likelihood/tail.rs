@@ -16,8 +16,10 @@
 //! the answer is never below the null's `10^−s` (what the surprise claims by itself). A prior
 //! (pseudo-rows with a tail heavier than the null's) steadies the first rows of a series and
 //! fades as its own rows come in. An update is O(1) (a binary search for the bin; the
-//! percentiles are refreshed every 16 rows by one scan of the bins), and so is a query (a row
-//! beyond the learned tail's last knot sums the bins above its own).
+//! percentiles are refreshed every 16 rows by one scan of the bins, and on a young
+//! distribution's first 256 rows before each read that follows an add: a view whose surprise is
+//! 0, as most rows' drift is, is not read), and so is a query (a row beyond the learned tail's
+//! last knot sums the bins above its own).
 
 /// Bins per histogram, evenly spaced in `ln(1 + s)` from 0 to [`MAX_SURPRISE`]: fine where
 /// surprises are common, coarse where only their order matters.
@@ -90,6 +92,10 @@ pub struct SurpriseTail {
     tau: f32,
     /// Adds since the last refresh (at most [`REFRESH_EVERY`]).
     stale: u8,
+    /// A young add is not refreshed yet: the knots are refreshed when next read (or before
+    /// the first add past youth), as they were after each young add; a view most rows leave
+    /// at zero surprise is then not refreshed on every row while young.
+    dirty: bool,
     /// Adds so far (saturating): a young distribution is refreshed on every add. With the
     /// narrow counters, a tail is 320 B, four of them (a latency series') an allocator size
     /// class of 1 280 B, where 336 B tails took the 1 536 B class.
@@ -111,6 +117,7 @@ impl SurpriseTail {
             knots: [(0.0, 0.0); KNOTS - 1],
             tau: 1.0,
             stale: 0,
+            dirty: false,
             adds: 0,
             prior: prior.max(0.0),
         };
@@ -139,6 +146,10 @@ impl SurpriseTail {
 
     /// Counts surprise `s` with relative weight `w` (1 for an ordinary row).
     pub fn add(&mut self, s: f64, w: f64) {
+        if self.dirty && self.adds.saturating_add(1) >= YOUNG_ADDS {
+            // The last young add's knots, which the adds past youth keep until their refresh.
+            self.refresh();
+        }
         let mass = self.weight * w as f32;
         let b = self.bin_of(s);
         self.bins[b] += mass;
@@ -160,9 +171,19 @@ impl SurpriseTail {
             0.0
         };
         self.stale += 1;
-        // Every row while the distribution is young, then every few rows.
+        // Every row while the distribution is young (when next read), then every few rows.
         self.adds = self.adds.saturating_add(1);
-        if self.stale >= REFRESH_EVERY || self.adds < YOUNG_ADDS {
+        if self.adds < YOUNG_ADDS {
+            self.stale = 0;
+            self.dirty = true;
+        } else if self.stale >= REFRESH_EVERY {
+            self.refresh();
+        }
+    }
+
+    /// Refreshes the knots if a young add left them behind.
+    fn freshen(&mut self) {
+        if self.dirty {
             self.refresh();
         }
     }
@@ -170,14 +191,16 @@ impl SurpriseTail {
     /// A surprise below this is ordinary: [`SurpriseTail::at_least`] is at least 1/4 for
     /// it, so a caller that only needs to know whether a probability is small can skip the
     /// exact answer.
-    pub fn ordinary(&self) -> f64 {
+    pub fn ordinary(&mut self) -> f64 {
+        self.freshen();
         // Below the median knot the learned tail is at least 1/2, and below 1 the prior's is
         // at least 1/4 (and the null's more): so is any mix of them.
         f64::from(self.knots[0].0.min(1.0))
     }
 
     /// The knots `(s, P(S ≥ s))` and the tail scale beyond them (for diagnostics).
-    pub fn knots(&self) -> ([(f32, f32); KNOTS], f32) {
+    pub fn knots(&mut self) -> ([(f32, f32); KNOTS], f32) {
+        self.freshen();
         (self.all_knots().map(|(s, l)| (s, l.exp())), self.tau)
     }
 
@@ -225,6 +248,7 @@ impl SurpriseTail {
     /// Recomputes the knots and the tail scale: a few scans of the bins.
     fn refresh(&mut self) {
         self.stale = 0;
+        self.dirty = false;
         if self.total <= 0.0 {
             return;
         }
@@ -273,11 +297,12 @@ impl SurpriseTail {
 
     /// `P(S ≥ s)` under the long-run distribution mixed with the fading prior, and never
     /// below the null's `10^−s`; 1 when nothing was counted.
-    pub fn at_least(&self, s: f64) -> f64 {
+    pub fn at_least(&mut self, s: f64) -> f64 {
         if s.is_nan() || s <= 0.0 {
             // Every surprise is at least 0 (the common case, answered without a look).
             return 1.0;
         }
+        self.freshen();
         let rows = self.mass();
         let learned = if rows > 0.0 { self.learned(s) } else { 1.0 };
         // A prior faded to nothing costs no `powf`.
@@ -332,6 +357,34 @@ impl SurpriseTail {
 mod tests {
     use super::*;
 
+    /// Young adds refresh the knots when next read: a tail read after every add and one read
+    /// now and then answer alike wherever both are read, across the end of youth too (where
+    /// the knots of the last young add must last until the next refresh).
+    #[test]
+    fn knots_are_the_same_however_often_they_are_read() {
+        let mut rng = fastrand::Rng::with_seed(17);
+        let mut every = SurpriseTail::new(300, 100.0);
+        let mut seldom = every.clone();
+        for i in 0..usize::from(YOUNG_ADDS) + 100 {
+            let s = if rng.u8(0..10) == 0 {
+                rng.f64() * 12.0
+            } else {
+                rng.f64() * 0.8
+            };
+            every.add(s, 1.0);
+            seldom.add(s, 1.0);
+            let probe = 0.5 + rng.f64() * 6.0;
+            let answer = (every.ordinary(), every.at_least(probe), every.knots());
+            if i % 37 == 0 || i == 257 || i == 262 {
+                assert_eq!(
+                    (seldom.ordinary(), seldom.at_least(probe), seldom.knots()),
+                    answer,
+                    "add {i}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_tail_is_320_bytes() {
         // Four make a latency series' 1 280 B allocation (mimalloc's size class; 336 B tails
@@ -341,7 +394,7 @@ mod tests {
 
     #[test]
     fn the_prior_is_heavy_tailed_and_data_overrides_it() {
-        let t = SurpriseTail::new(1000, 100.0);
+        let mut t = SurpriseTail::new(1000, 100.0);
         // P(S ≥ 2) = 1/9 under the prior, P(S ≥ 12) = 10^−3 (its far tail is 10^(−s/4)).
         assert!(
             (t.at_least(2.0) - 1.0 / 9.0).abs() < 0.01,
@@ -354,7 +407,6 @@ mod tests {
             t.at_least(12.0)
         );
         // A series whose surprises are often 3: 3 becomes ordinary.
-        let mut t = t;
         for i in 0..2000 {
             t.add(if i % 4 == 0 { 3.0 } else { 0.2 }, 1.0);
         }
