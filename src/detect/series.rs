@@ -58,7 +58,10 @@ enum Baseline {
     None,
 }
 
-/// An anomalous episode in progress.
+/// An anomalous episode in progress. Its counts saturate; the settings they meet are `u32`
+/// (8 B less per series than `usize`), capped at `u32::MAX` (`sustain_for` is at most
+/// 200 000; a `resolve_after` past 4.3 billion samples, 136 years at one a second, is read as
+/// that).
 #[derive(Debug, Clone, Copy)]
 struct Episode {
     /// The finding that opened (or last escalated) the episode. Latency episodes last while
@@ -71,6 +74,18 @@ struct Episode {
     len: u32,
     /// Normal samples in a row since the last anomalous one (saturating).
     normal_run: u32,
+}
+
+impl Episode {
+    /// An episode `finding` opens at `since`, no sample counted yet.
+    fn new(finding: Finding, since: Timestamp) -> Box<Self> {
+        Box::new(Self {
+            finding,
+            since,
+            len: 0,
+            normal_run: 0,
+        })
+    }
 }
 
 /// What one measurement does to the episode.
@@ -93,9 +108,6 @@ pub struct SeriesDetector {
     /// The anomalous episode in progress, boxed: most series are calm, and inline it made
     /// every series' state 64 B larger.
     episode: Option<Box<Episode>>,
-    // The settings the episode's counts meet are `u32` (8 B less per series than `usize`),
-    // capped at `u32::MAX` (`sustain_for` is at most 200 000; a `resolve_after` past 4.3
-    // billion samples, 136 years at one a second, is read as that).
     /// How long an episode may be sustained by the value alone staying past its opening
     /// threshold (see [`SeriesDetector::observe`]): unbounded for rises only; one window when
     /// drops count too (two windows), or the return from a long shift would be "sustained" for
@@ -185,13 +197,7 @@ impl SeriesDetector {
     /// the episode in progress and the breaker state are kept, so the series still resolves.
     pub fn rebuilt(&self, metric: Metric, settings: &DetectSettings) -> Self {
         let mut fresh = Self::new(metric, settings);
-        fresh.episode = self.episode.as_ref().map(|open| {
-            Box::new(Episode {
-                len: 0,
-                normal_run: 0,
-                ..**open
-            })
-        });
+        fresh.episode = (self.episode.as_ref()).map(|open| Episode::new(open.finding, open.since));
         if let (Model::Availability { state }, Model::Availability { state: new }) =
             (&self.model, &mut fresh.model)
         {
@@ -393,12 +399,7 @@ impl SeriesDetector {
                 open.since
             }
             None => {
-                self.episode = Some(Box::new(Episode {
-                    finding,
-                    since: at,
-                    len: 0,
-                    normal_run: 0,
-                }));
+                self.episode = Some(Episode::new(finding, at));
                 at
             }
         };

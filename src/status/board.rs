@@ -14,8 +14,7 @@
 //! minute of the endpoint first sees 255 of something (a probe faster than every 235 ms, or
 //! an embedding engine's flood): from then on the slot keeps every minute's counts at 32 bits
 //! in a box of its own (720 B), exact as before. Per exchange: the breaker, read from its
-//! `availability` series (value 0/1/2,
-//! endpoint `*`).
+//! `availability` series (value 0/1/2, endpoint `*`).
 //!
 //! **Hot path.** [`StatusBoard::record`]: an atomic max for the newest event time, two read
 //! locks on the name maps (a write lock only the first time a name is seen), and a short
@@ -73,8 +72,8 @@ const MINUTE_MS: i64 = 60_000;
 
 /// One minute of one endpoint, compact (14 B, packed: unaligned reads cost nothing on the
 /// targets served, and its 2 B of padding would be 120 B of each slot, see [`Slot`]): the ring
-/// holds 60 of these. Which minute
-/// it is follows from its place in the ring and the open minute (see [`Slot`]).
+/// holds 60 of these. Which minute it is follows from its place in the ring and the open minute
+/// (see [`Slot`]).
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, packed)]
 struct MinuteSummary {
