@@ -305,7 +305,8 @@ fn run(target: u16, layout: &Layout) -> Figures {
     let dir = tempfile::tempdir().expect("temp dir");
     let http = free_port();
     let path = dir.path().join("load.toml");
-    std::fs::write(&path, config(target, http, layout)).expect("write config");
+    let store = dir.path().join("exwatch.db");
+    std::fs::write(&path, config(target, http, &store, layout)).expect("write config");
     let log = std::fs::File::create(dir.path().join("exwatch.log")).expect("log file");
     let mut child = Command::new(exwatch_binary())
         .args(["run", "--config"])
@@ -351,9 +352,12 @@ fn measure(child: &mut Child, http: u16, dir: &Path) -> Figures {
     }
 }
 
-fn config(target: u16, http: u16, l: &Layout) -> String {
+/// The monitor's config for `l`: its store a file in the run's temp dir, as the default
+/// config's is (a `":memory:"` store would keep every baseline rollup in RAM, ≈ 40 KB an
+/// endpoint after six hours, which no deployment does).
+fn config(target: u16, http: u16, store: &Path, l: &Layout) -> String {
     let mut s = format!(
-        "[monitor]\nregion = \"bench\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n[store]\npath = \":memory:\"\n\
+        "[monitor]\nregion = \"bench\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n[store]\npath = {store:?}\n\
          [defaults]\ninterval = \"{}\"\ntimeout = \"5s\"\n[breaker]\nfailure_threshold = 1000000\n\
          [channels.log]\ntype = \"log\"\nmin_severity = \"critical\"\n",
         l.interval
