@@ -55,7 +55,8 @@ use futures_util::FutureExt;
 
 use crate::client::{Reply, TransportError};
 use crate::config::{
-    BreakerSettings, EndpointKind, EndpointSettings, ExchangeSettings, SupervisionSettings,
+    BreakerSettings, CheckProfile, EndpointKind, EndpointSettings, ExchangeSettings,
+    SupervisionSettings,
 };
 use crate::detect::{DetectorActor, DetectorSet, Measurements};
 use crate::messages::CircuitState;
@@ -108,15 +109,16 @@ enum Due {
 /// One entry of the timer heap: when, which endpoint, what for.
 type TimerEntry = Reverse<(Instant, usize, Due)>;
 
-/// Per-endpoint state: its settings, schedule and metric handles. Its series keys are made
-/// from the exchange's and its own name as measurements are sent (the same two reference
-/// counts a stored key's clone takes): three stored keys were 120 of its 440 B.
+/// Per-endpoint state: what a probe reads of its settings, its schedule and metric handles.
+/// Its series keys are made from the exchange's and its own name as measurements are sent (the
+/// same two reference counts a stored key's clone takes): three stored keys were 120 of its
+/// 440 B.
 struct Endpoint {
-    settings: EndpointSettings,
+    settings: ProbeSettings,
     schedule: FixedRate,
     /// Offset of the first slot from the (re)start, spreading endpoints over their interval,
     /// in nanoseconds (less than the interval; 8 B where a `Duration` takes 16: the endpoint
-    /// is 264 B).
+    /// is 192 B).
     phase_ns: u64,
     /// The GET of its URL, prepared once; the error when the URL is not one the client can
     /// probe (every probe then reports it).
@@ -126,6 +128,33 @@ struct Endpoint {
     /// Probes by outcome, scheduled, late, confirmation and duration: one shared allocation.
     metrics: Arc<EndpointMetrics>,
     confirm: Confirmation,
+}
+
+/// What a probe reads of an endpoint's settings. The rest (its URL, symbol, confirmation
+/// settings) lives on in the monitor's settings, which a reload diffs against, and in the
+/// prepared [`Target`] and [`Confirmation`]: the whole settings here were a second copy, 136 B
+/// and their URL's allocation per endpoint.
+#[derive(Debug)]
+struct ProbeSettings {
+    name: Name,
+    interval: Duration,
+    timeout: Duration,
+    max_body_bytes: usize,
+    check: CheckProfile,
+    kind: EndpointKind,
+}
+
+impl ProbeSettings {
+    fn of(e: &EndpointSettings) -> Self {
+        Self {
+            name: e.name.clone(),
+            interval: e.interval,
+            timeout: e.timeout,
+            max_body_bytes: e.max_body_bytes,
+            check: e.check,
+            kind: e.kind,
+        }
+    }
 }
 
 impl Endpoint {
@@ -221,18 +250,17 @@ fn restart_name(exchange: &str) -> String {
     format!("probe:{exchange}")
 }
 
-/// The endpoints of `settings`, taken out of it (the actor keeps each endpoint's settings
-/// once, in its [`Endpoint`], not a second copy in its exchange's), their schedules starting
-/// at `now` (unspread).
+/// The endpoints of `settings`, their schedules starting at `now` (unspread).
 fn endpoints_of(
-    settings: &mut ExchangeSettings,
+    settings: &ExchangeSettings,
     breaker: &BreakerSettings,
     metrics: &Arc<Metrics>,
     now: Instant,
 ) -> Vec<Endpoint> {
     let exchange = &settings.name;
-    std::mem::take(&mut settings.endpoints)
-        .into_iter()
+    settings
+        .endpoints
+        .iter()
         .map(|e| {
             let extra = match e.kind {
                 EndpointKind::Time => Some(Metric::ClockSkewMs),
@@ -249,7 +277,7 @@ fn endpoints_of(
                     e.confirm_interval.min(e.interval),
                     e.confirm_probes.unwrap_or(breaker.failure_threshold),
                 ),
-                settings: e,
+                settings: ProbeSettings::of(e),
             }
         })
         .collect()
@@ -259,7 +287,7 @@ impl ProbeActor {
     /// A probe of `settings`' exchange. Call inside the arbiter it will run on (it builds
     /// its HTTP client there).
     pub fn new(
-        mut settings: ExchangeSettings,
+        settings: ExchangeSettings,
         breaker: &BreakerSettings,
         supervision: &SupervisionSettings,
         detectors: DetectorSet,
@@ -267,7 +295,7 @@ impl ProbeActor {
         escalate: Option<Arc<Recipient<Anomaly>>>,
     ) -> Self {
         let now = Instant::now();
-        let endpoints = endpoints_of(&mut settings, breaker, metrics, now);
+        let endpoints = endpoints_of(&settings, breaker, metrics, now);
         // Room for each endpoint's next slot, which is what it holds between failures (a
         // first push would make room for four: 96 B more per one-endpoint exchange).
         let timers = BinaryHeap::with_capacity(endpoints.len());

@@ -31,7 +31,7 @@ impl Handler<Reconfigure> for ProbeActor {
 
     fn handle(&mut self, msg: Reconfigure, ctx: &mut Context<Self>) {
         let Reconfigure {
-            mut settings,
+            settings,
             breaker,
             spread,
         } = msg;
@@ -54,7 +54,7 @@ impl Handler<Reconfigure> for ProbeActor {
         self.armed.cancel(ctx);
         self.ticking = false;
         self.timers.clear();
-        self.endpoints = endpoints_of(&mut settings, self.breaker.settings(), &self.metrics, now);
+        self.endpoints = endpoints_of(&settings, self.breaker.settings(), &self.metrics, now);
         self.max_connections = settings.max_connections;
         self.confirm_per_minute = settings.confirm_per_minute;
         self.stopped = false;
