@@ -22,8 +22,9 @@
 //! usual guard and restarts the actor under its `Supervisor`: every series is rebuilt the same
 //! way, counted once against `detector:<exchange>`.
 //!
-//! **Learned baselines persist**: each closed bucket's rollup goes to the event store
-//! ([`SaveRollup`](crate::store::SaveRollup)), and when a series starts (first measurement,
+//! **Learned baselines persist**: each closed bucket's rollup goes to the event store, in a
+//! batch a second shared by every series ([`SaveRollups`](crate::store::SaveRollups), see
+//! [`DetectorShared`]), and when a series starts (first measurement,
 //! or after a restart) its persisted rollups are loaded ([`LoadRollups`]) before it judges
 //! anything: its measurements are held back (at most [`HELD_MAX`](crate::detect::tracked::HELD_MAX)) until the answer comes
 //! (or [`WARM_START_WAIT`] passes) and are then judged in order, after the history they
@@ -260,6 +261,8 @@ impl DetectorActor {
         }
         let epoch = self.limit.next_generation();
         s.await_load(epoch);
+        // The buckets closed in the last second are still queued: in the store first.
+        self.shared.flush_rollups();
         let load = store
             .load
             .send(LoadRollups {
@@ -281,7 +284,7 @@ impl DetectorActor {
         });
     }
 
-    /// Answers the pings waiting, once no series is loading.
+    /// Answers the pings waiting, once no series is loading, the rollups queued sent first.
     fn wake_pings(&mut self) {
         let Some(cold) = self.cold.as_mut() else {
             return;
@@ -289,6 +292,9 @@ impl DetectorActor {
         if cold.waiting.is_empty() || self.series.values().any(|s| s.held.is_some()) {
             return;
         }
+        // What was judged is in the store before the pings answer (a drain pings the store
+        // next), its queued rollups included.
+        self.shared.flush_rollups();
         for ping in cold.waiting.drain(..) {
             let _ = ping.send(());
         }
@@ -311,6 +317,11 @@ impl Drop for DetectorActor {
 
 impl Actor for DetectorActor {
     type Context = Context<Self>;
+
+    /// Sends the rollups queued, which a monitor shutting down would otherwise lose.
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.shared.flush_rollups();
+    }
 }
 
 impl Supervised for DetectorActor {
@@ -451,10 +462,10 @@ mod tests {
     use super::*;
     use crate::config::SupervisionSettings;
     use crate::detect::config::DetectSettings;
-    use crate::detect::shared::DetectorOutputs;
+    use crate::detect::shared::{DetectorOutputs, ROLLUP_BATCH};
     use crate::messages::{Anomaly, Resolved, Timestamp};
     use crate::metrics::Metrics;
-    use crate::store::{BaselineLink, SaveRollup};
+    use crate::store::{BaselineLink, SaveRollup, SaveRollups};
 
     /// Takes the anomalies and recoveries and drops them.
     struct Sink;
@@ -480,6 +491,11 @@ mod tests {
         type Result = ();
         fn handle(&mut self, _: SaveRollup, _: &mut Context<Self>) {}
     }
+
+    impl Handler<SaveRollups> for SlowStore {
+        type Result = ();
+        fn handle(&mut self, _: SaveRollups, _: &mut Context<Self>) {}
+    }
     impl Handler<LoadRollups> for SlowStore {
         type Result = ResponseFuture<Vec<(i64, RollupRecord)>>;
         fn handle(&mut self, m: LoadRollups, _: &mut Context<Self>) -> Self::Result {
@@ -491,6 +507,76 @@ mod tests {
                 Vec::new()
             })
         }
+    }
+
+    /// A store that counts the rollups of each batch it is sent (and answers loads at once).
+    #[derive(Default)]
+    struct CountingStore {
+        batches: Arc<parking_lot::Mutex<Vec<usize>>>,
+    }
+    impl Actor for CountingStore {
+        type Context = Context<Self>;
+    }
+    impl Handler<SaveRollup> for CountingStore {
+        type Result = ();
+        fn handle(&mut self, _: SaveRollup, _: &mut Context<Self>) {
+            self.batches.lock().push(1);
+        }
+    }
+    impl Handler<SaveRollups> for CountingStore {
+        type Result = ();
+        fn handle(&mut self, m: SaveRollups, _: &mut Context<Self>) {
+            self.batches.lock().push(m.rows.len());
+        }
+    }
+    impl Handler<LoadRollups> for CountingStore {
+        type Result = Vec<(i64, RollupRecord)>;
+        fn handle(&mut self, _: LoadRollups, _: &mut Context<Self>) -> Self::Result {
+            Vec::new()
+        }
+    }
+
+    #[actix::test]
+    async fn the_buckets_closed_together_go_to_the_store_as_one_batch() {
+        let sink = Sink.start();
+        let counting = CountingStore::default();
+        let batches = counting.batches.clone();
+        let store = counting.start();
+        let shared = DetectorShared::new(
+            Arc::new(DetectSettings::default()),
+            SupervisionSettings::default(),
+            DetectorOutputs {
+                anomalies: sink.clone().recipient(),
+                resolved: sink.recipient(),
+            },
+            Arc::new(Metrics::new()),
+            Some(BaselineLink {
+                save: store.clone().recipient(),
+                save_batch: store.clone().recipient(),
+                load: store.recipient(),
+            }),
+        );
+        let shard = DetectorActor::new(Name::from("x"), shared, SeriesLimit::new(10)).start();
+        // Four series, a minute of probes each and the first of the next: four buckets close.
+        for i in 0..=60 {
+            for e in ["a", "b", "c", "d"] {
+                shard.do_send(latency(e, i));
+            }
+        }
+        actix_rt::time::sleep(ROLLUP_BATCH + Duration::from_millis(300)).await;
+        assert_eq!(
+            *batches.lock(),
+            [4],
+            "one batch, sent a second after the first"
+        );
+        // The next minute's, sent as a drain's ping answers.
+        for i in 61..=120 {
+            for e in ["a", "b", "c", "d"] {
+                shard.do_send(latency(e, i));
+            }
+        }
+        shard.send(Ping).await.expect("ping");
+        assert_eq!(*batches.lock(), [4, 4]);
     }
 
     fn latency(endpoint: &str, i: i64) -> Measurement {
@@ -515,6 +601,7 @@ mod tests {
             Arc::new(Metrics::new()),
             Some(BaselineLink {
                 save: store.clone().recipient(),
+                save_batch: store.clone().recipient(),
                 load: store.recipient(),
             }),
         );

@@ -4,7 +4,7 @@
 //! baseline loads from the store, what was sent to it meanwhile, held back until it is in.
 //!
 //! Judging sends [`Anomaly`] and [`Resolved`] to the outputs and each closed baseline bucket
-//! to the store ([`SaveRollup`]); a restart after a panic rebuilds the models and keeps the
+//! to the store's batch ([`SaveRollup`]); a restart after a panic rebuilds the models and keeps the
 //! episode in progress (see [`SeriesDetector::rebuilt`]).
 
 use actix::clock::Instant;
@@ -181,14 +181,14 @@ impl TrackedSeries {
         self.persist(series, shared);
     }
 
-    /// Sends the bucket the baseline just closed, if any, to the store.
+    /// Queues the bucket the baseline just closed, if any, for the store's next batch.
     fn persist(&mut self, series: &SeriesKey, shared: &DetectorShared) {
         let Some((index, rollup)) = self.detector.take_rollup() else {
             return;
         };
-        if let Some(store) = &shared.store {
+        if shared.store.is_some() {
             let width = bucket_ms(&shared.settings.baseline);
-            store.save.do_send(SaveRollup {
+            shared.save_rollup(SaveRollup {
                 series: series.clone(),
                 start_ms: index.saturating_mul(width),
                 width_ms: width,

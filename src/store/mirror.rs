@@ -15,7 +15,7 @@ use crate::error::StoreError;
 use crate::messages::{Alert, Anomaly, Resolved, SeriesKey, Silence, Timestamp};
 use crate::store::{
     AckRecord, AttemptOutcome, Backend, BaselineStore, DeliveryCount, DeliveryState, EventFilter,
-    EventPage, EventStore, OutboxStore, PendingAlert, RollupRecord, SilenceStore,
+    EventPage, EventStore, OutboxStore, PendingAlert, RollupRecord, SaveRollup, SilenceStore,
 };
 
 /// One event copied out of the store.
@@ -271,6 +271,10 @@ impl<B: Backend> BaselineStore for Mirrored<B> {
         keep_ms: i64,
     ) -> Result<(), StoreError> {
         (self.inner).save_rollup(series, start_ms, width_ms, rollup, keep_ms)
+    }
+
+    fn save_rollups(&mut self, rows: &[SaveRollup]) -> Result<(), StoreError> {
+        (self.inner).save_rollups(rows)
     }
 
     fn load_rollups(

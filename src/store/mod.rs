@@ -41,7 +41,7 @@ mod testing;
 pub use actor::{CheckWritable, Close, StoreActor, StoreClosed};
 pub use backend::Backend;
 pub use baselines::{
-    BaselineLink, BaselineStore, BucketCounts, LoadRollups, RollupRecord, SaveRollup,
+    BaselineLink, BaselineStore, BucketCounts, LoadRollups, RollupRecord, SaveRollup, SaveRollups,
 };
 pub use config::StoreSettings;
 pub use events::{

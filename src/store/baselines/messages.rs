@@ -24,6 +24,15 @@ pub struct SaveRollup {
     pub keep_ms: i64,
 }
 
+/// Persists closed buckets' rollups, several series' together, in one transaction: what the
+/// detectors send, a batch a second ([`SaveRollup`] each).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct SaveRollups {
+    /// The rollups, in the order they closed.
+    pub rows: Vec<SaveRollup>,
+}
+
 /// The persisted baseline rollups of a series, oldest first, as (bucket start ms, rollup):
 /// those of buckets of `width_ms` within `keep_ms` of its newest one. Empty on a failure.
 #[derive(Debug, Clone, Message)]
@@ -40,8 +49,10 @@ pub struct LoadRollups {
 /// What a detector needs of the store: where to save closed buckets and load them back.
 #[derive(Clone)]
 pub struct BaselineLink {
-    /// Closed buckets.
+    /// Closed buckets, one at a time.
     pub save: Recipient<SaveRollup>,
+    /// Closed buckets, a batch at a time (what the detectors send).
+    pub save_batch: Recipient<SaveRollups>,
     /// The warm start.
     pub load: Recipient<LoadRollups>,
 }
@@ -51,6 +62,7 @@ impl BaselineLink {
     pub fn new(store: &Addr<StoreActor>) -> Self {
         Self {
             save: store.clone().recipient(),
+            save_batch: store.clone().recipient(),
             load: store.clone().recipient(),
         }
     }
@@ -63,6 +75,14 @@ impl Handler<SaveRollup> for StoreActor {
         self.with_store(ctx, "save_rollup", |s, _| {
             s.save_rollup(&m.series, m.start_ms, m.width_ms, &m.rollup, m.keep_ms)
         });
+    }
+}
+
+impl Handler<SaveRollups> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, m: SaveRollups, ctx: &mut SyncContext<Self>) {
+        self.with_store(ctx, "save_rollups", |s, _| s.save_rollups(&m.rows));
     }
 }
 

@@ -12,7 +12,7 @@ use crate::messages::SeriesKey;
 mod messages;
 mod sqlite;
 
-pub use messages::{BaselineLink, LoadRollups, SaveRollup};
+pub use messages::{BaselineLink, LoadRollups, SaveRollup, SaveRollups};
 
 /// One closed bucket's rollup, as stored.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,6 +56,16 @@ pub trait BaselineStore {
         rollup: &RollupRecord,
         keep_ms: i64,
     ) -> Result<(), StoreError>;
+
+    /// [`BaselineStore::save_rollup`] of each of `rows`, in order, atomically as a whole where
+    /// the engine has transactions (one commit for a minute's worth of closed buckets, not one
+    /// each).
+    fn save_rollups(&mut self, rows: &[SaveRollup]) -> Result<(), StoreError> {
+        for r in rows {
+            self.save_rollup(&r.series, r.start_ms, r.width_ms, &r.rollup, r.keep_ms)?;
+        }
+        Ok(())
+    }
 
     /// The rollups of `series` in buckets of `width_ms`, oldest first, as (bucket start,
     /// rollup): those within `keep_ms` of its newest stored bucket (event time, so a replay

@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::{BaselineStore, BucketCounts, RollupRecord};
+use super::{BaselineStore, BucketCounts, RollupRecord, SaveRollup};
 use crate::error::StoreError;
 use crate::messages::SeriesKey;
 use crate::store::sqlite::SqliteStore;
@@ -17,53 +17,17 @@ impl BaselineStore for SqliteStore {
         rollup: &RollupRecord,
         keep_ms: i64,
     ) -> Result<(), StoreError> {
-        let (p90_us, counts) = match rollup {
-            RollupRecord::P90(ms) => (Some((ms * 1000.0).round().max(1.0) as i64), None),
-            RollupRecord::Errors(c) => (None, Some(c)),
-        };
-        let count = |i: usize| counts.map(|c| c.errors[i]);
-        let key = (
-            &*series.exchange,
-            &*series.endpoint,
-            series.metric.as_str(),
-            rollup.model(),
-        );
         let tx = self.conn.transaction()?;
-        tx.prepare_cached(
-            "INSERT INTO baseline_rollups (exchange, endpoint, metric, model, bucket_ms, width_ms,
-                 p90_us, probes, e4xx, e5xx, e503, e504)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT (exchange, endpoint, metric, model, bucket_ms) DO UPDATE SET
-                 width_ms = excluded.width_ms, p90_us = excluded.p90_us,
-                 probes = excluded.probes, e4xx = excluded.e4xx, e5xx = excluded.e5xx,
-                 e503 = excluded.e503, e504 = excluded.e504",
-        )?
-        .execute(params![
-            key.0,
-            key.1,
-            key.2,
-            key.3,
-            start_ms,
-            width_ms,
-            p90_us,
-            counts.map(|c| c.total),
-            count(0),
-            count(1),
-            count(2),
-            count(3),
-        ])?;
-        tx.prepare_cached(
-            "DELETE FROM baseline_rollups
-             WHERE exchange = ?1 AND endpoint = ?2 AND metric = ?3 AND model = ?4
-                 AND bucket_ms < ?5",
-        )?
-        .execute(params![
-            key.0,
-            key.1,
-            key.2,
-            key.3,
-            start_ms.saturating_sub(keep_ms)
-        ])?;
+        write_rollup(&tx, series, start_ms, width_ms, rollup, keep_ms)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn save_rollups(&mut self, rows: &[SaveRollup]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for r in rows {
+            write_rollup(&tx, &r.series, r.start_ms, r.width_ms, &r.rollup, r.keep_ms)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -131,6 +95,65 @@ fn decode_rollup(model: &str, row: &rusqlite::Row<'_>) -> Option<RollupRecord> {
         }
         _ => None,
     }
+}
+
+/// Upserts one rollup and prunes its series' rollups older than `keep_ms` before it, inside
+/// the caller's transaction.
+fn write_rollup(
+    tx: &rusqlite::Transaction<'_>,
+    series: &SeriesKey,
+    start_ms: i64,
+    width_ms: i64,
+    rollup: &RollupRecord,
+    keep_ms: i64,
+) -> Result<(), StoreError> {
+    let (p90_us, counts) = match rollup {
+        RollupRecord::P90(ms) => (Some((ms * 1000.0).round().max(1.0) as i64), None),
+        RollupRecord::Errors(c) => (None, Some(c)),
+    };
+    let count = |i: usize| counts.map(|c| c.errors[i]);
+    let key = (
+        &*series.exchange,
+        &*series.endpoint,
+        series.metric.as_str(),
+        rollup.model(),
+    );
+    tx.prepare_cached(
+        "INSERT INTO baseline_rollups (exchange, endpoint, metric, model, bucket_ms, width_ms,
+             p90_us, probes, e4xx, e5xx, e503, e504)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (exchange, endpoint, metric, model, bucket_ms) DO UPDATE SET
+             width_ms = excluded.width_ms, p90_us = excluded.p90_us,
+             probes = excluded.probes, e4xx = excluded.e4xx, e5xx = excluded.e5xx,
+             e503 = excluded.e503, e504 = excluded.e504",
+    )?
+    .execute(params![
+        key.0,
+        key.1,
+        key.2,
+        key.3,
+        start_ms,
+        width_ms,
+        p90_us,
+        counts.map(|c| c.total),
+        count(0),
+        count(1),
+        count(2),
+        count(3),
+    ])?;
+    tx.prepare_cached(
+        "DELETE FROM baseline_rollups
+         WHERE exchange = ?1 AND endpoint = ?2 AND metric = ?3 AND model = ?4
+             AND bucket_ms < ?5",
+    )?
+    .execute(params![
+        key.0,
+        key.1,
+        key.2,
+        key.3,
+        start_ms.saturating_sub(keep_ms)
+    ])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -275,5 +298,55 @@ mod tests {
                 (3 * MIN, RollupRecord::P90(50.0))
             ]
         );
+    }
+
+    #[test]
+    fn a_batch_of_rollups_writes_what_the_same_rows_one_by_one_write() {
+        let t0 = 1_795_000_000_000 / MIN * MIN;
+        let keep = 5 * MIN;
+        // Three series over eight buckets, an upsert among them, the oldest pruned on the way.
+        let mut rows = Vec::new();
+        for i in 0..8 {
+            for (e, metric) in [("a", Metric::LatencyMs), ("b", Metric::LatencyMs)] {
+                rows.push(SaveRollup {
+                    series: SeriesKey::new("okx", e, metric),
+                    start_ms: t0 + i * MIN,
+                    width_ms: MIN,
+                    rollup: RollupRecord::P90(10.0 + i as f64),
+                    keep_ms: keep,
+                });
+            }
+            rows.push(SaveRollup {
+                series: SeriesKey::new("okx", "a", Metric::Errors),
+                start_ms: t0 + i.min(5) * MIN,
+                width_ms: MIN,
+                rollup: RollupRecord::Errors(counts(60 + i as u32, i as u32)),
+                keep_ms: keep,
+            });
+        }
+        let mut one_by_one = SqliteStore::open(":memory:").expect("open");
+        for r in &rows {
+            (one_by_one.save_rollup(&r.series, r.start_ms, r.width_ms, &r.rollup, r.keep_ms))
+                .expect("save");
+        }
+        let mut batched = SqliteStore::open(":memory:").expect("open");
+        batched.save_rollups(&rows[..10]).expect("save");
+        batched.save_rollups(&rows[10..]).expect("save");
+        for (e, metric) in [
+            ("a", Metric::LatencyMs),
+            ("b", Metric::LatencyMs),
+            ("a", Metric::Errors),
+        ] {
+            let series = SeriesKey::new("okx", e, metric);
+            let want = one_by_one
+                .load_rollups(&series, MIN, SIX_HOURS)
+                .expect("load");
+            assert!(want.len() >= 3, "{e} {metric:?}: {want:?}");
+            assert_eq!(
+                batched.load_rollups(&series, MIN, SIX_HOURS).expect("load"),
+                want,
+                "{e} {metric:?}"
+            );
+        }
     }
 }
