@@ -1323,6 +1323,8 @@ impl MonitorHandle {
         let all_done = drained && flushed;
         // Every delivery report the channels sent is written before anything stops; then the
         // file is closed and its lock released, whatever addresses of the store live on.
+        // Rollups queued since the drain (an embedding engine's measurements) go first.
+        self.detectors.flush_rollups();
         let store_done = async {
             let _ = self.store.send(Ping).await;
             let _ = self.store.send(Close).await;

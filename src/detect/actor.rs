@@ -3,9 +3,9 @@
 //! [`SeriesDetector`](crate::detect::SeriesDetector), firing state, counters and restart
 //! bookkeeping) in one map; accepts [`Measurement`]s one by one or a probe's
 //! [`Measurements`] as one message, and emits [`Anomaly`](crate::messages::Anomaly) and
-//! [`Resolved`](crate::messages::Resolved) to the Router. No timers: everything runs on
-//! measurement timestamps. A series is tracked from its first measurement, within the set's
-//! `max_series` ([`SeriesLimit`]).
+//! [`Resolved`](crate::messages::Resolved) to the Router. No timers but the rollups' batch
+//! ([`DetectorShared`]): judging runs on measurement timestamps. A series is tracked from its
+//! first measurement, within the set's `max_series` ([`SeriesLimit`]).
 //!
 //! Why one actor per exchange and not per series: an actor is a task and a mailbox
 //! (≈ 1.1 KB each), and every measurement sent to its own series' actor was a mailbox message
@@ -428,6 +428,7 @@ impl Handler<ResetSeries> for DetectorActor {
     type Result = ();
 
     fn handle(&mut self, msg: ResetSeries, _: &mut Context<Self>) {
+        self.shared.flush_rollups();
         self.shared = msg.shared;
         self.drop_series(|series| msg.metrics.contains(&series.metric));
     }
@@ -577,6 +578,55 @@ mod tests {
         }
         shard.send(Ping).await.expect("ping");
         assert_eq!(*batches.lock(), [4, 4]);
+    }
+
+    #[actix::test]
+    async fn a_reloads_new_shared_state_sends_the_rollups_the_old_one_queued() {
+        let sink = Sink.start();
+        let counting = CountingStore::default();
+        let batches = counting.batches.clone();
+        let store = counting.start();
+        let shared = || {
+            DetectorShared::new(
+                Arc::new(DetectSettings::default()),
+                SupervisionSettings::default(),
+                DetectorOutputs {
+                    anomalies: sink.clone().recipient(),
+                    resolved: sink.clone().recipient(),
+                },
+                Arc::new(Metrics::new()),
+                Some(BaselineLink {
+                    save: store.clone().recipient(),
+                    save_batch: store.clone().recipient(),
+                    load: store.clone().recipient(),
+                }),
+            )
+        };
+        let old = shared();
+        for i in 0..3 {
+            old.save_rollup(SaveRollup {
+                series: SeriesKey::new("x", "a", Metric::LatencyMs),
+                start_ms: 1_800_000_000_000 + i * 60_000,
+                width_ms: 60_000,
+                rollup: RollupRecord::P90(50.0),
+                keep_ms: 6 * 3_600_000,
+            });
+        }
+        let mut new = shared();
+        Arc::get_mut(&mut new)
+            .expect("unique")
+            .share_rollups_with(&old);
+        drop(old);
+        new.flush_rollups();
+        store
+            .send(LoadRollups {
+                series: SeriesKey::new("x", "a", Metric::LatencyMs),
+                width_ms: 60_000,
+                keep_ms: 0,
+            })
+            .await
+            .expect("load");
+        assert_eq!(*batches.lock(), [3], "sent at once, ahead of the load");
     }
 
     fn latency(endpoint: &str, i: i64) -> Measurement {

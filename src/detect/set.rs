@@ -289,12 +289,23 @@ impl DetectorSet {
         if let Some(board) = &taps.status {
             board.record(m);
         }
+        Self::tap_past_board(taps, m);
+    }
+
+    /// [`DetectorSet::tap`] but for the status board.
+    fn tap_past_board(taps: &Taps, m: &Measurement) {
         taps.prices.send(m);
         if let Some(rules) = &taps.rules
             && matches!(m.series.metric, Metric::Errors | Metric::LatencyMs)
         {
             rules.do_send(m.clone());
         }
+    }
+
+    /// Sends the baselines' rollups queued for the store now (the monitor calls it as it
+    /// stops, before it closes the store).
+    pub fn flush_rollups(&self) {
+        self.inner.shared.load().flush_rollups();
     }
 
     /// Sends a measurement through the [`Taps`] and to its exchange's detector.
@@ -329,8 +340,11 @@ impl DetectorSet {
             return;
         }
         let taps = self.inner.taps.load();
+        if let Some(board) = &taps.status {
+            board.record_all(batch.iter());
+        }
         for m in batch.iter() {
-            Self::tap(&taps, m);
+            Self::tap_past_board(&taps, m);
         }
         shard.do_send(batch);
     }
@@ -364,13 +378,16 @@ impl DetectorSet {
             .map(|m| format!("detectors of {}", m.as_str()))
             .collect();
         if *old != *s {
-            let shared = DetectorShared::new(
+            let mut shared = DetectorShared::new(
                 Arc::new(s.clone()),
                 inner.supervision.clone(),
                 inner.outputs.clone(),
                 inner.metrics.clone(),
                 inner.baselines.clone(),
             );
+            if let Some(new) = Arc::get_mut(&mut shared) {
+                new.share_rollups_with(&inner.shared.load());
+            }
             inner.shared.store(shared.clone());
             for shard in inner.shards.lock().values() {
                 shard.do_send(ResetSeries {

@@ -24,11 +24,14 @@ use crate::supervision::RestartTracker;
 /// How long a closed bucket's rollup waits for the others of its batch.
 pub const ROLLUP_BATCH: Duration = Duration::from_secs(1);
 
-/// Sends the rollups in `rows`, if any, as one batch.
+/// Sends the rollups in `rows`, if any, as one batch. Under the queue's lock: a flush on
+/// another thread that finds the queue empty then knows its rows are in the store's mailbox.
 fn send_rollups(rows: &Mutex<Vec<SaveRollup>>, to: &Recipient<SaveRollups>) {
-    let rows = std::mem::take(&mut *rows.lock());
-    if !rows.is_empty() {
-        to.do_send(SaveRollups { rows });
+    let mut queued = rows.lock();
+    if !queued.is_empty() {
+        to.do_send(SaveRollups {
+            rows: std::mem::take(&mut *queued),
+        });
     }
 }
 
@@ -97,9 +100,10 @@ impl DetectorShared {
     }
 
     /// Queues a closed bucket's rollup for the store (none without one). The first of a batch
-    /// sends the batch [`ROLLUP_BATCH`] later, from the current arbiter: every series closes
-    /// its bucket within a second of the minute, so a minute's rollups are one transaction,
-    /// not one each (40 000 commits a minute at 20 000 endpoints, each a write to the WAL).
+    /// sends the batch [`ROLLUP_BATCH`] later, from the current arbiter: a series closes its
+    /// bucket at its first probe past the minute, so a minute's rollups are a few
+    /// transactions, one per probe interval at most, not one each (40 000 commits a minute at
+    /// 20 000 endpoints, each a write to the WAL).
     pub(crate) fn save_rollup(&self, row: SaveRollup) {
         let Some(store) = &self.store else {
             return;
@@ -119,11 +123,18 @@ impl DetectorShared {
     }
 
     /// Sends the queued rollups now: before a warm start reads them back, so that it sees
-    /// every bucket closed, and as a detector stops.
+    /// every bucket closed; before a detector answers a drain's ping; and as the monitor
+    /// stops ([`crate::detect::DetectorSet::flush_rollups`]).
     pub(crate) fn flush_rollups(&self) {
         if let Some(store) = &self.store {
             send_rollups(&self.rollups, &store.save_batch);
         }
+    }
+
+    /// Shares `previous`' queue of rollups (a reload's new shared state): a series the reload
+    /// resets loads its baseline after its last buckets, which may still be queued there.
+    pub(crate) fn share_rollups_with(&mut self, previous: &DetectorShared) {
+        self.rollups = previous.rollups.clone();
     }
 
     /// Registers `exwatch_actor_restarts_total{actor="detector"}` (at 0) if no detector did.

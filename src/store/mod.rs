@@ -11,7 +11,7 @@
 //! - [`events`]: the alert and anomaly history, its queries, and acknowledgements
 //!   ([`EventStore`], [`QueryEvents`], [`RecordAnomaly`], [`RecordAck`] …);
 //! - [`baselines`]: the learned baselines' per-bucket rollups, so that a restarted detector
-//!   warm-starts ([`BaselineStore`], [`SaveRollup`], [`LoadRollups`]);
+//!   warm-starts ([`BaselineStore`], [`SaveRollups`], [`LoadRollups`]);
 //! - [`silences`]: the silences people set ([`SilenceStore`], [`SaveSilence`] …).
 //!
 //! [`Backend`] (backend.rs) is all four traits and the connection's own duties: what a second

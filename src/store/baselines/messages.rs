@@ -1,5 +1,5 @@
-//! The rollups' messages and their handlers on the [`StoreActor`]: a detector saves each
-//! bucket as it closes and loads its series' rollups at every start.
+//! The rollups' messages and their handlers on the [`StoreActor`]: the detectors save the
+//! buckets they close in batches ([`SaveRollups`]) and load a series' rollups at its start.
 
 use actix::{Addr, Handler, Message, MessageResult, Recipient, SyncContext};
 
@@ -7,8 +7,9 @@ use super::RollupRecord;
 use crate::messages::SeriesKey;
 use crate::store::StoreActor;
 
-/// Persists one closed bucket's baseline rollup (a detector sends it as the bucket closes) and
-/// prunes that series' rollups older than `keep_ms` before it.
+/// Persists one closed bucket's baseline rollup and prunes that series' rollups older than
+/// `keep_ms` before it: a row of a [`SaveRollups`] batch, or a message of its own (for an
+/// embedding engine's own series).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct SaveRollup {
@@ -49,7 +50,8 @@ pub struct LoadRollups {
 /// What a detector needs of the store: where to save closed buckets and load them back.
 #[derive(Clone)]
 pub struct BaselineLink {
-    /// Closed buckets, one at a time.
+    /// Closed buckets, one at a time (kept for senders of single rollups; the detectors send
+    /// batches).
     pub save: Recipient<SaveRollup>,
     /// Closed buckets, a batch at a time (what the detectors send).
     pub save_batch: Recipient<SaveRollups>,

@@ -57,9 +57,9 @@ pub trait BaselineStore {
         keep_ms: i64,
     ) -> Result<(), StoreError>;
 
-    /// [`BaselineStore::save_rollup`] of each of `rows`, in order, atomically as a whole where
-    /// the engine has transactions (one commit for a minute's worth of closed buckets, not one
-    /// each).
+    /// [`BaselineStore::save_rollup`] of each of `rows`, in order. This default stops at the
+    /// first error and commits each row apart: an engine with transactions overrides it to
+    /// commit many rows at once (SQLite: a commit per thousand rows).
     fn save_rollups(&mut self, rows: &[SaveRollup]) -> Result<(), StoreError> {
         for r in rows {
             self.save_rollup(&r.series, r.start_ms, r.width_ms, &r.rollup, r.keep_ms)?;

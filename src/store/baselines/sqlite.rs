@@ -8,6 +8,10 @@ use crate::error::StoreError;
 use crate::messages::SeriesKey;
 use crate::store::sqlite::SqliteStore;
 
+/// Rows of rollups written in one transaction: a minute's of a large monitor in a few commits,
+/// none of them holding the WAL long.
+const ROLLUPS_PER_COMMIT: usize = 1_000;
+
 impl BaselineStore for SqliteStore {
     fn save_rollup(
         &mut self,
@@ -23,13 +27,30 @@ impl BaselineStore for SqliteStore {
         Ok(())
     }
 
+    /// A transaction per [`ROLLUPS_PER_COMMIT`] rows. A chunk that fails is written again a
+    /// row at a time, so that one bad row loses only itself; the first error is returned.
     fn save_rollups(&mut self, rows: &[SaveRollup]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        for r in rows {
-            write_rollup(&tx, &r.series, r.start_ms, r.width_ms, &r.rollup, r.keep_ms)?;
+        let mut first_error = None;
+        for chunk in rows.chunks(ROLLUPS_PER_COMMIT) {
+            let written = (|| -> Result<(), StoreError> {
+                let tx = self.conn.transaction()?;
+                for r in chunk {
+                    write_rollup(&tx, &r.series, r.start_ms, r.width_ms, &r.rollup, r.keep_ms)?;
+                }
+                tx.commit()?;
+                Ok(())
+            })();
+            if written.is_ok() {
+                continue;
+            }
+            for r in chunk {
+                let one = self.save_rollup(&r.series, r.start_ms, r.width_ms, &r.rollup, r.keep_ms);
+                if let Err(e) = one {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        tx.commit()?;
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     fn load_rollups(
