@@ -539,24 +539,10 @@ mod tests {
 
     #[actix::test]
     async fn the_buckets_closed_together_go_to_the_store_as_one_batch() {
-        let sink = Sink.start();
         let counting = CountingStore::default();
         let batches = counting.batches.clone();
         let store = counting.start();
-        let shared = DetectorShared::new(
-            Arc::new(DetectSettings::default()),
-            SupervisionSettings::default(),
-            DetectorOutputs {
-                anomalies: sink.clone().recipient(),
-                resolved: sink.recipient(),
-            },
-            Arc::new(Metrics::new()),
-            Some(BaselineLink {
-                save: store.clone().recipient(),
-                save_batch: store.clone().recipient(),
-                load: store.recipient(),
-            }),
-        );
+        let shared = shared_with(&store);
         let shard = DetectorActor::new(Name::from("x"), shared, SeriesLimit::new(10)).start();
         // Four series, a minute of probes each and the first of the next: four buckets close.
         for i in 0..=60 {
@@ -582,26 +568,10 @@ mod tests {
 
     #[actix::test]
     async fn a_reloads_new_shared_state_sends_the_rollups_the_old_one_queued() {
-        let sink = Sink.start();
         let counting = CountingStore::default();
         let batches = counting.batches.clone();
         let store = counting.start();
-        let shared = || {
-            DetectorShared::new(
-                Arc::new(DetectSettings::default()),
-                SupervisionSettings::default(),
-                DetectorOutputs {
-                    anomalies: sink.clone().recipient(),
-                    resolved: sink.clone().recipient(),
-                },
-                Arc::new(Metrics::new()),
-                Some(BaselineLink {
-                    save: store.clone().recipient(),
-                    save_batch: store.clone().recipient(),
-                    load: store.clone().recipient(),
-                }),
-            )
-        };
+        let shared = || shared_with(&store);
         let old = shared();
         for i in 0..3 {
             old.save_rollup(SaveRollup {
@@ -629,19 +599,16 @@ mod tests {
         assert_eq!(*batches.lock(), [3], "sent at once, ahead of the load");
     }
 
-    fn latency(endpoint: &str, i: i64) -> Measurement {
-        Measurement::ok(
-            SeriesKey::new("x", endpoint, Metric::LatencyMs),
-            50.0,
-            Timestamp(1_800_000_000_000 + i * 1000),
-        )
-    }
-
-    #[actix::test]
-    async fn a_series_whose_baseline_loads_holds_back_only_its_own_measurements() {
+    /// The shared state of detectors whose outputs go nowhere and whose store is `store`.
+    fn shared_with<S>(store: &actix::Addr<S>) -> Arc<DetectorShared>
+    where
+        S: Actor<Context = Context<S>>
+            + Handler<SaveRollup>
+            + Handler<SaveRollups>
+            + Handler<LoadRollups>,
+    {
         let sink = Sink.start();
-        let store = SlowStore.start();
-        let shared = DetectorShared::new(
+        DetectorShared::new(
             Arc::new(DetectSettings::default()),
             SupervisionSettings::default(),
             DetectorOutputs {
@@ -652,9 +619,23 @@ mod tests {
             Some(BaselineLink {
                 save: store.clone().recipient(),
                 save_batch: store.clone().recipient(),
-                load: store.recipient(),
+                load: store.clone().recipient(),
             }),
-        );
+        )
+    }
+
+    fn latency(endpoint: &str, i: i64) -> Measurement {
+        Measurement::ok(
+            SeriesKey::new("x", endpoint, Metric::LatencyMs),
+            50.0,
+            Timestamp(1_800_000_000_000 + i * 1000),
+        )
+    }
+
+    #[actix::test]
+    async fn a_series_whose_baseline_loads_holds_back_only_its_own_measurements() {
+        let store = SlowStore.start();
+        let shared = shared_with(&store);
         let limit = SeriesLimit::new(10);
         let shard = DetectorActor::new(Name::from("x"), shared, limit.clone()).start();
         for i in 0..5 {
