@@ -27,7 +27,7 @@ impl BaselineStore for SqliteStore {
         Ok(())
     }
 
-    /// A transaction per [`ROLLUPS_PER_COMMIT`] rows. A chunk that fails is written again a
+    /// A transaction per `ROLLUPS_PER_COMMIT` rows. A chunk that fails is written again a
     /// row at a time, so that one bad row loses only itself; the first error is returned.
     fn save_rollups(&mut self, rows: &[SaveRollup]) -> Result<(), StoreError> {
         let mut first_error = None;
