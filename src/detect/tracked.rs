@@ -4,8 +4,8 @@
 //! baseline loads from the store, what was sent to it meanwhile, held back until it is in.
 //!
 //! Judging sends [`Anomaly`] and [`Resolved`] to the outputs and queues each closed baseline
-//! bucket for the store's next batch ([`SaveRollup`]); a restart after a panic rebuilds the models and keeps the
-//! episode in progress (see [`SeriesDetector::rebuilt`]).
+//! bucket for the store's next batch ([`SaveRollup`]); a restart after a panic rebuilds the
+//! models and keeps the episode in progress (see [`SeriesDetector::rebuilt`]).
 
 use actix::clock::Instant;
 
