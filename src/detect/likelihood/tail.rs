@@ -21,6 +21,8 @@
 //! 0, as most rows' drift is, is not read), and so is a query (a row beyond the learned tail's
 //! last knot sums the bins above its own).
 
+use super::bins::Bins;
+
 /// Bins per histogram, evenly spaced in `ln(1 + s)` from 0 to [`MAX_SURPRISE`]: fine where
 /// surprises are common, coarse where only their order matters.
 pub const BINS: usize = 64;
@@ -78,7 +80,8 @@ fn prior_tail(s: f64) -> f64 {
 /// A decaying histogram of surprises. See the module docs.
 #[derive(Debug, Clone)]
 pub struct SurpriseTail {
-    bins: [f32; BINS],
+    /// The mass of each bin, kept for the bins that received a row (see `bins.rs`).
+    bins: Bins,
     /// The weight the next row adds (grows by `growth` per row).
     weight: f32,
     growth: f32,
@@ -97,8 +100,8 @@ pub struct SurpriseTail {
     /// at zero surprise is then not refreshed on every row while young.
     dirty: bool,
     /// Adds so far (saturating): a young distribution is refreshed on every add. With the
-    /// narrow counters, a tail is 320 B, four of them (a latency series') an allocator size
-    /// class of 1 280 B, where 336 B tails took the 1 536 B class.
+    /// narrow counters and sparse bins, a tail is 96 B, four of them (a latency series') an
+    /// allocator size class of 384 B; with a dense array of bins they took 1 280 B.
     adds: u16,
     /// Pseudo-rows of the prior, in current rows; they fade much faster than the series' own
     /// rows ([`PRIOR_FADE`]).
@@ -110,7 +113,7 @@ impl SurpriseTail {
     /// pseudo-rows (none when 0).
     pub fn new(history: usize, prior: f64) -> Self {
         let mut t = Self {
-            bins: [0.0; BINS],
+            bins: Bins::default(),
             weight: 1.0,
             growth: 2f64.powf(1.0 / history.max(1) as f64) as f32,
             total: 0.0,
@@ -152,15 +155,13 @@ impl SurpriseTail {
         }
         let mass = self.weight * w as f32;
         let b = self.bin_of(s);
-        self.bins[b] += mass;
+        self.bins.add(b, mass);
         self.total += f64::from(mass);
         self.weight *= self.growth;
         if self.weight > 1e18 {
             // Rescale everything so that the next weight is 1 again: same distribution.
             let k = 1.0 / self.weight;
-            for bin in &mut self.bins {
-                *bin *= k;
-            }
+            self.bins.scale(k);
             self.total *= f64::from(k);
             self.weight = 1.0;
         }
@@ -219,8 +220,8 @@ impl SurpriseTail {
     /// The surprise above which `share` of the mass lies (interpolated within its bin), from
     /// `above` (the share of the mass in the bins above each bin): a binary search over the
     /// bins.
-    fn upper_quantile(&self, above: &[f32; BINS], share: f64) -> f64 {
-        let at_or_above = |b: usize| f64::from(above[b]) + f64::from(self.bins[b]) / self.total;
+    fn upper_quantile(&self, bins: &[f32; BINS], above: &[f32; BINS], share: f64) -> f64 {
+        let at_or_above = |b: usize| f64::from(above[b]) + f64::from(bins[b]) / self.total;
         // The highest bin with at least `share` of the mass at or above it.
         let (mut lo, mut hi) = (0, BINS);
         while lo < hi {
@@ -236,13 +237,18 @@ impl SurpriseTail {
             return 0.0;
         }
         let b = b - 1;
-        let bin = f64::from(self.bins[b]) / self.total;
+        let bin = f64::from(bins[b]) / self.total;
         if bin <= 0.0 {
             return ((b as f64 + 1.0) * BIN_WIDTH).exp_m1();
         }
         // Inside bin b: the part of it above the quantile makes up the rest.
         let frac = ((share - f64::from(above[b])) / bin).clamp(0.0, 1.0);
         ((b as f64 + 1.0 - frac) * BIN_WIDTH).exp_m1()
+    }
+
+    /// Bytes on the heap: the bins that spilled out of the tail, if any.
+    pub fn heap_bytes(&self) -> usize {
+        self.bins.heap_bytes()
     }
 
     /// Recomputes the knots and the tail scale: a few scans of the bins.
@@ -258,12 +264,13 @@ impl SurpriseTail {
         // coincide, and the fit starts there.)
         // The shares above each bin live only as long as the refresh: a series keeps its
         // bins, not a second table of their sums (a quarter KB per tail, four tails a series).
+        let bins = self.bins.dense();
         let mut above = [0.0f32; BINS];
         let mut sum = 0.0;
         let per_total = 1.0 / self.total;
         for b in (0..BINS).rev() {
             above[b] = (sum * per_total) as f32;
-            sum += f64::from(self.bins[b]);
+            sum += f64::from(bins[b]);
         }
         let deep = (RELIABLE_ROWS / self.mass().max(1.0)).clamp(1e-6, 0.5);
         let shares = [0.5, 0.1, 3.0 * deep, deep];
@@ -273,7 +280,7 @@ impl SurpriseTail {
         for (k, share) in shares.into_iter().enumerate() {
             let share = share.max(deep).min(prev_share);
             prev_share = share;
-            let s = self.upper_quantile(&above, share).max(last);
+            let s = self.upper_quantile(&bins, &above, share).max(last);
             knots[k + 1] = (s as f32, share.ln() as f32);
             last = s;
         }
@@ -282,7 +289,7 @@ impl SurpriseTail {
         // in the first bin); the heavier of the two, and never thinner than the null's tail
         // (tenfold per unit of surprise). The median ignores the few most extreme rows.
         let (a, b) = (knots[KNOTS - 2], knots[KNOTS - 1]);
-        let beyond = self.upper_quantile(&above, 0.5 * deep).max(last);
+        let beyond = self.upper_quantile(&bins, &above, 0.5 * deep).max(last);
         let drop = f64::from(a.1 - b.1);
         let near = if drop > 0.0 {
             f64::from(b.0 - a.0) / drop
@@ -319,8 +326,7 @@ impl SurpriseTail {
     /// since only a row beyond the learned tail's last knot asks (a rare row once the series
     /// has a history).
     fn share_above(&self, b: usize) -> f64 {
-        let sum: f64 = self.bins[b + 1..].iter().map(|&m| f64::from(m)).sum();
-        sum / self.total
+        self.bins.sum_above(b) / self.total
     }
 
     /// The learned part of [`SurpriseTail::at_least`]: log-linear between the knots,
@@ -386,10 +392,10 @@ mod tests {
     }
 
     #[test]
-    fn a_tail_is_320_bytes() {
-        // Four make a latency series' 1 280 B allocation (mimalloc's size class; 336 B tails
-        // took 1 536).
-        assert_eq!(std::mem::size_of::<SurpriseTail>(), 320);
+    fn a_tail_is_96_bytes() {
+        // Four make a latency series' 384 B allocation (mimalloc's size class) while their
+        // bins stay inline.
+        assert_eq!(std::mem::size_of::<SurpriseTail>(), 96);
     }
 
     #[test]
