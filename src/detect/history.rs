@@ -10,6 +10,12 @@
 //! copy). An errors baseline's values are probes a minute (60 at a 1 s interval); a p90
 //! baseline's are latency bucket indices, 1 % apart, so one byte holds p90s up to 12 times
 //! apart (254 buckets: 1.01^254 ≈ 12.5). A 6 h history is then 361 B, not 722.
+//!
+//! The slots grow with what is held, to the capacity: a history holds as many bytes as the
+//! span of buckets it has learned (at least [`MIN_ROOM`], then half as many again at a time),
+//! and reaches its 361 B when six hours of one-minute buckets are in. A monitor that has just
+//! started holds minutes, not hours (a warm-started one loads its hours at once). A growth
+//! copies the slots once, oldest first: ten times in a 6 h history's life.
 
 /// The value of a slot that holds no bucket.
 pub const GAP: u16 = u16::MAX;
@@ -17,36 +23,42 @@ pub const GAP: u16 = u16::MAX;
 /// A gap in one-byte slots.
 const NARROW_GAP: u8 = u8::MAX;
 
+/// The fewest slots a history allocates (at its first bucket).
+pub const MIN_ROOM: usize = 8;
+
 /// Past buckets' values by bucket index, oldest first, over at most `capacity` indices.
 #[derive(Debug, Clone)]
 pub struct History {
     /// One byte a slot (the value less `base`, [`NARROW_GAP`] a gap) or, once `wide`, two
-    /// (a native-endian `u16`, [`GAP`] a gap).
+    /// (a native-endian `u16`, [`GAP`] a gap): the ring's room, which grows to `capacity`.
     slots: Box<[u8]>,
     /// Index of the oldest bucket.
     start: i64,
     /// Slot of the oldest bucket (never a gap while any bucket is held).
-    head: u32,
+    head: u16,
     /// Indices covered, from the oldest bucket to the newest (gaps included).
-    span: u32,
+    span: u16,
     /// Buckets held (gaps not counted).
-    len: u32,
+    len: u16,
+    /// Indices it covers at most. (`u16`s: a baseline's history is at most 10 081 slots, and
+    /// with them the capacity fits in the 40 B the fixed-size ring took.)
+    capacity: u16,
     /// What a one-byte slot's value is counted from.
     base: u16,
     wide: bool,
 }
 
 impl History {
-    /// A history covering at most `capacity` (at least one, below 2³²) consecutive bucket
-    /// indices.
+    /// A history covering at most `capacity` (at least one, at most 65 535) consecutive
+    /// bucket indices. Allocates nothing until its first bucket.
     pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.clamp(1, u32::MAX as usize);
         Self {
-            slots: vec![NARROW_GAP; capacity].into_boxed_slice(),
+            slots: Box::default(),
             start: 0,
             head: 0,
             span: 0,
             len: 0,
+            capacity: capacity.clamp(1, usize::from(u16::MAX)) as u16,
             base: 0,
             wide: false,
         }
@@ -54,7 +66,7 @@ impl History {
 
     /// Buckets held.
     pub fn len(&self) -> usize {
-        self.len as usize
+        usize::from(self.len)
     }
 
     /// True when no bucket is held.
@@ -64,7 +76,7 @@ impl History {
 
     /// The oldest bucket: (index, value).
     pub fn front(&self) -> Option<(i64, u16)> {
-        (self.len > 0).then(|| (self.start, self.get(self.head as usize)))
+        (self.len > 0).then(|| (self.start, self.get(usize::from(self.head))))
     }
 
     /// The newest bucket's index.
@@ -74,7 +86,7 @@ impl History {
 
     /// True when bucket `index` (newer than every bucket held) can be pushed without dropping.
     pub fn fits(&self, index: i64) -> bool {
-        self.len == 0 || index - self.start < self.capacity() as i64
+        self.len == 0 || index - self.start < i64::from(self.capacity)
     }
 
     /// Drops the oldest bucket and returns it.
@@ -82,11 +94,11 @@ impl History {
         let out = self.front()?;
         self.len -= 1;
         loop {
-            self.set(self.head as usize, GAP);
-            self.head = self.wrap(self.head as usize + 1) as u32;
+            self.set(usize::from(self.head), GAP);
+            self.head = self.wrap(usize::from(self.head) + 1) as u16;
             self.start += 1;
             self.span -= 1;
-            if self.span == 0 || self.get(self.head as usize) != GAP {
+            if self.span == 0 || self.get(usize::from(self.head)) != GAP {
                 break;
             }
         }
@@ -110,16 +122,19 @@ impl History {
         }
         // Slots between the newest bucket and this one are gaps already (pop clears them).
         let offset = (index - self.start) as usize;
-        let at = self.wrap(self.head as usize + offset);
+        if offset >= self.room() {
+            self.grow(offset + 1);
+        }
+        let at = self.wrap(usize::from(self.head) + offset);
         self.set(at, value);
-        self.span = offset as u32 + 1;
+        self.span = offset as u16 + 1;
         self.len += 1;
     }
 
     /// Buckets held, oldest first: (index, value).
     pub fn iter(&self) -> impl Iterator<Item = (i64, u16)> + '_ {
-        (0..self.span as usize).filter_map(move |k| {
-            let v = self.get(self.wrap(self.head as usize + k));
+        (0..usize::from(self.span)).filter_map(move |k| {
+            let v = self.get(self.wrap(usize::from(self.head) + k));
             (v != GAP).then_some((self.start + k as i64, v))
         })
     }
@@ -148,13 +163,32 @@ impl History {
         self.slots.len()
     }
 
-    /// Indices it covers at most.
-    fn capacity(&self) -> usize {
-        if self.wide {
-            self.slots.len() / 2
-        } else {
-            self.slots.len()
+    /// Bytes a slot takes.
+    fn width(&self) -> usize {
+        if self.wide { 2 } else { 1 }
+    }
+
+    /// Slots allocated (at most the capacity).
+    fn room(&self) -> usize {
+        self.slots.len() / self.width()
+    }
+
+    /// Makes room for at least `needed` slots (at most the capacity): half as many again as
+    /// now, at least [`MIN_ROOM`], the buckets held copied oldest first (the oldest to slot 0).
+    fn grow(&mut self, needed: usize) {
+        let room = needed
+            .max(self.room() + self.room() / 2)
+            .max(MIN_ROOM)
+            .min(usize::from(self.capacity));
+        let width = self.width();
+        // Both gaps are all ones: `NARROW_GAP`, and `GAP` in either byte order.
+        let mut slots = vec![NARROW_GAP; room * width].into_boxed_slice();
+        for k in 0..usize::from(self.span) {
+            let from = self.wrap(usize::from(self.head) + k) * width;
+            slots[k * width..(k + 1) * width].copy_from_slice(&self.slots[from..from + width]);
         }
+        self.slots = slots;
+        self.head = 0;
     }
 
     /// Slot `i`'s value, [`GAP`] for a gap.
@@ -224,10 +258,10 @@ impl History {
         self.wide = true;
     }
 
-    /// Slot index `i` wrapped into the buffer (`i` < 2 · capacity).
+    /// Slot index `i` wrapped into the buffer (`i` < 2 · room).
     fn wrap(&self, i: usize) -> usize {
-        let capacity = self.capacity();
-        if i >= capacity { i - capacity } else { i }
+        let room = self.room();
+        if i >= room { i - room } else { i }
     }
 }
 
@@ -271,13 +305,13 @@ mod tests {
         let mut h = History::new(361);
         h.push(0, 60); // base 0: 0..=254 in one byte
         h.push(2, 254);
-        assert_eq!(h.heap_bytes(), 361);
+        assert_eq!(h.heap_bytes(), MIN_ROOM);
         // 255 is the gap's byte at base 0; the values span 195: the base moves instead.
         h.push(3, 255);
-        assert_eq!(h.heap_bytes(), 361);
+        assert_eq!(h.heap_bytes(), MIN_ROOM);
         assert_eq!((h.count_below(255), h.count_below(GAP)), (2, 3));
         h.push(4, 400);
-        assert_eq!(h.heap_bytes(), 722);
+        assert_eq!(h.heap_bytes(), 2 * MIN_ROOM);
         assert_eq!(
             h.iter().collect::<Vec<_>>(),
             [(0, 60), (2, 254), (3, 255), (4, 400)]
@@ -291,7 +325,7 @@ mod tests {
         h.push(0, 470); // a p90 of ≈ 40 ms: one byte holds 343..=597
         h.push(1, 597);
         h.push(2, 343);
-        assert_eq!(h.heap_bytes(), 361);
+        assert_eq!(h.heap_bytes(), MIN_ROOM);
         assert_eq!(
             (h.count_below(300), h.count_below(344), h.count_below(598)),
             (0, 1, 3)
@@ -302,14 +336,14 @@ mod tests {
         h.push(11, 1_900);
         // Outside 1 873..=2 127, but the three span 250: the base moves, one byte still.
         h.push(12, 2_150);
-        assert_eq!(h.heap_bytes(), 361);
+        assert_eq!(h.heap_bytes(), MIN_ROOM);
         assert_eq!(
             h.iter().collect::<Vec<_>>(),
             [(10, 2_000), (11, 1_900), (12, 2_150)]
         );
         assert_eq!((h.count_below(1_901), h.count_below(2_151)), (1, 3));
         h.push(13, 342);
-        assert_eq!(h.heap_bytes(), 722);
+        assert_eq!(h.heap_bytes(), 2 * MIN_ROOM);
         assert_eq!(
             h.iter().collect::<Vec<_>>(),
             [(10, 2_000), (11, 1_900), (12, 2_150), (13, 342)]
@@ -317,12 +351,40 @@ mod tests {
         assert_eq!(h.count_below(1_950), 2);
     }
 
+    /// Six hours of one-minute buckets: the slots grow with them, one byte each, to the
+    /// capacity, and then wrap.
+    #[test]
+    fn slots_grow_with_the_buckets_held_to_the_capacity() {
+        let mut h = History::new(361);
+        assert_eq!(h.heap_bytes(), 0);
+        let mut rooms = vec![];
+        for i in 0..400 {
+            if !h.fits(i) {
+                h.pop_front();
+            }
+            h.push(i, 60 + (i % 3) as u16);
+            if rooms.last() != Some(&h.heap_bytes()) {
+                rooms.push(h.heap_bytes());
+            }
+        }
+        assert_eq!(rooms, [8, 12, 18, 27, 40, 60, 90, 135, 202, 303, 361]);
+        assert_eq!(h.len(), 361);
+        assert!(h.iter().map(|b| b.0).eq(39..400));
+    }
+
     /// Against a plain list of (index, value), under random pushes with gaps and pops; values
-    /// within one byte's span at first, so the slots start narrow and widen on the way.
+    /// within one byte's span at first, so the slots start narrow and widen on the way; the
+    /// larger capacities grow after the ring has wrapped.
     #[test]
     fn matches_a_plain_list() {
+        for capacity in [7, 50, 300] {
+            matches_a_plain_list_at(capacity);
+        }
+    }
+
+    fn matches_a_plain_list_at(capacity: usize) {
         let mut rng = fastrand::Rng::with_seed(9);
-        let mut h = History::new(7);
+        let mut h = History::new(capacity);
         let mut plain: std::collections::VecDeque<(i64, u16)> = Default::default();
         let mut next = -3;
         for step in 0..20_000 {
@@ -343,7 +405,7 @@ mod tests {
             }
             assert_eq!(h.len(), plain.len());
             if step == 9_999 {
-                assert_eq!(h.heap_bytes(), 7, "still one byte a slot");
+                assert_eq!(h.heap_bytes(), capacity, "still one byte a slot");
             }
             assert!(h.iter().eq(plain.iter().copied()));
             assert_eq!(h.back_index(), plain.back().map(|b| b.0));
