@@ -1,12 +1,16 @@
 //! The error model: the error rate over a window of the last outcomes of a series, and runs of
 //! consecutive failures. It owns the window of outcomes and its counts, kept up to date in O(1)
-//! per outcome with no allocation after `new`.
+//! per outcome.
+//!
+//! The window keeps only its failures ([`OutcomeWindow`]): a healthy endpoint's window of 100
+//! successes is two counters, not 100 bytes on the heap, and a failing one holds 8 B per
+//! failure, in a list that keeps its room once grown.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 use crate::detect::config::ErrorSettings;
 use crate::detect::finding::Finding;
-use crate::detect::window::Ring;
 use crate::messages::{Outcome, Severity};
 
 /// The error-rate detector's name in alerts.
@@ -20,11 +24,9 @@ const OUTCOMES: usize = Outcome::ALL.len();
 #[derive(Debug)]
 pub struct ErrorModel {
     settings: ErrorSettings,
-    window: Ring<Outcome>,
+    window: OutcomeWindow,
     /// Outcomes in the window, by [`Outcome::index`].
     counts: [u32; OUTCOMES],
-    /// Outcomes in the window other than `Ok`.
-    failures: u32,
     /// The last HTTP status seen for each outcome (0: none), so a description can name it.
     last_status: [u16; OUTCOMES],
     consecutive_failures: u32,
@@ -32,13 +34,12 @@ pub struct ErrorModel {
 }
 
 impl ErrorModel {
-    /// Allocates the window once.
+    /// An empty model; allocates nothing until a failure.
     pub fn new(settings: &ErrorSettings) -> Self {
         Self {
             settings: settings.clone(),
-            window: Ring::new(settings.window, Outcome::Ok),
+            window: OutcomeWindow::default(),
             counts: [0; OUTCOMES],
-            failures: 0,
             last_status: [0; OUTCOMES],
             consecutive_failures: 0,
             consecutive_successes: 0,
@@ -63,7 +64,7 @@ impl ErrorModel {
         if self.window.is_empty() {
             0.0
         } else {
-            self.failures as f64 / self.window.len() as f64
+            self.window.failures() as f64 / self.window.len() as f64
         }
     }
 
@@ -91,7 +92,6 @@ impl ErrorModel {
     pub fn clear(&mut self) {
         self.window.clear();
         self.counts = [0; OUTCOMES];
-        self.failures = 0;
         self.last_status = [0; OUTCOMES];
         self.consecutive_failures = 0;
         self.consecutive_successes = 0;
@@ -128,18 +128,14 @@ impl ErrorModel {
 
     /// Adds `outcome` to the window and the counters, evicting the oldest.
     fn push(&mut self, outcome: Outcome, status: u16) {
-        if let Some(old) = self.window.push(outcome) {
+        if let Some(old) = self.window.push(outcome, self.settings.window) {
             self.counts[old.index()] -= 1;
-            if !old.is_ok() {
-                self.failures -= 1;
-            }
         }
         self.counts[outcome.index()] += 1;
         if outcome.is_ok() {
             self.consecutive_successes = self.consecutive_successes.saturating_add(1);
             self.consecutive_failures = 0;
         } else {
-            self.failures += 1;
             self.consecutive_failures = self.consecutive_failures.saturating_add(1);
             self.consecutive_successes = 0;
             if status != 0 {
@@ -200,9 +196,111 @@ impl ErrorModel {
     }
 }
 
+/// The last outcomes of a series, up to a capacity the caller passes (its window setting):
+/// how many there are, and the failures among them with their place in the sequence. An `Ok`
+/// is implied wherever no failure is listed, so the evicted outcome is the one a ring of every
+/// outcome would evict.
+#[derive(Debug, Default)]
+struct OutcomeWindow {
+    /// The failures in the window, oldest first, each with its sequence number.
+    failures: VecDeque<(u32, Outcome)>,
+    /// The sequence number of the next outcome (wrapping: only compared for equality, within
+    /// a window of fewer than 2³² outcomes).
+    next: u32,
+    /// Outcomes held (at most the capacity).
+    len: u32,
+}
+
+impl OutcomeWindow {
+    /// Adds `outcome`; returns the oldest outcome when the window already held `capacity`
+    /// (at least one).
+    fn push(&mut self, outcome: Outcome, capacity: usize) -> Option<Outcome> {
+        let capacity = u32::try_from(capacity.max(1)).unwrap_or(u32::MAX);
+        let seq = self.next;
+        self.next = seq.wrapping_add(1);
+        let evicted = if self.len < capacity {
+            self.len += 1;
+            None
+        } else {
+            let oldest = seq.wrapping_sub(capacity);
+            match self.failures.front() {
+                Some(&(at, failure)) if at == oldest => {
+                    self.failures.pop_front();
+                    Some(failure)
+                }
+                _ => Some(Outcome::Ok),
+            }
+        };
+        if !outcome.is_ok() {
+            self.failures.push_back((seq, outcome));
+        }
+        evicted
+    }
+
+    /// Outcomes held.
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Failures held.
+    fn failures(&self) -> usize {
+        self.failures.len()
+    }
+
+    /// Forgets every outcome (the failures' room is kept).
+    fn clear(&mut self) {
+        self.failures.clear();
+        self.len = 0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The window evicts what a ring of every outcome evicts, under random outcomes, clears
+    /// and capacities.
+    #[test]
+    fn the_window_of_failures_evicts_as_a_ring_of_every_outcome() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        for capacity in [1, 2, 7, 100] {
+            let mut window = OutcomeWindow::default();
+            let mut ring: VecDeque<Outcome> = VecDeque::new();
+            for _ in 0..20_000 {
+                if rng.u16(0..500) == 0 {
+                    window.clear();
+                    ring.clear();
+                }
+                let outcome = if rng.u8(0..4) == 0 {
+                    Outcome::ALL[rng.usize(..Outcome::ALL.len())]
+                } else {
+                    Outcome::Ok
+                };
+                ring.push_back(outcome);
+                let want = (ring.len() > capacity).then(|| ring.pop_front()).flatten();
+                assert_eq!(window.push(outcome, capacity), want);
+                assert_eq!(window.len(), ring.len());
+                assert_eq!(
+                    window.failures(),
+                    ring.iter().filter(|o| !o.is_ok()).count()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_model_is_128_bytes_and_a_healthy_one_has_nothing_on_the_heap() {
+        assert_eq!(std::mem::size_of::<ErrorModel>(), 128);
+        let mut m = ErrorModel::new(&ErrorSettings::default());
+        for _ in 0..500 {
+            m.push(Outcome::Ok, 200);
+        }
+        assert_eq!((m.window.failures.capacity(), m.len()), (0, 100));
+    }
 
     fn settings() -> ErrorSettings {
         ErrorSettings {
