@@ -2,7 +2,7 @@
 //! consecutive failures. It owns the window of outcomes and its counts, kept up to date in O(1)
 //! per outcome.
 //!
-//! The window keeps only its failures ([`OutcomeWindow`]): a healthy endpoint's window of 100
+//! The window keeps only its failures (`OutcomeWindow`): a healthy endpoint's window of 100
 //! successes is two counters, not 100 bytes on the heap, and a failing one holds 8 B per
 //! failure, in a list that keeps its room once grown.
 
