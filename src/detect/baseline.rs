@@ -1,7 +1,8 @@
 //! Learned baselines: what "normal" looks like for one series, learned from its own trailing
 //! history (`[detect.baseline] history`, six hours by default) of per-bucket rollups, and a
-//! statistical test of each closed bucket against it. Pure: event time only, no allocation after
-//! `new` (the current bucket and the ring of past buckets are fixed arrays).
+//! statistical test of each closed bucket against it. Pure: event time only; no allocation per
+//! sample but the current bucket's list of latencies as it first meets a new one, and the ring
+//! of past buckets as it grows with them, to its capacity ([`History`]).
 //!
 //! * [`P90Baseline`] (`baseline_p90`): each bucket's p90 latency (from a log-bucket histogram,
 //!   0.5 % resolution). A closed bucket's `ln p90` is compared with the mean and standard
@@ -287,8 +288,8 @@ impl P90Verdict {
 }
 
 impl P90Baseline {
-    /// An empty baseline (allocates its ring once; the current bucket's histogram grows to the
-    /// distinct latencies of the busiest bucket and is then reused).
+    /// An empty baseline (its ring grows with the buckets it holds; the current bucket's
+    /// histogram grows to the distinct latencies of the busiest bucket and is then reused).
     pub fn new(settings: &BaselineSettings) -> Self {
         let buckets = Buckets::new(settings);
         Self {
@@ -518,8 +519,8 @@ pub struct ErrorBaseline {
 }
 
 impl ErrorBaseline {
-    /// An empty baseline (allocates its ring of totals once; the buckets with errors are kept
-    /// apart, in a list that grows to the most of them a history has held).
+    /// An empty baseline (its ring of totals grows with the buckets it holds; the buckets with
+    /// errors are kept apart, in a list that grows to the most of them a history has held).
     pub fn new(settings: &BaselineSettings) -> Self {
         let buckets = Buckets::new(settings);
         Self {

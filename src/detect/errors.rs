@@ -3,8 +3,10 @@
 //! per outcome.
 //!
 //! The window keeps only its failures (`OutcomeWindow`): a healthy endpoint's window of 100
-//! successes is two counters, not 100 bytes on the heap, and a failing one holds 8 B per
-//! failure, in a list that keeps its room once grown.
+//! successes is two counters, not 100 bytes on the heap. A failing one holds 8 B per failure
+//! (up to 1 KB of room while a window of 100 is all failures, an outage); the room goes back
+//! once the failures have left the window, and a few stay for an endpoint that fails now and
+//! then, so that it does not allocate at each failure.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -196,6 +198,10 @@ impl ErrorModel {
     }
 }
 
+/// Failures' room an empty window keeps (64 B): an endpoint that fails now and then does not
+/// allocate at each failure.
+const KEPT_ROOM: usize = 8;
+
 /// The last outcomes of a series, up to a capacity the caller passes (its window setting):
 /// how many there are, and the failures among them with their place in the sequence. An `Ok`
 /// is implied wherever no failure is listed, so the evicted outcome is the one a ring of every
@@ -226,6 +232,7 @@ impl OutcomeWindow {
             match self.failures.front() {
                 Some(&(at, failure)) if at == oldest => {
                     self.failures.pop_front();
+                    self.give_back_room();
                     Some(failure)
                 }
                 _ => Some(Outcome::Ok),
@@ -251,10 +258,18 @@ impl OutcomeWindow {
         self.failures.len()
     }
 
-    /// Forgets every outcome (the failures' room is kept).
+    /// Forgets every outcome.
     fn clear(&mut self) {
         self.failures.clear();
+        self.give_back_room();
         self.len = 0;
+    }
+
+    /// Frees the room an outage's failures took once none is left, keeping [`KEPT_ROOM`].
+    fn give_back_room(&mut self) {
+        if self.failures.is_empty() && self.failures.capacity() > KEPT_ROOM {
+            self.failures.shrink_to(KEPT_ROOM);
+        }
     }
 }
 
@@ -290,6 +305,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// An outage's room goes back once its failures have left the window.
+    #[test]
+    fn an_outage_gives_its_room_back_once_its_failures_leave_the_window() {
+        let mut m = ErrorModel::new(&ErrorSettings::default());
+        for _ in 0..100 {
+            m.push(Outcome::Timeout, 0);
+        }
+        assert!(m.window.failures.capacity() >= 100);
+        for _ in 0..100 {
+            m.push(Outcome::Ok, 200);
+        }
+        assert!(m.window.failures.capacity() <= KEPT_ROOM);
+        m.push(Outcome::Timeout, 0);
+        m.clear();
+        assert!(m.window.failures.capacity() <= KEPT_ROOM);
     }
 
     #[test]

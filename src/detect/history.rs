@@ -1,7 +1,8 @@
 //! The learned baselines' history of past buckets ([`crate::detect::baseline`]): one value per
 //! bucket index, contiguous from the oldest bucket held, a missing bucket an explicit gap. No
-//! index is stored per slot: slot `k` after the oldest is bucket `start + k`. O(1) per push
-//! and pop (a pop skips the gaps behind the bucket it drops, each gap once).
+//! index is stored per slot: slot `k` after the oldest is bucket `start + k`. O(1) per pop and,
+//! amortised, per push (a pop skips the gaps behind the bucket it drops, each gap once; a push
+//! that outgrows the room copies the slots once).
 //!
 //! Values are `u16`, kept in one byte a slot (the value less a base) while the values held
 //! span less than 255: a value outside the byte's span moves the base, centring it on the
@@ -52,6 +53,10 @@ impl History {
     /// A history covering at most `capacity` (at least one, at most 65 535) consecutive
     /// bucket indices. Allocates nothing until its first bucket.
     pub fn new(capacity: usize) -> Self {
+        debug_assert!(
+            capacity <= usize::from(u16::MAX),
+            "a history of {capacity} slots"
+        );
         Self {
             slots: Box::default(),
             start: 0,

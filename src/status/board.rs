@@ -621,7 +621,7 @@ impl StatusBoard {
     }
 
     /// Takes one measurement (see the module docs for what is kept). O(1), no allocation once
-    /// its exchange and endpoint are known.
+    /// its exchange and endpoint are known but the rare growths the module docs name.
     pub fn record(&self, m: &Measurement) {
         let at = m.at.as_millis();
         self.latest.fetch_max(at, Ordering::Relaxed);
