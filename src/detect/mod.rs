@@ -23,6 +23,7 @@ pub mod errors;
 pub mod finding;
 pub mod handle;
 pub mod history;
+pub mod interned;
 pub mod iqr;
 pub mod latency;
 pub mod likelihood;

@@ -54,9 +54,12 @@ pub use incident::{Change, Incident, Verdict};
 pub use tail::SurpriseTail;
 pub use window::{SortedWindow, normal_surprise};
 
+use std::sync::Arc;
+
 use crate::detect::baseline::severity_for;
 use crate::detect::config::{Direction, LatencySettings, LikelihoodSettings, ValueUnit};
 use crate::detect::finding::Finding;
+use crate::detect::interned::intern;
 use crate::messages::{Severity, Stats};
 
 /// The largest surprise a row can have (p = 10⁻³⁰⁰).
@@ -175,7 +178,8 @@ pub struct LikelihoodModel {
     up_only: bool,
     ms: bool,
     min_rise: f64,
-    limits: Limits,
+    /// Shared by every series of the same settings ([`intern`]).
+    limits: Arc<Limits>,
     values: SortedWindow,
     steps: SortedWindow,
     /// The previous row (see [`LikelihoodModel::prev`]).
@@ -213,8 +217,8 @@ pub struct LikelihoodModel {
 }
 
 /// The likelihood settings a model reads as it judges (the window's size is its windows'),
-/// counts capped at `u32::MAX`: 16 B less per series than a copy of the settings.
-#[derive(Debug, Clone, Copy)]
+/// counts capped at `u32::MAX`.
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Limits {
     levels: [f64; 3],
     history: u32,
@@ -248,7 +252,7 @@ impl LikelihoodModel {
             } else {
                 0.0
             },
-            limits: Limits::of(settings),
+            limits: intern(Limits::of(settings)),
             values: SortedWindow::new(settings.window, RECENT_ROWS),
             steps: SortedWindow::new(settings.window, RECENT_ROWS),
             prev_at: 0,
@@ -663,6 +667,9 @@ mod tests {
         let m = model(ValueUnit::Ms, Direction::Up);
         let bytes = std::mem::size_of::<LikelihoodModel>() + m.heap_bytes();
         assert!(bytes <= 2_048, "{bytes} bytes");
+        // The model's own box is served from the 320 B class (384 before its windows and
+        // settings were slimmed).
+        assert!(std::mem::size_of::<LikelihoodModel>() <= 320);
     }
 
     /// Found by the replay fuzz target: the step between two rows' times overflowed.

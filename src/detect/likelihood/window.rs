@@ -8,9 +8,13 @@
 //! and half the bytes matter for a monitor holding thousands of series. The sorted order is a
 //! list of the ring's slot numbers ordered by their values — one byte a value for windows of
 //! up to 256 (the default is 128), four beyond — instead of a second copy of the values: 5
-//! bytes a value instead of 8. The waiting values sit inline (at most [`MAX_DELAY`]). Allocated
-//! once in `new`; a push is two binary searches and one `memmove` of the slot numbers between
-//! the evicted value and the new one.
+//! bytes a value instead of 8. Ring and order share one allocation (the order in the words
+//! after the values, seen as bytes): one pointer in the window instead of a box and a `Vec`,
+//! 16 B less a window. The waiting values sit inline (at most [`MAX_DELAY`]). Allocated once
+//! in `new`; a push is two binary searches and one `memmove` of the slot numbers between the
+//! evicted value and the new one.
+
+use zerocopy::{FromBytes, IntoBytes};
 
 /// The most values a window keeps waiting before they join it.
 pub const MAX_DELAY: usize = 8;
@@ -20,11 +24,16 @@ pub const MAX_DELAY: usize = 8;
 pub struct SortedWindow {
     /// The newest values, not yet in the window.
     waiting: Waiting,
-    /// The window's values by slot; slot `head` holds the oldest once the window is full.
-    values: Box<[f32]>,
+    /// Slots (at least 2).
+    capacity: u32,
+    /// Slot `head` holds the oldest value once the window is full.
     head: u32,
-    /// The slots holding a value, in ascending order of their values.
-    order: Order,
+    /// Values held.
+    len: u32,
+    /// The window's values by slot (`capacity` of them), then the slots holding a value in
+    /// ascending order of their values: one byte a slot number in the words that follow
+    /// while `capacity` is at most 256, a word each beyond ([`SortedWindow::order_words`]).
+    buf: Box<[f32]>,
 }
 
 /// The newest values of a window, oldest first, before they join it: a ring of at most
@@ -71,11 +80,11 @@ impl Waiting {
     }
 }
 
-/// Slot numbers of a window, sorted by value: bytes where the window's slots fit in one.
-#[derive(Debug, Clone)]
-enum Order {
-    Narrow(Vec<u8>),
-    Wide(Vec<u32>),
+/// Slot numbers of a window, sorted by value (the whole room, `capacity` entries, of which
+/// the window's `len` first are held): bytes where the window's slots fit in one.
+enum Order<T, U> {
+    Narrow(T),
+    Wide(U),
 }
 
 /// One slot number in an [`Order`].
@@ -102,11 +111,6 @@ impl SlotIndex for u32 {
     }
 }
 
-/// Bytes of one entry of `order`.
-fn slot_bytes<I>(_order: &[I]) -> usize {
-    std::mem::size_of::<I>()
-}
-
 /// Runs `$body` with `$o` bound to the order's slot list, whatever its width.
 macro_rules! with_order {
     ($order:expr, $o:ident => $body:expr) => {
@@ -126,14 +130,24 @@ fn rank_of<I: SlotIndex>(order: &[I], values: &[f32], x: f32, strict: bool) -> u
     }
 }
 
-/// Puts slot `slot`, whose value is now `x`, into `order` in place of its old value `old`
-/// (`full`), or as a new entry: one shift of the slot numbers between the two places.
-fn place<I: SlotIndex>(order: &mut Vec<I>, values: &[f32], slot: usize, old: Option<f32>, x: f32) {
-    let to = rank_of(order, values, x, false);
+/// Puts slot `slot`, whose value is now `x`, into `order` (room for every slot, the first
+/// `len` held) in place of its old value `old` (`full`), or as a new entry: one shift of the
+/// slot numbers between the two places.
+fn place<I: SlotIndex>(
+    order: &mut [I],
+    len: usize,
+    values: &[f32],
+    slot: usize,
+    old: Option<f32>,
+    x: f32,
+) {
+    let to = rank_of(&order[..len], values, x, false);
     let Some(old) = old else {
-        order.insert(to, I::of(slot));
+        order.copy_within(to..len, to + 1);
+        order[to] = I::of(slot);
         return;
     };
+    let order = &mut order[..len];
     // The evicted entry: the one naming `slot` among the entries equal to `old`.
     let first = rank_of(order, values, old, false);
     let from = first
@@ -160,42 +174,71 @@ impl SortedWindow {
         let capacity = capacity.clamp(2, u32::MAX as usize);
         Self {
             waiting: Waiting::new(delay),
-            values: vec![0.0; capacity].into_boxed_slice(),
+            capacity: capacity as u32,
             head: 0,
-            order: if capacity <= 256 {
-                Order::Narrow(Vec::with_capacity(capacity))
-            } else {
-                Order::Wide(Vec::with_capacity(capacity))
-            },
+            len: 0,
+            buf: vec![0.0; capacity + Self::order_words(capacity)].into_boxed_slice(),
         }
     }
 
-    /// Bytes this window holds on the heap (its two buffers, allocated once).
+    /// Words after the values that hold the order of a window of `capacity`.
+    fn order_words(capacity: usize) -> usize {
+        if capacity <= 256 {
+            capacity.div_ceil(4)
+        } else {
+            capacity
+        }
+    }
+
+    /// The values by slot, and the order's room.
+    fn parts(&self) -> (&[f32], Order<&[u8], &[u32]>) {
+        let capacity = self.capacity as usize;
+        let (values, rest) = self.buf.split_at(capacity);
+        let order = if capacity <= 256 {
+            Order::Narrow(&rest.as_bytes()[..capacity])
+        } else {
+            Order::Wide(<[u32]>::ref_from_bytes(rest.as_bytes()).expect("words are aligned"))
+        };
+        (values, order)
+    }
+
+    /// [`SortedWindow::parts`], to change.
+    fn parts_mut(&mut self) -> (&mut [f32], Order<&mut [u8], &mut [u32]>) {
+        let capacity = self.capacity as usize;
+        let (values, rest) = self.buf.split_at_mut(capacity);
+        let order = if capacity <= 256 {
+            Order::Narrow(&mut rest.as_mut_bytes()[..capacity])
+        } else {
+            Order::Wide(<[u32]>::mut_from_bytes(rest.as_mut_bytes()).expect("words are aligned"))
+        };
+        (values, order)
+    }
+
+    /// Bytes this window holds on the heap (its one buffer, allocated once).
     pub fn heap_bytes(&self) -> usize {
-        let order = with_order!(&self.order, o => o.capacity() * slot_bytes(o));
-        self.values.len() * std::mem::size_of::<f32>() + order
+        self.buf.len() * std::mem::size_of::<f32>()
     }
 
     /// Values held.
     pub fn len(&self) -> usize {
-        with_order!(&self.order, o => o.len())
+        self.len as usize
     }
 
     /// True when no value is held.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
     /// True when the window holds `capacity` values.
     pub fn is_full(&self) -> bool {
-        self.len() == self.values.len()
+        self.len == self.capacity
     }
 
     /// Forgets every value.
     pub fn clear(&mut self) {
         self.waiting.clear();
         self.head = 0;
-        with_order!(&mut self.order, o => o.clear());
+        self.len = 0;
     }
 
     /// Adds `x` as the newest value; the value `delay` pushes older joins the window, evicting
@@ -208,34 +251,39 @@ impl SortedWindow {
     }
 
     fn insert(&mut self, x: f32) {
-        let (slot, old) = if self.is_full() {
-            let slot = self.head as usize;
-            self.head = if slot + 1 == self.values.len() {
+        let len = self.len();
+        let full = self.is_full();
+        let slot = if full { self.head as usize } else { len };
+        if full {
+            self.head = if self.head + 1 == self.capacity {
                 0
             } else {
                 self.head + 1
             };
-            (slot, Some(self.values[slot]))
         } else {
-            (self.len(), None)
-        };
+            self.len += 1;
+        }
         // The order is searched with the old value still in its slot (that is how the evicted
         // entry is found); then the slot takes `x`, at the place `x` sorts.
-        let values = &mut self.values;
-        with_order!(&mut self.order, o => place(o, values, slot, old, x));
+        let (values, order) = self.parts_mut();
+        let old = full.then(|| values[slot]);
+        with_order!(order, o => place(o, len, values, slot, old, x));
         values[slot] = x;
     }
 
     /// The `k`-th smallest value held (`k < len`).
     fn nth(&self, k: usize) -> f32 {
-        with_order!(&self.order, o => self.values[o[k].slot()])
+        let (values, order) = self.parts();
+        with_order!(order, o => values[o[k].slot()])
     }
 
     /// How many held values are below `x`, and how many are at or below it.
     fn ranks(&self, x: f32) -> (usize, usize) {
-        with_order!(&self.order, o => {
-            let below = rank_of(o, &self.values, x, false);
-            (below, below + rank_of(&o[below..], &self.values, x, true))
+        let (values, order) = self.parts();
+        with_order!(order, o => {
+            let o = &o[..self.len()];
+            let below = rank_of(o, values, x, false);
+            (below, below + rank_of(&o[below..], values, x, true))
         })
     }
 
@@ -397,7 +445,10 @@ mod tests {
     #[test]
     fn a_slot_list_costs_a_byte_a_value_up_to_256() {
         assert_eq!(SortedWindow::new(128, 8).heap_bytes(), 128 * 4 + 128);
+        assert_eq!(SortedWindow::new(7, 0).heap_bytes(), 7 * 4 + 8);
         assert_eq!(SortedWindow::new(300, 0).heap_bytes(), 300 * 4 + 300 * 4);
+        // One pointer and three counts besides the waiting values.
+        assert_eq!(std::mem::size_of::<SortedWindow>(), 64);
     }
 
     #[test]
