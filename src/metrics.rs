@@ -280,7 +280,7 @@ impl Metrics {
         registry
             .endpoints
             .entry((exchange.clone(), endpoint.clone()))
-            .or_insert_with(|| Arc::new(EndpointMetrics::new(exchange.clone(), endpoint.clone())))
+            .or_insert_with(|| Arc::new(EndpointMetrics::new()))
             .clone()
     }
 
@@ -316,8 +316,8 @@ impl Metrics {
         if endpoint::FAMILIES.contains(&name)
             && let Some(v) = registry
                 .endpoints
-                .values()
-                .find_map(|e| e.value(name, labels))
+                .iter()
+                .find_map(|(names, e)| e.value(names, name, labels))
         {
             return Some(v);
         }
@@ -421,7 +421,7 @@ impl Cursor {
                     Some(last) => registry.endpoints.range((Excluded(last), Unbounded)),
                 };
                 for (key, e) in rest {
-                    e.render(name, &mut out);
+                    e.render(key, name, &mut out);
                     if out.len() >= PIECE {
                         self.after = Some(key.clone());
                         break;

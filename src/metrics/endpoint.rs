@@ -4,9 +4,10 @@
 //! (`exwatch_probes_total{exchange,endpoint,outcome}`), its scheduled, late and confirmation
 //! probes, and its probe durations (`exwatch_probe_duration_seconds`). Registered as separate
 //! counters that would be 12 registry entries per endpoint, each with its own owned label
-//! strings and atomic; here they are plain atomics side by side, labelled by the `Name`s the
-//! probe already holds. [`Metrics`](super::Metrics) keeps one entry per endpoint and renders
-//! them into the same families, labels and sample order as the separate counters would have.
+//! strings and atomic; here they are plain atomics side by side. [`Metrics`](super::Metrics)
+//! keeps one entry per endpoint under its (exchange, endpoint) names, which label them, and
+//! renders them into the same families, labels and sample order as the separate counters
+//! would have.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,8 +28,6 @@ pub(super) const FAMILIES: [&str; 5] = [
 /// The probe metrics of one endpoint: lock-free and allocation-free to update.
 #[derive(Debug)]
 pub struct EndpointMetrics {
-    exchange: Name,
-    endpoint: Name,
     /// `exwatch_probes_total`, indexed by [`Outcome::index`].
     outcomes: [AtomicU64; Outcome::ALL.len()],
     /// `exwatch_probes_scheduled_total`.
@@ -42,10 +41,8 @@ pub struct EndpointMetrics {
 }
 
 impl EndpointMetrics {
-    pub(super) fn new(exchange: Name, endpoint: Name) -> Self {
+    pub(super) fn new() -> Self {
         Self {
-            exchange,
-            endpoint,
             outcomes: Default::default(),
             scheduled: AtomicU64::new(0),
             late: AtomicU64::new(0),
@@ -84,21 +81,17 @@ impl EndpointMetrics {
         self.outcomes[outcome.index()].load(Ordering::Relaxed)
     }
 
-    /// The exchange label.
-    pub fn exchange(&self) -> &Name {
-        &self.exchange
-    }
-
-    /// The endpoint label.
-    pub fn endpoint(&self) -> &Name {
-        &self.endpoint
-    }
-
     /// The value [`Metrics::value`](super::Metrics::value) reports for `family{labels}`, if
-    /// `labels` name this endpoint (in registration order: exchange, endpoint[, outcome]).
-    pub(super) fn value(&self, family: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    /// `labels` name this endpoint, `names` (in registration order: exchange, endpoint[,
+    /// outcome]).
+    pub(super) fn value(
+        &self,
+        names: &(Name, Name),
+        family: &str,
+        labels: &[(&str, &str)],
+    ) -> Option<f64> {
         let (head, rest) = labels.split_at_checked(2)?;
-        if head != [("exchange", &*self.exchange), ("endpoint", &*self.endpoint)] {
+        if head != [("exchange", &*names.0), ("endpoint", &*names.1)] {
             return None;
         }
         let n = match (family, rest) {
@@ -115,9 +108,10 @@ impl EndpointMetrics {
         Some(n as f64)
     }
 
-    /// Writes this endpoint's samples of `family` (one of [`FAMILIES`]) in the text format.
-    pub(super) fn render(&self, family: &str, out: &mut String) {
-        let (ex, ep) = (Escaped(&self.exchange), Escaped(&self.endpoint));
+    /// Writes the samples of `family` (one of [`FAMILIES`]) of this endpoint, `names`
+    /// (exchange, endpoint), in the text format.
+    pub(super) fn render(&self, names: &(Name, Name), family: &str, out: &mut String) {
+        let (ex, ep) = (Escaped(&names.0), Escaped(&names.1));
         let one = |out: &mut String, n: &AtomicU64| {
             let n = n.load(Ordering::Relaxed);
             let _ = writeln!(out, "{family}{{exchange=\"{ex}\",endpoint=\"{ep}\"}} {n}");
