@@ -281,6 +281,11 @@ fn endpoints_of(
         .collect()
 }
 
+/// The prepared GETs of `endpoints` (those whose URL the client can probe).
+fn targets(endpoints: &[Endpoint]) -> impl Iterator<Item = &Target> {
+    endpoints.iter().filter_map(|e| e.target.as_deref().ok())
+}
+
 impl ProbeActor {
     /// A probe of `settings`' exchange. Call inside the arbiter it will run on (it builds
     /// its HTTP client there).
@@ -302,7 +307,7 @@ impl ProbeActor {
         RestartTracker::register(&restart_name(exchange), metrics);
         breaker_gauge.set(0.0);
         Self {
-            client: ProbeClient::new(settings.max_connections),
+            client: ProbeClient::for_targets(settings.max_connections, targets(&endpoints)),
             breaker: CircuitBreaker::new(breaker),
             backoff_until: None,
             endpoints,

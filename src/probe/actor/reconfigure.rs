@@ -7,7 +7,7 @@
 use actix::clock::Instant;
 use actix::{Context, Handler, Message};
 
-use super::{ProbeActor, endpoints_of};
+use super::{ProbeActor, endpoints_of, targets};
 use crate::config::{BreakerSettings, ExchangeSettings};
 use crate::probe::breaker::CircuitBreaker;
 use crate::probe::confirm::ConfirmBudget;
@@ -42,9 +42,6 @@ impl Handler<Reconfigure> for ProbeActor {
             // Answers of probes in flight are dropped below: their trial slots come back.
             self.breaker.abandon_trials();
         }
-        if settings.max_connections != self.max_connections {
-            self.client = ProbeClient::new(settings.max_connections);
-        }
         if settings.confirm_per_minute != self.confirm_per_minute {
             self.confirm_budget = ConfirmBudget::new(settings.confirm_per_minute, now);
         }
@@ -55,6 +52,14 @@ impl Handler<Reconfigure> for ProbeActor {
         self.ticking = false;
         self.timers.clear();
         self.endpoints = endpoints_of(&settings, self.breaker.settings(), &self.metrics, now);
+        // A new limit, or endpoints on another origin: another pool (maybe a shared one).
+        if !self
+            .client
+            .serves(settings.max_connections, targets(&self.endpoints))
+        {
+            self.client =
+                ProbeClient::for_targets(settings.max_connections, targets(&self.endpoints));
+        }
         self.max_connections = settings.max_connections;
         self.confirm_per_minute = settings.confirm_per_minute;
         self.stopped = false;

@@ -7,8 +7,14 @@
 //! is parsed in place and only status, `Retry-After`, the framing and `Connection` are looked
 //! at, and the body is handed out as a slice of the one receive buffer. Channels keep awc.
 //!
-//! Connections: at most `max_connections` open per exchange, whatever the hosts (idle ones of
-//! another host are closed to make room), handed to requests in arrival order; idle ones are
+//! Connections: at most `max_connections` open per pool, whatever the hosts (idle ones of
+//! another host are closed to make room), handed to requests in arrival order. An exchange has
+//! a pool of its own, but exchanges of one probe thread whose endpoints all live on one origin
+//! (scheme, host, port) and that ask for the same `max_connections` share that origin's pool
+//! ([`ProbeClient::for_targets`]): the limit is then the origin's, which is what politeness
+//! towards a server means, and a thousand one-endpoint "exchanges" of one API (the original
+//! design's shape) hold a few connections to it, not a thousand (file descriptors, the server's
+//! own connection limit, a pool and a receive buffer each). Idle connections are
 //! reused (latest first) for [`KEEP_ALIVE`] and live at most [`LIFETIME`] (awc's defaults),
 //! never after `Connection: close`, an HTTP/1.0 answer or a body delimited by the close. A
 //! reused connection that fails before any byte of the answer arrived (the server closed it
@@ -26,9 +32,10 @@ mod target;
 mod tests;
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -65,6 +72,8 @@ struct Pool {
     /// One per connection a request may hold: requests beyond wait here, first come first served.
     permits: Semaphore,
     limit: usize,
+    /// The origin it is shared for on this thread; `None` for an exchange's own pool.
+    origin: Option<Origin>,
     /// [`KEEP_ALIVE`] and [`LIFETIME`] (shorter in tests).
     keep_alive: Duration,
     lifetime: Duration,
@@ -75,6 +84,57 @@ struct Pool {
     open: Rc<Cell<usize>>,
     /// Idle connections, oldest first.
     idle: RefCell<Vec<Idle>>,
+}
+
+/// One origin and a connection limit: what the exchanges sharing a pool have in common.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Origin {
+    tls: bool,
+    host: Box<str>,
+    port: u16,
+    limit: usize,
+}
+
+impl Origin {
+    /// The one origin of `targets` with `limit`; `None` when they span several (or none).
+    fn of<'a>(targets: impl IntoIterator<Item = &'a Target>, limit: usize) -> Option<Self> {
+        let mut targets = targets.into_iter();
+        let first = targets.next()?;
+        targets.all(|t| t.same_origin(first)).then(|| Self {
+            tls: first.is_tls(),
+            host: first.host().into(),
+            port: first.port(),
+            limit,
+        })
+    }
+}
+
+thread_local! {
+    /// This thread's shared pools, by origin ([`ProbeClient::for_targets`]).
+    static SHARED: RefCell<SharedPools> = RefCell::default();
+}
+
+/// The pools exchanges of one thread share: weak, so a pool goes with its last exchange.
+#[derive(Default)]
+struct SharedPools {
+    pools: HashMap<Origin, Weak<Pool>>,
+    /// Entries after the last sweep of dead ones: the next sweep comes at twice as many.
+    swept: usize,
+}
+
+impl SharedPools {
+    fn get_or_make(&mut self, origin: Origin, make: impl FnOnce(Origin) -> Rc<Pool>) -> Rc<Pool> {
+        if let Some(pool) = self.pools.get(&origin).and_then(Weak::upgrade) {
+            return pool;
+        }
+        if self.pools.len() >= 2 * self.swept.max(8) {
+            self.pools.retain(|_, pool| pool.strong_count() > 0);
+            self.swept = self.pools.len();
+        }
+        let pool = make(origin.clone());
+        self.pools.insert(origin, Rc::downgrade(&pool));
+        pool
+    }
 }
 
 /// A connection waiting in the pool since `since`.
@@ -120,24 +180,56 @@ enum Failed {
 }
 
 impl ProbeClient {
-    /// A client with at most `max_connections` (at least 1) connections open.
+    /// A client with at most `max_connections` (at least 1) connections open, a pool of its
+    /// own.
     pub fn new(max_connections: usize) -> Self {
         Self::with_times(max_connections, KEEP_ALIVE, LIFETIME)
     }
 
-    fn with_times(max_connections: usize, keep_alive: Duration, lifetime: Duration) -> Self {
+    /// The client of an exchange whose endpoints are `targets`: when they all live on one
+    /// origin, the pool this thread keeps for that origin and `max_connections`, shared with
+    /// the thread's other exchanges of that origin and limit (made if there is none); else a
+    /// pool of its own, like [`ProbeClient::new`].
+    pub fn for_targets<'a>(
+        max_connections: usize,
+        targets: impl IntoIterator<Item = &'a Target>,
+    ) -> Self {
+        match Origin::of(targets, max_connections.max(1)) {
+            None => Self::new(max_connections),
+            Some(origin) => Self {
+                pool: SHARED.with_borrow_mut(|shared| {
+                    shared.get_or_make(origin, |origin| {
+                        Rc::new(Pool::new(origin.limit, Some(origin), KEEP_ALIVE, LIFETIME))
+                    })
+                }),
+            },
+        }
+    }
+
+    /// True when [`ProbeClient::for_targets`] with these would give this client's pool, or
+    /// one like its own: a reload that changed neither keeps it (and its idle connections).
+    pub fn serves<'a>(
+        &self,
+        max_connections: usize,
+        targets: impl IntoIterator<Item = &'a Target>,
+    ) -> bool {
         let limit = max_connections.max(1);
+        self.pool.limit == limit && self.pool.origin == Origin::of(targets, limit)
+    }
+
+    /// True when `other` uses the same pool.
+    pub fn shares_pool_with(&self, other: &ProbeClient) -> bool {
+        Rc::ptr_eq(&self.pool, &other.pool)
+    }
+
+    fn with_times(max_connections: usize, keep_alive: Duration, lifetime: Duration) -> Self {
         Self {
-            pool: Rc::new(Pool {
-                permits: Semaphore::new(limit),
-                limit,
+            pool: Rc::new(Pool::new(
+                max_connections.max(1),
+                None,
                 keep_alive,
                 lifetime,
-                #[cfg(feature = "tls-rustls")]
-                tls: crate::client::probe_tls_config(),
-                open: Rc::new(Cell::new(0)),
-                idle: RefCell::new(Vec::new()),
-            }),
+            )),
         }
     }
 
@@ -175,6 +267,20 @@ impl ProbeClient {
 }
 
 impl Pool {
+    fn new(limit: usize, origin: Option<Origin>, keep_alive: Duration, lifetime: Duration) -> Self {
+        Self {
+            permits: Semaphore::new(limit),
+            limit,
+            origin,
+            keep_alive,
+            lifetime,
+            #[cfg(feature = "tls-rustls")]
+            tls: crate::client::probe_tls_config(),
+            open: Rc::new(Cell::new(0)),
+            idle: RefCell::new(Vec::new()),
+        }
+    }
+
     async fn run(&self, target: &Rc<Target>, max_body: usize) -> Result<Reply, TransportError> {
         let _permit = self
             .permits

@@ -96,6 +96,11 @@ impl Target {
         self.port
     }
 
+    /// HTTPS.
+    pub(super) fn is_tls(&self) -> bool {
+        self.tls
+    }
+
     /// The name the server's certificate must carry, for HTTPS.
     #[cfg(feature = "tls-rustls")]
     pub(super) fn server_name(&self) -> Option<rustls::pki_types::ServerName<'static>> {

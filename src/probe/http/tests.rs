@@ -509,3 +509,38 @@ mod tls {
         );
     }
 }
+
+#[actix_rt::test]
+async fn exchanges_of_one_origin_and_limit_share_a_pool() {
+    let server = Server::start(|_, _| Act::Reply(OK)).await;
+    let other = Server::start(|_, _| Act::Reply(OK)).await;
+    let (time, ticker) = (server.url("/time"), server.url("/ticker"));
+    let elsewhere = other.url("/");
+    // Two one-endpoint exchanges of one API: one pool, one connection between them.
+    let a = ProbeClient::for_targets(2, [&*time]);
+    let b = ProbeClient::for_targets(2, [&*ticker]);
+    assert!(a.shares_pool_with(&b));
+    for (client, target) in [(&a, &time), (&b, &ticker), (&a, &time)] {
+        assert_eq!(
+            client
+                .get(target.clone(), 100, SECOND)
+                .await
+                .unwrap()
+                .status,
+            200
+        );
+    }
+    assert_eq!((server.accepted(), b.open_connections()), (1, 1));
+    // Another limit, or an exchange spanning two origins, keeps a pool of its own.
+    let c = ProbeClient::for_targets(3, [&*time]);
+    let d = ProbeClient::for_targets(2, [&*time, &*elsewhere]);
+    assert!(!c.shares_pool_with(&a) && !d.shares_pool_with(&a));
+    assert!(a.serves(2, [&*ticker]) && !a.serves(3, [&*ticker]) && !a.serves(2, [&*elsewhere]));
+    assert!(d.serves(2, [&*elsewhere, &*time]) && !d.serves(2, [&*time]));
+    // The pool goes with its last exchange: the next one of the origin starts afresh.
+    drop((a, b));
+    let e = ProbeClient::for_targets(2, [&*time]);
+    assert_eq!(e.open_connections(), 0);
+    e.get(time.clone(), 100, SECOND).await.unwrap();
+    assert_eq!(server.accepted(), 2);
+}
