@@ -20,10 +20,11 @@ static TABLE: Mutex<Vec<Arc<dyn Any + Send + Sync>>> = Mutex::new(Vec::new());
 pub fn intern<T: PartialEq + Send + Sync + 'static>(value: T) -> Arc<T> {
     let mut table = TABLE.lock();
     table.retain(|held| Arc::strong_count(held) > 1);
+    // Only the match is cloned: a scan touches no other entry's count.
     let found = table
         .iter()
-        .filter_map(|held| held.clone().downcast::<T>().ok())
-        .find(|held| **held == value);
+        .find(|held| (***held).downcast_ref::<T>() == Some(&value))
+        .and_then(|held| held.clone().downcast::<T>().ok());
     found.unwrap_or_else(|| {
         let shared = Arc::new(value);
         table.push(shared.clone());

@@ -9,8 +9,8 @@
 //! list of the ring's slot numbers ordered by their values — one byte a value for windows of
 //! up to 256 (the default is 128), four beyond — instead of a second copy of the values: 5
 //! bytes a value instead of 8. Ring and order share one allocation (the order in the words
-//! after the values, seen as bytes): one pointer in the window instead of a box and a `Vec`,
-//! 16 B less a window. The waiting values sit inline (at most [`MAX_DELAY`]). Allocated once
+//! after the values, seen as bytes): one boxed slice in the window instead of a boxed slice and
+//! a `Vec` of either width, 24 B less a window. The waiting values sit inline (at most [`MAX_DELAY`]). Allocated once
 //! in `new`; a push is two binary searches and one `memmove` of the slot numbers between the
 //! evicted value and the new one.
 
@@ -272,9 +272,16 @@ impl SortedWindow {
     }
 
     /// The `k`-th smallest value held (`k < len`).
+    #[cfg(test)]
     fn nth(&self, k: usize) -> f32 {
+        self.nth_pair(k, k).0
+    }
+
+    /// The `a`-th and `b`-th smallest values held (both below `len`), from one look at the
+    /// buffer.
+    fn nth_pair(&self, a: usize, b: usize) -> (f32, f32) {
         let (values, order) = self.parts();
-        with_order!(order, o => values[o[k].slot()])
+        with_order!(order, o => (values[o[a].slot()], values[o[b].slot()]))
     }
 
     /// How many held values are below `x`, and how many are at or below it.
@@ -298,14 +305,18 @@ impl SortedWindow {
         let lo = pos as usize;
         let hi = (lo + 1).min(n - 1);
         let frac = pos - lo as f64;
-        let (a, b) = (f64::from(self.nth(lo)), f64::from(self.nth(hi)));
+        let (a, b) = self.nth_pair(lo, hi);
+        let (a, b) = (f64::from(a), f64::from(b));
         Some(a + (b - a) * frac)
     }
 
     /// The smallest and largest value; `None` when empty.
     pub fn range(&self) -> Option<(f64, f64)> {
         let n = self.len();
-        (n > 0).then(|| (f64::from(self.nth(0)), f64::from(self.nth(n - 1))))
+        (n > 0).then(|| {
+            let (lo, hi) = self.nth_pair(0, n - 1);
+            (f64::from(lo), f64::from(hi))
+        })
     }
 
     /// The surprise (`−log10` of the probability), under the window's own distribution, of a
@@ -447,7 +458,7 @@ mod tests {
         assert_eq!(SortedWindow::new(128, 8).heap_bytes(), 128 * 4 + 128);
         assert_eq!(SortedWindow::new(7, 0).heap_bytes(), 7 * 4 + 8);
         assert_eq!(SortedWindow::new(300, 0).heap_bytes(), 300 * 4 + 300 * 4);
-        // One pointer and three counts besides the waiting values.
+        // One boxed slice and three counts besides the waiting values.
         assert_eq!(std::mem::size_of::<SortedWindow>(), 64);
     }
 

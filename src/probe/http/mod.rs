@@ -7,14 +7,15 @@
 //! is parsed in place and only status, `Retry-After`, the framing and `Connection` are looked
 //! at, and the body is handed out as a slice of the one receive buffer. Channels keep awc.
 //!
-//! Connections: at most `max_connections` open per pool, whatever the hosts (idle ones of
-//! another host are closed to make room), handed to requests in arrival order. An exchange has
-//! a pool of its own, but exchanges of one probe thread whose endpoints all live on one origin
-//! (scheme, host, port) and that ask for the same `max_connections` share that origin's pool
-//! ([`ProbeClient::for_targets`]): the limit is then the origin's, which is what politeness
-//! towards a server means, and a thousand one-endpoint "exchanges" of one API (the original
-//! design's shape) hold a few connections to it, not a thousand (file descriptors, the server's
-//! own connection limit, a pool and a receive buffer each). Idle connections are
+//! Connections: an exchange's requests hold at most `max_connections` at once, whatever the
+//! hosts (idle ones of another host are closed to make room), handed out in arrival order.
+//! Idle connections are an exchange's own, but exchanges of one probe thread whose endpoints
+//! all live on one origin (scheme, host, port) keep theirs together ([`ProbeClient::for_targets`]):
+//! a connection one of them opened serves the next request of any of them. Each still waits
+//! only for its own `max_connections` (its probes' latency and deadline never include another
+//! exchange's queue), but a thousand one-endpoint "exchanges" of one API (the original
+//! design's shape) hold as many connections as they have requests at once, a few, not a
+//! thousand (file descriptors, the server's own connection limit, a receive buffer each). Idle connections are
 //! reused (latest first) for [`KEEP_ALIVE`] and live at most [`LIFETIME`] (awc's defaults),
 //! never after `Connection: close`, an HTTP/1.0 answer or a body delimited by the close. A
 //! reused connection that fails before any byte of the answer arrived (the server closed it
@@ -72,68 +73,76 @@ struct Pool {
     /// One per connection a request may hold: requests beyond wait here, first come first served.
     permits: Semaphore,
     limit: usize,
-    /// The origin it is shared for on this thread; `None` for an exchange's own pool.
-    origin: Option<Origin>,
     /// [`KEEP_ALIVE`] and [`LIFETIME`] (shorter in tests).
     keep_alive: Duration,
     lifetime: Duration,
     /// [`crate::client::probe_tls_config`] (a test's own roots in tests).
     #[cfg(feature = "tls-rustls")]
     tls: std::sync::Arc<rustls::ClientConfig>,
-    /// Connections open (idle, in use or being opened): at most `limit`.
+    /// Its connections: its own, or those of every exchange of this thread on its origin.
+    conns: Rc<Connections>,
+}
+
+/// Connections open and idle, of one exchange or of one origin's exchanges on a thread.
+#[derive(Default)]
+struct Connections {
+    /// The origin they are kept together for; `None` for an exchange's own.
+    origin: Option<Origin>,
+    /// Connections open (idle, in use or being opened).
     open: Rc<Cell<usize>>,
     /// Idle connections, oldest first.
     idle: RefCell<Vec<Idle>>,
 }
 
-/// One origin and a connection limit: what the exchanges sharing a pool have in common.
+/// One origin: what the exchanges keeping their connections together have in common.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Origin {
     tls: bool,
     host: Box<str>,
     port: u16,
-    limit: usize,
 }
 
 impl Origin {
-    /// The one origin of `targets` with `limit`; `None` when they span several (or none).
-    fn of<'a>(targets: impl IntoIterator<Item = &'a Target>, limit: usize) -> Option<Self> {
+    /// The one origin of `targets`; `None` when they span several (or none).
+    fn of<'a>(targets: impl IntoIterator<Item = &'a Target>) -> Option<Self> {
         let mut targets = targets.into_iter();
         let first = targets.next()?;
         targets.all(|t| t.same_origin(first)).then(|| Self {
             tls: first.is_tls(),
             host: first.host().into(),
             port: first.port(),
-            limit,
         })
     }
 }
 
 thread_local! {
-    /// This thread's shared pools, by origin ([`ProbeClient::for_targets`]).
-    static SHARED: RefCell<SharedPools> = RefCell::default();
+    /// This thread's connections kept together, by origin ([`ProbeClient::for_targets`]).
+    static SHARED: RefCell<SharedConnections> = RefCell::default();
 }
 
-/// The pools exchanges of one thread share: weak, so a pool goes with its last exchange.
+/// The origins' connections of one thread: weak, so they go with their last exchange.
 #[derive(Default)]
-struct SharedPools {
-    pools: HashMap<Origin, Weak<Pool>>,
+struct SharedConnections {
+    by_origin: HashMap<Origin, Weak<Connections>>,
     /// Entries after the last sweep of dead ones: the next sweep comes at twice as many.
     swept: usize,
 }
 
-impl SharedPools {
-    fn get_or_make(&mut self, origin: Origin, make: impl FnOnce(Origin) -> Rc<Pool>) -> Rc<Pool> {
-        if let Some(pool) = self.pools.get(&origin).and_then(Weak::upgrade) {
-            return pool;
+impl SharedConnections {
+    fn get_or_make(&mut self, origin: Origin) -> Rc<Connections> {
+        if let Some(conns) = self.by_origin.get(&origin).and_then(Weak::upgrade) {
+            return conns;
         }
-        if self.pools.len() >= 2 * self.swept.max(8) {
-            self.pools.retain(|_, pool| pool.strong_count() > 0);
-            self.swept = self.pools.len();
+        if self.by_origin.len() >= 2 * self.swept.max(8) {
+            self.by_origin.retain(|_, conns| conns.strong_count() > 0);
+            self.swept = self.by_origin.len();
         }
-        let pool = make(origin.clone());
-        self.pools.insert(origin, Rc::downgrade(&pool));
-        pool
+        let conns = Rc::new(Connections {
+            origin: Some(origin.clone()),
+            ..Connections::default()
+        });
+        self.by_origin.insert(origin, Rc::downgrade(&conns));
+        conns
     }
 }
 
@@ -186,47 +195,43 @@ impl ProbeClient {
         Self::with_times(max_connections, KEEP_ALIVE, LIFETIME)
     }
 
-    /// The client of an exchange whose endpoints are `targets`: when they all live on one
-    /// origin, the pool this thread keeps for that origin and `max_connections`, shared with
-    /// the thread's other exchanges of that origin and limit (made if there is none); else a
-    /// pool of its own, like [`ProbeClient::new`].
+    /// The client of an exchange whose endpoints are `targets`, with at most
+    /// `max_connections` held by its requests at once: when they all live on one origin, its
+    /// connections are kept with those of this thread's other exchanges of that origin; else
+    /// they are its own, like [`ProbeClient::new`]'s.
     pub fn for_targets<'a>(
         max_connections: usize,
         targets: impl IntoIterator<Item = &'a Target>,
     ) -> Self {
-        match Origin::of(targets, max_connections.max(1)) {
-            None => Self::new(max_connections),
-            Some(origin) => Self {
-                pool: SHARED.with_borrow_mut(|shared| {
-                    shared.get_or_make(origin, |origin| {
-                        Rc::new(Pool::new(origin.limit, Some(origin), KEEP_ALIVE, LIFETIME))
-                    })
-                }),
-            },
+        let conns = match Origin::of(targets) {
+            None => Rc::default(),
+            Some(origin) => SHARED.with_borrow_mut(|shared| shared.get_or_make(origin)),
+        };
+        Self {
+            pool: Rc::new(Pool::new(max_connections, conns, KEEP_ALIVE, LIFETIME)),
         }
     }
 
-    /// True when [`ProbeClient::for_targets`] with these would give this client's pool, or
-    /// one like its own: a reload that changed neither keeps it (and its idle connections).
+    /// True when [`ProbeClient::for_targets`] with these would give a client like this one:
+    /// a reload that changed neither the limit nor the origin keeps it (and its connections).
     pub fn serves<'a>(
         &self,
         max_connections: usize,
         targets: impl IntoIterator<Item = &'a Target>,
     ) -> bool {
-        let limit = max_connections.max(1);
-        self.pool.limit == limit && self.pool.origin == Origin::of(targets, limit)
+        self.pool.limit == max_connections.max(1) && self.pool.conns.origin == Origin::of(targets)
     }
 
-    /// True when `other` uses the same pool.
-    pub fn shares_pool_with(&self, other: &ProbeClient) -> bool {
-        Rc::ptr_eq(&self.pool, &other.pool)
+    /// True when `other` keeps its connections with this client's.
+    pub fn shares_connections_with(&self, other: &ProbeClient) -> bool {
+        Rc::ptr_eq(&self.pool.conns, &other.pool.conns)
     }
 
     fn with_times(max_connections: usize, keep_alive: Duration, lifetime: Duration) -> Self {
         Self {
             pool: Rc::new(Pool::new(
-                max_connections.max(1),
-                None,
+                max_connections,
+                Rc::default(),
                 keep_alive,
                 lifetime,
             )),
@@ -262,22 +267,27 @@ impl ProbeClient {
 
     /// Connections open now (idle or in use).
     pub fn open_connections(&self) -> usize {
-        self.pool.open.get()
+        self.pool.conns.open.get()
     }
 }
 
 impl Pool {
-    fn new(limit: usize, origin: Option<Origin>, keep_alive: Duration, lifetime: Duration) -> Self {
+    /// A pool of at most `max_connections` (at least 1) held at once, over `conns`.
+    fn new(
+        max_connections: usize,
+        conns: Rc<Connections>,
+        keep_alive: Duration,
+        lifetime: Duration,
+    ) -> Self {
+        let limit = max_connections.max(1);
         Self {
             permits: Semaphore::new(limit),
             limit,
-            origin,
             keep_alive,
             lifetime,
             #[cfg(feature = "tls-rustls")]
             tls: crate::client::probe_tls_config(),
-            open: Rc::new(Cell::new(0)),
-            idle: RefCell::new(Vec::new()),
+            conns,
         }
     }
 
@@ -316,7 +326,7 @@ impl Pool {
     /// long (the oldest come first) and passing over those past their lifetime. The common
     /// case — the latest idle connection is one for this origin — costs no scan.
     fn take_idle(&self, target: &Rc<Target>) -> Option<Connection> {
-        let mut idle = self.idle.borrow_mut();
+        let mut idle = self.conns.idle.borrow_mut();
         if idle.is_empty() {
             return None;
         }
@@ -343,7 +353,7 @@ impl Pool {
     fn put_idle(&self, conn: Connection) {
         let now = Instant::now();
         if now - conn.born < self.lifetime {
-            let mut idle = self.idle.borrow_mut();
+            let mut idle = self.conns.idle.borrow_mut();
             // Room for one more at a time, up to the most idle at once (at most `limit`
             // growths): a one-endpoint exchange keeps room for one, not `Vec`'s first four.
             idle.reserve_exact(1);
@@ -354,13 +364,13 @@ impl Pool {
     /// Opens a connection for `target`, first closing the oldest idle one (of another origin:
     /// none of this one was idle) when the limit is reached.
     async fn connect(&self, target: &Rc<Target>) -> Result<Connection, TransportError> {
-        if self.open.get() >= self.limit {
-            let mut idle = self.idle.borrow_mut();
+        if self.conns.open.get() >= self.limit {
+            let mut idle = self.conns.idle.borrow_mut();
             if !idle.is_empty() {
                 idle.remove(0);
             }
         }
-        let slot = OpenSlot::take(&self.open);
+        let slot = OpenSlot::take(&self.conns.open);
         #[cfg(feature = "tls-rustls")]
         let opened = Conn::open(target, &self.tls).await;
         #[cfg(not(feature = "tls-rustls"))]

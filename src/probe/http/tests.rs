@@ -511,15 +511,15 @@ mod tls {
 }
 
 #[actix_rt::test]
-async fn exchanges_of_one_origin_and_limit_share_a_pool() {
+async fn exchanges_of_one_origin_keep_their_connections_together() {
     let server = Server::start(|_, _| Act::Reply(OK)).await;
     let other = Server::start(|_, _| Act::Reply(OK)).await;
     let (time, ticker) = (server.url("/time"), server.url("/ticker"));
     let elsewhere = other.url("/");
-    // Two one-endpoint exchanges of one API: one pool, one connection between them.
+    // One-endpoint exchanges of one API, whatever their limits: one connection between them.
     let a = ProbeClient::for_targets(2, [&*time]);
-    let b = ProbeClient::for_targets(2, [&*ticker]);
-    assert!(a.shares_pool_with(&b));
+    let b = ProbeClient::for_targets(3, [&*ticker]);
+    assert!(a.shares_connections_with(&b));
     for (client, target) in [(&a, &time), (&b, &ticker), (&a, &time)] {
         assert_eq!(
             client
@@ -531,16 +531,43 @@ async fn exchanges_of_one_origin_and_limit_share_a_pool() {
         );
     }
     assert_eq!((server.accepted(), b.open_connections()), (1, 1));
-    // Another limit, or an exchange spanning two origins, keeps a pool of its own.
-    let c = ProbeClient::for_targets(3, [&*time]);
+    // An exchange spanning two origins keeps its own.
     let d = ProbeClient::for_targets(2, [&*time, &*elsewhere]);
-    assert!(!c.shares_pool_with(&a) && !d.shares_pool_with(&a));
+    assert!(!d.shares_connections_with(&a));
     assert!(a.serves(2, [&*ticker]) && !a.serves(3, [&*ticker]) && !a.serves(2, [&*elsewhere]));
     assert!(d.serves(2, [&*elsewhere, &*time]) && !d.serves(2, [&*time]));
-    // The pool goes with its last exchange: the next one of the origin starts afresh.
+    // They go with the last exchange: the next one of the origin starts afresh.
     drop((a, b));
     let e = ProbeClient::for_targets(2, [&*time]);
     assert_eq!(e.open_connections(), 0);
     e.get(time.clone(), 100, SECOND).await.unwrap();
     assert_eq!(server.accepted(), 2);
+}
+
+#[actix_rt::test]
+async fn an_exchange_never_waits_for_another_exchanges_requests() {
+    // The first connection's first request never answers; every other one does.
+    let server = Server::start(|c, n| {
+        if (c, n) == (0, 0) {
+            Act::Stall
+        } else {
+            Act::Reply(OK)
+        }
+    })
+    .await;
+    let target = server.url("/");
+    let stalled = ProbeClient::for_targets(1, [&*target]);
+    let healthy = ProbeClient::for_targets(1, [&*target]);
+    assert!(stalled.shares_connections_with(&healthy));
+    let hung = actix_rt::spawn(stalled.get(target.clone(), 100, Duration::from_secs(3)));
+    while server.accepted() == 0 {
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The stalled exchange holds its one connection; the healthy one's limit is its own.
+    let started = Instant::now();
+    let reply = healthy.get(target.clone(), 100, SECOND).await.unwrap();
+    assert_eq!(reply.status, 200);
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(server.accepted(), 2);
+    hung.abort();
 }
