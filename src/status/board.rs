@@ -6,14 +6,14 @@
 //! probe would miss the engine's own observations and tie the board to the probe's internals;
 //! the detector set sees them all with their event time, and the board needs nothing else.
 //!
-//! **What it keeps per endpoint** (one [`Slot`], 896 B, see [`bytes_per_endpoint`]): the
-//! newest measurement (time, outcome, HTTP status, latency); the open minute's 64-bucket log
-//! histogram ([`MinuteHistogram`], 24 B for the four buckets it keeps inline); and a ring of
-//! 60 minute summaries, the open minute and the 59 before it (14 B each: counts, exact minimum
-//! and maximum, and p50/p90/p99 as one-byte bucket indices, computed when the minute closes). Counts take one byte until a
-//! minute of the endpoint first sees 255 of something (a probe faster than every 235 ms, or
-//! an embedding engine's flood): from then on the slot keeps every minute's counts at 32 bits
-//! in a box of its own (720 B), exact as before. Per exchange: the breaker, read from its
+//! **What it keeps per endpoint** (one [`Slot`], 896 B, see [`bytes_per_endpoint`]): the newest
+//! measurement (time, outcome, HTTP status, latency); the open minute's 64-bucket log histogram
+//! ([`MinuteHistogram`], 24 B for the four buckets it keeps inline); and a ring of 60 minute
+//! summaries, the open minute and the 59 before it (14 B each: counts, exact minimum and maximum,
+//! and p50/p90/p99 as one-byte bucket indices, computed when the minute closes). Counts take one
+//! byte until a minute of the endpoint first sees 255 of something (a probe faster than every 235
+//! ms, or an embedding engine's flood): from then on the slot keeps every minute's counts at 32
+//! bits in a box of its own (720 B), exact as before. Per exchange: the breaker, read from its
 //! `availability` series (value 0/1/2, endpoint `*`).
 //!
 //! **Hot path.** [`StatusBoard::record`]: an atomic max for the newest event time, two read
@@ -30,10 +30,10 @@
 //!
 //! **Accuracy.** A minute's percentiles are nearest-rank on the histogram: within ≈9.1 %
 //! ([`super::histogram::RELATIVE_ERROR`]) of a sample of that rank, and never outside the exact
-//! minimum and maximum. The 5-minute and 1-hour percentiles merge the minutes' summaries: each minute stands
-//! for its samples as masses at its p50 (50 %), p90 (40 %), p99 (9 %) and maximum (1 %), and
-//! the weighted nearest-rank quantile of those masses is reported. Like the true quantile of the
-//! union, the result always lies between the smallest and the largest of the minutes' own
+//! minimum and maximum. The 5-minute and 1-hour percentiles merge the minutes' summaries: each
+//! minute stands for its samples as masses at its p50 (50 %), p90 (40 %), p99 (9 %) and maximum (1
+//! %), and the weighted nearest-rank quantile of those masses is reported. Like the true quantile
+//! of the union, the result always lies between the smallest and the largest of the minutes' own
 //! quantiles at that level (plus the 9.1 % bucket error); it is exact in bucket terms when the
 //! window holds one minute or minutes alike.
 

@@ -36,14 +36,14 @@
 //! clamped to 0..=1 (confidence 0.99 scores 0.25, 1 − 10⁻⁸ scores 1), on rows outside an
 //! incident and on the rows that open or escalate one; the other rows of an incident score 0.
 //!
-//! Cost: two sorted windows of `window` `f32`s (each with its short queue and its one-byte
-//! slot numbers in sorted order), a 64-bin histogram per tail (four for a latency series, six
-//! for `both`) that keeps only the bins a row reached, and a few scalars: 2.0 KB for a calm
-//! latency series at the default window of 128. A pair takes 8 B where a dense bin took 4, so
-//! a series whose surprises reached every bin would hold 4.1 KB (3.0 KB dense); the replays of
-//! the corpus use a median of 4 bins a latency tail. An update is a few binary searches, two short `memmove`s and a few histogram
-//! adds, with no allocation but the box of an incident as it opens and a tail's list of bins
-//! as it grows past three (a few times in a series' life).
+//! Cost: two sorted windows of `window` `f32`s (each with its short queue and its one-byte slot
+//! numbers in sorted order), a 64-bin histogram per tail (four for a latency series, six for
+//! `both`) that keeps only the bins a row reached, and a few scalars: 2.0 KB for a calm latency
+//! series at the default window of 128. A pair takes 8 B where a dense bin took 4, so a series
+//! whose surprises reached every bin would hold 4.1 KB (3.0 KB dense); the replays of the corpus
+//! use a median of 4 bins a latency tail. An update is a few binary searches, two short `memmove`s
+//! and a few histogram adds, with no allocation but the box of an incident as it opens and a tail's
+//! list of bins as it grows past three (a few times in a series' life).
 
 mod bins;
 pub mod incident;

@@ -4,20 +4,23 @@
 //! against the series as it was before the last few rows, so that a creep or a run of high
 //! values is not judged against itself.
 //!
-//! Values are stored once, as `f32`, in a ring in arrival order: the window only ranks them,
-//! and half the bytes matter for a monitor holding thousands of series. The sorted order is a
-//! list of the ring's slot numbers ordered by their values — one byte a value for windows of
-//! up to 256 (the default is 128), four beyond — instead of a second copy of the values: 5
-//! bytes a value instead of 8. Ring and order share one allocation (the order in the words
-//! after the values, seen as bytes): one boxed slice in the window instead of a boxed slice and
-//! a `Vec` of either width, 24 B less a window. The waiting values sit inline (at most [`MAX_DELAY`]). Allocated once
-//! in `new`; a push is two binary searches and one `memmove` of the slot numbers between the
-//! evicted value and the new one.
+//! Values are stored once, as `f32`, in a ring in arrival order: the window only ranks them, and
+//! half the bytes matter for a monitor holding thousands of series. The sorted order is a list of
+//! the ring's slot numbers ordered by their values — one byte a value for windows of up to 256 (the
+//! default is 128), four beyond — instead of a second copy of the values: 5 bytes a value instead
+//! of 8. Ring and order share one allocation (the order in the words after the values, seen as
+//! bytes): one boxed slice in the window instead of a boxed slice and a `Vec` of either width, 24 B
+//! less a window. The waiting values sit inline (at most [`MAX_DELAY`]). Allocated once in `new`; a
+//! push is two binary searches and one `memmove` of the slot numbers between the evicted value and
+//! the new one.
 
 use zerocopy::{FromBytes, IntoBytes};
 
 /// The most values a window keeps waiting before they join it.
 pub const MAX_DELAY: usize = 8;
+
+/// The largest window whose slot numbers fit in a byte each (the order's narrow width).
+const NARROW_MAX: usize = 256;
 
 /// The last `capacity` values before the newest `delay`, oldest first and sorted.
 #[derive(Debug, Clone)]
@@ -32,7 +35,7 @@ pub struct SortedWindow {
     len: u32,
     /// The window's values by slot (`capacity` of them), then the slots holding a value in
     /// ascending order of their values: one byte a slot number in the words that follow
-    /// while `capacity` is at most 256, a word each beyond ([`SortedWindow::order_words`]).
+    /// while `capacity` is at most [`NARROW_MAX`], a word each beyond ([`SortedWindow::order_words`]).
     buf: Box<[f32]>,
 }
 
@@ -183,7 +186,7 @@ impl SortedWindow {
 
     /// Words after the values that hold the order of a window of `capacity`.
     fn order_words(capacity: usize) -> usize {
-        if capacity <= 256 {
+        if capacity <= NARROW_MAX {
             capacity.div_ceil(4)
         } else {
             capacity
@@ -194,7 +197,7 @@ impl SortedWindow {
     fn parts(&self) -> (&[f32], Order<&[u8], &[u32]>) {
         let capacity = self.capacity as usize;
         let (values, rest) = self.buf.split_at(capacity);
-        let order = if capacity <= 256 {
+        let order = if capacity <= NARROW_MAX {
             Order::Narrow(&rest.as_bytes()[..capacity])
         } else {
             Order::Wide(<[u32]>::ref_from_bytes(rest.as_bytes()).expect("words are aligned"))
@@ -206,7 +209,7 @@ impl SortedWindow {
     fn parts_mut(&mut self) -> (&mut [f32], Order<&mut [u8], &mut [u32]>) {
         let capacity = self.capacity as usize;
         let (values, rest) = self.buf.split_at_mut(capacity);
-        let order = if capacity <= 256 {
+        let order = if capacity <= NARROW_MAX {
             Order::Narrow(&mut rest.as_mut_bytes()[..capacity])
         } else {
             Order::Wide(<[u32]>::mut_from_bytes(rest.as_mut_bytes()).expect("words are aligned"))

@@ -7,21 +7,21 @@
 //! is parsed in place and only status, `Retry-After`, the framing and `Connection` are looked
 //! at, and the body is handed out as a slice of the one receive buffer. Channels keep awc.
 //!
-//! Connections: an exchange's requests hold at most `max_connections` at once, whatever the
-//! hosts (idle ones of another host are closed to make room), handed out in arrival order.
-//! Idle connections are an exchange's own, but exchanges of one probe thread whose endpoints
-//! all live on one origin (scheme, host, port) keep theirs together ([`ProbeClient::for_targets`]):
-//! a connection one of them opened serves the next request of any of them. Each still waits
-//! only for its own `max_connections` (its probes' latency and deadline never include another
-//! exchange's queue), but a thousand one-endpoint "exchanges" of one API (the original
-//! design's shape) hold as many connections as they have requests at once, a few, not a
-//! thousand (file descriptors, the server's own connection limit, a receive buffer each). Idle connections are
-//! reused (latest first) for [`KEEP_ALIVE`] and live at most [`LIFETIME`] (awc's defaults),
-//! never after `Connection: close`, an HTTP/1.0 answer or a body delimited by the close. A
-//! reused connection that fails before any byte of the answer arrived (the server closed it
-//! while idle) is replaced by a fresh one once: a GET may be repeated. Redirects are answers
-//! like any other; nothing is followed. The caller's deadline covers everything: the wait for
-//! a connection, connect, TLS handshake, request and the whole body.
+//! Connections: an exchange's requests hold at most `max_connections` at once, whatever the hosts
+//! (idle ones of another host are closed to make room), handed out in arrival order. Idle
+//! connections are an exchange's own, but exchanges of one probe thread whose endpoints all live on
+//! one origin (scheme, host, port) keep theirs together ([`ProbeClient::for_targets`]): a
+//! connection one of them opened serves the next request of any of them. Each still waits only for
+//! its own `max_connections` (its probes' latency and deadline never include another exchange's
+//! queue), but a thousand one-endpoint "exchanges" of one API (the original design's shape) hold as
+//! many connections as they have requests at once, a few, not a thousand (file descriptors, the
+//! server's own connection limit, a receive buffer each). Idle ones are reused (latest
+//! first) for [`KEEP_ALIVE`] and live at most [`LIFETIME`] (awc's defaults), never after
+//! `Connection: close`, an HTTP/1.0 answer or a body delimited by the close. A reused connection
+//! that fails before any byte of the answer arrived (the server closed it while idle) is replaced
+//! by a fresh one once: a GET may be repeated. Redirects are answers like any other; nothing is
+//! followed. The caller's deadline covers everything: the wait for a connection, connect, TLS
+//! handshake, request and the whole body.
 //!
 //! Single-threaded (`Rc`, `RefCell`): a client lives on its actor's arbiter.
 
