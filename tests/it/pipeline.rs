@@ -502,22 +502,31 @@ async fn pipeline_poison_alert_is_dropped_after_repeated_crashes_and_the_rest_fl
         .expect("open");
     assert_eq!(&*got.exchange, "okx");
     let metrics = monitor.metrics().clone();
-    let restarts = metrics.value(
-        "exwatch_actor_restarts_total",
-        &[("actor", "channel:poisoned")],
-    );
+    // The two exchanges' detectors run apart, so okx's alert may reach the channel before the
+    // poison does: wait (bounded) for the crashes rather than read the counter once.
+    let read = || {
+        metrics.value(
+            "exwatch_actor_restarts_total",
+            &[("actor", "channel:poisoned")],
+        )
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let failed = || {
+        metrics.value(
+            "exwatch_deliveries_total",
+            &[("channel", "poisoned"), ("outcome", "failed")],
+        )
+    };
+    while (read() != Some(3.0) || failed() != Some(1.0)) && std::time::Instant::now() < deadline {
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    let restarts = read();
     assert_eq!(
         restarts,
         Some(3.0),
         "three crashes, then the poison is dropped"
     );
-    assert_eq!(
-        metrics.value(
-            "exwatch_deliveries_total",
-            &[("channel", "poisoned"), ("outcome", "failed")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(failed(), Some(1.0));
     assert!(
         monitor
             .channel("poisoned")
